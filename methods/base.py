@@ -1,0 +1,125 @@
+"""The interface every grounding method implements.
+
+A method is a class with a ``name``, a frozen ``Config`` dataclass holding its parameters (with
+the paper's defaults), and ``ground(video, query) -> Grounding``. Heavy imports (torch,
+transformers, ...) happen inside methods, never at module import, so listing methods is cheap and
+a missing optional dependency disables only the method that needs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vtg.errors import EmptyQueryError, UsageError
+from vtg.types import Grounding
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to look for: a sentence, or an example image (query by example), or both."""
+
+    text: str | None = None
+    image: Path | None = None
+
+    def __post_init__(self) -> None:
+        text = self.text.strip() if isinstance(self.text, str) else None
+        object.__setattr__(self, "text", text or None)
+        if self.image is not None:
+            object.__setattr__(self, "image", Path(self.image))
+        if self.text is None and self.image is None:
+            raise EmptyQueryError("the query is empty: give a sentence, or an example image with --image")
+
+    @property
+    def label(self) -> str:
+        """Human-readable form stored in ``Grounding.query``."""
+        return self.text if self.text is not None else f"<image {self.image.name}>"
+
+    @classmethod
+    def of(cls, query: "str | Query | None" = None, image: str | Path | None = None) -> "Query":
+        if isinstance(query, Query):
+            return query
+        if query is not None and not isinstance(query, str):
+            raise UsageError(f"query must be a string, got {type(query).__name__}")
+        return cls(text=query, image=Path(image) if image is not None else None)
+
+
+class Method(ABC):
+    """Base class of grounding methods; subclasses set the class attributes and ``ground``."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    Config: ClassVar[type]
+    #: Whether ``ground`` accepts a query given as an example image.
+    supports_image_query: ClassVar[bool] = False
+
+    def __init__(self, config: Any = None, **options: Any) -> None:
+        base = config if config is not None else self.Config()
+        self.config = apply_options(base, options, owner=self.name)
+
+    @abstractmethod
+    def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+        """Find when ``query`` happens in ``video``."""
+
+    def check_query(self, query: Query) -> None:
+        """Reject query kinds this method cannot take, with a message saying which it can."""
+        if query.image is not None and not self.supports_image_query:
+            raise UsageError(f"method {self.name!r} cannot take an image query; use a text query")
+        if query.text is None and query.image is None:
+            raise EmptyQueryError("the query is empty")
+
+
+def option_names(config_cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(config_cls)]
+
+
+def apply_options(config: Any, options: dict[str, Any], *, owner: str = "method") -> Any:
+    """Return ``config`` with ``options`` replaced, coercing strings (from ``-O key=value``).
+
+    Unknown keys are an error that lists the valid ones, so a typo never passes silently.
+    """
+    if not options:
+        return config
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    hints = typing.get_type_hints(type(config))
+    unknown = [k for k in options if k not in fields]
+    if unknown:
+        raise UsageError(
+            f"{owner} has no option {', '.join(map(repr, unknown))}; its options: {', '.join(fields)}"
+        )
+    coerced = {k: coerce_value(v, hints.get(k, Any), k) for k, v in options.items()}
+    return dataclasses.replace(config, **coerced)
+
+
+def coerce_value(value: Any, annotation: Any, key: str) -> Any:
+    """Turn a CLI string into the field's type (int, float, bool, str, optional, tuple)."""
+    if not isinstance(value, str):
+        return value
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType):
+        if value.lower() in ("none", "null", ""):
+            return None
+        annotation = args[0] if len(args) == 1 else str
+        origin = typing.get_origin(annotation)
+    try:
+        if annotation is bool:
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if annotation in (int, float, str):
+            return annotation(value)
+        if origin is tuple:
+            inner = typing.get_args(annotation)[0]
+            return tuple(inner(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise UsageError(f"option {key}={value!r} is not a valid {getattr(annotation, '__name__', annotation)}") from None
+    return value

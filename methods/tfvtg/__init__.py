@@ -1,0 +1,1 @@
+"""TFVTG (Zheng et al., ECCV 2024)."""

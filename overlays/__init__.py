@@ -1,0 +1,1 @@
+"""Frame overlays (NumPro frame numbers, timestamps), installed as vtg.overlays."""

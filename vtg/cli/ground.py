@@ -1,0 +1,51 @@
+"""``vtg ground VIDEO [QUERY]``: ground one query in one video and print or save the result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vtg.cli.options import emit, parse_key_values, pick_format
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ground")(ground_command)
+
+
+def method_options(**flags) -> dict:
+    """Only the flags the user actually set become method options, so each method keeps its defaults."""
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def ground_command(
+    video: Path = typer.Argument(..., help="Video file."),
+    query: Optional[str] = typer.Argument(None, help="What to find, e.g. \"person opens the door\"."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Query by an example image instead of text."),
+    method: str = typer.Option("tfvtg", "--method", "-m", help="Grounding method (see `vtg methods`)."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Feature encoder, e.g. ViT-B-32/openai, blip2:Salesforce/blip2-itm-vit-g-coco, or a local directory."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model id or directory for Video-LLM / UniVTG methods."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Method preset, e.g. charades, activitynet, qvhighlights, long."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="Query decomposition: rules, hf:<model>, json:<file>, or openai:<model> with --llm-url."),
+    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
+    top_k: int = typer.Option(5, "--top-k", "-k", min=1, help="How many moments to keep."),
+    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Any method option as key=value (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or srt."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result to this file."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+) -> None:
+    """Find when QUERY happens in VIDEO: ranked moments and a saliency curve."""
+    import vtg
+
+    options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm,
+                             llm_url=llm_url, device=device)
+    options.update(parse_key_values(option))
+    fmt = pick_format(fmt, as_json, output)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    result = vtg.ground(video, query, image=image, method=method, top_k=top_k, progress=show_progress, **options)
+    emit([result], fmt, output)

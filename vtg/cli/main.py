@@ -1,0 +1,85 @@
+"""Entry point of the ``vtg`` command: builds the typer app and turns errors into one line.
+
+Each command group lives in its own module exposing ``register(app)``; add new modules to
+:data:`COMMAND_MODULES`. Library errors (:class:`vtg.errors.VtgError`) print ``vtg: error: ...``
+and exit non-zero; a traceback is shown only with ``--debug`` or ``VTG_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from vtg.errors import VtgError
+
+COMMAND_MODULES = [
+    "vtg.cli.ground",
+    "vtg.cli.info",
+]
+
+app = typer.Typer(
+    name="vtg",
+    help="Video temporal grounding: find when a sentence happens in a video.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.", envvar="VTG_DEBUG"),
+) -> None:
+    if debug:
+        os.environ["VTG_DEBUG"] = "1"
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("VTG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (used by the console script and in-process tests)."""
+    try:
+        app(args=argv, prog_name="vtg", standalone_mode=False)
+    except VtgError as exc:
+        if debug_enabled():
+            raise
+        print(f"vtg: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("vtg: interrupted", file=sys.stderr)
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except SystemExit as exc:  # click's usage errors in non-standalone mode end up here via typer
+        return int(exc.code or 0)
+    except Exception as exc:  # click.exceptions.* are handled below
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            print("vtg: aborted", file=sys.stderr)
+            return 130
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if debug_enabled():
+            raise
+        print(f"vtg: internal error: {type(exc).__name__}: {exc} (set VTG_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,49 @@
+"""Helpers shared by CLI commands: parsing ``-O key=value`` and writing results to a file or stdout."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from vtg.errors import UsageError
+from vtg.types import Grounding
+
+
+def parse_key_values(pairs: list[str] | None) -> dict[str, Any]:
+    """``["stride=20", "llm=rules"]`` -> ``{"stride": "20", "llm": "rules"}`` (typed later by the config)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"option {pair!r} must look like key=value")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def pick_format(fmt: str | None, as_json: bool, output: Path | None) -> str:
+    """Explicit --format wins; --json means json; else guess from the output suffix; else a table."""
+    from vtg.writers import WRITERS
+
+    if fmt:
+        return fmt
+    if as_json:
+        return "json"
+    if output is not None:
+        for name, writer in WRITERS.items():
+            if output.suffix.lower() == writer.suffix and name != "table":
+                return name
+    return "table"
+
+
+def emit(results: list[Grounding], fmt: str, output: Path | None) -> None:
+    """Render with the chosen writer and write atomically to ``output`` or print to stdout."""
+    from vtg.writers import render
+
+    text = render(results, fmt)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from vtg.fileio import atomic_write_text
+
+    atomic_write_text(output, text)

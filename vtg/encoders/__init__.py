@@ -1,0 +1,1 @@
+"""Frame and text feature encoders."""

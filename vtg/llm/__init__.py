@@ -1,0 +1,1 @@
+"""LLM sub-event decomposition of queries."""

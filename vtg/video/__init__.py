@@ -1,0 +1,1 @@
+"""Video input: probing and frame sampling with true timestamps."""

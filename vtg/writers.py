@@ -1,0 +1,138 @@
+"""Output writers, one small class per format, keyed by name (as whisper's result writers).
+
+The CLI's ``--format`` choices come from :data:`WRITERS`. Each writer turns a list of
+``Grounding`` results into text; ``table`` is for people, the others for programs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import ClassVar, Iterable
+
+from vtg.errors import UnknownNameError
+from vtg.types import Grounding
+
+
+class Writer:
+    name: ClassVar[str]
+    suffix: ClassVar[str]
+
+    def render(self, results: list[Grounding]) -> str:
+        raise NotImplementedError
+
+
+class JsonWriter(Writer):
+    """One JSON document: an object for one result, a list for several."""
+
+    name, suffix = "json", ".json"
+
+    def render(self, results: list[Grounding]) -> str:
+        data = [r.to_dict() for r in results]
+        return json.dumps(data[0] if len(data) == 1 else data, indent=2) + "\n"
+
+
+class JsonlWriter(Writer):
+    """One result per line: the QVHighlights prediction form read by `vtg eval`."""
+
+    name, suffix = "jsonl", ".jsonl"
+
+    def render(self, results: list[Grounding]) -> str:
+        return "".join(json.dumps(r.to_dict()) + "\n" for r in results)
+
+
+class CsvWriter(Writer):
+    """One row per moment, for spreadsheets."""
+
+    name, suffix = "csv", ".csv"
+
+    def render(self, results: list[Grounding]) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["qid", "video", "query", "rank", "start", "end", "score", "method"])
+        for r in results:
+            for rank, m in enumerate(r.moments, 1):
+                w.writerow([r.qid if r.qid is not None else "", r.video, r.query, rank,
+                            f"{m.start:.3f}", f"{m.end:.3f}", f"{m.score:.4f}", r.method])
+        return buf.getvalue()
+
+
+def srt_time(seconds: float) -> str:
+    ms = int(round(max(0.0, seconds) * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+class SrtWriter(Writer):
+    """Subtitles: each moment shows its query and rank, so a player marks the found moments."""
+
+    name, suffix = "srt", ".srt"
+
+    def render(self, results: list[Grounding]) -> str:
+        cues = sorted(((m.start, m.end, f"#{rank} {r.query} ({m.score:.2f})")
+                       for r in results for rank, m in enumerate(r.moments, 1)))
+        return "".join(f"{i}\n{srt_time(s)} --> {srt_time(e)}\n{text}\n\n"
+                       for i, (s, e, text) in enumerate(cues, 1))
+
+
+def hms(seconds: float) -> str:
+    """``m:ss.s`` or ``h:mm:ss.s``: short and readable for both clips and long footage."""
+    seconds = max(0.0, seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h)}:{int(m):02d}:{s:04.1f}" if h >= 1 else f"{int(m)}:{s:04.1f}"
+
+
+class TableWriter(Writer):
+    """A readable table per result (rich), with a one-line sparkline of the saliency curve."""
+
+    name, suffix = "table", ".txt"
+    BARS = " ▁▂▃▄▅▆▇█"
+
+    def sparkline(self, r: Grounding, width: int = 60) -> str:
+        s = r.saliency.scores
+        if s.size == 0:
+            return ""
+        import numpy as np
+
+        bins = np.array_split(s, min(width, s.size))
+        vals = np.array([b.max() for b in bins])
+        lo, hi = float(vals.min()), float(vals.max())
+        norm = (vals - lo) / (hi - lo) if hi > lo else np.zeros_like(vals)
+        return "".join(self.BARS[int(round(v * (len(self.BARS) - 1)))] for v in norm)
+
+    def render(self, results: list[Grounding]) -> str:
+        from rich.console import Console
+        from rich.table import Table
+
+        buf = io.StringIO()
+        console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+        for r in results:
+            table = Table(title=f"{r.query!r} in {r.vid} ({hms(r.duration)}, {r.method})")
+            for col in ("rank", "start", "end", "length", "score"):
+                table.add_column(col, justify="right")
+            for rank, m in enumerate(r.moments, 1):
+                table.add_row(str(rank), hms(m.start), hms(m.end), f"{m.duration:.1f}s", f"{m.score:.3f}")
+            if not r.moments:
+                table.add_row("-", "-", "-", "-", "no moment found")
+            console.print(table)
+            line = self.sparkline(r)
+            if line:
+                console.print(f"saliency 0:00.0 {line} {hms(r.duration)}")
+        return buf.getvalue()
+
+
+WRITERS: dict[str, type[Writer]] = {w.name: w for w in (TableWriter, JsonWriter, JsonlWriter, CsvWriter, SrtWriter)}
+
+
+def get_writer(name: str) -> Writer:
+    if name not in WRITERS:
+        raise UnknownNameError("format", name, list(WRITERS))
+    return WRITERS[name]()
+
+
+def render(results: Iterable[Grounding], fmt: str) -> str:
+    return get_writer(fmt).render(list(results))
