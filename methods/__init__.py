@@ -16,6 +16,9 @@ from vtg.methods.base import Method, Query
 #: name -> "module:Class". Add one line per method.
 REGISTRY: dict[str, str] = {
     "tfvtg": "vtg.methods.tfvtg:TFVTG",
+    "numpro": "vtg.methods.numpro:NumPro",
+    "timemarker": "vtg.methods.timemarker:TimeMarker",
+    "vtgllm": "vtg.methods.vtgllm:VTGLLM",
 }
 
 

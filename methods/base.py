@@ -67,6 +67,13 @@ class Method(ABC):
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         """Find when ``query`` happens in ``video``."""
 
+    def prepare(self, video: str | Path, *, progress: bool = False) -> None:
+        """Optional hook: decode and encode ``video`` ahead of ``ground`` (e.g. fill the feature cache).
+
+        ``vtg batch --workers N`` calls it from a thread pool for the next videos while the
+        current one's queries run, so overriding methods must be thread-safe. Default: nothing.
+        """
+
     def check_query(self, query: Query) -> None:
         """Reject query kinds this method cannot take, with a message saying which it can."""
         if query.image is not None and not self.supports_image_query:

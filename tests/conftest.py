@@ -46,7 +46,9 @@ def write_video(path: Path, frames, fps: float = 10.0, *, codec: str = "libx264"
                 stream.pix_fmt = "yuv420p"
                 stream.options = {"g": str(max(1, int(round(fps)))), "preset": "ultrafast"} if codec == "libx264" else {}
                 if rotation is not None:
-                    stream.metadata["rotate"] = str(rotation)
+                    # Clockwise degrees, as the legacy "rotate" tag (which FFmpeg 7+ muxers ignore):
+                    # written as a display matrix, whose angle is counter-clockwise.
+                    stream.set_display_rotation(-rotation)
                 if audio_seconds:
                     audio = out.add_stream("aac", rate=16000)
                 first = False

@@ -38,6 +38,7 @@ def ground_command(
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or srt."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result to this file."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML page: player, saliency curve, clickable moments."),
 ) -> None:
     """Find when QUERY happens in VIDEO: ranked moments and a saliency curve."""
     import vtg
@@ -49,3 +50,7 @@ def ground_command(
     show_progress = sys.stderr.isatty() if progress is None else progress
     result = vtg.ground(video, query, image=image, method=method, top_k=top_k, progress=show_progress, **options)
     emit([result], fmt, output)
+    if html is not None:
+        from vtg.report import write_report
+
+        write_report([result], video, html)

@@ -18,6 +18,13 @@ from vtg.errors import VtgError
 COMMAND_MODULES = [
     "vtg.cli.ground",
     "vtg.cli.info",
+    "vtg.cli.index",
+    "vtg.cli.models",
+    "vtg.cli.batch",
+    "vtg.cli.export",
+    "vtg.cli.evaluate",
+    "vtg.cli.plot",
+    "vtg.cli.report",
 ]
 
 app = typer.Typer(

@@ -1,1 +1,91 @@
-"""LLM sub-event decomposition of queries."""
+"""LLM sub-event decomposition of queries (TFVTG, Zheng et al. ECCV 2024, Sec. 3.2).
+
+>>> from vtg.llm import decompose
+>>> d = decompose("person opens the door then walks out")          # rules: offline, deterministic
+>>> d.relationship, [s.descriptions for s in d.sub_events]
+('sequentially', [('person opens the door',), ('person walks out',)])
+
+Backends (``backend=`` / ``--llm``): ``rules`` (default), ``none``, ``hf:<model id or dir>`` (local
+transformers chat model), ``json:<file>`` (precomputed, TFVTG's ``llm_outputs.json`` format) and
+``openai[:<model>]`` with ``url=`` / ``--llm-url`` (vLLM, llama.cpp server, Ollama, ...). Answers
+are parsed defensively; after retries a backend falls back to the whole query with a warning.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from vtg.errors import UnknownNameError, UsageError
+from vtg.llm.parse import AnswerError, extract_json, from_object, parse_answer
+from vtg.llm.types import RELATIONSHIPS, Decomposition, SubEvent
+
+BACKENDS = ("rules", "none", "hf:<model>", "json:<file>", "openai[:<model>] with --llm-url")
+
+_CACHE: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+
+
+def load_backend(spec: str | None = "rules", url: str | None = None, *, device: str = "auto"):
+    """The backend for ``spec`` (memoised: a chat model or a decomposition file loads once).
+
+    A ``url`` selects the OpenAI-compatible HTTP backend unless ``spec`` names another explicit
+    backend (``hf:``/``json:``/``none``).
+    """
+    text = (spec or "rules").strip()
+    kind, _, arg = text.partition(":")
+    kind = kind.lower()
+    if url and kind in ("rules", "openai"):
+        kind = "openai"
+    key = (kind, arg, url, device)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    backend = _make(kind, arg, url, device, text)
+    with _LOCK:
+        return _CACHE.setdefault(key, backend)
+
+
+def _make(kind: str, arg: str, url: str | None, device: str, text: str):
+    if kind == "rules":
+        from vtg.llm.rules import RulesBackend
+
+        return RulesBackend()
+    if kind in ("none", "off"):
+        from vtg.llm.rules import NoneBackend
+
+        return NoneBackend()
+    if kind == "hf":
+        if not arg:
+            raise UsageError("--llm hf needs a model: hf:<hub id or local directory>")
+        from vtg.llm.hf import HFBackend
+
+        return HFBackend(arg, device=device)
+    if kind == "json":
+        if not arg:
+            raise UsageError("--llm json needs a file: json:<path to decompositions>")
+        from vtg.llm.jsonfile import JsonFileBackend
+
+        return JsonFileBackend(arg)
+    if kind == "openai":
+        if not url:
+            raise UsageError("--llm openai needs --llm-url, e.g. --llm-url http://localhost:8000/v1")
+        from vtg.llm.openai_http import OpenAIBackend
+
+        return OpenAIBackend(url, arg or None)
+    raise UnknownNameError("LLM backend", text, list(BACKENDS))
+
+
+def clear_backends() -> None:
+    """Forget loaded backends (models, files)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def decompose(query: str, backend: str | None = "rules", *, url: str | None = None, video_id: str | None = None,
+              device: str = "auto") -> Decomposition:
+    """Split ``query`` into sub-events with the chosen backend; never fails on a bad LLM answer."""
+    return load_backend(backend, url, device=device).decompose(query, video_id=video_id)
+
+
+__all__ = ["Decomposition", "SubEvent", "RELATIONSHIPS", "BACKENDS", "AnswerError", "decompose", "load_backend",
+           "clear_backends", "extract_json", "from_object", "parse_answer"]

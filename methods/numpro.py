@@ -1,0 +1,106 @@
+"""NumPro: number the frames, ask the Video-LLM during which frames the event happens.
+
+Wu et al., "Number it: Temporal Grounding Videos like Flipping Manga", CVPR 2025. Training-free
+setting (Sec. 3): frames sampled at 1 fps, each overlaid with its index (from 0) in red in the
+bottom-right corner (:mod:`vtg.overlays.numbers`, the paper's 40 px on 336x336 look), then the
+instruction that the red numbers are frame numbers plus the question "during which frames ...",
+answered as "From Frame x to Frame y". Frame numbers map back to seconds through the true
+timestamps of the sampled frames.
+
+Deviations, documented in docs/videollm.md: frames keep their aspect ratio at the area of a
+336x336 frame (Qwen2-VL takes any multiple of 28) instead of being squashed to a square; an
+answered range ``x..y`` becomes ``[t_x, t_{y+1})`` (the time frame ``y`` stops being shown, the
+video's end for the last frame) rather than ``[t_x, t_y]``, so a one-frame answer is not empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from vtg.errors import UsageError
+from vtg.methods.videollm.frames import Sampled, fit_frames, sample_video
+from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod
+from vtg.methods.videollm.parsing import clamp, find_ranges, single_frames
+from vtg.methods.videollm.runner import Image, Part, Video, VideoLLM
+from vtg.types import Moment
+
+#: The paper's instruction (Sec. 3): the red numbers are frame numbers, answer with a frame range.
+INSTRUCTION = "The red numbers on each frame represent the frame number."
+QUESTION = ("During which frames can we see {query}? "
+            "Answer in the format of 'From Frame x to Frame y'.")
+
+
+@dataclass(frozen=True)
+class NumProConfig(VideoLLMConfig):
+    fps: float = 1.0
+    #: Cap on sampled frames (None: every frame at ``fps``); the rate drops to fit when set.
+    max_frames: int | None = None
+    #: Pixels per frame given to the model: the paper's 336x336.
+    frame_pixels: int = 336 * 336
+    #: "video" (one video input) or "images" (one image per frame).
+    input: str = "video"
+
+
+def frame_spans(times: np.ndarray, duration: float | None) -> np.ndarray:
+    """When each sampled frame stops being the current sample: the next frame's time, and for
+    the last frame the video's end (or one median step after it)."""
+    times = np.asarray(times, dtype=np.float64)
+    if times.size == 0:
+        return times
+    step = float(np.median(np.diff(times))) if times.size > 1 else 0.0
+    last = duration if duration is not None and duration > times[-1] else times[-1] + step
+    return np.append(times[1:], last)
+
+
+def parse_answer(text: str, timestamps: Sequence[float], duration: float | None = None) -> list[Moment]:
+    """Moments in seconds from a NumPro answer such as "From Frame 3 to Frame 7".
+
+    ``timestamps`` are the true times of the numbered frames (frame ``i`` shown at
+    ``timestamps[i]``). Frame numbers outside ``0..len-1`` are clamped; reversed ranges swapped;
+    an answer naming one frame ("in frame 5") gives that frame's span. No interval: ``[]``.
+    """
+    times = np.asarray(timestamps, dtype=np.float64).reshape(-1)
+    if times.size == 0 or not isinstance(text, str):
+        return []
+    ranges = find_ranges(text) or [(f, f) for f in single_frames(text)]
+    ends = frame_spans(times, duration)
+    moments = []
+    for a, b in clamp(ranges, 0, times.size - 1):
+        i, j = int(round(a)), int(round(b))
+        moments.append(Moment(times[i], max(ends[j], times[i])))
+    return moments
+
+
+class NumPro(VideoLLMMethod):
+    """Number the sampled frames and ask the Video-LLM for a frame range (training-free)."""
+
+    name = "numpro"
+    summary = "Video-LLM reads red frame numbers overlaid on the frames (training-free)"
+    paper = "Wu et al., Number it: Temporal Grounding Videos like Flipping Manga, CVPR 2025"
+    Config = NumProConfig
+
+    def sample(self, video: str | Path) -> Sampled:
+        if self.config.input not in ("video", "images"):
+            raise UsageError(f"numpro option input={self.config.input!r}: choose video or images")
+        return sample_video(video, self.config.fps, self.config.max_frames)
+
+    def build_prompt(self, sampled: Sampled, query: str, llm: VideoLLM) -> list[Part]:
+        from vtg.overlays.numbers import number_frames
+
+        frames = number_frames(fit_frames(sampled.frames, self.config.frame_pixels))
+        question = INSTRUCTION + " " + QUESTION.format(query=query.rstrip(". "))
+        if self.config.input == "images":
+            return [*(Image(f) for f in frames), question]
+        return [Video(frames, sampled.times), question]
+
+    def read_answer(self, answer: str, sampled: Sampled):
+        moments = parse_answer(answer, sampled.times, sampled.duration)
+        scores = np.zeros(len(sampled.times))
+        ends = frame_spans(sampled.times, sampled.duration)
+        for m in moments:
+            scores[(sampled.times >= m.start - 1e-6) & (ends <= m.end + 1e-6)] = 1.0
+        return moments, scores

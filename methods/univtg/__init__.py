@@ -1,0 +1,1 @@
+"""UniVTG (Lin et al., ICCV 2023)."""

@@ -1,0 +1,216 @@
+"""One-time conversion of an official UniVTG checkpoint (``model_best.ckpt``) to safetensors + JSON.
+
+The released checkpoints are ``torch.save`` pickles holding the model's state dict, the optimiser
+and scheduler states, the epoch and the training options (an ``argparse.Namespace``). Unpickling
+an arbitrary downloaded file can run any code, so vtg never does it at load time. This module
+reads the file once with a restricted unpickler that resolves only the handful of globals such a
+checkpoint needs and builds tensors itself from the raw storages in the zip archive; any other
+global (``os.system``, a custom class, ...) stops the conversion with a :class:`CheckpointError`
+naming it. Only the model weights and the architecture options are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import pickle
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vtg.errors import CheckpointError
+
+from .config import ModelConfig, from_official_options
+
+_STORAGE_DTYPES = {
+    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16",
+    "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool", "UntypedStorage": "uint8",
+}
+
+
+@dataclass(frozen=True)
+class _StorageType:
+    dtype: str
+
+
+def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
+    import torch
+
+    return torch.as_strided(storage, tuple(size), tuple(stride), offset).clone()
+
+
+def _rebuild_parameter(data, requires_grad=False, hooks=None):
+    return data
+
+
+def _device(*args):
+    return ":".join(str(a) for a in args if a is not None)
+
+
+def _latin1(text, encoding="latin1"):
+    if encoding != "latin1":
+        raise CheckpointError(f"refusing _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
+
+
+ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("argparse", "Namespace"): argparse.Namespace,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch", "device"): _device,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("_codecs", "encode"): _latin1,
+    **{("torch", name): _StorageType(dtype) for name, dtype in _STORAGE_DTYPES.items()},
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles a torch zip checkpoint's ``data.pkl`` allowing only :data:`ALLOWED_GLOBALS`."""
+
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str):
+        super().__init__(io.BytesIO(data))
+        self.archive, self.prefix = archive, prefix
+        self.storages: dict[str, Any] = {}
+
+    def find_class(self, module: str, name: str):
+        try:
+            return ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise CheckpointError(
+                f"refusing to load {module}.{name} from the checkpoint: not something a UniVTG checkpoint "
+                "holds (vtg never runs code from checkpoint files)") from None
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise CheckpointError(f"unexpected persistent id in the checkpoint: {pid!r:.80}")
+        _, stype, key, _location, numel = pid
+        if not isinstance(stype, _StorageType):
+            raise CheckpointError(f"unexpected storage type in the checkpoint: {stype!r:.80}")
+        key = str(key)
+        if key not in self.storages:
+            self.storages[key] = self._read_storage(key, stype.dtype, int(numel))
+        return self.storages[key]
+
+    def _read_storage(self, key: str, dtype: str, numel: int):
+        import torch
+
+        try:
+            raw = self.archive.read(f"{self.prefix}data/{key}")
+        except KeyError:
+            raise CheckpointError(f"the checkpoint lacks the data of storage {key}") from None
+        tdtype = getattr(torch, dtype)
+        itemsize = torch.empty((), dtype=tdtype).element_size()
+        if len(raw) < numel * itemsize:
+            raise CheckpointError(f"storage {key} is truncated ({len(raw)} bytes for {numel} x {dtype})")
+        if not raw:
+            return torch.empty(0, dtype=tdtype)
+        return torch.frombuffer(bytearray(raw[:numel * itemsize]), dtype=tdtype)
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """The checkpoint's top-level object, read without running any code from the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a torch zip checkpoint (legacy pre-1.6 torch.save files are not supported)")
+    with zipfile.ZipFile(path) as zf:
+        pkls = [n for n in zf.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
+        if len(pkls) != 1:
+            raise CheckpointError(f"{path}: expected one <archive>/data.pkl entry, found {len(pkls)}")
+        prefix = pkls[0][: -len("data.pkl")]
+        order = f"{prefix}byteorder"
+        if order in zf.namelist() and zf.read(order).strip() != b"little":
+            raise CheckpointError(f"{path}: big-endian checkpoints are not supported")
+        try:
+            return RestrictedUnpickler(zf.read(pkls[0]), zf, prefix).load()
+        except CheckpointError:
+            raise
+        except Exception as exc:  # malformed pickle stream
+            raise CheckpointError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+
+
+def model_state(ckpt: Any) -> dict:
+    """The model's tensors, with a DistributedDataParallel ``module.`` prefix removed."""
+    import torch
+
+    state = ckpt.get("model") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise CheckpointError("the checkpoint has no 'model' state dict")
+    out = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"model entry {key!r} is a {type(value).__name__}, not a tensor")
+        out[key[len("module."):] if key.startswith("module.") else key] = value
+    return out
+
+
+def checkpoint_options(ckpt: Any, opt_json: Path | None) -> dict[str, Any]:
+    """Training options: the pickled ``opt`` Namespace, else ``opt.json`` beside the checkpoint."""
+    opt = ckpt.get("opt") if isinstance(ckpt, dict) else None
+    if isinstance(opt, argparse.Namespace):
+        return dict(vars(opt))
+    if isinstance(opt, dict):
+        return dict(opt)
+    if opt_json is not None and opt_json.is_file():
+        try:
+            return json.loads(opt_json.read_text())
+        except ValueError as exc:
+            raise CheckpointError(f"cannot read {opt_json}: {exc}") from None
+    raise CheckpointError("the checkpoint holds no options and there is no opt.json beside it")
+
+
+def shape_options(state: dict) -> dict[str, int]:
+    """Architecture sizes read off the weights themselves (these win over stated options)."""
+    def dim(key, axis):
+        if key not in state:
+            raise CheckpointError(f"the checkpoint lacks {key}; is it a UniVTG model?")
+        return int(state[key].shape[axis])
+
+    layers = {k.split(".")[3] for k in state if k.startswith("transformer.encoder.layers.")}
+    return {
+        "v_feat_dim": dim("input_vid_proj.0.LayerNorm.weight", 0),
+        "t_feat_dim": dim("input_txt_proj.0.LayerNorm.weight", 0),
+        "hidden_dim": dim("token_type_embeddings.weight", 1),
+        "enc_layers": len(layers),
+        "dim_feedforward": dim("transformer.encoder.layers.0.linear1.weight", 0),
+        "max_q_l": dim("txt_position_embed.position_embeddings.weight", 0),
+        "n_input_proj": len({k.split(".")[1] for k in state if k.startswith("input_vid_proj.")}),
+    }
+
+
+def config_from_checkpoint(state: dict, options: dict[str, Any]) -> ModelConfig:
+    sizes = shape_options(state)
+    for key, value in sizes.items():
+        stated = options.get(key)
+        if stated is not None and key != "n_input_proj" and int(stated) != value:
+            raise CheckpointError(f"options say {key}={stated} but the weights have {value}")
+    return from_official_options({**options, **sizes})
+
+
+def convert_checkpoint(ckpt_path: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Convert ``model_best.ckpt`` (+ optional ``opt.json`` beside it) into ``out_dir``; returns it."""
+    from .model import UniVTGModel
+    from .weights import load_state, save_model
+
+    ckpt_path = Path(ckpt_path).expanduser()
+    ckpt = read_checkpoint(ckpt_path)
+    state = model_state(ckpt)
+    options = checkpoint_options(ckpt, ckpt_path.parent / "opt.json")
+    cfg = config_from_checkpoint(state, options)
+    record = dict(cfg.source, checkpoint=ckpt_path.name)
+    if isinstance(ckpt.get("epoch"), int):
+        record["epoch"] = ckpt["epoch"]
+    import dataclasses
+
+    cfg = dataclasses.replace(cfg, source=record)
+    net = UniVTGModel(cfg)
+    load_state(net, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, str(ckpt_path))
+    out = Path(out_dir) if out_dir else ckpt_path.parent / "vtg-univtg"
+    return save_model(net, cfg, out)

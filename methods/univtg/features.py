@@ -1,0 +1,143 @@
+"""UniVTG inputs from raw videos and sentences, through vtg's encoders and feature cache.
+
+As in the authors' demo, a video is cut into 2-second clips and each clip is represented by the
+CLIP ViT-B/32 image feature of one frame (sampled at 0.5 fps, so the frame at the clip's start);
+a sentence by CLIP ViT-B/32's per-token last hidden states (after the final layer norm, before the
+projection). Both are L2-normalised per row, as the released data loader does. SlowFast+CLIP
+checkpoints additionally need 2304-d SlowFast R50 features per clip, which vtg does not extract:
+users pass them as a precomputed array (``.npy``, or ``.npz`` with a ``features`` array).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vtg.errors import DataError
+
+from .config import CLIP_DIM, SLOWFAST_DIM
+from .data import l2_normalise
+
+CLIP_ENCODER = "ViT-B-32/openai"
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    clips: np.ndarray   # (L, D) L2-normalised per feature family, concatenated, no TEF
+    duration: float
+    times: np.ndarray   # (L,) sampled frame times
+
+
+def load_array(path: str | Path, key: str = "features") -> np.ndarray:
+    """A 2-D float array from ``.npy`` or ``.npz`` (array ``key``, or the only array); never pickles."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"feature file not found: {path}")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read feature file {path}: {exc}") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            names = list(data.files)
+            if key in names:
+                arr = data[key]
+            elif len(names) == 1:
+                arr = data[names[0]]
+            else:
+                raise DataError(f"{path} holds arrays {names}; expected one named {key!r}")
+    else:
+        arr = data
+    arr = np.asarray(arr, dtype=np.float32)
+    if arr.ndim != 2 or not len(arr):
+        raise DataError(f"{path}: expected a non-empty 2-D array (clips x dims), got shape {arr.shape}")
+    return arr
+
+
+def combine_clip_features(parts: list[np.ndarray]) -> np.ndarray:
+    """L2-normalise each feature family and concatenate them, trimmed to the shortest (as released)."""
+    n = min(len(p) for p in parts)
+    return np.concatenate([l2_normalise(p[:n]) for p in parts], axis=1)
+
+
+def video_input(video: str | Path, *, encoder: str = CLIP_ENCODER, device: str = "auto",
+                clip_len: float = 2.0, slowfast: str | Path | None = None, progress: bool = False) -> VideoInput:
+    """CLIP clip features of ``video`` (cached), preceded by user-given SlowFast features if any."""
+    from vtg.encoders import load_encoder
+    from vtg.features import video_features
+
+    enc = load_encoder(encoder, device=device)
+    feats = video_features(video, enc, fps=1.0 / clip_len, progress=progress)
+    clip = np.asarray(feats.features, dtype=np.float32).reshape(len(feats.times), -1)
+    parts = [clip]
+    if slowfast is not None:
+        sf = load_array(slowfast)
+        if sf.shape[1] != SLOWFAST_DIM:
+            raise DataError(f"SlowFast features must be {SLOWFAST_DIM}-d per clip, {slowfast} has {sf.shape[1]}")
+        if abs(len(sf) - len(clip)) > 2:
+            raise DataError(f"{slowfast} has {len(sf)} clips but the video has {len(clip)} 2-second clips")
+        parts = [sf, clip]
+    combined = combine_clip_features(parts)
+    return VideoInput(combined, float(feats.duration), np.asarray(feats.times[:len(combined)], np.float64))
+
+
+def text_tokens(text: str, *, encoder: str = CLIP_ENCODER, device: str = "auto") -> np.ndarray:
+    """(L_tokens, 512) L2-normalised CLIP token features of ``text``."""
+    from vtg.encoders import load_encoder
+
+    enc = load_encoder(encoder, device=device)
+    if not hasattr(enc, "encode_text_tokens"):
+        raise DataError(f"encoder {encoder!r} gives no per-token text features; UniVTG needs a CLIP encoder")
+    tokens = np.asarray(enc.encode_text_tokens([text])[0], dtype=np.float32)
+    if tokens.shape[-1] != CLIP_DIM:
+        raise DataError(f"UniVTG needs {CLIP_DIM}-d CLIP ViT-B/32 token features; {encoder} gives {tokens.shape[-1]}")
+    return l2_normalise(tokens)
+
+
+class FeatureSource:
+    """Where training features come from: precomputed files, or videos through the cache.
+
+    ``video_dirs``: one or more folders of ``<vid>.npz`` / ``<vid>.npy`` per-clip features
+    (several are concatenated in the given order, e.g. SlowFast then CLIP, as released);
+    ``text_dir``: ``<qid>.npz`` with ``last_hidden_state`` (the official layout) or ``.npy``;
+    ``videos``: a folder of video files named ``<vid>.<ext>``, encoded with CLIP ViT-B/32.
+    Text features are computed with the CLIP encoder when no ``text_dir`` is given.
+    """
+
+    VIDEO_EXTS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
+
+    def __init__(self, video_dirs=(), text_dir=None, videos=None, encoder: str = CLIP_ENCODER,
+                 device: str = "auto", clip_len: float = 2.0):
+        self.video_dirs = [Path(d) for d in video_dirs]
+        self.text_dir = Path(text_dir) if text_dir else None
+        self.videos = Path(videos) if videos else None
+        self.encoder, self.device, self.clip_len = encoder, device, clip_len
+        if not self.video_dirs and self.videos is None:
+            raise DataError("give precomputed video features (--features) or a folder of videos (--videos)")
+        self._text_cache: dict[str, np.ndarray] = {}
+
+    def video(self, vid: str) -> tuple[np.ndarray, float | None]:
+        if self.video_dirs:
+            parts = [load_array(self._find(d, vid, (".npz", ".npy"))) for d in self.video_dirs]
+            return combine_clip_features(parts), None
+        path = self._find(self.videos, vid, self.VIDEO_EXTS)
+        vi = video_input(path, encoder=self.encoder, device=self.device, clip_len=self.clip_len)
+        return vi.clips, vi.duration
+
+    def text(self, qid, query: str) -> np.ndarray:
+        if self.text_dir is not None:
+            path = self._find(self.text_dir, str(qid), (".npz", ".npy"))
+            return l2_normalise(load_array(path, key="last_hidden_state"))
+        if query not in self._text_cache:
+            self._text_cache[query] = text_tokens(query, encoder=self.encoder, device=self.device)
+        return self._text_cache[query]
+
+    @staticmethod
+    def _find(folder: Path, stem: str, exts) -> Path:
+        for ext in exts:
+            p = folder / f"{stem}{ext}"
+            if p.is_file():
+                return p
+        raise DataError(f"no file for {stem!r} in {folder} (looked for {', '.join(exts)})")

@@ -1,0 +1,87 @@
+"""The on-disk form vtg loads UniVTG from: a directory with ``model.safetensors`` + ``config.json``.
+
+Both ``vtg models convert univtg`` (official checkpoints) and ``vtg train univtg`` write it. Nothing
+here unpickles: safetensors holds only tensors and the config is JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vtg.errors import CheckpointError, WeightsNotFoundError
+
+from .config import ModelConfig
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+HOW_TO_GET = (
+    "download an official UniVTG checkpoint folder (model_best.ckpt + opt.json; links in "
+    "https://github.com/showlab/UniVTG/blob/main/model.md, e.g. the CLIP-B/32 pretrained or fine-tuned one), "
+    "then run: vtg models convert univtg path/to/model_best.ckpt -o DIR, and pass --model DIR "
+    "(or train one with vtg train univtg)"
+)
+
+
+def save_model(model, cfg: ModelConfig, out_dir: str | Path, filename: str = WEIGHTS_FILE) -> Path:
+    """Write the weights (safetensors, atomically) and the config JSON; returns the directory."""
+    from safetensors.torch import save
+
+    from vtg.fileio import atomic_write_bytes
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(out / filename, save(tensors, metadata={"format": "pt", "model": "univtg"}))
+    cfg.save(out / CONFIG_FILE)
+    return out
+
+
+def resolve_model_dir(model: str | Path | None) -> Path:
+    """The converted/trained directory named by ``--model``, or an error saying how to get one."""
+    if not model:
+        raise WeightsNotFoundError(f"UniVTG needs weights: {HOW_TO_GET}")
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix in (".ckpt", ".pth", ".pt"):
+        raise WeightsNotFoundError(
+            f"{path} is an unconverted checkpoint; vtg never unpickles checkpoints at load time. "
+            f"Convert it once: vtg models convert univtg {path} -o DIR, then pass --model DIR")
+    if not (path / WEIGHTS_FILE).is_file() or not (path / CONFIG_FILE).is_file():
+        raise WeightsNotFoundError(f"no UniVTG weights at {path} (expected {WEIGHTS_FILE} + {CONFIG_FILE}); {HOW_TO_GET}")
+    return path
+
+
+def load_model(model_dir: str | Path, device: str = "cpu", filename: str = WEIGHTS_FILE):
+    """(model in eval mode on ``device``, config) from a converted or trained directory."""
+    from safetensors.torch import load_file
+
+    from .model import UniVTGModel
+
+    path = resolve_model_dir(model_dir)
+    cfg = ModelConfig.load(path / CONFIG_FILE)
+    net = UniVTGModel(cfg)
+    try:
+        state = load_file(str(path / filename))
+    except Exception as exc:  # safetensors raises its own error types for truncated/corrupt files
+        raise CheckpointError(f"cannot read {path / filename}: {exc}") from None
+    load_state(net, state, str(path / filename))
+    return net.to(device).eval(), cfg
+
+
+def load_state(net, state: dict, where: str) -> None:
+    """``load_state_dict(strict=True)`` with a one-line error naming missing/unexpected/misshaped keys."""
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}" for k in own
+              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:4]}{' ...' if len(missing) > 4 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:4]}{' ...' if len(unexpected) > 4 else ''}")
+        if shapes:
+            parts.append(f"shape mismatch {shapes[:3]}")
+        raise CheckpointError(f"{where} does not fit the UniVTG architecture in its config: {'; '.join(parts)}")
+    net.load_state_dict(state, strict=True)

@@ -1,0 +1,90 @@
+"""Reading time intervals out of a Video-LLM's free-text answer.
+
+Shared by NumPro (frame numbers), TimeMarker (``second{t}`` or plain seconds) and VTG-LLM (time
+tokens or ``0002.5``-style digits). Models phrase the same answer many ways: "From Frame 3 to
+Frame 7", "frames 3-7", "between 2.5s and 10s", "00:01:05 - 00:01:12", several intervals in one
+sentence, the ends reversed. The parser pairs two consecutive numbers when only a range connector
+(``-``, ``to``, ``and``, ``until``, ``through``, ``~``) and unit words lie between them. It never
+raises on odd text: an answer without an interval gives an empty list.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DASHES = re.compile(r"[\u2010-\u2015\u2212]")
+_SECOND_BRACES = re.compile(r"seconds?\s*\{\s*([0-9:.]+)\s*\}")
+_TIME_TOKEN = re.compile(r"<t([0-9.])>")
+_NUMBER = re.compile(r"(?<![\d.:])(?:(\d{1,3}):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))?|(\d+(?:\.\d+)?))")
+_UNIT = r"(?:s|secs?|seconds?|frames?|th)?"
+_SEPARATOR = re.compile(
+    r"^\s*" + _UNIT + r"\s*\)?\s*,?\s*(?:-+>?|~|→|to|and|until|till|through|thru)\s*"
+    r"(?:the\s+)?(?:(?:frames?|seconds?|sec|second|at|timestamp|no\.?|#)\s*)*$"
+)
+_SINGLE_FRAME = re.compile(r"frames?\s*(?:#|no\.?|number)?\s*(\d+)(?![\d:]|\.\d)")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, unify dashes, unwrap ``second{t}`` markers and spell time tokens as digits."""
+    text = _DASHES.sub("-", str(text)).lower()
+    text = _TIME_TOKEN.sub(r"\1", text)
+    return _SECOND_BRACES.sub(r"\1", text)
+
+
+def number_spans(text: str) -> list[tuple[int, int, float]]:
+    """``(start, end, value)`` of every number in normalised ``text``; HH:MM:SS and MM:SS become
+    seconds."""
+    spans = []
+    for m in _NUMBER.finditer(text):
+        if m.group(4) is not None:
+            value = float(m.group(4))
+        elif m.group(3) is not None:
+            value = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+        else:
+            value = int(m.group(1)) * 60 + float(m.group(2))
+        spans.append((m.start(), m.end(), value))
+    return spans
+
+
+def find_ranges(text: str) -> list[tuple[float, float]]:
+    """Every ``(a, b)`` range in ``text``, in order of appearance, each with ``a <= b``.
+
+    Duplicates are dropped; reversed ends are swapped.
+    """
+    try:
+        text = normalise(text)
+        spans = number_spans(text)
+    except Exception:  # defensive: a parser must never fail on model output
+        return []
+    out: list[tuple[float, float]] = []
+    i = 0
+    while i + 1 < len(spans):
+        (_, end_a, a), (start_b, _, b) = spans[i], spans[i + 1]
+        if _SEPARATOR.match(text[end_a:start_b]):
+            pair = (min(a, b), max(a, b))
+            if pair not in out:
+                out.append(pair)
+            i += 2
+        else:
+            i += 1
+    return out
+
+
+def single_frames(text: str) -> list[int]:
+    """Frame numbers mentioned alone ("in frame 5"), for answers that name one frame."""
+    try:
+        return [int(m.group(1)) for m in _SINGLE_FRAME.finditer(normalise(text))]
+    except Exception:
+        return []
+
+
+def clamp(pairs: list[tuple[float, float]], low: float, high: float | None) -> list[tuple[float, float]]:
+    """Clamp both ends of every pair into ``[low, high]`` (``high`` None: no upper bound)."""
+    out = []
+    for a, b in pairs:
+        a, b = max(low, a), max(low, b)
+        if high is not None:
+            a, b = min(high, a), min(high, b)
+        if (a, b) not in out:
+            out.append((a, b))
+    return out

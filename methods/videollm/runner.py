@@ -1,0 +1,188 @@
+"""The shared Video-LLM runner: an instruction-tuned vision-language model through transformers.
+
+The Qwen2-VL / Qwen2.5-VL family comes first (``AutoProcessor`` + ``AutoModelForImageTextToText``
++ ``generate``). A prompt is a list of parts: text, single frames (:class:`Image`) and frame
+sequences (:class:`Video`), so a method can give frames either as one video (NumPro, VTG-LLM) or
+interleaved with text (TimeMarker's ``Second{t}`` separators). bf16 on CUDA when the GPU supports
+it (fp16 otherwise), fp32 on the CPU; greedy decoding by default. Weights come from the Hugging
+Face cache or a local directory; missing ones raise :class:`vtg.errors.WeightsNotFoundError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from vtg.errors import ModelError, UsageError, WeightsNotFoundError
+
+DEFAULT_MODEL = "Qwen/Qwen2-VL-7B-Instruct"
+
+
+@dataclass(frozen=True)
+class Image:
+    """One frame (uint8 [H, W, 3] RGB) placed at this point of the prompt."""
+
+    frame: np.ndarray
+
+
+@dataclass(frozen=True)
+class Video:
+    """Frames (uint8 [N, H, W, 3]) given to the model as one video, with their true times."""
+
+    frames: np.ndarray
+    times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def sampled_fps(self) -> float:
+        """Average sampling rate (Qwen2.5-VL aligns its temporal positions to it)."""
+        t = np.asarray(self.times, dtype=np.float64)
+        if t.size < 2 or t[-1] <= t[0]:
+            return 1.0
+        return float((t.size - 1) / (t[-1] - t[0]))
+
+
+Part = Union[str, Image, Video]
+
+
+def resolve_dtype(device: str, dtype: str | None):
+    """bf16 on CUDA when supported (fp16 otherwise), fp32 on the CPU; or the named dtype."""
+    import torch
+
+    names = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16,
+             "float16": torch.float16, "fp32": torch.float32, "float32": torch.float32}
+    if dtype and dtype != "auto":
+        if dtype not in names:
+            raise UsageError(f"unknown dtype {dtype!r}; choose auto, bf16, fp16 or fp32")
+        return names[dtype]
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def check_weights(model: str) -> None:
+    """Raise :class:`WeightsNotFoundError` with the remedy when ``model`` cannot be found locally."""
+    path = Path(model).expanduser()
+    looks_local = model.startswith((".", "/", "~")) or path.exists() or model.count("/") > 1
+    if looks_local:
+        if not (path / "config.json").is_file():
+            raise WeightsNotFoundError(
+                f"no Video-LLM weights at {model!r} (need a directory written by save_pretrained with "
+                "config.json); pass --model with a Hugging Face id or a local model directory")
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(model, "config.json")
+    if isinstance(cached, str):
+        return
+    import os
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip() in ("1", "true", "yes", "on"):
+        raise WeightsNotFoundError(
+            f"Video-LLM weights {model!r} are not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
+            f"run `huggingface-cli download {model}` with network access, or pass --model DIR")
+
+
+class VideoLLM:
+    """A loaded Video-LLM: ``generate(parts) -> str``. Use :func:`load_videollm` (memoised)."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto", dtype: str | None = None):
+        from vtg.device import resolve_device
+
+        self.model_id = str(model)
+        self.device = resolve_device(device)
+        self.torch_dtype = resolve_dtype(self.device, dtype)
+        self.processor, self.model = self._load()
+
+    def _load(self):
+        check_weights(self.model_id)
+        try:
+            from transformers import AutoModelForImageTextToText, AutoProcessor
+        except ImportError as exc:  # pragma: no cover - transformers is a core dependency
+            raise ModelError(f"transformers cannot load Video-LLMs here: {exc}") from exc
+        try:
+            processor = AutoProcessor.from_pretrained(self.model_id)
+            model = AutoModelForImageTextToText.from_pretrained(self.model_id, dtype=self.torch_dtype)
+        except OSError as exc:
+            raise WeightsNotFoundError(
+                f"cannot load Video-LLM {self.model_id!r} ({str(exc).splitlines()[0]}); download it with "
+                f"`huggingface-cli download {self.model_id}` or pass --model with a local directory") from exc
+        except (ValueError, KeyError) as exc:
+            raise ModelError(f"{self.model_id!r} is not a supported Video-LLM (Qwen2-VL family): {exc}") from exc
+        model.to(self.device).eval()
+        return processor, model
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    def build_inputs(self, parts: Sequence[Part], system: str | None = None):
+        """Chat-template the parts and run the processor; returns the model's input tensors."""
+        content, images, videos, metadata = [], [], [], []
+        for part in parts:
+            if isinstance(part, str):
+                content.append({"type": "text", "text": part})
+            elif isinstance(part, Image):
+                content.append({"type": "image"})
+                images.append(np.ascontiguousarray(part.frame))
+            elif isinstance(part, Video):
+                content.append({"type": "video"})
+                frames = np.ascontiguousarray(part.frames)
+                videos.append(frames)
+                metadata.append({"total_num_frames": len(frames), "fps": part.sampled_fps,
+                                 "frames_indices": list(range(len(frames)))})
+            else:
+                raise TypeError(f"prompt parts are str, Image or Video, not {type(part).__name__}")
+        messages = ([{"role": "system", "content": [{"type": "text", "text": system}]}] if system else [])
+        messages.append({"role": "user", "content": content})
+        text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        kwargs: dict[str, Any] = {"text": [text], "return_tensors": "pt"}
+        if images or videos:
+            # The methods size their frames themselves (frames.fit_frames); widen the processor's
+            # pixel bounds to them so it neither upscales small frames nor shrinks large ones.
+            areas = [f.shape[-3] * f.shape[-2] for f in images + videos]
+            kwargs["size"] = {"shortest_edge": min(areas), "longest_edge": max(areas)}
+        if images:
+            kwargs["images"] = images
+        if videos:
+            # Frames arrive already sampled and sized (frames.fit_frames); the processor must not
+            # resample them or cap their pixels again.
+            kwargs.update(videos=videos, video_metadata=metadata, do_sample_frames=False,
+                          cap_pixels_per_frame=False)
+        return self.processor(**kwargs).to(self.device)
+
+    def generate(self, parts: Sequence[Part], *, max_new_tokens: int = 128, system: str | None = None,
+                 do_sample: bool = False, **generate_kwargs: Any) -> str:
+        """The model's answer to ``parts`` (greedy unless ``do_sample``), special tokens removed."""
+        import torch
+
+        inputs = self.build_inputs(parts, system)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                      **generate_kwargs)
+        new_tokens = out[:, inputs["input_ids"].shape[1]:]
+        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)[0].strip()
+
+    def count_visual_tokens(self, parts: Sequence[Part]) -> int:
+        """How many visual placeholder tokens the prompt expands to (for budgets and benchmarks)."""
+        inputs = self.build_inputs(parts)
+        ids = inputs["input_ids"]
+        special = [self.model.config.image_token_id, self.model.config.video_token_id]
+        return int(sum((ids == s).sum().item() for s in special))
+
+
+@functools.lru_cache(maxsize=2)
+def load_videollm(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str | None = None) -> VideoLLM:
+    """A :class:`VideoLLM` memoised per (model, device, dtype), so repeated queries load it once."""
+    return VideoLLM(model, device, dtype)
+
+
+def timed_generate(llm: VideoLLM, parts: Sequence[Part], **kwargs: Any) -> tuple[str, float]:
+    """``llm.generate`` plus its wall time in seconds."""
+    t0 = time.perf_counter()
+    answer = llm.generate(parts, **kwargs)
+    return answer, time.perf_counter() - t0

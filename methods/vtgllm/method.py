@@ -1,0 +1,78 @@
+"""VTG-LLM as a grounding method: frame timestamps written in the time-token format.
+
+Guo et al., VTG-LLM (AAAI 2025). The model sees uniformly sampled frames (96, Sec. 4.1) as one
+video, and the prompt lists when each frame was shown, written in the absolute-time format
+(``0002.5``); the answer (``0002.5 - 0010.0 seconds``, in time tokens or plain digits) is read back
+as moments. ``time_tokens``: ``auto`` uses the eleven time tokens when the model's tokenizer has
+them (a VTG-LLM-style fine-tuned checkpoint) and plain digits otherwise; ``add`` adds them to an
+off-the-shelf model, initialised from the digit embeddings; ``off`` always writes digits.
+The official VTG-LLM weights (a VideoLLaMA-based model) are not a transformers model, so this runs
+on the shared runner's model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vtg.errors import UsageError
+from vtg.methods.videollm.frames import Sampled, fit_frames, sample_video
+from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
+from vtg.methods.videollm.parsing import clamp, find_ranges
+from vtg.methods.videollm.runner import Part, Video, VideoLLM
+from vtg.methods.vtgllm.timetokens import add_time_tokens, format_time, has_time_tokens
+from vtg.types import Moment
+
+PROMPT = ("The video lasts {duration} seconds, and {n} frames are uniformly sampled from it at "
+          "{times} seconds. Find the start and end time of the event: \"{query}\". "
+          "Answer in the format 'start - end seconds' with times written like {example}.")
+
+
+@dataclass(frozen=True)
+class VTGLLMConfig(VideoLLMConfig):
+    num_frames: int = 96
+    #: Pixels per frame (VTG-LLM's 224x224 visual encoder input).
+    frame_pixels: int = 224 * 224
+    time_tokens: str = "auto"
+
+
+def parse_answer(text: str, duration: float | None = None) -> list[Moment]:
+    """Moments in seconds from a VTG-LLM answer: time tokens (``<t0><t0><t0><t2><t.><t5> - ...``)
+    or digits (``0002.5 - 0010.0 seconds``), clamped to ``[0, duration]`` when given."""
+    if not isinstance(text, str):
+        return []
+    return [Moment(a, b) for a, b in clamp(find_ranges(text), 0.0, duration)]
+
+
+class VTGLLM(VideoLLMMethod):
+    """Timestamps in VTG-LLM's absolute-time format in the prompt; read time tokens back."""
+
+    name = "vtgllm"
+    summary = "Video-LLM with VTG-LLM absolute-time tokens for frame timestamps"
+    paper = "Guo et al., VTG-LLM: Integrating Timestamp Knowledge into Video LLMs, AAAI 2025"
+    Config = VTGLLMConfig
+
+    def sample(self, video: str | Path) -> Sampled:
+        return sample_video(video, None, self.config.num_frames)
+
+    def use_tokens(self, llm: VideoLLM) -> bool:
+        mode = self.config.time_tokens
+        if mode not in ("auto", "add", "off"):
+            raise UsageError(f"vtgllm option time_tokens={mode!r}: choose auto, add or off")
+        if mode == "add":
+            add_time_tokens(llm.tokenizer, llm.model)
+            return True
+        return mode == "auto" and has_time_tokens(llm.tokenizer)
+
+    def build_prompt(self, sampled: Sampled, query: str, llm: VideoLLM) -> list[Part]:
+        tokens = self.use_tokens(llm)
+        frames = fit_frames(sampled.frames, self.config.frame_pixels)
+        text = PROMPT.format(
+            duration=format_time(sampled.duration, tokens), n=len(frames),
+            times=", ".join(format_time(t, tokens) for t in sampled.times),
+            query=query.rstrip(". "), example=format_time(25.0, tokens))
+        return [Video(frames, sampled.times), text]
+
+    def read_answer(self, answer: str, sampled: Sampled):
+        moments = parse_answer(answer, sampled.duration or None)
+        return moments, saliency_inside(sampled.times, moments)

@@ -1,0 +1,128 @@
+"""Feature cache: computed once per (content, encoder, sampling), then served without decoding."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import vtg.encoders
+import vtg.video
+from vtg.encoders import load_encoder
+from vtg.encoders.testing import random_open_clip
+from vtg.errors import UsageError, VideoNotFoundError
+from vtg.features import decode_batch_size, features_dir, list_cached, video_features
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return str(random_open_clip(tmp_path_factory.mktemp("oc") / "tiny"))
+
+
+def test_first_call_computes_second_is_cached(three_scene_video, tiny_dir, monkeypatch):
+    first = video_features(three_scene_video, tiny_dir, 1.0, device="cpu")
+    assert not first.cached and first.path and first.path.endswith(".npz")
+    assert first.features.shape == (12, 16) and first.features.dtype == np.float32
+    np.testing.assert_allclose(first.times, np.arange(12.0), atol=0.06)
+    assert first.duration == pytest.approx(12.0, abs=0.1)
+    assert first.encoder.startswith("open_clip:local-dir:") and first.fps == 1.0
+    np.testing.assert_allclose(np.linalg.norm(first.features, axis=1), 1.0, atol=1e-5)
+    assert np.dot(first.features[1], first.features[10]) < 0.999  # red vs blue scene differ
+
+    def boom(*a, **k):
+        raise AssertionError("decoded although cached")
+
+    monkeypatch.setattr(vtg.video, "iter_frames", boom)
+    monkeypatch.setattr(vtg.video, "probe", boom)
+    monkeypatch.setattr(vtg.encoders, "load_encoder", boom)
+    second = video_features(three_scene_video, tiny_dir, 1.0)
+    assert second.cached and second.path == first.path
+    np.testing.assert_array_equal(second.features, first.features)
+    np.testing.assert_array_equal(second.times, first.times)
+    assert second.duration == first.duration and second.encoder == first.encoder
+
+
+def test_key_is_content_encoder_and_sampling(three_scene_video, tiny_dir, tmp_path):
+    base = video_features(three_scene_video, tiny_dir, 1.0, device="cpu")
+    copy = tmp_path / "renamed copy.mp4"
+    shutil.copy(three_scene_video, copy)
+    assert video_features(copy, tiny_dir, 1.0).cached  # same content, other name
+    enc = load_encoder(tiny_dir, device="cpu")
+    assert video_features(three_scene_video, enc, 1.0).cached  # Encoder object == its spec
+    assert not video_features(three_scene_video, tiny_dir, 2.0).cached
+    limited = video_features(three_scene_video, tiny_dir, 1.0, max_frames=4)
+    assert not limited.cached and len(limited) == 4
+    other = random_open_clip(tmp_path / "other", seed=1)
+    assert not video_features(three_scene_video, str(other), 1.0, device="cpu").cached
+    assert len(list(features_dir().glob("*.npz"))) == 4
+    assert base.path in {str(features_dir() / (m["key"] + ".npz")) for m in list_cached()}
+
+
+def test_changed_content_is_a_miss(make_video, tiny_dir):
+    a = make_video("a.mp4", scenes=[((200, 30, 30), 3.0, 1)])
+    video_features(a, tiny_dir, 1.0, device="cpu")
+    b = make_video("a.mp4", scenes=[((30, 30, 200), 3.0, 2)])  # same path, new content
+    assert not video_features(b, tiny_dir, 1.0).cached
+
+
+@pytest.mark.parametrize("damage", ["npz", "json", "truncate", "shape"])
+def test_damaged_entry_is_recomputed(three_scene_video, tiny_dir, damage):
+    first = video_features(three_scene_video, tiny_dir, 1.0, device="cpu")
+    npz = features_dir() / first.path.split("/")[-1]
+    meta = npz.with_suffix(".json")
+    if damage == "npz":
+        npz.write_bytes(b"not a zip file")
+    elif damage == "json":
+        meta.write_text("{broken")
+    elif damage == "truncate":
+        npz.write_bytes(npz.read_bytes()[:200])
+    else:
+        m = json.loads(meta.read_text())
+        m["shape"] = [3, 16]
+        meta.write_text(json.dumps(m))
+    again = video_features(three_scene_video, tiny_dir, 1.0)
+    assert not again.cached
+    np.testing.assert_allclose(again.features, first.features, atol=1e-6)
+    assert video_features(three_scene_video, tiny_dir, 1.0).cached  # repaired on disk
+
+
+def test_refresh_recomputes_and_no_temp_files_left(three_scene_video, tiny_dir):
+    video_features(three_scene_video, tiny_dir, 1.0, device="cpu")
+    assert not video_features(three_scene_video, tiny_dir, 1.0, refresh=True).cached
+    names = [p.name for p in features_dir().iterdir()]
+    assert not [n for n in names if n.endswith(".tmp")] and len(names) == 2
+
+
+def test_streams_in_bounded_batches(three_scene_video, tiny_dir, monkeypatch):
+    enc = load_encoder(tiny_dir, device="cpu")
+    real_iter, seen = vtg.video.iter_frames, []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["batch_size"])
+        return real_iter(*args, **kwargs)
+
+    sizes = []
+    real_encode = enc.encode_images
+    monkeypatch.setattr(vtg.video, "iter_frames", spy)
+    monkeypatch.setattr(enc, "encode_images", lambda f: sizes.append(len(f)) or real_encode(f))
+    monkeypatch.setattr(enc, "batch_size", 4)
+    feats = video_features(three_scene_video, enc, 2.0, cache_dir=three_scene_video.parent / "c")
+    assert seen == [4] and max(sizes) <= 4 and sum(sizes) == len(feats) == 24
+    assert (three_scene_video.parent / "c" / "features").is_dir()
+
+
+def test_decode_batch_shrinks_for_big_frames():
+    assert decode_batch_size(64, 320, 240) == 64
+    assert decode_batch_size(64, 3840, 2160) == 10
+    assert decode_batch_size(64, 100000, 100000) == 1
+
+
+def test_errors(tiny_dir, tmp_path, three_scene_video):
+    with pytest.raises(VideoNotFoundError):
+        video_features(tmp_path / "nope.mp4", tiny_dir, 1.0)
+    with pytest.raises(UsageError):
+        video_features(three_scene_video, tiny_dir, 0.0)
+    with pytest.raises(UsageError):
+        video_features(three_scene_video, tiny_dir, 1.0, max_frames=0)

@@ -1,0 +1,194 @@
+"""TFVTG's localiser on constructed similarity curves, and against a direct loop implementation."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from tfvtg_loop import loop_propose
+from vtg.errors import UnknownNameError, UsageError
+from vtg.methods.tfvtg import localize, propose
+from vtg.methods.tfvtg.localize import gaussian_taps, normalise_confidence
+from vtg.methods.tfvtg.presets import PRESETS, auto_preset, window_lengths
+
+
+def curve(n: int, base: float, *bumps: tuple[int, int, float]) -> np.ndarray:
+    out = np.full(n, base, np.float32)
+    for start, end, value in bumps:
+        out[start:end] = value
+    return out
+
+
+def run(scores, preset="charades", **kw):
+    n = len(scores)
+    stride, lengths = window_lengths(n, n / 3.0, preset, stride=kw.pop("stride", None),
+                                     max_window_fraction=kw.pop("max_window_fraction", None))
+    return propose(scores, lengths, stride, **kw)
+
+
+def iou(a, b):
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    return inter / (max(a[1], b[1]) - min(a[0], b[0]))
+
+
+def test_step_is_found_exactly_and_scored_finitely():
+    """The window holding every above-mask frame: the reference scores it 0/0 (NaN, dropped) or
+    +-inf from rounding; here its outside mean is 0, so the clean step wins with a finite score."""
+    scores = curve(100, 0.1, (40, 60, 0.5))
+    found = run(scores)
+    assert (found.static_start[0], found.end[0]) == (40, 60)
+    assert found.score[0] == pytest.approx(0.5)
+    assert np.all(np.isfinite(found.score)) and found.confidence[0] == 1.0
+    moments = localize(scores, 100 / 3.0)
+    assert iou((moments[0].start, moments[0].end), (40 / 3, 60 / 3)) > 0.85
+    assert moments[0].start <= 40 / 3 and moments[0].end == pytest.approx(20.0)
+
+
+def test_rise_moves_the_start_back_to_where_the_rise_began():
+    scores = curve(120, 0.25, (60, 80, 0.6))
+    scores[50:60] = np.linspace(0.26, 0.58, 10)
+    found = run(scores)
+    assert found.static_start[0] >= 55
+    assert 45 <= found.start[0] <= 51  # the last non-rising frame before the ramp
+    assert found.dynamic[0] > 0
+
+
+def test_plateau_on_an_above_mask_background():
+    scores = curve(120, 0.3, (30, 70, 0.6))
+    found = run(scores)
+    assert (found.static_start[0], found.end[0]) == (30, 70)
+    assert found.score[0] == pytest.approx(0.3)
+
+
+def test_two_bumps_both_survive_nms_in_order():
+    scores = curve(120, 0.1, (20, 40, 0.6), (80, 100, 0.5))
+    found = run(scores)
+    assert [(found.static_start[i], found.end[i]) for i in range(2)] == [(20, 40), (80, 100)]
+    for i in range(len(found)):
+        for j in range(i):
+            a = (found.static_start[i], found.end[i])
+            b = (found.static_start[j], found.end[j])
+            assert iou(a, b) <= 0.3
+
+
+def test_all_below_the_mask_finds_nothing():
+    scores = curve(90, 0.15, (30, 50, 0.19))
+    assert len(run(scores)) == 0
+    assert localize(scores, 30.0) == []
+    # with a mask that fits this curve's range the bump is found
+    assert localize(scores, 30.0, mask_threshold=0.16)[0].end == pytest.approx(50 / 3, abs=1e-6)
+
+
+@pytest.mark.parametrize("value,expected", [(0.5, 1), (0.1, 0)])
+def test_one_frame(value, expected):
+    moments = localize(np.array([value]), 2.0)
+    assert len(moments) == expected
+    if expected:
+        assert (moments[0].start, moments[0].end, moments[0].score) == (0.0, 2.0, 1.0)
+
+
+def test_negative_best_score_keeps_the_order_of_confidences():
+    """Scattered matches make every window's static score negative; the reference's s / max then
+    ranks the worst proposal with the largest confidence. Ours stays in rank order, best = 1."""
+    scores = np.full(100, 0.1, np.float32)
+    scores[::5] = 0.5
+    scores[7] = 0.45
+    found = run(scores)
+    assert found.score[0] < 0 and len(found) > 2
+    assert found.confidence[0] == 1.0
+    assert np.all(np.diff(found.confidence) <= 0)
+    reference = found.score / found.score[0]
+    assert np.any(np.diff(reference) > 0)  # what the reference would have produced
+    assert normalise_confidence(np.array([0.0, -0.5])).tolist() == [1.0, 0.5]
+
+
+def test_very_long_video_one_hour_long_preset():
+    rng = np.random.default_rng(1)
+    scores = (0.15 + 0.05 * rng.random(3600)).astype(np.float32)
+    scores[1800:1860] = 0.45
+    assert auto_preset("charades", 3600.0).name == "long"
+    assert auto_preset("charades", 600.0).name == "charades"
+    start = time.perf_counter()
+    moments = localize(scores, 3600.0, preset="long")
+    assert time.perf_counter() - start < 2.0
+    assert iou((moments[0].start, moments[0].end), (1800, 1860)) >= 0.6
+
+
+def test_very_long_video_at_three_fps_stays_bounded():
+    scores = np.full(10_800, 0.1, np.float32)
+    scores[5000:5060] = 0.5
+    start = time.perf_counter()
+    moments = localize(scores, 3600.0, preset="charades")
+    assert time.perf_counter() - start < 10.0
+    assert iou((moments[0].start, moments[0].end), (5000 / 3, 5060 / 3)) >= 0.9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_version_ranks_exactly_like_the_loop_version(seed):
+    rng = np.random.default_rng(seed)
+    for trial in range(12):
+        n = int(rng.integers(2, 240))
+        scores = (rng.random(n) * 0.5).astype(np.float32)
+        if trial % 3 == 1:
+            scores = np.convolve(scores, np.ones(7) / 7, "same").astype(np.float32) + 0.05
+        if trial % 3 == 2:  # plateaus and exact ties
+            scores = np.round(scores * 4) / 4 * np.float32(0.8)
+        preset = ["charades", "activitynet", "qvhighlights"][trial % 3]
+        kw = dict(mask_threshold=[0.2, 0.1, 0.25][trial % 3], top_k=[10, 5, 20][trial % 3])
+        stride, lengths = window_lengths(n, n / 3.0, preset)
+        fast = propose(scores, lengths, stride, **kw)
+        slow = loop_propose(scores, lengths, stride, **kw)
+        assert len(fast) == len(slow)
+        for i, p in enumerate(slow):
+            got = (fast.start[i], fast.static_start[i], fast.end[i], fast.score[i], fast.confidence[i])
+            assert got == (p["start"], p["static_start"], p["end"], p["score"], p["confidence"])
+
+
+def test_dynamic_weight_adds_the_dynamic_score():
+    scores = curve(120, 0.25, (60, 80, 0.6))
+    scores[50:60] = np.linspace(0.26, 0.58, 10)
+    every = run(scores, nms_iou=1.0, top_k=10_000)  # no suppression: every window
+    static = {(s, e): v for s, e, v in zip(every.static_start, every.end, every.score)}
+    weighted = run(scores, dynamic_weight=1.0)
+    assert weighted.dynamic.max() > 0
+    for s, e, v, d in zip(weighted.static_start, weighted.end, weighted.score, weighted.dynamic):
+        assert v == pytest.approx(static[(s, e)] + d)
+
+
+def test_window_lengths_follow_the_presets():
+    assert window_lengths(93, 30.96, "charades") == (20, [20, 40])
+    assert window_lengths(360, 120.0, "activitynet")[1][-1] == 360
+    assert window_lengths(450, 150.0, "qvhighlights") == (50, [50, 100, 150, 200])
+    assert window_lengths(186, 30.96, "charades")[0] == 40  # 6 fps: same seconds
+    assert window_lengths(30, 10.0, "charades") == (15, [15])  # the reference's cap at n // 2
+    assert window_lengths(1, 0.5, "charades") == (1, [1])
+    assert window_lengths(100, 33.0, "charades", max_window_fraction=0.05) == (20, [20])
+    assert window_lengths(100, 33.0, stride=7)[1][:2] == [7, 14]
+    assert set(PRESETS) >= {"charades", "activitynet", "qvhighlights", "long"}
+
+
+def test_gaussian_kernel_sizes_follow_the_stride():
+    assert gaussian_taps(2).tolist() == [1.0]
+    assert gaussian_taps(3).size == 1 and gaussian_taps(4).size == 3 and gaussian_taps(20).size == 3
+    assert gaussian_taps(20)[1] == pytest.approx(1 / np.sqrt(2 * np.pi))
+
+
+@pytest.mark.parametrize("bad,error", [
+    (np.zeros((3, 4)), UsageError), (np.array([0.3, np.nan]), UsageError), (np.array([0.3, np.inf]), UsageError),
+    (["a", "b"], UsageError),
+])
+def test_bad_scores(bad, error):
+    with pytest.raises(error):
+        localize(bad, 10.0)
+
+
+def test_bad_arguments():
+    with pytest.raises(UsageError):
+        localize(np.ones(10) * 0.5, 0.0)
+    with pytest.raises(UnknownNameError):
+        localize(np.ones(10) * 0.5, 5.0, preset="nope")
+    with pytest.raises(UsageError):
+        localize(np.ones(10) * 0.5, 5.0, stride=0)
+    assert localize(np.zeros(0), 5.0) == []

@@ -1,0 +1,112 @@
+"""A direct, loop-based TFVTG localiser: the same algorithm as ``vtg.methods.tfvtg.localize``.
+
+Written the slow obvious way (a Python loop per frame for the rise test, a sliding sum per window
+length, a sort of every window, NMS candidate by candidate), as the reference code does. It is
+kept out of the library on purpose: tests use it to check that the vectorised version ranks
+windows identically, and ``benchmarks/bench_localize.py`` times both in the same run.
+
+Window sums use the same exact integer quantisation as the library (a 2^-b grid), so both compute
+each static score from the same exact sums and must agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def quantise(values: list[float]) -> tuple[list[int], float]:
+    total = sum(abs(v) for v in values)
+    bits = 32 if total < 1 else min(32, 52 - int(math.ceil(math.log2(total + 1))))
+    step = 2.0 ** -bits
+    return [round(v / step) for v in values], step
+
+
+def gaussian_kernel(stride: int, sigma: float = 1.0) -> list[float]:
+    if stride < 3:
+        return [1.0]
+    half = int(min(stride - 2, 3)) // 2
+    return [math.exp(-x * x / (2.0 * sigma * sigma)) / (math.sqrt(2.0 * math.pi) * sigma) for x in range(-half, half + 1)]
+
+
+def dynamic_loop(masked: list[float], mask: list[bool], stride: int, threshold: float) -> tuple[list[int], list[float]]:
+    n = len(masked)
+    taps = gaussian_kernel(stride)
+    width = len(taps)
+    smooth = []
+    for j in range(n - width + 1):
+        acc = taps[0] * masked[j]
+        for t in range(1, width):
+            acc = acc + taps[t] * masked[j + t]
+        smooth.append(acc)
+    diffs = [smooth[j + 1] - smooth[j] for j in range(len(smooth) - 1)]
+    left = (n - len(diffs)) // 2
+    padded = [0.0] * left + diffs + [0.0] * (n - len(diffs) - left)
+    padded = [d * (1.0 if m else 0.0) for d, m in zip(padded, mask)]
+    starts, scores = [], []
+    f1 = f2 = f3 = 0.0
+    run_start, run_score = 0, 0.0
+    for i in range(n):
+        f3, f2, f1 = f2, f1, padded[i]
+        gain = max(3 * f1, 2 * f1 + f2, f1 + f2 + f3)
+        if gain > threshold:
+            run_score += gain
+        else:
+            run_start, run_score = i, 0.0
+        starts.append(run_start)
+        scores.append(run_score)
+    return starts, scores
+
+
+def static_loop(q: list[int], step: float, mask: list[bool], lengths) -> list[tuple[float, int, int]]:
+    """(score, start, length) of every window, length-major then start."""
+    n = len(q)
+    total, total_n = sum(q), sum(mask)
+    out = []
+    for k in lengths:
+        if k > n:
+            continue
+        inner, inner_n = sum(q[:k]), sum(mask[:k])
+        for i in range(n - k + 1):
+            if i > 0:
+                inner += q[i + k - 1] - q[i - 1]
+                inner_n += mask[i + k - 1] - mask[i - 1]
+            outer_n = total_n - inner_n
+            outside = (float(total - inner) * step) / outer_n if outer_n > 0 else 0.0
+            out.append(((float(inner) * step) / k - outside, i, k))
+    return out
+
+
+def iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    return inter / (max(a[1], b[1]) - min(a[0], b[0]))
+
+
+def loop_propose(scores, lengths, stride: int, *, mask_threshold: float = 0.2, rise_threshold: float = 0.0005,
+                 nms_iou: float = 0.3, top_k: int = 10) -> list[dict]:
+    """Ranked proposals as dicts: start (rise-shifted), static_start, end (frames), score, confidence."""
+    values = [float(v) for v in scores]
+    mask = [v > mask_threshold for v in values]
+    if not any(mask):
+        return []
+    q, step = quantise([v if m else 0.0 for v, m in zip(values, mask)])
+    rise_start, _ = dynamic_loop([x * step for x in q], mask, stride, rise_threshold)
+    windows = static_loop(q, step, mask, lengths)
+    order = sorted(range(len(windows)), key=lambda j: -windows[j][0])
+    kept: list[int] = []
+    for j in order:
+        _, i, k = windows[j]
+        if any(iou((i, i + k), (windows[m][1], windows[m][1] + windows[m][2])) > nms_iou for m in kept):
+            continue
+        kept.append(j)
+        if len(kept) == top_k:
+            break
+    best = windows[kept[0]][0]
+    out = []
+    for j in kept:
+        s, i, k = windows[j]
+        if best > 0:
+            conf = s / best
+        else:
+            conf = 1.0 + (s - best) / (abs(best) if abs(best) > 1e-12 else 1.0)
+        out.append({"start": rise_start[i], "static_start": i, "end": i + k, "score": s, "confidence": conf})
+    return out

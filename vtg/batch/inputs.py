@@ -1,0 +1,178 @@
+"""Reading a batch input file: one JSON object per line, each naming a video and a query.
+
+Two line forms are accepted, mixed freely:
+
+* vtg's own form: ``{"video": "a.mp4", "query": "...", "qid": 7, "method": "tfvtg",
+  "options": {"fps": 1}}`` (``image`` instead of or beside ``query`` for query by example);
+* annotation files of QVHighlights / Charades-STA / ActivityNet (``qid, query, vid, duration,
+  relevant_windows``): ``vid`` is mapped to a file in ``video_dir`` (``vid.mp4``, ``.mkv``, ...;
+  for ActivityNet's ``v_XXXX`` ids also ``XXXX.mp4``).
+
+Every non-blank line becomes exactly one :class:`BatchItem`; a line that cannot run (malformed
+JSON, no video, duplicate qid) is still an item, carrying the reason in ``error``, so the batch
+writes an error record for it and every input line appears exactly once in the output.
+
+Stable ids: a line's own ``qid`` is used when given. Otherwise the id is
+``line<N>-<hash>`` where N is the 1-based line number and hash the first 8 hex digits of the
+SHA-1 of the line's text, so rerunning the same file gives the same ids, and a line whose text
+changes is run again rather than matched to a stale result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from vtg.errors import DataError
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One input line: what to run, or why it cannot run (``error``)."""
+
+    qid: Any
+    line: int
+    video: Path | None = None
+    text: str | None = None
+    image: Path | None = None
+    method: str = "tfvtg"
+    options: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return qid_key(self.qid)
+
+    @property
+    def group(self) -> tuple[str, str]:
+        """Lines with the same method and options share one loaded model."""
+        return self.method, json.dumps(self.options, sort_keys=True, default=str)
+
+
+def qid_key(qid: Any) -> str:
+    """The string a qid is matched by on resume (so 12 and "12" are the same query)."""
+    return str(qid)
+
+
+def line_qid(number: int, text: str) -> str:
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"line{number}-{digest}"
+
+
+class VideoDirectory:
+    """Maps annotation ``vid``s to files in one directory (indexed once, not per line)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"--video-dir {self.root} is not a directory")
+        self.by_stem: dict[str, Path] = {}
+        with os.scandir(self.root) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                path = Path(entry.path)
+                if entry.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
+                    self.by_stem.setdefault(path.stem, path)
+
+    def find(self, vid: str) -> Path | None:
+        for stem in (vid, vid[2:] if vid.startswith("v_") else None):
+            if stem and stem in self.by_stem:
+                return self.by_stem[stem]
+        return None
+
+
+def read_items(path: Path, *, method: str = "tfvtg", options: dict[str, Any] | None = None,
+               video_dir: Path | None = None) -> list[BatchItem]:
+    """All items of an input file, in file order (blank lines are skipped, not counted as input)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"batch input not found: {path}")
+    directory = VideoDirectory(video_dir) if video_dir is not None else None
+    seen: dict[str, int] = {}
+    items = []
+    for number, text in iter_lines(path):
+        item = parse_line(number, text, method=method, options=options or {},
+                          video_dir=video_dir, directory=directory)
+        if item.key in seen:
+            item = BatchItem(qid=f"{item.qid}#line{number}", line=number, video=item.video, text=item.text,
+                             error=f"duplicate qid {item.qid!r} (first on line {seen[item.key]})")
+        seen.setdefault(item.key, number)
+        items.append(item)
+    return items
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    with open(path, "r", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
+        for number, raw in enumerate(fh, 1):
+            text = raw.strip()
+            if text:
+                yield number, text
+
+
+def parse_line(number: int, text: str, *, method: str, options: dict[str, Any],
+               video_dir: Path | None, directory: VideoDirectory | None) -> BatchItem:
+    """One line -> a runnable item, or an item with ``error`` saying what is wrong with it."""
+    auto_qid = line_qid(number, text)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return BatchItem(qid=auto_qid, line=number, error=f"malformed JSON on line {number}: {exc}")
+    if not isinstance(data, dict):
+        return BatchItem(qid=auto_qid, line=number, error=f"line {number} is not a JSON object")
+    qid = data.get("qid", auto_qid)
+    if qid is None:
+        qid = auto_qid
+    if not isinstance(qid, (str, int)) or isinstance(qid, bool):
+        return BatchItem(qid=auto_qid, line=number, error=f"qid on line {number} must be a string or an integer")
+    query = data.get("query")
+    fields = dict(qid=qid, line=number, text=query if isinstance(query, str) else None)
+    problem = check_fields(data)
+    if problem:
+        named = data.get("video") or data.get("vid")
+        return BatchItem(**fields, video=Path(named) if isinstance(named, str) else None, error=problem)
+    video, problem = locate_video(data, video_dir, directory)
+    image = resolve(data["image"], video_dir) if data.get("image") else None
+    line_options = {**options, **(data.get("options") or {})}
+    return BatchItem(**fields, video=video, image=image, method=data.get("method") or method,
+                     options=line_options, error=problem)
+
+
+def check_fields(data: dict[str, Any]) -> str | None:
+    """Type errors in a line's fields, as a message (the empty query is left to ``Query``)."""
+    for name in ("video", "vid", "image", "method"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            return f"field {name!r} must be a string"
+    if data.get("query") is not None and not isinstance(data["query"], str):
+        return "field 'query' must be a string"
+    if data.get("options") is not None and not isinstance(data["options"], dict):
+        return "field 'options' must be an object"
+    if not (data.get("query") or "").strip() and not data.get("image"):
+        return "empty query: give 'query' (text) or 'image'"
+    return None
+
+
+def locate_video(data: dict[str, Any], video_dir: Path | None,
+                 directory: VideoDirectory | None) -> tuple[Path | None, str | None]:
+    """The line's video file, from ``video`` (a path) or ``vid`` (an annotation id)."""
+    if data.get("video"):
+        return resolve(data["video"], video_dir), None
+    vid = data.get("vid")
+    if not vid:
+        return None, "no 'video' (a path) or 'vid' (with --video-dir) on this line"
+    if directory is None:
+        return None, f"line names vid {vid!r} but no --video-dir was given to find its file"
+    found = directory.find(vid)
+    if found is None:
+        return None, f"no video file for vid {vid!r} in {directory.root}"
+    return found, None
+
+
+def resolve(name: str, base: Path | None) -> Path:
+    """Relative paths are taken relative to ``--video-dir`` when given, else the current directory."""
+    path = Path(name).expanduser()
+    return path if path.is_absolute() or base is None else Path(base) / path

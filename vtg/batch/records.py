@@ -1,0 +1,97 @@
+"""What one input line becomes in the output, shared by every engine so their output is identical.
+
+* success: ``Grounding.to_dict()`` (the QVHighlights prediction superset) plus ``"status": "ok"``
+  and the input ``line`` number;
+* failure: ``{"qid", "line", "video", "query", "status": "error", "error": "<Type>: <reason>"}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from vtg.batch.inputs import BatchItem
+
+
+def error_record(item: BatchItem, reason: str | BaseException) -> dict[str, Any]:
+    if isinstance(reason, BaseException):
+        reason = f"{type(reason).__name__}: {reason}"
+    return {
+        "qid": item.qid,
+        "line": item.line,
+        "video": str(item.video) if item.video is not None else None,
+        "query": item.text if item.text is not None else (str(item.image) if item.image else None),
+        "status": "error",
+        "error": str(reason),
+    }
+
+
+def ok_record(item: BatchItem, result: Any, top_k: int | None) -> dict[str, Any]:
+    if top_k is not None:
+        result = result.top(top_k)
+    record = dataclasses.replace(result, qid=item.qid).to_dict()
+    record["status"] = "ok"
+    record["line"] = item.line
+    json.dumps(record, allow_nan=False)  # fail here (-> error record), not in the journal
+    return record
+
+
+def method_spec(name: str) -> str:
+    """``"module:Class"`` of a registered method, resolved on the driver so remote workers
+    (which import vtg afresh) run exactly the class the driver would."""
+    from vtg.methods import method_class
+
+    cls = method_class(name)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def instantiate(spec: str, options: dict[str, Any]) -> Any:
+    module_name, _, qualname = spec.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj(**options)
+
+
+def prepare_video(method: Any, video: Path) -> Exception | None:
+    """Decode and encode ``video`` ahead of its queries when the method offers the hook.
+
+    Returns the failure instead of raising, so a missing or corrupt video fails all its lines
+    once, without being decoded again for each of its queries.
+    """
+    from vtg.api import check_video_path
+
+    try:
+        check_video_path(video)
+        hook = getattr(method, "prepare", None)
+        if hook is not None:
+            hook(video, progress=False)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def run_video(method: Any, items: list[BatchItem], top_k: int | None,
+              failure: Exception | None) -> Iterator[dict[str, Any]]:
+    """The records of all queries of one (prepared) video, in input order."""
+    for item in items:
+        yield error_record(item, failure) if failure is not None else run_item(method, item, top_k)
+
+
+def run_item(method: Any, item: BatchItem, top_k: int | None) -> dict[str, Any]:
+    """Ground one item; any exception becomes an error record so the batch carries on."""
+    from vtg.api import check_video_path
+    from vtg.methods.base import Query
+
+    try:
+        query = Query(text=item.text, image=item.image)
+        path = check_video_path(item.video)
+        if query.image is not None:
+            check_video_path(query.image)
+        method.check_query(query)
+        return ok_record(item, method.ground(path, query, progress=False), top_k)
+    except Exception as exc:  # one bad line never stops the batch
+        return error_record(item, exc)

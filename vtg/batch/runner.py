@@ -1,0 +1,127 @@
+"""``run_batch``: read the input, skip what the output already holds, run the rest, summarise.
+
+The runner owns the journal and the progress bar; engines (local, ray) only turn runnable items
+into records and hand each to the runner's sink as soon as it is ready, so every engine writes
+the same records with the same crash-safety.
+
+Resume rules: a qid already in the output (result *or* error record) is skipped, so every input
+line appears exactly once. Error records are final unless ``retry_errors`` is set, which first
+removes them from the output (atomically) and runs those lines again.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from vtg.batch.inputs import BatchItem, read_items
+from vtg.batch.journal import Journal
+from vtg.batch.records import error_record
+from vtg.errors import UnknownNameError, VtgError
+
+ENGINES = ("local", "ray")
+
+
+class BatchFailedError(VtgError):
+    """Raised by the CLI after a batch that finished with error records (exit code 1)."""
+
+
+@dataclass
+class BatchSummary:
+    """Counts for one run; ``failed`` counts error records of this input in the whole output."""
+
+    lines: int = 0
+    skipped: int = 0
+    ok: int = 0
+    errors: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ran(self) -> int:
+        return self.ok + self.errors
+
+    @property
+    def rate(self) -> float:
+        return self.ran / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ran": self.ran, "queries_per_second": round(self.rate, 3)}
+
+    def text(self) -> str:
+        return (f"{self.lines} lines: {self.ok} done, {self.errors} failed, {self.skipped} already in the output; "
+                f"{self.seconds:.1f} s ({self.rate:.2f} queries/s)"
+                + (f"; {self.failed} error records in the output" if self.failed else ""))
+
+
+def run_batch(input_path: str | Path, output: str | Path, *, engine: str = "local", method: str = "tfvtg",
+              options: dict[str, Any] | None = None, video_dir: str | Path | None = None, workers: int = 1,
+              top_k: int | None = None, retry_errors: bool = False, fsync: bool = True,
+              progress: bool = False, ray_address: str | None = None, ray_num_cpus: int | None = None,
+              ray_num_gpus: float | None = None) -> BatchSummary:
+    """Ground every line of ``input_path`` into ``output`` (JSONL), resuming a previous run.
+
+    Returns the summary; ``summary.failed > 0`` means some lines have error records.
+    """
+    if engine not in ENGINES:
+        raise UnknownNameError("engine", engine, ENGINES)
+    items = read_items(Path(input_path), method=method, options=options,
+                       video_dir=Path(video_dir) if video_dir is not None else None)
+    summary = BatchSummary(lines=len(items))
+    start = time.perf_counter()
+    with Journal(output, fsync=fsync).open(drop_errors=retry_errors) as journal:
+        todo = [i for i in items if not journal.done(i.key)]
+        summary.skipped = len(items) - len(todo)
+        bar = progress_bar(len(todo), progress)
+
+        def sink(record: dict[str, Any]) -> None:
+            try:
+                journal.append(record)
+            except ValueError as exc:  # not JSON-serialisable (NaN in meta...): record why instead
+                journal.append(error_record(BatchItem(qid=record.get("qid"), line=record.get("line", 0)), exc))
+                record = {"status": "error"}
+            if record.get("status") == "error":
+                summary.errors += 1
+            else:
+                summary.ok += 1
+            bar.set_postfix_str(f"errors={summary.errors}", refresh=False)
+            bar.update(1)
+
+        try:
+            for item in todo:
+                if item.error is not None:
+                    sink(error_record(item, item.error))
+            runnable = [i for i in todo if i.error is None]
+            run_engine(engine, runnable, sink, workers=workers, top_k=top_k, ray_address=ray_address,
+                       ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus)
+        finally:
+            bar.close()
+            summary.seconds = time.perf_counter() - start
+        summary.failed = sum(1 for i in items if journal.status.get(i.key) == "error")
+    return summary
+
+
+def run_engine(engine: str, items: list[BatchItem], sink: Any, *, workers: int, top_k: int | None,
+               ray_address: str | None, ray_num_cpus: int | None, ray_num_gpus: float | None) -> None:
+    if not items:
+        return
+    if engine == "ray":
+        from vtg.batch.ray_engine import run_ray
+
+        run_ray(items, sink, workers=workers, top_k=top_k, address=ray_address, num_cpus=ray_num_cpus,
+                num_gpus=ray_num_gpus)
+    else:
+        from vtg.batch.local import run_local
+
+        run_local(items, sink, workers=workers, top_k=top_k)
+
+
+def progress_bar(total: int, enabled: bool) -> Any:
+    """tqdm on stderr: count, rate (queries/s) and ETA."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="q", desc="vtg batch", file=sys.stderr, disable=not enabled,
+                dynamic_ncols=True, smoothing=0.1)

@@ -1,0 +1,52 @@
+"""``vtg batch INPUT.jsonl -o OUT.jsonl``: many queries, resumable, local or on a Ray cluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vtg.cli.ground import method_options
+from vtg.cli.options import parse_key_values
+
+
+def register(app: typer.Typer) -> None:
+    app.command("batch")(batch_command)
+
+
+def batch_command(
+    input_path: Path = typer.Argument(..., metavar="INPUT.jsonl", help="One JSON object per line: video (or vid), query (or image), optional qid, method, options. QVHighlights / Charades-STA / ActivityNet annotation files work as they are."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output JSONL; rerunning with the same file resumes."),
+    video_dir: Optional[Path] = typer.Option(None, "--video-dir", help="Folder holding the videos: annotation vids map to files here; relative paths resolve here."),
+    method: str = typer.Option("tfvtg", "--method", "-m", help="Method for lines that name none."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Feature encoder (a method option)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second (a method option)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Method preset (a method option)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu (a method option)."),
+    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Any method option as key=value (repeatable); a line's own options win."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", min=1, help="Keep this many moments per query (default: all the method returns)."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local: threads decoding/encoding the next videos ahead. Ray: number of actors."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray (needs vtg[ray])."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (e.g. auto or ray://head:10001); default: start a local one."),
+    ray_gpus: Optional[float] = typer.Option(None, "--ray-gpus", help="GPUs per Ray actor (default: 1 when the cluster has GPUs, else 0)."),
+    retry_errors: bool = typer.Option(False, "--retry-errors", help="Drop the error records from OUTPUT and run those lines again."),
+    fsync: bool = typer.Option(True, "--fsync/--no-fsync", help="fsync after every record (safe against power loss; --no-fsync is still safe against crashes)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+) -> None:
+    """Ground every line of INPUT.jsonl into OUTPUT; exits non-zero when any line failed."""
+    from vtg.batch import run_batch
+
+    options = method_options(encoder=encoder, fps=fps, preset=preset, device=device)
+    options.update(parse_key_values(option))
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    summary = run_batch(input_path, output, engine=engine, method=method, options=options, video_dir=video_dir,
+                        workers=workers, top_k=top_k, retry_errors=retry_errors, fsync=fsync,
+                        progress=show_progress, ray_address=ray_address, ray_num_gpus=ray_gpus)
+    print(f"vtg batch: {summary.text()} -> {output}", file=sys.stderr)
+    if summary.failed:
+        from vtg.batch.runner import BatchFailedError
+
+        raise BatchFailedError(f"{summary.failed} of {summary.lines} lines failed; their error records are in {output} "
+                               "(--retry-errors runs them again)")

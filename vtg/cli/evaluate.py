@@ -1,0 +1,40 @@
+"""``vtg eval PREDICTIONS GROUND_TRUTH``: moment-retrieval and highlight metrics."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)
+
+
+def eval_command(
+    predictions: Path = typer.Argument(..., help="Predictions: Grounding JSONL (vtg batch / vtg ground -f jsonl) or QVHighlights predictions."),
+    ground_truth: Path = typer.Argument(..., help="Ground truth: QVHighlights / Charades-STA / ActivityNet JSONL, or TFVTG per-video JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print every metric as one JSON object (official QVHighlights names and rounding)."),
+    by_length: bool = typer.Option(False, "--by-length", help="Break moment retrieval down by ground-truth window length (QVHighlights buckets)."),
+    raw: bool = typer.Option(False, "--raw", help="Do not round to 2 decimals (the official script rounds)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON object to this file."),
+) -> None:
+    """Score PREDICTIONS against GROUND_TRUTH: R1/R5@IoU, mIoU, mAP, and highlight mAP / HIT@1."""
+    from vtg.eval import evaluate, load_ground_truth, read_predictions
+    from vtg.eval.summary import format_table
+    from vtg.fileio import atomic_write_text
+
+    gt = load_ground_truth(ground_truth)
+    preds = read_predictions(predictions)
+    metrics = evaluate(preds.records, gt, decimals=None if raw else 2)
+    if preds.errors and not as_json:
+        print(f"vtg: note: {len(preds.errors)} failed records in {predictions} count as misses",
+              file=sys.stderr)
+    text = json.dumps(metrics, indent=2) + "\n"
+    if output is not None:
+        atomic_write_text(output, text)
+    sys.stdout.write(text if as_json else format_table(metrics, by_length=by_length,
+                                                       errors=len(preds.errors)))

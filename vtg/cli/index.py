@@ -1,0 +1,93 @@
+"""``vtg index VIDEO...``: fill the feature cache ahead of queries.
+
+Encoder and sampling default to what ``--method`` would use (its config's ``encoder``, ``fps`` and
+``max_frames``), so a later ``vtg ground`` with that method finds the features cached. Each video
+is reported on one line (computed or already cached, frames, feature shape, seconds, cache file);
+a video that fails is reported and the rest still run; the exit code is then 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("index")(index_command)
+
+
+def sampling_defaults(method: str, video: Path | None = None) -> dict:
+    """``encoder``/``fps``/``max_frames`` a method would use: its ``feature_settings(video)`` hook
+    when it has one (methods whose rate depends on the video), else its config's defaults."""
+    from vtg.methods import method_class
+
+    cls = method_class(method)
+    hook = getattr(cls, "feature_settings", None)
+    if callable(hook) and video is not None:
+        return dict(hook(video))
+    out = {}
+    for f in dataclasses.fields(cls.Config):
+        if f.name in ("encoder", "fps", "max_frames"):
+            out[f.name] = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    return out
+
+
+def index_command(
+    videos: List[Path] = typer.Argument(..., help="Video files to index."),
+    method: str = typer.Option("tfvtg", "--method", "-m", help="Take encoder and fps defaults from this method."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec (see `vtg models`)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Sample at most this many frames."),
+    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
+    refresh: bool = typer.Option(False, "--refresh", help="Recompute even when cached."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per video."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+) -> None:
+    """Decode and encode VIDEO... once so later queries skip both."""
+    from vtg.errors import UsageError, VtgError
+    from vtg.features import video_features
+
+    show = sys.stderr.isatty() if progress is None else progress
+    failed = 0
+    for video in videos:
+        start = time.perf_counter()
+        settings = _settings(method, video, encoder, fps, max_frames)
+        if settings.get("encoder") is None or settings.get("fps") is None:
+            raise UsageError(f"method {method!r} does not say which encoder and fps it uses; pass --encoder and --fps")
+        try:
+            feats = video_features(video, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
+                                   progress=show, device=device, refresh=refresh)
+        except VtgError as exc:
+            failed += 1
+            typer.echo(f"{video}: error: {exc}", err=True)
+            continue
+        _report(video, feats, time.perf_counter() - start, as_json)
+    if failed:
+        raise VtgError(f"{failed} of {len(videos)} videos could not be indexed (see above)")
+
+
+def _settings(method: str, video: Path, encoder, fps, max_frames) -> dict:
+    settings: dict = {}
+    if encoder is None or fps is None:
+        settings.update(sampling_defaults(method, video))
+    given = {"encoder": encoder, "fps": fps, "max_frames": max_frames}
+    settings.update({k: v for k, v in given.items() if v is not None})
+    return settings
+
+
+def _report(video: Path, feats, seconds: float, as_json: bool) -> None:
+    status = "cached" if feats.cached else "computed"
+    if as_json:
+        typer.echo(json.dumps({"video": str(video), "status": status, "frames": len(feats),
+                               "shape": list(feats.features.shape), "duration": feats.duration, "fps": feats.fps,
+                               "encoder": feats.encoder, "seconds": round(seconds, 3), "path": feats.path}))
+        return
+    shape = "x".join(str(d) for d in feats.features.shape[1:])
+    typer.echo(f"{video}: {status} {len(feats)} frames [{shape}] at {feats.fps} fps, {feats.duration:.1f} s video, "
+               f"{feats.encoder}, {seconds:.2f} s -> {feats.path}")

@@ -1,0 +1,84 @@
+"""BLIP-2's image-text-matching Q-Former (Li et al. 2023) through transformers' native classes.
+
+This is the feature space TFVTG scores frames in (Zheng et al. 2024, Sec. 3.1: BLIP-2 ITM,
+``Salesforce/blip2-itm-vit-g-coco``). ``Blip2ForImageTextRetrieval`` holds the ViT-g vision tower,
+the 32 learned queries, the Q-Former and both projections; its forward pass only returns paired
+scores, so the two halves of its contrastive (ITC) branch are run separately here:
+
+* image: ViT-g patch tokens -> Q-Former with the 32 query tokens cross-attending ->
+  ``vision_projection`` -> L2 normalise: [N, 32, 256];
+* text: Q-Former text encoder (no queries) -> ``text_projection`` of the [CLS] state ->
+  L2 normalise: [M, 256];
+* similarity: the best of the 32 query-token cosines (BLIP-2, Sec. 3.2, ITC), as
+  ``Blip2ForImageTextRetrieval.forward(use_image_text_matching_head=False)`` computes.
+
+Preprocessing is the model's own: the image processor and tokenizer that its ``Blip2Processor``
+bundles, loaded from the same directory (the processor's image-token prefix only applies to
+image+text pairs, which are never formed here). salesforce-lavis is not used: it cannot be
+installed beside modern transformers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vtg.encoders.base import Encoder, l2_normalize
+from vtg.encoders.specs import EncoderSpec
+from vtg.errors import CheckpointError
+
+
+class Blip2Encoder(Encoder):
+    family = "blip2"
+    multi_vector = True
+
+    def __init__(self, spec, model, image_processor, tokenizer, device, dtype, fingerprint):
+        super().__init__(spec, device, dtype, model.config.image_text_hidden_size, fingerprint=fingerprint)
+        self.model, self.image_processor, self.tokenizer = model, image_processor, tokenizer
+        self.num_queries = int(model.config.num_query_tokens)
+        self.max_length = int(model.config.qformer_config.max_position_embeddings)
+
+    def _image_feature_shape(self) -> tuple[int, ...]:
+        return (self.num_queries, self.dim)
+
+    def _encode_image_batch(self, frames: np.ndarray):
+        import torch
+
+        m = self.model
+        pixels = self.image_processor(images=list(frames), return_tensors="pt")["pixel_values"]
+        pixels = pixels.to(self.device, dtype=m.vision_model.dtype)
+        image_embeds = m.vision_model(pixel_values=pixels).last_hidden_state
+        image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=image_embeds.device)
+        queries = m.query_tokens.expand(image_embeds.shape[0], -1, -1)
+        out = m.qformer(query_embeds=queries, encoder_hidden_states=image_embeds,
+                        encoder_attention_mask=image_mask).last_hidden_state
+        out = out.to(m.vision_projection.weight.dtype)
+        return l2_normalize(m.vision_projection(out))
+
+    def _encode_text_batch(self, texts: list[str]):
+        m = self.model
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                               return_tensors="pt")
+        input_ids = batch["input_ids"].to(self.device)
+        mask = batch["attention_mask"].to(self.device)
+        embeds = m.embeddings(input_ids=input_ids)
+        hidden = m.qformer(query_embeds=embeds, query_length=0, attention_mask=mask).last_hidden_state
+        cls = hidden[:, 0, :].to(m.text_projection.weight.dtype)
+        return l2_normalize(m.text_projection(cls))
+
+
+def load(parsed: EncoderSpec, device: str, dtype) -> Blip2Encoder:
+    from transformers import AutoImageProcessor, AutoTokenizer, Blip2ForImageTextRetrieval
+
+    from vtg.encoders import weights
+
+    weight_file = weights.require_hf_model(parsed.source, parsed.is_local)
+    common = dict(local_files_only=True, cache_dir=str(weights.hf_cache_dir()))
+    try:
+        model = Blip2ForImageTextRetrieval.from_pretrained(parsed.source, dtype=dtype, **common)
+        image_processor = AutoImageProcessor.from_pretrained(parsed.source, **common)
+        tokenizer = AutoTokenizer.from_pretrained(parsed.source, **common)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot load {parsed.canonical}: {exc}") from exc
+    model.to(device).eval()
+    return Blip2Encoder(parsed.canonical, model, image_processor, tokenizer, device, dtype,
+                        weights.fingerprint(weight_file))

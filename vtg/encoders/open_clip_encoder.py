@@ -1,0 +1,155 @@
+"""CLIP-style encoders through open_clip (Radford et al. 2021; Cherti et al. 2023).
+
+Model strings use open_clip's own naming (``ViT-B-32/openai``, ``hf-hub:org/name``,
+``local-dir:/dir``) plus ``ARCH@/path/weights`` for a local weights file. Weights resolve only from
+local files (see :mod:`vtg.encoders.weights`); the frames go through the model's own validation
+transform (resize, centre crop, normalise with the tag's mean/std).
+
+Deviation from calling ``open_clip.create_model('ViT-B-32', pretrained='openai')`` directly: open_clip
+3.x only *warns* when a tag was trained with QuickGELU but the architecture config uses GELU, and
+then computes features with the wrong activation. Here the tag's ``quick_gelu`` flag is applied, so
+``ViT-B-32/openai`` gives the features of OpenAI's released model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vtg.encoders.base import Encoder, l2_normalize
+from vtg.encoders.specs import EncoderSpec
+from vtg.errors import CheckpointError, ModelError
+
+
+class OpenClipEncoder(Encoder):
+    family = "open_clip"
+
+    def __init__(self, spec: str, model, preprocess, tokenizer, device: str, dtype, dim: int, fingerprint: str):
+        super().__init__(spec, device, dtype, dim, fingerprint=fingerprint)
+        self.model, self.preprocess, self.tokenizer = model, preprocess, tokenizer
+
+    def _encode_image_batch(self, frames: np.ndarray):
+        import torch
+        from PIL import Image
+
+        pixels = torch.stack([self.preprocess(Image.fromarray(f)) for f in frames])
+        pixels = pixels.to(self.device, dtype=self.dtype)
+        return l2_normalize(self.model.encode_image(pixels))
+
+    def _encode_text_batch(self, texts: list[str]):
+        tokens = self.tokenizer(texts).to(self.device)
+        return l2_normalize(self.model.encode_text(tokens))
+
+    def encode_text_tokens(self, texts: list[str] | str) -> list[np.ndarray]:
+        """Per-token outputs of the text transformer after ``ln_final``, before pooling/projection.
+
+        Each sentence keeps its real tokens: start token through end-of-text token (padding dropped),
+        the query representation Moment-DETR/UniVTG use (Lin et al. 2023, Sec. 4).
+        """
+        import torch
+
+        from vtg.encoders.base import _as_texts
+
+        texts = _as_texts(texts)
+        if not texts:
+            return []
+        tokens = self.tokenizer(texts).to(self.device)
+        with torch.inference_mode():
+            hidden = _text_token_states(self.model, tokens).float().cpu().numpy()
+        lengths = _token_lengths(self.model, tokens.cpu())
+        return [hidden[i, :n].astype(np.float32) for i, n in enumerate(lengths)]
+
+
+def _text_token_states(model, tokens):
+    """Mirror of ``CLIP.encode_text`` without the pooling and projection."""
+    if hasattr(model, "token_embedding"):
+        cast_dtype = model.transformer.get_cast_dtype()
+        x = model.token_embedding(tokens).to(cast_dtype)
+        x = x + model.positional_embedding.to(cast_dtype)
+        x = model.transformer(x, attn_mask=model.attn_mask)
+        return model.ln_final(x)
+    text = getattr(model, "text", None)
+    if text is not None and hasattr(text, "output_tokens"):
+        previous = text.output_tokens
+        text.output_tokens = True
+        try:
+            _, hidden = text(tokens)
+        finally:
+            text.output_tokens = previous
+        return hidden
+    raise ModelError(f"{type(model).__name__} does not expose per-token text features")
+
+
+def _token_lengths(model, tokens) -> list[int]:
+    pool = getattr(model, "text_pool_type", "argmax")
+    if pool == "argmax":
+        return (tokens.argmax(dim=-1) + 1).tolist()
+    eos = getattr(model, "text_eos_id", None)
+    if pool == "eos" and eos is not None:
+        return ((tokens == eos).int().argmax(dim=-1) + 1).tolist()
+    return (tokens != 0).sum(dim=-1).clamp(min=1).tolist()
+
+
+def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
+    """Build the model, its validation transform and tokenizer from local files only."""
+    import open_clip
+    import torch
+
+    from vtg.encoders import weights
+
+    precision = "fp16" if dtype == torch.float16 else "fp32"
+    kwargs: dict = dict(precision=precision, device=device, pretrained_text=False, weights_only=True)
+    if parsed.kind == "tag":
+        path, cfg = weights.open_clip_tag_weights(parsed.arch, parsed.tag)
+        name = tok_name = parsed.arch
+        kwargs.update(pretrained=path, force_quick_gelu=bool(cfg.get("quick_gelu")),
+                      **{f"image_{k}": cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if cfg.get(k)})
+    elif parsed.kind in ("hub", "dir"):
+        folder = weights.open_clip_hub_dir(parsed.source) if parsed.kind == "hub" else parsed.source
+        name = tok_name = f"local-dir:{folder}"
+    else:
+        name = tok_name = _arch_name(parsed.arch)
+        kwargs.update(pretrained=parsed.source)
+    fp = weights.spec_fingerprint(parsed)
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
+        tokenizer = open_clip.get_tokenizer(tok_name)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"cannot load open_clip model {parsed.canonical}: {exc}") from exc
+    model.eval()
+    dim = _embed_dim(model)
+    return OpenClipEncoder(parsed.canonical, model, preprocess, tokenizer, device, dtype, dim, fp)
+
+
+def _arch_name(arch: str) -> str:
+    """A built-in architecture name, or a model-config JSON registered under a unique name."""
+    if not arch.endswith(".json"):
+        return arch
+    import open_clip
+
+    try:
+        cfg = json.loads(Path(arch).read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read open_clip model config {arch}: {exc}") from exc
+    name = "vtg-" + hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+    if open_clip.get_model_config(name) is None:
+        folder = Path(tempfile.mkdtemp(prefix="vtg-open-clip-cfg-"))
+        (folder / f"{name}.json").write_text(json.dumps(cfg))
+        open_clip.add_model_config(folder / f"{name}.json")
+    return name
+
+
+def _embed_dim(model) -> int:
+    """Width of the joint embedding space (the image tower's output)."""
+    for tower in ("visual", "text"):
+        out = getattr(getattr(model, tower, None), "output_dim", None)
+        if out:
+            return int(out)
+    proj = getattr(model, "text_projection", None)
+    if proj is not None and getattr(proj, "ndim", 0) == 2:
+        return int(proj.shape[1])
+    raise ModelError(f"cannot tell the embedding width of {type(model).__name__}")

@@ -1,0 +1,183 @@
+"""Read ground truth and predictions into plain QVHighlights-style dicts.
+
+Ground truth comes in two shapes:
+
+* JSONL, one query per line (QVHighlights, and the Charades-STA / ActivityNet releases in the
+  same form): ``qid, query, vid, duration, relevant_windows`` and, for QVHighlights,
+  ``relevant_clip_ids`` + ``saliency_scores`` (three raters, 0-4, per 2 s clip).
+* TFVTG's per-video JSON: ``{vid: {"duration", "timestamps", "sentences"}}``. Its sentences
+  have no ids, so query ``i`` of video ``vid`` gets ``qid = f"{vid}_{i}"`` (``i`` counts from 0
+  in file order). JSONL records without a ``qid`` get the same scheme.
+
+Predictions are Grounding JSONL (``vtg ground --format jsonl`` / ``vtg batch``), a superset of
+the QVHighlights prediction format. Records with ``"status": "error"`` (a failed batch item)
+are skipped by :func:`load_predictions`; their queries then have no prediction and score zero,
+exactly like a query that was never run. :func:`read_predictions` also returns how many there
+were so the CLI can say so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from vtg.errors import DataError
+
+HL_KEYS = ("relevant_clip_ids", "saliency_scores")
+
+
+def _open_text(path: Path) -> str:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+
+
+def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, object)``: JSONL line by line, or a JSON document as line 1."""
+    text = _open_text(path)
+    stripped = text.lstrip()
+    if stripped.startswith("[") or (stripped.startswith("{") and _is_single_document(stripped)):
+        try:
+            yield 1, json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+
+
+def _is_single_document(text: str) -> bool:
+    """True when ``text`` parses as one JSON object (a per-video JSON file, a single result)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _window(w: Any, where: str) -> list[float]:
+    try:
+        s, e = float(w[0]), float(w[1])
+    except (TypeError, ValueError, IndexError):
+        raise DataError(f"{where}: window {w!r} is not [start, end]") from None
+    return [min(s, e), max(s, e)]
+
+
+def _gt_record(d: Any, where: str, qid: Any) -> dict:
+    if not isinstance(d, dict):
+        raise DataError(f"{where}: expected an object, got {type(d).__name__}")
+    windows = d.get("relevant_windows", d.get("timestamps"))
+    if windows is None:
+        raise DataError(f"{where}: no relevant_windows")
+    if windows and not isinstance(windows[0], (list, tuple)):
+        windows = [windows]
+    out = {
+        "qid": d.get("qid", qid),
+        "query": str(d.get("query", d.get("sentence", ""))),
+        "vid": str(d.get("vid", "")),
+        "duration": float(d.get("duration") or 0.0),
+        "relevant_windows": [_window(w, where) for w in windows],
+    }
+    if all(k in d for k in HL_KEYS):
+        out["relevant_clip_ids"] = [int(i) for i in d["relevant_clip_ids"]]
+        out["saliency_scores"] = [[float(x) for x in row] for row in d["saliency_scores"]]
+        if len(out["relevant_clip_ids"]) != len(out["saliency_scores"]):
+            raise DataError(f"{where}: relevant_clip_ids and saliency_scores differ in length")
+    return out
+
+
+def _per_video(doc: dict, path: Path) -> list[dict]:
+    """TFVTG's ``{vid: {duration, timestamps, sentences}}`` -> one record per sentence."""
+    out = []
+    for vid, entry in doc.items():
+        where = f"{path}: video {vid!r}"
+        if not isinstance(entry, dict) or "timestamps" not in entry or "sentences" not in entry:
+            raise DataError(f"{where}: expected {{duration, timestamps, sentences}}")
+        if len(entry["timestamps"]) != len(entry["sentences"]):
+            raise DataError(f"{where}: {len(entry['timestamps'])} timestamps but "
+                            f"{len(entry['sentences'])} sentences")
+        for i, (ts, sentence) in enumerate(zip(entry["timestamps"], entry["sentences"])):
+            out.append(_gt_record({"query": sentence, "vid": vid, "duration": entry.get("duration"),
+                                   "relevant_windows": [ts]}, where, f"{vid}_{i}"))
+    return out
+
+
+def load_ground_truth(path: str | Path) -> list[dict]:
+    """Annotations as QVHighlights-style dicts (see the module docstring for the accepted forms)."""
+    path = Path(path)
+    records: list[dict] = []
+    per_vid: dict[str, int] = {}
+    for number, obj in _json_records(path):
+        if isinstance(obj, dict) and obj and all(isinstance(v, dict) and "timestamps" in v
+                                                 for v in obj.values()):
+            records.extend(_per_video(obj, path))
+            continue
+        for item in obj if isinstance(obj, list) else [obj]:
+            vid = str(item.get("vid", "")) if isinstance(item, dict) else ""
+            fallback = f"{vid}_{per_vid.get(vid, 0)}"
+            per_vid[vid] = per_vid.get(vid, 0) + 1
+            records.append(_gt_record(item, f"{path}:{number}", fallback))
+    if not records:
+        raise DataError(f"{path}: no ground-truth records")
+    return records
+
+
+@dataclass
+class PredictionFile:
+    """Predictions read from a file, plus the failed batch items that were skipped."""
+
+    records: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+
+def _prediction(d: Any, where: str) -> dict:
+    if not isinstance(d, dict):
+        raise DataError(f"{where}: expected an object, got {type(d).__name__}")
+    windows = d.get("pred_relevant_windows", [])
+    if not isinstance(windows, list):
+        raise DataError(f"{where}: pred_relevant_windows must be a list")
+    out = dict(d)
+    out["pred_relevant_windows"] = [_pred_window(w, where) for w in windows]
+    if d.get("pred_saliency_scores") is not None:
+        out["pred_saliency_scores"] = [float(x) for x in d["pred_saliency_scores"]]
+    if not out.get("vid") and out.get("video"):
+        out["vid"] = Path(str(out["video"])).stem
+    return out
+
+
+def _pred_window(w: Any, where: str) -> list[float]:
+    s, e = _window(w, where)
+    score = w[2] if isinstance(w, (list, tuple)) and len(w) >= 3 else 0.0
+    try:
+        return [s, e, float(score)]
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: window score {score!r} is not a number") from None
+
+
+def read_predictions(path: str | Path) -> PredictionFile:
+    """All records of a Grounding JSONL (or JSON) file, split into predictions and errors."""
+    path = Path(path)
+    out = PredictionFile()
+    for number, obj in _json_records(path):
+        for item in obj if isinstance(obj, list) else [obj]:
+            if isinstance(item, dict) and item.get("status") == "error":
+                out.errors.append(item)
+            else:
+                out.records.append(_prediction(item, f"{path}:{number}"))
+    return out
+
+
+def load_predictions(path: str | Path) -> list[dict]:
+    """Predictions as dicts; failed batch items (``status == "error"``) are left out (= misses)."""
+    return read_predictions(path).records

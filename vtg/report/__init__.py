@@ -1,0 +1,93 @@
+"""HTML reports: one self-contained page per video with its queries, curves and moments.
+
+``write_report`` serves ``vtg ground --html``; ``write_reports`` serves ``vtg report``, grouping
+a predictions file by video. See docs/reports.md.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+from vtg.fileio import atomic_write_text
+from vtg.report.data import ground_truth_index, read_groundings, windows_for
+from vtg.report.html import render_page, video_source
+from vtg.types import Grounding
+
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg")
+
+
+def write_report(results: list[Grounding], video: str | Path, page: str | Path, *,
+                 ground_truth: list | None = None, embed: bool = False, note: str | None = None) -> Path:
+    """Write one page for ``video`` showing ``results`` (all for that video); returns the path."""
+    page = Path(page)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    src = video_source(Path(video), page, embed=embed)
+    text = render_page(results, src, title=Path(video).name, ground_truth=ground_truth, note=note)
+    atomic_write_text(page, text)
+    return page
+
+
+def find_video(result: Grounding, video_dir: Path | None) -> Path | None:
+    """The video file of ``result``: its recorded path, else a file named after it in ``video_dir``."""
+    recorded = Path(result.video)
+    candidates = []
+    if video_dir is not None:
+        candidates.append(video_dir / recorded.name)
+        candidates.extend(video_dir / f"{result.vid}{s}" for s in VIDEO_SUFFIXES)
+    candidates.append(recorded)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def page_name(vid: str, taken: set[str]) -> str:
+    """A safe, unique file name for a video's page."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", vid).strip("._") or "video"
+    name, n = f"{base}.html", 1
+    while name in taken or name == "index.html":
+        n += 1
+        name = f"{base}_{n}.html"
+    taken.add(name)
+    return name
+
+
+def write_reports(predictions: str | Path, out_dir: str | Path, *, video_dir: str | Path | None = None,
+                  ground_truth: str | Path | None = None, embed: bool = False) -> dict:
+    """One page per video of a predictions file plus ``index.html``.
+
+    Returns ``{"pages": [paths], "missing_videos": [vids whose file was not found]}``; a page is
+    still written for a missing video (with a note) so its moments stay readable.
+    """
+    out_dir = Path(out_dir)
+    vdir = Path(video_dir) if video_dir is not None else None
+    gt_index = ground_truth_index(ground_truth) if ground_truth is not None else {}
+    groups: "OrderedDict[str, list[Grounding]]" = OrderedDict()
+    for r in read_groundings(predictions):
+        groups.setdefault(r.video if Path(r.video).suffix else r.vid, []).append(r)
+    pages, missing, taken, links = [], [], set(), []
+    for key, results in groups.items():
+        video = find_video(results[0], vdir)
+        note = None
+        if video is None:
+            missing.append(results[0].vid)
+            video = (vdir or Path(".")) / Path(key).name
+            note = f"video file {Path(key).name} was not found; the player stays empty"
+        page = out_dir / page_name(results[0].vid, taken)
+        gts = [windows_for(gt_index, r) for r in results]
+        pages.append(write_report(results, video, page, ground_truth=gts, embed=embed, note=note))
+        links.append((page.name, Path(key).name, len(results)))
+    atomic_write_text(out_dir / "index.html", index_page(links))
+    return {"pages": pages, "missing_videos": missing}
+
+
+def index_page(links: list[tuple[str, str, int]]) -> str:
+    esc = html.escape
+    items = "".join(f'<li><a href="{esc(href)}">{esc(name)}</a> ({n} quer{"y" if n == 1 else "ies"})</li>'
+                    for href, name, n in links)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vtg reports</title>"
+            "<style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:800px}</style>"
+            f"</head><body><h1>vtg reports</h1><ul>{items}</ul></body></html>\n")
+
+
+__all__ = ["write_report", "write_reports", "find_video", "render_page", "video_source"]

@@ -1,0 +1,72 @@
+"""Opening video files with PyAV and turning its failures into vtg's video errors.
+
+Why a module of its own: every backend (and ``probe``) must give the same clear error for the
+same bad input — a missing path, an empty or text file, an image, an audio-only file, a damaged
+MP4 — instead of a raw ``av.error`` traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vtg.errors import CorruptVideoError, NotAVideoError, VideoNotFoundError
+
+# First box types of an ISO BMFF (MP4/MOV) file: a file that starts like this but cannot be
+# opened is a damaged video, not "something else".
+_ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot", b"styp"}
+# PyAV opens still images through these demuxers; they are not videos.
+_IMAGE_FORMATS = ("image2", "_pipe")
+
+
+def check_path(path) -> Path:
+    """The path as a Path, after checking it names a non-empty regular file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise VideoNotFoundError(f"video not found: {p}")
+    if not p.is_file():
+        raise VideoNotFoundError(f"not a file: {p}")
+    if p.stat().st_size == 0:
+        raise NotAVideoError(f"{p} is an empty file (0 bytes), not a video")
+    return p
+
+
+def looks_like_mp4(path: Path) -> bool:
+    """True when the file begins with an ISO BMFF box header (MP4, MOV, M4A, 3GP)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return len(head) == 8 and head[4:8] in _ISO_BOXES
+
+
+def open_container(path: Path):
+    """``av.open`` with vtg's errors: NotAVideoError for what is no video, CorruptVideoError else."""
+    import av
+
+    try:
+        return av.open(str(path), metadata_errors="replace")
+    except av.error.FileNotFoundError as err:
+        raise VideoNotFoundError(f"video not found: {path}") from err
+    except av.error.InvalidDataError as err:
+        if looks_like_mp4(path):
+            raise CorruptVideoError(
+                f"{path} is a damaged or truncated MP4/MOV file (its index could not be read); "
+                "re-download or re-encode it") from err
+        raise NotAVideoError(f"{path} is not a video file ffmpeg can read") from err
+    except (av.error.FFmpegError, OSError) as err:
+        raise CorruptVideoError(f"cannot open {path}: {err}") from err
+
+
+def video_stream(container, path: Path):
+    """The first real video stream, or NotAVideoError naming what the file holds instead."""
+    import av
+
+    fmt = container.format.name
+    if fmt.startswith(_IMAGE_FORMATS[0]) or fmt.endswith(_IMAGE_FORMATS[1]):
+        raise NotAVideoError(f"{path} is a still image ({fmt}), not a video; use it as an image query")
+    attached = av.stream.Disposition.attached_pic
+    for stream in container.streams.video:
+        if not (stream.disposition & attached):  # cover art in an MP3/M4A is not a video
+            return stream
+    kinds = sorted({s.type for s in container.streams})
+    if "audio" in kinds:
+        raise NotAVideoError(f"{path} has no video stream (audio only)")
+    raise NotAVideoError(f"{path} has no video stream (streams: {', '.join(kinds) or 'none'})")

@@ -1,0 +1,110 @@
+"""Sampling frames in batches: :class:`FrameBatch`, :func:`iter_frames`, :func:`read_frames`.
+
+The reader plans the target times (:mod:`vtg.video.sampling`), asks a backend for the frame shown
+at each, and groups them into fixed-size batches, so memory is bounded by ``batch_size`` frames
+whatever the video length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from vtg.video.geometry import resized
+from vtg.video.info import probe
+from vtg.video.sampling import check_request, target_times
+
+
+@dataclass(frozen=True)
+class FrameBatch:
+    """Frames with their true presentation times.
+
+    ``times``: float64 [N], seconds from the video stream's start (first frame ~0.0), the chosen
+    frames' own timestamps (not the targets). ``frames``: uint8 [N, H, W, 3] RGB, upright
+    (rotation applied).
+    """
+
+    times: np.ndarray
+    frames: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+def _empty(height: int, width: int) -> FrameBatch:
+    return FrameBatch(np.zeros(0, np.float64), np.zeros((0, height, width, 3), np.uint8))
+
+
+def _progress_bar(enabled: bool, total: int | None, path: Path):
+    if not enabled:
+        return None
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"decoding {path.name}", unit="frame", file=sys.stderr, leave=False)
+
+
+def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None, batch_size: int = 64,
+                size: int | None = None, backend: str = "pyav", progress: bool = False) -> Iterator[FrameBatch]:
+    """Stream frames sampled at ``fps`` (None = every frame) in batches of ``batch_size``.
+
+    Targets are ``t_k = k / fps`` while ``t_k < duration``, each served by the frame displayed at
+    ``t_k``; ``max_frames`` lowers the rate evenly so at most that many frames come out; ``size``
+    resizes the shorter side (aspect kept). Batches already yielded stay valid if a later part of
+    the file turns out damaged (CorruptVideoError is raised when that part is reached).
+    """
+    from vtg.video.backends import get_backend
+    from vtg.video.files import check_path
+
+    check_request(fps, max_frames, size, batch_size)
+    reader = get_backend(backend)
+    path = check_path(path)
+    info = reader.probe(path)  # errors for missing/bad files surface here, before the first next()
+    targets = target_times(info.duration, fps, max_frames, info.num_frames)
+    return _batches(reader, info, targets, resized(info.width, info.height, size), max_frames, batch_size, progress)
+
+
+def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int], max_frames: int | None,
+             batch_size: int, progress: bool) -> Iterator[FrameBatch]:
+    path = info.path
+    total = len(targets) if targets is not None else info.num_frames
+    if max_frames is not None and total is not None:
+        total = min(total, max_frames)
+    bar = _progress_bar(progress, total, path)
+    times: list[float] = []
+    frames: list[np.ndarray] = []
+    count = 0
+    try:
+        for time, rgb in reader.decode(path, info, targets, out_size):
+            times.append(time)
+            frames.append(rgb)
+            count += 1
+            if bar is not None:
+                bar.update(1)
+            if len(frames) == batch_size:
+                yield FrameBatch(np.asarray(times, np.float64), np.stack(frames))
+                times, frames = [], []
+            if max_frames is not None and count >= max_frames:
+                break
+        if frames:
+            yield FrameBatch(np.asarray(times, np.float64), np.stack(frames))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def read_frames(path, fps: float | None = None, *, max_frames: int | None = None, size: int | None = None,
+                backend: str = "pyav") -> FrameBatch:
+    """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`)."""
+    batches = list(iter_frames(path, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend))
+    if not batches:
+        from vtg.video.files import check_path
+
+        info = probe(check_path(path), backend=backend)
+        w, h = resized(info.width, info.height, size)
+        return _empty(h, w)
+    return FrameBatch(np.concatenate([b.times for b in batches]), np.concatenate([b.frames for b in batches]))
