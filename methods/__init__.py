@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "numpro": "vtg.methods.numpro:NumPro",
     "timemarker": "vtg.methods.timemarker:TimeMarker",
     "vtgllm": "vtg.methods.vtgllm:VTGLLM",
+    "univtg": "vtg.methods.univtg:UniVTG",
 }
 
 

@@ -28,7 +28,7 @@ from vtg.methods.videollm.parsing import clamp, find_ranges, single_frames
 from vtg.methods.videollm.runner import Image, Part, Video, VideoLLM
 from vtg.types import Moment
 
-#: The paper's instruction (Sec. 3): the red numbers are frame numbers, answer with a frame range.
+#: The paper's instruction: the red numbers are frame numbers; answer with a frame range.
 INSTRUCTION = "The red numbers on each frame represent the frame number."
 QUESTION = ("During which frames can we see {query}? "
             "Answer in the format of 'From Frame x to Frame y'.")
@@ -37,8 +37,9 @@ QUESTION = ("During which frames can we see {query}? "
 @dataclass(frozen=True)
 class NumProConfig(VideoLLMConfig):
     fps: float = 1.0
-    #: Cap on sampled frames (None: every frame at ``fps``); the rate drops to fit when set.
-    max_frames: int | None = None
+    #: Cap on sampled frames; longer videos get a lower rate so the prompt fits Qwen2-VL's 32k
+    #: context (384 frames x 72 tokens). None: every frame at ``fps`` whatever the length.
+    max_frames: int | None = 384
     #: Pixels per frame given to the model: the paper's 336x336.
     frame_pixels: int = 336 * 336
     #: "video" (one video input) or "images" (one image per frame).

@@ -2,8 +2,8 @@
 
 Chen et al., "TimeMarker: A Versatile Video-LLM for Long and Short Video Understanding with
 Superior Temporal Localization Ability", 2024. Each frame's visual tokens are preceded by the text
-``Second{t}`` giving its time (Sec. 3.1, temporal separator tokens); frames come from AnyLength
-sampling (Sec. 3.2): 2 fps for videos shorter than 8 s, otherwise one frame every
+``Second{t}`` giving its time (Sec. 3, temporal separator tokens); frames come from AnyLength
+sampling (Sec. 3): 2 fps for videos shorter than 8 s, otherwise one frame every
 ``ceil(duration / max_frames)`` seconds (``max_frames`` 128), with fewer visual tokens per frame
 the more frames there are (adaptive token compression).
 

@@ -48,12 +48,13 @@ def ocr_reader():
 
 
 def corner(frame: np.ndarray, text: str) -> np.ndarray:
-    """The bottom-right patch holding the number: its box plus half a font size of background
-    on every side, as a reader that knows where NumPro puts the number would look."""
+    """The bottom-right patch holding the number: its box plus a tenth of the font size of
+    background on every side, as a reader that knows where NumPro puts the number would look.
+    (Wider margins let background edges be read as extra leading digits.)"""
     h, w = frame.shape[:2]
     size = font_size_for(h, w)
     left, top, right, bottom = number_box(h, w, text, size)
-    pad = size // 2
+    pad = max(2, round(0.1 * size))
     return frame[max(0, top - pad):min(h, bottom + pad), max(0, left - pad):min(w, right + pad)]
 
 

@@ -1,8 +1,8 @@
 """NumPro frame numbers: the sampled frame's index drawn in red in the bottom-right corner.
 
-Wu et al., "Number it: Temporal Grounding Videos like Flipping Manga" (CVPR 2025), Sec. 3.2 and
-the design study of Sec. 4.4: the number is red, bold sans-serif, 40 px high on a 336x336 frame,
-bottom-right. Frames of other sizes get a font scaled by ``sqrt(h * w) / 336`` so the digits keep
+Wu et al., "Number it: Temporal Grounding Videos like Flipping Manga" (CVPR 2025), Sec. 3 and the
+paper's study of the number's font size, colour and position: red, bold sans-serif, font size 40
+on a 336x336 frame, bottom-right corner. Frames of other sizes get a font scaled by ``sqrt(h * w) / 336`` so the digits keep
 the same share of the frame's area. No outline (the paper's look); the OCR measure in
 :mod:`vtg.overlays.legibility` checks that the numbers stay readable on real footage.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: The paper's configuration (Sec. 4.4): font size 40 on 336x336 frames, red, bottom-right.
+#: The paper's configuration: font size 40 on 336x336 frames, red, bottom-right.
 REFERENCE_SIDE = 336
 REFERENCE_FONT_SIZE = 40
 COLOR = (255, 0, 0)

@@ -149,18 +149,24 @@ def test_journal_retry_drops_error_records_atomically(tmp_path):
 # --- local engine -------------------------------------------------------------------------------
 
 def test_local_batch_results_errors_and_one_decode_per_video(tmp_path, videos, colour_method):
+    from PIL import Image
+
     a, b = videos
+    Image.new("RGB", (8, 8), RED).save(tmp_path / "example.png")
     src = write_lines(tmp_path / "in.jsonl", six_queries(a, b) + [
         {"video": str(tmp_path / "missing.mp4"), "query": "red", "qid": "m"},
         "{broken",
         {"video": str(a), "query": "red", "qid": "bad-option", "options": {"nope": 1}},
         {"video": str(a), "query": "red", "qid": "bad-method", "method": "no-such-method"},
+        {"video": str(b), "image": str(tmp_path / "example.png"), "qid": "img"},
     ])
     out = tmp_path / "out.jsonl"
     summary = run_batch(src, out, method="colour-test")
     records = {str(r["qid"]): r for r in read_records(out)}
-    assert len(records) == summary.lines == 10
-    assert (summary.ok, summary.errors, summary.failed) == (6, 4, 4)
+    assert len(records) == summary.lines == 11
+    assert (summary.ok, summary.errors, summary.failed) == (6, 5, 5)
+    assert "cannot take an image query" in records["img"]["error"]
+    assert records["img"]["query"].endswith("example.png") and records["img"]["video"] == str(b)
     ok = {q: r for q, r in records.items() if r["status"] == "ok"}
     assert ok["a-red"]["pred_relevant_windows"][0][:2] == [0.0, 2.0]
     assert ok["a-green"]["pred_relevant_windows"][0][:2] == [2.0, 4.0]
@@ -234,3 +240,38 @@ def test_ray_engine_missing_is_a_dependency_error(tmp_path, videos, colour_metho
         run_batch(src, tmp_path / "out.jsonl", method="colour-test", engine="ray")
     with pytest.raises(UsageError, match="unknown engine"):
         run_batch(src, tmp_path / "out.jsonl", engine="spark")
+
+
+@pytest.mark.slow
+def test_real_tfvtg_with_a_tiny_clip_encoder(tmp_path, videos):
+    """The default method end to end: one feature-cache entry per video, QVHighlights-style records."""
+    from vtg.encoders.testing import tiny_hf_clip
+    from vtg.features import list_cached
+
+    a, b = videos
+    encoder = str(tiny_hf_clip(tmp_path / "tiny-clip"))
+    src = write_lines(tmp_path / "in.jsonl", [{"video": str(v), "query": q} for v in (a, b)
+                                              for q in ("a person opens the door", "a red car")])
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(src, out, options={"encoder": encoder, "device": "cpu"}, workers=2, top_k=3)
+    records = read_records(out)
+    assert (summary.ok, summary.failed) == (4, 0), records
+    assert len(list_cached()) == 2  # each video decoded and encoded once
+    for r in records:
+        assert r["method"] == "tfvtg" and r["status"] == "ok" and 0 < len(r["pred_relevant_windows"]) <= 3
+        assert r["duration"] == pytest.approx(6.0, abs=0.1) and len(r["pred_saliency_scores"]) == 3
+
+
+def test_recorder_writes_each_qid_once_and_turns_unwritable_records_into_errors(tmp_path):
+    from vtg.batch.runner import BatchSummary, Recorder, progress_bar
+
+    summary = BatchSummary(lines=3)
+    with Journal(tmp_path / "out.jsonl") as journal:
+        sink = Recorder(journal, summary, progress_bar(3, False))
+        sink({"qid": 1, "status": "ok", "line": 1})
+        sink({"qid": "1", "status": "ok", "line": 1})  # replayed (e.g. a retried Ray task)
+        sink({"qid": 2, "status": "ok", "line": 2, "meta": {"x": float("nan")}})
+    records = read_records(tmp_path / "out.jsonl")
+    assert [r["qid"] for r in records] == [1, 2]
+    assert records[1]["status"] == "error" and "ValueError" in records[1]["error"]
+    assert (summary.ok, summary.errors) == (1, 1)

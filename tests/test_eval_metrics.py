@@ -48,6 +48,15 @@ def test_detection_ap_ranks_by_score_not_file_order():
     assert detection_ap([[50, 60, 0.9], [0, 10, 0.8]], gts) == pytest.approx(np.full(10, 0.5))
 
 
+def test_detection_ap_tie_takes_the_later_ground_truth_window():
+    # [0, 20] has IoU 0.5 with both halves; as in the official matcher it takes [10, 20],
+    # leaving [0, 10] for the exact second window: two hits at IoU 0.5
+    gts = as_windows([[0, 10], [10, 20]])
+    ap = detection_ap([[0, 20, 0.9], [0, 10, 0.8]], gts)
+    assert ap[0] == pytest.approx(1.0)
+    assert ap[1] == pytest.approx(0.25)  # at 0.55 only the second window hits: precision 1/2, recall 1/2
+
+
 def test_detection_ap_uses_only_the_first_ten_windows():
     gts = as_windows([[0, 10]])
     bad = [[50 + i, 52 + i, 0.5] for i in range(10)]

@@ -147,6 +147,7 @@ def test_pinned_values_match_the_official_script(qvh_val, tmp_path, capsys):
     assert {k: m[k] for k in PINNED_VAL_SEED1} == pytest.approx(PINNED_VAL_SEED1, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_charades_per_video_json_matches_jsonl(shared_data):
     jl = load_ground_truth(shared_data / "charades-sta" / "charades_test_release.jsonl")
     pv = load_ground_truth(shared_data / "charades-sta" / "charades_test.json")

@@ -205,3 +205,27 @@ def test_cli_missing_video_is_one_line_error(tmp_path, capsys):
     code = main(["export", str(preds), "-d", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code != 0 and err.startswith("vtg: error:") and "not found" in err
+
+
+def test_exact_cut_of_a_real_clip_matches_vtg_video_frames(shared_data, tmp_path):
+    """Charades clip (14.985 fps, H.264 + AAC): the clip's first and last frames are the source
+    frames vtg.video decodes at those times (closest of the neighbours, after re-encoding)."""
+    from vtg.video import read_frames
+
+    src = shared_data / "videos" / "charades_example.mp4"
+    start, end = 4.05, 5.0
+    [clip] = export_clips([Grounding("q", str(src), 30.7, (Moment(start, end),), Saliency.empty(), "x", qid=1)],
+                          tmp_path / "out")
+    source = read_frames(src)
+    first = int(np.flatnonzero(source.times <= start)[-1])
+    last = int(np.flatnonzero(source.times < end)[-1])
+    import av
+
+    with av.open(clip.path) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == clip.frames == last - first + 1
+    mae = lambda a, b: float(np.abs(a.astype(int) - b.astype(int)).mean())  # noqa: E731
+    for got, k in ((frames[0], first), (frames[-1], last)):
+        errors = {j: mae(got, source.frames[j]) for j in (k - 1, k, k + 1)}
+        assert min(errors, key=errors.get) == k, errors
+    assert "audio" in stream_durations(clip.path)

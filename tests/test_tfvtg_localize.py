@@ -10,7 +10,7 @@ import pytest
 from tfvtg_loop import loop_propose
 from vtg.errors import UnknownNameError, UsageError
 from vtg.methods.tfvtg import localize, propose
-from vtg.methods.tfvtg.localize import gaussian_taps, normalise_confidence
+from vtg.methods.tfvtg.localizer import gaussian_taps, normalise_confidence
 from vtg.methods.tfvtg.presets import PRESETS, auto_preset, window_lengths
 
 
@@ -35,11 +35,12 @@ def iou(a, b):
 
 def test_step_is_found_exactly_and_scored_finitely():
     """The window holding every above-mask frame: the reference scores it 0/0 (NaN, dropped) or
-    +-inf from rounding; here its outside mean is 0, so the clean step wins with a finite score."""
+    +-inf from rounding; here its outside mean is the mask threshold, so the clean step wins with
+    the finite score 0.5 - 0.2."""
     scores = curve(100, 0.1, (40, 60, 0.5))
     found = run(scores)
     assert (found.static_start[0], found.end[0]) == (40, 60)
-    assert found.score[0] == pytest.approx(0.5)
+    assert found.score[0] == pytest.approx(0.3)
     assert np.all(np.isfinite(found.score)) and found.confidence[0] == 1.0
     moments = localize(scores, 100 / 3.0)
     assert iou((moments[0].start, moments[0].end), (40 / 3, 60 / 3)) > 0.85
@@ -136,7 +137,8 @@ def test_fast_version_ranks_exactly_like_the_loop_version(seed):
         if trial % 3 == 2:  # plateaus and exact ties
             scores = np.round(scores * 4) / 4 * np.float32(0.8)
         preset = ["charades", "activitynet", "qvhighlights"][trial % 3]
-        kw = dict(mask_threshold=[0.2, 0.1, 0.25][trial % 3], top_k=[10, 5, 20][trial % 3])
+        kw = dict(mask_threshold=[0.2, 0.1, 0.25][trial % 3], top_k=[10, 5, 40][trial % 3],
+                  nms_iou=[0.3, 0.5, 0.1, 0.7][(trial // 3) % 4])
         stride, lengths = window_lengths(n, n / 3.0, preset)
         fast = propose(scores, lengths, stride, **kw)
         slow = loop_propose(scores, lengths, stride, **kw)
@@ -192,3 +194,19 @@ def test_bad_arguments():
     with pytest.raises(UsageError):
         localize(np.ones(10) * 0.5, 5.0, stride=0)
     assert localize(np.zeros(0), 5.0) == []
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.1, 0.3, 1 / 3, 0.5, 2 / 3, 0.7, 0.99, 1.0])
+def test_closed_form_suppression_matches_the_pairwise_test(threshold):
+    """NMS strikes out, per window length, the range of starts the pairwise IoU test would."""
+    from vtg.methods.tfvtg.localizer import _overlaps, suppressed_starts
+
+    ks = np.arange(1, 70)
+    for m in range(1, 50):
+        first, last = suppressed_starts(ks, 100, 100 + m, threshold)
+        for row, k in enumerate(ks):
+            starts = np.arange(100 - k - 3, 100 + m + 3)
+            hit = starts[_overlaps(starts, np.full_like(starts, k), 100, 100 + m, threshold)]
+            expected = (hit.min(), hit.max()) if hit.size else None
+            assert hit.size == 0 or hit.size == hit.max() - hit.min() + 1
+            assert ((first[row], last[row]) if first[row] <= last[row] else None) == expected

@@ -104,6 +104,23 @@ def test_iter_frames_streams_fixed_size_batches(indexed):
     np.testing.assert_array_equal(joined, read_frames(indexed, fps=10).frames)
 
 
+def test_iter_frames_is_lazy(indexed, monkeypatch):
+    """The first batch arrives after decoding only about a batch of frames: memory stays bounded."""
+    from vtg.video import pyav_backend
+
+    decoded = []
+    real = pyav_backend._timed_frames
+
+    def counting(*args):
+        for item in real(*args):
+            decoded.append(item[0])
+            yield item
+
+    monkeypatch.setattr(pyav_backend, "_timed_frames", counting)
+    first = next(iter_frames(indexed, fps=10, batch_size=4))
+    assert len(first) == 4 and len(decoded) <= 6
+
+
 def test_size_resizes_shorter_side(indexed):
     batch = read_frames(indexed, fps=2, size=60)
     assert batch.frames.shape == (10, 60, 80, 3)
@@ -195,6 +212,15 @@ def test_audio_only_is_not_a_video(tmp_path):
     ffmpeg("-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac", str(path))
     with pytest.raises(NotAVideoError, match="audio only"):
         probe(path)
+    from PIL import Image
+
+    cover = tmp_path / "cover.png"
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(cover)
+    song = tmp_path / "song.mp3"  # cover art is a "video" stream with the attached_pic disposition
+    ffmpeg("-f", "lavfi", "-i", "sine=d=1", "-i", str(cover), "-map", "0", "-map", "1", "-c:a", "libmp3lame",
+           "-c:v", "png", "-disposition:v", "attached_pic", str(song))
+    with pytest.raises(NotAVideoError, match="audio only"):
+        read_frames(song, fps=1)
 
 
 def test_truncated_without_index_is_corrupt(indexed, tmp_path):

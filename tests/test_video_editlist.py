@@ -135,14 +135,16 @@ def test_missing_decord_is_a_dependency_error(indexed, monkeypatch):
         read_frames(indexed, fps=1, backend="decord")
 
 
-def test_seek_reference_matches_sequential(indexed):
+def test_seek_reference_matches_sequential(indexed, tmp_path):
     """The per-target seeking path measured by benchmarks/bench_decode.py returns the same frames."""
     from vtg.video import pyav_backend
     from vtg.video.sampling import target_times
 
-    info = probe(indexed)
-    targets = target_times(info.duration, 1.5)
-    seq = list(pyav_backend.decode(indexed, info, targets, None))
-    seek = list(pyav_backend.seek_decode(indexed, info, targets, None))
-    assert [t for t, _ in seek] == [t for t, _ in seq]
-    assert [read_index(f) for _, f in seek] == [read_index(f) for _, f in seq]
+    bframes = write_timed(tmp_path / "b.mp4", [100 * i for i in range(60)], bframes=3)
+    for path in (indexed, bframes):
+        info = probe(path)
+        targets = target_times(info.duration, 1.5)
+        seq = list(pyav_backend.decode(path, info, targets, None))
+        seek = list(pyav_backend.seek_decode(path, info, targets, None))
+        assert [t for t, _ in seek] == [t for t, _ in seq]
+        assert [read_index(f) for _, f in seek] == [read_index(f) for _, f in seq]

@@ -59,7 +59,7 @@ def test_greedy_decoding_is_deterministic(tiny_model):
 def test_missing_weights_is_a_clear_error(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="--model"):
         load_videollm(str(tmp_path / "nowhere"), "cpu")
-    with pytest.raises(WeightsNotFoundError, match="huggingface-cli download"):
+    with pytest.raises(WeightsNotFoundError, match="hf download"):
         load_videollm("nobody-has-this/qwen-vl-nothing", "cpu")
 
 
@@ -122,3 +122,52 @@ def test_no_interval_answer_reports_no_moment(monkeypatch, tiny_model, three_sce
     assert result.moments == () and result.meta["status"] == "no moment found"
     assert result.meta["answer"] == "I cannot tell from this video."
     assert not result.saliency.scores.any()
+
+
+def test_cli_ground_with_a_video_llm_method(tiny_model, three_scene_video, capsys):
+    import json
+
+    from vtg.cli.main import main
+
+    code = main(["ground", str(three_scene_video), "the red stripes", "-m", "numpro", "--model", tiny_model,
+                 "--device", "cpu", "-O", "max_new_tokens=8", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    record = out[0] if isinstance(out, list) else out
+    assert record["method"] == "numpro" and record["meta"]["model"] == tiny_model
+    assert len(record["saliency_times"]) == 12
+
+
+def test_cli_ground_missing_model_is_one_line_error(three_scene_video, tmp_path, capsys):
+    from vtg.cli.main import main
+
+    code = main(["ground", str(three_scene_video), "anything", "-m", "timemarker", "--model", str(tmp_path / "none")])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert err.startswith("vtg: error:") and "--model" in err and "Traceback" not in err
+
+
+def test_timemarker_interleaves_separators_and_reads_seconds(monkeypatch, tiny_model, three_scene_video):
+    m = load_method("timemarker", model=tiny_model, device="cpu")
+    seen = scripted(monkeypatch, m.runner(), "The event happens in second{8.0} - second{11.0}.")
+    result = m.ground(three_scene_video, Query("blue"))
+    parts = seen["parts"]
+    assert parts[0] == "Second{0.0}" and isinstance(parts[1], Image) and parts[2] == "Second{1.0}"
+    assert sum(isinstance(p, Image) for p in parts) == 12  # 12 s video: 1 frame per second
+    assert parts[1].frame.shape[0] * parts[1].frame.shape[1] <= 256 * 28 * 28
+    assert [(m.start, m.end) for m in result.moments] == [(8.0, 11.0)]
+    assert result.saliency.scores.tolist() == [0.0] * 8 + [1.0] * 4
+
+
+def test_vtgllm_writes_times_in_time_tokens(monkeypatch, tiny_model, three_scene_video):
+    from vtg.methods.vtgllm import TIME_TOKENS
+
+    m = load_method("vtgllm", model=tiny_model, device="cpu", num_frames=12, time_tokens="add")
+    llm = m.runner()
+    seen = scripted(monkeypatch, llm, "<t0><t0><t0><t8><t.><t0> - <t0><t0><t1><t1><t.><t5> seconds")
+    result = m.ground(three_scene_video, Query("blue"))
+    video, prompt = seen["parts"]
+    assert video.frames.shape[0] == 12 and "<t0><t0><t1><t2><t.><t0> seconds" in prompt  # duration 12.0
+    ids = llm.tokenizer.encode(prompt, add_special_tokens=False)
+    assert set(llm.tokenizer.convert_tokens_to_ids(list(TIME_TOKENS))) & set(ids)
+    assert [(m.start, m.end) for m in result.moments] == [(8.0, 11.5)]

@@ -57,7 +57,7 @@ def dynamic_loop(masked: list[float], mask: list[bool], stride: int, threshold: 
     return starts, scores
 
 
-def static_loop(q: list[int], step: float, mask: list[bool], lengths) -> list[tuple[float, int, int]]:
+def static_loop(q: list[int], step: float, mask: list[bool], lengths, empty_outside: float) -> list[tuple[float, int, int]]:
     """(score, start, length) of every window, length-major then start."""
     n = len(q)
     total, total_n = sum(q), sum(mask)
@@ -71,7 +71,7 @@ def static_loop(q: list[int], step: float, mask: list[bool], lengths) -> list[tu
                 inner += q[i + k - 1] - q[i - 1]
                 inner_n += mask[i + k - 1] - mask[i - 1]
             outer_n = total_n - inner_n
-            outside = (float(total - inner) * step) / outer_n if outer_n > 0 else 0.0
+            outside = (float(total - inner) * step) / outer_n if outer_n > 0 else empty_outside
             out.append(((float(inner) * step) / k - outside, i, k))
     return out
 
@@ -90,7 +90,7 @@ def loop_propose(scores, lengths, stride: int, *, mask_threshold: float = 0.2, r
         return []
     q, step = quantise([v if m else 0.0 for v, m in zip(values, mask)])
     rise_start, _ = dynamic_loop([x * step for x in q], mask, stride, rise_threshold)
-    windows = static_loop(q, step, mask, lengths)
+    windows = static_loop(q, step, mask, lengths, mask_threshold)
     order = sorted(range(len(windows)), key=lambda j: -windows[j][0])
     kept: list[int] = []
     for j in order:

@@ -7,7 +7,7 @@ Importing this package is light: torch and the encoders load only when a video i
 
 from vtg.methods.tfvtg.calibration import calibrate
 from vtg.methods.tfvtg.fusion import fuse, select_proposal
-from vtg.methods.tfvtg.localize import Proposals, localize, propose
+from vtg.methods.tfvtg.localizer import Proposals, localize, propose
 from vtg.methods.tfvtg.method import TFVTG
 from vtg.methods.tfvtg.presets import PRESETS, Preset, get_preset
 

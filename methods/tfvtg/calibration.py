@@ -42,6 +42,12 @@ def resolve(spec: str, family: str, image_query: bool) -> str:
     return spec
 
 
+def check(spec: str) -> None:
+    """Raise UsageError now for a calibration that :func:`resolve` would reject later."""
+    if (spec or "auto").strip().lower() != "auto":
+        parse(spec)
+
+
 def parse(spec: str) -> tuple[str, float, float]:
     """``(kind, scale, shift)``; raises UsageError for an unknown spec."""
     spec = spec.strip().lower()

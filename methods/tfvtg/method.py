@@ -2,20 +2,9 @@
 
 Pipeline: frame features at the preset's rate (cached), the query decomposed by an LLM backend
 (``rules`` by default), one similarity curve per description, calibrated for the encoder, scored
-by :mod:`~vtg.methods.tfvtg.localize`, and with sub-events or rewrites fused by
-:mod:`~vtg.methods.tfvtg.fusion`. Deviations from the reference code are listed in those modules'
-docstrings and in docs/tfvtg.md; the method itself adds:
-
-* the ``long`` preset for videos over 20 minutes (:mod:`~vtg.methods.tfvtg.presets`), used unless
-  ``fps`` or ``stride`` is given;
-* calibration of non-BLIP-2 similarities (:mod:`~vtg.methods.tfvtg.calibration`);
-* query by example image: the frames are compared with the image's own features (cosine; for
-  BLIP-2 the mean over the 32 Q-Former query tokens of the token-wise cosine, i.e. the cosine of
-  the concatenated normalised tokens, because query token i of one image corresponds to query
-  token i of another while a max over tokens would match any token of a frame to any of the
-  image). Identical frames then score exactly 1;
-* a query without sub-events and rewrites (``--llm rules`` on a single-event sentence, or
-  ``--llm none``) is ranked exactly as the reference's evaluation without an LLM.
+by :mod:`~vtg.methods.tfvtg.localizer`, and with sub-events or rewrites fused by
+:mod:`~vtg.methods.tfvtg.fusion`. The full list of deviations from the reference code is in the
+:class:`TFVTG` docstring and docs/tfvtg.md.
 """
 
 from __future__ import annotations
@@ -29,7 +18,7 @@ from vtg.errors import VideoError
 from vtg.methods.base import Method, Query
 from vtg.methods.tfvtg import calibration
 from vtg.methods.tfvtg.fusion import fuse
-from vtg.methods.tfvtg.localize import propose
+from vtg.methods.tfvtg.localizer import propose
 from vtg.methods.tfvtg.presets import LONG_VIDEO_SECONDS, auto_preset, get_preset, window_lengths
 from vtg.types import Grounding, Moment, Saliency
 
@@ -37,6 +26,55 @@ DEFAULT_ENCODER = "blip2:Salesforce/blip2-itm-vit-g-coco"
 
 
 class TFVTG(Method):
+    """Training-free video temporal grounding (Zheng et al., ECCV 2024, Sec. 3).
+
+    Sec. 3.2: an LLM splits the query into sub-events with a temporal relationship and rewrites
+    it (:mod:`vtg.llm`). Sec. 3.3: every description is scored against every frame (BLIP-2: max
+    over the 32 Q-Former query tokens), frames at or below 0.2 are masked, windows whose lengths
+    are multiples of a stride up to a fraction of the video get the static score (mean inside
+    minus mean of the above-mask frames outside), their start moves back to where the Gaussian-
+    smoothed similarity began to rise (rise threshold 0.0005), greedy NMS at IoU 0.3 keeps the
+    10 best and confidences are divided by the best. Sec. 3.4: the top 3 of every description are
+    pooled and re-ranked by IoU-weighted voting (gamma 0.6); sub-event proposals are combined
+    when they respect the relationship (in order / overlapping) and the 2 best combinations join
+    the first 7 proposals of the query and its rewrites for a final vote. Presets (3 fps):
+    charades stride 20, windows up to 0.5; activitynet 40, 1.0; qvhighlights 50, 0.5.
+
+    Deviations from the reference code (minghangz/TFVTG), all in cases the reference leaves
+    ill-defined or that it was not built for; elsewhere the ranking is the reference's:
+
+    1. A window containing every above-mask frame has no outside frame to average; the reference
+       divides 0 by 0 and scores it NaN (dropped) or, through rounding, +-inf (+inf ranked
+       first). Here its outside mean is the mask threshold: the limit of the outside mean as the
+       last above-mask frame left outside sinks to the mask, so the score stays continuous.
+    2. When the best static score is <= 0, ``s / max`` inverts the confidences (and divides by
+       zero at 0). Here ``s / max`` is kept for ``max > 0`` and ``1 + (s - max) / |max|`` is used
+       otherwise (best = 1, order kept).
+    3. Nothing above the mask: no moment (the reference returns three [0, 0] moments with
+       confidence 1, which then win votes with NaN IoUs); such descriptions add nothing to fusion.
+    4. One frame, or no window length fits: one window of ``stride`` frames (the reference
+       crashes or returns [0, 0]).
+    5. Exact ties keep the reference's enumeration order (length, then start) instead of the
+       arbitrary order of a GPU sort; window sums are exact (integer prefix sums on a 2^-32
+       grid, exact for float32 similarities above the mask), so equal windows tie exactly.
+    6. The dynamic score enters the ranking with weight ``dynamic_weight`` = 0, as in the released
+       code, which produced the published numbers: it computes the dynamic score but its NMS only
+       adds ``0.0 *`` a second copy of the static score, so only the shifted start is used. The
+       paper's text combines the two scores (``dynamic_weight=1``).
+    7. Fusion: zero-length proposals vote 0 (not NaN); a moment's score is its vote over the best
+       vote; an interval already listed is not listed again.
+    8. A preset's stride (frames at 3 fps) is rescaled to the actual sampling rate, so ``--fps``
+       changes the sampling density but not the window lengths in seconds.
+    9. Videos longer than ``long_after`` (1200 s, beyond every benchmark video) use the ``long``
+       preset (1 fps, 10-s stride, windows up to 1/4) unless ``fps`` or ``stride`` is given.
+    10. Encoders other than BLIP-2, and image queries, are min-max calibrated per curve
+        (``calibration``), because the 0.2 / 0.0005 thresholds were set on BLIP-2's scale.
+    11. Query by example image (not in the paper): cosine of every frame to the image; for BLIP-2
+        the mean over the 32 query tokens of the token-wise cosine (query token i of one image
+        corresponds to token i of another), so identical frames score exactly 1.
+    12. The saliency curve is the mean calibrated similarity of the query and its rewrites.
+    """
+
     name = "tfvtg"
     summary = "Training-free grounding: VLM similarity with dynamic/static window scores, optional LLM sub-events"
     paper = "Zheng et al., Training-free Video Temporal Grounding using Large-scale Pre-trained Models, ECCV 2024"
@@ -64,18 +102,13 @@ class TFVTG(Method):
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         from vtg.encoders import load_encoder
         from vtg.features import video_features
-        from vtg.video import probe
 
         self.check_query(query)
         cfg = self.config
         path = Path(video)
-        get_preset(cfg.preset)
-        calibration.parse(cfg.calibration) if cfg.calibration.lower() != "auto" else None
-        if cfg.fps is None and cfg.stride is None:
-            preset = auto_preset(cfg.preset, probe(path).duration, cfg.long_after)
-        else:
-            preset = get_preset(cfg.preset)
-        fps = float(cfg.fps or preset.fps)
+        calibration.check(cfg.calibration)
+        preset, fps = self._sampling(path)
+        plan = None if query.image is not None else self._decompose(query.text, path.stem)
         encoder = load_encoder(cfg.encoder, device=cfg.device)
         feats = video_features(path, encoder, fps, progress=progress, device=cfg.device)
         n, duration = len(feats.times), float(feats.duration)
@@ -87,33 +120,47 @@ class TFVTG(Method):
                                          max_window_fraction=cfg.max_window_fraction)
         meta = {"encoder": encoder.spec, "fps": fps, "preset": preset.name, "frames": n,
                 "stride_frames": stride, "window_lengths_s": [round(k / n * duration, 3) for k in lengths],
-                "calibration": calib, "features_cached": bool(feats.cached)}
+                "calibration": calib, "features_cached": bool(feats.cached),
+                "query_by": "image" if plan is None else "text"}
         if preset.name != get_preset(cfg.preset).name:
             meta["preset_note"] = f"{cfg.preset} -> long: video is {duration:.0f} s > {cfg.long_after:.0f} s"
 
         def localise(curve: np.ndarray) -> list[Moment]:
             found = propose(curve, lengths, stride, mask_threshold=cfg.mask_threshold,
-                            rise_threshold=cfg.rise_threshold, nms_iou=cfg.nms_iou, top_k=cfg.top_k,
+                            rise_threshold=cfg.rise_threshold, nms_iou=cfg.nms_iou, top_k=max(cfg.top_k, 10),
                             dynamic_weight=cfg.dynamic_weight)
             return found.moments(duration)
 
-        if query.image is not None:
+        if plan is None:
             curve = calibration.calibrate(image_similarity(encoder, feats.features, query.image), calib)
             moments, saliency = localise(curve), curve
         else:
-            moments, saliency, meta["decomposition"] = self._ground_text(encoder, feats.features, query.text,
-                                                                         path.stem, calib, localise)
+            moments, saliency = self._ground_text(encoder, feats.features, plan, calib, localise)
+            meta["decomposition"] = plan.to_dict()
         if not moments:
             meta["note"] = "no frame is above the mask threshold; nothing found"
         return Grounding(query=query.label, video=str(path), duration=duration, moments=tuple(moments[:cfg.top_k]),
                          saliency=Saliency(feats.times, saliency), method=self.name, meta=meta)
 
-    def _ground_text(self, encoder, features, text: str, video_id: str, calib: str, localise):
-        """Moments, saliency and the decomposition used, for a sentence query."""
+    def _sampling(self, path: Path):
+        """The preset and frame rate: the ``long`` preset for long videos unless sampling is fixed."""
+        from vtg.video import probe
+
+        cfg = self.config
+        preset = get_preset(cfg.preset)
+        if cfg.fps is None and cfg.stride is None:
+            preset = auto_preset(preset, probe(path).duration, cfg.long_after)
+        return preset, float(cfg.fps or preset.fps)
+
+    def _decompose(self, text: str, video_id: str):
+        """The LLM decomposition, before any decoding, so a misconfigured backend fails early."""
         from vtg.llm import decompose
 
         cfg = self.config
-        plan = decompose(text, cfg.llm, url=cfg.llm_url, video_id=video_id, device=cfg.device)
+        return decompose(text, cfg.llm, url=cfg.llm_url, video_id=video_id, device=cfg.device)
+
+    def _ground_text(self, encoder, features, plan, calib: str, localise):
+        """Moments and saliency for a decomposed sentence query."""
         groups = [list(plan.descriptions)] + [list(s.descriptions) for s in plan.sub_events]
         flat = [d for g in groups for d in g]
         sims = encoder.similarity(features, encoder.encode_texts(flat))
@@ -122,14 +169,12 @@ class TFVTG(Method):
         query_results = per_desc[:len(groups[0])]
         saliency = np.mean(curves[:len(groups[0])], axis=0)
         if plan.trivial:
-            moments = query_results[0]
-        else:
-            subs, pos = [], len(groups[0])
-            for g in groups[1:]:
-                subs.append(per_desc[pos:pos + len(g)])
-                pos += len(g)
-            moments = fuse(query_results, subs, plan.relationship, cfg.gamma)
-        return moments, saliency, plan.to_dict()
+            return query_results[0], saliency
+        subs, pos = [], len(groups[0])
+        for g in groups[1:]:
+            subs.append(per_desc[pos:pos + len(g)])
+            pos += len(g)
+        return fuse(query_results, subs, plan.relationship, self.config.gamma), saliency
 
 
 def image_similarity(encoder, features: np.ndarray, image: Path) -> np.ndarray:

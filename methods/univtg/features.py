@@ -17,7 +17,7 @@ import numpy as np
 
 from vtg.errors import DataError
 
-from .config import CLIP_DIM, SLOWFAST_DIM
+from .config import SLOWFAST_DIM
 from .data import l2_normalise
 
 CLIP_ENCODER = "ViT-B-32/openai"
@@ -84,15 +84,13 @@ def video_input(video: str | Path, *, encoder: str = CLIP_ENCODER, device: str =
 
 
 def text_tokens(text: str, *, encoder: str = CLIP_ENCODER, device: str = "auto") -> np.ndarray:
-    """(L_tokens, 512) L2-normalised CLIP token features of ``text``."""
+    """(L_tokens, W) L2-normalised CLIP token features of ``text`` (W = 512 for ViT-B/32)."""
     from vtg.encoders import load_encoder
 
     enc = load_encoder(encoder, device=device)
     if not hasattr(enc, "encode_text_tokens"):
         raise DataError(f"encoder {encoder!r} gives no per-token text features; UniVTG needs a CLIP encoder")
     tokens = np.asarray(enc.encode_text_tokens([text])[0], dtype=np.float32)
-    if tokens.shape[-1] != CLIP_DIM:
-        raise DataError(f"UniVTG needs {CLIP_DIM}-d CLIP ViT-B/32 token features; {encoder} gives {tokens.shape[-1]}")
     return l2_normalise(tokens)
 
 
@@ -141,3 +139,28 @@ class FeatureSource:
             if p.is_file():
                 return p
         raise DataError(f"no file for {stem!r} in {folder} (looked for {', '.join(exts)})")
+
+
+def build_samples(records, source: FeatureSource, progress: bool = False):
+    """Annotation records -> :class:`Sample` list, loading each video's features once."""
+    from .data import Sample, curve_from_record
+
+    videos: dict[str, tuple[np.ndarray, float | None]] = {}
+    samples = []
+    items = records
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(records, desc="features", leave=False)
+    for rec in items:
+        vid = str(rec["vid"])
+        if vid not in videos:
+            videos[vid] = source.video(vid)
+        clips, duration = videos[vid]
+        duration = float(rec.get("duration") or duration or len(clips) * source.clip_len)
+        samples.append(Sample(qid=rec.get("qid", len(samples)), query=str(rec["query"]), vid=vid, duration=duration,
+                              video=clips, text=source.text(rec.get("qid"), str(rec["query"])),
+                              windows=[list(map(float, w)) for w in rec["relevant_windows"]],
+                              saliency=curve_from_record(rec, len(clips)),
+                              label_type=str(rec.get("label_type", "interval"))))
+    return samples

@@ -105,4 +105,4 @@ def compute_losses(out, tgt, weights: LossWeights = LossWeights()) -> tuple[torc
     terms["loss_s_intra"], terms["loss_s_inter"] = saliency_losses(out, tgt)
     coef = weights.as_dict()
     total = sum(coef[k] * v for k, v in terms.items())
-    return total, {k: float(coef[k] * v) for k, v in terms.items()}
+    return total, {k: float(coef[k] * (v.detach() if hasattr(v, "detach") else v)) for k, v in terms.items()}

@@ -174,7 +174,7 @@ class Trainer:
             self.scaler.step(self.optim)
             self.scaler.update()
             self.state["step"] += 1
-            terms["loss"] = float(loss)
+            terms["loss"] = float(loss.detach())
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
             if hasattr(bar, "set_postfix"):

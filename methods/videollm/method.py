@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from vtg.errors import VideoError
 from vtg.methods.base import Method, Query
 from vtg.methods.videollm.frames import Sampled, sample_video
 from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, load_videollm
@@ -74,6 +75,8 @@ class VideoLLMMethod(Method):
 
     def ground_frames(self, sampled: Sampled, query: str, *, video: str | Path = "") -> Grounding:
         """Ground ``query`` in already sampled frames (the part of :meth:`ground` after decoding)."""
+        if len(sampled.times) == 0:
+            raise VideoError(f"no frames could be sampled from {video or 'the video'}")
         llm = self.runner()
         parts = self.build_prompt(sampled, query, llm)
         answer = llm.generate(parts, max_new_tokens=self.config.max_new_tokens)

@@ -76,7 +76,10 @@ def check_weights(model: str) -> None:
         return
     from huggingface_hub import try_to_load_from_cache
 
-    cached = try_to_load_from_cache(model, "config.json")
+    try:
+        cached = try_to_load_from_cache(model, "config.json")
+    except ValueError as exc:  # huggingface_hub's HFValidationError: not a valid repo id
+        raise WeightsNotFoundError(f"{model!r} is neither a model directory nor a Hugging Face model id") from exc
     if isinstance(cached, str):
         return
     import os
@@ -84,7 +87,7 @@ def check_weights(model: str) -> None:
     if os.environ.get("HF_HUB_OFFLINE", "").strip() in ("1", "true", "yes", "on"):
         raise WeightsNotFoundError(
             f"Video-LLM weights {model!r} are not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
-            f"run `huggingface-cli download {model}` with network access, or pass --model DIR")
+            f"run `hf download {model}` with network access, or pass --model DIR")
 
 
 class VideoLLM:
@@ -110,7 +113,7 @@ class VideoLLM:
         except OSError as exc:
             raise WeightsNotFoundError(
                 f"cannot load Video-LLM {self.model_id!r} ({str(exc).splitlines()[0]}); download it with "
-                f"`huggingface-cli download {self.model_id}` or pass --model with a local directory") from exc
+                f"`hf download {self.model_id}` or pass --model with a local directory") from exc
         except (ValueError, KeyError) as exc:
             raise ModelError(f"{self.model_id!r} is not a supported Video-LLM (Qwen2-VL family): {exc}") from exc
         model.to(self.device).eval()

@@ -1,6 +1,6 @@
 """VTG-LLM as a grounding method: frame timestamps written in the time-token format.
 
-Guo et al., VTG-LLM (AAAI 2025). The model sees uniformly sampled frames (96, Sec. 4.1) as one
+Guo et al., VTG-LLM (AAAI 2025). The model sees uniformly sampled frames (96, the paper's setting) as one
 video, and the prompt lists when each frame was shown, written in the absolute-time format
 (``0002.5``); the answer (``0002.5 - 0010.0 seconds``, in time tokens or plain digits) is read back
 as moments. ``time_tokens``: ``auto`` uses the eleven time tokens when the model's tokenizer has

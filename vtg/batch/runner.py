@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vtg.batch.inputs import BatchItem, read_items
+from vtg.batch.inputs import BatchItem, qid_key, read_items
 from vtg.batch.journal import Journal
 from vtg.batch.records import error_record
 from vtg.errors import UnknownNameError, VtgError
@@ -76,20 +76,7 @@ def run_batch(input_path: str | Path, output: str | Path, *, engine: str = "loca
         todo = [i for i in items if not journal.done(i.key)]
         summary.skipped = len(items) - len(todo)
         bar = progress_bar(len(todo), progress)
-
-        def sink(record: dict[str, Any]) -> None:
-            try:
-                journal.append(record)
-            except ValueError as exc:  # not JSON-serialisable (NaN in meta...): record why instead
-                journal.append(error_record(BatchItem(qid=record.get("qid"), line=record.get("line", 0)), exc))
-                record = {"status": "error"}
-            if record.get("status") == "error":
-                summary.errors += 1
-            else:
-                summary.ok += 1
-            bar.set_postfix_str(f"errors={summary.errors}", refresh=False)
-            bar.update(1)
-
+        sink = Recorder(journal, summary, bar)
         try:
             for item in todo:
                 if item.error is not None:
@@ -102,6 +89,29 @@ def run_batch(input_path: str | Path, output: str | Path, *, engine: str = "loca
             summary.seconds = time.perf_counter() - start
         summary.failed = sum(1 for i in items if journal.status.get(i.key) == "error")
     return summary
+
+
+class Recorder:
+    """The engines' sink: appends each record to the journal (once per qid) and counts it."""
+
+    def __init__(self, journal: Journal, summary: BatchSummary, bar: Any):
+        self.journal, self.summary, self.bar = journal, summary, bar
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        if self.journal.done(qid_key(record.get("qid"))):  # a replayed task (Ray retries): never twice
+            return
+        try:
+            self.journal.append(record)
+            failed = record.get("status") == "error"
+        except ValueError as exc:  # not JSON-serialisable (NaN in meta...): record why instead
+            self.journal.append(error_record(BatchItem(qid=record.get("qid"), line=record.get("line", 0)), exc))
+            failed = True
+        if failed:
+            self.summary.errors += 1
+        else:
+            self.summary.ok += 1
+        self.bar.set_postfix_str(f"errors={self.summary.errors}", refresh=False)
+        self.bar.update(1)
 
 
 def run_engine(engine: str, items: list[BatchItem], sink: Any, *, workers: int, top_k: int | None,

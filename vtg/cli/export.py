@@ -31,3 +31,5 @@ def export_command(
                          video_dir=video_dir)
     for clip in clips:
         typer.echo(json.dumps(clip.as_dict()) if as_json else clip.path)
+    if not clips:
+        typer.echo("vtg export: no moments to export", err=True)

@@ -3,7 +3,8 @@
 Encoder and sampling default to what ``--method`` would use (its config's ``encoder``, ``fps`` and
 ``max_frames``), so a later ``vtg ground`` with that method finds the features cached. Each video
 is reported on one line (computed or already cached, frames, feature shape, seconds, cache file);
-a video that fails is reported and the rest still run; the exit code is then 1.
+a video that cannot be read is reported and the rest still run (exit code 1); an encoder or usage
+error stops the run at once, since it would fail every video the same way.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def index_command(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """Decode and encode VIDEO... once so later queries skip both."""
-    from vtg.errors import UsageError, VtgError
+    from vtg.errors import UsageError, VideoError, VtgError
     from vtg.features import video_features
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -58,12 +59,15 @@ def index_command(
     for video in videos:
         start = time.perf_counter()
         settings = _settings(method, video, encoder, fps, max_frames)
-        if settings.get("encoder") is None or settings.get("fps") is None:
-            raise UsageError(f"method {method!r} does not say which encoder and fps it uses; pass --encoder and --fps")
+        if settings.get("encoder") is None:
+            raise UsageError(f"method {method!r} does not use a frame encoder; pass --encoder and --fps")
+        if settings.get("fps") is None:
+            raise UsageError(f"method {method!r} chooses its frame rate per video; pass --fps "
+                             f"(encoder: {settings['encoder']})")
         try:
             feats = video_features(video, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
                                    progress=show, device=device, refresh=refresh)
-        except VtgError as exc:
+        except VideoError as exc:  # this video is bad; model and usage errors stop the run
             failed += 1
             typer.echo(f"{video}: error: {exc}", err=True)
             continue

@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "vtg.cli.evaluate",
     "vtg.cli.plot",
     "vtg.cli.report",
+    "vtg.cli.univtg",
+    "vtg.cli.overlay",
 ]
 
 app = typer.Typer(

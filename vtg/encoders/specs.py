@@ -150,6 +150,8 @@ def _parse_bare(text: str, original: str) -> EncoderSpec:
     arch, sep, tag = text.partition("/")
     if sep and _is_open_clip_arch(arch):
         return EncoderSpec("open_clip", text, kind="tag", arch=arch, tag=tag)
+    if not sep and _is_open_clip_arch(text):
+        return _parse_open_clip(text)  # raises: an architecture needs a pretrained tag
     from vtg.encoders.registry import KNOWN_MODELS
 
     known = [n for n, e in KNOWN_MODELS.items() if e.spec]

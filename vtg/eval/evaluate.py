@@ -77,16 +77,27 @@ def in_bucket(gt: dict, bucket: str) -> dict | None:
     return {**gt, "relevant_windows": windows} if windows else None
 
 
-def moment_metrics(pairs: list[tuple[list, dict]], bucket: str) -> dict[str, float | None]:
-    """Raw (0-1) mAP and R1 at every threshold for one length bucket."""
+def query_scores(windows: list, gt: dict) -> tuple[np.ndarray, float]:
+    """AP at every threshold and top-1 IoU of one query."""
+    gts = as_windows(gt["relevant_windows"])
+    return detection_ap(windows, gts), top1_iou(windows, gts)
+
+
+def moment_metrics(pairs: list[tuple[list, dict]], bucket: str, full: list) -> dict[str, float | None]:
+    """Raw (0-1) mAP and R1 at every threshold for one length bucket.
+
+    ``full`` holds each query's :func:`query_scores` on all its windows, reused when the
+    bucket keeps every window of a query.
+    """
     aps, ious = [], []
-    for windows, gt in pairs:
+    for (windows, gt), scores in zip(pairs, full):
         g = in_bucket(gt, bucket)
         if g is None:
             continue
-        gts = as_windows(g["relevant_windows"])
-        aps.append(detection_ap(windows, gts))
-        ious.append(top1_iou(windows, gts))
+        ap, iou = scores if len(g["relevant_windows"]) == len(gt["relevant_windows"]) \
+            else query_scores(windows, g)
+        aps.append(ap)
+        ious.append(iou)
     out: dict[str, float | None] = {f"MR-{bucket}-{COUNT_SUFFIX}": len(aps)}
     ap_by_thr = np.array(aps).mean(0) if aps else None
     for t, thr in enumerate(AP_THRESHOLDS):
@@ -98,9 +109,9 @@ def moment_metrics(pairs: list[tuple[list, dict]], bucket: str) -> dict[str, flo
     return out
 
 
-def recall_metrics(pairs: list[tuple[list, dict]]) -> dict[str, float | None]:
+def recall_metrics(pairs: list[tuple[list, dict]], top1: list[float]) -> dict[str, float | None]:
     """R1/R5 at IoU 0.3/0.5/0.7 and mIoU, as Charades-STA and ActivityNet papers report them."""
-    top1 = np.array([top1_iou(w, as_windows(g["relevant_windows"])) for w, g in pairs])
+    top1 = np.array(top1)
     top5 = np.array([topk_iou(w, as_windows(g["relevant_windows"]), 5) for w, g in pairs])
     out: dict[str, float | None] = {}
     for thr in CHARADES_THRESHOLDS:
@@ -131,10 +142,10 @@ def evaluate(predictions: list[dict], ground_truth: list[dict], *, decimals: int
     windows = [list(p.get("pred_relevant_windows") or []) if p else [] for p in matched]
     pairs = list(zip(windows, ground_truth))
     raw: dict[str, Any] = {"queries": len(ground_truth), "missing": sum(p is None for p in matched)}
-    buckets = ["full", *BUCKETS] if by_length else ["full"]
-    for bucket in buckets:
-        raw.update(moment_metrics(pairs, bucket))
-    raw.update(recall_metrics(pairs))
+    full = [query_scores(w, g) for w, g in pairs]
+    for bucket in ["full", *BUCKETS] if by_length else ["full"]:
+        raw.update(moment_metrics(pairs, bucket, full))
+    raw.update(recall_metrics(pairs, [iou for _, iou in full]))
     hl_pairs = [(p.get("pred_saliency_scores") if p else None, g)
                 for p, g in zip(matched, ground_truth) if "saliency_scores" in g]
     if hl_pairs and any(pred is not None for pred, _ in hl_pairs):

@@ -72,34 +72,50 @@ def envelope_ap(precision: np.ndarray, recall: np.ndarray) -> float:
     return float(np.sum((r[steps] - r[steps - 1]) * p[steps]))
 
 
+def ranked_ap(tp: np.ndarray, num_gt: int) -> float:
+    """AP of one ranking given its true-positive flags (rank order) and the number of GT windows."""
+    tp_cum = np.cumsum(tp)
+    fp_cum = np.cumsum(1.0 - tp)
+    return envelope_ap(tp_cum / (tp_cum + fp_cum), tp_cum / float(num_gt))
+
+
 def match_order(ious: np.ndarray) -> np.ndarray:
     """Ground-truth indices by decreasing IoU; among equal IoUs the later window comes first."""
     return np.lexsort((-np.arange(ious.size), -ious))
 
 
-def detection_ap(pred_windows: list, gt_windows: np.ndarray,
-                 thresholds=AP_THRESHOLDS, max_windows: int = AP_MAX_WINDOWS) -> np.ndarray:
-    """AP of one query's ranked windows at each IoU threshold (zeros without predictions)."""
-    preds = [w for w in pred_windows[:max_windows]]
-    ap = np.zeros(len(thresholds))
-    if not preds or gt_windows.size == 0:
-        return ap
-    scores = np.array([w[2] for w in preds], dtype=float)
-    order = np.argsort(-scores, kind="stable")
-    ious = iou_matrix(as_windows([preds[i] for i in order]), gt_windows)
+def greedy_matches(ious: np.ndarray, thresholds) -> np.ndarray:
+    """``[T, P]`` true-positive flags: each window, best first, takes its best free GT window."""
+    tp = np.zeros((len(thresholds), ious.shape[0]))
     orders = [match_order(row) for row in ious]
     for t, thr in enumerate(thresholds):
-        tp = np.zeros(len(preds))
-        used = np.zeros(gt_windows.shape[0], dtype=bool)
+        used = np.zeros(ious.shape[1], dtype=bool)
         for i, row in enumerate(ious):
             for j in orders[i]:
                 if row[j] < thr:
                     break
                 if not used[j]:
                     used[j] = True
-                    tp[i] = 1.0
+                    tp[t, i] = 1.0
                     break
-        tp_cum = np.cumsum(tp)
-        fp_cum = np.cumsum(1.0 - tp)
-        ap[t] = envelope_ap(tp_cum / (tp_cum + fp_cum), tp_cum / float(gt_windows.shape[0]))
+    return tp
+
+
+def detection_ap(pred_windows: list, gt_windows: np.ndarray,
+                 thresholds=AP_THRESHOLDS, max_windows: int = AP_MAX_WINDOWS) -> np.ndarray:
+    """AP of one query's ranked windows at each IoU threshold (zeros without predictions)."""
+    preds = pred_windows[:max_windows]
+    if not preds or gt_windows.size == 0:
+        return np.zeros(len(thresholds))
+    scores = np.array([w[2] for w in preds], dtype=float)
+    order = np.argsort(-scores, kind="stable")
+    ious = iou_matrix(as_windows([preds[i] for i in order]), gt_windows)
+    if ious.max() < min(thresholds):
+        return np.zeros(len(thresholds))
+    ap, seen = np.zeros(len(thresholds)), {}
+    for t, row in enumerate(greedy_matches(ious, thresholds)):
+        key = row.tobytes()  # neighbouring thresholds often match identically
+        if key not in seen:
+            seen[key] = ranked_ap(row, gt_windows.shape[0])
+        ap[t] = seen[key]
     return ap

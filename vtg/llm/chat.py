@@ -43,15 +43,16 @@ class ChatBackend:
         for attempt in range(self.retries + 1):
             try:
                 answer = self.complete(messages, attempt)
-                reached = True
-            except (Unreachable, AnswerError) as exc:
+            except Unreachable as exc:
                 problems.append(str(exc))
                 continue
             except VtgError:
                 raise
-            except Exception as exc:  # a model that errors mid-generation is an unusable answer
-                problems.append(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a malformed reply, or a model that fails mid-generation
+                reached = True
+                problems.append(str(exc) if isinstance(exc, AnswerError) else f"{type(exc).__name__}: {exc}")
                 continue
+            reached = True
             try:
                 return parse_answer(answer, query, self.name)
             except AnswerError as exc:

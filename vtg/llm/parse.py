@@ -28,31 +28,45 @@ _RELATIONSHIP_WORDS = {
 }
 
 
+_KNOWN_KEYS = ("relationship", "relation", "temporal_relationship", "rewrites", "paraphrases", "rewritten_queries",
+               "sub_events", "sub-events", "subevents", "events", "query_json")
+
+
 class AnswerError(ValueError):
     """An LLM answer that holds no usable decomposition (the backend retries, then falls back)."""
 
 
-def extract_json(text: str) -> dict[str, Any]:
-    """The first JSON object in ``text`` (tolerating fences, prose, smart quotes, trailing commas)."""
+def json_objects(text: str):
+    """Every JSON object that starts at a ``{`` in ``text``, in order (tolerating fences, prose,
+    ``<think>`` blocks, smart quotes, trailing commas and Python dict literals)."""
     if not isinstance(text, str) or not text.strip():
-        raise AnswerError("empty answer")
+        return
     text = text[:MAX_ANSWER]
     text = re.sub(r"<think>.*?</think>", " ", text, flags=re.S | re.I)
     text = text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'").replace("\u2018", "'")
     decoder = json.JSONDecoder()
     for match in re.finditer(r"\{", text):
         start = match.start()
+        found = None
         for candidate in (text[start:], _repair(text[start:])):
             try:
                 obj, _ = decoder.raw_decode(candidate)
             except (json.JSONDecodeError, RecursionError):
                 continue
             if isinstance(obj, dict):
-                return obj
-        literal = _python_literal(text[start:])
-        if literal is not None:
-            return literal
-    raise AnswerError("no JSON object in the answer")
+                found = obj
+                break
+        if found is None:
+            found = _python_literal(text[start:])
+        if found is not None:
+            yield found
+
+
+def extract_json(text: str) -> dict[str, Any]:
+    """The first JSON object in ``text``; :class:`AnswerError` if there is none."""
+    for obj in json_objects(text):
+        return obj
+    raise AnswerError("empty answer" if not isinstance(text, str) or not text.strip() else "no JSON object in the answer")
 
 
 def _repair(text: str) -> str:
@@ -76,7 +90,15 @@ def _python_literal(text: str) -> dict | None:
 
 def parse_answer(text: str, query: str, backend: str) -> Decomposition:
     """Decomposition from a raw LLM answer; raises :class:`AnswerError` if unusable."""
-    decomposition = from_object(extract_json(text), query, backend)
+    problem = None
+    for obj in json_objects(text):
+        try:
+            decomposition = from_object(obj, query, backend)
+            break
+        except AnswerError as exc:
+            problem = problem or exc
+    else:
+        raise problem or AnswerError("empty answer" if not str(text or "").strip() else "no JSON object in the answer")
     return Decomposition(decomposition.query, decomposition.relationship, decomposition.sub_events,
                          decomposition.rewrites, backend, None, text)
 
@@ -85,6 +107,8 @@ def from_object(obj: Any, query: str, backend: str) -> Decomposition:
     """Validate a parsed answer (our keys, or the reference's ``query_json``) into a Decomposition."""
     if not isinstance(obj, dict):
         raise AnswerError("the answer is not a JSON object")
+    if not any(k in obj for k in _KNOWN_KEYS):
+        raise AnswerError("the JSON object has none of the keys relationship, rewrites, sub_events")
     rewrites = _texts(_first(obj, "rewrites", "paraphrases", "rewritten_queries"))
     subs_raw = _first(obj, "sub_events", "sub-events", "subevents", "events")
     if subs_raw is None and isinstance(obj.get("query_json"), list):

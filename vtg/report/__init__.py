@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vtg.fileio import atomic_write_text
 from vtg.report.data import ground_truth_index, read_groundings, windows_for
-from vtg.report.html import render_page, video_source
+from vtg.report.page import render_page, video_source
 from vtg.types import Grounding
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg")

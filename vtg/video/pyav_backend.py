@@ -73,13 +73,13 @@ def _num_frames(path: Path, stream) -> int | None:
 
 
 def _duration(container, stream) -> float:
-    """The stream's own duration; else the container's minus the stream's start."""
+    """The stream's own duration; else the container's minus the video's late start."""
     own = _seconds(stream.duration, stream.time_base)
     if own:
         return own
-    if container.duration:
-        start = _seconds(stream.start_time, stream.time_base) or 0.0
-        return max(0.0, container.duration / 1_000_000 - start)
+    if container.duration:  # measured from the container's start, which may precede the video's
+        lead = (_seconds(stream.start_time, stream.time_base) or 0.0) - (container.start_time or 0) / 1e6
+        return max(0.0, container.duration / 1_000_000 - max(0.0, lead))
     return 0.0
 
 
@@ -95,7 +95,7 @@ def probe(path: Path) -> VideoInfo:
             raise CorruptVideoError(f"{path}: cannot read packets ({err})") from err
         if not fps and intervals.size:
             fps = 1.0 / float(np.median(intervals) * stream.time_base)
-        with open_container(path) as fresh:  # decode from the start, whatever the seek did
+        with open_container(path) as fresh:  # decode from the start (the demux above consumed packets)
             first = _first_frame(fresh, video_stream(fresh, path), path)
         rotation = clockwise_rotation(first.rotation)
         sar = stream.sample_aspect_ratio

@@ -20,14 +20,17 @@ Every window sum comes from integer prefix sums of the masked curve, quantised t
 (b <= 32; exact for float32 similarities above the mask), so each window's static score is the
 correctly rounded value of its exact sums, identical to a direct loop and free of summation-order
 noise: equal windows tie exactly, and ties keep the reference's enumeration order (length, then
-start). NMS stops as soon as ``top_k`` windows are kept, visiting candidates best first in
-growing batches instead of sorting every window.
+start). NMS stops as soon as ``top_k`` windows are kept; each kept window strikes out the windows
+it suppresses as one range of starts per length, found in closed form, instead of comparing
+windows pairwise or sorting them all.
 
 Deviations from the reference code (``vlm_localizer.py``), all in ill-defined cases:
 
-* windows holding every above-mask frame have no "outside" frame: the reference divides 0 by 0
-  and scores them NaN (dropped) or, from rounding, +-infinity (+inf ranks first). Here the outside
-  mean is 0 -- the masked value of all outside frames -- so e.g. a clean step is found exactly;
+* windows holding every above-mask frame have no "outside" frame to average: the reference
+  divides 0 by 0 and scores them NaN (dropped) or, from rounding, +-infinity (+inf ranks first).
+  Here their outside mean is the mask threshold: every above-mask frame lies above it, and it is
+  the limit of the outside mean as the last above-mask frame left outside sinks to the mask, so
+  the score is continuous there (e.g. a clean step is found exactly, scored its height - 0.2);
 * when the best static score is <= 0 the reference's ``scores / scores.max()`` inverts the order
   of confidences (and divides by 0 at 0). Here confidences are ``s / max`` when ``max > 0`` (the
   reference's values) and ``1 + (s - max) / |max|`` otherwise (scale 1 at 0): best = 1, same order;
@@ -37,8 +40,9 @@ Deviations from the reference code (``vlm_localizer.py``), all in ill-defined ca
   ``stride`` frames (capped at half the frames, at least 1);
 * exact ties are broken by the reference's enumeration order (its GPU sort leaves them arbitrary);
 * the dynamic score is computed (``Proposals.dynamic``) but, as in the released code that produced
-  the published numbers (it adds ``dynamic * 0.0``), does not enter the ranking unless
-  ``dynamic_weight`` is set; the paper's text adds the two scores.
+  the published numbers (it computes the dynamic score, then its NMS adds ``0.0 *`` an argument
+  that receives the static score, so only the rise-shifted start is used), does not enter the
+  ranking unless ``dynamic_weight`` is set; the paper's text combines the two scores.
 """
 
 from __future__ import annotations
@@ -97,7 +101,8 @@ class WindowGrid:
 
     starts: np.ndarray   # int64
     ends: np.ndarray     # int64, exclusive
-    lengths: np.ndarray  # float64
+    ks: np.ndarray       # int64, the distinct lengths in order
+    offsets: np.ndarray  # int64, flat index of each length's first window
 
 
 @lru_cache(maxsize=64)
@@ -107,31 +112,43 @@ def window_grid(n: int, lengths: tuple[int, ...]) -> WindowGrid:
     offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))
     lens = np.repeat(ks, counts)
     starts = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(offsets, counts)
-    grid = WindowGrid(starts, starts + lens, lens.astype(np.float64))
-    for arr in (grid.starts, grid.ends, grid.lengths):
+    grid = WindowGrid(starts, starts + lens, ks, offsets.astype(np.int64))
+    for arr in (grid.starts, grid.ends, grid.ks, grid.offsets):
         arr.setflags(write=False)
     return grid
 
 
-def static_scores(q: np.ndarray, step: float, mask: np.ndarray, grid: WindowGrid) -> np.ndarray:
-    """``sum(inside)/length - mean(above-mask outside)`` for every window; outside mean 0 if none.
+def static_scores(q: np.ndarray, step: float, mask: np.ndarray, grid: WindowGrid, empty_outside: float) -> np.ndarray:
+    """``sum(inside)/length - mean(above-mask outside)`` for every window.
 
     Prefix sums of the quantised curve are integers below 2^52, so as float64 they and all their
-    differences are exact: each window's sums are exact and only the divisions round.
+    differences are exact: each window's sums are exact and only the divisions round. Where no
+    above-mask frame is outside, the outside sum is exactly 0 and the outside mean is
+    ``empty_outside`` (the mask threshold, see the module docstring). One length at a time, so
+    every step reads contiguous memory.
     """
-    sums = np.empty(q.size + 1)
+    n = q.size
+    sums = np.empty(n + 1)
     sums[0] = 0.0
     sums[1:] = np.cumsum(q)
     sums *= step
-    counts = np.empty(q.size + 1)
+    counts = np.empty(n + 1)
     counts[0] = 0.0
     counts[1:] = np.cumsum(mask)
-    inner = sums.take(grid.ends) - sums.take(grid.starts)
-    outer_n = counts[-1] - (counts.take(grid.ends) - counts.take(grid.starts))
-    outside = np.divide(sums[-1] - inner, outer_n, out=np.zeros_like(inner), where=outer_n > 0)
-    inner /= grid.lengths
-    inner -= outside
-    return inner
+    total, total_n = sums[-1], counts[-1]
+    out = np.empty(grid.starts.size)
+    for k, offset in zip(grid.ks.tolist(), grid.offsets.tolist()):
+        m = n - k + 1
+        inner = sums[k:] - sums[:m]
+        outer_n = counts[:m] - counts[k:]
+        outer_n += total_n
+        outside = total - inner
+        outside += empty_outside * (outer_n == 0)
+        np.maximum(outer_n, 1.0, out=outer_n)
+        outside /= outer_n
+        inner /= k
+        np.subtract(inner, outside, out=out[offset:offset + m])
+    return out
 
 
 def gaussian_taps(stride: int, sigma: float = 1.0) -> np.ndarray:
@@ -172,49 +189,55 @@ def rise_runs(masked: np.ndarray, mask: np.ndarray, stride: int, threshold: floa
     return np.maximum(last_restart, 0), dynamic
 
 
-def _iou_keep(s: np.ndarray, e: np.ndarray, ks: int, ke: int, threshold: float) -> np.ndarray:
-    """True where window ``[s, e)`` overlaps ``[ks, ke)`` by IoU <= threshold (not suppressed)."""
-    inter = np.clip(np.minimum(e, ke) - np.maximum(s, ks), 0, None)
-    union = np.maximum(e, ke) - np.minimum(s, ks)
-    return ~(inter / union > threshold)
+def _overlaps(i: np.ndarray, k: np.ndarray, a: int, b: int, threshold: float) -> np.ndarray:
+    """IoU([i, i+k), [a, b)) > threshold, computed as the pairwise NMS test would."""
+    inter = np.clip(np.minimum(i + k, b) - np.maximum(i, a), 0, None)
+    union = np.maximum(i + k, b) - np.minimum(i, a)
+    return inter / union > threshold
 
 
-def best_first(score: np.ndarray, first: int):
-    """Indices in ranking order (score descending, ties by index), in growing batches."""
-    remaining = np.arange(score.size)
-    values = score
-    count = first
-    while remaining.size:
-        if remaining.size > count:
-            kth = np.partition(values, remaining.size - count)[remaining.size - count]
-            take = values >= kth
-        else:
-            take = np.ones(remaining.size, bool)
-        chosen, chosen_values = remaining[take], values[take]
-        yield chosen[np.argsort(-chosen_values, kind="stable")]
-        remaining, values = remaining[~take], values[~take]
-        count *= 4
+def suppressed_starts(ks: np.ndarray, a: int, b: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each window length, the starts whose window overlaps ``[a, b)`` by IoU > threshold.
+
+    With ``d = start - a`` and ``m = b - a`` the IoU rises as ``(k + d) / (m - d)``, stays at
+    ``min(k, m) / max(k, m)`` while one window holds the other, then falls as ``(m - d) / (k + d)``,
+    so the suppressed starts form one interval with ends near ``(t m - k) / (1 + t)`` and
+    ``(m - t k) / (1 + t)``. Those real bounds are rounded outwards and the two nearest integers on
+    each side are checked with the exact pairwise test, so the result is the same set the
+    candidate-by-candidate NMS would suppress. Returns inclusive ``(first, last)`` starts
+    (``first > last`` where none).
+    """
+    m, t = b - a, float(threshold)
+    lo = np.floor((t * m - ks) / (1 + t)).astype(np.int64) + a
+    hi = np.ceil((m - t * ks) / (1 + t)).astype(np.int64) + a
+    probe = _overlaps(np.stack([lo, lo + 1, hi, hi - 1]), ks, a, b, t)
+    first = lo + 2 - probe[1] - (probe[0] & probe[1])
+    last = hi - 2 + probe[3] + (probe[2] & probe[3])
+    peak = np.minimum(ks, m) / np.maximum(ks, m) > t  # the IoU while one window holds the other
+    return np.where(peak, first, 1), np.where(peak, last, 0)
 
 
-def greedy_nms(score: np.ndarray, starts: np.ndarray, ends: np.ndarray, iou: float, top_k: int) -> np.ndarray:
-    """Greedy NMS (suppress IoU > ``iou`` with a kept window), stopping at ``top_k`` kept."""
+def greedy_nms(score: np.ndarray, grid: WindowGrid, n: int, iou: float, top_k: int) -> np.ndarray:
+    """Greedy NMS (drop windows with IoU > ``iou`` to a kept one), stopping at ``top_k`` kept.
+
+    The next kept window is the best remaining one (ties: lowest index, the reference's order);
+    the windows it suppresses are struck out length by length as contiguous ranges of starts
+    (:func:`suppressed_starts`), so no window is compared pairwise.
+    """
+    live = score.astype(np.float64, copy=True)
     kept: list[int] = []
-    for batch in best_first(score, max(64, 32 * top_k)):
-        s, e = starts[batch], ends[batch]
-        alive = np.ones(batch.size, bool)
-        for j in kept:
-            alive &= _iou_keep(s, e, int(starts[j]), int(ends[j]), iou)
-        pos = 0
-        while len(kept) < top_k:
-            rest = np.flatnonzero(alive[pos:])
-            if rest.size == 0:
-                break
-            i = pos + int(rest[0])
-            kept.append(int(batch[i]))
-            alive[i + 1:] &= _iou_keep(s[i + 1:], e[i + 1:], int(s[i]), int(e[i]), iou)
-            pos = i + 1
-        if len(kept) >= top_k:
+    ks, offsets = grid.ks, grid.offsets
+    limits = n - ks
+    while len(kept) < top_k:
+        j = int(np.argmax(live))
+        if live[j] == -np.inf:
             break
+        kept.append(j)
+        live[j] = -np.inf
+        first, last = suppressed_starts(ks, int(grid.starts[j]), int(grid.ends[j]), iou)
+        first, last = np.maximum(first, 0), np.minimum(last, limits)
+        for row in np.flatnonzero(first <= last):
+            live[offsets[row] + first[row]: offsets[row] + last[row] + 1] = -np.inf
     return np.asarray(kept, dtype=np.int64)
 
 
@@ -251,11 +274,11 @@ def propose(scores, lengths: list[int] | tuple[int, ...], stride: int, *, mask_t
     q, step = quantise(np.where(mask, raw.astype(np.float64), 0.0))
     grid = window_grid(n, tuple(int(k) for k in lengths))
     starts, ends = grid.starts, grid.ends
-    score = static_scores(q, step, mask, grid)
+    score = static_scores(q, step, mask, grid, float(mask_threshold))
     rise_start, dynamic = rise_runs(q * step, mask.astype(np.float64), stride, rise_threshold)
     if dynamic_weight:
         score = score + dynamic_weight * dynamic[starts]
-    keep = greedy_nms(score, starts, ends, nms_iou, top_k)
+    keep = greedy_nms(score, grid, n, nms_iou, top_k)
     kept_starts = starts[keep]
     return Proposals(
         n=n,

@@ -1,0 +1,155 @@
+"""The ``univtg`` grounding method: converted or trained UniVTG weights on CLIP clip features.
+
+``vtg ground video.mp4 "query" --method univtg --model DIR`` extracts one CLIP ViT-B/32 frame
+feature per 2-second clip (cached), the query's CLIP token features, runs the network and decodes
+moments (NMS 0.7, top 10) and per-clip saliency (cosine + foreground), as in the paper (Sec. 3.4).
+With ``summary_ratio`` the answer is a summary instead: the top clips by saliency merged into
+intervals (query-free when the query is the generic ``highlight_query``).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vtg.errors import UsageError
+from vtg.methods.base import Method, Query
+from vtg.types import Grounding, Saliency
+
+from .features import CLIP_ENCODER
+
+_MODELS: dict[tuple[str, str], Any] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class UniVTGConfig:
+    #: Directory written by ``vtg models convert univtg`` or ``vtg train univtg``.
+    model: str | None = None
+    device: str = "auto"
+    #: Clip/text encoder; must be the one the weights were trained on (CLIP ViT-B/32 for official ones).
+    encoder: str = CLIP_ENCODER
+    #: Precomputed SlowFast R50 features of this video (.npy/.npz, 2304-d per 2-s clip) for SlowFast+CLIP weights.
+    slowfast: str | None = None
+    nms_iou: float = 0.7
+    max_moments: int = 10
+    #: Return a summary: the top fraction of clips by saliency, merged into intervals.
+    summary_ratio: float | None = None
+    #: Query used for query-free highlight detection / summarisation.
+    highlight_query: str = "highlight"
+
+
+def loaded_model(model_dir: str | None, device: str):
+    """The network for ``model_dir`` on ``device``, loaded once per process."""
+    from .weights import load_model, resolve_model_dir
+
+    path = resolve_model_dir(model_dir)
+    key = (str(path.resolve()), device)
+    with _LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = load_model(path, device)
+        return _MODELS[key]
+
+
+@dataclass(frozen=True)
+class HeadOutputs:
+    """Per-clip outputs of one forward pass, as numpy arrays of length L."""
+
+    fg: np.ndarray
+    spans: np.ndarray
+    cosine: np.ndarray
+
+
+def run_model(net, video: np.ndarray, text: np.ndarray, device: str) -> HeadOutputs:
+    """One forward pass on a single (video clips without TEF, text tokens) pair."""
+    import torch
+
+    from .data import with_tef
+
+    src_vid = torch.from_numpy(with_tef(video))[None].to(device)
+    src_txt = torch.from_numpy(np.ascontiguousarray(text, dtype=np.float32))[None].to(device)
+    with torch.inference_mode():
+        out = net(src_txt, torch.ones(src_txt.shape[:2], device=device), src_vid,
+                  torch.ones(src_vid.shape[:2], device=device))
+    return HeadOutputs(out["pred_logits"][0, :, 0].float().cpu().numpy(), out["pred_spans"][0].float().cpu().numpy(),
+                       out["saliency_scores"][0].float().cpu().numpy())
+
+
+class UniVTG(Method):
+    """UniVTG with official (converted) or self-trained weights."""
+
+    name = "univtg"
+    summary = "UniVTG: unified foreground/boundary/saliency heads (moments, highlights, summaries)"
+    paper = "Lin et al., UniVTG: Towards Unified Video-Language Temporal Grounding, ICCV 2023"
+    Config = UniVTGConfig
+
+    def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+        self.check_query(query)
+        return self.ground_text(video, query.text, progress=progress)
+
+    def summarize(self, video: str | Path, ratio: float = 0.2, query: str | None = None, *,
+                  progress: bool = False) -> Grounding:
+        """Highlights of the whole video as a summary of ``ratio`` of its clips (query-free by default)."""
+        import dataclasses
+
+        runner = UniVTG(dataclasses.replace(self.config, summary_ratio=ratio))
+        return runner.ground_text(video, query, progress=progress)
+
+    def ground_text(self, video: str | Path, text: str | None, *, progress: bool = False) -> Grounding:
+        from vtg.device import resolve_device
+
+        from .features import text_tokens, video_input
+
+        cfg_m = self.config
+        device = resolve_device(cfg_m.device)
+        net, cfg = loaded_model(cfg_m.model, device)
+        self._check_features(cfg)
+        vi = video_input(video, encoder=cfg_m.encoder, device=device, clip_len=cfg.clip_length,
+                         slowfast=cfg_m.slowfast if cfg.video_features == "slowfast_clip" else None, progress=progress)
+        query_text = text or cfg_m.highlight_query
+        tokens = text_tokens(query_text, encoder=cfg_m.encoder, device=device)
+        self._check_dims(cfg, vi.clips, tokens)
+        heads = run_model(net, vi.clips, tokens, device)
+        return self.to_grounding(heads, cfg, video, query_text, vi.duration,
+                                 meta={"encoder": cfg_m.encoder, "model": str(cfg_m.model), "query_free": text is None})
+
+    def to_grounding(self, heads: HeadOutputs, cfg, video, query: str, duration: float,
+                     meta: dict | None = None) -> Grounding:
+        """Decode head outputs into a :class:`Grounding` (moments or a summary, plus saliency)."""
+        from .inference import clip_centres, clip_saliency, decode_moments, summarize
+
+        n = len(heads.fg)
+        sal = clip_saliency(heads.cosine, heads.fg)
+        meta = dict(meta or {}, clip_length=cfg.clip_length, clips=n, timestamp=cfg.timestamp,
+                    scoring="moments: foreground probability; saliency: cosine + foreground")
+        ratio = self.config.summary_ratio
+        if ratio is not None:
+            summ = summarize(sal, duration, ratio, cfg.clip_length)
+            moments = summ.moments
+            meta["summary"] = {"ratio": ratio, "clips": [int(c) for c in summ.clips]}
+        else:
+            moments = decode_moments(heads.fg, heads.spans, duration, clip_len=cfg.clip_length,
+                                     convention=cfg.timestamp, nms_iou=self.config.nms_iou,
+                                     max_moments=self.config.max_moments)
+        return Grounding(query=query, video=str(video), duration=duration, moments=moments,
+                         saliency=Saliency(clip_centres(n, cfg.clip_length, duration), sal),
+                         method=self.name, meta=meta)
+
+    def _check_features(self, cfg) -> None:
+        if cfg.video_features == "slowfast_clip" and not self.config.slowfast:
+            raise UsageError("these UniVTG weights take SlowFast+CLIP features: pass the video's SlowFast R50 "
+                             "features with -O slowfast=FILE.npy (2304-d per 2-s clip), or use a CLIP-only checkpoint")
+        if cfg.video_features != "slowfast_clip" and self.config.slowfast:
+            raise UsageError("these UniVTG weights take no SlowFast features; drop the slowfast option")
+
+    @staticmethod
+    def _check_dims(cfg, clips: np.ndarray, tokens: np.ndarray) -> None:
+        if clips.shape[1] + 2 != cfg.v_feat_dim:
+            raise UsageError(f"the model expects {cfg.v_feat_dim - 2}-d clip features but the encoder gives "
+                             f"{clips.shape[1]}; use the encoder the weights were trained with")
+        if tokens.shape[1] != cfg.t_feat_dim:
+            raise UsageError(f"the model expects {cfg.t_feat_dim}-d text tokens but the encoder gives {tokens.shape[1]}")

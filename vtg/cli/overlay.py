@@ -1,0 +1,52 @@
+"""``vtg overlay VIDEO -o numbered.mp4``: NumPro frame numbers for any Video-LLM.
+
+Samples VIDEO (1 fps by default, NumPro's training-free rate), draws each sampled frame's index
+in red in the bottom-right corner, and writes the numbered frames as a video (one output frame
+per sampled frame) or, with ``--frames-dir``, as images plus ``frames.json`` giving every
+number's true time in seconds, so an external model's "From Frame x to Frame y" maps back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vtg.errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("overlay")(overlay_command)
+
+
+def overlay_command(
+    video: Path = typer.Argument(..., help="Video file."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Numbered video to write (.mp4)."),
+    frames_dir: Optional[Path] = typer.Option(None, "--frames-dir", help="Write numbered frames as PNG files here instead (or as well)."),
+    fps: float = typer.Option(1.0, "--fps", help="Frames sampled per second (NumPro: 1)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Sample at most this many frames (the rate drops to fit)."),
+    size: Optional[int] = typer.Option(None, "--size", min=16, help="Resize so the shorter side is this many pixels (font scales along)."),
+    times: Optional[Path] = typer.Option(None, "--times", help="Also write a JSON list of each numbered frame's time in seconds."),
+    out_fps: Optional[float] = typer.Option(None, "--out-fps", help="Playback rate of the output video (default: the sampling rate)."),
+) -> None:
+    """Number the sampled frames of VIDEO (NumPro) for feeding to any Video-LLM."""
+    from vtg.fileio import atomic_write_text
+    from vtg.overlays.video import write_numbered_frames, write_numbered_video
+
+    if output is None and frames_dir is None:
+        raise UsageError("say where to write: -o numbered.mp4 and/or --frames-dir DIR")
+    if fps <= 0:
+        raise UsageError("--fps must be positive")
+    if output is not None and output.suffix.lower() not in (".mp4", ".mkv", ".mov"):
+        raise UsageError(f"-o {output}: write an .mp4 (or .mkv/.mov) video; use --frames-dir for images")
+    written: list[float] = []
+    if output is not None:
+        written = write_numbered_video(video, output, fps, max_frames=max_frames, size=size, out_fps=out_fps)
+        typer.echo(f"wrote {len(written)} numbered frames to {output}")
+    if frames_dir is not None:
+        written = write_numbered_frames(video, frames_dir, fps, max_frames=max_frames, size=size)
+        typer.echo(f"wrote {len(written)} numbered frames to {frames_dir}/ (index: frames.json)")
+    if times is not None:
+        atomic_write_text(times, json.dumps([round(t, 4) for t in written]))

@@ -1,0 +1,160 @@
+"""UniVTG commands: ``vtg train univtg``, ``vtg pseudo-label``, ``vtg summarize`` and
+``vtg models convert univtg CKPT`` (added to the ``vtg models`` sub-app)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vtg.errors import UnknownNameError, UsageError
+
+train_app = typer.Typer(help="Train or fine-tune a grounding model.", no_args_is_help=True)
+
+#: method name -> "module:function(ckpt, out_dir) -> Path" for ``vtg models convert``.
+CONVERTERS = {"univtg": "vtg.methods.univtg.convert:convert_checkpoint"}
+
+
+@train_app.callback()
+def _train_group() -> None:
+    """Train or fine-tune a grounding model (methods with trainable weights)."""
+
+
+def register(app: typer.Typer) -> None:
+    from vtg.cli.models import models_app
+
+    train_app.command("univtg")(train_univtg_command)
+    app.add_typer(train_app, name="train")
+    app.command("pseudo-label")(pseudo_label_command)
+    app.command("summarize")(summarize_command)
+    models_app.command("convert")(convert_command)
+
+
+def convert_command(
+    method: str = typer.Argument(..., help="Whose checkpoint it is: univtg."),
+    checkpoint: Path = typer.Argument(..., help="The official checkpoint file, e.g. model_best.ckpt."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Directory to write (default: vtg-univtg beside the checkpoint)."),
+) -> None:
+    """Convert an official checkpoint once into safetensors + config.json (read without running its code)."""
+    import importlib
+
+    key = method.strip().lower()
+    if key not in CONVERTERS:
+        raise UnknownNameError("convertible method", method, list(CONVERTERS))
+    module, func = CONVERTERS[key].split(":")
+    out = getattr(importlib.import_module(module), func)(checkpoint, output)
+    typer.echo(f"wrote {out}; use it with: vtg ground VIDEO QUERY --method {key} --model {out}")
+
+
+def train_univtg_command(
+    annotations: Path = typer.Argument(..., help="Training annotations (QVHighlights / Charades-STA JSONL, or vtg pseudo-label output)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output directory (model.safetensors + config.json, last/ for resuming)."),
+    val: Optional[Path] = typer.Option(None, "--val", help="Validation annotations, evaluated after each epoch with vtg eval's metrics."),
+    features: Optional[List[Path]] = typer.Option(None, "--features", help="Folder of precomputed per-clip video features <vid>.npz/.npy (repeat to concatenate, e.g. SlowFast then CLIP)."),
+    text_features: Optional[Path] = typer.Option(None, "--text-features", help="Folder of <qid>.npz token features (last_hidden_state); default: CLIP encoder."),
+    videos: Optional[Path] = typer.Option(None, "--videos", help="Folder of videos <vid>.mp4; features through the encoder and cache."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune from a converted or trained model directory."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from OUTPUT/last."),
+    epochs: int = typer.Option(200, "--epochs", min=1),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    lr: float = typer.Option(1e-4, "--lr"),
+    weight_decay: float = typer.Option(1e-4, "--weight-decay"),
+    lr_drop: int = typer.Option(200, "--lr-drop", help="Multiply the learning rate by 0.1 every N epochs."),
+    hidden_dim: int = typer.Option(1024, "--hidden-dim", help="Width for a model trained from scratch."),
+    enc_layers: int = typer.Option(4, "--enc-layers"),
+    timestamp: str = typer.Option("center", "--timestamp", help="Clip anchor for a new model: center, or official (ignored with --init)."),
+    encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e"),
+    device: str = typer.Option("auto", "--device"),
+    amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA."),
+    main_metric: str = typer.Option("R1@0.5", "--main-metric", help="Validation metric that picks the best model."),
+    eval_every: int = typer.Option(1, "--eval-every", min=1),
+    seed: int = typer.Option(2018, "--seed"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
+) -> None:
+    """Train or fine-tune UniVTG with the paper's losses; prints one JSON line per epoch."""
+    import json
+
+    from vtg.methods.univtg.config import ModelConfig, video_features_kind
+    from vtg.methods.univtg.data import read_annotations
+    from vtg.methods.univtg.features import FeatureSource, build_samples
+    from vtg.methods.univtg.train import Trainer, TrainOptions
+
+    show = sys.stderr.isatty() if progress is None else progress
+    if (output / "last" / "state.json").is_file() and not resume:
+        raise UsageError(f"{output} already holds a training run; pass --resume to continue it or choose another --output")
+    source = FeatureSource(features or (), text_features, videos, encoder=encoder, device=device)
+    train = build_samples(read_annotations(annotations), source, progress=show)
+    val_samples = build_samples(read_annotations(val), source, progress=show) if val else None
+    dv, dt = train[0].video.shape[1] + 2, train[0].text.shape[1]
+    cfg = ModelConfig(v_feat_dim=dv, t_feat_dim=dt, hidden_dim=hidden_dim, enc_layers=enc_layers,
+                      timestamp=timestamp, video_features=video_features_kind(dv))
+    opts = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, lr_drop=lr_drop,
+                        device=device, amp=amp, seed=seed, eval_every=eval_every, main_metric=main_metric,
+                        progress=show)
+    trainer = Trainer(cfg, output, opts, init_from=init, resume=resume)
+    if trainer.cfg.v_feat_dim != dv or trainer.cfg.t_feat_dim != dt:
+        raise UsageError(f"the features are {dv - 2}-d video / {dt}-d text but the model takes "
+                         f"{trainer.cfg.v_feat_dim - 2} / {trainer.cfg.t_feat_dim}")
+    output.mkdir(parents=True, exist_ok=True)
+
+    def log(line: str) -> None:
+        typer.echo(line, err=True)
+        with open(output / "log.jsonl", "a") as fh:
+            fh.write(line + "\n")
+
+    state = trainer.fit(train, val_samples, log=log)
+    typer.echo(json.dumps({"output": str(output), "epochs": state["epoch"], "best": state["best"],
+                           "main_metric": main_metric, "timestamp": trainer.cfg.timestamp}))
+
+
+def pseudo_label_command(
+    videos: List[Path] = typer.Argument(..., help="Unlabelled videos."),
+    output: Path = typer.Option(..., "--output", "-o", help="JSONL to write (QVHighlights form + label_type)."),
+    vocabulary: Optional[Path] = typer.Option(None, "--vocabulary", help="Concept vocabulary, one per line."),
+    concepts: Optional[str] = typer.Option(None, "--concepts", help="Comma-separated concepts (instead of --vocabulary)."),
+    top_k: int = typer.Option(5, "--top-k", min=1, help="Concepts kept per video."),
+    labels: str = typer.Option("interval", "--labels", help="Comma-separated label kinds: point, interval, curve."),
+    encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e"),
+    device: str = typer.Option("auto", "--device"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
+) -> None:
+    """CLIP-teacher pseudo labels (point / interval / curve) for pre-training UniVTG."""
+    from vtg.api import check_video_path
+    from vtg.methods.univtg.pseudo_labels import pseudo_label_videos, read_vocabulary
+
+    if (vocabulary is None) == (concepts is None):
+        raise UsageError("give exactly one of --vocabulary FILE or --concepts 'a,b,c'")
+    words = read_vocabulary(vocabulary) if vocabulary else [c.strip() for c in concepts.split(",") if c.strip()]
+    kinds = [k.strip() for k in labels.split(",") if k.strip()]
+    paths = [check_video_path(v) for v in videos]
+    show = sys.stderr.isatty() if progress is None else progress
+    n = pseudo_label_videos(paths, words, output, encoder=encoder, device=device, top_k=top_k, kinds=kinds, progress=show)
+    typer.echo(f"wrote {n} pseudo-label records to {output}")
+
+
+def summarize_command(
+    video: Path = typer.Argument(..., help="Video file."),
+    query: Optional[str] = typer.Argument(None, help="Optional focus; without it the summary is query-free."),
+    model: Optional[str] = typer.Option(None, "--model", help="UniVTG directory (vtg models convert univtg / vtg train univtg)."),
+    summary_ratio: float = typer.Option(0.2, "--summary-ratio", help="Fraction of 2-second clips to keep."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e"),
+    device: Optional[str] = typer.Option(None, "--device"),
+    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Other UniVTG options as key=value."),
+    as_json: bool = typer.Option(False, "--json"),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or srt."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result (e.g. a .jsonl for vtg export --reel)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
+) -> None:
+    """Highlights / video summary with UniVTG: the top clips by saliency, merged into intervals."""
+    from vtg.api import check_video_path
+    from vtg.cli.options import emit, parse_key_values, pick_format
+    from vtg.methods import load_method
+
+    options = {k: v for k, v in {"model": model, "encoder": encoder, "device": device}.items() if v is not None}
+    options.update(parse_key_values(option))
+    runner = load_method("univtg", **options)
+    show = sys.stderr.isatty() if progress is None else progress
+    result = runner.summarize(check_video_path(video), summary_ratio, query, progress=show)
+    emit([result], pick_format(fmt, as_json, output), output)
