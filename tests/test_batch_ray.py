@@ -31,6 +31,7 @@ def ray_cluster(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own DataContext deprecations
 def test_ray_engine_matches_local_and_resumes(ray_cluster, tmp_path, make_video, monkeypatch):
     import batch_helpers
     from vtg.methods import REGISTRY

@@ -12,9 +12,8 @@ torch = pytest.importorskip("torch")
 
 from vtg.cli.main import main  # noqa: E402
 from vtg.methods.univtg.config import ModelConfig  # noqa: E402
-from vtg.methods.univtg.data import Sample, l2_normalise  # noqa: E402
+from vtg.methods.univtg.data import Sample, ground_truth_records, l2_normalise  # noqa: E402
 from vtg.methods.univtg.train import Trainer, TrainOptions, evaluate_predictions, predict  # noqa: E402
-from vtg.methods.univtg.data import ground_truth_records  # noqa: E402
 from vtg.methods.univtg.weights import load_model  # noqa: E402
 
 DIM = 32
@@ -69,7 +68,7 @@ def small_config(**kw):
 def test_learns_to_ground_synthetic_queries(tmp_path):
     w = world()
     train, held_out = synthetic(w, 192, seed=1), synthetic(w, 64, seed=2)
-    opts = TrainOptions(epochs=12, batch_size=32, lr=3e-3, device="cpu", eval_every=100, time_limit=50)
+    opts = TrainOptions(epochs=20, batch_size=32, lr=3e-3, device="cpu", eval_every=100, time_limit=50)
     started = time.monotonic()
     Trainer(small_config(), tmp_path, opts).fit(train, held_out)
     assert time.monotonic() - started < 60
@@ -130,3 +129,45 @@ def test_cli_trains_from_precomputed_features_and_evaluates_each_epoch(tmp_path,
     assert "--resume" in capsys.readouterr().err
     assert main(args[:-1] + ["--epochs", "3", "--resume", "--no-progress"]) == 0
     assert len((out / "log.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("name", ["qvhighlights/highlight_val_release.jsonl", "charades-sta/charades_test_release.jsonl"])
+def test_real_annotation_files_are_consumed(shared_data, tmp_path, name):
+    """QVHighlights (windows + 3-rater clip saliency) and Charades-STA records train and evaluate."""
+    from vtg.methods.univtg.data import clip_labels, read_annotations
+    from vtg.methods.univtg.features import FeatureSource, build_samples
+
+    records = read_annotations(shared_data / name)[:6]
+    rng = np.random.default_rng(0)
+    vdir, tdir = tmp_path / "v", tmp_path / "t"
+    vdir.mkdir()
+    tdir.mkdir()
+    for r in records:
+        clips = int(np.ceil(float(r["duration"]) / 2.0))
+        np.save(vdir / f"{r['vid']}.npy", rng.normal(size=(clips, 8)).astype(np.float32))
+        np.save(tdir / f"{r['qid']}.npy", rng.normal(size=(5, 8)).astype(np.float32))
+    samples = build_samples(records, FeatureSource([vdir], tdir))
+    for s, r in zip(samples, records):
+        lab = clip_labels(s, 2.0, "official")
+        assert lab.fg.sum() >= 1
+        if "saliency_scores" in r:  # mean of the three raters on the relevant clips
+            cid, scores = r["relevant_clip_ids"][0], r["saliency_scores"][0]
+            assert s.saliency[cid] == pytest.approx(np.mean(scores))
+    cfg = ModelConfig(v_feat_dim=10, t_feat_dim=8, hidden_dim=16, enc_layers=1, nheads=2, dim_feedforward=16,
+                      video_features="custom")
+    state = Trainer(cfg, tmp_path / "run", TrainOptions(epochs=1, batch_size=3, device="cpu")).fit(samples, samples)
+    metrics = state["history"][0]["metrics"]
+    assert metrics["queries"] == 6 and 0 <= metrics["R1@0.5"] <= 100
+    if "saliency_scores" in records[0]:
+        assert "HL-min-VeryGood-mAP" in metrics
+
+
+@pytest.mark.gpu
+def test_mixed_precision_training_on_cuda(tmp_path):
+    train = synthetic(world(), 16, seed=5)
+    trainer = Trainer(small_config(), tmp_path, TrainOptions(epochs=2, batch_size=8, lr=1e-3, device="cuda"))
+    assert trainer.use_amp
+    state = trainer.fit(train, train[:4])
+    assert all(np.isfinite(r["loss"]) for r in state["history"])
+    resumed = Trainer(small_config(), tmp_path, TrainOptions(epochs=3, batch_size=8, device="cuda"), resume=True)
+    assert resumed.state["epoch"] == 2 and resumed.scaler.get_scale() == trainer.scaler.get_scale()

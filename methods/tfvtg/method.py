@@ -10,6 +10,7 @@ by :mod:`~vtg.methods.tfvtg.localizer`, and with sub-events or rewrites fused by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -142,14 +143,26 @@ class TFVTG(Method):
         return Grounding(query=query.label, video=str(path), duration=duration, moments=tuple(moments[:cfg.top_k]),
                          saliency=Saliency(feats.times, saliency), method=self.name, meta=meta)
 
+    def prepare(self, video: str | Path, *, progress: bool = False) -> None:
+        """Fill the feature cache for ``video`` ahead of its queries (``vtg batch --workers``)."""
+        from vtg.encoders import load_encoder
+        from vtg.features import video_features
+
+        settings = self.feature_settings(video)
+        encoder = load_encoder(settings["encoder"], device=self.config.device)
+        video_features(Path(video), encoder, settings["fps"], progress=progress, device=self.config.device)
+
+    def feature_settings(self, video: str | Path) -> dict:
+        """The encoder and frame rate ``ground`` uses on ``video``; ``vtg index`` fills exactly these."""
+        _, fps = self._sampling(Path(video))
+        return {"encoder": self.config.encoder, "fps": fps, "max_frames": None}
+
     def _sampling(self, path: Path):
         """The preset and frame rate: the ``long`` preset for long videos unless sampling is fixed."""
-        from vtg.video import probe
-
         cfg = self.config
         preset = get_preset(cfg.preset)
         if cfg.fps is None and cfg.stride is None:
-            preset = auto_preset(preset, probe(path).duration, cfg.long_after)
+            preset = auto_preset(preset, video_duration(path), cfg.long_after)
         return preset, float(cfg.fps or preset.fps)
 
     def _decompose(self, text: str, video_id: str):
@@ -175,6 +188,19 @@ class TFVTG(Method):
             subs.append(per_desc[pos:pos + len(g)])
             pos += len(g)
         return fuse(query_results, subs, plan.relationship, self.config.gamma), saliency
+
+
+def video_duration(path: Path) -> float:
+    """The video's duration, probed once per file version (batches ask for it on every query)."""
+    stat = path.stat()
+    return _probed_duration(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _probed_duration(path: str, size: int, mtime_ns: int) -> float:
+    from vtg.video import probe
+
+    return probe(path).duration
 
 
 def image_similarity(encoder, features: np.ndarray, image: Path) -> np.ndarray:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from vtg.errors import CheckpointError, UsageError
+from vtg.errors import CheckpointError, UsageError, VtgError
 
 from .config import ModelConfig
 from .data import Sample, collate, ground_truth_records, to_device
@@ -201,6 +200,9 @@ class Trainer:
                                      if isinstance(v, (int, float)) and not k.startswith("MR-") or k == "MR-full-mAP"}
             self.state["epoch"] = epoch + 1
             self.state["history"].append(record)
+            if metrics is not None and self.opts.main_metric not in metrics:
+                raise UsageError(f"main metric {self.opts.main_metric!r} is not among the evaluation metrics: "
+                                 f"{', '.join(k for k, v in metrics.items() if isinstance(v, (int, float)))}")
             score = None if metrics is None else metrics.get(self.opts.main_metric)
             if metrics is None and not val or score is not None and (self.state["best"] is None or score > self.state["best"]):
                 self.state["best"] = score
@@ -243,10 +245,12 @@ class Trainer:
             import torch
 
             self.optim = torch.optim.AdamW(self.model.parameters(), lr=self.opts.lr, weight_decay=self.opts.weight_decay)
-            flat = load_file(str(last / "optimizer.safetensors"), device=self.device)
+            flat = load_file(str(last / "optimizer.safetensors"), device="cpu")  # moments move to their params
             self.optim.load_state_dict(optimizer_from_flat(flat, state["optimizer"]))
-        except (OSError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"cannot resume from {last}: {exc}") from None
+        except VtgError:
+            raise
+        except Exception as exc:  # missing/corrupt files, safetensors errors, mismatched optimiser state
+            raise CheckpointError(f"cannot resume from {last}: {type(exc).__name__}: {exc}") from None
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.state = {k: state[k] for k in ("epoch", "step", "best", "history")}

@@ -9,7 +9,6 @@ error stops the run at once, since it would fail every video the same way.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -26,17 +25,14 @@ def register(app: typer.Typer) -> None:
 def sampling_defaults(method: str, video: Path | None = None) -> dict:
     """``encoder``/``fps``/``max_frames`` a method would use: its ``feature_settings(video)`` hook
     when it has one (methods whose rate depends on the video), else its config's defaults."""
-    from vtg.methods import method_class
+    from vtg.methods import load_method
 
-    cls = method_class(method)
-    hook = getattr(cls, "feature_settings", None)
+    instance = load_method(method)
+    hook = getattr(instance, "feature_settings", None)
     if callable(hook) and video is not None:
         return dict(hook(video))
-    out = {}
-    for f in dataclasses.fields(cls.Config):
-        if f.name in ("encoder", "fps", "max_frames"):
-            out[f.name] = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    return out
+    return {name: getattr(instance.config, name) for name in ("encoder", "fps", "max_frames")
+            if hasattr(instance.config, name)}
 
 
 def index_command(

@@ -57,7 +57,10 @@ def debug_enabled() -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (used by the console script and in-process tests)."""
     try:
-        app(args=argv, prog_name="vtg", standalone_mode=False)
+        # Without standalone mode click *returns* the code of a typer.Exit raised in a command.
+        returned = app(args=argv, prog_name="vtg", standalone_mode=False)
+        if isinstance(returned, int) and not isinstance(returned, bool):
+            return returned
     except VtgError as exc:
         if debug_enabled():
             raise
