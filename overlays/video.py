@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vtg.errors import VideoError
 from vtg.fileio import atomic_write_text
 from vtg.overlays.numbers import draw_number
 
@@ -66,9 +67,10 @@ def write_numbered_video(video: str | Path, output: str | Path, fps: float | Non
                     for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
                         out.mux(packet)
                 times.extend(batch_times.tolist())
-            if stream is not None:
-                for packet in stream.encode():
-                    out.mux(packet)
+            if stream is None:
+                raise VideoError(f"no frames could be sampled from {video}")
+            for packet in stream.encode():
+                out.mux(packet)
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)

@@ -30,6 +30,8 @@ def spans(moments):
     ("From Frame 3 to Frame 5, and from Frame 10 to Frame 12.", [(3.02, 6.02), (10.02, 13.02)]),
     ("Frame 3 to Frame 5 and Frame 10 to Frame 12", [(3.02, 6.02), (10.02, 13.02)]),
     ("It can be seen in frame 5.", [(5.02, 6.02)]),  # a single frame
+    ("Start frame: 4, end frame: 9", [(4.02, 10.02)]),
+    ("frame 3 through frame 7", [(3.02, 8.02)]),
     ("From Frame 29 to Frame 29", [(29.02, 30.5)]),  # the last frame lasts to the video's end
     ("The person opens the door.", []),
     ("", []),

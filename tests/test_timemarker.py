@@ -22,7 +22,12 @@ def spans(moments):
     ("from 01:05 to 01:12", [(65.0, 72.0)]),
     ("second{6.0} - second{4.0}", [(4.0, 6.0)]),
     ("second{1.0} - second{3.0}, second{8.0} - second{9.5}", [(1.0, 3.0), (8.0, 9.5)]),
+    ("[4.0, 6.0]", [(4.0, 6.0)]),
+    ("The moments are [[1.5, 3.0], [8.0, 9.5]].", [(1.5, 3.0), (8.0, 9.5)]),
+    ("Start time: 4.0s, end time: 6.0s.", [(4.0, 6.0)]),
+    ("from 1 minute 5 seconds to 1 minute 12.5 seconds", [(65.0, 72.5)]),
     ("It happens at 5 seconds.", []),
+    ("There are 3, 4 people.", []),
     ("No, nothing like that happens.", []),
 ])
 def test_parse_answer_table(answer, expected):

@@ -1,5 +1,5 @@
 """Training samples for UniVTG: annotations in the QVHighlights / Charades-STA JSONL form turned
-into the per-clip labels of the paper (Sec. 3.1): foreground ``f``, boundary window ``b`` and
+into the per-clip labels of the paper's unified formulation: foreground ``f``, boundary window ``b`` and
 saliency ``s`` for every 2-second clip.
 
 Label rules follow the released data loader: a clip is foreground when its anchor time (see

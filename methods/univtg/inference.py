@@ -1,4 +1,4 @@
-"""From UniVTG head outputs to moments, a saliency curve and summaries (paper Sec. 3.4 "Inference").
+"""From UniVTG head outputs to moments, a saliency curve and summaries (the paper's inference rules).
 
 Every clip proposes one window: its anchor time plus the two offsets of its boundary head, scored
 by its foreground probability. Proposals are sorted, suppressed by temporal NMS at IoU 0.7 and the

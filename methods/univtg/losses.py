@@ -1,4 +1,4 @@
-"""UniVTG training losses (paper Sec. 3.3, Eqs. 3-6) with the released coefficients.
+"""UniVTG training losses (the paper's training objectives) with the released coefficients.
 
 * foreground: binary cross-entropy, background clips down-weighted by ``eos_coef`` = 0.1;
 * boundaries, on foreground clips only: smooth-L1 between ``anchor + offsets`` and the clip's
@@ -13,7 +13,8 @@ s_intra=0.1, s_inter=0.1``.
 
 Deviation from the reference code: its intra-video loss adds a second term that normalises the
 positive clip's score across the *batch* at the same clip index (``log_softmax(sim_in.t())``),
-which has no counterpart in the paper's Eq. 5 and mixes unrelated videos; vtg implements Eq. 5 only.
+which has no counterpart in the paper's intra-video loss and mixes unrelated videos; vtg implements the
+paper's form only.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def saliency_losses(out, tgt) -> tuple[torch.Tensor, torch.Tensor]:
         return zero, zero
     b = torch.nonzero(has).squeeze(1)
     p = pos[b]
-    # intra-video (Eq. 5): the positive against lower-saliency clips of the same video
+    # intra-video: the positive against lower-saliency clips of the same video
     sim = F.cosine_similarity(clips[b], sent[b][:, None, :], dim=-1) / TEMPERATURE  # (N, L)
     sal = tgt["saliency"][b]
     pos_sal = sal.gather(1, p[:, None])
@@ -87,7 +88,7 @@ def saliency_losses(out, tgt) -> tuple[torch.Tensor, torch.Tensor]:
     allowed[torch.arange(len(b)), p] = True
     logp = torch.log_softmax(sim.masked_fill(~allowed, float("-inf")), dim=1)
     intra = -logp[torch.arange(len(b)), p].mean()
-    # inter-video (Eq. 6): positive clip vs every sentence in the batch, symmetrised
+    # inter-video: positive clip vs every sentence in the batch, symmetrised
     if len(b) < 2:
         return intra, clips.sum() * 0.0
     v = F.normalize(clips[b, p], dim=-1)

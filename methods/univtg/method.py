@@ -2,7 +2,7 @@
 
 ``vtg ground video.mp4 "query" --method univtg --model DIR`` extracts one CLIP ViT-B/32 frame
 feature per 2-second clip (cached), the query's CLIP token features, runs the network and decodes
-moments (NMS 0.7, top 10) and per-clip saliency (cosine + foreground), as in the paper (Sec. 3.4).
+moments (NMS 0.7, top 10) and per-clip saliency (cosine + foreground), as in the paper.
 With ``summary_ratio`` the answer is a summary instead: the top clips by saliency merged into
 intervals (query-free when the query is the generic ``highlight_query``).
 """

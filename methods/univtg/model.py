@@ -1,4 +1,4 @@
-"""The UniVTG network (Lin et al., ICCV 2023, Sec. 3.2 "Unified model").
+"""The UniVTG network (Lin et al., ICCV 2023: the grounding model).
 
 Video clip features (with the two-value temporal endpoint feature) and query token features are
 each projected by small MLPs, tagged with a token-type embedding, concatenated into one sequence
@@ -9,7 +9,7 @@ read each clip:
 * boundaries ``b`` - three kernel-3 1-D convolutions then a sigmoid, signed ``(-d_start, +d_end)``
   so ``anchor + b`` is the clip's proposed window;
 * saliency ``s`` - cosine between each projected clip token (before the encoder) and the sentence
-  obtained by attention-pooling the projected word tokens (Eq. 2 of the paper).
+  obtained by attention-pooling the projected word tokens.
 
 Attribute names and nesting follow the released checkpoints exactly (``input_vid_proj.0.net.1``,
 ``transformer.encoder.layers.N.self_attn``, ``span_embed.layers.2``, ``weightedpool.weight``, the

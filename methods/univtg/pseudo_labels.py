@@ -1,4 +1,4 @@
-"""CLIP-teacher pseudo labels for pre-training on unlabelled videos (paper Sec. 3.3, Fig. 4).
+"""CLIP-teacher pseudo labels for pre-training on unlabelled videos (the paper's CLIP-teacher label scaling).
 
 For every 2-second clip the teacher (CLIP ViT-B/32) scores the similarity to each concept of a
 vocabulary; the ``top_k`` concepts with the largest summed similarity over the video become

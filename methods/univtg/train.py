@@ -1,4 +1,4 @@
-"""Training and fine-tuning UniVTG (``vtg train univtg``), following the paper's recipe (Sec. 4.1)
+"""Training and fine-tuning UniVTG (``vtg train univtg``), following the paper's implementation details
 and the released scripts: AdamW (lr 1e-4, weight decay 1e-4), gradient clipping at 0.1, a step
 learning-rate decay (x0.1 every ``lr_drop`` epochs), the losses of :mod:`.losses`; mixed precision
 on CUDA.

@@ -3,9 +3,11 @@
 Shared by NumPro (frame numbers), TimeMarker (``second{t}`` or plain seconds) and VTG-LLM (time
 tokens or ``0002.5``-style digits). Models phrase the same answer many ways: "From Frame 3 to
 Frame 7", "frames 3-7", "between 2.5s and 10s", "00:01:05 - 00:01:12", several intervals in one
-sentence, the ends reversed. The parser pairs two consecutive numbers when only a range connector
-(``-``, ``to``, ``and``, ``until``, ``through``, ``~``) and unit words lie between them. It never
-raises on odd text: an answer without an interval gives an empty list.
+sentence, the ends reversed, "[2.5, 10.0]", "start time: 2.5, end time: 10", "1 minute 5 seconds".
+The parser pairs two consecutive numbers when only a range connector (``-``, ``to``, ``and``,
+``until``, ``through``, ``~``) and unit words lie between them, or a comma inside brackets; failing
+that it looks for "start ... end ..." wording. It never raises on odd text: an answer without an
+interval gives an empty list.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ _SEPARATOR = re.compile(
     r"^\s*" + _UNIT + r"\s*\)?\s*,?\s*(?:-+>?|~|→|to|and|until|till|through|thru)\s*"
     r"(?:the\s+)?(?:(?:frames?|seconds?|sec|second|at|timestamp|no\.?|#)\s*)*$"
 )
+_MIN_SEC = re.compile(r"(\d+)\s*(?:minutes?|mins?)\s*(?:and\s*)?(\d+(?:\.\d+)?)\s*(?:seconds?|secs?|s)\b")
+_BRACKETED = re.compile(r"^\s*,\s*$")
+_START_END = re.compile(
+    r"start(?:ing)?(?:\s*(?:time|frame|point))?\s*(?:is|:|=|at|of)?\s*(?:frame\s*)?(?P<a>[0-9:.]*\d)[^0-9]{0,40}?"
+    r"end(?:ing)?(?:\s*(?:time|frame|point))?\s*(?:is|:|=|at|of)?\s*(?:frame\s*)?(?P<b>[0-9:.]*\d)")
 _SINGLE_FRAME = re.compile(r"frames?\s*(?:#|no\.?|number)?\s*(\d+)(?![\d:]|\.\d)")
 
 
@@ -28,7 +35,8 @@ def normalise(text: str) -> str:
     """Lower-case, unify dashes, unwrap ``second{t}`` markers and spell time tokens as digits."""
     text = _DASHES.sub("-", str(text)).lower()
     text = _TIME_TOKEN.sub(r"\1", text)
-    return _SECOND_BRACES.sub(r"\1", text)
+    text = _SECOND_BRACES.sub(r"\1", text)
+    return _MIN_SEC.sub(lambda m: f"{int(m.group(1)) * 60 + float(m.group(2)):g} seconds", text)
 
 
 def number_spans(text: str) -> list[tuple[int, int, float]]:
@@ -52,22 +60,39 @@ def find_ranges(text: str) -> list[tuple[float, float]]:
     Duplicates are dropped; reversed ends are swapped.
     """
     try:
-        text = normalise(text)
-        spans = number_spans(text)
+        return _ranges(normalise(text))
     except Exception:  # defensive: a parser must never fail on model output
         return []
+
+
+def _ranges(text: str) -> list[tuple[float, float]]:
+    spans = number_spans(text)
     out: list[tuple[float, float]] = []
     i = 0
     while i + 1 < len(spans):
-        (_, end_a, a), (start_b, _, b) = spans[i], spans[i + 1]
-        if _SEPARATOR.match(text[end_a:start_b]):
+        (start_a, end_a, a), (start_b, end_b, b) = spans[i], spans[i + 1]
+        between = text[end_a:start_b]
+        bracketed = (_BRACKETED.match(between) and text[:start_a].rstrip()[-1:] in ("[", "(")
+                     and text[end_b:].lstrip()[:1] in ("]", ")"))
+        if _SEPARATOR.match(between) or bracketed:
             pair = (min(a, b), max(a, b))
             if pair not in out:
                 out.append(pair)
             i += 2
         else:
             i += 1
-    return out
+    return out or start_end(text)
+
+
+def start_end(text: str) -> list[tuple[float, float]]:
+    """``start time: 2.5 ... end time: 10`` style answers (normalised text)."""
+    m = _START_END.search(text)
+    a = number_spans(m.group("a")) if m else []
+    b = number_spans(m.group("b")) if m else []
+    if not a or not b:
+        return []
+    a_val, b_val = a[0][2], b[0][2]
+    return [(min(a_val, b_val), max(a_val, b_val))]
 
 
 def single_frames(text: str) -> list[int]:
