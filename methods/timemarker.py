@@ -24,7 +24,7 @@ import numpy as np
 
 from vtg.methods.videollm.frames import TOKEN_PIXELS, Sampled, fit_frames, sample_video
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
-from vtg.methods.videollm.parsing import clamp, find_ranges
+from vtg.methods.videollm.parsing import seconds_answer
 from vtg.methods.videollm.runner import Image, Part, VideoLLM
 from vtg.types import Moment
 
@@ -67,9 +67,7 @@ def separator(t: float) -> str:
 def parse_answer(text: str, duration: float | None = None) -> list[Moment]:
     """Moments in seconds from an answer such as "second{4.0} - second{6.0}", "4 to 6 seconds" or
     "00:00:04 - 00:00:06"; clamped to ``[0, duration]`` when given. No interval: ``[]``."""
-    if not isinstance(text, str):
-        return []
-    return [Moment(a, b) for a, b in clamp(find_ranges(text), 0.0, duration)]
+    return seconds_answer(text, duration)
 
 
 class TimeMarker(VideoLLMMethod):

@@ -113,3 +113,13 @@ def clamp(pairs: list[tuple[float, float]], low: float, high: float | None) -> l
         if (a, b) not in out:
             out.append((a, b))
     return out
+
+
+def seconds_answer(text, duration: float | None = None) -> list:
+    """Moments from an answer that names times in seconds (``4.0 - 6.0``, ``second{4}``, HH:MM:SS,
+    VTG-LLM's ``0002.5``), clamped to ``[0, duration]`` when given; ``[]`` when it names none."""
+    from vtg.types import Moment
+
+    if not isinstance(text, str):
+        return []
+    return [Moment(a, b) for a, b in clamp(find_ranges(text), 0.0, duration)]

@@ -18,7 +18,7 @@ from pathlib import Path
 from vtg.errors import UsageError
 from vtg.methods.videollm.frames import Sampled, fit_frames, sample_video
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
-from vtg.methods.videollm.parsing import clamp, find_ranges
+from vtg.methods.videollm.parsing import seconds_answer
 from vtg.methods.videollm.runner import Part, Video, VideoLLM
 from vtg.methods.vtgllm.timetokens import add_time_tokens, format_time, has_time_tokens
 from vtg.types import Moment
@@ -39,9 +39,7 @@ class VTGLLMConfig(VideoLLMConfig):
 def parse_answer(text: str, duration: float | None = None) -> list[Moment]:
     """Moments in seconds from a VTG-LLM answer: time tokens (``<t0><t0><t0><t2><t.><t5> - ...``)
     or digits (``0002.5 - 0010.0 seconds``), clamped to ``[0, duration]`` when given."""
-    if not isinstance(text, str):
-        return []
-    return [Moment(a, b) for a, b in clamp(find_ranges(text), 0.0, duration)]
+    return seconds_answer(text, duration)
 
 
 class VTGLLM(VideoLLMMethod):

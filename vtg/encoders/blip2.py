@@ -24,7 +24,6 @@ import numpy as np
 
 from vtg.encoders.base import Encoder, l2_normalize
 from vtg.encoders.specs import EncoderSpec
-from vtg.errors import CheckpointError
 
 
 class Blip2Encoder(Encoder):
@@ -67,18 +66,10 @@ class Blip2Encoder(Encoder):
 
 
 def load(parsed: EncoderSpec, device: str, dtype) -> Blip2Encoder:
-    from transformers import AutoImageProcessor, AutoTokenizer, Blip2ForImageTextRetrieval
+    from transformers import Blip2ForImageTextRetrieval
 
     from vtg.encoders import weights
 
-    weight_file = weights.require_hf_model(parsed.source, parsed.is_local)
-    common = dict(local_files_only=True, cache_dir=str(weights.hf_cache_dir()))
-    try:
-        model = Blip2ForImageTextRetrieval.from_pretrained(parsed.source, dtype=dtype, **common)
-        image_processor = AutoImageProcessor.from_pretrained(parsed.source, **common)
-        tokenizer = AutoTokenizer.from_pretrained(parsed.source, **common)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot load {parsed.canonical}: {exc}") from exc
-    model.to(device).eval()
-    return Blip2Encoder(parsed.canonical, model, image_processor, tokenizer, device, dtype,
-                        weights.fingerprint(weight_file))
+    model, image_processor, tokenizer, fingerprint = weights.load_hf_parts(
+        parsed, Blip2ForImageTextRetrieval, dtype, device)
+    return Blip2Encoder(parsed.canonical, model, image_processor, tokenizer, device, dtype, fingerprint)

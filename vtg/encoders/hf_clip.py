@@ -14,7 +14,6 @@ import numpy as np
 
 from vtg.encoders.base import Encoder, _as_texts, l2_normalize, pooled
 from vtg.encoders.specs import EncoderSpec
-from vtg.errors import CheckpointError
 
 
 class HFClipEncoder(Encoder):
@@ -86,19 +85,10 @@ class HFSiglipEncoder(HFClipEncoder):
 
 
 def load(parsed: EncoderSpec, device: str, dtype) -> HFClipEncoder:
-    from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel, SiglipModel
+    from transformers import CLIPModel, SiglipModel
 
     from vtg.encoders import weights
 
-    weight_file = weights.require_hf_model(parsed.source, parsed.is_local)
     model_cls, enc_cls = (SiglipModel, HFSiglipEncoder) if parsed.family == "hf-siglip" else (CLIPModel, HFClipEncoder)
-    common = dict(local_files_only=True, cache_dir=str(weights.hf_cache_dir()))
-    try:
-        model = model_cls.from_pretrained(parsed.source, dtype=dtype, **common)
-        image_processor = AutoImageProcessor.from_pretrained(parsed.source, **common)
-        tokenizer = AutoTokenizer.from_pretrained(parsed.source, **common)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot load {parsed.canonical}: {exc}") from exc
-    model.to(device).eval()
-    return enc_cls(parsed.canonical, model, image_processor, tokenizer, device, dtype,
-                   weights.fingerprint(weight_file))
+    model, image_processor, tokenizer, fingerprint = weights.load_hf_parts(parsed, model_cls, dtype, device)
+    return enc_cls(parsed.canonical, model, image_processor, tokenizer, device, dtype, fingerprint)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vtg.errors import ModelError, WeightsNotFoundError
+from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
 
 HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                    "pytorch_model.bin.index.json")
@@ -67,6 +67,26 @@ def require_hf_model(repo_or_dir: str, is_local: bool) -> str:
     if not found:
         raise WeightsNotFoundError(missing_hf_message(repo_or_dir))
     return found
+
+
+def load_hf_parts(parsed, model_cls, dtype, device: str):
+    """Model, image processor, tokenizer and weights fingerprint of a transformers encoder, offline.
+
+    Shared by the CLIP/SigLIP and BLIP-2 loaders: weights must already be local (never a download),
+    and a directory that exists but cannot be read becomes a CheckpointError naming the model.
+    """
+    from transformers import AutoImageProcessor, AutoTokenizer
+
+    weight_file = require_hf_model(parsed.source, parsed.is_local)
+    common = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
+    try:
+        model = model_cls.from_pretrained(parsed.source, dtype=dtype, **common)
+        image_processor = AutoImageProcessor.from_pretrained(parsed.source, **common)
+        tokenizer = AutoTokenizer.from_pretrained(parsed.source, **common)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot load {parsed.canonical}: {exc}") from exc
+    model.to(device).eval()
+    return model, image_processor, tokenizer, fingerprint(weight_file)
 
 
 def missing_hf_message(repo_id: str) -> str:
