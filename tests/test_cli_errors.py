@@ -100,3 +100,14 @@ def test_methods_lists_registered_methods(capsys):
 def test_help_works(capsys):
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0 and "ground" in out
+
+
+def test_models_download_offline_fails_clearly(capsys):
+    """HF_HUB_OFFLINE=1 (set for every test) must stop a download with one line, not hang or crash."""
+    code, _, err = run_cli(capsys, "models", "download", "hf-clip-vit-b-32")
+    assert_one_line_error(code, err, "could not download", "HF_HUB_OFFLINE")
+
+
+def test_models_download_unknown_name(capsys):
+    code, _, err = run_cli(capsys, "models", "download", "no-such-model-anywhere")
+    assert code != 0 and "Traceback" not in err

@@ -313,7 +313,7 @@ def test_hf_backend_with_a_random_model_falls_back_cleanly(tmp_path, caplog):
 def test_hf_backend_missing_model_says_how_to_get_it(tmp_path):
     from vtg.errors import WeightsNotFoundError
 
-    with pytest.raises(WeightsNotFoundError, match="huggingface-cli download"):
+    with pytest.raises(WeightsNotFoundError, match="hf download"):
         decompose("q", f"hf:{tmp_path / 'no-model'}", device="cpu")
 
 

@@ -82,12 +82,10 @@ def check_weights(model: str) -> None:
         raise WeightsNotFoundError(f"{model!r} is neither a model directory nor a Hugging Face model id") from exc
     if isinstance(cached, str):
         return
-    import os
-
-    if os.environ.get("HF_HUB_OFFLINE", "").strip() in ("1", "true", "yes", "on"):
-        raise WeightsNotFoundError(
-            f"Video-LLM weights {model!r} are not in the Hugging Face cache and HF_HUB_OFFLINE is set; "
-            f"run `hf download {model}` with network access, or pass --model DIR")
+    # Never download behind the user's back (same rule as the encoders): say how to fetch it.
+    raise WeightsNotFoundError(
+        f"Video-LLM weights {model!r} are not in the local Hugging Face cache; run "
+        f"`vtg models download {model}` or `hf download {model}` (needs network), or pass --model DIR")
 
 
 class VideoLLM:
@@ -105,11 +103,15 @@ class VideoLLM:
         check_weights(self.model_id)
         try:
             from transformers import AutoModelForImageTextToText, AutoProcessor
+
+            from vtg.encoders.weights import quiet_transformers
         except ImportError as exc:  # pragma: no cover - transformers is a core dependency
             raise ModelError(f"transformers cannot load Video-LLMs here: {exc}") from exc
         try:
-            processor = AutoProcessor.from_pretrained(self.model_id)
-            model = AutoModelForImageTextToText.from_pretrained(self.model_id, dtype=self.torch_dtype)
+            quiet_transformers()
+            processor = AutoProcessor.from_pretrained(self.model_id, local_files_only=True)
+            model = AutoModelForImageTextToText.from_pretrained(self.model_id, dtype=self.torch_dtype,
+                                                                local_files_only=True)
         except OSError as exc:
             raise WeightsNotFoundError(
                 f"cannot load Video-LLM {self.model_id!r} ({str(exc).splitlines()[0]}); download it with "

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from vtg.cli.options import emit, parse_key_values, pick_format
+from vtg.writers import WRITERS
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +36,7 @@ def ground_command(
     top_k: int = typer.Option(5, "--top-k", "-k", min=1, help="How many moments to keep."),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Any method option as key=value (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or srt."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=f"Output format: {', '.join(WRITERS)}."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result to this file."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML page: player, saliency curve, clickable moments."),

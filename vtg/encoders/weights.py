@@ -69,6 +69,14 @@ def require_hf_model(repo_or_dir: str, is_local: bool) -> str:
     return found
 
 
+def quiet_transformers() -> None:
+    """Silence transformers' own per-load progress bars: vtg shows one bar for the work that takes
+    time, and output piped to a file or another program must stay clean."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def load_hf_parts(parsed, model_cls, dtype, device: str):
     """Model, image processor, tokenizer and weights fingerprint of a transformers encoder, offline.
 
@@ -79,6 +87,7 @@ def load_hf_parts(parsed, model_cls, dtype, device: str):
 
     weight_file = require_hf_model(parsed.source, parsed.is_local)
     common = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
+    quiet_transformers()
     try:
         model = model_cls.from_pretrained(parsed.source, dtype=dtype, **common)
         image_processor = AutoImageProcessor.from_pretrained(parsed.source, **common)

@@ -31,13 +31,16 @@ def load_chat_model(model: str, device: str):
                 raise DependencyError("the hf LLM backend", "transformers") from None
             local = Path(model).expanduser()
             source = str(local) if local.is_dir() else model
+            from vtg.encoders.weights import quiet_transformers
+
+            quiet_transformers()
             try:
                 tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
                 net = AutoModelForCausalLM.from_pretrained(source, local_files_only=True)
             except (OSError, ValueError) as exc:
                 raise WeightsNotFoundError(
                     f"chat model {model!r} is not available locally ({type(exc).__name__}); download it with "
-                    f"`huggingface-cli download {model}` or pass a directory written by save_pretrained"
+                    f"`hf download {model}` or pass a directory written by save_pretrained"
                 ) from None
             net.to(dev).eval()
             _MODELS[key] = (tokenizer, net)
