@@ -19,7 +19,10 @@ def main() -> None:
     args = parser.parse_args()
 
     options = {"encoder": args.encoder} if args.encoder else {}
-    result = vtg.ground(args.video, args.query, method=args.method, top_k=5, progress=True, **options)
+    try:
+        result = vtg.ground(args.video, args.query, method=args.method, top_k=5, progress=True, **options)
+    except vtg.VtgError as exc:  # missing weights, unreadable video...: vtg's one-line message
+        raise SystemExit(f"error: {exc}") from None
 
     print(f"{result.query!r} in {result.vid} ({result.duration:.1f} s) with {result.method}:")
     for rank, m in enumerate(result.moments, 1):

@@ -20,6 +20,20 @@ from vtg.errors import EmptyQueryError, UsageError
 from vtg.types import Grounding
 
 
+def _valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD. Undecodable bytes in argv or a JSONL line
+    arrive as surrogates; tokenizers (and UTF-8 output) refuse them, so they become U+FFFD here
+    (bytes smuggled in by ``surrogateescape`` are decoded back first)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 @dataclass(frozen=True)
 class Query:
     """What to look for: a sentence, or an example image (query by example), or both."""
@@ -28,7 +42,7 @@ class Query:
     image: Path | None = None
 
     def __post_init__(self) -> None:
-        text = self.text.strip() if isinstance(self.text, str) else None
+        text = _valid_unicode(self.text).strip() if isinstance(self.text, str) else None
         object.__setattr__(self, "text", text or None)
         if self.image is not None:
             object.__setattr__(self, "image", Path(self.image))

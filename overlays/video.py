@@ -51,10 +51,11 @@ def write_numbered_video(video: str | Path, output: str | Path, fps: float | Non
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     rate = Fraction(out_fps or fps or 25.0).limit_denominator(1001)
-    tmp = output.with_name(f".{output.name}.part{output.suffix}")
+    short = output.stem.encode("utf-8", "surrogateescape")[:200].decode("utf-8", "ignore")  # 255-byte names
+    tmp = output.with_name(f".{short}.part{output.suffix}")
     times: list[float] = []
     try:
-        with av.open(str(tmp), "w") as out:
+        with av.open(str(tmp.absolute()), "w") as out:
             stream = None
             for _, batch_times, frames in numbered_batches(video, fps, max_frames=max_frames, size=size, outline=outline):
                 for frame in frames:

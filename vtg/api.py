@@ -9,13 +9,19 @@ from vtg.errors import VideoNotFoundError
 from vtg.types import Grounding
 
 
-def check_video_path(video: str | Path) -> Path:
-    """Fail early and clearly on a path that does not exist, before any model loads."""
+def check_video_path(video: str | Path, what: str = "video") -> Path:
+    """Fail early and clearly on a path that does not exist, before any model loads.
+    ``what`` names the input in the message ("image" for a query image)."""
     path = Path(video).expanduser()
-    if not path.exists():
-        raise VideoNotFoundError(f"video not found: {path}")
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+        raise VideoNotFoundError(f"{what} not found: {path} ({getattr(exc, 'strerror', None) or exc})") from None
+    if not exists:
+        broken = " (a broken symbolic link or a symlink loop)" if path.is_symlink() else ""
+        raise VideoNotFoundError(f"{what} not found: {path}{broken}")
     if not path.is_file():
-        raise VideoNotFoundError(f"not a file: {path}")
+        raise VideoNotFoundError(f"not a file: {path}" + (" (a directory)" if path.is_dir() else ""))
     return path
 
 
@@ -39,7 +45,7 @@ def ground(
     q = Query.of(query, image)
     path = check_video_path(video)
     if q.image is not None:
-        check_video_path(q.image)  # same existence check, same error type family
+        check_video_path(q.image, what="image")  # same existence check, same error type family
     runner = load_method(method, **options)
     runner.check_query(q)
     result = runner.ground(path, q, progress=progress)

@@ -198,11 +198,11 @@ def _load(folder: Path, key: str) -> Features | None:
         if meta.get("key") != key or times.ndim != 1 or len(feats) != len(times) \
                 or list(feats.shape) != meta.get("shape") or not np.isfinite(feats).all():
             raise ValueError("entry does not match its sidecar")
-    except Exception as exc:  # any damage means: ignore and recompute
+        return Features(times, feats, float(meta["duration"]), meta["encoder"], meta["fps"], meta["max_frames"],
+                        cached=True, path=str(npz_path))
+    except Exception as exc:  # any damage (also to the sidecar's fields) means: ignore and recompute
         log.warning("ignoring damaged feature cache entry %s: %s", npz_path, exc)
         return None
-    return Features(times, feats, float(meta["duration"]), meta["encoder"], meta["fps"], meta["max_frames"],
-                    cached=True, path=str(npz_path))
 
 
 def _store(folder: Path, key: str, feats: Features, *, video: str, fingerprint: str, seconds: float) -> Path:

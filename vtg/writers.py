@@ -49,7 +49,7 @@ class CsvWriter(Writer):
 
     def render(self, results: list[Grounding]) -> str:
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv.writer(buf, lineterminator="\n")  # not csv's default \r\n: cut/awk would keep a stray \r
         w.writerow(["qid", "video", "query", "rank", "start", "end", "score", "method"])
         for r in results:
             for rank, m in enumerate(r.moments, 1):
@@ -72,7 +72,8 @@ class SrtWriter(Writer):
     name, suffix = "srt", ".srt"
 
     def render(self, results: list[Grounding]) -> str:
-        cues = sorted(((m.start, m.end, f"#{rank} {r.query} ({m.score:.2f})")
+        # One line per cue: a newline (or blank line) inside a query would end the cue early.
+        cues = sorted(((m.start, m.end, f"#{rank} {' '.join(r.query.split())} ({m.score:.2f})")
                        for r in results for rank, m in enumerate(r.moments, 1)))
         return "".join(f"{i}\n{srt_time(s)} --> {srt_time(e)}\n{text}\n\n"
                        for i, (s, e, text) in enumerate(cues, 1))
@@ -90,7 +91,8 @@ class TableWriter(Writer):
     """A readable table per result (rich), with a one-line sparkline of the saliency curve."""
 
     name, suffix = "table", ".txt"
-    BARS = " ▁▂▃▄▅▆▇█"
+    #: The lowest level is a visible bar, so a flat or all-zero curve still shows as a line.
+    BARS = "▁▂▃▄▅▆▇█"
 
     def sparkline(self, r: Grounding, width: int = 60) -> str:
         s = r.saliency.scores
@@ -106,12 +108,17 @@ class TableWriter(Writer):
 
     def render(self, results: list[Grounding]) -> str:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         buf = io.StringIO()
-        console = Console(file=buf, width=100, force_terminal=False, color_system=None)
+        width = terminal_width()
+        console = Console(file=buf, width=width, force_terminal=False, color_system=None)
         for r in results:
-            table = Table(title=f"{r.query!r} in {r.vid} ({hms(r.duration)}, {r.method})")
+            # A heading line rather than a table title: a title wraps to the narrow table's width.
+            # escape: "[/bold]" in a query or file name is text, not rich markup (which would raise)
+            console.print(escape(f"{r.query!r} in {r.vid} ({hms(r.duration)}, {r.method})"), highlight=False)
+            table = Table()
             for col in ("rank", "start", "end", "length", "score"):
                 table.add_column(col, justify="right")
             for rank, m in enumerate(r.moments, 1):
@@ -119,10 +126,19 @@ class TableWriter(Writer):
             if not r.moments:
                 table.add_row("-", "-", "-", "-", "no moment found")
             console.print(table)
-            line = self.sparkline(r)
+            start, end = "saliency 0:00.0 ", f" {hms(r.duration)}"
+            line = self.sparkline(r, width=max(10, min(60, width - len(start) - len(end))))
             if line:
-                console.print(f"saliency 0:00.0 {line} {hms(r.duration)}")
+                console.print(f"{start}{line}{end}", highlight=False)
         return buf.getvalue()
+
+
+def terminal_width(default: int = 100) -> int:
+    """Columns to lay tables out in: the terminal's (``COLUMNS`` wins), ``default`` when not a
+    terminal, kept within 40..120 so piped output stays readable."""
+    import shutil
+
+    return max(40, min(120, shutil.get_terminal_size((default, 24)).columns))
 
 
 WRITERS: dict[str, type[Writer]] = {w.name: w for w in (TableWriter, JsonWriter, JsonlWriter, CsvWriter, SrtWriter)}

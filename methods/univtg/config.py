@@ -25,6 +25,9 @@ CLIP_DIM = 512  # CLIP ViT-B/32 image embedding and text width
 SLOWFAST_DIM = 2304  # SlowFast R50 (slow 2048 + fast 256) pooled per clip
 TEF_DIM = 2  # temporal endpoint feature [start/L, end/L]
 TIMESTAMP_CONVENTIONS = ("official", "center")
+INT_FIELDS = ("v_feat_dim", "t_feat_dim", "hidden_dim", "enc_layers", "nheads", "dim_feedforward", "n_input_proj",
+              "max_q_l", "max_v_l")
+MAX_PARAMETERS = 1_000_000_000  # 25x the released model; a larger config.json is tampered or mistaken
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class ModelConfig:
     source: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.timestamp not in TIMESTAMP_CONVENTIONS:
             raise CheckpointError(f"unknown timestamp convention {self.timestamp!r}; use one of {TIMESTAMP_CONVENTIONS}")
         if self.video_features not in ("clip", "slowfast_clip", "custom"):
@@ -58,6 +62,38 @@ class ModelConfig:
             raise CheckpointError(f"hidden_dim {self.hidden_dim} is not divisible by nheads {self.nheads}")
         if not 1 <= self.n_input_proj <= 3:
             raise CheckpointError(f"n_input_proj must be 1, 2 or 3, got {self.n_input_proj}")
+        if self.parameter_estimate() > MAX_PARAMETERS:
+            raise CheckpointError(f"config.json describes a network of ~{self.parameter_estimate() / 1e9:.0f} billion "
+                                  f"parameters (UniVTG has 41 million); refusing to allocate it")
+
+    def _check_types(self) -> None:
+        """A tampered config.json must fail here with a CheckpointError, not as a TypeError or a
+        ZeroDivisionError, or by allocating an absurd network, when the model is built."""
+        for name in INT_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise CheckpointError(f"config.json: {name} must be a positive integer, got {value!r:.40}")
+        for name in ("dropout", "droppath", "input_dropout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+                raise CheckpointError(f"config.json: {name} must be a number in [0, 1), got {value!r:.40}")
+        length = self.clip_length
+        if not isinstance(length, (int, float)) or isinstance(length, bool) or not 0 < length < 1e6:
+            raise CheckpointError(f"config.json: clip_length must be a positive number of seconds, got {length!r:.40}")
+        if not isinstance(self.use_txt_pos, bool):
+            raise CheckpointError(f"config.json: use_txt_pos must be true or false, got {self.use_txt_pos!r:.40}")
+        for name in ("video_features", "timestamp"):
+            if not isinstance(getattr(self, name), str):
+                raise CheckpointError(f"config.json: {name} must be a string")
+        if not isinstance(self.source, dict):
+            raise CheckpointError("config.json: source must be an object")
+
+    def parameter_estimate(self) -> int:
+        """Rough parameter count (attention, feed-forward, input projections, positions)."""
+        h = self.hidden_dim
+        layers = self.enc_layers * (4 * h * h + 2 * h * self.dim_feedforward)
+        inputs = (self.v_feat_dim + self.t_feat_dim) * h + 2 * self.n_input_proj * h * h
+        return layers + inputs + (self.max_q_l + self.max_v_l) * h
 
     @property
     def use_tef(self) -> bool:

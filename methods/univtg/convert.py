@@ -160,9 +160,12 @@ def checkpoint_options(ckpt: Any, opt_json: Path | None) -> dict[str, Any]:
         return dict(opt)
     if opt_json is not None and opt_json.is_file():
         try:
-            return json.loads(opt_json.read_text())
-        except ValueError as exc:
+            opt = json.loads(opt_json.read_text())
+        except (ValueError, OSError) as exc:
             raise CheckpointError(f"cannot read {opt_json}: {exc}") from None
+        if not isinstance(opt, dict):
+            raise CheckpointError(f"{opt_json} must hold a JSON object of training options")
+        return opt
     raise CheckpointError("the checkpoint holds no options and there is no opt.json beside it")
 
 
@@ -189,9 +192,16 @@ def config_from_checkpoint(state: dict, options: dict[str, Any]) -> ModelConfig:
     sizes = shape_options(state)
     for key, value in sizes.items():
         stated = options.get(key)
-        if stated is not None and key != "n_input_proj" and int(stated) != value:
+        if stated is not None and key != "n_input_proj" and _as_int(stated, key) != value:
             raise CheckpointError(f"options say {key}={stated} but the weights have {value}")
     return from_official_options({**options, **sizes})
+
+
+def _as_int(value: Any, key: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise CheckpointError(f"the checkpoint's option {key}={value!r:.40} is not an integer") from None
 
 
 def convert_checkpoint(ckpt_path: str | Path, out_dir: str | Path | None = None) -> Path:

@@ -57,13 +57,15 @@ def read_annotations(path: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DataError(f"annotation file not found: {path}")
     records = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except ValueError as exc:
             raise DataError(f"{path}:{n}: not JSON ({exc})") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
         missing = [k for k in ("query", "vid", "relevant_windows") if k not in rec]
         if missing:
             raise DataError(f"{path}:{n}: record lacks {missing}")

@@ -10,6 +10,8 @@ users pass them as a precomputed array (``.npy``, or ``.npz`` with a ``features`
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from .config import SLOWFAST_DIM
 from .data import l2_normalise
 
 CLIP_ENCODER = "ViT-B-32/openai"
+_DAMAGE = (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -37,20 +40,23 @@ def load_array(path: str | Path, key: str = "features") -> np.ndarray:
         raise DataError(f"feature file not found: {path}")
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except _DAMAGE as exc:
         raise DataError(f"cannot read feature file {path}: {exc}") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            names = list(data.files)
-            if key in names:
-                arr = data[key]
-            elif len(names) == 1:
-                arr = data[names[0]]
-            else:
-                raise DataError(f"{path} holds arrays {names}; expected one named {key!r}")
-    else:
-        arr = data
-    arr = np.asarray(arr, dtype=np.float32)
+    try:
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                names = list(data.files)
+                if key in names:
+                    arr = data[key]
+                elif len(names) == 1:
+                    arr = data[names[0]]
+                else:
+                    raise DataError(f"{path} holds arrays {names}; expected one named {key!r}")
+        else:
+            arr = data
+        arr = np.asarray(arr, dtype=np.float32)
+    except _DAMAGE as exc:  # object arrays (would need pickle), damaged or truncated archives
+        raise DataError(f"cannot read feature file {path}: {exc}") from None
     if arr.ndim != 2 or not len(arr):
         raise DataError(f"{path}: expected a non-empty 2-D array (clips x dims), got shape {arr.shape}")
     return arr

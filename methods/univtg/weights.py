@@ -59,7 +59,10 @@ def load_model(model_dir: str | Path, device: str = "cpu", filename: str = WEIGH
 
     path = resolve_model_dir(model_dir)
     cfg = ModelConfig.load(path / CONFIG_FILE)
-    net = UniVTGModel(cfg)
+    try:
+        net = UniVTGModel(cfg)
+    except (TypeError, ValueError, RuntimeError) as exc:  # a config.json the network cannot be built from
+        raise CheckpointError(f"cannot build UniVTG from {path / CONFIG_FILE}: {exc}") from None
     try:
         state = load_file(str(path / filename))
     except Exception as exc:  # safetensors raises its own error types for truncated/corrupt files

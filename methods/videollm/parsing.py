@@ -12,23 +12,28 @@ interval gives an empty list.
 
 from __future__ import annotations
 
+import math
 import re
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 _SECOND_BRACES = re.compile(r"seconds?\s*\{\s*([0-9:.]+)\s*\}")
 _TIME_TOKEN = re.compile(r"<t([0-9.])>")
 _NUMBER = re.compile(r"(?<![\d.:])(?:(\d{1,3}):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))?|(\d+(?:\.\d+)?))")
-_UNIT = r"(?:s|secs?|seconds?|frames?|th)?"
+# Patterns below never put two ``\s*`` side by side (only around a required token) and never list
+# one word twice, so they backtrack linearly on hostile answers (long whitespace runs, "second"
+# repeated); the old forms took minutes on a few hundred characters.
+_UNIT = r"(?:s|secs?|seconds?|frames?|th)"
 _SEPARATOR = re.compile(
-    r"^\s*" + _UNIT + r"\s*\)?\s*,?\s*(?:-+>?|~|→|to|and|until|till|through|thru)\s*"
-    r"(?:the\s+)?(?:(?:frames?|seconds?|sec|second|at|timestamp|no\.?|#)\s*)*$"
+    r"^\s*(?:" + _UNIT + r"\s*)?(?:\)\s*)?(?:,\s*)?(?:-+>?|~|→|to|and|until|till|through|thru)\s*"
+    r"(?:the\s+)?(?:(?:frames?|seconds?|sec|at|timestamp|no\.?|#)\s*)*$"
 )
-_MIN_SEC = re.compile(r"(\d+)\s*(?:minutes?|mins?)\s*(?:and\s*)?(\d+(?:\.\d+)?)\s*(?:seconds?|secs?|s)\b")
+_MAX_SEPARATOR = 80  # characters between two numbers that can still be "a to b"
+_MIN_SEC = re.compile(r"(?<!\d)(\d+)\s*(?:minutes?|mins?)\s*(?:and\s*)?(\d+(?:\.\d+)?)\s*(?:seconds?|secs?|s)\b")
 _BRACKETED = re.compile(r"^\s*,\s*$")
 _START_END = re.compile(
-    r"start(?:ing)?(?:\s*(?:time|frame|point))?\s*(?:is|:|=|at|of)?\s*(?:frame\s*)?(?P<a>[0-9:.]*\d)[^0-9]{0,40}?"
-    r"end(?:ing)?(?:\s*(?:time|frame|point))?\s*(?:is|:|=|at|of)?\s*(?:frame\s*)?(?P<b>[0-9:.]*\d)")
-_SINGLE_FRAME = re.compile(r"frames?\s*(?:#|no\.?|number)?\s*(\d+)(?![\d:]|\.\d)")
+    r"start(?:ing)?\s*(?:(?:time|frame|point)\s*)?(?:(?:is|:|=|at|of)\s*)?(?:frame\s*)?(?P<a>[0-9:.]*\d)[^0-9]{0,40}?"
+    r"end(?:ing)?\s*(?:(?:time|frame|point)\s*)?(?:(?:is|:|=|at|of)\s*)?(?:frame\s*)?(?P<b>[0-9:.]*\d)")
+_SINGLE_FRAME = re.compile(r"frames?\s*(?:(?:#|no\.?|number)\s*)?(\d+)(?![\d:]|\.\d)")
 
 
 def normalise(text: str) -> str:
@@ -72,9 +77,9 @@ def _ranges(text: str) -> list[tuple[float, float]]:
     while i + 1 < len(spans):
         (start_a, end_a, a), (start_b, end_b, b) = spans[i], spans[i + 1]
         between = text[end_a:start_b]
-        bracketed = (_BRACKETED.match(between) and text[:start_a].rstrip()[-1:] in ("[", "(")
-                     and text[end_b:].lstrip()[:1] in ("]", ")"))
-        if _SEPARATOR.match(between) or bracketed:
+        bracketed = (_BRACKETED.match(between) and text[max(0, start_a - 64):start_a].rstrip()[-1:] in ("[", "(")
+                     and text[end_b:end_b + 64].lstrip()[:1] in ("]", ")"))
+        if (len(between) <= _MAX_SEPARATOR and _SEPARATOR.match(between)) or bracketed:
             pair = (min(a, b), max(a, b))
             if pair not in out:
                 out.append(pair)
@@ -122,4 +127,5 @@ def seconds_answer(text, duration: float | None = None) -> list:
 
     if not isinstance(text, str):
         return []
-    return [Moment(a, b) for a, b in clamp(find_ranges(text), 0.0, duration)]
+    return [Moment(a, b) for a, b in clamp(find_ranges(text), 0.0, duration)
+            if math.isfinite(a) and math.isfinite(b)]  # a 400-digit "number" is inf

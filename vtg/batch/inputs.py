@@ -109,7 +109,7 @@ def read_items(path: Path, *, method: str = "tfvtg", options: dict[str, Any] | N
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     with open(path, "r", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
         for number, raw in enumerate(fh, 1):
-            text = raw.strip()
+            text = (raw[1:] if number == 1 and raw.startswith("\ufeff") else raw).strip()  # BOM
             if text:
                 yield number, text
 
@@ -120,8 +120,8 @@ def parse_line(number: int, text: str, *, method: str, options: dict[str, Any],
     auto_qid = line_qid(number, text)
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        return BatchItem(qid=auto_qid, line=number, error=f"malformed JSON on line {number}: {exc}")
+    except (ValueError, RecursionError) as exc:  # also 5000-digit ints and "[" nested past the stack
+        return BatchItem(qid=auto_qid, line=number, error=f"malformed JSON on line {number}: {str(exc)[:200]}")
     if not isinstance(data, dict):
         return BatchItem(qid=auto_qid, line=number, error=f"line {number} is not a JSON object")
     qid = data.get("qid", auto_qid)

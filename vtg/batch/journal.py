@@ -100,7 +100,11 @@ class Journal:
         """Write one record as one whole line, then flush it to disk."""
         if self.fd is None:
             raise RuntimeError("journal is not open")
-        data = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8", "surrogateescape")
+        text = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates (invalid UTF-8 in the input, "\ud800" in a qid):
+            data = (json.dumps(record, allow_nan=False) + "\n").encode("ascii")  # escape them, stay valid UTF-8
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)

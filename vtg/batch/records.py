@@ -90,7 +90,7 @@ def run_item(method: Any, item: BatchItem, top_k: int | None) -> dict[str, Any]:
         query = Query(text=item.text, image=item.image)
         path = check_video_path(item.video)
         if query.image is not None:
-            check_video_path(query.image)
+            check_video_path(query.image, what="image")
         method.check_query(query)
         return ok_record(item, method.ground(path, query, progress=False), top_k)
     except Exception as exc:  # one bad line never stops the batch

@@ -33,6 +33,9 @@ def eval_command(
     if preds.errors and not as_json:
         print(f"vtg: note: {len(preds.errors)} failed records in {predictions} count as misses",
               file=sys.stderr)
+    if preds.duplicates:
+        print(f"vtg: note: {preds.duplicates} predictions in {predictions} repeat an earlier qid; "
+              "the last record of each qid counts", file=sys.stderr)
     text = json.dumps(metrics, indent=2) + "\n"
     if output is not None:
         atomic_write_text(output, text)

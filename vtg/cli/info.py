@@ -15,12 +15,18 @@ def methods_command(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list each method's options and defaults."),
 ) -> None:
     """List the grounding methods."""
-    from vtg.methods import list_methods
+    import textwrap
 
+    from vtg.methods import list_methods
+    from vtg.writers import terminal_width
+
+    width = terminal_width()  # wrap under the name column instead of letting the terminal break words
     for cls in list_methods():
-        typer.echo(f"{cls.name:<12} {cls.summary}")
+        typer.echo(textwrap.fill(cls.summary, width, initial_indent=f"{cls.name:<12} ", subsequent_indent=" " * 13,
+                                 break_on_hyphens=False))
         if cls.paper:
-            typer.echo(f"{'':<12} {cls.paper}")
+            typer.echo(textwrap.fill(cls.paper, width, initial_indent=" " * 13, subsequent_indent=" " * 13,
+                                     break_on_hyphens=False))
         if verbose:
             for f in dataclasses.fields(cls.Config):
                 default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]

@@ -76,10 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click.exceptions.* are handled below
         import click
 
-        if isinstance(exc, click.exceptions.Abort):
+        aborts, click_errors = (click.exceptions.Abort,), (click.exceptions.ClickException,)
+        try:  # recent typer raises the exceptions of its own vendored click copy
+            from typer._click.exceptions import ClickException as TyperClickException
+            from typer.exceptions import Abort as TyperAbort
+            aborts, click_errors = aborts + (TyperAbort,), click_errors + (TyperClickException,)
+        except ImportError:
+            pass
+        if isinstance(exc, aborts):
             print("vtg: aborted", file=sys.stderr)
             return 130
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, click_errors):
             exc.show()
             return exc.exit_code
         if debug_enabled():

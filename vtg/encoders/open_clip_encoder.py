@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -120,6 +121,11 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
         tokenizer = open_clip.get_tokenizer(tok_name)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"cannot load open_clip model {parsed.canonical}: {exc}") from exc
+    except (pickle.UnpicklingError, EOFError) as exc:  # torch.load(weights_only=True) refused or hit the end
+        raise CheckpointError(
+            f"cannot load open_clip model {parsed.canonical}: the weights file is damaged or holds more than "
+            f"tensors ({type(exc).__name__}); vtg loads checkpoints with weights_only=True and never runs code "
+            "from them - use a .safetensors file or a plain state dict") from None
     model.eval()
     dim = _embed_dim(model)
     return OpenClipEncoder(parsed.canonical, model, preprocess, tokenizer, device, dtype, dim, fp)

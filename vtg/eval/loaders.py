@@ -19,6 +19,7 @@ were so the CLI can say so.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,7 +34,7 @@ def _open_text(path: Path) -> str:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not content
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
 
@@ -47,6 +48,8 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
             yield 1, json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+        except (ValueError, RecursionError) as exc:  # 5000-digit integers, nesting past the stack
+            raise DataError(f"{path}: unreadable JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
         return
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -55,23 +58,55 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:  # 5000-digit integers, nesting past the stack
+            raise DataError(f"{path}:{number}: unreadable JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
 
 
 def _is_single_document(text: str) -> bool:
     """True when ``text`` parses as one JSON object (a per-video JSON file, a single result)."""
     try:
         json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         return False
     return True
 
 
 def _window(w: Any, where: str) -> list[float]:
+    """``[start, end]`` in seconds: finite and non-negative (else a DataError saying which); a
+    reversed window is swapped (some Charades-STA releases hold a few)."""
+    if not isinstance(w, (list, tuple)) or isinstance(w, str):
+        raise DataError(f"{where}: window {_short(w)} is not [start, end]")
     try:
         s, e = float(w[0]), float(w[1])
-    except (TypeError, ValueError, IndexError):
-        raise DataError(f"{where}: window {w!r} is not [start, end]") from None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise DataError(f"{where}: window {_short(w)} is not [start, end]") from None
+    if not (math.isfinite(s) and math.isfinite(e)):
+        raise DataError(f"{where}: window {_short(w)} has a non-finite time")
+    if s < 0 or e < 0:
+        raise DataError(f"{where}: window {_short(w)} has a negative time")
     return [min(s, e), max(s, e)]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _number(value: Any, what: str, where: str) -> float:
+    """A finite float, or a DataError naming the field (never a TypeError traceback)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{where}: {what} {_short(value)} is not a number") from None
+    if not math.isfinite(x):
+        raise DataError(f"{where}: {what} {_short(value)} is not finite")
+    return x
+
+
+def _list(value: Any, what: str, where: str) -> list:
+    if not isinstance(value, list):
+        raise DataError(f"{where}: {what} must be a list, got {type(value).__name__}")
+    return value
 
 
 def _gt_record(d: Any, where: str, qid: Any) -> dict:
@@ -79,19 +114,24 @@ def _gt_record(d: Any, where: str, qid: Any) -> dict:
         raise DataError(f"{where}: expected an object, got {type(d).__name__}")
     windows = d.get("relevant_windows", d.get("timestamps"))
     if windows is None:
-        raise DataError(f"{where}: no relevant_windows")
+        swapped = " (a prediction: give PREDICTIONS first, then GROUND_TRUTH)" if "pred_relevant_windows" in d else ""
+        raise DataError(f"{where}: no relevant_windows{swapped}")
+    windows = _list(windows, "relevant_windows", where)
     if windows and not isinstance(windows[0], (list, tuple)):
         windows = [windows]
     out = {
         "qid": d.get("qid", qid),
         "query": str(d.get("query", d.get("sentence", ""))),
         "vid": str(d.get("vid", "")),
-        "duration": float(d.get("duration") or 0.0),
+        "duration": _number(d.get("duration") or 0.0, "duration", where),
         "relevant_windows": [_window(w, where) for w in windows],
     }
     if all(k in d for k in HL_KEYS):
-        out["relevant_clip_ids"] = [int(i) for i in d["relevant_clip_ids"]]
-        out["saliency_scores"] = [[float(x) for x in row] for row in d["saliency_scores"]]
+        ids = _list(d["relevant_clip_ids"], "relevant_clip_ids", where)
+        rows = _list(d["saliency_scores"], "saliency_scores", where)
+        out["relevant_clip_ids"] = [int(_number(i, "clip id", where)) for i in ids]
+        out["saliency_scores"] = [[_number(x, "saliency score", where) for x in _list(row, "saliency row", where)]
+                                  for row in rows]
         if len(out["relevant_clip_ids"]) != len(out["saliency_scores"]):
             raise DataError(f"{where}: relevant_clip_ids and saliency_scores differ in length")
     return out
@@ -104,7 +144,7 @@ def _per_video(doc: dict, path: Path) -> list[dict]:
         where = f"{path}: video {vid!r}"
         if not isinstance(entry, dict) or "timestamps" not in entry or "sentences" not in entry:
             raise DataError(f"{where}: expected {{duration, timestamps, sentences}}")
-        if len(entry["timestamps"]) != len(entry["sentences"]):
+        if len(_list(entry["timestamps"], "timestamps", where)) != len(_list(entry["sentences"], "sentences", where)):
             raise DataError(f"{where}: {len(entry['timestamps'])} timestamps but "
                             f"{len(entry['sentences'])} sentences")
         for i, (ts, sentence) in enumerate(zip(entry["timestamps"], entry["sentences"])):
@@ -130,7 +170,18 @@ def load_ground_truth(path: str | Path) -> list[dict]:
             records.append(_gt_record(item, f"{path}:{number}", fallback))
     if not records:
         raise DataError(f"{path}: no ground-truth records")
+    _refuse_duplicates(records, path)
     return records
+
+
+def _refuse_duplicates(records: list[dict], path: Path) -> None:
+    """Two annotations with one qid make every match ambiguous: a clear error, not a silent pick."""
+    seen: set[str] = set()
+    for g in records:
+        key = str(g["qid"])
+        if key in seen:
+            raise DataError(f"{path}: duplicate qid {_short(g['qid'])} in the ground truth; qids must be unique")
+        seen.add(key)
 
 
 @dataclass
@@ -139,6 +190,8 @@ class PredictionFile:
 
     records: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
+    #: records whose qid an earlier record already had (the last one counts, see vtg.eval.evaluate)
+    duplicates: int = 0
 
 
 def _prediction(d: Any, where: str) -> dict:
@@ -150,7 +203,8 @@ def _prediction(d: Any, where: str) -> dict:
     out = dict(d)
     out["pred_relevant_windows"] = [_pred_window(w, where) for w in windows]
     if d.get("pred_saliency_scores") is not None:
-        out["pred_saliency_scores"] = [float(x) for x in d["pred_saliency_scores"]]
+        scores = _list(d["pred_saliency_scores"], "pred_saliency_scores", where)
+        out["pred_saliency_scores"] = [_number(x, "saliency score", where) for x in scores]
     if not out.get("vid") and out.get("video"):
         out["vid"] = Path(str(out["video"])).stem
     return out
@@ -159,10 +213,7 @@ def _prediction(d: Any, where: str) -> dict:
 def _pred_window(w: Any, where: str) -> list[float]:
     s, e = _window(w, where)
     score = w[2] if isinstance(w, (list, tuple)) and len(w) >= 3 else 0.0
-    try:
-        return [s, e, float(score)]
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: window score {score!r} is not a number") from None
+    return [s, e, _number(score, "window score", where)]
 
 
 def read_predictions(path: str | Path) -> PredictionFile:
@@ -175,6 +226,8 @@ def read_predictions(path: str | Path) -> PredictionFile:
                 out.errors.append(item)
             else:
                 out.records.append(_prediction(item, f"{path}:{number}"))
+    qids = [str(r["qid"]) for r in out.records if r.get("qid") is not None]
+    out.duplicates = len(qids) - len(set(qids))
     return out
 
 

@@ -29,12 +29,27 @@ def _moment_table(m: dict, by_length: bool):
                     f"MR-{bucket}-mAP@0.5", f"MR-{bucket}-mAP@0.75", f"MR-{bucket}-mAP"]
             table.add_row(label, *(_cell(m.get(k)) for k in keys))
         return table
-    cols = ["R1@0.3", "R1@0.5", "R1@0.7", "R5@0.3", "R5@0.5", "R5@0.7", "mIoU",
-            "MR-full-mAP@0.5", "MR-full-mAP@0.75", "MR-full-mAP"]
+    return _row_table(table, m, RECALL_COLUMNS + MAP_COLUMNS)
+
+
+RECALL_COLUMNS = ["R1@0.3", "R1@0.5", "R1@0.7", "R5@0.3", "R5@0.5", "R5@0.7", "mIoU"]
+MAP_COLUMNS = ["MR-full-mAP@0.5", "MR-full-mAP@0.75", "MR-full-mAP"]
+
+
+def _row_table(table, m: dict, cols: list[str]):
     for c in cols:
         table.add_column(c.replace("MR-full-", ""), justify="right")
     table.add_row(*(_cell(m.get(c)) for c in cols))
     return table
+
+
+def _narrow_moment_tables(m: dict):
+    """The one-row table split in two, for terminals too narrow for its ten columns (rich would
+    otherwise cut the headers to ``R1@0…``)."""
+    from rich.table import Table
+
+    return [_row_table(Table(title="Moment retrieval (percent)"), m, RECALL_COLUMNS),
+            _row_table(Table(), m, MAP_COLUMNS)]
 
 
 def _highlight_table(m: dict):
@@ -54,14 +69,19 @@ def format_table(metrics: dict, *, by_length: bool = False, errors: int = 0) -> 
     from rich.console import Console
 
     buf = io.StringIO()
-    console = Console(file=buf, width=110, force_terminal=False, color_system=None)
+    from vtg.writers import terminal_width
+
+    console = Console(file=buf, width=terminal_width(110), force_terminal=False, color_system=None)
     line = f"{metrics.get('queries', 0)} queries"
     if metrics.get("missing"):
         line += f", {metrics['missing']} without a prediction (scored 0)"
     if errors:
         line += f", {errors} failed batch records skipped"
     console.print(line)
-    console.print(_moment_table(metrics, by_length))
+    table = _moment_table(metrics, by_length)
+    fits = console.measure(table, options=console.options.update_width(1000)).maximum <= console.width
+    for t in [table] if fits or by_length else _narrow_moment_tables(metrics):
+        console.print(t)
     if "HL-min-Fair-mAP" in metrics:
         console.print(_highlight_table(metrics))
     return buf.getvalue()

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from vtg.errors import DataError, UsageError, VideoNotFoundError
 from vtg.export import ffmpeg as ff
 from vtg.export.frames import frame_window, source_info
+from vtg.fileio import is_file
 from vtg.export.naming import DEFAULT_REEL_TEMPLATE, DEFAULT_TEMPLATE, render_name, unique_name
 from vtg.types import Grounding
 
@@ -48,24 +49,30 @@ def load_results(path: str | Path) -> list[Grounding]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"results file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not a UTF-8 text file ({exc.reason})") from None
     try:
         data = json.loads(text)
         records = data if isinstance(data, list) else [data]
-    except ValueError:
+    except (ValueError, RecursionError):
         records = []
         for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
                     records.append(json.loads(line))
-                except ValueError:
+                except (ValueError, RecursionError):
                     raise DataError(f"{path} line {number} is not JSON") from None
     out = []
-    for record in records:
+    for number, record in enumerate(records, 1):
         if not isinstance(record, dict):
             raise DataError(f"{path}: expected JSON objects with pred_relevant_windows")
         if record.get("status") != "error":
-            out.append(Grounding.from_dict(record))
+            try:
+                out.append(Grounding.from_dict(record))
+            except (TypeError, ValueError, KeyError, IndexError) as exc:  # NaN, end < start, wrong types
+                raise DataError(f"{path}: record {number} is not a grounding result ({exc})") from None
     return out
 
 
@@ -76,12 +83,12 @@ def find_video(result: Grounding, video_dir: Path | None) -> Path:
     own = Path(result.video).expanduser()
     if video_dir is not None:
         candidate = Path(video_dir) / own.name
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate
         found = VideoDirectory(Path(video_dir)).find(result.vid)
         if found is not None:
             return found
-    if own.is_file():
+    if is_file(own):
         return own
     raise VideoNotFoundError(f"video for qid {result.qid!r} not found: {own}"
                              + ("" if video_dir else " (give --video-dir)"))

@@ -109,7 +109,12 @@ def cut_copy(src: SourceInfo, start: float, end: float, dst: Path) -> None:
 def concat_copy(parts: list[Path], dst: Path) -> None:
     """Join stream-copied parts with the concat demuxer (same codec parameters, no re-encode)."""
     listing = dst.with_name(f".{dst.stem}.ffconcat")
-    lines = ["ffconcat version 1.0"] + ["file '" + str(p.resolve()).replace("'", "'\\''") + "'" for p in parts]
+    # Names relative to the listing (the parts lie beside it): the output folder's own path may hold
+    # a newline, which would end a line of the listing; the parts' sanitised names cannot.
+    for p in parts:
+        if p.parent.resolve() != listing.parent.resolve() or "\n" in p.name or "\r" in p.name:
+            raise FFmpegError(f"cannot list {p} for the concat demuxer")
+    lines = ["ffconcat version 1.0"] + ["file './" + p.name.replace("'", "'\\''") + "'" for p in parts]
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
         run_args([ffmpeg_binary(), *QUIET, "-y", "-f", "concat", "-safe", "0", "-i", str(listing.resolve()),

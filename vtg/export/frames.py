@@ -54,7 +54,7 @@ def open_source(path: Path):
     if not path.is_file():
         raise VideoNotFoundError(f"video not found: {path}")
     try:
-        container = av.open(str(path))
+        container = av.open(str(path.absolute()))  # "concat:x.mp4" is a file name, not a protocol
     except (av.error.FFmpegError, OSError) as exc:
         raise CorruptVideoError(f"cannot read {path.name}: {exc}") from None
     if not container.streams.video:

@@ -32,8 +32,8 @@ class JsonFileBackend:
         if not self.path.is_file():
             raise DataError(f"decomposition file not found: {self.path}")
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(self.path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON/UTF-8, 5000-digit ints
             raise DataError(f"cannot read decompositions from {self.path}: {exc}") from None
         if not isinstance(data, dict):
             raise DataError(f"{self.path} must map video ids to {{sentences, response}} objects")

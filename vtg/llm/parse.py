@@ -10,6 +10,7 @@ backends then retry and finally fall back to the whole query, so no answer can c
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import re
 from typing import Any
@@ -20,6 +21,10 @@ MAX_SUB_EVENTS = 8
 MAX_DESCRIPTIONS = 8
 MAX_CHARS = 300
 MAX_ANSWER = 200_000
+MAX_CANDIDATES = 100  # opening braces tried per answer
+MAX_LITERAL = 20_000  # longest Python dict literal looked for
+_THINK_OPEN = re.compile(r"<think>", re.I)
+_THINK_CLOSE = re.compile(r"</think>", re.I)
 
 _RELATIONSHIP_WORDS = {
     "single-query": ("single", "one event", "one query", "none"),
@@ -38,28 +43,52 @@ class AnswerError(ValueError):
 
 def json_objects(text: str):
     """Every JSON object that starts at a ``{`` in ``text``, in order (tolerating fences, prose,
-    ``<think>`` blocks, smart quotes, trailing commas and Python dict literals)."""
+    ``<think>`` blocks, smart quotes, trailing commas and Python dict literals).
+
+    Linear in the answer's length: at most :data:`MAX_CANDIDATES` opening braces are tried, the
+    trailing-comma repair runs once over the whole answer, and a hostile answer (``{`` repeated
+    100k times, 5,000-digit numbers, deep nesting, unclosed ``<think>``) costs milliseconds.
+    """
     if not isinstance(text, str) or not text.strip():
         return
-    text = text[:MAX_ANSWER]
-    text = re.sub(r"<think>.*?</think>", " ", text, flags=re.S | re.I)
+    text = _drop_think(text[:MAX_ANSWER])
     text = text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'").replace("\u2018", "'")
+    repaired = _repair(text)  # removes only ",<space>" before a closer: the k-th "{" stays the k-th
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
-        start = match.start()
+    starts = zip(_brace_positions(text), _brace_positions(repaired))
+    for start, fixed in itertools.islice(starts, MAX_CANDIDATES):
         found = None
-        for candidate in (text[start:], _repair(text[start:])):
+        for candidate, at in ((text, start), (repaired, fixed)):
             try:
-                obj, _ = decoder.raw_decode(candidate)
-            except (json.JSONDecodeError, RecursionError):
+                obj, _ = decoder.raw_decode(candidate, at)
+            except (ValueError, RecursionError):  # ValueError: also ints past Python's digit limit
                 continue
             if isinstance(obj, dict):
                 found = obj
                 break
         if found is None:
-            found = _python_literal(text[start:])
+            found = _python_literal(text[start:start + MAX_LITERAL])
         if found is not None:
             yield found
+
+
+def _brace_positions(text: str):
+    return (m.start() for m in re.finditer(r"\{", text))
+
+
+def _drop_think(text: str) -> str:
+    """``text`` without ``<think>...</think>`` blocks, in one pass (a non-greedy regex over many
+    unclosed ``<think>`` tags is quadratic)."""
+    out, pos = [], 0
+    while True:
+        opening = _THINK_OPEN.search(text, pos)
+        closing = _THINK_CLOSE.search(text, opening.end()) if opening else None
+        if closing is None:
+            break
+        out.append(text[pos:opening.start()] + " ")
+        pos = closing.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def extract_json(text: str) -> dict[str, Any]:
@@ -77,11 +106,13 @@ def _repair(text: str) -> str:
 def _python_literal(text: str) -> dict | None:
     """A Python dict literal (single quotes) at the start of ``text``, found by brace matching."""
     depth = 0
-    for i, ch in enumerate(text[:20000]):
-        depth += {"{": 1, "}": -1}.get(ch, 0)
+    for brace in re.finditer(r"[{}]", text[:MAX_LITERAL]):
+        depth += 1 if brace.group() == "{" else -1
+        if depth > 100:  # deeper than any decomposition (and than Python's parser allows)
+            return None
         if depth == 0:
             try:
-                obj = ast.literal_eval(text[:i + 1])
+                obj = ast.literal_eval(text[:brace.end()])
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 return None
             return obj if isinstance(obj, dict) else None

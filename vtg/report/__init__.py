@@ -11,7 +11,7 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
-from vtg.fileio import atomic_write_text
+from vtg.fileio import atomic_write_text, is_file
 from vtg.report.data import ground_truth_index, read_groundings, windows_for
 from vtg.report.page import render_page, video_source
 from vtg.types import Grounding
@@ -38,12 +38,12 @@ def find_video(result: Grounding, video_dir: Path | None) -> Path | None:
         candidates.append(video_dir / recorded.name)
         candidates.extend(video_dir / f"{result.vid}{s}" for s in VIDEO_SUFFIXES)
     candidates.append(recorded)
-    return next((c for c in candidates if c.is_file()), None)
+    return next((c for c in candidates if is_file(c)), None)
 
 
 def page_name(vid: str, taken: set[str]) -> str:
     """A safe, unique file name for a video's page."""
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", vid).strip("._") or "video"
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", vid).strip("._")[:200] or "video"  # names stay under 255 bytes
     name, n = f"{base}.html", 1
     while name in taken or name == "index.html":
         n += 1

@@ -15,7 +15,7 @@ def read_groundings(path: str | Path) -> list[Grounding]:
     records = read_predictions(path).records
     try:
         return [Grounding.from_dict(r) for r in records]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
         raise DataError(f"{path}: not a grounding result ({exc})") from None
 
 

@@ -15,11 +15,13 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+from vtg.fileio import is_file
 from vtg.types import Grounding
 from vtg.writers import hms
 from vtg.report.svg import MOMENT_COLOURS, saliency_svg
 
 EMBED_LIMIT = 20 * 1024 * 1024  # bytes; larger videos are always linked
+EMBED_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ogv")
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem auto;max-width:900px;color:#222}
@@ -63,8 +65,12 @@ SCRIPT = """
 def video_source(video: Path, page: Path, *, embed: bool = False) -> str:
     """The ``src`` for ``video`` as seen from ``page``: relative URL, file URI, or data URI."""
     video = Path(video)
-    if embed and video.is_file() and video.stat().st_size <= EMBED_LIMIT:
-        mime = mimetypes.guess_type(video.name)[0] or "video/mp4"
+    guess = mimetypes.guess_type(video.name)[0] or ""
+    mime = guess if guess.startswith("video/") else "video/mp4"
+    # Only videos are inlined: a predictions file naming "/home/me/.ssh/id_rsa" as its video must
+    # not copy that file into a page that may be shared.
+    is_video = guess.startswith("video/") or video.suffix.lower() in EMBED_SUFFIXES
+    if embed and is_video and is_file(video) and video.stat().st_size <= EMBED_LIMIT:
         return f"data:{mime};base64," + base64.b64encode(video.read_bytes()).decode("ascii")
     try:
         rel = os.path.relpath(video.resolve(), Path(page).resolve().parent)

@@ -64,7 +64,7 @@ def _reader(path: Path, info: VideoInfo, out_size: tuple[int, int] | None):
     decord = _decord()
     width, height = out_size or (info.width, info.height)  # display orientation: decord rotates
     try:
-        return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=0)
+        return decord.VideoReader(str(Path(path).absolute()), ctx=decord.cpu(0), width=width, height=height, num_threads=0)
     except Exception as err:  # decord's DECORDError; PyAV's probe already read the file, so it is decord
         raise UnsupportedVideoError(f"{path}: decord cannot read this file ({err}); use backend='pyav'") from err
 

@@ -7,9 +7,10 @@ MP4 — instead of a raw ``av.error`` traceback.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from vtg.errors import CorruptVideoError, NotAVideoError, VideoNotFoundError
+from vtg.errors import CorruptVideoError, NotAVideoError, VideoError, VideoNotFoundError
 
 # First box types of an ISO BMFF (MP4/MOV) file: a file that starts like this but cannot be
 # opened is a damaged video, not "something else".
@@ -21,12 +22,21 @@ _IMAGE_FORMATS = ("image2", "_pipe")
 def check_path(path) -> Path:
     """The path as a Path, after checking it names a non-empty regular file."""
     p = Path(path).expanduser()
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+        raise VideoNotFoundError(f"video not found: {p} ({getattr(exc, 'strerror', None) or exc})") from None
+    if not exists:
+        if p.is_symlink():
+            raise VideoNotFoundError(f"video not found: {p} is a broken symbolic link (or a symlink loop)")
         raise VideoNotFoundError(f"video not found: {p}")
     if not p.is_file():
-        raise VideoNotFoundError(f"not a file: {p}")
+        kind = "a directory" if p.is_dir() else "a pipe, socket or device, not a regular file"
+        raise VideoNotFoundError(f"not a file: {p} is {kind}")
     if p.stat().st_size == 0:
         raise NotAVideoError(f"{p} is an empty file (0 bytes), not a video")
+    if not os.access(p, os.R_OK):
+        raise VideoError(f"permission denied: cannot read {p}")
     return p
 
 
@@ -42,7 +52,8 @@ def open_container(path: Path):
     import av
 
     try:
-        return av.open(str(path), metadata_errors="replace")
+        # absolute: a relative name such as "concat:x.mp4" or "http:a.mp4" is a file, not a protocol
+        return av.open(str(Path(path).absolute()), metadata_errors="replace")
     except av.error.FileNotFoundError as err:
         raise VideoNotFoundError(f"video not found: {path}") from err
     except av.error.InvalidDataError as err:
