@@ -111,3 +111,19 @@ def test_models_download_offline_fails_clearly(capsys):
 def test_models_download_unknown_name(capsys):
     code, _, err = run_cli(capsys, "models", "download", "no-such-model-anywhere")
     assert code != 0 and "Traceback" not in err
+
+
+def test_library_warnings_are_prefixed_lines(capsys, three_scene_video, tmp_path):
+    """A json: decomposition file without this query falls back to the whole query with a warning."""
+    import json
+
+    from vtg.encoders.testing import tiny_hf_clip
+
+    model = tiny_hf_clip(tmp_path / "clip")
+    empty = tmp_path / "llm.json"
+    empty.write_text(json.dumps({}))
+    code, out, err = run_cli(capsys, "ground", three_scene_video, "a red wall", "--encoder", model,
+                             "--llm", f"json:{empty}", "--json", "--no-progress")
+    assert code == 0, err
+    warnings = [l for l in err.splitlines() if l.startswith("vtg: warning:")]
+    assert warnings, err

@@ -120,3 +120,10 @@ def test_options_are_coerced_and_unknown_ones_rejected():
     with pytest.raises(UsageError, match="not a valid int"):
         apply_options(Cfg(), {"stride": "abc"})
     assert coerce_value("1,2", tuple[int, ...], "k") == (1, 2)
+
+
+def test_csv_cells_cannot_become_spreadsheet_formulas():
+    r = sample_result()
+    hostile = Grounding("=HYPERLINK(\"http://x\")", "-rf.mp4", r.duration, r.moments, r.saliency, r.method, qid="@1")
+    row = render([hostile], "csv").splitlines()[1]
+    assert row.startswith("'@1,'-rf.mp4,\"'=HYPERLINK(")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import ClassVar, Iterable
 
 from vtg.errors import UnknownNameError
@@ -30,7 +31,18 @@ class JsonWriter(Writer):
 
     def render(self, results: list[Grounding]) -> str:
         data = [r.to_dict() for r in results]
-        return json.dumps(data[0] if len(data) == 1 else data, indent=2) + "\n"
+        return compact_number_lists(json.dumps(data[0] if len(data) == 1 else data, indent=2)) + "\n"
+
+
+_NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_NUMBER_LIST = re.compile(rf"\[\n\s*({_NUM}(?:,\n\s*{_NUM})*)\n\s*\]")
+
+
+def compact_number_lists(text: str) -> str:
+    """Put each list of plain numbers of indented JSON on one line: an hour of saliency is 3,600
+    numbers, one per line otherwise. Only lists broken by the indent's own newlines are touched
+    (JSON strings never hold a raw newline), so string contents stay exactly as they were."""
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(re.split(r",\n\s*", m.group(1))) + "]", text)
 
 
 class JsonlWriter(Writer):
@@ -42,8 +54,17 @@ class JsonlWriter(Writer):
         return "".join(json.dumps(r.to_dict()) + "\n" for r in results)
 
 
+def spreadsheet_safe(text: str) -> str:
+    """Quote a cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first).
+
+    Queries and file names come from users; a query such as ``=HYPERLINK(...)`` must stay text
+    when the CSV is opened in a spreadsheet (the usual CSV-injection defence: a leading ``'``).
+    """
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 class CsvWriter(Writer):
-    """One row per moment, for spreadsheets."""
+    """One row per moment, for spreadsheets; user text is protected from formula injection."""
 
     name, suffix = "csv", ".csv"
 
@@ -53,7 +74,8 @@ class CsvWriter(Writer):
         w.writerow(["qid", "video", "query", "rank", "start", "end", "score", "method"])
         for r in results:
             for rank, m in enumerate(r.moments, 1):
-                w.writerow([r.qid if r.qid is not None else "", r.video, r.query, rank,
+                w.writerow([spreadsheet_safe(str(r.qid)) if r.qid is not None else "",
+                            spreadsheet_safe(r.video), spreadsheet_safe(r.query), rank,
                             f"{m.start:.3f}", f"{m.end:.3f}", f"{m.score:.4f}", r.method])
         return buf.getvalue()
 
@@ -113,7 +135,8 @@ class TableWriter(Writer):
 
         buf = io.StringIO()
         width = terminal_width()
-        console = Console(file=buf, width=width, force_terminal=False, color_system=None)
+        # emoji=False: a query such as "a :dog: barks" is printed as typed
+        console = Console(file=buf, width=width, force_terminal=False, color_system=None, emoji=False)
         for r in results:
             # A heading line rather than a table title: a title wraps to the narrow table's width.
             # escape: "[/bold]" in a query or file name is text, not rich markup (which would raise)

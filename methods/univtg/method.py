@@ -91,6 +91,17 @@ class UniVTG(Method):
         self.check_query(query)
         return self.ground_text(video, query.text, progress=progress)
 
+    def feature_settings(self, video: str | Path) -> dict:
+        """The encoder and rate ``ground`` reads from the feature cache (one frame per clip: 0.5 fps
+        for the 2-s clips of every released model), so ``vtg index --method univtg`` fills exactly
+        that. Only the model's ``config.json`` is read, not its weights."""
+        from .config import ModelConfig
+        from .weights import CONFIG_FILE, resolve_model_dir
+
+        clip_len = ModelConfig.load(resolve_model_dir(self.config.model) / CONFIG_FILE).clip_length \
+            if self.config.model else 2.0
+        return {"encoder": self.config.encoder, "fps": 1.0 / clip_len, "max_frames": None}
+
     def summarize(self, video: str | Path, ratio: float = 0.2, query: str | None = None, *,
                   progress: bool = False) -> Grounding:
         """Highlights of the whole video as a summary of ``ratio`` of its clips (query-free by default)."""

@@ -53,7 +53,7 @@ class BatchSummary:
 
     def text(self) -> str:
         return (f"{self.lines} lines: {self.ok} done, {self.errors} failed, {self.skipped} already in the output; "
-                f"{self.seconds:.1f} s ({self.rate:.2f} queries/s)"
+                f"{self.seconds:.1f} s" + (f" ({self.rate:.2f} queries/s)" if self.ran else "")  # no "0.00 queries/s"
                 + (f"; {self.failed} error records in the output" if self.failed else ""))
 
 

@@ -20,7 +20,7 @@ def export_command(
     pad: float = typer.Option(0.0, "--pad", min=0.0, help="Seconds added before and after each moment."),
     copy: bool = typer.Option(False, "--copy", help="Stream copy: fast, but starts at the keyframe before the moment (inexact)."),
     reel: bool = typer.Option(False, "--reel", help="One highlight video per query: its moments in time order, overlaps merged."),
-    template: Optional[str] = typer.Option(None, "--name", help="File name template; fields {vid} {qid} {rank} {start} {end} {score} {method} {query}. Default: {vid}_{qid}_{rank}_{start:.1f}-{end:.1f}.mp4 ({vid}_{qid}_reel.mp4 with --reel)."),
+    template: Optional[str] = typer.Option(None, "--name", help="File name template; fields {vid} {qid} {rank} {start} {end} {score} {method} {query}. Default: vid_qid_rank_start-end.mp4, times with one decimal (vid_qid_reel.mp4 with --reel)."),
     video_dir: Optional[Path] = typer.Option(None, "--video-dir", help="Find the videos here (by file name or vid) instead of the paths in RESULTS."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per written file instead of its path."),
 ) -> None:

@@ -26,7 +26,7 @@ def ground_command(
     query: Optional[str] = typer.Argument(None, help="What to find, e.g. \"person opens the door\"."),
     image: Optional[Path] = typer.Option(None, "--image", help="Query by an example image instead of text."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Grounding method (see `vtg methods`)."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Feature encoder, e.g. ViT-B-32/openai, blip2:Salesforce/blip2-itm-vit-g-coco, or a local directory."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Feature encoder: ViT-B-32/openai, blip2 (TFVTG's BLIP-2), hf-clip:<id or dir>, or a local model directory (see `vtg models`)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model id or directory for Video-LLM / UniVTG methods."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Method preset, e.g. charades, activitynet, qvhighlights, long."),

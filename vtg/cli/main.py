@@ -8,6 +8,7 @@ and exit non-zero; a traceback is shown only with ``--debug`` or ``VTG_DEBUG=1``
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 
@@ -44,6 +45,7 @@ def _root(
 ) -> None:
     if debug:
         os.environ["VTG_DEBUG"] = "1"
+        setup_logging()
 
 
 for _name in COMMAND_MODULES:
@@ -54,8 +56,26 @@ def debug_enabled() -> bool:
     return os.environ.get("VTG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+class _StderrHandler(logging.Handler):
+    """Library warnings as ``vtg: warning: ...`` lines on the *current* stderr (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "warning" if record.levelno >= logging.WARNING else record.levelname.lower()
+        print(f"vtg: {level}: {record.getMessage()}", file=sys.stderr)
+
+
+def setup_logging() -> None:
+    """Route the ``vtg`` loggers to stderr once; ``--debug`` also shows their debug messages."""
+    logger = logging.getLogger("vtg")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+        logger.propagate = False
+    logger.setLevel(logging.DEBUG if debug_enabled() else logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (used by the console script and in-process tests)."""
+    setup_logging()
     try:
         # Without standalone mode click *returns* the code of a typer.Exit raised in a command.
         returned = app(args=argv, prog_name="vtg", standalone_mode=False)

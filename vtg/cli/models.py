@@ -8,6 +8,7 @@ command that uses the network, and only because the user asked.
 from __future__ import annotations
 
 import json
+import textwrap
 
 import typer
 
@@ -30,6 +31,7 @@ def models_command(
     from vtg.encoders import list_encoders
     from vtg.encoders.weights import hf_cache_dir, open_clip_url_cache_dir
     from vtg.features import features_dir, list_cached
+    from vtg.writers import terminal_width
 
     statuses = list_encoders()
     if as_json:
@@ -43,15 +45,18 @@ def models_command(
         e = s.entry
         where = e.spec or e.repo
         typer.echo(f"{e.name:<18} {e.kind:<9} {'cached' if s.cached else 'missing':<8} {where}")
-        typer.echo(f"{'':<18} {e.summary}" + (f" [used by {e.used_by}]" if e.used_by else ""))
+        about = e.summary + (f" [used by {e.used_by}]" if e.used_by else "")
+        typer.echo(textwrap.fill(about, terminal_width(), initial_indent=" " * 19, subsequent_indent=" " * 19))
         if s.path:
             typer.echo(f"{'':<18} {s.path}")
     entries = list_cached()
     size = sum(m["bytes"] for m in entries)
     typer.echo("")
-    typer.echo(f"Hugging Face cache: {hf_cache_dir()}   open_clip URL cache: {open_clip_url_cache_dir()}")
-    typer.echo(f"feature cache: {features_dir()} ({len(entries)} entries, {size / 1e6:.1f} MB)")
-    typer.echo("missing weights: `vtg models download NAME` (needs network), or pass a local directory as --encoder")
+    typer.echo(f"Hugging Face cache:  {hf_cache_dir()}")
+    typer.echo(f"open_clip URL cache: {open_clip_url_cache_dir()}")
+    typer.echo(f"feature cache:       {features_dir()} ({len(entries)} entries, {size / 1e6:.1f} MB)")
+    typer.echo("missing weights: `vtg models download NAME` (needs network),\n"
+               "                 or pass a local directory as --encoder")
 
 
 @models_app.command("download")

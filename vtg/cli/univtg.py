@@ -50,10 +50,10 @@ def convert_command(
 
 def train_univtg_command(
     annotations: Path = typer.Argument(..., help="Training annotations (QVHighlights / Charades-STA JSONL, or vtg pseudo-label output)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output directory (model.safetensors + config.json, last/ for resuming)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output directory: model.safetensors + config.json, and last/ for resuming."),
     val: Optional[Path] = typer.Option(None, "--val", help="Validation annotations, evaluated after each epoch with vtg eval's metrics."),
     features: Optional[List[Path]] = typer.Option(None, "--features", help="Folder of precomputed per-clip video features <vid>.npz/.npy (repeat to concatenate, e.g. SlowFast then CLIP)."),
-    text_features: Optional[Path] = typer.Option(None, "--text-features", help="Folder of <qid>.npz token features (last_hidden_state); default: CLIP encoder."),
+    text_features: Optional[Path] = typer.Option(None, "--text-features", help="Folder of <qid>.npz per-token text features (the official txt_clip layout). Default: computed with the CLIP encoder."),
     videos: Optional[Path] = typer.Option(None, "--videos", help="Folder of videos <vid>.mp4; features through the encoder and cache."),
     init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune from a converted or trained model directory."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from OUTPUT/last."),
@@ -65,13 +65,13 @@ def train_univtg_command(
     hidden_dim: int = typer.Option(1024, "--hidden-dim", help="Width for a model trained from scratch."),
     enc_layers: int = typer.Option(4, "--enc-layers"),
     timestamp: str = typer.Option("center", "--timestamp", help="Clip anchor for a new model: center, or official (ignored with --init)."),
-    encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e"),
-    device: str = typer.Option("auto", "--device"),
+    encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e", help="CLIP encoder for video and text features; must be the one the model was trained with."),
+    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA."),
     main_metric: str = typer.Option("R1@0.5", "--main-metric", help="Validation metric that picks the best model."),
     eval_every: int = typer.Option(1, "--eval-every", min=1),
     seed: int = typer.Option(2018, "--seed"),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """Train or fine-tune UniVTG with the paper's losses; prints one JSON line per epoch."""
     import json
@@ -116,9 +116,9 @@ def pseudo_label_command(
     concepts: Optional[str] = typer.Option(None, "--concepts", help="Comma-separated concepts (instead of --vocabulary)."),
     top_k: int = typer.Option(5, "--top-k", min=1, help="Concepts kept per video."),
     labels: str = typer.Option("interval", "--labels", help="Comma-separated label kinds: point, interval, curve."),
-    encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e"),
-    device: str = typer.Option("auto", "--device"),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
+    encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e", help="CLIP teacher that scores each 2-s clip against the concepts."),
+    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """CLIP-teacher pseudo labels (point / interval / curve) for pre-training UniVTG."""
     from vtg.api import check_video_path
@@ -139,13 +139,13 @@ def summarize_command(
     query: Optional[str] = typer.Argument(None, help="Optional focus; without it the summary is query-free."),
     model: Optional[str] = typer.Option(None, "--model", help="UniVTG directory (vtg models convert univtg / vtg train univtg)."),
     summary_ratio: float = typer.Option(0.2, "--summary-ratio", help="Fraction of 2-second clips to keep."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", "-e"),
-    device: Optional[str] = typer.Option(None, "--device"),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder (default ViT-B-32/openai); must be the one the model was trained with."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Other UniVTG options as key=value."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or srt."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result (e.g. a .jsonl for vtg export --reel)."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """Highlights / video summary with UniVTG: the top clips by saliency, merged into intervals."""
     from vtg.api import check_video_path

@@ -28,10 +28,13 @@ def nice_step(span: float, target: int = 8) -> float:
     return 10 * power
 
 
-def tick_label(t: float) -> str:
-    if t >= 120:
-        m, s = divmod(int(round(t)), 60)
-        return f"{m}:{s:02d}"
+def tick_label(t: float, clock: bool | None = None) -> str:
+    """``12s`` on short videos; m:ss (h:mm:ss past an hour) on videos of two minutes or more,
+    for every tick of the axis (``clock``), as in ``vtg plot``."""
+    from vtg.plot import seconds_label
+
+    if t >= 120 if clock is None else clock:
+        return seconds_label(t, clock=True)
     return f"{t:g}s"
 
 
@@ -52,14 +55,16 @@ class Scale:
 def _axis(scale: Scale) -> list[str]:
     base = HEIGHT - BOTTOM
     parts = [f'<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}"/>']
-    step = nice_step(scale.duration)
+    from vtg.plot import tick_step
+
+    step = tick_step(scale.duration) or nice_step(scale.duration)  # whole minutes on long videos
     n = int(scale.duration / step + 1e-9)
     for i in range(n + 1):
         t = i * step
         x = scale.x(t)
         parts.append(f'<line class="tick" x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}"/>'
                      f'<text class="label" x="{x:.1f}" y="{base + 16}" text-anchor="middle">'
-                     f'{tick_label(round(t, 6))}</text>')
+                     f'{tick_label(round(t, 6), clock=scale.duration >= 120)}</text>')
     parts.append(f'<text class="label" x="4" y="{TOP + 8}">saliency</text>')
     return parts
 
