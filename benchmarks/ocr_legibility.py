@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames-per-video", type=int, default=None)
     parser.add_argument("--offset", type=int, default=0, help="First frame number (100 tests 3 digits).")
     parser.add_argument("--outline", type=int, default=0, help="Black outline width in px (paper: 0).")
+    parser.add_argument("--inset", type=float, default=0.0,
+                        help="Keep the digits this share of the font size from the edges (0: released layout).")
     parser.add_argument("--any-text", action="store_true", help="Let the OCR read any character, not only digits.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     videos = args.videos or default_videos()
     t0 = time.perf_counter()
     result = measure(videos, fps=args.fps, frames_per_video=args.frames_per_video, offset=args.offset,
-                     outline=args.outline, digits_only=not args.any_text)
+                     outline=args.outline, digits_only=not args.any_text, inset=args.inset)
     report = {"accuracy": round(result.accuracy, 4), "correct": result.correct, "total": result.total,
               "per_video": result.per_video, "misses": result.misses, "seconds": round(time.perf_counter() - t0, 1),
               "settings": {k: v for k, v in vars(args).items() if k not in ("videos", "json")}}

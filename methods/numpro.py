@@ -28,10 +28,11 @@ from vtg.methods.videollm.parsing import clamp, find_ranges, single_frames
 from vtg.methods.videollm.runner import Image, Part, Video, VideoLLM
 from vtg.types import Moment
 
-#: The paper's instruction: the red numbers are frame numbers; answer with a frame range.
+#: The training-free prompt as the authors released it (instruction, then the question with the
+#: answer format); the method depends on this wording, so it is kept verbatim.
 INSTRUCTION = "The red numbers on each frame represent the frame number."
 QUESTION = ("During which frames can we see {query}? "
-            "Answer in the format of 'From Frame x to Frame y'.")
+            "Answer in the format: 'From Frame x to Frame y'.")
 
 
 @dataclass(frozen=True)

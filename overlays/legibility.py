@@ -47,13 +47,13 @@ def ocr_reader():
                           download_enabled=False, gpu=False, verbose=False)
 
 
-def corner(frame: np.ndarray, text: str) -> np.ndarray:
+def corner(frame: np.ndarray, text: str, inset: float = 0.0) -> np.ndarray:
     """The bottom-right patch holding the number: its box plus a tenth of the font size of
     background on every side, as a reader that knows where NumPro puts the number would look.
     (Wider margins let background edges be read as extra leading digits.)"""
     h, w = frame.shape[:2]
     size = font_size_for(h, w)
-    left, top, right, bottom = number_box(h, w, text, size)
+    left, top, right, bottom = number_box(h, w, text, size, inset)
     pad = max(2, round(0.1 * size))
     return frame[max(0, top - pad):min(h, bottom + pad), max(0, left - pad):min(w, right + pad)]
 
@@ -73,7 +73,7 @@ def read_number(image: np.ndarray, digits_only: bool = True) -> str:
 
 def measure(videos: Iterable[str | Path], *, fps: float = 1.0, frames_per_video: int | None = None,
             frame_pixels: int = 336 * 336, offset: int = 0, outline: int = 0,
-            digits_only: bool = True) -> Legibility:
+            digits_only: bool = True, inset: float = 0.0) -> Legibility:
     """Number the frames of ``videos`` at the Video-LLM input size and count exact OCR reads.
 
     Frame ``i`` of a video (sampled at ``fps``, at most ``frames_per_video``) carries ``offset + i``.
@@ -88,7 +88,8 @@ def measure(videos: Iterable[str | Path], *, fps: float = 1.0, frames_per_video:
         good = 0
         for i, frame in enumerate(frames):
             number = str(offset + i)
-            read = read_number(corner(draw_number(frame, number, outline=outline), number), digits_only)
+            numbered = draw_number(frame, number, outline=outline, inset=inset)
+            read = read_number(corner(numbered, number, inset), digits_only)
             good += read == number
             if read != number:
                 result.misses.append({"video": Path(video).name, "number": number, "read": read})

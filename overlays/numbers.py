@@ -5,6 +5,11 @@ paper's study of the number's font size, colour and position: red, bold sans-ser
 on a 336x336 frame, bottom-right corner. Frames of other sizes get a font scaled by ``sqrt(h * w) / 336`` so the digits keep
 the same share of the frame's area. No outline (the paper's look); the OCR measure in
 :mod:`vtg.overlays.legibility` checks that the numbers stay readable on real footage.
+
+Placement follows the authors' released NumPro setup: no margin, the text flush with the right
+edge and lifted by a third of its height from the bottom edge, measured from the text's bounding
+box at the drawing origin (its top bearing included) - which leaves the digits' ink a couple of
+pixels from the right and bottom edges (``number_box``).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import numpy as np
 REFERENCE_SIDE = 336
 REFERENCE_FONT_SIZE = 40
 COLOR = (255, 0, 0)
-#: Margin between the digits and the frame's edges, as a share of the font size.
-MARGIN_RATIO = 0.25
+#: The text sits flush right, lifted from the bottom edge by this share of its height (no margin).
+LIFT_RATIO = 1 / 3
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 
@@ -59,26 +64,37 @@ def load_font(size: int):
     return ImageFont.load_default(size=size)
 
 
-def number_box(height: int, width: int, text: str, font_size: int | None = None) -> tuple[int, int, int, int]:
-    """Pixel box ``(left, top, right, bottom)`` the digits of ``text`` occupy on such a frame."""
+def number_box(height: int, width: int, text: str, font_size: int | None = None,
+               inset: float = 0.0) -> tuple[int, int, int, int]:
+    """Pixel box ``(left, top, right, bottom)`` the digits of ``text`` occupy on such a frame.
+
+    ``inset`` 0 is the released layout; ``inset`` > 0 instead keeps the box that share of the font
+    size away from the right and bottom edges (an earlier look of ours, kept for the legibility
+    study: 0.25 is 10 px at 336x336).
+    """
     from PIL import Image, ImageDraw
 
     size = font_size or font_size_for(height, width)
     font = load_font(size)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     l, t, r, b = probe.textbbox((0, 0), text, font=font)
-    margin = int(round(MARGIN_RATIO * size))
-    x = width - margin - (r - l)
-    y = height - margin - (b - t)
-    return x, y, x + (r - l), y + (b - t)
+    if inset > 0:
+        margin = int(round(inset * size))
+        x, y = width - margin - (r - l), height - margin - (b - t)
+        return x, y, x + (r - l), y + (b - t)
+    # Drawing origin: flush with the right edge, a third of the text height above the bottom
+    # edge; the ink box is the text box at that origin (the font's top bearing shifts it down).
+    x0 = width - (r - l)
+    y0 = height - (b - t) - int(round(LIFT_RATIO * (b - t)))
+    return x0 + l, y0 + t, x0 + r, y0 + b
 
 
 def draw_number(frame: np.ndarray, number: int | str, *, font_size: int | None = None,
-                color: tuple[int, int, int] = COLOR, outline: int = 0) -> np.ndarray:
+                color: tuple[int, int, int] = COLOR, outline: int = 0, inset: float = 0.0) -> np.ndarray:
     """A copy of ``frame`` (uint8 [H, W, 3] RGB) with ``number`` drawn in the bottom-right corner.
 
     ``outline`` (px, default 0 as in the paper) adds a black stroke; it is there for the legibility
-    study, not the default look.
+    study, not the default look, and so is ``inset`` (see :func:`number_box`).
     """
     from PIL import Image, ImageDraw
 
@@ -91,7 +107,7 @@ def draw_number(frame: np.ndarray, number: int | str, *, font_size: int | None =
     font = load_font(size)
     img = Image.fromarray(frame)
     draw = ImageDraw.Draw(img)
-    left, top, _, _ = number_box(h, w, text, size)
+    left, top, _, _ = number_box(h, w, text, size, inset)
     l0, t0, _, _ = draw.textbbox((0, 0), text, font=font)
     draw.text((left - l0, top - t0), text, fill=tuple(color), font=font,
               stroke_width=outline, stroke_fill=(0, 0, 0) if outline else None)

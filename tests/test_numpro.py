@@ -90,3 +90,30 @@ def test_number_frames_counts_from_zero():
 def test_numpro_defaults_follow_the_paper():
     cfg = NumPro().config
     assert cfg.fps == 1.0 and cfg.frame_pixels == 336 * 336
+
+
+def test_overlay_sits_flush_in_the_corner_like_the_reference_setup():
+    # The released NumPro setup draws at x = W - text_w, y = H - text_h - text_h / 3 (no margin), so
+    # the ink ends a couple of pixels from the right and bottom edges (an earlier version kept a
+    # 10 px margin).
+    from PIL import Image, ImageDraw
+
+    from vtg.overlays.numbers import load_font
+
+    font = load_font(40)
+    for text in ("0", "7", "12", "123"):
+        l, t, r, b = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=font)
+        ref = Image.new("RGB", (336, 336))
+        ImageDraw.Draw(ref).text((336 - (r - l), 336 - (b - t) - round((b - t) / 3)), text, font=font, fill=(255, 0, 0))
+        ours = draw_number(np.zeros((336, 336, 3), np.uint8), text)
+        assert np.array_equal(ours, np.asarray(ref))
+        ys, xs = np.nonzero(ours[..., 0])
+        assert 336 - 4 <= xs.max() <= 335 and 336 - 4 <= ys.max() <= 335
+
+
+def test_prompt_is_the_released_training_free_wording():
+    from vtg.methods.numpro import INSTRUCTION, QUESTION
+
+    assert INSTRUCTION == "The red numbers on each frame represent the frame number."
+    assert QUESTION.format(query="a man opens the door") == (
+        "During which frames can we see a man opens the door? Answer in the format: 'From Frame x to Frame y'.")

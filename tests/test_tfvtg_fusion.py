@@ -79,3 +79,14 @@ def test_fuse_ignores_relationship_for_single_queries_and_handles_emptiness():
     assert [(m.start, m.end) for m in moments][:2] in ([(0, 4), (1, 4)], [(1, 4), (0, 4)])
     assert fuse([[]], [], "single-query") == []
     assert fuse([[]], [[[]], [[]]], "sequentially") == []
+
+
+def test_sub_events_of_a_single_query_combine_unfiltered_as_in_the_reference():
+    # The reference's search_combination filters only "sequentially" and "simultaneously"; any
+    # other relationship (one released Charades decomposition is single-query with a sub-event)
+    # still pools its 2 best combinations with the query's proposals.
+    query = [[Moment(0, 4, 1.0), Moment(20, 24, 0.9), Moment(40, 44, 0.5)]]
+    sub = [[[Moment(10, 20, 1.0)], [Moment(10, 20, 1.0), Moment(30, 35, 0.8)]]]
+    moments = fuse(query, sub, "single-query")
+    assert (moments[0].start, moments[0].end) == (10, 20)
+    assert len(combinations([A, B], "single-query")) == 4

@@ -9,7 +9,7 @@ import pytest
 
 from tfvtg_loop import loop_propose
 from vtg.errors import UnknownNameError, UsageError
-from vtg.methods.tfvtg import localize, propose
+from vtg.methods.tfvtg import calibrate, localize, propose
 from vtg.methods.tfvtg.localizer import gaussian_taps, normalise_confidence
 from vtg.methods.tfvtg.presets import PRESETS, auto_preset, window_lengths
 
@@ -202,11 +202,32 @@ def test_closed_form_suppression_matches_the_pairwise_test(threshold):
     from vtg.methods.tfvtg.localizer import _overlaps, suppressed_starts
 
     ks = np.arange(1, 70)
-    for m in range(1, 50):
-        first, last = suppressed_starts(ks, 100, 100 + m, threshold)
-        for row, k in enumerate(ks):
-            starts = np.arange(100 - k - 3, 100 + m + 3)
-            hit = starts[_overlaps(starts, np.full_like(starts, k), 100, 100 + m, threshold)]
-            expected = (hit.min(), hit.max()) if hit.size else None
-            assert hit.size == 0 or hit.size == hit.max() - hit.min() + 1
-            assert ((first[row], last[row]) if first[row] <= last[row] else None) == expected
+    for n in (300, 997):
+        for m in range(1, 50):
+            first, last, edge = suppressed_starts(ks, 100, 100 + m, threshold, n)
+            for row, k in enumerate(ks):
+                starts = np.arange(100 - k - 3, 100 + m + 3)
+                hit = starts[_overlaps(starts, np.full_like(starts, k), 100, 100 + m, threshold, n)]
+                if edge[row]:  # plateau IoU == threshold: only plateau starts, tested one by one
+                    assert hit.size == 0 or (first[row] <= hit.min() and hit.max() <= last[row])
+                    continue
+                expected = (hit.min(), hit.max()) if hit.size else None
+                assert hit.size == 0 or hit.size == hit.max() - hit.min() + 1
+                assert ((first[row], last[row]) if first[row] <= last[row] else None) == expected
+
+
+def test_float32_similarity_at_exactly_the_mask_is_masked_as_in_the_reference():
+    # The reference compares its float32 similarities with 0.2 in float32: float32(0.2) =
+    # 0.2000000030 is not above it. Widened to float64 (as calibrate("none") once did) those frames
+    # were kept and entered the outside mean, changing scores and the ranking.
+    scores = curve(60, 0.1, (0, 20, 0.3), (30, 40, 0.5), (45, 60, 0.2))
+    assert scores.dtype == np.float32 and scores[50] == np.float32(0.2)
+    same_as_masked = run(curve(60, 0.1, (0, 20, 0.3), (30, 40, 0.5)), stride=10, max_window_fraction=0.5)
+    widened = run(scores.astype(np.float64), stride=10, max_window_fraction=0.5)
+    for got in (run(scores, stride=10, max_window_fraction=0.5),
+                run(calibrate(scores, "none"), stride=10, max_window_fraction=0.5)):
+        assert got.score.tolist() == same_as_masked.score.tolist()
+        assert got.end.tolist() == same_as_masked.end.tolist()
+    assert widened.score.tolist() != same_as_masked.score.tolist()
+    slow = loop_propose(scores, [10, 20, 30], 10)
+    assert [p["score"] for p in slow] == same_as_masked.score.tolist()

@@ -111,6 +111,20 @@ def test_opt_json_beside_the_checkpoint_is_used_when_the_pickle_has_no_options(t
     assert cfg.source["dset_name"] == "charades" and cfg.hidden_dim == 32
 
 
+def test_official_opt_json_states_the_video_width_without_the_tef(tmp_path):
+    # The released opt.json is written by BaseOptions.display_save *before* parse() adds the TEF's
+    # 2 dims, so a CLIP-only model's opt.json says v_feat_dim=512 while its weights take 514.
+    write_official(tmp_path / "model_best.ckpt", opt=False, ddp=False)
+    opt = vars(official_options(v_feat_dim=512))
+    del opt["use_tef"], opt["use_video"], opt["pin_memory"]  # set after saving, absent from opt.json
+    (tmp_path / "opt.json").write_text(json.dumps(opt))
+    cfg = load_model(convert_checkpoint(tmp_path / "model_best.ckpt", tmp_path / "out"))[1]
+    assert cfg.v_feat_dim == 514 and cfg.video_features == "clip"
+    (tmp_path / "opt.json").write_text(json.dumps(dict(opt, v_feat_dim=300)))
+    with pytest.raises(CheckpointError, match="v_feat_dim=300"):
+        convert_checkpoint(tmp_path / "model_best.ckpt", tmp_path / "out2")
+
+
 def test_mismatched_options_and_weights_are_an_error(tmp_path):
     write_official(tmp_path / "m.ckpt", opt=official_options(hidden_dim=64))
     with pytest.raises(CheckpointError, match="hidden_dim=64"):

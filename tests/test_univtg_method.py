@@ -55,6 +55,35 @@ def test_ground_from_a_raw_video(three_scene_video, encoder_dir, model_dir):
     assert res.meta["timestamp"] == "official" and res.meta["clips"] == 6
 
 
+def test_clip_count_and_centre_frames_follow_ffmpeg_fps_filter():
+    # Measured with ffmpeg -vf fps=0.5 (the released extractor) on 10-fps videos: the number of
+    # frames is duration/2 rounded half up, and clip k gets the last frame before 2k + 1 s.
+    from vtg.methods.univtg.features import centre_frame_indices, clip_count
+
+    assert [clip_count(d) for d in (10.1, 10.9, 11.0, 11.9, 12.0, 12.5, 13.0)] == [5, 5, 6, 6, 6, 6, 7]
+    assert clip_count(0.4) == 1
+    # 1-fps samples of a 13-s video are t = 0..12: centres 1, 3, ..., 11, then the last frame for clip 6
+    np.testing.assert_array_equal(centre_frame_indices(13, 13.0), [1, 3, 5, 7, 9, 11, 12])
+
+
+def test_each_clip_is_represented_by_its_centre_frame(make_video, encoder_dir):
+    # red during the first second of every 2-s clip, green during the second: the clip-centre
+    # frames (t = 1, 3, 5) are green; the clip-start frames would all be red.
+    from vtg.encoders import load_encoder
+    from vtg.methods.univtg.features import video_input
+
+    red, green = (200, 30, 30), (30, 200, 30)
+    path = make_video("alternating.mp4", [(red, 1.0, 1), (green, 1.0, 2)] * 3)
+    vi = video_input(path, encoder=str(encoder_dir), device="cpu")
+    np.testing.assert_allclose(vi.times, [1, 3, 5], atol=0.11)
+    from vtg.video import read_frames
+
+    enc = load_encoder(str(encoder_dir), device="cpu")
+    ref = enc.encode_images(read_frames(path, fps=1.0).frames[:2])  # a red (t=0) and a green (t=1) frame
+    ref = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+    np.testing.assert_allclose(vi.clips, np.repeat(ref[1:], 3, axis=0), atol=1e-5)
+
+
 def test_query_free_summary_api_and_cli(three_scene_video, encoder_dir, model_dir, capsys):
     runner = vtg.methods.load_method("univtg", model=str(model_dir), encoder=str(encoder_dir), device="cpu")
     summ = runner.summarize(three_scene_video, ratio=0.34)

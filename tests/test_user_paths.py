@@ -160,7 +160,7 @@ def test_json_keeps_number_lists_on_one_line():
 
 def test_index_for_univtg_fills_what_ground_reads(three_scene_video, tmp_path, capsys):
     """`vtg index --method univtg` stopped with 'chooses its frame rate per video; pass --fps',
-    though UniVTG always reads one frame per 2-s clip."""
+    though UniVTG always reads two frames per 2-s clip (1 fps; it keeps the centre ones)."""
     torch = pytest.importorskip("torch")
     import vtg
     from vtg.encoders.testing import tiny_hf_clip
@@ -174,7 +174,7 @@ def test_index_for_univtg_fills_what_ground_reads(three_scene_video, tmp_path, c
                       video_features="custom")
     model = save_model(UniVTGModel(cfg), cfg, tmp_path / "univtg")
     assert main(["index", str(three_scene_video), "--method", "univtg", "-e", str(encoder), "--device", "cpu"]) == 0
-    assert "computed 6 frames [16] at 0.5 fps" in capsys.readouterr().out
+    assert "computed 12 frames [16] at 1.0 fps" in capsys.readouterr().out  # 2 per clip: centre frames used
     cache = Path(os.environ["VTG_CACHE_DIR"]) / "features"
     before = sorted(cache.glob("*.npz"))
     vtg.ground(three_scene_video, "red", method="univtg", model=str(model), encoder=str(encoder), device="cpu")

@@ -160,14 +160,54 @@ def test_timemarker_interleaves_separators_and_reads_seconds(monkeypatch, tiny_m
 
 
 def test_vtgllm_writes_times_in_time_tokens(monkeypatch, tiny_model, three_scene_video):
-    from vtg.methods.vtgllm import TIME_TOKENS
+    from vtg.methods.vtgllm import TIME_TOKENS, format_time
 
     m = load_method("vtgllm", model=tiny_model, device="cpu", num_frames=12, time_tokens="add")
     llm = m.runner()
-    seen = scripted(monkeypatch, llm, "<t0><t0><t0><t8><t.><t0> - <t0><t0><t1><t1><t.><t5> seconds")
+    seen = scripted(monkeypatch, llm, f"{format_time(8.0)} - {format_time(11.5)} seconds")
     result = m.ground(three_scene_video, Query("blue"))
     video, prompt = seen["parts"]
-    assert video.frames.shape[0] == 12 and "<t0><t0><t1><t2><t.><t0> seconds" in prompt  # duration 12.0
+    assert video.frames.shape[0] == 12 and prompt.startswith("The video contains 12 frames sampled at ")
+    assert f", {format_time(video.times[-1])} seconds. Find the video segment" in prompt
     ids = llm.tokenizer.encode(prompt, add_special_tokens=False)
     assert set(llm.tokenizer.convert_tokens_to_ids(list(TIME_TOKENS))) & set(ids)
     assert [(m.start, m.end) for m in result.moments] == [(8.0, 11.5)]
+
+
+def test_each_separator_comes_right_before_its_frames_visual_tokens(tiny_model):
+    # Decode what the processor really feeds the model: Second{t}, then that frame's vision block.
+    import re
+
+    llm = load_videollm(tiny_model, "cpu")
+    frames = np.random.default_rng(2).integers(0, 255, (3, 56, 84, 3), dtype=np.uint8)
+    parts = []
+    for i, frame in enumerate(frames):
+        parts += [f"Second{{{float(i):.1f}}}", Image(frame)]
+    ids = llm.build_inputs(parts + ["\nWhen?"])["input_ids"][0].tolist()
+    text = llm.tokenizer.decode(ids, skip_special_tokens=False)
+    blocks = re.findall(r"Second\{(\d\.\d)\}<\|vision_start\|>((?:<\|image_pad\|>)+)<\|vision_end\|>", text)
+    assert [b[0] for b in blocks] == ["0.0", "1.0", "2.0"]
+    assert all(b[1].count("<|image_pad|>") == 2 * 3 for b in blocks)  # 56x84 frame: 2x3 tokens
+
+
+def test_numbered_frames_reach_the_model_unresized(tiny_model):
+    # The processor must not resize NumPro's frames, or the number would not sit where drawn: undo
+    # its patching and normalisation and compare with the numbered frames pixel for pixel.
+    import torch
+
+    from vtg.overlays.numbers import number_box, number_frames
+
+    llm = load_videollm(tiny_model, "cpu")
+    numbered = number_frames(fit_frames(np.random.default_rng(3).integers(0, 60, (2, 270, 480, 3), dtype=np.uint8),
+                                        336 * 336))
+    inputs = llm.build_inputs([Video(numbered, np.arange(2.0)), "q"])
+    t, gh, gw = inputs["video_grid_thw"][0].tolist()
+    x = inputs["pixel_values_videos"].reshape(t, gh // 2, gw // 2, 2, 2, 3, 2, 14, 14)
+    x = x.permute(0, 6, 5, 1, 3, 7, 2, 4, 8).reshape(2 * t, 3, gh * 14, gw * 14)
+    mean = torch.tensor(llm.processor.video_processor.image_mean).view(1, 3, 1, 1)
+    std = torch.tensor(llm.processor.video_processor.image_std).view(1, 3, 1, 1)
+    seen = ((x * std + mean) * 255).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    assert seen.shape == numbered.shape and np.abs(seen.astype(int) - numbered.astype(int)).max() <= 1
+    left, top, right, bottom = number_box(*numbered.shape[1:3], "1")
+    ys, xs = np.nonzero((seen[1, ..., 0] > 200) & (seen[1, ..., 1] < 80))
+    assert xs.min() >= left and xs.max() <= right and ys.min() >= top and ys.max() <= bottom

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def quantise(values: list[float]) -> tuple[list[int], float]:
     total = sum(abs(v) for v in values)
@@ -76,16 +78,20 @@ def static_loop(q: list[int], step: float, mask: list[bool], lengths, empty_outs
     return out
 
 
-def iou(a: tuple[int, int], b: tuple[int, int]) -> float:
-    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
-    return inter / (max(a[1], b[1]) - min(a[0], b[0]))
+def iou(a: tuple[int, int], b: tuple[int, int], n: int) -> np.float32:
+    """IoU as the reference's NMS computes it: float32 fractions ``frame / n``, float32 arithmetic."""
+    s1, e1, s2, e2 = (np.float32(v) / np.float32(n) for v in (*a, *b))
+    inter = max(min(e1, e2) - max(s1, s2), np.float32(0))
+    return inter / (max(e1, e2) - min(s1, s2))
 
 
 def loop_propose(scores, lengths, stride: int, *, mask_threshold: float = 0.2, rise_threshold: float = 0.0005,
                  nms_iou: float = 0.3, top_k: int = 10) -> list[dict]:
     """Ranked proposals as dicts: start (rise-shifted), static_start, end (frames), score, confidence."""
+    # the mask compares in the curve's own precision (float32 similarities in float32, as the
+    # reference does): float32(0.2) is not above 0.2 there, though it is once widened to float64
+    mask = [bool(m) for m in np.asarray(scores) > mask_threshold]
     values = [float(v) for v in scores]
-    mask = [v > mask_threshold for v in values]
     if not any(mask):
         return []
     q, step = quantise([v if m else 0.0 for v, m in zip(values, mask)])
@@ -95,7 +101,8 @@ def loop_propose(scores, lengths, stride: int, *, mask_threshold: float = 0.2, r
     kept: list[int] = []
     for j in order:
         _, i, k = windows[j]
-        if any(iou((i, i + k), (windows[m][1], windows[m][1] + windows[m][2])) > nms_iou for m in kept):
+        if any(iou((i, i + k), (windows[m][1], windows[m][1] + windows[m][2]), len(q)) > np.float32(nms_iou)
+               for m in kept):
             continue
         kept.append(j)
         if len(kept) == top_k:

@@ -65,11 +65,17 @@ def parse(spec: str) -> tuple[str, float, float]:
 
 
 def calibrate(scores, spec: str = "minmax") -> np.ndarray:
-    """Recalibrated copy of a 1-D similarity curve (float64). A flat curve maps to all ones."""
+    """Recalibrated copy of a 1-D similarity curve. A flat curve maps to all ones.
+
+    ``none`` keeps a float32 curve in float32: the reference compares its float32 similarities
+    with the 0.2 mask in float32, where a frame at exactly ``float32(0.2)`` (0.2000000030) is
+    masked; widened to float64 it would lie above 0.2 and be kept. The others return float64.
+    """
     kind, scale, shift = parse(spec)
-    s = np.asarray(scores, dtype=np.float64)
     if kind == "none":
-        return s.copy()
+        raw = np.asarray(scores)
+        return np.array(raw, dtype=np.result_type(raw.dtype, np.float32), copy=True)
+    s = np.asarray(scores, dtype=np.float64)
     if kind == "affine":
         return scale * s + shift
     if s.size == 0:

@@ -8,7 +8,8 @@ pooled, interleaved by rank (all first-ranked, then all second-ranked, then thir
   sorted by vote. Overlapping answers from different phrasings reinforce each other;
 * **sub-events**: the top 3 voted proposals of each sub-event are combined one per sub-event.
   For ``sequentially`` each next proposal must start no earlier than the previous one ends; for
-  ``simultaneously`` all must share a common instant. A kept combination spans from the earliest
+  ``simultaneously`` all must share a common instant; any other relationship (``single-query``
+  with sub-events, as one released decomposition has) keeps every combination. A kept combination spans from the earliest
   start to the latest end with the product of the confidences; the 2 best by voting join
 * **the final pool**: the first 7 pooled proposals of the whole query (and its rewrites) plus
   those 2, ranked by voting once more.
@@ -94,7 +95,7 @@ def fuse(query: list[list[Moment]], sub_events: list[list[list[Moment]]], relati
     """
     per_event = [select_proposal(interleave(descs), gamma)[0][:PER_DESCRIPTION] for descs in sub_events]
     combined = np.zeros((0, 3))
-    if per_event and relationship in ("sequentially", "simultaneously"):
+    if per_event:  # as the reference: any other relationship (single-query) combines unfiltered
         combined = select_proposal(combinations(per_event, relationship), gamma)[0][:COMBINED]
     pool = np.concatenate([interleave(query)[:QUERY_POOL], combined], axis=0)
     rows, votes = select_proposal(pool, gamma)

@@ -189,32 +189,48 @@ def rise_runs(masked: np.ndarray, mask: np.ndarray, stride: int, threshold: floa
     return np.maximum(last_restart, 0), dynamic
 
 
-def _overlaps(i: np.ndarray, k: np.ndarray, a: int, b: int, threshold: float) -> np.ndarray:
-    """IoU([i, i+k), [a, b)) > threshold, computed as the pairwise NMS test would."""
-    inter = np.clip(np.minimum(i + k, b) - np.maximum(i, a), 0, None)
-    union = np.maximum(i + k, b) - np.minimum(i, a)
-    return inter / union > threshold
+def _overlaps(i: np.ndarray, k: np.ndarray, a: int, b: int, threshold: float, n: int) -> np.ndarray:
+    """IoU([i, i+k), [a, b)) > threshold, decided exactly as the reference's NMS decides it.
+
+    The reference compares windows as float32 fractions of the video (``frame / n``), computes
+    the IoU in float32 and compares it with ``float32(threshold)``. Wherever the exact IoU differs
+    from the threshold this is the exact test; where it equals it (e.g. 6/20 = 0.3, common with
+    ActivityNet's windows), float32 rounding decides, deterministically, and is reproduced here.
+    """
+    f32, size = np.float32, np.float32(n)
+    s1 = np.asarray(i).astype(f32) / size
+    e1 = (np.asarray(i) + np.asarray(k)).astype(f32) / size
+    s2, e2 = f32(a) / size, f32(b) / size
+    inter = np.maximum(np.minimum(e1, e2) - np.maximum(s1, s2), f32(0))
+    union = np.maximum(e1, e2) - np.minimum(s1, s2)
+    return inter / union > f32(threshold)
 
 
-def suppressed_starts(ks: np.ndarray, a: int, b: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def suppressed_starts(ks: np.ndarray, a: int, b: int, threshold: float, n: int):
     """For each window length, the starts whose window overlaps ``[a, b)`` by IoU > threshold.
 
     With ``d = start - a`` and ``m = b - a`` the IoU rises as ``(k + d) / (m - d)``, stays at
     ``min(k, m) / max(k, m)`` while one window holds the other, then falls as ``(m - d) / (k + d)``,
     so the suppressed starts form one interval with ends near ``(t m - k) / (1 + t)`` and
     ``(m - t k) / (1 + t)``. Those real bounds are rounded outwards and the two nearest integers on
-    each side are checked with the exact pairwise test, so the result is the same set the
-    candidate-by-candidate NMS would suppress. Returns inclusive ``(first, last)`` starts
-    (``first > last`` where none).
+    each side are checked with the pairwise test (:func:`_overlaps`), so the result is the same set
+    the candidate-by-candidate NMS would suppress. Returns inclusive ``(first, last, edge)``
+    (``first > last`` where none). ``edge`` marks lengths whose plateau IoU equals the threshold
+    exactly: there only plateau starts can be suppressed, each decided by float32 rounding, so
+    ``(first, last)`` is the plateau and the caller tests its starts one by one.
     """
     m, t = b - a, float(threshold)
     lo = np.floor((t * m - ks) / (1 + t)).astype(np.int64) + a
     hi = np.ceil((m - t * ks) / (1 + t)).astype(np.int64) + a
-    probe = _overlaps(np.stack([lo, lo + 1, hi, hi - 1]), ks, a, b, t)
+    probe = _overlaps(np.stack([lo, lo + 1, hi, hi - 1]), ks, a, b, t, n)
     first = lo + 2 - probe[1] - (probe[0] & probe[1])
     last = hi - 2 + probe[3] + (probe[2] & probe[3])
-    peak = np.minimum(ks, m) / np.maximum(ks, m) > t  # the IoU while one window holds the other
-    return np.where(peak, first, 1), np.where(peak, last, 0)
+    plateau = np.minimum(ks, m) / np.maximum(ks, m)  # the IoU while one window holds the other
+    edge = plateau == t
+    peak = plateau > t
+    first = np.where(edge, np.minimum(a, b - ks), np.where(peak, first, 1))
+    last = np.where(edge, np.maximum(a, b - ks), np.where(peak, last, 0))
+    return first, last, edge
 
 
 def greedy_nms(score: np.ndarray, grid: WindowGrid, n: int, iou: float, top_k: int) -> np.ndarray:
@@ -222,7 +238,8 @@ def greedy_nms(score: np.ndarray, grid: WindowGrid, n: int, iou: float, top_k: i
 
     The next kept window is the best remaining one (ties: lowest index, the reference's order);
     the windows it suppresses are struck out length by length as contiguous ranges of starts
-    (:func:`suppressed_starts`), so no window is compared pairwise.
+    (:func:`suppressed_starts`), so no window is compared pairwise, except on the rare plateaus
+    whose IoU equals the threshold exactly.
     """
     live = score.astype(np.float64, copy=True)
     kept: list[int] = []
@@ -234,10 +251,16 @@ def greedy_nms(score: np.ndarray, grid: WindowGrid, n: int, iou: float, top_k: i
             break
         kept.append(j)
         live[j] = -np.inf
-        first, last = suppressed_starts(ks, int(grid.starts[j]), int(grid.ends[j]), iou)
+        a, b = int(grid.starts[j]), int(grid.ends[j])
+        first, last, edge = suppressed_starts(ks, a, b, iou, n)
         first, last = np.maximum(first, 0), np.minimum(last, limits)
         for row in np.flatnonzero(first <= last):
-            live[offsets[row] + first[row]: offsets[row] + last[row] + 1] = -np.inf
+            if edge[row]:
+                starts = np.arange(first[row], last[row] + 1)
+                starts = starts[_overlaps(starts, ks[row], a, b, iou, n)]
+                live[offsets[row] + starts] = -np.inf
+            else:
+                live[offsets[row] + first[row]: offsets[row] + last[row] + 1] = -np.inf
     return np.asarray(kept, dtype=np.int64)
 
 

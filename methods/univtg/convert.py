@@ -23,7 +23,7 @@ from typing import Any
 
 from vtg.errors import CheckpointError
 
-from .config import ModelConfig, from_official_options
+from .config import TEF_DIM, ModelConfig, from_official_options
 
 _STORAGE_DTYPES = {
     "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
@@ -192,6 +192,8 @@ def config_from_checkpoint(state: dict, options: dict[str, Any]) -> ModelConfig:
     sizes = shape_options(state)
     for key, value in sizes.items():
         stated = options.get(key)
+        if key == "v_feat_dim" and stated is not None and _as_int(stated, key) + TEF_DIM == value:
+            continue  # opt.json is saved before BaseOptions.parse adds the TEF's 2 dims (512 -> 514)
         if stated is not None and key != "n_input_proj" and _as_int(stated, key) != value:
             raise CheckpointError(f"options say {key}={stated} but the weights have {value}")
     return from_official_options({**options, **sizes})

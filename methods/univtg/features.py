@@ -1,7 +1,10 @@
 """UniVTG inputs from raw videos and sentences, through vtg's encoders and feature cache.
 
-As in the authors' demo, a video is cut into 2-second clips and each clip is represented by the
-CLIP ViT-B/32 image feature of one frame (sampled at 0.5 fps, so the frame at the clip's start);
+As in the authors' feature extractor, a video is cut into 2-second clips and each clip is represented
+by the CLIP ViT-B/32 image feature of one frame: the frame shown at the clip's *centre* (ffmpeg's
+``fps=0.5`` filter, which the released extractor uses, emits the last frame before ``2k + 1`` s for
+clip ``k``, and ``round(duration / 2)`` clips). vtg decodes two frames per clip through the shared
+feature cache (``fps = 2 / clip_len``) and keeps the odd ones, the clip centres;
 a sentence by CLIP ViT-B/32's per-token last hidden states (after the final layer norm, before the
 projection). Both are L2-normalised per row, as the released data loader does. SlowFast+CLIP
 checkpoints additionally need 2304-d SlowFast R50 features per clip, which vtg does not extract:
@@ -10,6 +13,7 @@ users pass them as a precomputed array (``.npy``, or ``.npz`` with a ``features`
 
 from __future__ import annotations
 
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -68,15 +72,43 @@ def combine_clip_features(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([l2_normalise(p[:n]) for p in parts], axis=1)
 
 
+def clip_sample_rate(clip_len: float = 2.0) -> float:
+    """Decoding rate giving frames at ``j * clip_len / 2``: the odd ones are the clip centres."""
+    return 2.0 / clip_len
+
+
+def clip_count(duration: float, clip_len: float = 2.0) -> int:
+    """Clips in a video: ``duration / clip_len`` rounded half up (what ffmpeg's fps filter emits), at least 1."""
+    return max(1, int(math.floor(duration / clip_len + 0.5 + 1e-9)))
+
+
+def centre_frame_indices(num_samples: int, duration: float, clip_len: float = 2.0) -> np.ndarray:
+    """Indices, into frames sampled at :func:`clip_sample_rate`, of each clip's centre frame.
+
+    Clip ``k`` takes sample ``2k + 1`` (time ``(k + 0.5) * clip_len``); a last clip whose centre lies
+    past the final sample takes the final sample, as ffmpeg repeats the last frame.
+    """
+    n = clip_count(duration, clip_len)
+    return np.minimum(2 * np.arange(n) + 1, max(0, num_samples - 1))
+
+
+def clip_frame_features(video: str | Path, enc, clip_len: float = 2.0, progress: bool = False):
+    """(features (L, D), frame times (L,), duration) of each clip's centre frame, via the feature cache."""
+    from vtg.features import video_features
+
+    feats = video_features(video, enc, fps=clip_sample_rate(clip_len), progress=progress)
+    frames = np.asarray(feats.features, dtype=np.float32).reshape(len(feats.times), -1)
+    idx = centre_frame_indices(len(frames), float(feats.duration), clip_len)
+    return frames[idx], np.asarray(feats.times, np.float64)[idx], float(feats.duration)
+
+
 def video_input(video: str | Path, *, encoder: str = CLIP_ENCODER, device: str = "auto",
                 clip_len: float = 2.0, slowfast: str | Path | None = None, progress: bool = False) -> VideoInput:
     """CLIP clip features of ``video`` (cached), preceded by user-given SlowFast features if any."""
     from vtg.encoders import load_encoder
-    from vtg.features import video_features
 
     enc = load_encoder(encoder, device=device)
-    feats = video_features(video, enc, fps=1.0 / clip_len, progress=progress)
-    clip = np.asarray(feats.features, dtype=np.float32).reshape(len(feats.times), -1)
+    clip, times, duration = clip_frame_features(video, enc, clip_len, progress)
     parts = [clip]
     if slowfast is not None:
         sf = load_array(slowfast)
@@ -86,7 +118,7 @@ def video_input(video: str | Path, *, encoder: str = CLIP_ENCODER, device: str =
             raise DataError(f"{slowfast} has {len(sf)} clips but the video has {len(clip)} 2-second clips")
         parts = [sf, clip]
     combined = combine_clip_features(parts)
-    return VideoInput(combined, float(feats.duration), np.asarray(feats.times[:len(combined)], np.float64))
+    return VideoInput(combined, duration, times[:len(combined)])
 
 
 def text_tokens(text: str, *, encoder: str = CLIP_ENCODER, device: str = "auto") -> np.ndarray:

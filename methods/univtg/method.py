@@ -20,7 +20,7 @@ from vtg.errors import UsageError
 from vtg.methods.base import Method, Query
 from vtg.types import Grounding, Saliency
 
-from .features import CLIP_ENCODER
+from .features import CLIP_ENCODER, clip_sample_rate
 
 _MODELS: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
@@ -92,15 +92,15 @@ class UniVTG(Method):
         return self.ground_text(video, query.text, progress=progress)
 
     def feature_settings(self, video: str | Path) -> dict:
-        """The encoder and rate ``ground`` reads from the feature cache (one frame per clip: 0.5 fps
-        for the 2-s clips of every released model), so ``vtg index --method univtg`` fills exactly
-        that. Only the model's ``config.json`` is read, not its weights."""
+        """The encoder and rate ``ground`` reads from the feature cache (two frames per clip, 1 fps for
+        the 2-s clips of every released model, of which the clip-centre ones are used), so ``vtg index
+        --method univtg`` fills exactly that. Only the model's ``config.json`` is read, not its weights."""
         from .config import ModelConfig
         from .weights import CONFIG_FILE, resolve_model_dir
 
         clip_len = ModelConfig.load(resolve_model_dir(self.config.model) / CONFIG_FILE).clip_length \
             if self.config.model else 2.0
-        return {"encoder": self.config.encoder, "fps": 1.0 / clip_len, "max_frames": None}
+        return {"encoder": self.config.encoder, "fps": clip_sample_rate(clip_len), "max_frames": None}
 
     def summarize(self, video: str | Path, ratio: float = 0.2, query: str | None = None, *,
                   progress: bool = False) -> Grounding:

@@ -121,8 +121,9 @@ def pseudo_label_videos(videos: Sequence[str | Path], vocabulary: Sequence[str],
                         kinds: Iterable[str] = ("interval",), clip_len: float = 2.0, progress: bool = False) -> int:
     """Label ``videos`` with the CLIP teacher and write JSONL to ``out_path``; returns the record count."""
     from vtg.encoders import load_encoder
-    from vtg.features import video_features
     from vtg.fileio import atomic_write_text
+
+    from .features import clip_frame_features
 
     if not vocabulary:
         raise UsageError("the concept vocabulary is empty")
@@ -130,9 +131,8 @@ def pseudo_label_videos(videos: Sequence[str | Path], vocabulary: Sequence[str],
     concept_feats = np.asarray(enc.encode_texts(list(vocabulary)), dtype=np.float32)
     lines = []
     for path in videos:
-        feats = video_features(path, enc, fps=1.0 / clip_len, progress=progress)
-        clips = np.asarray(feats.features, dtype=np.float32).reshape(len(feats.times), -1)
-        video = VideoClips(Path(path).stem, clips, float(feats.duration))
+        clips, _, duration = clip_frame_features(path, enc, clip_len, progress)
+        video = VideoClips(Path(path).stem, clips, duration)
         lines += [json.dumps(r) for r in label_records(video, vocabulary, concept_feats, top_k=top_k,
                                                        kinds=kinds, clip_len=clip_len)]
     atomic_write_text(out_path, "".join(line + "\n" for line in lines))

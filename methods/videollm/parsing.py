@@ -17,7 +17,12 @@ import re
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 _SECOND_BRACES = re.compile(r"seconds?\s*\{\s*([0-9:.]+)\s*\}")
-_TIME_TOKEN = re.compile(r"<t([0-9.])>")
+# VTG-LLM's time tokens as the released model spells them (<TIME_ZERO> .. <TIME_NINE>, <TIME_DOT>),
+# matched after lower-casing; spaces a decoder may put between two of them are dropped first.
+_TIME_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "dot")
+_TIME_CHAR = dict(zip(_TIME_NAMES, "0123456789."))
+_TIME_TOKEN = re.compile(r"<time_(" + "|".join(_TIME_NAMES) + r")>")
+_TIME_GAP = re.compile(r"(<time_[a-z]+>)\s+(?=<time_)")
 _NUMBER = re.compile(r"(?<![\d.:])(?:(\d{1,3}):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))?|(\d+(?:\.\d+)?))")
 # Patterns below never put two ``\s*`` side by side (only around a required token) and never list
 # one word twice, so they backtrack linearly on hostile answers (long whitespace runs, "second"
@@ -39,7 +44,7 @@ _SINGLE_FRAME = re.compile(r"frames?\s*(?:(?:#|no\.?|number)\s*)?(\d+)(?![\d:]|\
 def normalise(text: str) -> str:
     """Lower-case, unify dashes, unwrap ``second{t}`` markers and spell time tokens as digits."""
     text = _DASHES.sub("-", str(text)).lower()
-    text = _TIME_TOKEN.sub(r"\1", text)
+    text = _TIME_TOKEN.sub(lambda m: _TIME_CHAR[m.group(1)], _TIME_GAP.sub(r"\1", text))
     text = _SECOND_BRACES.sub(r"\1", text)
     return _MIN_SEC.sub(lambda m: f"{int(m.group(1)) * 60 + float(m.group(2)):g} seconds", text)
 

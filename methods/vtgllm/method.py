@@ -1,9 +1,10 @@
 """VTG-LLM as a grounding method: frame timestamps written in the time-token format.
 
-Guo et al., VTG-LLM (AAAI 2025). The model sees uniformly sampled frames (96, the paper's setting) as one
-video, and the prompt lists when each frame was shown, written in the absolute-time format
-(``0002.5``); the answer (``0002.5 - 0010.0 seconds``, in time tokens or plain digits) is read back
-as moments. ``time_tokens``: ``auto`` uses the eleven time tokens when the model's tokenizer has
+Guo et al., VTG-LLM (AAAI 2025). The model sees uniformly sampled frames (96, the paper's setting)
+as one video; the prompt lists when each frame was shown, written in the absolute-time format
+(``0002.5``), then asks the released model's moment-retrieval question (no video duration: the
+released prompt gives none). The answer (``0002.5 - 0010.0 seconds``, in time tokens or plain
+digits) is read back as moments. ``time_tokens``: ``auto`` uses the eleven time tokens when the model's tokenizer has
 them (a VTG-LLM-style fine-tuned checkpoint) and plain digits otherwise; ``add`` adds them to an
 off-the-shelf model, initialised from the digit embeddings; ``off`` always writes digits.
 The official VTG-LLM weights (a VideoLLaMA-based model) are not a transformers model, so this runs
@@ -23,9 +24,13 @@ from vtg.methods.videollm.runner import Part, Video, VideoLLM
 from vtg.methods.vtgllm.timetokens import add_time_tokens, format_time, has_time_tokens
 from vtg.types import Moment
 
-PROMPT = ("The video lasts {duration} seconds, and {n} frames are uniformly sampled from it at "
-          "{times} seconds. Find the start and end time of the event: \"{query}\". "
-          "Answer in the format 'start - end seconds' with times written like {example}.")
+#: The released VTG-LLM's frame-time message and moment-retrieval question (the frame times, and
+#: only they, in the time-token format), plus an answer-format sentence of ours that an untrained
+#: model needs (the fine-tuned model learnt "start - end seconds" from its data).
+PROMPT = ("The video contains {n} frames sampled at {times} seconds. "
+          "Find the video segment that corresponds to the given textual query '{query}' and "
+          "determine its start and end seconds. "
+          "Answer in the format 'start - end seconds', with times written like {example}.")
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,8 @@ class VTGLLMConfig(VideoLLMConfig):
 
 
 def parse_answer(text: str, duration: float | None = None) -> list[Moment]:
-    """Moments in seconds from a VTG-LLM answer: time tokens (``<t0><t0><t0><t2><t.><t5> - ...``)
-    or digits (``0002.5 - 0010.0 seconds``), clamped to ``[0, duration]`` when given."""
+    """Moments in seconds from a VTG-LLM answer: time tokens (``<TIME_ZERO>...<TIME_DOT><TIME_FIVE>
+    - ...``) or digits (``0002.5 - 0010.0 seconds``), clamped to ``[0, duration]`` when given."""
     return seconds_answer(text, duration)
 
 
@@ -66,7 +71,7 @@ class VTGLLM(VideoLLMMethod):
         tokens = self.use_tokens(llm)
         frames = fit_frames(sampled.frames, self.config.frame_pixels)
         text = PROMPT.format(
-            duration=format_time(sampled.duration, tokens), n=len(frames),
+            n=len(frames),
             times=", ".join(format_time(t, tokens) for t in sampled.times),
             query=query.rstrip(". "), example=format_time(25.0, tokens))
         return [Video(frames, sampled.times), text]

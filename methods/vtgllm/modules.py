@@ -5,53 +5,41 @@ fine-tuning a Video-LLM's visual path; the training-free method in :mod:`vtg.met
 does not need them (an off-the-shelf model has not learnt them).
 
 - :class:`SequenceTimeEmbedding` adds, to every visual token of frame ``i`` shown at ``t`` s, a
-  frame-index embedding ``E_idx[i]`` plus an absolute-time embedding of ``t``. The absolute-time
-  embedding reads ``t`` in the time-token format (``0025.0``) and sums one learnt embedding per
-  (character position, character), so time is represented the way the time tokens spell it.
-  Both tables start at zero, so inserting the module leaves a pretrained model unchanged until
-  it is trained.
-- :class:`SlotCompression` turns a variable number of visual tokens into ``K`` (256 by default):
-  ``K`` learnable slot queries score every token, a softmax over the tokens gives each slot a
-  weighting, and the slot is the weighted sum of the tokens.
+  frame-index embedding ``E_idx[i]`` plus an absolute-time embedding ``E_time[round(t)]``: a table
+  with one row per whole second, looked up at the frame's time rounded to the second, as in the
+  authors' released model (96 frame rows, 8192 time rows there). Both tables start at zero, so
+  inserting the module leaves a pretrained model unchanged until it is trained.
+- :class:`SlotCompression` turns a variable number of visual tokens into ``K`` (256): ``K``
+  learnable slot vectors score every token by a dot product, a softmax over the tokens (not over
+  the slots) gives each slot a weighting, and the slot is the weighted sum of the tokens. The
+  parameters have the released model's shapes (slots ``[D, K]``, time table ``[8192, D]``, frame
+  table ``[96, D]``), so its trained weights copy into these modules (after renaming the keys).
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
-
-from vtg.methods.vtgllm.timetokens import CHARS, time_string
-
-TIME_CHARS = 6  # "0025.0"
-
-
-def time_char_ids(times: torch.Tensor) -> torch.Tensor:
-    """Character ids [..., 6] of ``times`` (seconds) written as ``0025.0``."""
-    flat = times.detach().reshape(-1).double().cpu().tolist()
-    ids = [[CHARS.index(c) for c in time_string(t)] for t in flat]
-    return torch.tensor(ids, dtype=torch.long, device=times.device).reshape(*times.shape, TIME_CHARS)
 
 
 class SequenceTimeEmbedding(nn.Module):
     """Frame-index embedding + absolute-time embedding, added to each frame's visual tokens."""
 
-    def __init__(self, dim: int, max_frames: int = 256, zero_init: bool = True):
+    def __init__(self, dim: int, max_frames: int = 96, max_time: int = 8192, zero_init: bool = True):
         super().__init__()
         self.max_frames = max_frames
+        self.max_time = max_time
         self.frame_index = nn.Embedding(max_frames, dim)
-        self.time_chars = nn.Embedding(TIME_CHARS * len(CHARS), dim)
-        for table in (self.frame_index, self.time_chars):
+        self.time_index = nn.Embedding(max_time, dim)
+        for table in (self.frame_index, self.time_index):
             if zero_init:
                 nn.init.zeros_(table.weight)
             else:
                 nn.init.normal_(table.weight, std=0.02)
 
-    def time_embedding(self, times: torch.Tensor) -> torch.Tensor:
-        """[..., D] embedding of absolute times in seconds."""
-        ids = time_char_ids(times) + torch.arange(TIME_CHARS, device=times.device) * len(CHARS)
-        return self.time_chars(ids).sum(dim=-2)
+    def time_ids(self, times: torch.Tensor) -> torch.Tensor:
+        """Row of the time table for each time: whole seconds, clamped into the table."""
+        return times.detach().round().long().clamp(0, self.max_time - 1)
 
     def forward(self, tokens: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
         """``tokens`` [B, T, N, D] visual tokens of T frames; ``times`` [B, T] seconds."""
@@ -61,29 +49,27 @@ class SequenceTimeEmbedding(nn.Module):
         if t > self.max_frames:
             raise ValueError(f"{t} frames exceed max_frames={self.max_frames}")
         index = torch.arange(t, device=tokens.device).expand(b, t)
-        extra = self.frame_index(index) + self.time_embedding(times)
+        extra = self.frame_index(index) + self.time_index(self.time_ids(times))
         return tokens + extra.unsqueeze(2).to(tokens.dtype)
 
 
 class SlotCompression(nn.Module):
-    """Compress L visual tokens to K slots with learnable queries and a softmax over the tokens."""
+    """Compress L visual tokens to K slots with learnable slot vectors and a softmax over the tokens."""
 
     def __init__(self, dim: int, num_slots: int = 256):
         super().__init__()
         self.num_slots = num_slots
-        self.slots = nn.Parameter(torch.randn(num_slots, dim) / math.sqrt(dim))
+        self.slots = nn.Parameter(torch.randn(dim, num_slots))
+
+    def weights(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, L, K] token weights of every slot (each column sums to 1 over the tokens)."""
+        logits = tokens @ self.slots.to(tokens.dtype)  # [B, L, K], no temperature (as released)
+        if mask is not None:
+            logits = logits.masked_fill(~mask.bool().unsqueeze(-1), float("-inf"))
+        return logits.softmax(dim=1)  # over the tokens
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``tokens`` [B, L, D] (``mask`` [B, L], True = real token) -> [B, K, D]."""
         if tokens.dim() != 3:
             raise ValueError(f"expected tokens [B, L, D], got {tuple(tokens.shape)}")
-        logits = tokens @ self.slots.to(tokens.dtype).t() / math.sqrt(tokens.shape[-1])  # [B, L, K]
-        if mask is not None:
-            logits = logits.masked_fill(~mask.bool().unsqueeze(-1), float("-inf"))
-        weights = logits.softmax(dim=1)  # over the tokens
-        return weights.transpose(1, 2) @ tokens
-
-    def weights(self, tokens: torch.Tensor) -> torch.Tensor:
-        """[B, L, K] token weights of every slot (each column sums to 1), for inspection."""
-        logits = tokens @ self.slots.to(tokens.dtype).t() / math.sqrt(tokens.shape[-1])
-        return logits.softmax(dim=1)
+        return self.weights(tokens, mask).transpose(1, 2) @ tokens

@@ -5,15 +5,23 @@ Grounding", AAAI 2025, Sec. 3 (absolute-time tokens): timestamps are written wit
 as four integer digits, a dot and one decimal (25.0 s -> ``0025.0``), the tokens are added to the
 tokenizer, the embedding matrix is resized, and each new row starts as the embedding of the
 ordinary character it stands for, so an untrained model reads them like plain digits.
+
+The token strings are the ones the authors' released VTG-LLM uses (``<TIME_ZERO>`` ..
+``<TIME_NINE>``, ``<TIME_DOT>``), so a tokenizer or training data from that release is recognised
+and answers written in them parse.
 """
 
 from __future__ import annotations
 
 import re
 
-#: Token strings, in the order digit 0..9 then the dot.
-TIME_TOKENS = tuple(f"<t{c}>" for c in "0123456789") + ("<t.>",)
+#: Token strings, in the order digit 0..9 then the dot (the released VTG-LLM's spelling).
+DIGIT_NAMES = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
+TIME_TOKENS = tuple(f"<TIME_{name}>" for name in DIGIT_NAMES) + ("<TIME_DOT>",)
 CHARS = "0123456789."
+#: One time token (either case), for reading answers back.
+TOKEN_PATTERN = re.compile(r"<time_(zero|one|two|three|four|five|six|seven|eight|nine|dot)>", re.IGNORECASE)
+_TOKEN_CHAR = {name.lower(): c for name, c in zip((*DIGIT_NAMES, "DOT"), CHARS)}
 MAX_TIME = 9999.9
 _PLAIN = re.compile(r"^\d{1,4}\.\d$")
 
@@ -28,17 +36,24 @@ def time_string(seconds: float) -> str:
 
 
 def format_time(seconds: float, tokens: bool = True) -> str:
-    """``seconds`` written with the time tokens (``<t0><t0><t2><t5><t.><t0>``) or as plain digits."""
+    """``seconds`` written with the time tokens (``<TIME_ZERO><TIME_ZERO><TIME_TWO><TIME_FIVE>
+    <TIME_DOT><TIME_ZERO>`` for 25 s, without the line break) or as plain digits."""
     text = time_string(seconds)
     return "".join(TIME_TOKENS[CHARS.index(c)] for c in text) if tokens else text
 
 
 def parse_time(text: str) -> float:
     """Inverse of :func:`format_time` for either spelling; ValueError on anything else."""
-    plain = re.sub(r"<t([0-9.])>", r"\1", text.strip())
+    plain = untokenize(text.strip())
     if not _PLAIN.match(plain):
         raise ValueError(f"not a VTG-LLM timestamp: {text!r}")
     return float(plain)
+
+
+def untokenize(text: str) -> str:
+    """``text`` with every time token replaced by its character (spaces between tokens dropped)."""
+    text = re.sub(r"(?i)(<time_[a-z]+>)\s+(?=<time_)", r"\1", text)
+    return TOKEN_PATTERN.sub(lambda m: _TOKEN_CHAR[m.group(1).lower()], text)
 
 
 def has_time_tokens(tokenizer) -> bool:
