@@ -231,3 +231,32 @@ def test_float32_similarity_at_exactly_the_mask_is_masked_as_in_the_reference():
     assert widened.score.tolist() != same_as_masked.score.tolist()
     slow = loop_propose(scores, [10, 20, 30], 10)
     assert [p["score"] for p in slow] == same_as_masked.score.tolist()
+
+
+@pytest.mark.parametrize("n, second", [(40, (5, 18)), (41, (6, 19))])
+def test_iou_of_exactly_the_nms_threshold_is_decided_as_in_the_reference(n, second):
+    # [6, 19) overlaps the best window [13, 26) by 6/20 = 0.3 exactly. The reference's NMS
+    # compares float32 fractions frame / n; at n = 40 their float32 IoU rounds above
+    # float32(0.3) and [6, 19) is suppressed, at n = 41 it is kept (expected values from a direct
+    # transcription of the reference). The exact test would keep it at both.
+    scores = curve(n, 0.1, (0, 2, 0.22), (6, 13, 0.45), (13, 26, 0.5), (n - 5, n, 0.25))
+    stride, lengths = window_lengths(n, n / 3.0, "charades", stride=13, max_window_fraction=0.5)
+    found = propose(scores, lengths, stride)
+    assert (found.static_start[0], found.end[0]) == (13, 26)
+    assert (found.static_start[1], found.end[1]) == second
+    slow = loop_propose(scores, lengths, stride)
+    assert [(p["static_start"], p["end"]) for p in slow] == list(zip(found.static_start, found.end))
+
+
+@pytest.mark.parametrize("n, preset", [(520, "activitynet"), (400, "charades"), (287, "activitynet")])
+def test_fast_version_matches_the_loop_where_ious_of_exactly_the_threshold_occur(n, preset):
+    # Lengths in multiples of 20/40 frames give many window pairs at an IoU of exactly 0.3
+    # (e.g. 120 + 140 = 13 x 20 overlapping by 60); both versions must take the reference's
+    # float32 decision for each of them.
+    rng = np.random.default_rng(n)
+    stride, lengths = window_lengths(n, n / 3.0, preset)
+    for _ in range(3):
+        scores = (0.25 + np.cumsum(rng.normal(0, 0.01, n))).astype(np.float32)
+        fast = propose(scores, lengths, stride, top_k=30)
+        slow = loop_propose(scores, lengths, stride, top_k=30)
+        assert [(p["static_start"], p["end"]) for p in slow] == list(zip(fast.static_start, fast.end))

@@ -78,11 +78,19 @@ def static_loop(q: list[int], step: float, mask: list[bool], lengths, empty_outs
     return out
 
 
-def iou(a: tuple[int, int], b: tuple[int, int], n: int) -> np.float32:
-    """IoU as the reference's NMS computes it: float32 fractions ``frame / n``, float32 arithmetic."""
+def overlaps(a: tuple[int, int], b: tuple[int, int], n: int, threshold: float) -> bool:
+    """IoU(a, b) > threshold as the reference's NMS decides it.
+
+    Exact on the integer frames, except at an IoU of exactly the threshold, where the reference's
+    float32 arithmetic on fractions ``frame / n`` decides and is repeated here.
+    """
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    value = inter / (max(a[1], b[1]) - min(a[0], b[0]))
+    if value != threshold:
+        return value > threshold
     s1, e1, s2, e2 = (np.float32(v) / np.float32(n) for v in (*a, *b))
-    inter = max(min(e1, e2) - max(s1, s2), np.float32(0))
-    return inter / (max(e1, e2) - min(s1, s2))
+    inter32 = max(min(e1, e2) - max(s1, s2), np.float32(0))
+    return bool(inter32 / (max(e1, e2) - min(s1, s2)) > np.float32(threshold))
 
 
 def loop_propose(scores, lengths, stride: int, *, mask_threshold: float = 0.2, rise_threshold: float = 0.0005,
@@ -101,8 +109,7 @@ def loop_propose(scores, lengths, stride: int, *, mask_threshold: float = 0.2, r
     kept: list[int] = []
     for j in order:
         _, i, k = windows[j]
-        if any(iou((i, i + k), (windows[m][1], windows[m][1] + windows[m][2]), len(q)) > np.float32(nms_iou)
-               for m in kept):
+        if any(overlaps((i, i + k), (windows[m][1], windows[m][1] + windows[m][2]), len(q), nms_iou) for m in kept):
             continue
         kept.append(j)
         if len(kept) == top_k:

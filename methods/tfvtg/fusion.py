@@ -9,8 +9,9 @@ pooled, interleaved by rank (all first-ranked, then all second-ranked, then thir
 * **sub-events**: the top 3 voted proposals of each sub-event are combined one per sub-event.
   For ``sequentially`` each next proposal must start no earlier than the previous one ends; for
   ``simultaneously`` all must share a common instant; any other relationship (``single-query``
-  with sub-events, as one released decomposition has) keeps every combination. A kept combination spans from the earliest
-  start to the latest end with the product of the confidences; the 2 best by voting join
+  with sub-events, as one released decomposition has) keeps every combination. A kept
+  combination spans from the earliest start to the latest end with the product of the
+  confidences; the 2 best by voting join
 * **the final pool**: the first 7 pooled proposals of the whole query (and its rewrites) plus
   those 2, ranked by voting once more.
 

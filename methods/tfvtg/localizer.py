@@ -5,7 +5,7 @@ ECCV 2024, Sec. 3.3 (VLM localisation). For one description with per-frame simil
 
 1. mask: frames with ``s <= 0.2`` are set to 0 and left out of the "outside" mean;
 2. dynamic part: the masked curve is smoothed with a small Gaussian (3 taps, sigma 1, taken
-   un-normalised as in the reference; 1 tap for strides 3, none below), differenced, and a frame
+   un-normalised as in the reference; for stride 3 one tap of 0.399, below it one tap of 1), differenced, and a frame
    counts as "rising" when ``3 f1``, ``2 f1 + f2`` or ``f1 + f2 + f3`` exceeds 0.0005 (f1 the
    current difference, f2/f3 the two before). The dynamic score accumulates the largest of those
    three over the current run of rising frames; the window's *start* is moved back to the frame
@@ -14,15 +14,20 @@ ECCV 2024, Sec. 3.3 (VLM localisation). For one description with per-frame simil
 3. static part: for windows whose lengths are multiples of the stride up to a fraction of the
    video, ``sum(inside) / length - mean(outside frames above the mask)``;
 4. windows are ranked by the static score, greedy NMS at IoU 0.3 on the unshifted windows keeps
-   the 10 best, and confidences are divided by the best one.
+   the 10 best, and confidences are divided by the best one. The IoU test is the reference's:
+   windows as float32 fractions of the video, float32 IoU, ``> float32(0.3)``; it is the exact
+   test except at an IoU of exactly 0.3, where float32 rounding decides (deterministically).
+
+The mask compares the curve in its own precision: float32 similarities (as the reference's) in
+float32, where ``float32(0.2)`` is not above 0.2.
 
 Every window sum comes from integer prefix sums of the masked curve, quantised to a 2^-b grid
 (b <= 32; exact for float32 similarities above the mask), so each window's static score is the
 correctly rounded value of its exact sums, identical to a direct loop and free of summation-order
 noise: equal windows tie exactly, and ties keep the reference's enumeration order (length, then
 start). NMS stops as soon as ``top_k`` windows are kept; each kept window strikes out the windows
-it suppresses as one range of starts per length, found in closed form, instead of comparing
-windows pairwise or sorting them all.
+it suppresses as one range of starts per length, found in closed form (cached per kept length),
+instead of comparing windows pairwise or sorting them all.
 
 Deviations from the reference code (``vlm_localizer.py``), all in ill-defined cases:
 
@@ -80,7 +85,8 @@ class Proposals:
 
     def moments(self, duration: float) -> list[Moment]:
         n = self.n
-        return [Moment(s / n * duration, e / n * duration, c) for s, e, c in zip(self.start, self.end, self.confidence)]
+        return [Moment(s / n * duration, e / n * duration, c)
+                for s, e, c in zip(self.start.tolist(), self.end.tolist(), self.confidence.tolist())]
 
 
 def quantise(values: np.ndarray) -> tuple[np.ndarray, float]:
@@ -124,8 +130,9 @@ def static_scores(q: np.ndarray, step: float, mask: np.ndarray, grid: WindowGrid
     Prefix sums of the quantised curve are integers below 2^52, so as float64 they and all their
     differences are exact: each window's sums are exact and only the divisions round. Where no
     above-mask frame is outside, the outside sum is exactly 0 and the outside mean is
-    ``empty_outside`` (the mask threshold, see the module docstring). One length at a time, so
-    every step reads contiguous memory.
+    ``empty_outside`` (the mask threshold, see the module docstring); that can only happen for
+    lengths at least the span of the above-mask frames. One length at a time, so every step
+    reads contiguous memory.
     """
     n = q.size
     sums = np.empty(n + 1)
@@ -136,15 +143,18 @@ def static_scores(q: np.ndarray, step: float, mask: np.ndarray, grid: WindowGrid
     counts[0] = 0.0
     counts[1:] = np.cumsum(mask)
     total, total_n = sums[-1], counts[-1]
+    shifted = counts + total_n  # small integers: exact
+    above = np.flatnonzero(mask)
+    span = int(above[-1] - above[0] + 1) if above.size else 0
     out = np.empty(grid.starts.size)
     for k, offset in zip(grid.ks.tolist(), grid.offsets.tolist()):
         m = n - k + 1
         inner = sums[k:] - sums[:m]
-        outer_n = counts[:m] - counts[k:]
-        outer_n += total_n
+        outer_n = shifted[:m] - counts[k:]
         outside = total - inner
-        outside += empty_outside * (outer_n == 0)
-        np.maximum(outer_n, 1.0, out=outer_n)
+        if k >= span:  # some window may hold every above-mask frame
+            outside += empty_outside * (outer_n == 0)
+            np.maximum(outer_n, 1.0, out=outer_n)
         outside /= outer_n
         inner /= k
         np.subtract(inner, outside, out=out[offset:offset + m])
@@ -197,39 +207,77 @@ def _overlaps(i: np.ndarray, k: np.ndarray, a: int, b: int, threshold: float, n:
     from the threshold this is the exact test; where it equals it (e.g. 6/20 = 0.3, common with
     ActivityNet's windows), float32 rounding decides, deterministically, and is reproduced here.
     """
-    f32, size = np.float32, np.float32(n)
-    s1 = np.asarray(i).astype(f32) / size
-    e1 = (np.asarray(i) + np.asarray(k)).astype(f32) / size
-    s2, e2 = f32(a) / size, f32(b) / size
-    inter = np.maximum(np.minimum(e1, e2) - np.maximum(s1, s2), f32(0))
-    union = np.maximum(e1, e2) - np.minimum(s1, s2)
-    return inter / union > f32(threshold)
+    i = np.asarray(i)
+    size = np.float32(n)
+    s1 = i.astype(np.float32)
+    s1 /= size
+    e1 = (i + k).astype(np.float32)
+    e1 /= size
+    s2, e2 = np.array([a, b], dtype=np.float32) / size
+    inter = np.minimum(e1, e2)
+    inter -= np.maximum(s1, s2)
+    np.maximum(inter, 0, out=inter)
+    union = np.maximum(e1, e2)
+    union -= np.minimum(s1, s2)
+    inter /= union
+    return inter > np.float32(threshold)
 
 
-def suppressed_starts(ks: np.ndarray, a: int, b: int, threshold: float, n: int):
-    """For each window length, the starts whose window overlaps ``[a, b)`` by IoU > threshold.
+@lru_cache(maxsize=4096)
+def _relative_ranges(m: int, ks: tuple[int, ...], threshold: float):
+    """Suppressed starts relative to a kept window ``[0, m)`` under the exact IoU test, per length.
 
     With ``d = start - a`` and ``m = b - a`` the IoU rises as ``(k + d) / (m - d)``, stays at
     ``min(k, m) / max(k, m)`` while one window holds the other, then falls as ``(m - d) / (k + d)``,
     so the suppressed starts form one interval with ends near ``(t m - k) / (1 + t)`` and
     ``(m - t k) / (1 + t)``. Those real bounds are rounded outwards and the two nearest integers on
-    each side are checked with the pairwise test (:func:`_overlaps`), so the result is the same set
-    the candidate-by-candidate NMS would suppress. Returns inclusive ``(first, last, edge)``
-    (``first > last`` where none). ``edge`` marks lengths whose plateau IoU equals the threshold
-    exactly: there only plateau starts can be suppressed, each decided by float32 rounding, so
-    ``(first, last)`` is the plateau and the caller tests its starts one by one.
+    each side are checked exactly. Returns ``(first, last, below, above, edge)``: the inclusive
+    interval (``first > last`` where none); whether the start just below ``first`` / above
+    ``last`` has an IoU of exactly the threshold (float32 rounding decides it, at its absolute
+    position); and whether the plateau IoU equals the threshold (then only plateau starts can be
+    suppressed, each decided by rounding). Depends only on ``m``, so it is cached.
     """
-    m, t = b - a, float(threshold)
-    lo = np.floor((t * m - ks) / (1 + t)).astype(np.int64) + a
-    hi = np.ceil((m - t * ks) / (1 + t)).astype(np.int64) + a
-    probe = _overlaps(np.stack([lo, lo + 1, hi, hi - 1]), ks, a, b, t, n)
-    first = lo + 2 - probe[1] - (probe[0] & probe[1])
-    last = hi - 2 + probe[3] + (probe[2] & probe[3])
-    plateau = np.minimum(ks, m) / np.maximum(ks, m)  # the IoU while one window holds the other
-    edge = plateau == t
-    peak = plateau > t
-    first = np.where(edge, np.minimum(a, b - ks), np.where(peak, first, 1))
-    last = np.where(edge, np.maximum(a, b - ks), np.where(peak, last, 0))
+    k = np.asarray(ks, dtype=np.int64)
+    t = float(threshold)
+
+    def iou(d):
+        inter = np.clip(np.minimum(d + k, m) - np.maximum(d, 0), 0, None)
+        return inter / (np.maximum(d + k, m) - np.minimum(d, 0))
+
+    lo = np.floor((t * m - k) / (1 + t)).astype(np.int64)
+    hi = np.ceil((m - t * k) / (1 + t)).astype(np.int64)
+    p0, p1, p2, p3 = (iou(d) > t for d in (lo, lo + 1, hi, hi - 1))
+    first = lo + 2 - p1 - (p0 & p1)
+    last = hi - 2 + p3 + (p2 & p3)
+    plateau = np.minimum(k, m) / np.maximum(k, m)  # the IoU while one window holds the other
+    edge, peak = plateau == t, plateau > t
+    below, above = peak & (iou(first - 1) == t), peak & (iou(last + 1) == t)
+    first = np.where(edge, np.minimum(0, m - k), np.where(peak, first, 1))
+    last = np.where(edge, np.maximum(0, m - k), np.where(peak, last, 0))
+    out = (first, last, below, above, edge)
+    for arr in out:
+        arr.setflags(write=False)
+    return out
+
+
+def suppressed_starts(ks: np.ndarray, a: int, b: int, threshold: float, n: int):
+    """For each window length, the starts whose window overlaps ``[a, b)`` by IoU > threshold.
+
+    The exact interval of :func:`_relative_ranges`, shifted to ``a``; a start at exactly the
+    threshold just outside it joins when the reference's float32 test (:func:`_overlaps`) says so,
+    so the result is the set the candidate-by-candidate NMS would suppress. Returns inclusive
+    ``(first, last, edge)`` (``first > last`` where none); ``edge`` rows are plateaus whose IoU
+    equals the threshold: ``(first, last)`` is the plateau and the caller tests its starts one by
+    one.
+    """
+    first, last, below, above, edge = _relative_ranges(int(b - a), tuple(np.asarray(ks).tolist()), float(threshold))
+    first, last = first + a, last + a
+    low, high = np.flatnonzero(below), np.flatnonzero(above)
+    if low.size or high.size:  # one float32 test for both sides
+        hit = _overlaps(np.concatenate((first[low] - 1, last[high] + 1)),
+                        np.concatenate((ks[low], ks[high])), a, b, threshold, n)
+        first[low] -= hit[:low.size]
+        last[high] += hit[low.size:]
     return first, last, edge
 
 
@@ -245,6 +293,7 @@ def greedy_nms(score: np.ndarray, grid: WindowGrid, n: int, iou: float, top_k: i
     kept: list[int] = []
     ks, offsets = grid.ks, grid.offsets
     limits = n - ks
+    key, ends, plain = tuple(ks.tolist()), offsets + limits + 1, {}
     while len(kept) < top_k:
         j = int(np.argmax(live))
         if live[j] == -np.inf:
@@ -252,15 +301,22 @@ def greedy_nms(score: np.ndarray, grid: WindowGrid, n: int, iou: float, top_k: i
         kept.append(j)
         live[j] = -np.inf
         a, b = int(grid.starts[j]), int(grid.ends[j])
-        first, last, edge = suppressed_starts(ks, a, b, iou, n)
-        first, last = np.maximum(first, 0), np.minimum(last, limits)
-        for row in np.flatnonzero(first <= last):
-            if edge[row]:
+        if b - a not in plain:  # flat ranges relative to a, unless a float32 decision is needed
+            first, last, below, above, edge = _relative_ranges(b - a, key, float(iou))
+            special = bool(below.any() or above.any() or edge.any())
+            plain[b - a] = None if special else (offsets + first, offsets + last + 1)
+        if plain[b - a] is not None:
+            lo, hi = np.maximum(plain[b - a][0] + a, offsets), np.minimum(plain[b - a][1] + a, ends)
+        else:
+            first, last, edge = suppressed_starts(ks, a, b, iou, n)
+            first, last = np.maximum(first, 0), np.minimum(last, limits)
+            for row in np.flatnonzero(edge & (first <= last)):
                 starts = np.arange(first[row], last[row] + 1)
-                starts = starts[_overlaps(starts, ks[row], a, b, iou, n)]
-                live[offsets[row] + starts] = -np.inf
-            else:
-                live[offsets[row] + first[row]: offsets[row] + last[row] + 1] = -np.inf
+                live[offsets[row] + starts[_overlaps(starts, ks[row], a, b, iou, n)]] = -np.inf
+            lo, hi = offsets + first, offsets + np.where(edge, first - 1, last) + 1
+        for start, stop in zip(lo.tolist(), hi.tolist()):
+            if start < stop:
+                live[start:stop] = -np.inf
     return np.asarray(kept, dtype=np.int64)
 
 
