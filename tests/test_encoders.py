@@ -205,3 +205,17 @@ def test_cuda_half_precision_agrees_with_cpu(model_dirs, frames, family):
     assert b.dtype == np.float32
     assert float((a * b).sum(-1).min()) > 0.99
     assert float(np.diag(cpu.encode_texts(TEXTS) @ gpu.encode_texts(TEXTS).T).min()) > 0.99
+
+
+def test_blip2_text_is_truncated_like_the_reference(tmp_path):
+    """TFVTG's reference (LAVIS) cuts BLIP-2 text at 35 tokens: words past the cut must not matter."""
+    from vtg.encoders import load_encoder
+    from vtg.encoders.blip2 import REFERENCE_TEXT_TOKENS
+    from vtg.encoders.testing import tiny_blip2
+
+    enc = load_encoder(str(tiny_blip2(tmp_path / "b2")), device="cpu")
+    assert REFERENCE_TEXT_TOKENS == 35 and enc.max_length <= REFERENCE_TEXT_TOKENS
+    head = " ".join(["a person opens the door"] * 12)
+    late_a, late_b, early = enc.encode_texts([head + " red", head + " blue", "blue " + head])
+    assert np.allclose(late_a, late_b)
+    assert not np.allclose(late_a, early)

@@ -26,6 +26,10 @@ from vtg.encoders.base import Encoder, l2_normalize
 from vtg.encoders.specs import EncoderSpec
 
 
+#: Text length of the reference BLIP-2 ITM setup used by TFVTG (LAVIS ``max_txt_len``).
+REFERENCE_TEXT_TOKENS = 35
+
+
 class Blip2Encoder(Encoder):
     family = "blip2"
     multi_vector = True
@@ -34,7 +38,9 @@ class Blip2Encoder(Encoder):
         super().__init__(spec, device, dtype, model.config.image_text_hidden_size, fingerprint=fingerprint)
         self.model, self.image_processor, self.tokenizer = model, image_processor, tokenizer
         self.num_queries = int(model.config.num_query_tokens)
-        self.max_length = int(model.config.qformer_config.max_position_embeddings)
+        # TFVTG's reference (LAVIS BLIP-2 ITM) truncates text at 35 tokens; long queries must embed
+        # the same way for published numbers to reproduce.
+        self.max_length = min(REFERENCE_TEXT_TOKENS, int(model.config.qformer_config.max_position_embeddings))
 
     def _image_feature_shape(self) -> tuple[int, ...]:
         return (self.num_queries, self.dim)
