@@ -171,3 +171,27 @@ def test_mixed_precision_training_on_cuda(tmp_path):
     assert all(np.isfinite(r["loss"]) for r in state["history"])
     resumed = Trainer(small_config(), tmp_path, TrainOptions(epochs=3, batch_size=8, device="cuda"), resume=True)
     assert resumed.state["epoch"] == 2 and resumed.scaler.get_scale() == trainer.scaler.get_scale()
+
+
+def test_training_annotations_are_read_like_vtg_eval_and_keep_label_types(tmp_path):
+    """One reader for `vtg eval` and `vtg train univtg`: same checks, plus the pseudo-label kind."""
+    import json
+
+    from vtg.errors import DataError
+    from vtg.methods.univtg.data import read_annotations
+
+    good = tmp_path / "labels.jsonl"
+    good.write_text("\ufeff" + json.dumps({"qid": "a#1#point", "query": "dog", "vid": "a", "duration": 10,
+                                            "relevant_windows": [[2, 4]], "label_type": "point"}) + "\n")
+    (rec,) = read_annotations(good)
+    assert rec["label_type"] == "point" and rec["relevant_windows"] == [[2.0, 4.0]]
+
+    for bad in ({"qid": 1, "vid": "a", "relevant_windows": [[0, 1]]},                 # no query
+                {"qid": 1, "query": "q", "vid": "a", "relevant_windows": [[0, "x"]]},  # bad window
+                {"qid": 1, "query": "q", "vid": "a", "relevant_windows": [[float("nan"), 1]]}):
+        path = tmp_path / "bad.jsonl"
+        path.write_text(json.dumps(bad) + "\n")
+        with pytest.raises(DataError):
+            read_annotations(path)
+    with pytest.raises(DataError, match="not found"):
+        read_annotations(tmp_path / "missing.jsonl")

@@ -11,7 +11,6 @@ only, as the paper prescribes for point labels; ``interval`` and ``curve`` train
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,26 +51,21 @@ def with_tef(video: np.ndarray) -> np.ndarray:
 
 
 def read_annotations(path: str | Path) -> list[dict[str, Any]]:
-    """QVHighlights-style JSONL records (``qid, query, vid, duration, relevant_windows`` ...)."""
+    """QVHighlights-style records (``qid, query, vid, duration, relevant_windows`` ...) for training.
+
+    Read by :func:`vtg.eval.load_ground_truth`, so training accepts exactly the forms and checks of
+    ``vtg eval`` (JSONL, TFVTG's per-video JSON, BOM, malformed windows) and keeps the
+    pseudo-labels' ``label_type``; training also needs every record to name its query and video.
+    """
+    from vtg.eval import load_ground_truth
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"annotation file not found: {path}")
-    records = []
-    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError as exc:
-            raise DataError(f"{path}:{n}: not JSON ({exc})") from None
-        if not isinstance(rec, dict):
-            raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
-        missing = [k for k in ("query", "vid", "relevant_windows") if k not in rec]
-        if missing:
-            raise DataError(f"{path}:{n}: record lacks {missing}")
-        records.append(rec)
-    if not records:
-        raise DataError(f"{path} holds no records")
+    records = load_ground_truth(path)
+    for rec in records:
+        if not rec["query"].strip() or not rec["vid"]:
+            raise DataError(f"{path}: record {rec['qid']!r} lacks a query or a vid")
     return records
 
 

@@ -134,6 +134,8 @@ def _gt_record(d: Any, where: str, qid: Any) -> dict:
                                   for row in rows]
         if len(out["relevant_clip_ids"]) != len(out["saliency_scores"]):
             raise DataError(f"{where}: relevant_clip_ids and saliency_scores differ in length")
+    if isinstance(d.get("label_type"), str):  # pseudo-labels (vtg pseudo-label) say what kind they are
+        out["label_type"] = d["label_type"]
     return out
 
 
