@@ -5,24 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vtg.errors import VideoNotFoundError
 from vtg.types import Grounding
 
 
 def check_video_path(video: str | Path, what: str = "video") -> Path:
     """Fail early and clearly on a path that does not exist, before any model loads.
     ``what`` names the input in the message ("image" for a query image)."""
-    path = Path(video).expanduser()
-    try:
-        exists = path.exists()
-    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
-        raise VideoNotFoundError(f"{what} not found: {path} ({getattr(exc, 'strerror', None) or exc})") from None
-    if not exists:
-        broken = " (a broken symbolic link or a symlink loop)" if path.is_symlink() else ""
-        raise VideoNotFoundError(f"{what} not found: {path}{broken}")
-    if not path.is_file():
-        raise VideoNotFoundError(f"not a file: {path}" + (" (a directory)" if path.is_dir() else ""))
-    return path
+    from vtg.video.files import existing_file
+
+    return existing_file(video, what)
 
 
 def ground(

@@ -19,20 +19,30 @@ _ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot", b"s
 _IMAGE_FORMATS = ("image2", "_pipe")
 
 
-def check_path(path) -> Path:
-    """The path as a Path, after checking it names a non-empty regular file."""
+def existing_file(path, what: str = "video") -> Path:
+    """The path as a Path, after checking it names an existing regular file.
+
+    ``what`` names the input in the message ("image" for a query image). Names the file system
+    refuses (too long, a NUL byte) read as "not found" rather than raising OSError.
+    """
     p = Path(path).expanduser()
     try:
         exists = p.exists()
     except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
-        raise VideoNotFoundError(f"video not found: {p} ({getattr(exc, 'strerror', None) or exc})") from None
+        raise VideoNotFoundError(f"{what} not found: {p} ({getattr(exc, 'strerror', None) or exc})") from None
     if not exists:
         if p.is_symlink():
-            raise VideoNotFoundError(f"video not found: {p} is a broken symbolic link (or a symlink loop)")
-        raise VideoNotFoundError(f"video not found: {p}")
+            raise VideoNotFoundError(f"{what} not found: {p} is a broken symbolic link (or a symlink loop)")
+        raise VideoNotFoundError(f"{what} not found: {p}")
     if not p.is_file():
         kind = "a directory" if p.is_dir() else "a pipe, socket or device, not a regular file"
         raise VideoNotFoundError(f"not a file: {p} is {kind}")
+    return p
+
+
+def check_path(path) -> Path:
+    """The path as a Path, after checking it names a non-empty, readable regular file."""
+    p = existing_file(path)
     if p.stat().st_size == 0:
         raise NotAVideoError(f"{p} is an empty file (0 bytes), not a video")
     if not os.access(p, os.R_OK):
