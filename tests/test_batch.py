@@ -275,3 +275,23 @@ def test_recorder_writes_each_qid_once_and_turns_unwritable_records_into_errors(
     assert [r["qid"] for r in records] == [1, 2]
     assert records[1]["status"] == "error" and "ValueError" in records[1]["error"]
     assert (summary.ok, summary.errors) == (1, 1)
+
+
+def test_results_find_their_videos_in_a_video_dir(tmp_path):
+    """Export and report share one lookup: file name, then vid (ActivityNet's v_ too), then the path."""
+    from vtg.batch.inputs import find_result_video
+
+    vdir = tmp_path / "videos"
+    vdir.mkdir()
+    (vdir / "abc.mkv").write_bytes(b"x")
+    assert find_result_video("/elsewhere/abc.mp4", "v_abc", vdir) == vdir / "abc.mkv"
+    assert find_result_video("/elsewhere/new.mp4", "new", vdir) is None
+    import os
+    import time
+
+    (vdir / "new.mp4").write_bytes(b"x")  # a file added later is found: the index follows the folder
+    os.utime(vdir, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert find_result_video("/elsewhere/new.mp4", "new", vdir) == vdir / "new.mp4"
+    own = tmp_path / "own.mp4"
+    own.write_bytes(b"x")
+    assert find_result_video(own, "own", None) == own

@@ -20,6 +20,7 @@ changes is run again rather than matched to a stale result.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -84,6 +85,37 @@ class VideoDirectory:
             if stem and stem in self.by_stem:
                 return self.by_stem[stem]
         return None
+
+
+def find_result_video(recorded: str | Path, vid: str, video_dir: Path | None) -> Path | None:
+    """The video of a result: its file name or its ``vid`` inside ``video_dir``, else the recorded
+    path itself; None when none exists. Shared by ``vtg export`` and ``vtg report``."""
+    from vtg.fileio import is_file
+
+    own = Path(recorded).expanduser()
+    if video_dir is not None:
+        candidate = Path(video_dir) / own.name
+        if is_file(candidate):
+            return candidate
+        found = video_directory(Path(video_dir)).find(vid)
+        if found is not None:
+            return found
+    return own if is_file(own) else None
+
+
+def video_directory(root: Path) -> VideoDirectory:
+    """The index of ``root``, built once per directory state (its mtime changes when files come
+    or go), so a predictions file with thousands of results does not rescan it per result."""
+    try:
+        stamp = root.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    return _video_directory(root.resolve(), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _video_directory(root: Path, stamp: int | None) -> VideoDirectory:
+    return VideoDirectory(root)
 
 
 def read_items(path: Path, *, method: str = "tfvtg", options: dict[str, Any] | None = None,

@@ -19,7 +19,6 @@ from typing import Any, Iterable
 from vtg.errors import DataError, UsageError, VideoNotFoundError
 from vtg.export import ffmpeg as ff
 from vtg.export.frames import frame_window, source_info
-from vtg.fileio import is_file
 from vtg.export.naming import DEFAULT_REEL_TEMPLATE, DEFAULT_TEMPLATE, render_name, unique_name
 from vtg.types import Grounding
 
@@ -78,18 +77,12 @@ def load_results(path: str | Path) -> list[Grounding]:
 
 def find_video(result: Grounding, video_dir: Path | None) -> Path:
     """The source file: the result's own path, or its file name / vid inside ``video_dir``."""
-    from vtg.batch.inputs import VideoDirectory
+    from vtg.batch.inputs import find_result_video
 
+    found = find_result_video(result.video, result.vid, video_dir)
+    if found is not None:
+        return found
     own = Path(result.video).expanduser()
-    if video_dir is not None:
-        candidate = Path(video_dir) / own.name
-        if is_file(candidate):
-            return candidate
-        found = VideoDirectory(Path(video_dir)).find(result.vid)
-        if found is not None:
-            return found
-    if is_file(own):
-        return own
     raise VideoNotFoundError(f"video for qid {result.qid!r} not found: {own}"
                              + ("" if video_dir else " (give --video-dir)"))
 

@@ -11,12 +11,11 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
-from vtg.fileio import atomic_write_text, is_file
+from vtg.fileio import atomic_write_text
 from vtg.report.data import ground_truth_index, read_groundings, windows_for
 from vtg.report.page import render_page, video_source
 from vtg.types import Grounding
 
-VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg")
 
 
 def write_report(results: list[Grounding], video: str | Path, page: str | Path, *,
@@ -31,14 +30,10 @@ def write_report(results: list[Grounding], video: str | Path, page: str | Path, 
 
 
 def find_video(result: Grounding, video_dir: Path | None) -> Path | None:
-    """The video file of ``result``: its recorded path, else a file named after it in ``video_dir``."""
-    recorded = Path(result.video)
-    candidates = []
-    if video_dir is not None:
-        candidates.append(video_dir / recorded.name)
-        candidates.extend(video_dir / f"{result.vid}{s}" for s in VIDEO_SUFFIXES)
-    candidates.append(recorded)
-    return next((c for c in candidates if is_file(c)), None)
+    """The video file of ``result``: a file named after it in ``video_dir``, else its recorded path."""
+    from vtg.batch.inputs import find_result_video
+
+    return find_result_video(result.video, result.vid, video_dir)
 
 
 def page_name(vid: str, taken: set[str]) -> str:
