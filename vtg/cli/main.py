@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import sys
+from typing import Optional
 
 import typer
 
@@ -42,7 +43,14 @@ app = typer.Typer(
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.", envvar="VTG_DEBUG"),
+    frame_limit: Optional[float] = typer.Option(
+        None, "--frame-limit", help="Most frames sampled from one video (default 200000, or $VTG_MAX_FRAMES)."),
+    pixel_limit: Optional[float] = typer.Option(
+        None, "--pixel-limit", help="Most pixels per decoded frame (default 36000000, 8K; or $VTG_MAX_PIXELS)."),
 ) -> None:
+    from vtg.video.limits import set_limits
+
+    set_limits(frame_limit, pixel_limit)  # every run sets them afresh (in-process callers run many)
     if debug:
         os.environ["VTG_DEBUG"] = "1"
         setup_logging()
