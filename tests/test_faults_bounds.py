@@ -130,24 +130,35 @@ REDIRECTS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory) -> str:
+    from vtg.encoders.testing import random_open_clip
+
+    return str(random_open_clip(tmp_path_factory.mktemp("oc") / "tiny"))
+
+
 @pytest.mark.parametrize("method,options,named", REDIRECTS, ids=[f"{m}-{n}" for m, _, n in REDIRECTS])
 def test_a_line_cannot_pick_endpoints_models_or_devices(tmp_path, clip, colour_method, listener, monkeypatch,
-                                                        method, options, named):
+                                                        tiny_encoder, method, options, named):
+    """TFVTG lines run with a real (tiny) encoder given on the command line, so a line that got its
+    ``llm_url`` through would really send its request (and the key) to the listener."""
     from vtg.batch import run_batch
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-never-sent")
     monkeypatch.setenv("VTG_LLM_TIMEOUT", "2")  # were a request sent, it could not hang the test
     options = {k: v.replace("{url}", listener.url) if isinstance(v, str) else v for k, v in options.items()}
+    trusted = {"encoder": tiny_encoder} if method == "tfvtg" else {}
+    default = "tfvtg" if method == "tfvtg" else "colour-test"
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"video": str(clip), "query": "red then blue", "qid": "attack", "method": method,
                                "options": options}) + "\n"
                    + json.dumps({"video": str(clip), "query": "red", "qid": "good"}) + "\n")
     before = snapshot(src, clip)
-    summary = run_batch(src, tmp_path / "out.jsonl", method="colour-test", fsync=False)
+    summary = run_batch(src, tmp_path / "out.jsonl", method=default, options=trusted, fsync=False)
     records = {r["qid"]: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
+    assert listener.connections() == 0
     assert records["attack"]["status"] == "error" and repr(named) in records["attack"]["error"]
     assert records["good"]["status"] == "ok" and (summary.ok, summary.errors) == (1, 1)  # the batch went on
-    assert listener.connections() == 0
     assert unchanged(before)
 
 
