@@ -357,6 +357,23 @@ def test_tiny_file_declaring_huge_frames_is_refused_at_probe(tmp_path, capsys, m
     assert decodes == [] and unchanged(before)
 
 
+def test_query_image_declaring_huge_size_is_refused_before_decoding(tmp_path):
+    import struct
+    import zlib
+
+    from vtg.video import load_image
+    from vtg.video.limits import VideoTooLargeError
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = tmp_path / "bomb.png"  # a 100-byte PNG whose header says 12000x12000 (Pillow would only warn)
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 12000, 12000, 8, 2, 0, 0, 0))
+                    + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    with pytest.raises(VideoTooLargeError, match="12000x12000"):
+        load_image(png)
+
+
 def test_pixel_limit_flag_lowers_and_raises_the_ceiling(tmp_path, capsys):
     small = y4m(tmp_path / "small.y4m", 64, 48, frames=20)
     one_line_error(capsys, main(["--pixel-limit", "1000", "overlay", str(small), "-o", str(tmp_path / "a.mp4")]))
