@@ -16,7 +16,6 @@ import math
 import os
 import socket
 import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -407,6 +406,20 @@ def test_header_that_understates_the_frames_is_stopped_while_decoding(tmp_path, 
         for batch in iter_frames(small, None, batch_size=1):
             seen += len(batch)
     assert seen == 10
+
+
+def test_reading_every_frame_into_memory_is_bounded(tmp_path, monkeypatch, decoded):
+    """``read_frames`` (the Video-LLM methods' input) keeps every frame: refused up front when they
+    would not fit the held-bytes ceiling, so a line's ``max_frames`` cannot exhaust memory."""
+    from vtg.video import read_frames
+    from vtg.video.limits import VideoTooLargeError
+
+    small = y4m(tmp_path / "small.y4m", 64, 48, frames=20)
+    monkeypatch.setenv("VTG_MAX_FRAME_BYTES", str(64 * 48 * 3 * 10))  # room for 10 frames
+    with pytest.raises(VideoTooLargeError, match="VTG_MAX_FRAME_BYTES"):
+        read_frames(small, 10.0)
+    assert decoded[0] == 0
+    assert len(read_frames(small, 10.0, max_frames=10)) == 10 == decoded[0]
 
 
 def test_resize_target_over_the_pixel_ceiling_is_refused(clip):

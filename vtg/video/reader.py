@@ -16,7 +16,7 @@ import numpy as np
 
 from vtg.video.geometry import resized
 from vtg.video.info import probe
-from vtg.video.limits import check_frame_count, check_pixels
+from vtg.video.limits import check_frame_count, check_held_bytes, check_pixels
 from vtg.video.limits import max_frames as max_frames_limit
 from vtg.video.sampling import check_request, target_times
 
@@ -121,7 +121,14 @@ def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int]
 
 def read_frames(path, fps: float | None = None, *, max_frames: int | None = None, size: int | None = None,
                 backend: str = "pyav") -> FrameBatch:
-    """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`)."""
+    """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`); refused up front when
+    they would take more memory than :func:`vtg.video.limits.max_held_bytes`."""
+    from vtg.video.backends import get_backend
+    from vtg.video.files import check_path
+
+    check_request(fps, max_frames, size)
+    info = get_backend(backend).probe(check_path(path))
+    check_held_bytes(planned_count(info, fps, max_frames), *resized(info.width, info.height, size), path)
     batches = list(iter_frames(path, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend))
     if not batches:
         from vtg.video.files import check_path
