@@ -757,3 +757,24 @@ def test_damaged_cached_arrays_are_recomputed_not_returned(clip, damage):
     np.testing.assert_array_equal(again.times, first.times)
     assert again.duration == first.duration and np.isfinite(again.features).all()
     assert video_features(clip, ColourEncoder(), 2.0).cached  # repaired on disk
+
+
+def test_command_line_bounds_travel_to_ray_workers():
+    """Ray actors run in other processes: the driver's --frame-limit / --pixel-limit / --verify go
+    with them (fn_constructor_kwargs) instead of silently falling back to the defaults."""
+    from vtg.batch.ray_engine import GroundActor
+    from vtg.batch.records import process_settings
+    from vtg.features import set_verify, verify_enabled
+    from vtg.video.limits import max_frames, max_pixels, set_limits
+
+    set_limits(1234, 5678)
+    set_verify(True)
+    try:
+        settings = json.loads(json.dumps(process_settings()))  # what crosses the process boundary
+        set_limits(None, None)
+        set_verify(False)
+        GroundActor(top_k=1, settings=settings)
+        assert (max_frames(), max_pixels(), verify_enabled()) == (1234, 5678, True)
+    finally:
+        set_limits(None, None)
+        set_verify(False)

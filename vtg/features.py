@@ -116,6 +116,11 @@ def file_identity(path: str | Path) -> str:
     return f"{content_hash(path)}:{st.st_size}:{st.st_mtime_ns}"
 
 
+def verify_enabled() -> bool:
+    """Whether :func:`video_features` checks full content hashes by default in this process."""
+    return _VERIFY["on"]
+
+
 def set_verify(enabled: bool) -> None:
     """Turn full-hash verification of cache entries on or off for this process (``--verify``)."""
     _VERIFY["on"] = bool(enabled)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from vtg.batch.inputs import BatchItem
 from vtg.batch.local import group_items
-from vtg.batch.records import error_record, method_spec
+from vtg.batch.records import apply_settings, error_record, method_spec, process_settings
 from vtg.errors import DependencyError
 
 Sink = Callable[[dict[str, Any]], None]
@@ -62,9 +62,10 @@ def item_from_dict(d: dict[str, Any]) -> BatchItem:
 class GroundActor:
     """Holds loaded methods (one per method class and options) and grounds one video per row."""
 
-    def __init__(self, top_k: int | None = None):
+    def __init__(self, top_k: int | None = None, settings: dict[str, Any] | None = None):
         self.top_k = top_k
         self.methods: dict[str, Any] = {}
+        apply_settings(settings or {})  # the driver's --frame-limit / --pixel-limit / --verify
 
     def method(self, spec: str, options: dict[str, Any]) -> Any:
         from vtg.batch.records import instantiate
@@ -128,7 +129,8 @@ def run_ray(items: list[BatchItem], sink: Sink, *, workers: int = 1, top_k: int 
             num_gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         resources = {"num_gpus": num_gpus} if num_gpus > 0 else {"num_cpus": 1}
         ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), 200))
-        ds = ds.map_batches(GroundActor, fn_constructor_kwargs={"top_k": top_k}, batch_size=1,
+        settings = process_settings()
+        ds = ds.map_batches(GroundActor, fn_constructor_kwargs={"top_k": top_k, "settings": settings}, batch_size=1,
                             batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
                             **resources)
         for row in ds.iter_rows():

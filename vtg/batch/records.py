@@ -39,6 +39,23 @@ def ok_record(item: BatchItem, result: Any, top_k: int | None) -> dict[str, Any]
     return record
 
 
+def process_settings() -> dict[str, Any]:
+    """This process's command-line bounds (frame/pixel ceilings, cache verification), for workers
+    in other processes (Ray actors), which would otherwise run with the defaults."""
+    from vtg.features import verify_enabled
+    from vtg.video.limits import overrides
+
+    return {**overrides(), "verify": verify_enabled()}
+
+
+def apply_settings(settings: dict[str, Any]) -> None:
+    from vtg.features import set_verify
+    from vtg.video.limits import set_limits
+
+    set_limits(settings.get("frames"), settings.get("pixels"))
+    set_verify(bool(settings.get("verify")))
+
+
 def method_spec(name: str) -> str:
     """``"module:Class"`` of a registered method, resolved on the driver so remote workers
     (which import vtg afresh) run exactly the class the driver would."""

@@ -68,6 +68,11 @@ def check_held_bytes(count: float, width: int, height: int, path: str | Path) ->
             f"limit of {limit / 2**20:,.1f} MiB; sample fewer frames (fps, max_frames) or set VTG_MAX_FRAME_BYTES")
 
 
+def overrides() -> dict[str, int | None]:
+    """The ceilings :func:`set_limits` set in this process (``frames``, ``pixels``; None: not set)."""
+    return dict(_override)
+
+
 def _checked(value: float | int | None, flag: str) -> int | None:
     if value is None:
         return None
