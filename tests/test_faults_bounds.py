@@ -611,17 +611,21 @@ def test_full_disk_while_writing_batch_records_is_one_line(tmp_path, capsys, cli
     assert unchanged(before)
 
 
-def test_unwritable_cache_folder_is_an_error_before_decoding(tmp_path, clip, monkeypatch, decoded):
+@pytest.mark.parametrize("where", ["under-a-file", "proc"])
+def test_unwritable_cache_folder_is_an_error_before_decoding(tmp_path, clip, monkeypatch, decoded, where):
+    """Tests run as root, for whom chmod blocks nothing: a path under a regular file, and /proc
+    (where even root cannot create a folder), are real unwritable places."""
     from batch_helpers import ColourEncoder
 
     from vtg.features import CacheError, video_features
 
     blocker = tmp_path / "cache-is-a-file"
     blocker.write_text("x")
-    monkeypatch.setenv("VTG_CACHE_DIR", str(blocker / "sub"))
+    cache = blocker / "sub" if where == "under-a-file" else Path("/proc/vtg-cache-test")
+    monkeypatch.setenv("VTG_CACHE_DIR", str(cache))
     with pytest.raises(CacheError, match="VTG_CACHE_DIR") as exc:
         video_features(clip, ColourEncoder(), 2.0)
-    assert str(blocker) in str(exc.value) and decoded[0] == 0
+    assert str(cache) in str(exc.value) and decoded[0] == 0
 
 
 def test_unwritable_cache_in_batch_is_an_error_record_per_line(tmp_path, clip, colour_method, monkeypatch):
@@ -649,6 +653,36 @@ def test_full_disk_while_caching_keeps_the_result(clip, monkeypatch, caplog):
     feats = video_features(clip, ColourEncoder(), 2.0)
     assert len(feats) == 4 and not feats.cached and feats.path is None
     assert any("could not save features" in r.getMessage() for r in caplog.records)
+
+
+def eval_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    gt, pred = tmp_path / "gt.jsonl", tmp_path / "pred.jsonl"
+    gt.write_text(json.dumps({"qid": 1, "query": "q", "vid": "v", "duration": 10, "relevant_windows": [[1, 3]]}) + "\n")
+    pred.write_text(json.dumps({"qid": 1, "query": "q", "vid": "v", "pred_relevant_windows": [[1, 3, 0.9]]}) + "\n")
+    return gt, pred
+
+
+def test_full_disk_while_writing_eval_results_is_one_line(tmp_path, capsys, monkeypatch):
+    import vtg.fileio
+
+    gt, pred = eval_inputs(tmp_path)
+    real = vtg.fileio.atomic_write_bytes
+
+    def full(path, data):
+        if Path(path).name == "metrics.json":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(vtg.fileio, "atomic_write_bytes", full)
+    before = snapshot(gt, pred)
+    line = one_line_error(capsys, main(["eval", str(pred), str(gt), "-o", str(tmp_path / "metrics.json")]))
+    assert "metrics.json" in line and "No space left" in line and unchanged(before)
+
+
+def test_eval_output_in_proc_is_one_line(tmp_path, capsys):
+    gt, pred = eval_inputs(tmp_path)
+    line = one_line_error(capsys, main(["eval", str(pred), str(gt), "-o", "/proc/vtg-metrics.json"]))
+    assert "/proc" in line
 
 
 def test_overlay_output_under_a_file_is_one_line(tmp_path, capsys, clip):
