@@ -11,6 +11,7 @@ import errno
 import importlib
 import logging
 import os
+import re
 import sys
 from typing import Optional
 
@@ -147,12 +148,26 @@ _REMEDIES = {
 }
 
 
+#: Temporary siblings of whole-file writes (``.name.<random>.tmp``, ``.stem.part.mp4``) -> ``name``.
+_TEMP_SIBLING = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$|^\.(?P<stem>.+)\.part(?P<suffix>\.[^.]*)?$")
+
+
+def _user_path(path: str) -> str:
+    """The file the user named, for a temporary sibling vtg was writing it through."""
+    head, _, base = path.rpartition("/")
+    match = _TEMP_SIBLING.match(base)
+    if not match:
+        return path
+    name = match["name"] or match["stem"] + (match["suffix"] or "")
+    return f"{head}/{name}" if head else name
+
+
 def describe_fault(exc: BaseException) -> str:
     """One line for an OSError (naming the path and what to do) or a MemoryError."""
     if isinstance(exc, MemoryError):
         return "out of memory; lower --fps / --frame-limit / --pixel-limit, or use a machine with more memory"
     reason = exc.strerror or str(exc) or type(exc).__name__
-    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    paths = [_user_path(str(p)) for p in (exc.filename, exc.filename2) if p is not None]
     where = f"{' -> '.join(paths)}: " if paths else ""
     remedy = _REMEDIES.get(exc.errno or -1)
     return f"{where}{reason}" + (f" ({remedy})" if remedy else "")
