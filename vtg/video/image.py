@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,10 @@ def load_image(path) -> np.ndarray:
     if not p.is_file():
         raise VideoNotFoundError(f"not a file: {p}")
     try:
-        with Image.open(p) as img:
+        with warnings.catch_warnings():  # Pillow's own bomb warning: our ceiling decides (one line)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(p)
+        with opened as img:
             check_pixels(*img.size, p, "the image declares")
             img.seek(0)
             img = ImageOps.exif_transpose(img)
