@@ -288,6 +288,23 @@ def test_llm_server_that_never_finishes_ends_in_the_fallback(mode, caplog):
         assert server.bytes_sent <= 0.5 / server.interval + 200  # read while the deadline ran, no longer
 
 
+def test_ground_with_a_dripping_llm_server_answers_with_the_whole_query(tmp_path, capsys, clip, tiny_encoder):
+    """End to end: `vtg ground --llm openai:m --llm-url ... -O llm_timeout=0.5` against a server that
+    drips its answer still prints a result, with one warning saying the deadline passed."""
+    server = SlowServer("drip-headers")
+    try:
+        code = main(["ground", str(clip), "red then blue", "--encoder", tiny_encoder, "--llm", "openai:m",
+                     "--llm-url", server.url, "-O", "llm_timeout=0.5", "--json"])
+    finally:
+        server.close()
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["meta"]["decomposition"]["warning"]
+    warnings = [line for line in err.splitlines() if line.startswith("vtg: warning:")]
+    assert len(warnings) == 1 and "deadline" in warnings[0] and "Traceback" not in err
+    assert server.connections == 1 and server.bytes_sent < len(server.response())
+
+
 def test_llm_deadline_covers_every_retry():
     """Unusable answers that each arrive late: attempts stop when the overall deadline passes."""
     from vtg.llm.openai_http import OpenAIBackend
