@@ -161,17 +161,16 @@ class Refine(Method):
 
         cfg = self.config
         fast = cfg.fast if cfg.fast != "auto" else ("univtg" if cfg.fast_model else "tfvtg")
-        options: dict = {"device": cfg.device, "top_k": max(cfg.k, 10)}
+        options: dict = {"device": cfg.device}
         if cfg.encoder:
             options["encoder"] = cfg.encoder
         if fast == "univtg":
             if not cfg.fast_model:
                 raise UsageError("refine with fast=univtg needs -O fast_model=DIR (a converted UniVTG model)")
-            options["model"] = cfg.fast_model
-            return load_method("univtg", **options)
+            return load_method("univtg", model=cfg.fast_model, max_moments=max(cfg.k, 10), **options)
         if fast != "tfvtg":
             raise UsageError(f"refine option fast={fast!r}: choose auto, tfvtg or univtg")
-        options.update(llm=cfg.llm)
+        options.update(llm=cfg.llm, top_k=max(cfg.k, 10))
         if cfg.fps is not None:
             options["fps"] = cfg.fps
         method = load_method("tfvtg", **options)

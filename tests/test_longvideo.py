@@ -263,3 +263,48 @@ def test_vtg_parse_writes_predictions_that_eval_reads(tmp_path, capsys):
     pred1.write_text(out.read_text().splitlines()[0] + "\n")
     assert main(["eval", str(pred1), str(gt), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)
+
+
+def test_window_decoding_seeks_yet_returns_the_sequential_frames(tmp_path):
+    """The one-seek decode used for windows gives the frames and times of a full sequential pass,
+    on a plain file, a B-frame file and a stream-copied cut with an edit list."""
+    from video_helpers import index_frame, read_index, stream_copy_cut, write_timed
+
+    from conftest import write_video
+    from vtg.video import probe, pyav_backend
+
+    plain = write_video(tmp_path / "indexed.mp4", (index_frame(i) for i in range(100)), 10)
+    bframes = write_timed(tmp_path / "b.mp4", [100 * i for i in range(60)], bframes=3)
+    cut = stream_copy_cut(plain, tmp_path / "cut.mp4", 3.5)
+    for path in (plain, bframes, cut):
+        info = probe(path)
+        for start in (0.0, 2.25, 4.0):
+            targets = start + np.arange(0, 1.8, 0.3)
+            seq = list(pyav_backend.decode(path, info, targets, None))
+            seek = list(pyav_backend.decode_from_first_target(path, info, targets, None))
+            assert [t for t, _ in seek] == [t for t, _ in seq]
+            assert [read_index(f) for _, f in seek] == [read_index(f) for _, f in seq]
+
+
+def test_refine_uses_univtg_as_fast_stage_when_given_a_model(monkeypatch, tiny_model, make_video, tmp_path):
+    torch = pytest.importorskip("torch")
+    from vtg.encoders.testing import tiny_hf_clip
+    from vtg.methods.univtg.config import ModelConfig
+    from vtg.methods.univtg.model import UniVTGModel
+    from vtg.methods.univtg.weights import save_model
+
+    encoder = str(tiny_hf_clip(tmp_path / "clip"))
+    torch.manual_seed(0)
+    cfg = ModelConfig(v_feat_dim=16 + 2, t_feat_dim=32, hidden_dim=16, enc_layers=1, nheads=2,
+                      dim_feedforward=32, video_features="custom")
+    univtg = str(save_model(UniVTGModel(cfg), cfg, tmp_path / "univtg"))
+    video = make_video("v.mp4", [((200, 30, 30), 20.0, 0), ((30, 30, 200), 20.0, 1)])
+    method = load_method("refine", model=tiny_model, encoder=encoder, fast_model=univtg, device="cpu",
+                         k=2, window_frames=4)
+    llm = method.video_llm()
+    monkeypatch.setattr(type(method), "video_llm", lambda self: llm)
+    seen = scripted(monkeypatch, llm.runner(), ["From Frame 0 to Frame 1."] * 3)
+    result = method.ground(video, Query("blue"))
+    assert result.meta["fast_method"] == "univtg" and len(seen) == len(result.meta["windows"]) >= 1
+    assert all(w["frames"] <= 4 for w in result.meta["windows"])
+    assert result.moments and result.moments[0].score >= 0.5

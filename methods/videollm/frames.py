@@ -109,8 +109,11 @@ def iter_frames_at(video, targets: np.ndarray, *, size: int | None = None,
     reader = get_backend(backend)
     path = check_path(video)
     info = reader.probe(path)
+    # One seek to the key frame before the first target (a late window of a long video) when the
+    # backend can; otherwise one sequential pass from the start.
+    decode = getattr(reader, "decode_from_first_target", reader.decode)
     last = None
-    for time, rgb in reader.decode(path, info, targets, resized(info.width, info.height, size)):
+    for time, rgb in decode(path, info, targets, resized(info.width, info.height, size)):
         if last is not None and abs(time - last) < 1e-9:
             continue
         last = time

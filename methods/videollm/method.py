@@ -113,8 +113,7 @@ class VideoLLMMethod(Method):
             raise UsageError(f"candidate_fps must be positive, got {cfg.candidate_fps!r}")
         times, signatures = candidate_signatures(video, info, start, end, cfg.candidate_fps,
                                                  cfg.select_encoder, cfg.device)
-        kept = select(cfg.select, signatures, threshold=cfg.select_threshold, budget=budget,
-                      pixels=not cfg.select_encoder)
+        kept = select(cfg.select, signatures, threshold=cfg.select_threshold, budget=budget)
         sampled = frames_at(video, times[kept], info.duration)
         return Sampled(sampled.frames, sampled.times, sampled.duration,
                        {"selection": cfg.select, "candidates": int(len(times)), "kept": int(len(sampled.times))})

@@ -45,18 +45,13 @@ def check_rule(rule: str) -> str:
     return rule
 
 
-def _unit_rows(features: np.ndarray, center: bool = False) -> np.ndarray:
-    """Rows scaled to unit length; ``center`` first removes each row's mean (pixel thumbnails are
-    all positive, so their plain cosines are near 1 whatever the picture)."""
+def _unit_rows(features: np.ndarray) -> np.ndarray:
     feats = np.asarray(features, np.float64).reshape(len(features), -1)
-    if center:
-        feats = feats - feats.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(feats, axis=1, keepdims=True)
     return feats / np.where(norms > 0, norms, 1.0)
 
 
-def keyframes(features: np.ndarray, threshold: float = DEFAULT_THRESHOLDS["keyframes"], *,
-              center: bool = False) -> np.ndarray:
+def keyframes(features: np.ndarray, threshold: float = DEFAULT_THRESHOLDS["keyframes"]) -> np.ndarray:
     """Indices of frames whose feature's cosine distance to the last kept one exceeds ``threshold``.
 
     The first frame is always kept. Work is one dot product per candidate (linear in length).
@@ -64,7 +59,7 @@ def keyframes(features: np.ndarray, threshold: float = DEFAULT_THRESHOLDS["keyfr
     n = len(features)
     if n == 0:
         return np.zeros(0, np.int64)
-    unit = _unit_rows(features, center)
+    unit = _unit_rows(features)
     kept = [0]
     last = unit[0]
     for i in range(1, n):
@@ -100,7 +95,7 @@ def diff_prune(signatures: np.ndarray, threshold: float = DEFAULT_THRESHOLDS["di
     return np.asarray(kept, np.int64)
 
 
-def merge_to_budget(features: np.ndarray, budget: int, *, center: bool = False) -> np.ndarray:
+def merge_to_budget(features: np.ndarray, budget: int) -> np.ndarray:
     """MovieChat-style consolidation of adjacent frames down to ``budget`` groups; one real frame per
     group (the member closest to the group's mean feature). Returns kept indices in time order.
 
@@ -114,7 +109,7 @@ def merge_to_budget(features: np.ndarray, budget: int, *, center: bool = False) 
         raise UsageError(f"frame budget must be at least 1, got {budget}")
     if n <= budget:
         return np.arange(n, dtype=np.int64)
-    unit = _unit_rows(features, center)
+    unit = _unit_rows(features)
     sums = unit.copy()                       # group feature sums (mean = sum / count)
     count = np.ones(n, np.int64)
     nxt = np.arange(1, n + 1)                # linked list of group heads; n = end
@@ -157,10 +152,9 @@ def merge_to_budget(features: np.ndarray, budget: int, *, center: bool = False) 
 
 
 def select(rule: str, signatures: np.ndarray, *, threshold: float | None = None,
-           budget: int | None = None, pixels: bool = False) -> np.ndarray:
+           budget: int | None = None) -> np.ndarray:
     """Apply ``rule`` to candidate signatures; the result is capped at ``budget`` frames by
-    consolidation (so a threshold rule never overflows the method's frame limit). ``pixels``:
-    the signatures are thumbnails (compared after removing each one's mean brightness)."""
+    consolidation (so a threshold rule never overflows the method's frame limit)."""
     rule = check_rule(rule)
     n = len(signatures)
     if rule == "uniform":
@@ -168,12 +162,11 @@ def select(rule: str, signatures: np.ndarray, *, threshold: float | None = None,
             return np.unique(np.linspace(0, n - 1, budget).round().astype(np.int64))
         return np.arange(n, dtype=np.int64)
     if rule == "keyframes":
-        kept = keyframes(signatures, DEFAULT_THRESHOLDS["keyframes"] if threshold is None else threshold,
-                         center=pixels)
+        kept = keyframes(signatures, DEFAULT_THRESHOLDS["keyframes"] if threshold is None else threshold)
     elif rule == "diff":
         kept = diff_prune(signatures, DEFAULT_THRESHOLDS["diff"] if threshold is None else threshold)
     else:
         kept = np.arange(n, dtype=np.int64)
     if budget is not None and len(kept) > budget:
-        kept = kept[merge_to_budget(np.asarray(signatures).reshape(n, -1)[kept], budget, center=pixels)]
+        kept = kept[merge_to_budget(np.asarray(signatures).reshape(n, -1)[kept], budget)]
     return kept
