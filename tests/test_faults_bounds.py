@@ -125,6 +125,9 @@ REDIRECTS = [
     ("timemarker", {"device": "cuda"}, "device"),
     ("vtgllm", {"time_tokens": "add"}, "time_tokens"),
     ("numpro", {"max_new_tokens": 10 ** 9}, "max_new_tokens"),
+    ("refine", {"fast_model": "/tmp/evil"}, "fast_model"),
+    ("refine", {"llm": "openai:gpt-4o"}, "llm"),
+    ("numpro", {"select_encoder": "hf-clip:{url}"}, "select_encoder"),
     ("colour-test", {"sleep": 1, "nope": 1}, "nope"),
 ]
 
@@ -176,7 +179,8 @@ def test_every_method_declares_its_line_options():
     from vtg.methods import list_methods
     from vtg.methods.base import line_options
 
-    never = {"llm", "llm_url", "encoder", "model", "device", "dtype", "llm_timeout", "time_tokens"}
+    never = {"llm", "llm_url", "encoder", "model", "device", "dtype", "llm_timeout", "time_tokens", "fast_model",
+             "select_encoder", "videollm", "max_new_tokens"}
     for cls in list_methods():
         allowed = line_options(cls.Config)
         assert allowed and not allowed & never, (cls.name, allowed)
@@ -829,3 +833,14 @@ def test_command_line_bounds_travel_to_ray_workers():
     finally:
         set_limits(None, None)
         set_verify(False)
+
+
+@pytest.mark.parametrize("fps,native", [(1e7, 30.0), (None, 1e9)], ids=["requested-fps", "header-fps"])
+def test_window_sampling_grids_are_checked_before_allocating(fps, native):
+    """Coarse-to-fine windows plan their own grids (a line's ``candidate_fps``, or every frame at the
+    rate a header declares): the same frame ceiling applies before the grid exists."""
+    from vtg.methods.videollm.frames import span_targets
+    from vtg.video.limits import VideoTooLargeError
+
+    with pytest.raises(VideoTooLargeError, match="--frame-limit"):
+        span_targets(100.0, 110.0, fps, None, native)

@@ -98,13 +98,14 @@ def limits(frames: float | int | None = None, pixels: float | int | None = None)
         _override.update(saved)
 
 
-def check_frame_count(count: float, path: str | Path, why: str) -> None:
+def check_frame_count(count: float, path: str | Path | None, why: str) -> None:
     """Refuse sampling ``count`` frames from one video (``why`` says where the number came from)."""
     limit = max_frames()
     if not count <= limit:  # also NaN
         shown = f"{count:.3g}" if isinstance(count, float) else str(count)
+        where = f"{path}: " if path is not None else ""
         raise VideoTooLargeError(
-            f"{path}: {why} would sample {shown} frames, over the limit of {limit} per video; lower the frame "
+            f"{where}{why} would sample {shown} frames, over the limit of {limit} per video; lower the frame "
             f"rate, or raise the limit with `vtg --frame-limit N` or VTG_MAX_FRAMES=N")
 
 
