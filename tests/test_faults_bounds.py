@@ -289,7 +289,7 @@ def test_llm_server_that_never_finishes_ends_in_the_fallback(mode, caplog):
     assert server.connections == 1  # the deadline covers all attempts: no second one after it passed
     assert server.bytes_sent < len(server.response())  # the answer never completed
     if mode != "silent":
-        assert server.bytes_sent <= 0.5 / server.interval + 200  # read while the deadline ran, no longer
+        assert server.bytes_sent <= 0.5 / server.interval + 1000  # read while the deadline ran (+ ample slack), not on
 
 
 def test_ground_with_a_dripping_llm_server_answers_with_the_whole_query(tmp_path, capsys, clip, tiny_encoder):
