@@ -50,6 +50,8 @@ class VideoLLMMethod(Method):
     """Base class of the Video-LLM grounding methods."""
 
     Config = VideoLLMConfig
+    score_meaning = ("Video-LLMs give no confidence: every interval the model answered scores 1, "
+                     "ranked in the order it named them.")
 
     # -- what subclasses provide ------------------------------------------------------------
     def sample(self, video: str | Path) -> Sampled:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from vtg.fileio import is_file
 from vtg.types import Grounding
-from vtg.writers import hms
+from vtg.timefmt import hms, span
 from vtg.report.svg import MOMENT_COLOURS, saliency_svg
 
 EMBED_LIMIT = 20 * 1024 * 1024  # bytes; larger videos are always linked
