@@ -15,7 +15,8 @@ def clock_parts(seconds: float, decimals: int = 1) -> tuple[int, int, int, int]:
     """``(hours, minutes, seconds, fraction)`` of ``seconds`` rounded to ``decimals`` digits;
     ``fraction`` counts units of 10^-decimals. Negative and non-finite times count as 0."""
     scale = 10 ** decimals
-    ticks = round(seconds * scale) if math.isfinite(seconds) and seconds > 0 else 0
+    # round(seconds, decimals) rounds the exact binary value as printing does (0.05 -> 0.1)
+    ticks = round(round(seconds, decimals) * scale) if math.isfinite(seconds) and seconds > 0 else 0
     whole, fraction = divmod(int(ticks), scale)
     minutes, secs = divmod(whole, 60)
     hours, minutes = divmod(minutes, 60)
