@@ -134,7 +134,7 @@ class TableWriter(Writer):
             if not r.moments:
                 table.add_row("-", "-", "-", "-", "no moment found")
             console.print(table)
-            start, end = "saliency 0:00.0 ", f" {hms(r.duration)}"
+            start, end = f"saliency {hms(0.0)} ", f" {hms(r.duration)}"
             line = self.sparkline(r, width=max(10, min(60, width - len(start) - len(end))))
             if line:
                 console.print(f"{start}{line}{end}", highlight=False)
