@@ -1,12 +1,15 @@
-"""A direct, loop-based TFVTG localiser: the same algorithm as ``vtg.methods.tfvtg.localize``.
+"""Two slow TFVTG localisers the tests compare the library with.
 
-Written the slow obvious way (a Python loop per frame for the rise test, a sliding sum per window
-length, a sort of every window, NMS candidate by candidate), as the reference code does. It is
-kept out of the library on purpose: tests use it to check that the vectorised version ranks
-windows identically, and ``benchmarks/bench_localize.py`` times both in the same run.
+``loop_propose``: the same algorithm as ``vtg.methods.tfvtg.localize`` (deviations included),
+written the obvious way, to check the vectorised version bit for bit. ``reference_propose`` (at
+the end): the reference code's own scoring in float32 torch, to check the top-1 against it.
 
-Window sums use the same exact integer quantisation as the library (a 2^-b grid), so both compute
-each static score from the same exact sums and must agree bit for bit.
+``loop_propose`` is written the slow obvious way (a Python loop per frame for the rise test, a
+sliding sum per window length, a sort of every window, NMS candidate by candidate), as the
+reference code does. It is kept out of the library on purpose: tests use it to check that the
+vectorised version ranks windows identically, and ``benchmarks/bench_localize.py`` times both in
+the same run. Its window sums use the same exact integer quantisation as the library (a 2^-b
+grid), so both compute each static score from the same exact sums and must agree bit for bit.
 """
 
 from __future__ import annotations
