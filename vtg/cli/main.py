@@ -61,9 +61,9 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Print vtg's version and exit.", is_eager=True,
                                  callback=_print_version),
     frame_limit: Optional[float] = typer.Option(
-        None, "--frame-limit", help="Most frames sampled from one video (default 200000, or $VTG_MAX_FRAMES)."),
+        None, "--frame-limit", metavar="N", help="Most frames sampled from one video (default 200000, or $VTG_MAX_FRAMES)."),
     pixel_limit: Optional[float] = typer.Option(
-        None, "--pixel-limit", help="Most pixels per decoded frame (default 36000000, 8K; or $VTG_MAX_PIXELS)."),
+        None, "--pixel-limit", metavar="N", help="Most pixels per decoded frame (default 36000000, 8K; or $VTG_MAX_PIXELS)."),
 ) -> None:
     from vtg.video.limits import set_limits
 
