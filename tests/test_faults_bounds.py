@@ -844,3 +844,23 @@ def test_window_sampling_grids_are_checked_before_allocating(fps, native):
 
     with pytest.raises(VideoTooLargeError, match="--frame-limit"):
         span_targets(100.0, 110.0, fps, None, native)
+
+
+@pytest.mark.parametrize("window,feature", [([1e6, 1e6 + 5], 1.0), ([2.0, 6.0], np.nan)], ids=["window", "nan"])
+def test_train_univtg_refuses_bad_labels_and_features_in_one_line(tmp_path, capsys, window, feature):
+    """`vtg train univtg` with precomputed features: a window far outside the 20-s video, or a
+    feature file holding NaN, is one line naming the file before any training."""
+    feats, texts = tmp_path / "vid", tmp_path / "txt"
+    feats.mkdir()
+    texts.mkdir()
+    video = np.ones((10, 8), np.float32)
+    video[3, 1] = feature
+    np.save(feats / "v.npy", video)
+    np.save(texts / "1.npy", np.ones((4, 8), np.float32))
+    ann = tmp_path / "train.jsonl"
+    ann.write_text(json.dumps({"qid": 1, "query": "q", "vid": "v", "duration": 20, "relevant_windows": [window]}) + "\n")
+    before = snapshot(ann, feats / "v.npy")
+    line = one_line_error(capsys, main(["train", "univtg", str(ann), "--features", str(feats), "--text-features",
+                                        str(texts), "-o", str(tmp_path / "run")]))
+    assert ("train.jsonl" in line) if feature == 1.0 else ("v.npy" in line and "NaN" in line)
+    assert unchanged(before) and not (tmp_path / "run" / "model.safetensors").exists()
