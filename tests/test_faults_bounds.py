@@ -864,3 +864,36 @@ def test_train_univtg_refuses_bad_labels_and_features_in_one_line(tmp_path, caps
                                         str(texts), "-o", str(tmp_path / "run")]))
     assert ("train.jsonl" in line) if feature == 1.0 else ("v.npy" in line and "NaN" in line)
     assert unchanged(before) and not (tmp_path / "run" / "model.safetensors").exists()
+
+
+OUTPUT_FLAGS = {  # command -> (argv builder, name of the output)
+    "ground-o": (lambda clip, p, tmp: ["ground", clip, "red", "-o", p], "out.json"),
+    "ground-html": (lambda clip, p, tmp: ["ground", clip, "red", "--html", p], "page.html"),
+    "overlay-o": (lambda clip, p, tmp: ["overlay", clip, "-o", p], "numbered.mp4"),
+    "overlay-times": (lambda clip, p, tmp: ["overlay", clip, "-o", tmp / "n.mp4", "--times", p], "t.json"),
+    "overlay-frames-dir": (lambda clip, p, tmp: ["overlay", clip, "--frames-dir", p], "frames"),
+}
+
+
+@pytest.mark.parametrize("target", ["wrong-kind", "under-a-file", "in-proc"])
+@pytest.mark.parametrize("command", list(OUTPUT_FLAGS))
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys, clip, decoded, monkeypatch, command, target):
+    """An output that cannot be written is one line *before* decoding (counted: 0 frames), not an
+    error after minutes of work. The wrong kind: a directory where a file is wanted, or a file
+    where a folder is wanted."""
+    import vtg.api
+
+    monkeypatch.setattr(vtg.api, "ground", lambda *a, **k: pytest.fail("grounded before checking the output"))
+    build, name = OUTPUT_FLAGS[command]
+    (tmp_path / "sub").mkdir()
+    blocker = tmp_path / "sub" / "notes.txt"
+    blocker.write_text("mine")
+    if target == "wrong-kind":
+        path = tmp_path / "sub" / name
+        path.write_text("a file") if command == "overlay-frames-dir" else path.mkdir()
+    else:
+        path = blocker / name if target == "under-a-file" else Path("/proc") / name
+    before = snapshot(blocker, clip)
+    line = one_line_error(capsys, main([str(a) for a in build(clip, path, tmp_path)]))
+    assert str(path) in line
+    assert decoded[0] == 0 and unchanged(before) and not (tmp_path / "n.mp4").exists()

@@ -45,8 +45,11 @@ def ground_command(
     """Find when QUERY happens in VIDEO: ranked moments and a saliency curve."""
     import vtg
     from vtg.features import set_verify
+    from vtg.writable import check_output_file
 
     set_verify(verify)
+    check_output_file(output)  # before the work: a directory, a path under a file, a read-only disk
+    check_output_file(html, "--html")
     options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm,
                              llm_url=llm_url, device=device)
     options.update(parse_key_values(option))
