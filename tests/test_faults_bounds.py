@@ -872,7 +872,18 @@ OUTPUT_FLAGS = {  # command -> (argv builder, name of the output)
     "overlay-o": (lambda clip, p, tmp: ["overlay", clip, "-o", p], "numbered.mp4"),
     "overlay-times": (lambda clip, p, tmp: ["overlay", clip, "-o", tmp / "n.mp4", "--times", p], "t.json"),
     "overlay-frames-dir": (lambda clip, p, tmp: ["overlay", clip, "--frames-dir", p], "frames"),
+    "export-out-dir": (lambda clip, p, tmp: ["export", predictions(tmp, clip), "--out-dir", p], "clips"),
+    "train-o": (lambda clip, p, tmp: ["train", "univtg", predictions(tmp, clip), "--videos", clip.parent, "-o", p],
+                "run"),
 }
+
+
+def predictions(tmp: Path, clip: Path) -> Path:
+    """A one-record predictions / annotations file about ``clip`` (export and train read it)."""
+    path = tmp / "preds.jsonl"
+    path.write_text(json.dumps({"qid": 1, "query": "red", "vid": clip.stem, "video": str(clip), "duration": 2.0,
+                                "relevant_windows": [[0, 1]], "pred_relevant_windows": [[0.0, 1.0, 0.9]]}) + "\n")
+    return path
 
 
 @pytest.mark.parametrize("target", ["wrong-kind", "under-a-file", "in-proc"])
@@ -890,7 +901,7 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys, clip, 
     blocker.write_text("mine")
     if target == "wrong-kind":
         path = tmp_path / "sub" / name
-        path.write_text("a file") if command == "overlay-frames-dir" else path.mkdir()
+        path.write_text("a file") if command in ("overlay-frames-dir", "export-out-dir", "train-o") else path.mkdir()
     else:
         path = blocker / name if target == "under-a-file" else Path("/proc") / name
     before = snapshot(blocker, clip)

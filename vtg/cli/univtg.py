@@ -82,7 +82,9 @@ def train_univtg_command(
     from vtg.methods.univtg.data import read_annotations
     from vtg.methods.univtg.features import FeatureSource, build_samples
     from vtg.methods.univtg.train import Trainer, TrainOptions
+    from vtg.writable import check_output_dir
 
+    check_output_dir(output, "-o")  # before features are computed and epochs run
     show = sys.stderr.isatty() if progress is None else progress
     if (output / "last" / "state.json").is_file() and not resume:
         raise UsageError(f"{output} already holds a training run; pass --resume to continue it or choose another --output")
