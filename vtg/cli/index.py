@@ -45,8 +45,19 @@ def index_command(
     refresh: bool = typer.Option(False, "--refresh", help="Recompute even when cached."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per video."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    offline: bool = typer.Option(False, "--offline", help="Never download: a model that is not cached is an error (as HF_HUB_OFFLINE=1)."),
 ) -> None:
-    """Decode and encode VIDEO... once so later queries skip both."""
+    """Decode and encode VIDEO... once so later queries skip both.
+
+    A model used for the first time is downloaded unless --offline; a plan line goes to stderr."""
+    from vtg.encoders.weights import offline_scope
+
+    with offline_scope(offline):
+        _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress)
+
+
+def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress) -> None:
+    from vtg.cli import preflight
     from vtg.errors import UsageError, VideoError, VtgError
     from vtg.features import video_features
 
@@ -54,13 +65,16 @@ def index_command(
     failed = 0
     for video in videos:
         start = time.perf_counter()
-        settings = _settings(method, video, encoder, fps, max_frames)
-        if settings.get("encoder") is None:
-            raise UsageError(f"method {method!r} does not use a frame encoder; pass --encoder and --fps")
-        if settings.get("fps") is None:
-            raise UsageError(f"method {method!r} chooses its frame rate per video; pass --fps "
-                             f"(encoder: {settings['encoder']})")
         try:
+            settings = _settings(method, video, encoder, fps, max_frames)
+            if settings.get("encoder") is None:
+                raise UsageError(f"method {method!r} does not use a frame encoder; pass --encoder and --fps")
+            if settings.get("fps") is None:
+                raise UsageError(f"method {method!r} chooses its frame rate per video; pass --fps "
+                                 f"(encoder: {settings['encoder']})")
+            plan = preflight.Settings(settings["encoder"], settings.get("fps"), settings.get("max_frames"))
+            preflight.ensure_models(plan)  # before torch: download on first use, or fail at once offline
+            preflight.print_plan(video, plan, device, verbose=show)
             feats = video_features(video, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
                                    progress=show, device=device, refresh=refresh)
         except VideoError as exc:  # this video is bad; model and usage errors stop the run
