@@ -57,6 +57,7 @@ def index_command(
 
 
 def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress) -> None:
+    from vtg.api import check_video_path
     from vtg.cli import preflight
     from vtg.errors import UsageError, VideoError, VtgError
     from vtg.features import video_features
@@ -66,6 +67,7 @@ def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_jso
     for video in videos:
         start = time.perf_counter()
         try:
+            check_video_path(video)
             settings = _settings(method, video, encoder, fps, max_frames)
             if settings.get("encoder") is None:
                 raise UsageError(f"method {method!r} does not use a frame encoder; pass --encoder and --fps")

@@ -93,8 +93,10 @@ def print_plan(video: Path, settings: Settings, device: str | None, *, verbose: 
 
     if not settings.encoder or features_cached(video, settings):
         return
+    from vtg.encoders.specs import parse_spec
+
     frames, duration = expected_frames(video, settings.fps, settings.max_frames)
-    lines, long = describe(frames, duration, settings.fps, settings.encoder, _device(device))
+    lines, long = describe(frames, duration, settings.fps, parse_spec(settings.encoder).canonical, _device(device))
     if verbose or long:
         for line in lines:
             print(line, file=sys.stderr, flush=True)

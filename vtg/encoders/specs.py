@@ -189,8 +189,13 @@ def _family_of_remote_hub_id(text: str) -> str | None:
     or None when downloads are off or no such repo exists (then the name is reported unknown)."""
     from vtg.encoders import hub, weights
 
-    if text.count("/") != 1 or weights.offline_mode():
+    if text.count("/") != 1:
         return None
+    if weights.offline_mode():
+        from vtg.errors import WeightsNotFoundError
+
+        raise WeightsNotFoundError(hub.offline_message(text) + " (or, if it is not a hub model, see `vtg models` "
+                                   "for the encoder names vtg knows)")
     try:
         config = hub.fetch_file(text, "config.json", cache_dir=weights.hf_cache_dir())
     except hub.RepoNotFoundError:
