@@ -156,6 +156,11 @@ print(code, 'torch' in sys.modules, 'transformers' in sys.modules, 'open_clip' i
 """
 
 
+def run_probe(args: list[str], tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", OFFLINE_PROBE, *args], capture_output=True, text=True,
+                          env=subprocess_env(tmp_path, closed_port_url(), **env), timeout=120)
+
+
 @pytest.mark.parametrize("how", ["flag", "env"])
 @pytest.mark.parametrize("encoder", [CLIP_REPO, "ViT-B-32/openai", "blip2"])
 def test_offline_fails_before_any_heavy_import(three_scene_video, tmp_path, how, encoder):
@@ -164,11 +169,20 @@ def test_offline_fails_before_any_heavy_import(three_scene_video, tmp_path, how,
     extra = {"HF_HUB_OFFLINE": "1"} if how == "env" else {}
     if how == "flag":
         args.append("--offline")
-    proc = subprocess.run([sys.executable, "-c", OFFLINE_PROBE, *args], capture_output=True, text=True,
-                          env=subprocess_env(tmp_path, closed_port_url(), **extra), timeout=120)
+    proc = run_probe(args, tmp_path, **extra)
     assert proc.stdout.split() == ["1", "False", "False", "False"], proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("vtg: error:")
     assert "offline" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["index", "{video}", "--offline"],  # TFVTG's default encoder, BLIP-2
+    ["ground", "{video}", "when?", "--method", "numpro", "--model", "vtg-test/tiny-qwen", "--offline"],
+])
+def test_offline_index_and_video_llm_fail_before_any_heavy_import(three_scene_video, tmp_path, args):
+    proc = run_probe([a.format(video=three_scene_video) for a in args], tmp_path)
+    assert proc.stdout.split() == ["1", "False", "False", "False"], proc.stderr
+    assert proc.stderr.count("\n") == 1 and "offline" in proc.stderr
 
 
 def test_readme_command_downloads_and_answers(shared_data, repos, tmp_path):

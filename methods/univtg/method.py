@@ -103,6 +103,12 @@ class UniVTG(Method):
             if self.config.model else 2.0
         return {"encoder": self.encoder_spec(), "fps": clip_sample_rate(clip_len), "max_frames": None}
 
+    def check_weights(self) -> None:
+        """Fail before any work (and before the encoder is downloaded) when --model is missing."""
+        from .weights import resolve_model_dir
+
+        resolve_model_dir(self.config.model)
+
     def encoder_spec(self) -> str:
         """The encoder this run uses: ``--encoder``, else the model folder's recorded one, else CLIP."""
         from .weights import choose_encoder

@@ -22,19 +22,6 @@ def register(app: typer.Typer) -> None:
     app.command("index")(index_command)
 
 
-def sampling_defaults(method: str, video: Path | None = None) -> dict:
-    """``encoder``/``fps``/``max_frames`` a method would use: its ``feature_settings(video)`` hook
-    when it has one (methods whose rate depends on the video), else its config's defaults."""
-    from vtg.methods import load_method
-
-    instance = load_method(method)
-    hook = getattr(instance, "feature_settings", None)
-    if callable(hook) and video is not None:
-        return dict(hook(video))
-    return {name: getattr(instance.config, name) for name in ("encoder", "fps", "max_frames")
-            if hasattr(instance.config, name)}
-
-
 def index_command(
     videos: List[Path] = typer.Argument(..., help="Video files to index."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Take encoder and fps defaults from this method."),
@@ -91,7 +78,10 @@ def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_jso
 def _settings(method: str, video: Path, encoder, fps, max_frames) -> dict:
     settings: dict = {}
     if encoder is None or fps is None:
-        settings.update(sampling_defaults(method, video))
+        from vtg.cli.preflight import method_settings
+
+        found = method_settings(method, {}, video, check=False)
+        settings.update(encoder=found.encoder, fps=found.fps, max_frames=found.max_frames)
     given = {"encoder": encoder, "fps": fps, "max_frames": max_frames}
     settings.update({k: v for k, v in given.items() if v is not None})
     return settings

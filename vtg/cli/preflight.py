@@ -25,12 +25,16 @@ class Settings:
     model: str | None = None
 
 
-def method_settings(method: str, options: dict, video: Path | None) -> Settings:
+def method_settings(method: str, options: dict, video: Path | None, *, check: bool = True) -> Settings:
     """The encoder/fps/max_frames ``method`` configured with ``options`` uses on ``video``: its
-    ``feature_settings(video)`` hook when it has one (rates chosen per video), else its config."""
+    ``feature_settings(video)`` hook when it has one (rates chosen per video), else its config.
+    With ``check``, the method's own ``check_weights`` hook runs first (UniVTG's --model folder)."""
     from vtg.methods import load_method
 
     instance = load_method(method, **options)
+    hook = getattr(instance, "check_weights", None)
+    if check and callable(hook):  # the method's own weights before its encoder is downloaded
+        hook()
     hook = getattr(instance, "feature_settings", None)
     if callable(hook) and video is not None:
         found = dict(hook(video))

@@ -89,6 +89,8 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
     if missing or not names:
         raise WeightsNotFoundError(f"{repo_id!r} on {endpoint()} has no {', '.join(missing) or 'model files'}")
     todo = [n for n in names if not _cached(repo_id, n, cache_dir)]
+    if not todo:
+        return str(_snapshot_root(Path(_cached_path(repo_id, names[0], cache_dir)), names[0]))
     total = sum(sizes.get(n) or 0 for n in todo)
     print(f"vtg: downloading {repo_id} ({human_size(total)} in {len(todo)} file{'s' * (len(todo) != 1)}) "
           f"from {endpoint()} into {cache_dir}; it is cached for next time", file=sys.stderr, flush=True)
@@ -101,7 +103,7 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
     folder = None
     try:
         with _client_errors(repo_id), _quiet_client():
-            for name in names:
+            for name in todo:
                 path = hf_hub_download(repo_id, name, cache_dir=str(cache_dir), endpoint=endpoint(),
                                        etag_timeout=request_timeout(), tqdm_class=_shared_bar(bar))
                 folder = folder or _snapshot_root(Path(path), name)
@@ -110,10 +112,15 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
     return str(folder)
 
 
-def _cached(repo_id: str, name: str, cache_dir) -> bool:
+def _cached_path(repo_id: str, name: str, cache_dir) -> str | None:
     from huggingface_hub import try_to_load_from_cache
 
-    return isinstance(try_to_load_from_cache(repo_id, name, cache_dir=str(cache_dir)), str)
+    found = try_to_load_from_cache(repo_id, name, cache_dir=str(cache_dir))
+    return found if isinstance(found, str) else None
+
+
+def _cached(repo_id: str, name: str, cache_dir) -> bool:
+    return _cached_path(repo_id, name, cache_dir) is not None
 
 
 def human_size(n: int) -> str:
