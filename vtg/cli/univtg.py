@@ -158,7 +158,7 @@ def summarize_command(
     query: Optional[str] = typer.Argument(None, help="Optional focus; without it the summary is query-free."),
     model: Optional[str] = typer.Option(None, "--model", help="UniVTG directory (vtg models convert univtg / vtg train univtg)."),
     summary_ratio: float = typer.Option(0.2, "--summary-ratio", help="Fraction of 2-second clips to keep."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder (default ViT-B-32/openai); must be the one the model was trained with."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder (default: the one the model folder records, else ViT-B-32/openai)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Other UniVTG options as key=value."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),

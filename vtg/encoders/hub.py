@@ -210,6 +210,8 @@ def describe_failure(repo_id: str, exc: BaseException) -> str:
         return f"{repo_id!r} on {where} lacks a file vtg needs: {_first_line(exc)}"
     if name == "OfflineModeIsEnabled":
         return offline_message(repo_id)
+    if name == "HFValidationError":
+        return f"{repo_id!r} is not a valid Hugging Face model id ({_first_line(exc)})"
     if isinstance(exc, hf_errors.HfHubHTTPError):
         status = getattr(getattr(exc, "response", None), "status_code", 0) or 0
         if status >= 500 or status == 429:
