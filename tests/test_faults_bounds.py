@@ -892,9 +892,11 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys, clip, 
     """An output that cannot be written is one line *before* decoding (counted: 0 frames), not an
     error after minutes of work. The wrong kind: a directory where a file is wanted, or a file
     where a folder is wanted."""
+    import vtg
     import vtg.api
 
-    monkeypatch.setattr(vtg.api, "ground", lambda *a, **k: pytest.fail("grounded before checking the output"))
+    for module in (vtg, vtg.api):
+        monkeypatch.setattr(module, "ground", lambda *a, **k: pytest.fail("grounded before checking the output"))
     build, name = OUTPUT_FLAGS[command]
     (tmp_path / "sub").mkdir()
     blocker = tmp_path / "sub" / "notes.txt"
