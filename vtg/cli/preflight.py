@@ -82,10 +82,10 @@ def features_cached(video: Path, settings: Settings) -> bool:
     """Whether the feature cache already holds this (video, encoder, sampling): no work to plan."""
     from vtg.encoders.specs import parse_spec
     from vtg.encoders.weights import spec_fingerprint
-    from vtg.features import cache_key, content_hash, features_dir
+    from vtg.features import features_dir, video_key
 
     parsed = parse_spec(settings.encoder)
-    key = cache_key(content_hash(video), parsed.canonical, spec_fingerprint(parsed), settings.fps, settings.max_frames)
+    key = video_key(video, parsed.canonical, spec_fingerprint(parsed), settings.fps, settings.max_frames)
     return (features_dir() / f"{key}.json").is_file()
 
 
