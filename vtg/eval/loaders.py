@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vtg.errors import DataError
+from vtg.fileio import split_jsonl
+from vtg.predictions import check_prediction
 
 HL_KEYS = ("relevant_clip_ids", "saliency_scores")
 
@@ -51,7 +53,7 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
         except (ValueError, RecursionError) as exc:  # 5000-digit integers, nesting past the stack
             raise DataError(f"{path}: unreadable JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
         return
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_jsonl(text), 1):  # "\n" only: U+2028 in a query is not a line end
         if not line.strip():
             continue
         try:
@@ -197,25 +199,14 @@ class PredictionFile:
 
 
 def _prediction(d: Any, where: str) -> dict:
-    if not isinstance(d, dict):
-        raise DataError(f"{where}: expected an object, got {type(d).__name__}")
-    windows = d.get("pred_relevant_windows", [])
-    if not isinstance(windows, list):
-        raise DataError(f"{where}: pred_relevant_windows must be a list")
-    out = dict(d)
-    out["pred_relevant_windows"] = [_pred_window(w, where) for w in windows]
-    if d.get("pred_saliency_scores") is not None:
-        scores = _list(d["pred_saliency_scores"], "pred_saliency_scores", where)
-        out["pred_saliency_scores"] = [_number(x, "saliency score", where) for x in scores]
+    """One prediction through the shared validator (:mod:`vtg.predictions`), plus ``vid`` from
+    ``video`` when only the path is given."""
+    out = check_prediction(d, where)
+    if out.get("pred_relevant_windows") is None:
+        out["pred_relevant_windows"] = []
     if not out.get("vid") and out.get("video"):
         out["vid"] = Path(str(out["video"])).stem
     return out
-
-
-def _pred_window(w: Any, where: str) -> list[float]:
-    s, e = _window(w, where)
-    score = w[2] if isinstance(w, (list, tuple)) and len(w) >= 3 else 0.0
-    return [s, e, _number(score, "window score", where)]
 
 
 def read_predictions(path: str | Path) -> PredictionFile:
@@ -225,7 +216,7 @@ def read_predictions(path: str | Path) -> PredictionFile:
     for number, obj in _json_records(path):
         for item in obj if isinstance(obj, list) else [obj]:
             if isinstance(item, dict) and item.get("status") == "error":
-                out.errors.append(item)
+                out.errors.append(check_prediction(item, f"{path}:{number}"))
             else:
                 out.records.append(_prediction(item, f"{path}:{number}"))
     qids = [str(r["qid"]) for r in out.records if r.get("qid") is not None]
