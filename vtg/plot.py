@@ -79,8 +79,10 @@ def plot_grounding(result: Grounding, output: str | Path, *, top_k: int = 3,
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
         fig.tight_layout()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output)
+        from vtg.outputs import staged
+
+        with staged(output, what="picture") as tmp:  # never a half-written picture under its name
+            fig.savefig(tmp, format=output.suffix.lstrip(".").lower() or None)
     finally:
         plt.close(fig)
     return output

@@ -19,6 +19,7 @@ is still a resume. On resume (:func:`plan_resume`):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +39,20 @@ class SettingsMismatchError(UsageError):
 def settings_of(item: BatchItem, top_k: int | None) -> dict[str, Any]:
     """The JSON form of what produced ``item``'s record (canonical: sorted, plain JSON types)."""
     options = {k: v for k, v in item.options.items() if k not in NEUTRAL_OPTIONS}
-    plain = json.loads(json.dumps(options, sort_keys=True, default=str))
+    plain = json.loads(json.dumps(_plain(options), sort_keys=True, default=str))
     return {"method": item.method, "options": plain, "top_k": top_k}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: non-finite floats (a line's ``"fps": NaN``) become text, so the record that
+    says the line is bad can still be written."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def describe(settings: dict[str, Any]) -> str:

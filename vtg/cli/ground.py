@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from vtg.cli.options import emit, parse_key_values, pick_format
+from vtg.errors import UsageError
 from vtg.writers import WRITERS
 
 
@@ -43,15 +44,21 @@ def ground_command(
 ) -> None:
     """Find when QUERY happens in VIDEO: ranked moments and a saliency curve."""
     import vtg
+    from vtg.outputs import check_output
 
+    for path, what in ((output, "-o"), (html, "--html")):  # before loading a model
+        if path is not None:
+            check_output(path, inputs=[video, image], what=what)
+    if output is not None and html is not None and Path(output).absolute() == Path(html).absolute():
+        raise UsageError(f"-o and --html both name {output}; give two files")
     options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm,
                              llm_url=llm_url, device=device)
     options.update(parse_key_values(option))
     fmt = pick_format(fmt, as_json, output)
     show_progress = sys.stderr.isatty() if progress is None else progress
     result = vtg.ground(video, query, image=image, method=method, top_k=top_k, progress=show_progress, **options)
-    emit([result], fmt, output)
+    emit([result], fmt, output, inputs=[video, image])
     if html is not None:
         from vtg.report import write_report
 
-        write_report([result], video, html)
+        write_report([result], video, html, inputs=[video, image])

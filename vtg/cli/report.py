@@ -23,6 +23,9 @@ def report_command(
     """Write a self-contained HTML page per video: player, saliency curves, clickable moments."""
     from vtg.report import write_reports
 
+    from vtg.outputs import check_output_dir
+
+    check_output_dir(out_dir, inputs=[predictions, ground_truth], what="--out-dir")
     done = write_reports(predictions, out_dir, video_dir=video_dir, ground_truth=ground_truth, embed=embed)
     for vid in done["missing_videos"]:
         print(f"vtg: warning: no video file found for {vid}", file=sys.stderr)
