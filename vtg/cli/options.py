@@ -45,6 +45,8 @@ def emit(results: list[Grounding], fmt: str, output: Path | None, inputs: list |
         from vtg.outputs import check_output
 
         check_output(output, inputs=inputs or [], what="-o")
+    for result in results:  # NaN scores are a broken model, in every format (not "nan" and exit 0)
+        result.check_finite()
     text = render(results, fmt)
     if output is None:
         sys.stdout.write(text)
