@@ -68,8 +68,8 @@ class BatchSummary:
         if self.previous:
             out.append(f"the previous output was kept as {self.previous}")
         if self.rerun:
-            out.append(f"{self.rerun} error records from an earlier run are run again "
-                       "(their cause may be gone; --retry-errors also reruns bad-input errors)")
+            out.append(f"{self.rerun} error records from an earlier run are run again (caused by the environment, "
+                       "made with other settings, or --retry-errors)")
         if self.legacy:
             out.append(f"{self.legacy} results were written by an earlier vtg that did not record its settings "
                        "(only their method is checked); --new-output starts afresh")
