@@ -490,3 +490,68 @@ def test_every_reader_names_file_line_and_field(tmp_path, capsys, video, ground_
             "export": ["export", preds, "-d", tmp_path / "clips"]}[command]
     line = refused(capsys, argv, [preds, ground_truth, video])
     assert f"{preds}:2: field '{field}" in line  # file, line, field (and index where one applies)
+
+
+# === 5. the machine fails mid-write: one line, nothing half-written =================================
+
+def test_a_full_disk_during_a_whole_file_write_is_one_line(tmp_path, capsys, predictions, ground_truth, monkeypatch):
+    import errno
+
+    out = tmp_path / "metrics.json"
+    out.write_text("earlier metrics\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    line = refused(capsys, ["eval", predictions, ground_truth, "-o", out], [out, predictions, ground_truth])
+    assert "No space left on device" in line and str(out) in line
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
+
+
+def test_a_full_disk_during_a_batch_keeps_what_was_written(tmp_path, capsys, colour_method, batch_input, monkeypatch):
+    import errno
+
+    out = tmp_path / "out.jsonl"
+    real_write = os.write
+    calls = []
+
+    def write(fd, data):
+        if bytes(data[:12]) == b'{"vtg_batch"':
+            calls.append(1)
+            if len(calls) == 2:  # the second record finds the disk full
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    line = one_error(capsys, main([str(a) for a in batch(out, batch_input)]))
+    assert "No space left on device" in line
+    monkeypatch.setattr(os, "write", real_write)
+    assert [r["qid"] for r in records(out)] == ["red"]
+    assert main([str(a) for a in batch(out, batch_input)]) == 0  # resumes: nothing lost, nothing twice
+    assert [r["qid"] for r in records(out)] == ["red", "green"]
+
+
+def test_overlay_frames_never_write_through_a_planted_link(tmp_path, capsys, video):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("keep me")
+    (frames / "frame_000001.png").symlink_to(secret)
+    refused(capsys, ["overlay", video, "--frames-dir", frames], [video, secret, frames / "frame_000001.png"],
+            match="symbolic link")
+
+
+def test_an_unwritable_output_folder_is_refused_before_any_work(tmp_path, capsys, predictions, ground_truth,
+                                                                 monkeypatch):
+    """Checked with os.access (root passes every permission check, so the answer is simulated)."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != locked and real_access(p, mode, **kw))
+    read = []
+    import vtg.eval.loaders as loaders
+
+    monkeypatch.setattr(loaders, "_open_text", lambda path: read.append(path) or "")
+    line = refused(capsys, ["eval", predictions, ground_truth, "-o", locked / "m.json"], [locked])
+    assert "permission denied" in line and str(locked) in line and read == []

@@ -37,8 +37,9 @@ class OutputError(UsageError):
     """An output path vtg refuses to write (would clobber an input, a link, a folder...)."""
 
 
-class WriteError(VtgError):
-    """Writing an output failed on the machine's side (disk full, read-only, permissions)."""
+class WriteError(VtgError, OSError):
+    """Writing an output failed on the machine's side (disk full, read-only, permissions). Also an
+    ``OSError``, so code that tolerates a failed write (a cache) still catches it as one."""
 
 
 def _lstat(path: Path) -> os.stat_result | None:
@@ -161,6 +162,8 @@ class staged:
     def __enter__(self) -> Path:
         check_output(self.dst, inputs=self.inputs, what=self.what)
         self.dst.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(self.tmp):  # a leftover (or planted link) under our own temporary name:
+            os.unlink(self.tmp)        # removing a link never touches what it points to
         return self.tmp
 
     def __exit__(self, exc_type, *_) -> None:

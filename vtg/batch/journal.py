@@ -76,6 +76,8 @@ def error_kind(reason: str | BaseException) -> str:
     a problem found while reading the line (malformed JSON, duplicate qid...): ``input``."""
     if isinstance(reason, str):
         return "input"
+    if isinstance(reason, (WriteError, OutputError)):  # the cache folder, not the line
+        return "environment"
     if isinstance(reason, INPUT_ERRORS):
         return "input"
     if isinstance(reason, ENVIRONMENT_ERRORS):
