@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from vtg.errors import DataError
 
 STRING_FIELDS = ("query", "method", "video", "vid")
@@ -59,7 +61,13 @@ def finite(value: Any, name: str, where: str) -> float:
 def number_list(value: Any, name: str, where: str) -> list[float]:
     if not isinstance(value, list):
         raise _fail(where, name, f"must be a list of numbers, got {type(value).__name__}")
-    return [finite(x, f"{name}[{i}]", where) for i, x in enumerate(value)]
+    try:  # the common case at C speed: numpy infers int/float only when every item is a number
+        array = np.asarray(value)  # (a boolean among floats would read as 0/1: harmless, not a crash)
+    except (ValueError, OverflowError, TypeError):
+        array = None
+    if array is not None and array.ndim == 1 and array.dtype.kind in "fi" and np.isfinite(array).all():
+        return array.astype(np.float64).tolist()
+    return [finite(x, f"{name}[{i}]", where) for i, x in enumerate(value)]  # finds and names the bad one
 
 
 def window(value: Any, name: str, where: str) -> list[float]:
