@@ -555,3 +555,27 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(tmp_path, capsys
     monkeypatch.setattr(loaders, "_open_text", lambda path: read.append(path) or "")
     line = refused(capsys, ["eval", predictions, ground_truth, "-o", locked / "m.json"], [locked])
     assert "permission denied" in line and str(locked) in line and read == []
+
+
+def test_plot_refuses_a_format_it_cannot_write_before_drawing(tmp_path, capsys, predictions):
+    refused(capsys, ["plot", predictions, "-o", tmp_path / "curve.xyz"], [predictions, tmp_path / "curve.xyz"],
+            match="cannot write .xyz")
+
+
+def test_batch_keeps_a_whole_last_record_that_lost_its_newline(tmp_path, capsys, colour_method, batch_input):
+    out = tmp_path / "out.jsonl"
+    assert main([str(a) for a in batch(out, batch_input)]) == 0
+    out.write_bytes(out.read_bytes().rstrip(b"\n"))  # an editor dropped the final newline
+    before = records(out)
+    assert main([str(a) for a in batch(out, batch_input)]) == 0
+    assert records(out) == before and out.read_bytes().endswith(b"}\n")
+
+
+def test_new_output_never_overwrites_an_earlier_backup(tmp_path, capsys, colour_method, batch_input):
+    out = tmp_path / "out.jsonl"
+    assert main([str(a) for a in batch(out, batch_input)]) == 0
+    first = out.read_bytes()
+    (tmp_path / "out.jsonl.~1~").write_text("someone's file\n")
+    assert main([str(a) for a in batch(out, batch_input, "--new-output")]) == 0
+    assert (tmp_path / "out.jsonl.~1~").read_text() == "someone's file\n"
+    assert (tmp_path / "out.jsonl.~2~").read_bytes() == first

@@ -42,6 +42,21 @@ def tick_step(duration: float) -> float | None:
                 3600 * max(1, round(duration / 36000)))
 
 
+def picture_format(output: str | Path) -> str:
+    """The image format ``output``'s suffix asks for (png without a suffix); a suffix matplotlib
+    cannot write is a :class:`~vtg.errors.UsageError` listing the ones it can, before any drawing."""
+    from vtg.errors import UsageError
+
+    fmt = Path(output).suffix.lstrip(".").lower() or "png"
+    plt = _pyplot()
+    supported = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if fmt not in supported:
+        raise UsageError(f"-o {output}: cannot write .{fmt} pictures; use one of "
+                         + ", ".join(f".{s}" for s in sorted(supported)))
+    return fmt
+
+
 def plot_grounding(result: Grounding, output: str | Path, *, top_k: int = 3,
                    ground_truth: Sequence[Sequence[float]] = (), title: str | None = None,
                    dpi: int = 120) -> Path:
@@ -53,6 +68,7 @@ def plot_grounding(result: Grounding, output: str | Path, *, top_k: int = 3,
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     output = Path(output)
+    fmt = picture_format(output)
     fig, ax = plt.subplots(figsize=(10, 3.2), dpi=dpi)
     try:
         sal = result.saliency
@@ -82,7 +98,7 @@ def plot_grounding(result: Grounding, output: str | Path, *, top_k: int = 3,
         from vtg.outputs import staged
 
         with staged(output, what="picture") as tmp:  # never a half-written picture under its name
-            fig.savefig(tmp, format=output.suffix.lstrip(".").lower() or None)
+            fig.savefig(tmp, format=fmt)
     finally:
         plt.close(fig)
     return output

@@ -256,7 +256,10 @@ class Journal:
             if not os.path.lexists(backup):
                 break
             n += 1
-        os.rename(self.path, backup)
+        try:
+            os.rename(self.path, backup)
+        except OSError as exc:
+            raise WriteError(f"cannot move {self.path} aside to {backup}: {exc.strerror or exc}") from None
         self.close()
         return backup
 
