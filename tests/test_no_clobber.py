@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_hostile_inputs import one_line_error as one_error
 from vtg.cli.main import main
 from vtg.types import Grounding, Moment, Saliency
 
@@ -39,15 +40,6 @@ def snapshot(paths) -> dict:
         else:
             out[p] = ("absent" if not os.path.lexists(p) else "other",)
     return out
-
-
-def one_error(capsys, code: int) -> str:
-    err = capsys.readouterr().err
-    assert code != 0, err
-    assert "Traceback" not in err and "internal error" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith("vtg: error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def refused(capsys, argv, keep, match: str | None = None) -> str:
