@@ -33,6 +33,7 @@ run again by default on resume, since their cause may have gone.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -183,7 +184,7 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            if isinstance(exc, OSError) and exc.errno == 40:  # ELOOP: the name became a symlink
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW: the name became a symlink since the check
                 raise OutputError(f"-o {self.path} is a symbolic link; name a new file") from None
             raise WriteError(f"cannot open {self.path} for writing: {exc.strerror or exc}") from None
         st = os.fstat(fd)
@@ -232,9 +233,8 @@ class Journal:
             self._keep(self._tail + b"\n", record)
             return
         head = self._tail[:len(LINE_PREFIX)]
-        torn_current = LINE_PREFIX.startswith(head) or self._tail.startswith(LINE_PREFIX)
-        torn_legacy = bool(self.records) and (self._tail.startswith(LEGACY_PREFIX)
-                                              or LEGACY_PREFIX.startswith(self._tail[:len(LEGACY_PREFIX)]))
+        torn_current = LINE_PREFIX.startswith(head)  # the tail is, or begins with, the marker prefix
+        torn_legacy = bool(self.records) and LEGACY_PREFIX.startswith(self._tail[:len(LEGACY_PREFIX)])
         if not (torn_current or torn_legacy) or not head.strip():
             self._refuse(f"its last line {number} has no newline and is not part of a vtg batch record")
 
