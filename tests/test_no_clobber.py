@@ -571,3 +571,12 @@ def test_new_output_never_overwrites_an_earlier_backup(tmp_path, capsys, colour_
     assert main([str(a) for a in batch(out, batch_input, "--new-output")]) == 0
     assert (tmp_path / "out.jsonl.~1~").read_text() == "someone's file\n"
     assert (tmp_path / "out.jsonl.~2~").read_bytes() == first
+
+
+@pytest.mark.parametrize("window", [[1e6, 1e6 + 5], [0, 1e6], [25, 30]])
+def test_ground_truth_windows_outside_the_video_are_refused(tmp_path, capsys, predictions, window):
+    gt = write_jsonl(tmp_path / "gt.jsonl", [{"qid": 1, "query": "q", "vid": "v", "duration": 20.0,
+                                              "relevant_windows": [window]}])
+    refused(capsys, ["eval", predictions, gt], [gt, predictions], match=f"{gt}:1")
+    refused(capsys, ["train", "univtg", gt, "-o", tmp_path / "run", "--features", tmp_path], [gt],
+            match="outside the video")

@@ -89,6 +89,17 @@ def _window(w: Any, where: str) -> list[float]:
     return [min(s, e), max(s, e)]
 
 
+def _inside(window: list[float], duration: float, where: str) -> list[float]:
+    """A window of a video of known ``duration`` must start inside it and not end far past it.
+    Releases keep ends a little past the duration (Charades-STA's TFVTG JSON: up to 1.5 s), so an
+    end is refused only beyond twice the duration plus 10 s: a typo or an attack (``1e6`` s into a
+    20-s video), which would otherwise train or score on nothing."""
+    start, end = window
+    if duration > 0 and (start > duration or end > 2 * duration + 10):
+        raise DataError(f"{where}: window {_short(window)} lies outside the video's duration {duration:g} s")
+    return window
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -121,12 +132,13 @@ def _gt_record(d: Any, where: str, qid: Any) -> dict:
     windows = _list(windows, "relevant_windows", where)
     if windows and not isinstance(windows[0], (list, tuple)):
         windows = [windows]
+    duration = _number(d.get("duration") or 0.0, "duration", where)
     out = {
         "qid": d.get("qid", qid),
         "query": str(d.get("query", d.get("sentence", ""))),
         "vid": str(d.get("vid", "")),
-        "duration": _number(d.get("duration") or 0.0, "duration", where),
-        "relevant_windows": [_window(w, where) for w in windows],
+        "duration": duration,
+        "relevant_windows": [_inside(_window(w, where), duration, where) for w in windows],
     }
     if all(k in d for k in HL_KEYS):
         ids = _list(d["relevant_clip_ids"], "relevant_clip_ids", where)
