@@ -580,3 +580,18 @@ def test_ground_truth_windows_outside_the_video_are_refused(tmp_path, capsys, pr
     refused(capsys, ["eval", predictions, gt], [gt, predictions], match=f"{gt}:1")
     refused(capsys, ["train", "univtg", gt, "-o", tmp_path / "run", "--features", tmp_path], [gt],
             match="outside the video")
+
+
+def test_parse_refuses_to_overwrite_its_answers(tmp_path, capsys):
+    answers = write_jsonl(tmp_path / "answers.jsonl", [{"qid": 1, "video": "v.mp4", "query": "q", "duration": 10,
+                                                        "answer": "From 1 to 2 seconds."}])
+    refused(capsys, ["parse", answers, "-a", "timechat", "-o", answers], [answers], match="input of this command")
+
+
+def test_predictions_of_unknown_duration_read_everywhere(tmp_path, capsys, ground_truth):
+    """`vtg parse` writes duration 0 when an answer has none: every reader accepts it."""
+    answers = write_jsonl(tmp_path / "answers.jsonl", [{"qid": 1, "video": "v.mp4", "query": "q",
+                                                        "answer": "From 1 to 2 seconds."}])
+    preds = tmp_path / "preds.jsonl"
+    assert main(["parse", str(answers), "-a", "timechat", "-o", str(preds)]) == 0
+    assert main(["eval", str(preds), str(ground_truth), "--json"]) == 0

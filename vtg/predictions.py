@@ -13,7 +13,8 @@ only ``qid``, ``query``, ``vid``, ``pred_relevant_windows`` and ``pred_saliency_
 ``qid``                    a string or an integer (or absent/null)
 ``query`` ``method``       strings
 ``video`` ``vid``          strings
-``duration``               a finite number > 0 (or absent/null: unknown)
+``duration``               a finite number >= 0 (0, absent or null: unknown, as ``vtg parse``
+                           writes for answers without a duration)
 ``pred_relevant_windows``  a list of ``[start, end]`` or ``[start, end, score]``: finite numbers,
                            ``0 <= start <= end``
 ``pred_saliency_scores``   a list of finite numbers
@@ -102,8 +103,8 @@ def check_prediction(d: Any, where: str) -> dict[str, Any]:
         return out
     if d.get("duration") is not None:
         duration = finite(d["duration"], "duration", where)
-        if duration <= 0:
-            raise _fail(where, "duration", f"{short(d['duration'])} is not a positive length in seconds")
+        if duration < 0:
+            raise _fail(where, "duration", f"{short(d['duration'])} is a negative length")
         out["duration"] = duration
     windows = d.get("pred_relevant_windows")
     if windows is not None:
