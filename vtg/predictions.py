@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 
 from vtg.errors import DataError
 
@@ -62,17 +61,38 @@ def finite(value: Any, name: str, where: str) -> float:
 def number_list(value: Any, name: str, where: str) -> list[float]:
     if not isinstance(value, list):
         raise _fail(where, name, f"must be a list of numbers, got {type(value).__name__}")
-    try:  # the common case at C speed: numpy infers int/float only when every item is a number
-        array = np.asarray(value)  # (a boolean among floats would read as 0/1: harmless, not a crash)
-    except (ValueError, OverflowError, TypeError):
-        array = None
-    if array is not None and array.ndim == 1 and array.dtype.kind in "fi" and np.isfinite(array).all():
-        return array.astype(np.float64).tolist()
+    try:  # the common case at C speed: the sum of numbers is finite only when every one is
+        if math.isfinite(sum(value)):  # (strings, lists, None raise; a boolean reads as 0/1: harmless)
+            return value
+    except (TypeError, OverflowError):
+        pass
     return [finite(x, f"{name}[{i}]", where) for i, x in enumerate(value)]  # finds and names the bad one
+
+
+_PLAIN_NUMBERS = (int, float)
 
 
 def window(value: Any, name: str, where: str) -> list[float]:
     """``[start, end]`` or ``[start, end, score]`` -> ``[start, end, score]`` (score 0 when absent)."""
+    fast = _plain_window(value)
+    return fast if fast is not None else _checked_window(value, name, where)
+
+
+def _plain_window(value: Any) -> list[float] | None:
+    """The common, valid case without building any message; None when anything is off."""
+    if type(value) is list and len(value) in (2, 3) and all(type(x) in _PLAIN_NUMBERS for x in value):
+        try:
+            start, end = float(value[0]), float(value[1])
+            score = float(value[2]) if len(value) == 3 else 0.0
+        except OverflowError:
+            return None
+        if 0.0 <= start <= end and math.isfinite(end) and math.isfinite(score):
+            return [start, end, score]
+    return None
+
+
+def _checked_window(value: Any, name: str, where: str) -> list[float]:
+    """:func:`window`'s slow path: finds what is wrong and names it."""
     if not isinstance(value, list) or len(value) not in (2, 3):
         raise _fail(where, name, f"{short(value)} is not [start, end] or [start, end, score]")
     start, end = finite(value[0], f"{name} start", where), finite(value[1], f"{name} end", where)
@@ -110,7 +130,8 @@ def check_prediction(d: Any, where: str) -> dict[str, Any]:
     if windows is not None:
         if not isinstance(windows, list):
             raise _fail(where, "pred_relevant_windows", f"must be a list, got {type(windows).__name__}")
-        out["pred_relevant_windows"] = [window(w, f"pred_relevant_windows[{i}]", where) for i, w in enumerate(windows)]
+        out["pred_relevant_windows"] = [_plain_window(w) or window(w, f"pred_relevant_windows[{i}]", where)
+                                        for i, w in enumerate(windows)]
     for name in NUMBER_LISTS:
         if d.get(name) is not None:
             out[name] = number_list(d[name], name, where)
