@@ -243,6 +243,18 @@ def test_batch_resumes_a_journal_of_an_earlier_vtg(tmp_path, capsys, colour_meth
     assert records(out)[0] == old  # kept as it was
 
 
+def test_batch_repairs_a_torn_line_of_an_earlier_vtg_only_after_its_records(tmp_path, capsys, colour_method,
+                                                                           batch_input, video):
+    old = {"qid": "red", **{k: v for k, v in result(video, qid="red").items() if k != "qid"}, "status": "ok", "line": 1}
+    out = tmp_path / "out.jsonl"
+    out.write_text(json.dumps(old) + "\n" + '{"qid": "green", "que')
+    assert main([str(a) for a in batch(out, batch_input)]) == 0
+    assert [r["qid"] for r in records(out)] == ["red", "green"]
+    alone = tmp_path / "alone.jsonl"  # the same start of a line, with no vtg record before it: not provably ours
+    alone.write_text('{"qid": "green", "que')
+    refused(capsys, batch(alone, batch_input), [alone, batch_input], match="no newline")
+
+
 # === 2. batch settings fingerprint and error kinds ==================================================
 
 def test_batch_refuses_to_mix_settings_and_names_both(tmp_path, capsys, colour_method, batch_input):
