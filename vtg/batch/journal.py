@@ -171,13 +171,17 @@ class Journal:
         for a caller that first decides what to drop from :attr:`records`."""
         check_output(self.path, inputs=self.inputs, what="-o")
         self.fd = self._open_locked()
-        self._load()
-        if new_output and (self._raw or self._tail):
-            self.moved_to = self._move_aside()
-            self.fd = self._open_locked()
+        try:
             self._load()
-        if prepare:
-            self.prepare(drop=(lambda record: record.get("status") == "error") if drop_errors else None)
+            if new_output and (self._raw or self._tail):
+                self.moved_to = self._move_aside()
+                self.fd = self._open_locked()
+                self._load()
+            if prepare:
+                self.prepare(drop=(lambda record: record.get("status") == "error") if drop_errors else None)
+        except BaseException:
+            self.close()  # never keep the lock of a journal nobody will write
+            raise
         return self
 
     def _open_locked(self) -> int:
