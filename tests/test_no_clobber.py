@@ -607,3 +607,27 @@ def test_predictions_of_unknown_duration_read_everywhere(tmp_path, capsys, groun
     preds = tmp_path / "preds.jsonl"
     assert main(["parse", str(answers), "-a", "timechat", "-o", str(preds)]) == 0
     assert main(["eval", str(preds), str(ground_truth), "--json"]) == 0
+
+
+def test_error_kinds_of_exceptions_and_of_earlier_records():
+    from vtg.batch.journal import error_kind, recorded_kind
+    from vtg.errors import (CorruptVideoError, DataError, DependencyError, EmptyQueryError, UnknownNameError,
+                            WeightsNotFoundError)
+    from vtg.outputs import WriteError
+
+    assert [error_kind(e) for e in (DataError("x"), EmptyQueryError("x"), UnknownNameError("method", "m", []),
+                                    CorruptVideoError("x"), "malformed JSON on line 3")] == ["input"] * 5
+    assert [error_kind(e) for e in (WeightsNotFoundError("x"), DependencyError("f", "p"), MemoryError(),
+                                    PermissionError("x"), RuntimeError("CUDA out of memory"),
+                                    WriteError("disk full"))] == ["environment"] * 6
+    assert error_kind(ZeroDivisionError()) == "internal"
+    old = [("VideoNotFoundError: video not found: x.mp4", "input"), ("malformed JSON on line 3", "input"),
+           ("WeightsNotFoundError: not cached", "environment"), ("ValueError: boom", "environment")]
+    assert [recorded_kind({"status": "error", "error": text}) for text, _ in old] == [k for _, k in old]
+
+
+def test_an_earlier_vtg_journal_with_another_method_is_a_mismatch(tmp_path, capsys, colour_method, batch_input, video):
+    old = {"qid": "red", **{k: v for k, v in result(video, qid="red").items() if k != "qid"}, "status": "ok", "line": 1}
+    out = write_jsonl(tmp_path / "out.jsonl", [{**old, "method": "tfvtg"}])
+    line = refused(capsys, batch(out, batch_input), [out, batch_input], match="method=tfvtg")
+    assert "not recorded by that vtg" in line
