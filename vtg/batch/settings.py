@@ -18,8 +18,10 @@ is still a resume. On resume (:func:`plan_resume`):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,10 +39,35 @@ class SettingsMismatchError(UsageError):
 
 
 def settings_of(item: BatchItem, top_k: int | None) -> dict[str, Any]:
-    """The JSON form of what produced ``item``'s record (canonical: sorted, plain JSON types)."""
-    options = {k: v for k, v in item.options.items() if k not in NEUTRAL_OPTIONS}
+    """The JSON form of what produced ``item``'s record (canonical: typed as the method's config
+    types them, so ``-O fps=2`` and ``--fps 2`` are the same setting; sorted; plain JSON)."""
+    options = {k: _typed(item.method, k, v) for k, v in item.options.items() if k not in NEUTRAL_OPTIONS}
     plain = json.loads(json.dumps(_plain(options), sort_keys=True, default=str))
     return {"method": item.method, "options": plain, "top_k": top_k}
+
+
+def _typed(method: str, key: str, value: Any) -> Any:
+    """``value`` coerced as the method's ``Config`` field ``key`` would be; as given when the
+    method, the field or the value is unknown or invalid (the run itself then says why)."""
+    hint = _config_hints(method).get(key)
+    if hint is None or not isinstance(value, str):
+        return value
+    from vtg.methods.base import coerce_value
+
+    try:
+        return coerce_value(value, hint, key)
+    except Exception:  # an invalid value is the line's error record, not the fingerprint's
+        return value
+
+
+@functools.lru_cache(maxsize=64)
+def _config_hints(method: str) -> dict[str, Any]:
+    try:
+        from vtg.methods import method_class
+
+        return typing.get_type_hints(method_class(method).Config)
+    except Exception:  # unknown method, a missing optional dependency: keep values as given
+        return {}
 
 
 def _plain(value: Any) -> Any:
