@@ -551,7 +551,7 @@ def test_training_refuses_windows_outside_the_video(tmp_path, capsys):
     ann = tmp_path / "train.jsonl"
     ann.write_text(json.dumps({"qid": 1, "query": "q", "vid": "v", "duration": 20,
                                "relevant_windows": [[1e6, 1e6 + 5]]}) + "\n")
-    with pytest.raises(DataError, match="outside the 20-s video") as exc:
+    with pytest.raises(DataError, match="outside") as exc:
         read_annotations(ann)
     assert "train.jsonl" in str(exc.value) and "\n" not in str(exc.value)
 
@@ -628,7 +628,7 @@ def test_full_disk_while_writing_batch_records_is_one_line(tmp_path, capsys, cli
     monkeypatch.setattr(os, "write", full)
     before = snapshot(src, clip)
     line = one_line_error(capsys, run_batch_cli(src, out))
-    assert "No space left" in line and "out.jsonl" in line and "free some space" in line
+    assert "No space left" in line and "out.jsonl" in line and "free some space" in line  # path and remedy
     assert unchanged(before)
 
 

@@ -26,9 +26,7 @@ def export_command(
 ) -> None:
     """Write the top-k moments of each query in RESULTS as video clips (frame-accurate re-encode)."""
     from vtg.export import export_clips
-    from vtg.writable import check_output_dir
 
-    check_output_dir(out_dir)  # before any clip is cut
     clips = export_clips(results, out_dir, top_k=top_k, pad=pad, copy=copy, reel=reel, template=template,
                          video_dir=video_dir)
     for clip in clips:

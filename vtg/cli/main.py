@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     except VtgError as exc:
         if debug_enabled():
             raise
-        print(f"vtg: error: {exc}", file=sys.stderr)
+        print(f"vtg: error: {exc}{remedy_of(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("vtg: interrupted", file=sys.stderr)
@@ -172,8 +172,10 @@ _REMEDIES = {
 }
 
 
-#: Temporary siblings of whole-file writes (``.name.<random>.tmp``, ``.stem.part.mp4``) -> ``name``.
-_TEMP_SIBLING = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$|^\.(?P<stem>.+)\.part(?P<suffix>\.[^.]*)?$")
+#: Temporary siblings of whole-file writes (``.name.<random>.tmp`` from vtg.fileio,
+#: ``.stem.partial<pid>.mp4`` from vtg.outputs, ``.stem.part.mp4``) -> the name the user gave.
+_TEMP_SIBLING = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$"
+                           r"|^\.(?P<stem>.+)\.part(?:ial)?\d*(?P<suffix>\.[^.]*)?$")
 
 
 def _user_path(path: str) -> str:
@@ -184,6 +186,16 @@ def _user_path(path: str) -> str:
         return path
     name = match["name"] or match["stem"] + (match["suffix"] or "")
     return f"{head}/{name}" if head else name
+
+
+def remedy_of(exc: VtgError) -> str:
+    """`` (what to do)`` for a vtg error that reports a fault of the machine (an OSError subclass,
+    such as vtg.outputs.WriteError, raised from the system's error), else ``""``."""
+    cause = exc.__cause__ or exc.__context__
+    if not isinstance(exc, OSError) or not isinstance(cause, OSError):
+        return ""
+    remedy = _REMEDIES.get(cause.errno or -1)
+    return f" ({remedy})" if remedy and remedy not in str(exc) else ""
 
 
 def describe_fault(exc: BaseException) -> str:
