@@ -76,9 +76,10 @@ def build_tower(cfg: dict, state: dict, device: str, dtype):
     """The text tower with ``state``'s weights assigned (no random initialisation ever runs)."""
     import torch
 
+    from vtg.encoders.base import skipped_weight_init
     from vtg.encoders.clip_text_model import ClipTextTower
 
-    with torch.device("meta"):
+    with torch.device("meta"), skipped_weight_init():
         tower = ClipTextTower(**cfg)
     missing = [k for k in tower.state_dict() if k not in state]
     if missing:
