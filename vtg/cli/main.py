@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "vtg.cli.report",
     "vtg.cli.method_commands",
     "vtg.cli.overlay",
+    "vtg.cli.parse",
 ]
 
 app = typer.Typer(
