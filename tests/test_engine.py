@@ -118,6 +118,30 @@ def test_open_clip_text_tower_in_half_precision_equals_open_clip(model_dirs):
     clear_loaded()
 
 
+def test_text_tower_runs_only_up_to_the_last_eot_with_the_same_result(model_dirs, monkeypatch):
+    """Short sentences (no padding reaches the pooled state under the causal mask): the tower runs
+    a few positions, open_clip all of them; the features agree."""
+    import torch
+
+    from vtg.encoders import clear_loaded, load_encoder
+    from vtg.encoders.clip_text_model import _Transformer
+
+    short = ["a dog", "a person opens the door", "red"]
+    clear_loaded()
+    text = load_encoder(str(model_dirs["open_clip"]), device="cpu", text_only=True)
+    lengths = []
+    original = _Transformer.forward
+    monkeypatch.setattr(_Transformer, "forward", lambda self, x, attn_mask=None: lengths.append(x.shape[1])
+                        or original(self, x, attn_mask))
+    a = text.encode_texts(short)
+    assert lengths == [7] and text.tokenizer(short).shape[1] == 16  # [SOT] 5 words [EOT] of 16 positions
+    clear_loaded()
+    with torch.inference_mode():
+        b = load_encoder(str(model_dirs["open_clip"]), device="cpu").encode_texts(short)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    clear_loaded()
+
+
 def test_clip_tokenizer_matches_open_clips():
     import open_clip
     import torch

@@ -107,7 +107,7 @@ def read_text_state(path: str | Path) -> dict:
     import torch
 
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"cannot read {path} (loaded with weights_only=True): {type(exc).__name__}: {exc}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
