@@ -12,8 +12,9 @@ it to a local directory and indexes the bundled Charades clip with it, through t
 and prints each one's median over ``--rounds`` rounds and the ratio of the cached query to
 ``import torch`` (goal: at most 2x). Then, in this process, the warm latency of ``vtg.ground``:
 the first call (loads the text tower), the same sentence again (text embedding cached), and new
-sentences (one text-tower forward each), medians over ``--warm`` calls. The weights are random
-(no network), which changes nothing in these timings.
+sentences (one text-tower forward each), medians over ``--warm`` calls; and the full model's load
+with open_clip's random initialisers run or skipped (the saving of building without random
+initialisation). The weights are random (no network), which changes nothing in these timings.
 
     python benchmarks/bench_cold_query.py                 # the figures in the README
     python benchmarks/bench_cold_query.py --rounds 3 --workdir /tmp/bench-cold   # reuse the index
@@ -108,10 +109,35 @@ def warm_latency(model: Path, video: Path, workdir: Path, calls: int) -> dict[st
     return out
 
 
+def init_saving(model: Path, rounds: int) -> dict[str, float]:
+    """Full ViT-B/32 load through open_clip with its random initialisers run (as before) or skipped
+    (vtg's default), alternating; the weights loaded are the same."""
+    import contextlib
+
+    import vtg.encoders.open_clip_encoder as oc
+    from vtg.encoders import clear_loaded, load_encoder
+
+    skipping = oc.skipped_weight_init
+    times: dict[str, list[float]] = {"initialisers run": [], "initialisers skipped": []}
+    try:
+        for _ in range(rounds):
+            for name, context in (("initialisers run", contextlib.nullcontext), ("initialisers skipped", skipping)):
+                oc.skipped_weight_init = context
+                clear_loaded()
+                start = time.perf_counter()
+                load_encoder(str(model), device="cpu")
+                times[name].append(time.perf_counter() - start)
+    finally:
+        oc.skipped_weight_init = skipping
+        clear_loaded()
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="Alternating rounds of the three commands (>= 5).")
     parser.add_argument("--warm", type=int, default=10, help="Warm in-process calls per kind.")
+    parser.add_argument("--init-rounds", type=int, default=3, help="Rounds of the full-load initialiser comparison.")
     parser.add_argument("--video", type=Path, default=VIDEO)
     parser.add_argument("--workdir", type=Path, default=None, help="Keep the model and index here (reused).")
     args = parser.parse_args()
@@ -131,6 +157,10 @@ def main() -> None:
     print(f"\nwarm vtg.ground in one process (medians of {args.warm}):")
     for name, value in warm.items():
         print(f"  {name:<26} {value * 1000:8.1f} ms")
+    saving = init_saving(model, args.init_rounds)
+    print(f"\nfull ViT-B/32 load (open_clip), medians of {args.init_rounds} alternating rounds:")
+    for name, value in saving.items():
+        print(f"  {name:<26} {value:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -142,6 +142,43 @@ def test_text_tower_runs_only_up_to_the_last_eot_with_the_same_result(model_dirs
     clear_loaded()
 
 
+def test_text_tower_reads_a_pytorch_checkpoint(model_dirs, tmp_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    from vtg.encoders import clear_loaded, load_encoder
+    from vtg.encoders.clip_text_model import ClipTextTower
+
+    folder = tmp_path / "bin-model"
+    folder.mkdir()
+    shutil.copy(model_dirs["open_clip"] / "open_clip_config.json", folder)
+    state = load_file(str(model_dirs["open_clip"] / "open_clip_model.safetensors"))
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, folder / "open_clip_pytorch_model.bin")
+    clear_loaded()
+    text = load_encoder(str(folder), device="cpu", text_only=True)
+    assert isinstance(text.model, ClipTextTower)
+    a = text.encode_texts(TEXTS)
+    clear_loaded()
+    np.testing.assert_allclose(a, load_encoder(str(model_dirs["open_clip"]), device="cpu").encode_texts(TEXTS), atol=1e-5)
+    clear_loaded()
+
+
+@pytest.mark.parametrize("change", [{"custom_text": True}, {"text_cfg": {"hf_model_name": "bert-base-uncased"}},
+                                    {"text_cfg": {"pool_type": "last"}}, {"text_cfg": {"qk_norm": True}},
+                                    {"text_cfg": {"something_new": 1}}, {"multimodal_cfg": {}}])
+def test_text_configs_the_tower_does_not_reproduce_go_to_open_clip(change):
+    from vtg.encoders.clip_text import text_tower_config
+    from vtg.encoders.testing import TINY_OPEN_CLIP_CFG
+
+    base = json.loads(json.dumps(TINY_OPEN_CLIP_CFG))
+    assert text_tower_config(base)["width"] == 32
+    cfg = dict(base, **{k: v for k, v in change.items() if k != "text_cfg"})
+    cfg["text_cfg"] = dict(base["text_cfg"], **change.get("text_cfg", {}))
+    assert text_tower_config(cfg) is None
+
+
 def test_clip_tokenizer_matches_open_clips():
     import open_clip
     import torch
