@@ -393,10 +393,11 @@ def test_methods_mount_their_commands_through_the_hook(monkeypatch):
     assert runner.invoke(app, ["train", "other"]).exit_code == 2
 
 
-def test_univtg_commands_come_from_its_package():
+def test_method_commands_come_from_their_packages():
     from vtg.methods import COMMANDS, method_commands
 
-    assert set(COMMANDS) == {"univtg"}
+    assert set(COMMANDS) == {"univtg", "videollm"}
     paths = {c.path: c.callback.__module__ for c in method_commands()}
     assert paths == {("train", "univtg"): "vtg.methods.univtg.cli", ("pseudo-label",): "vtg.methods.univtg.cli",
-                     ("summarize",): "vtg.methods.univtg.cli", ("models", "convert", "univtg"): "vtg.methods.univtg.cli"}
+                     ("summarize",): "vtg.methods.univtg.cli", ("models", "convert", "univtg"): "vtg.methods.univtg.cli",
+                     ("parse",): "vtg.methods.videollm.cli"}

@@ -28,7 +28,6 @@ COMMAND_MODULES = [
     "vtg.cli.report",
     "vtg.cli.method_commands",
     "vtg.cli.overlay",
-    "vtg.cli.parse",
 ]
 
 app = typer.Typer(
