@@ -15,7 +15,6 @@ from typing import Iterator
 import numpy as np
 
 from vtg.video.geometry import resized
-from vtg.video.info import probe
 from vtg.video.limits import check_frame_count, check_held_bytes, check_pixels
 from vtg.video.limits import max_frames as max_frames_limit
 from vtg.video.sampling import check_request, target_times
@@ -62,14 +61,17 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     """
     from vtg.video.backends import get_backend
     from vtg.video.files import check_path
+    from vtg.video.source import VideoSource
 
     check_request(fps, max_frames, size, batch_size)
     reader = get_backend(backend)
-    path = check_path(path)
-    info = reader.probe(path)  # errors for missing/bad files surface here, before the first next()
+    if isinstance(path, VideoSource):  # checked and probed once for the whole query
+        info = path.info(backend)
+    else:
+        info = reader.probe(check_path(path))  # errors for missing/bad files surface here, before the first next()
     out_size = resized(info.width, info.height, size)
-    check_pixels(*out_size, path, "resized frames would be")
-    check_frame_count(planned_count(info, fps, max_frames), path,
+    check_pixels(*out_size, info.path, "resized frames would be")
+    check_frame_count(planned_count(info, fps, max_frames), info.path,
                       f"sampling at {fps:g} fps" if fps is not None else "taking every frame")
     targets = target_times(info.duration, fps, max_frames, info.num_frames)
     return _batches(reader, info, targets, out_size, max_frames, batch_size, progress)
@@ -123,17 +125,14 @@ def read_frames(path, fps: float | None = None, *, max_frames: int | None = None
                 backend: str = "pyav") -> FrameBatch:
     """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`); refused up front when
     they would take more memory than :func:`vtg.video.limits.max_held_bytes`."""
-    from vtg.video.backends import get_backend
-    from vtg.video.files import check_path
+    from vtg.video.source import VideoSource
 
     check_request(fps, max_frames, size)
-    info = get_backend(backend).probe(check_path(path))
-    check_held_bytes(planned_count(info, fps, max_frames), *resized(info.width, info.height, size), path)
-    batches = list(iter_frames(path, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend))
+    source = VideoSource.of(path)  # one check and one probe, shared with iter_frames
+    info = source.info(backend)
+    check_held_bytes(planned_count(info, fps, max_frames), *resized(info.width, info.height, size), info.path)
+    batches = list(iter_frames(source, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend))
     if not batches:
-        from vtg.video.files import check_path
-
-        info = probe(check_path(path), backend=backend)
         w, h = resized(info.width, info.height, size)
         return _empty(h, w)
     return FrameBatch(np.concatenate([b.times for b in batches]), np.concatenate([b.frames for b in batches]))
