@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "vtg.cli.report",
     "vtg.cli.univtg",
     "vtg.cli.overlay",
+    "vtg.cli.serve",
 ]
 
 app = typer.Typer(
