@@ -6,7 +6,8 @@ lookup, everything that could escape a root: absolute paths, ``..`` parts, NUL b
 names, and symlinks whose target lies outside the root (checked on the fully resolved path).
 Library videos are served because the operator chose the library, not because of where they lie.
 
-Ids are a hash of the resolved path, so the same file keeps its id across requests and restarts;
+A file reached through a symlink inside its root is the file itself: one id, one name (its real
+path relative to the root). Ids are a hash of the resolved path, so the same file keeps its id across requests and restarts;
 an id is only ever looked up in the table of files that passed these checks, never decoded into a
 path. Serving re-checks the root, so a file swapped for a symlink after registration is refused.
 """
@@ -34,7 +35,7 @@ class OutsideRootError(UsageError):
 class Entry:
     id: str
     path: Path        # resolved, absolute
-    name: str         # what users see: the path relative to its root, or the file name
+    name: str         # what users see: the real path relative to its root, or the file name
     root: Path | None  # None for library videos
 
 
@@ -95,7 +96,7 @@ class Catalog:
                 raise OutsideRootError(f"{what} {name!r} points outside the served folders")
             if not real.is_file():
                 raise VideoNotFoundError(f"{what} {name!r} is not a file")
-            return self.register(real, PurePosixPath(*Path(name).parts).as_posix(), root)
+            return self.register(real, real.relative_to(root).as_posix(), root)
         raise VideoNotFoundError(f"{what} not found in the served folders: {name}")
 
     # -- registering ------------------------------------------------------------------------

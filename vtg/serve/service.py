@@ -153,7 +153,8 @@ class Service:
                 "libraries": list(self.libraries), "roots": len(self.config.roots),
                 "busy": self.slots.busy, "max_concurrent": self.slots.size,
                 "request_options": sorted(REQUEST_OPTIONS & {f.name for f in dataclasses.fields(self.method.config)}),
-                "max_query_chars": MAX_QUERY_CHARS}
+                "max_query_chars": MAX_QUERY_CHARS,
+                "thumbnails": {"made": self.thumbs.made, "cached": len(self.thumbs)}}
 
 
 def check_query(query: str | None) -> str | None:

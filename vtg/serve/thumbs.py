@@ -59,6 +59,9 @@ class ThumbnailCache:
         self._lock = threading.Lock()
         self.made = 0  # how many were decoded (tests count cache hits with it)
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def get(self, key: str, path: Path, t: float) -> bytes:
         t = check_time(t)
         with self._lock:
