@@ -36,7 +36,7 @@ def sampling_defaults(method: str, video: Path | None = None) -> dict:
 
 
 def index_command(
-    videos: List[Path] = typer.Argument(..., help="Video files to index."),
+    videos: List[Path] = typer.Argument(..., help="Video files to index (folders, with --library)."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Take encoder and fps defaults from this method."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec (see `vtg models`)."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second."),
@@ -45,12 +45,18 @@ def index_command(
     refresh: bool = typer.Option(False, "--refresh", help="Recompute even when cached."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per video."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    library: Optional[str] = typer.Option(None, "--library", "-L", help="Index the videos under these folders into a searchable library (see `vtg search`)."),
 ) -> None:
     """Decode and encode VIDEO... once so later queries skip both."""
     from vtg.errors import UsageError, VideoError, VtgError
     from vtg.features import video_features
 
     show = sys.stderr.isatty() if progress is None else progress
+    if library is not None:
+        from vtg.cli.search import index_library_command
+
+        return index_library_command(videos, library, method=method, encoder=encoder, fps=fps, max_frames=max_frames,
+                                     device=device, refresh=refresh, as_json=as_json, progress=show, options={})
     failed = 0
     for video in videos:
         start = time.perf_counter()

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "vtg.cli.ground",
     "vtg.cli.info",
     "vtg.cli.index",
+    "vtg.cli.search",
     "vtg.cli.models",
     "vtg.cli.batch",
     "vtg.cli.export",
