@@ -112,10 +112,15 @@ class Server:
         return self.proc.returncode
 
 
-def start_server(args: list[str], log: Path, *, token: str | None = None, timeout: float = 300) -> Server:
-    """Start ``vtg serve ARGS --port P`` and wait until ``/health`` answers (or the process dies)."""
+def start_server(args: list[str], log: Path, *, token: str | None = None, cache: Path | None = None,
+                 timeout: float = 300) -> Server:
+    """Start ``vtg serve ARGS --port P`` and wait until ``/health`` answers (or the process dies).
+    ``cache``: the server's feature cache (module-scoped servers start before the per-test one)."""
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    if cache is not None:
+        env["VTG_CACHE_DIR"] = str(cache)
     cmd = [sys.executable, "-m", "serve_helpers", "serve", *args, "--port", str(port), "--log-level", "warning"]
     if token:
         cmd += ["--token", token]

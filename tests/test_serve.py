@@ -8,7 +8,7 @@ a text file posing as a video. Every safety rule of docs/serve.md is checked cas
 from __future__ import annotations
 
 import json
-import os
+from pathlib import Path
 
 import pytest
 
@@ -45,9 +45,15 @@ def served(tmp_path_factory):
     (root / "inside.mp4").symlink_to(video)
     (root / "notes.mp4").write_text("not a video\n")
     model = tiny_hf_clip(base / "clip")
-    server = start_server([str(root), "--encoder", str(model), "--device", "cpu", "-O", "stride=6",
-                           "--max-concurrent", "2"], base / "server.log", token=TOKEN)
-    yield server, root, model, secret
+    library = base / "library"
+    with pytest.MonkeyPatch.context() as mp:  # module scope: the per-test cache is not set up yet
+        mp.setenv("VTG_CACHE_DIR", str(base / "cache"))
+        assert main(["index", str(root), "--library", str(library), "--encoder", str(model), "--device", "cpu",
+                     "--no-progress"]) in (0, 1)  # notes.mp4 is recorded as an error
+    server = start_server([str(root), "--library", str(library), "--encoder", str(model), "--device", "cpu",
+                           "-O", "stride=6", "--max-concurrent", "2"], base / "server.log", token=TOKEN,
+                          cache=base / "cache")
+    yield server, root, model, secret, library
     server.stop()
 
 
@@ -58,7 +64,7 @@ def server_of(served):
 # -- answers ---------------------------------------------------------------------------------
 
 def test_ground_equals_the_library_call(served):
-    server, root, model, _ = served
+    server, root, model, _, _ = served
     status, body = server.json("POST", "/ground", {"video": "sub/scenes.mp4", "query": QUERY, "top_k": 3})
     assert status == 200, body
     expected = vtg.ground(root / "sub" / "scenes.mp4", QUERY, method="tfvtg", encoder=str(model), device="cpu",
@@ -93,6 +99,37 @@ def test_options_outside_the_allow_list_are_refused(served, option):
     assert status == 400 and "cannot be set per request" in body["error"]
 
 
+def test_search_equals_the_library_call(served):
+    from vtg.library import open_library, search
+
+    server, root, model, _, library = served
+    status, body = server.json("POST", "/search", {"query": QUERY, "top": 4})
+    assert status == 200, body
+    with open_library(library) as lib:
+        expected = search(lib, QUERY, top=4, method="tfvtg", device="cpu", stride=6)
+    assert body["library"] == str(library) and len(body["results"]) == len(expected) >= 1
+    for got, want in zip(body["results"], expected):
+        want_dict = want.to_dict()
+        assert got["video"] == Path(want.video).resolve().relative_to(root).as_posix()
+        assert got["pred_relevant_windows"] == want_dict["pred_relevant_windows"]
+        assert got["saliency_scores"] == want_dict["saliency_scores"]
+        assert str(root) not in json.dumps(got)
+        # the hit plays from the server
+        assert server.request("GET", got["video_url"], headers={"Range": "bytes=0-9"})[0] == 206
+
+
+def test_search_names_a_served_library(served):
+    server, _, _, _, library = served
+    status, body = server.json("POST", "/search", {"query": QUERY, "library": str(library), "top": 1})
+    assert status == 200 and sum(len(r["pred_relevant_windows"]) for r in body["results"]) == 1
+    status, body = server.json("POST", "/search", {"query": QUERY, "library": "other"})
+    assert status == 400 and "not served" in body["error"]
+    status, body = server.json("POST", "/search", {"query": QUERY, "options": {"encoder": "x"}})
+    assert status == 400
+    status, body = server.json("POST", "/search", {"query": "", "top": 3})
+    assert status == 400 and "empty" in body["error"]
+
+
 def test_health_and_page(served):
     server = server_of(served)
     status, health = server.json("GET", "/health")
@@ -119,7 +156,7 @@ def test_health_and_page(served):
     ({"video": "sub/scenes.mp4", "query": QUERY, "options": {"preset": "x" * 200}}, 400, "too long"),
 ])
 def test_bad_requests_answer_json_errors(served, body, status, words):
-    server, root, _, _ = served
+    server, root, _, _, _ = served
     got, answer = server.json("POST", "/ground", body)
     assert got == status, answer
     assert words in answer["error"] and str(root) not in answer["error"] and "Traceback" not in answer["error"]
@@ -148,7 +185,7 @@ def test_malformed_json_unknown_route_and_wrong_method(served):
     ("sub", 404),                        # a directory is not a video
 ])
 def test_paths_outside_the_roots_are_refused(served, name, status):
-    server, root, _, secret = served
+    server, root, _, secret, _ = served
     name = str(secret) if name == "OUTSIDE_ABSOLUTE" else name
     got, body = server.json("POST", "/ground", {"video": name, "query": QUERY})
     assert got == status, body
@@ -247,7 +284,7 @@ def video_id_of(server, name="sub/scenes.mp4") -> str:
 
 
 def test_range_requests(served):
-    server, root, _, _ = served
+    server, root, _, _, _ = served
     data = (root / "sub" / "scenes.mp4").read_bytes()
     size, path = len(data), f"/videos/{video_id_of(server)}"
 

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 
 def serve_command(
     roots: Optional[List[Path]] = typer.Argument(None, help="Folders whose videos may be grounded and played."),
-    library: Optional[List[str]] = typer.Option(None, "--library", "-l", help="Library (name or path) to search; repeatable."),
+    library: Optional[List[str]] = typer.Option(None, "--library", "-L", help="Library (name or folder, built by `vtg index DIR --library`) to search; repeatable."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --token."),
     port: int = typer.Option(8000, "--port", "-p", help="TCP port."),
     token: Optional[str] = typer.Option(None, "--token", envvar="VTG_SERVE_TOKEN",

@@ -79,16 +79,18 @@ class Service:
         return open_library(name)
 
     def warm_up(self) -> None:
-        """Load the method's models now and run them once, so the first request is not the slow one."""
-        cfg = self.method.config
-        spec = getattr(cfg, "encoder", None)
-        if spec:
-            from vtg.encoders import load_encoder
+        """Load the models now (the method's encoder and each library's) and run them once, so
+        the first request is not the slow one; register the libraries' videos."""
+        from vtg.encoders import load_encoder
 
-            load_encoder(spec, device=getattr(cfg, "device", "auto")).encode_texts(["warm up"])
+        cfg = self.method.config
+        device = getattr(cfg, "device", "auto")
+        specs = {getattr(cfg, "encoder", None)} | {lib.encoder for lib in self.libraries.values()}
+        for spec in sorted(s for s in specs if s):
+            load_encoder(spec, device=device).encode_texts(["warm up"])
         for library in self.libraries.values():
             for row in library.videos():
-                if getattr(row, "status", "ok") == "ok":
+                if row.status == "ok":
                     self.catalog.register_library_video(row.path)
 
     # -- requests ---------------------------------------------------------------------------
@@ -115,7 +117,9 @@ class Service:
 
         name, lib = self.library(library)
         image_path = self.catalog.resolve(image, "image").path if image else None
-        opts = request_options(self.method, options)
+        # the library dictates its encoder; the operator's other options (device, llm...) apply
+        opts = {k: v for k, v in self.config.method_options.items() if k != "encoder"}
+        opts.update(request_options(self.method, options))
         results = search(lib, check_query(query), image=image_path, top=top, method=self.config.method, **opts)
         return {"library": name, "results": [result_json(r, self.catalog.register_library_video(r.video))
                                              for r in results]}
@@ -142,7 +146,7 @@ class Service:
         entries = self.catalog.list_roots()
         for library in self.libraries.values():
             entries += [self.catalog.register_library_video(row.path) for row in library.videos()
-                        if getattr(row, "status", "ok") == "ok"]
+                        if row.status == "ok"]
         unique = {e.id: e for e in entries}
         return [{"id": e.id, "name": e.name, "url": f"/videos/{e.id}"} for e in unique.values()]
 
