@@ -46,7 +46,7 @@
 
   function fillScope(health, videos) {
     (health.libraries || []).forEach(function (name) {
-      var o = el("option", "", "Library: " + name);
+      var o = el("option", "", "Library: " + name.split("/").filter(Boolean).pop());
       o.value = "lib:" + name;
       scope.appendChild(o);
     });
@@ -100,9 +100,8 @@
         img.alt = "frame at " + clock(w[0]);
         img.src = "/thumbs/" + encodeURIComponent(g.video_id) + "?t=" + w[0].toFixed(1);
         var info = el("span", "info");
-        info.appendChild(el("span", "name", "#" + (i + 1) + "  " + g.video));
-        info.appendChild(el("span", "range", clock(w[0]) + " – " + clock(w[1]) + "  (" + (w[1] - w[0]).toFixed(1) + " s)"));
-        info.appendChild(el("span", "score", "score " + w[2].toFixed(3)));
+        info.appendChild(el("span", "range", clock(w[0]) + " – " + clock(w[1])));
+        info.appendChild(el("span", "score", "#" + (i + 1) + " · " + (w[1] - w[0]).toFixed(1) + " s · score " + w[2].toFixed(3)));
         var bar = el("span", "bar");
         bar.style.width = Math.max(4, 100 * Math.max(0, w[2]) / Math.max(best, 1e-9)) + "%";
         info.appendChild(bar);
@@ -151,10 +150,11 @@
     var y = function (s) { return T + (H - T - B) * (1 - (s - lo) / (hi - lo)); };
     var root = svg("svg", {viewBox: "0 0 " + W + " " + H, role: "img"});
     root.appendChild(svg("title")).textContent = "saliency of the query over the video";
+    // the chosen moment as a band; the video's other moments as marks under the curve
     (g.pred_relevant_windows || []).forEach(function (w) {
-      var rect = svg("rect", {x: x(w[0]), y: T, width: Math.max(1, x(w[1]) - x(w[0])), height: H - T - B,
-                              "class": w === chosen ? "band chosen" : "band"});
-      root.appendChild(rect);
+      var chosenOne = w === chosen;
+      root.appendChild(svg("rect", {x: x(w[0]), y: chosenOne ? T : H - B - 5, width: Math.max(1, x(w[1]) - x(w[0])),
+                                    height: chosenOne ? H - T - B : 5, "class": chosenOne ? "band chosen" : "band"}));
     });
     if (times.length) {
       root.appendChild(svg("polyline", {"class": "line", points: times.map(function (t, i) {
