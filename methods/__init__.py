@@ -11,7 +11,7 @@ import importlib
 from typing import Any
 
 from vtg.errors import UnknownNameError
-from vtg.methods.base import Method, Query
+from vtg.methods.base import Method, MethodCommand, Query
 
 #: name -> "module:Class". Add one line per method.
 REGISTRY: dict[str, str] = {
@@ -20,6 +20,14 @@ REGISTRY: dict[str, str] = {
     "timemarker": "vtg.methods.timemarker:TimeMarker",
     "vtgllm": "vtg.methods.vtgllm:VTGLLM",
     "univtg": "vtg.methods.univtg:UniVTG",
+}
+
+
+#: name -> "module:function" returning the method's own CLI commands (a list of
+#: :class:`MethodCommand`), for methods that add some (training, conversion, summaries). The CLI
+#: mounts them without knowing any method by name; only these modules load at CLI start.
+COMMANDS: dict[str, str] = {
+    "univtg": "vtg.methods.univtg.cli:cli_commands",
 }
 
 
@@ -41,4 +49,14 @@ def list_methods() -> list[type[Method]]:
     return [method_class(n) for n in REGISTRY]
 
 
-__all__ = ["Method", "Query", "REGISTRY", "method_class", "load_method", "list_methods"]
+def method_commands() -> list[MethodCommand]:
+    """Every command the registered methods add to the CLI (see :data:`COMMANDS`)."""
+    found: list[MethodCommand] = []
+    for spec in COMMANDS.values():
+        module_name, func = spec.split(":")
+        found.extend(getattr(importlib.import_module(module_name), func)())
+    return found
+
+
+__all__ = ["COMMANDS", "Method", "MethodCommand", "Query", "REGISTRY", "method_class", "method_commands", "load_method",
+           "list_methods"]

@@ -24,15 +24,10 @@ def register(app: typer.Typer) -> None:
 
 def sampling_defaults(method: str, video: Path | None = None) -> dict:
     """``encoder``/``fps``/``max_frames`` a method would use: its ``feature_settings(video)`` hook
-    when it has one (methods whose rate depends on the video), else its config's defaults."""
+    (declared on :class:`vtg.methods.Method`; methods whose rate depends on the video override it)."""
     from vtg.methods import load_method
 
-    instance = load_method(method)
-    hook = getattr(instance, "feature_settings", None)
-    if callable(hook) and video is not None:
-        return dict(hook(video))
-    return {name: getattr(instance.config, name) for name in ("encoder", "fps", "max_frames")
-            if hasattr(instance.config, name)}
+    return dict(load_method(method).feature_settings(video))
 
 
 def index_command(

@@ -23,7 +23,9 @@ class Encoder:
     (``open_clip`` | ``hf-clip`` | ``hf-siglip`` | ``blip2``), ``device`` (torch device string),
     ``dim`` (embedding width D), ``dtype`` (torch dtype of the weights), ``batch_size`` (frames per
     forward pass), ``fingerprint`` (identifies the weight files, so a cache entry computed with
-    other weights under the same local path is not reused).
+    other weights under the same local path is not reused), ``text_only`` (only the text side was
+    built: a query on cached frame features needs nothing else), ``text_cache`` (a
+    :class:`vtg.engine.TextEmbeddingCache` shared by the model manager, or None).
     """
 
     family: ClassVar[str] = ""
@@ -38,6 +40,8 @@ class Encoder:
         self.dim = int(dim)
         self.batch_size = batch_size or (64 if device.startswith("cuda") else 16)
         self.fingerprint = fingerprint
+        self.text_only = False
+        self.text_cache = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(spec={self.spec!r}, device={self.device!r}, dim={self.dim})"
@@ -48,6 +52,8 @@ class Encoder:
 
         BLIP-2 returns [N, 32, D]: one vector per Q-Former query token.
         """
+        if self.text_only:
+            raise UsageError(f"encoder {self.spec!r} was loaded text-only; load it with text_only=False to encode frames")
         frames = _as_frames(frames)
         if len(frames) == 0:
             return np.zeros((0, *self._image_feature_shape()), np.float32)
@@ -56,10 +62,15 @@ class Encoder:
         return np.concatenate(chunks, axis=0)
 
     def encode_texts(self, texts: list[str] | str) -> np.ndarray:
-        """Sentences -> float32 L2-normalised [M, D]."""
+        """Sentences -> float32 L2-normalised [M, D] (repeated sentences come from ``text_cache``)."""
         texts = _as_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        if self.text_cache is not None:
+            return self.text_cache.encode(self, texts, self._encode_texts_uncached)
+        return self._encode_texts_uncached(texts)
+
+    def _encode_texts_uncached(self, texts: list[str]) -> np.ndarray:
         chunks = [self._run(self._encode_text_batch, texts[i:i + 256]) for i in range(0, len(texts), 256)]
         return np.concatenate(chunks, axis=0)
 
