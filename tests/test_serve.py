@@ -63,6 +63,15 @@ def server_of(served):
 
 # -- answers ---------------------------------------------------------------------------------
 
+def test_models_are_loaded_before_the_first_request(served):
+    server = server_of(served)
+    status, health = server.json("GET", "/health")
+    assert status == 200
+    encoders = [m for m in health["models"]["models"] if m["kind"] == "encoder"]
+    assert len(encoders) == 1 and "text tower" not in encoders[0]["label"]  # the full model, once
+    assert encoders[0]["device"] == "cpu" and encoders[0]["parameter_bytes"] > 0
+
+
 def test_ground_equals_the_library_call(served):
     server, root, model, _, _ = served
     status, body = server.json("POST", "/ground", {"video": "sub/scenes.mp4", "query": QUERY, "top_k": 3})

@@ -95,21 +95,21 @@ class Service:
 
     # -- requests ---------------------------------------------------------------------------
     def method_for(self, options: dict[str, Any]):
-        """The warm method, or a copy with this request's scoring options (models are shared)."""
+        """The warm method, or a copy with this request's scoring options (models are shared
+        through the model manager, so a copy loads nothing)."""
         opts = request_options(self.method, options)
         return type(self.method)(config=self.method.config, **opts) if opts else self.method
 
     def ground(self, video: str, query: str | None, image: str | None, top_k: int | None,
                options: dict[str, Any]) -> dict:
-        from vtg.methods import Query
+        """``vtg.ground`` on a served file with the warm method (the one path every front end takes)."""
+        import vtg
 
         entry = self.catalog.resolve(video)
         image_path = self.catalog.resolve(image, "image").path if image else None
-        q = Query.of(check_query(query), image_path)
-        method = self.method_for(options)
-        method.check_query(q)
-        result = method.ground(entry.path, q)
-        return result_json(result.top(top_k) if top_k else result, entry)
+        result = vtg.ground(entry.path, check_query(query), image=image_path, method=self.method_for(options),
+                            top_k=top_k)
+        return result_json(result, entry)
 
     def search(self, library: str | None, query: str | None, image: str | None, top: int,
                options: dict[str, Any]) -> dict:
@@ -152,13 +152,15 @@ class Service:
 
     def health(self) -> dict:
         import vtg
+        from vtg.engine import default_manager
 
         return {"status": "ok", "version": vtg.__version__, "method": self.config.method,
                 "libraries": list(self.libraries), "roots": len(self.config.roots),
                 "busy": self.slots.busy, "max_concurrent": self.slots.size,
                 "request_options": sorted(REQUEST_OPTIONS & {f.name for f in dataclasses.fields(self.method.config)}),
                 "max_query_chars": MAX_QUERY_CHARS,
-                "thumbnails": {"made": self.thumbs.made, "cached": len(self.thumbs)}}
+                "thumbnails": {"made": self.thumbs.made, "cached": len(self.thumbs)},
+                "models": default_manager().memory()}
 
 
 def check_query(query: str | None) -> str | None:
