@@ -349,6 +349,7 @@ def test_public_bind_needs_a_token(tmp_path, capsys):
     (["MISSING"], "not a directory"),
     (["ROOT", "--token", "short"], "--token must be"),
     (["ROOT", "--token", "has space in it"], "--token must be"),
+    (["ROOT", "--log-level", "loud"], "--log-level must be"),
 ])
 def test_serve_usage_errors(tmp_path, capsys, args, words):
     args = [str(tmp_path / "missing") if a == "MISSING" else str(tmp_path) if a == "ROOT" else a for a in args]

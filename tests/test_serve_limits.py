@@ -93,3 +93,24 @@ def test_sigterm_exits_0_and_frees_the_port(gated):
     assert port_is_free(server.port)
     log = server.log.read_text(errors="replace")
     assert "Traceback" not in log and "internal error" not in log
+
+
+def test_port_in_use_is_a_one_line_error(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from serve_helpers import TESTS
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ, PYTHONPATH=str(TESTS))
+        done = subprocess.run([sys.executable, "-m", "serve_helpers", "serve", str(tmp_path), "--method", "gated-test",
+                               "--port", str(port), "--log-level", "critical"],
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith(f"vtg: error: could not listen on 127.0.0.1:{port}")
+    assert "Traceback" not in done.stderr

@@ -11,6 +11,9 @@ from vtg.cli.ground import method_options
 from vtg.cli.options import parse_key_values
 
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
 
@@ -35,7 +38,11 @@ def serve_command(
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),
 ) -> None:
     """Serve grounding and library search over HTTP, with a web page at http://HOST:PORT/."""
+    from vtg.errors import UsageError
     from vtg.serve import ServeConfig, run
+
+    if log_level not in LOG_LEVELS:
+        raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
 
     options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm, llm_url=llm_url,
                              device=device)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import signal
 
-from vtg.errors import DependencyError
+from vtg.errors import DependencyError, VtgError
 from vtg.serve.config import ServeConfig
 
 
@@ -49,13 +49,12 @@ def run(config: ServeConfig, *, log_level: str = "info", ready=None) -> None:
     previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind, after logging why
+        raise VtgError(f"could not listen on {config.host}:{config.port} (in use, or not an address of "
+                       "this machine; see the line above)") from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if not server.started:
-        from vtg.errors import VtgError
-
-        raise VtgError(f"could not start the server on {config.host}:{config.port} (is the port in use?)")
 
 
 def _absorb(signum, frame) -> None:
