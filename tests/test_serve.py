@@ -226,6 +226,10 @@ def test_post_without_token_is_refused_before_the_body_is_read(served):
     server = server_of(served)
     status, body = server.json("POST", "/ground", {"video": "sub/scenes.mp4", "query": QUERY}, auth=False)
     assert status == 401
+    oversize = json.dumps({"video": "sub/scenes.mp4", "query": "x" * (70 * 1024)}).encode()
+    status, _, _ = server.request("POST", "/ground", raw=oversize, headers={"Content-Type": "application/json"},
+                                  auth=False)
+    assert status == 401  # not 413: nothing about the body is looked at without the token
 
 
 def test_page_login_sets_an_httponly_cookie(served):
