@@ -90,6 +90,10 @@ class Method(ABC):
         thread-safe. Default: nothing (methods that read frames per query have nothing to prepare).
         """
 
+    def check_weights(self) -> None:
+        """Hook: fail early, with the remedy, when the method's own weights (not its encoder's)
+        are missing, before any encoder is downloaded or loaded. Default: nothing to check."""
+
     def feature_settings(self, video: str | Path | None = None) -> dict:
         """Hook: the ``encoder``, ``fps`` and ``max_frames`` whose cached features ``ground`` reads.
 

@@ -9,6 +9,8 @@ returns arrays the same way.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import ClassVar
 
 import numpy as np
@@ -116,6 +118,40 @@ class Encoder:
         with torch.inference_mode():
             out = fn(batch)
         return out.float().cpu().numpy().astype(np.float32, copy=False)
+
+
+#: torch.nn.init functions that fill a tensor in place (random or constant initialisation).
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+                   "sparse_")
+_INIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def skipped_weight_init():
+    """Build modules without running their initialisers, for weights that a strict checkpoint load
+    overwrites right after (the idea of transformers' ``no_init_weights``): filling a ViT-B/32 with
+    random numbers costs more than reading its weights. Also keeps modules built on the ``meta``
+    device from running torch's reference initialisers (which import the compiler stack).
+
+    The initialisers are swapped process-wide while the block runs (loads are serialised by a
+    lock), so use it only around construction whose every parameter is then loaded strictly.
+    """
+    import torch.nn.init as init
+
+    with _INIT_LOCK:
+        saved = {name: getattr(init, name) for name in _INIT_FUNCTIONS if hasattr(init, name)}
+        try:
+            for name in saved:
+                setattr(init, name, _unchanged)
+            yield
+        finally:
+            for name, fn in saved.items():
+                setattr(init, name, fn)
+
+
+def _unchanged(tensor, *args, **kwargs):
+    return tensor
 
 
 def l2_normalize(x):

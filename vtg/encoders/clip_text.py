@@ -76,9 +76,10 @@ def build_tower(cfg: dict, state: dict, device: str, dtype):
     """The text tower with ``state``'s weights assigned (no random initialisation ever runs)."""
     import torch
 
+    from vtg.encoders.base import skipped_weight_init
     from vtg.encoders.clip_text_model import ClipTextTower
 
-    with torch.device("meta"):
+    with torch.device("meta"), skipped_weight_init():
         tower = ClipTextTower(**cfg)
     missing = [k for k in tower.state_dict() if k not in state]
     if missing:
@@ -106,7 +107,7 @@ def read_text_state(path: str | Path) -> dict:
     import torch
 
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"cannot read {path} (loaded with weights_only=True): {type(exc).__name__}: {exc}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):

@@ -60,7 +60,10 @@ class HFClipEncoder(Encoder):
             return []
         tokens = self._tokens(texts)
         with torch.inference_mode():
-            hidden = self.model.text_model(**tokens).last_hidden_state.float().cpu().numpy()
+            # CLIPModel / CLIPTextModelWithProjection hold it as ``text_model``; transformers 5's
+            # SiglipTextModel is the text transformer itself.
+            text_model = getattr(self.model, "text_model", self.model)
+            hidden = text_model(**tokens).last_hidden_state.float().cpu().numpy()
         lengths = self._lengths(tokens)
         return [hidden[i, :n].astype(np.float32) for i, n in enumerate(lengths)]
 

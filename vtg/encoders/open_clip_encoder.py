@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vtg.encoders.base import Encoder, l2_normalize
+from vtg.encoders.base import Encoder, l2_normalize, skipped_weight_init
 from vtg.encoders.specs import EncoderSpec
-from vtg.errors import CheckpointError, ModelError
+from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
 
 
 class OpenClipEncoder(Encoder):
@@ -113,13 +113,17 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
                       **{f"image_{k}": cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if cfg.get(k)})
     elif parsed.kind in ("hub", "dir"):
         folder = weights.open_clip_hub_dir(parsed.source) if parsed.kind == "hub" else parsed.source
+        if _checkpoint_in_dir(Path(folder)) is None:  # open_clip would only warn and keep random weights
+            raise WeightsNotFoundError(f"no weights in {folder} (expected open_clip_model.safetensors or "
+                                       "open_clip_pytorch_model.bin beside open_clip_config.json)")
         name = tok_name = f"local-dir:{folder}"
     else:
         name = tok_name = _arch_name(parsed.arch)
         kwargs.update(pretrained=parsed.source)
     fp = weights.spec_fingerprint(parsed)
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
+        with skipped_weight_init():  # every weight comes from the checkpoint (open_clip loads it strictly)
+            model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
         tokenizer = open_clip.get_tokenizer(tok_name)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"cannot load open_clip model {parsed.canonical}: {exc}") from exc
@@ -194,7 +198,9 @@ def _checkpoint_in_dir(folder: Path) -> str | None:
     for name in preferred:
         if (folder / name).is_file():
             return str(folder / name)
-    return None
+    others = sorted(p for ext in ("*.safetensors", "*.bin", "*.pth") for p in folder.glob(ext) if p.is_file())
+    others.sort(key=lambda p: p.suffix != ".safetensors")
+    return str(others[0]) if others else None
 
 
 def _arch_name(arch: str) -> str:
