@@ -59,5 +59,14 @@ def method_commands() -> list[MethodCommand]:
     return found
 
 
+def score_meaning(name: str) -> str:
+    """What method ``name``'s moment scores mean (``Method.score_meaning``); "" when unknown,
+    e.g. a results file written by another tool."""
+    try:
+        return method_class(name).score_meaning
+    except Exception:  # unknown name or a method that cannot be imported here: no explanation
+        return ""
+
+
 __all__ = ["COMMANDS", "Method", "MethodCommand", "Query", "REGISTRY", "method_class", "method_commands", "load_method",
-           "list_methods"]
+           "list_methods", "score_meaning"]

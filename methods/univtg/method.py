@@ -78,6 +78,8 @@ class UniVTG(Method):
     name = "univtg"
     summary = "UniVTG: unified foreground/boundary/saliency heads (moments, highlights, summaries)"
     paper = "Lin et al., UniVTG: Towards Unified Video-Language Temporal Grounding, ICCV 2023"
+    score_meaning = ("the foreground probability (0 to 1) of the clip whose boundary regression gave the "
+                     "window; for summaries, the mean saliency of the chosen clips.")
     Config = UniVTGConfig
 
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
