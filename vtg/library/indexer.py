@@ -170,7 +170,7 @@ class _Session:
             from vtg.encoders.weights import spec_fingerprint
 
             parsed = parse_spec(spec)
-            self.writer.claim_encoder(parsed.canonical, spec_fingerprint(parsed), new_weights=self.refresh)
+            self.writer.claim_encoder(parsed.canonical, lambda: spec_fingerprint(parsed), new_weights=self.refresh)
             self.encoders[spec] = load_encoder(spec, device=self.device)
         return self.encoders[spec]
 

@@ -195,20 +195,22 @@ class ShardWriter:
         self._bytes = 0
         self.shards_written = 0
 
-    def claim_encoder(self, spec: str, fingerprint: str, *, new_weights: bool = False) -> None:
+    def claim_encoder(self, spec: str, fingerprint, *, new_weights: bool = False) -> None:
         """Record the library's encoder on first use; a different one later is a usage error
-        (similarities of two encoders cannot be ranked against each other). ``new_weights``
-        accepts changed weights of the same encoder (a ``--refresh`` run re-encodes everything)."""
+        (similarities of two encoders cannot be ranked against each other). ``fingerprint`` is
+        the weights' fingerprint or a function computing it (only asked once the spec matches).
+        ``new_weights`` accepts changed weights of the same encoder (``--refresh`` re-encodes)."""
         m = self.library.manifest
         with self.library._lock:
             have, have_fp = m.setting("encoder"), m.setting("fingerprint")
-            if have is None or (new_weights and have == spec):
-                m.set_settings({"encoder": spec, "fingerprint": fingerprint})
-                return
-        if have != spec:
+        if have is not None and have != spec:
             raise UsageError(f"library {self.library.name!r} holds features of {have}, not {spec}; "
                              "index into a new library to use another encoder")
-        if fingerprint and have_fp and have_fp != fingerprint:
+        fp = fingerprint() if callable(fingerprint) else (fingerprint or "")
+        if have is None or new_weights:
+            with self.library._lock:
+                m.set_settings({"encoder": spec, "fingerprint": fp})
+        elif fp and have_fp and have_fp != fp:
             raise UsageError(f"the weights of {spec} changed since library {self.library.name!r} was built; "
                              "index into a new library (or rebuild this one with --refresh)")
 
