@@ -336,3 +336,25 @@ def test_damaged_manifest_is_a_data_error(tmp_path):
     (folder / "manifest.sqlite").write_bytes(b"garbage " * 100)
     with pytest.raises(DataError, match="cannot be opened"):
         open_library(folder)
+
+
+def test_blip2_token_features_and_a_decomposed_query(tmp_path, three_scene_video):
+    from vtg.encoders.testing import tiny_blip2
+
+    model = tiny_blip2(tmp_path / "blip2", num_query_tokens=4)
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copyfile(three_scene_video, root / "three.mp4")
+    lib = tmp_path / "lib"
+    index(lib, [root], model)
+    query = "a person opens the door then walks down"
+    hits = search(lib, query, top=10, device="cpu", calibration="minmax")
+    with open_library(lib) as opened:
+        assert opened.manifest.shards()[0].shape[0] == 4                  # [frames, query tokens, dim]
+    ground = vtg.ground(root / "three.mp4", query, encoder=str(model), device="cpu", calibration="minmax", top_k=10)
+    assert hits and hits[0].meta["decomposition"] == ground.meta["decomposition"]
+    scale = (1 + hits[0].meta["relevance"]) / 2
+    got = [(m.start, m.end, m.score / scale) for m in hits[0].moments]
+    want = [(m.start, m.end, m.score) for m in ground.moments][:len(got)]
+    assert len(got) == len(want)
+    assert got[0][:2] == pytest.approx(want[0][:2], abs=0.5)
