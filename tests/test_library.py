@@ -134,6 +134,7 @@ def test_rerun_is_incremental_drop_touch_and_modify(folder, clip_dir, tmp_path, 
     scenes_video(folder / "three.mp4", [((30, 200, 30), 3.0, 2), ((200, 30, 30), 3.0, 1)])  # rewritten
     third = index(lib, [folder], clip_dir)
     assert (third.dropped, third.touched, third.indexed, third.unchanged) == (1, 1, 1, 0)
+    assert third.compacted == 1                 # the first shard kept blue.mp4 only: rewritten
     assert computed == ["three.mp4"]
     after = rows(lib)
     assert set(after) == {"three.mp4", "blue.mp4"}
@@ -145,6 +146,8 @@ def test_rerun_is_incremental_drop_touch_and_modify(folder, clip_dir, tmp_path, 
         names = {s.name for s in opened.manifest.shards()}
         on_disk = {p.name.split(".")[0] for p in opened.shard_folder.iterdir()}
         assert on_disk == names
+        view = opened.view()                    # no dead rows left for a scan to read
+        assert sum(s.rows for s in view.shards) == sum(v.frames for v in view.videos)
         assert opened.video_path(after["blue.mp4"].id) == (folder / "sub" / "blue.mp4").resolve()
     hits = search(lib, image=green_png(tmp_path), top=3, device="cpu")
     assert {Path(g.video).name for g in hits} <= {"three.mp4", "blue.mp4"}
@@ -321,13 +324,11 @@ def test_sampled_frames_match_the_stored_times(folder, clip_dir, tmp_path):
     lib = tmp_path / "lib"
     index(lib, [folder], clip_dir)
     with open_library(lib) as opened:
-        shards, videos = opened.snapshot()
-        by_id = {s.id: s for s in shards}
-        for v in videos:
-            times = opened.times(by_id[v.shard], v)
+        view = opened.view()
+        for v in view.videos:
             expected = read_frames(v.path, fps=v.fps).times
-            np.testing.assert_allclose(times, expected)
-            assert opened.open_shard(by_id[v.shard]).dtype == np.float16
+            np.testing.assert_allclose(view.video_times(v), expected)
+            assert view.video_features(v).dtype == np.float16 and len(view.video_features(v)) == v.frames
 
 
 def test_damaged_manifest_is_a_data_error(tmp_path):

@@ -37,16 +37,17 @@ def test_scan_equals_a_brute_force_max_across_shards_and_blocks(tmp_path):
     stored = build(tmp_path / "lib", lengths, 8, shard_bytes=200 * 8 * 2)   # several videos per shard
     q = unit(np.random.default_rng(1), (8,))
     with open_library(tmp_path / "lib") as lib:
-        shards, videos = lib.snapshot()
+        view = lib.view()
+        shards, videos = view.shards, view.videos
         assert len(shards) > 2 and max(s.rows for s in shards) >= 300        # the 300-frame video has its own
-        best, stats = scan(lib, lambda b: b @ q, block_bytes=50 * 8 * 4)    # blocks split videos
+        best, stats = scan(view, lambda b: b @ q, block_bytes=50 * 8 * 4)   # blocks split videos
         assert stats.frames == sum(lengths) and stats.blocks > len(shards)
         for v in videos:
             expected = float((stored[v.path].astype(np.float32) @ q).max())
             assert best[v.id] == pytest.approx(expected, rel=1e-6, abs=1e-7)
         dropped = videos[1]
         lib.manifest.drop([dropped.id])
-        best2, _ = scan(lib, lambda b: b @ q, block_bytes=50 * 8 * 4)
+        best2, _ = scan(lib.view(), lambda b: b @ q, block_bytes=50 * 8 * 4)
         assert dropped.id not in best2 and len(best2) == len(videos) - 1
 
 
@@ -56,12 +57,12 @@ def test_scan_memory_is_one_block_not_the_library(tmp_path):
     q = unit(np.random.default_rng(2), (dim,))
     block = 1000 * dim * 4
     with open_library(tmp_path / "lib") as lib:
-        snap = lib.snapshot()
+        view = lib.view()
         tracemalloc.start()
         try:
             tracemalloc.reset_peak()
             base = tracemalloc.get_traced_memory()[0]
-            best, stats = scan(lib, lambda b: b @ q, block_bytes=block, snapshot=snap)
+            best, stats = scan(view, lambda b: b @ q, block_bytes=block)
             peak = tracemalloc.get_traced_memory()[1] - base
         finally:
             tracemalloc.stop()
@@ -76,10 +77,10 @@ def test_multi_vector_features_keep_their_shape(tmp_path):
     stored = build(tmp_path / "lib", [12, 7], 16, shard_bytes=1 << 20, extra=(4,))
     txt = unit(np.random.default_rng(3), (2, 16))
     with open_library(tmp_path / "lib") as lib:
-        shards, videos = lib.snapshot()
-        assert shards[0].shape == (4, 16)
-        best, _ = scan(lib, lambda b: Encoder.similarity(None, b, txt).mean(axis=1))
-        for v in videos:
+        view = lib.view()
+        assert view.shards[0].shape == (4, 16)
+        best, _ = scan(view, lambda b: Encoder.similarity(None, b, txt).mean(axis=1))
+        for v in view.videos:
             f = stored[v.path].astype(np.float32)
             expected = np.einsum("nqd,md->nqm", f, txt).max(axis=1).mean(axis=1).max()
             assert best[v.id] == pytest.approx(float(expected), rel=1e-6)

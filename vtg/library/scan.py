@@ -40,20 +40,20 @@ def block_rows(shape: tuple[int, ...], block_bytes: int = BLOCK_BYTES) -> int:
     return max(1, int(block_bytes) // per_row)
 
 
-def scan(library, score: FrameScore, *, block_bytes: int = BLOCK_BYTES, snapshot=None) -> tuple[dict[int, float], ScanStats]:
-    """Best frame score of every indexed video: ``({video id: max score}, stats)``."""
-    shard_rows, videos = snapshot if snapshot is not None else library.snapshot()
+def scan(view, score: FrameScore, *, block_bytes: int = BLOCK_BYTES) -> tuple[dict[int, float], ScanStats]:
+    """Best frame score of every video of ``view`` (:meth:`vtg.library.Library.view`):
+    ``({video id: max score}, stats)``."""
     by_shard: dict[int, list] = {}
-    for v in videos:
+    for v in view.videos:
         by_shard.setdefault(v.shard, []).append(v)
     best: dict[int, float] = {}
     stats = ScanStats()
-    for shard in shard_rows:
+    for shard in view.shards:
         members = sorted(by_shard.get(shard.id, ()), key=lambda v: v.row_start)
         if not members:
             continue
         stats.shards += 1
-        features = library.open_shard(shard)
+        features = view.features[shard.id]
         starts = np.array([v.row_start for v in members], np.int64)
         ends = starts + np.array([v.frames for v in members], np.int64)
         ids = [v.id for v in members]

@@ -74,31 +74,28 @@ def _search(lib, q: Query, top: int, candidates: int, method: str, options: dict
     from vtg.library.scan import scan
 
     searcher = make_searcher(method, **_without_encoder(lib, options))
-    snapshot = lib.snapshot()
-    if not snapshot[1]:
+    view = lib.view()
+    if not view.videos:
         return []
     encoder = _encoder(lib, searcher.config.device)
     prepared = searcher.prepare(encoder, q)
-    best, _ = scan(lib, prepared.relevance, snapshot=snapshot)
+    best, _ = scan(view, prepared.relevance)
     order = sorted(best, key=lambda vid: (-best[vid], vid))[:candidates]
-    shards = {s.id: s for s in snapshot[0]}
-    videos = {v.id: v for v in snapshot[1]}
+    videos = {v.id: v for v in view.videos}
     hits = []  # (score, video order, rank, video id, moment)
     found: dict[int, tuple] = {}
     for pos, vid in enumerate(order):
         video = videos[vid]
-        shard = shards[video.shard]
-        features = lib.open_shard(shard)[video.row_start:video.row_start + video.frames]
-        moments, saliency, raw, meta = searcher.localise(prepared, features, float(video.duration))
+        moments, saliency, raw, meta = searcher.localise(prepared, view.video_features(video), float(video.duration))
         if not moments:
             continue
         relevance = _peak_inside(raw, moments[0], float(video.duration))
         scale = (1.0 + relevance) / 2.0
         scored = [Moment(m.start, m.end, m.score * scale) for m in moments]
-        found[vid] = (video, shard, saliency, meta, relevance)
+        found[vid] = (video, view.video_times(video), saliency, meta, relevance)
         hits.extend((m.score, pos, rank, vid, m) for rank, m in enumerate(scored))
     hits.sort(key=lambda h: (-h[0], h[1], h[2]))
-    return _group(lib, hits[:top], found, q, encoder.spec, searcher.name)
+    return _group(lib.name, hits[:top], found, q, encoder.spec, searcher.name)
 
 
 def ranked_rows(results: list[Grounding]) -> list[tuple[str, float, float, float]]:
@@ -107,19 +104,18 @@ def ranked_rows(results: list[Grounding]) -> list[tuple[str, float, float, float
     return sorted(rows, key=lambda r: -r[3])
 
 
-def _group(lib, hits: list, found: dict, q: Query, spec: str, method: str) -> list[Grounding]:
+def _group(name: str, hits: list, found: dict, q: Query, spec: str, method: str) -> list[Grounding]:
     """One Grounding per video, in the order of each video's best hit."""
     per_video: dict[int, list[Moment]] = {}
     for _, _, _, vid, moment in hits:
         per_video.setdefault(vid, []).append(moment)
     out = []
     for vid, moments in per_video.items():
-        video, shard, saliency, meta, relevance = found[vid]
-        times = lib.times(shard, video)
+        video, times, saliency, meta, relevance = found[vid]
         out.append(Grounding(
             query=q.label, video=str(video.path), duration=float(video.duration), moments=tuple(moments),
             saliency=Saliency(times, saliency), method=method,
-            meta={"library": lib.name, "video_id": video.id, "encoder": spec, "fps": video.fps,
+            meta={"library": name, "video_id": video.id, "encoder": spec, "fps": video.fps,
                   "frames": video.frames, "relevance": round(float(relevance), 6), **meta}))
     return out
 

@@ -97,16 +97,18 @@ def open_features(folder: Path, name: str, rows: int, shape: tuple[int, ...]) ->
     return arr
 
 
-def read_times(folder: Path, name: str, start: int, count: int) -> np.ndarray:
-    """Timestamps of rows ``[start, start + count)`` of a shard."""
+def open_times(folder: Path, name: str, rows: int) -> np.ndarray:
+    """The shard's frame timestamps, memory-mapped read-only and checked like the features."""
     path = times_path(folder, name)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise DataError(f"library shard {path} is missing or damaged ({exc})") from None
-    if arr.dtype != TIMES_DTYPE or arr.ndim != 1 or start < 0 or start + count > arr.shape[0]:
-        raise DataError(f"library shard {path} does not hold rows {start}..{start + count}")
-    return np.array(arr[start:start + count], dtype=np.float64)
+        raise DataError(f"library shard {path} is missing or damaged ({exc}); run `vtg index` on the "
+                        "library's folders again to rebuild it") from None
+    if arr.dtype != TIMES_DTYPE or arr.shape != (rows,):
+        raise DataError(f"library shard {path} holds {arr.dtype} {arr.shape}, the manifest says {rows} times; "
+                        "run `vtg index` again to rebuild it")
+    return arr
 
 
 def delete(folder: Path, name: str) -> None:

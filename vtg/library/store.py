@@ -18,6 +18,7 @@ import os
 import re
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -117,15 +118,26 @@ class Library:
         with self._lock:
             return self.manifest.setting("encoder")
 
-    def snapshot(self) -> tuple[list[ShardRow], list[VideoRow]]:
-        with self._lock:
-            return self.manifest.snapshot()
-
-    def open_shard(self, shard: ShardRow) -> np.ndarray:
-        return shards.open_features(self.shard_folder, shard.name, shard.rows, shard.shape)
-
-    def times(self, shard: ShardRow, video: VideoRow) -> np.ndarray:
-        return shards.read_times(self.shard_folder, shard.name, int(video.row_start), int(video.frames))
+    def view(self) -> "View":
+        """The committed shards and videos, with every shard already memory-mapped: an index
+        run that deletes a shard afterwards cannot pull it from under a search (the maps keep
+        the files readable). A shard deleted between reading the manifest and mapping it makes
+        the view be taken once more."""
+        for attempt in (0, 1):
+            with self._lock:
+                shard_rows, videos = self.manifest.snapshot()
+            used = {v.shard for v in videos}
+            try:
+                features = {s.id: shards.open_features(self.shard_folder, s.name, s.rows, s.shape)
+                            for s in shard_rows if s.id in used}
+                times = {s.id: shards.open_times(self.shard_folder, s.name, s.rows)
+                         for s in shard_rows if s.id in used}
+            except DataError:
+                if attempt:
+                    raise
+                continue
+            return View([s for s in shard_rows if s.id in used], videos, features, times)
+        raise AssertionError("unreachable")
 
     # --- writing ------------------------------------------------------------------------
     @contextmanager
@@ -165,6 +177,22 @@ class Library:
 
         return index_library(self, roots, encoder=encoder, fps=fps, method=method, progress=progress, **options)
 
+    def compact(self, writer: "ShardWriter", min_live: float = 0.5) -> int:
+        """Rewrite the videos of shards whose live rows fell below ``min_live`` (dropped or
+        reindexed videos leave dead rows that every scan would still read) into new shards
+        through ``writer``; the old shards die and are collected. Returns the shards emptied."""
+        view = self.view()
+        live: dict[int, int] = {}
+        for v in view.videos:
+            live[v.shard] = live.get(v.shard, 0) + v.frames
+        sparse = {s.id for s in view.shards if live.get(s.id, 0) < min_live * s.rows}
+        for v in view.videos:
+            if v.shard in sparse:
+                writer.add(v.path, features=view.video_features(v), times=view.video_times(v), duration=v.duration,
+                           encoder=v.encoder, fps=v.fps, key=v.key, size=v.size, mtime_ns=v.mtime_ns)
+        writer.flush()
+        return len(sparse)
+
     def collect_garbage(self) -> list[str]:
         """Forget shards no video uses, then delete their files and any file a crash left behind."""
         with self._lock:
@@ -174,6 +202,23 @@ class Library:
                 shards.delete(self.shard_folder, s.name)
             registered = {s.name for s in self.manifest.shards()}
         return [s.name for s in dead] + shards.sweep(self.shard_folder, registered)
+
+
+@dataclass
+class View:
+    """A consistent read-only view of a library (see :meth:`Library.view`)."""
+
+    shards: list[ShardRow]
+    videos: list[VideoRow]
+    features: dict[int, np.ndarray]   # shard id -> float16 memory map [rows, *shape]
+    times: dict[int, np.ndarray]      # shard id -> float64 memory map [rows]
+
+    def video_features(self, video: VideoRow) -> np.ndarray:
+        """One video's rows of its shard (still memory-mapped float16)."""
+        return self.features[video.shard][video.row_start:video.row_start + video.frames]
+
+    def video_times(self, video: VideoRow) -> np.ndarray:
+        return np.array(self.times[video.shard][video.row_start:video.row_start + video.frames], np.float64)
 
 
 class ShardWriter:
