@@ -97,3 +97,16 @@ def test_writer_rejects_a_second_feature_shape(tmp_path):
     build(tmp_path / "lib", [3], 8, shard_bytes=1 << 20)
     with pytest.raises(UsageError, match="holds features of shape"):
         build(tmp_path / "lib", [3], 16, shard_bytes=1 << 20, seed=5)
+
+
+def test_the_torch_and_numpy_dot_products_agree():
+    from vtg.library.scan import dot_scores
+
+    rng = np.random.default_rng(4)
+    block = unit(rng, (3000, 64)).astype(np.float16)
+    v = unit(rng, (64,))
+    exact = block.astype(np.float64) @ v.astype(np.float16).astype(np.float64)
+    for use_torch in (False, True):
+        got = dot_scores(block, v, use_torch=use_torch)
+        assert got.dtype == np.float32 and got.shape == (3000,)
+        np.testing.assert_allclose(got, exact, atol=2e-3)

@@ -71,14 +71,19 @@ def search(library, query: str | None = None, *, image: Path | str | None = None
 
 
 def _search(lib, q: Query, top: int, candidates: int, method: str, options: dict) -> list[Grounding]:
-    from vtg.library.scan import scan
-
     searcher = make_searcher(method, **_without_encoder(lib, options))
     view = lib.view()
     if not view.videos:
         return []
     encoder = _encoder(lib, searcher.config.device)
     prepared = searcher.prepare(encoder, q)
+    return rank(view, searcher, prepared, top=top, candidates=candidates, library=lib.name, encoder=encoder.spec)
+
+
+def rank(view, searcher, prepared, *, top: int, candidates: int, library: str, encoder: str) -> list[Grounding]:
+    """Steps 2-4 of the module docstring for an already encoded query (``searcher.prepare``)."""
+    from vtg.library.scan import scan
+
     best, _ = scan(view, prepared.relevance)
     order = sorted(best, key=lambda vid: (-best[vid], vid))[:candidates]
     videos = {v.id: v for v in view.videos}
@@ -95,7 +100,7 @@ def _search(lib, q: Query, top: int, candidates: int, method: str, options: dict
         found[vid] = (video, view.video_times(video), saliency, meta, relevance)
         hits.extend((m.score, pos, rank, vid, m) for rank, m in enumerate(scored))
     hits.sort(key=lambda h: (-h[0], h[1], h[2]))
-    return _group(lib.name, hits[:top], found, q, encoder.spec, searcher.name)
+    return _group(library, hits[:top], found, prepared.label, encoder, searcher.name)
 
 
 def ranked_rows(results: list[Grounding]) -> list[tuple[str, float, float, float]]:
@@ -104,7 +109,7 @@ def ranked_rows(results: list[Grounding]) -> list[tuple[str, float, float, float
     return sorted(rows, key=lambda r: -r[3])
 
 
-def _group(name: str, hits: list, found: dict, q: Query, spec: str, method: str) -> list[Grounding]:
+def _group(name: str, hits: list, found: dict, label: str, spec: str, method: str) -> list[Grounding]:
     """One Grounding per video, in the order of each video's best hit."""
     per_video: dict[int, list[Moment]] = {}
     for _, _, _, vid, moment in hits:
@@ -113,7 +118,7 @@ def _group(name: str, hits: list, found: dict, q: Query, spec: str, method: str)
     for vid, moments in per_video.items():
         video, times, saliency, meta, relevance = found[vid]
         out.append(Grounding(
-            query=q.label, video=str(video.path), duration=float(video.duration), moments=tuple(moments),
+            query=label, video=str(video.path), duration=float(video.duration), moments=tuple(moments),
             saliency=Saliency(times, saliency), method=method,
             meta={"library": name, "video_id": video.id, "encoder": spec, "fps": video.fps,
                   "frames": video.frames, "relevance": round(float(relevance), 6), **meta}))
