@@ -16,9 +16,9 @@ alternate over the sizes (so a burst of load on the shared machine hits every si
   minus the text encoding, which does not depend on the library's size), ``--top 20``.
 
 It prints medians, the growth ratios 100h/10h and 1000h/100h (linear growth: ~10), frames scanned
-per second, and the peak heap memory of one search (tracemalloc: numpy's allocations, without the
-file-backed pages of the memory-mapped shards, which are the OS page cache) next to the size of one
-shard's float32 copy and of the whole library in float32. The shards stay in the page cache between
+per second, and the peak heap memory of one search and of one numpy-path scan (tracemalloc:
+numpy's allocations, without the file-backed pages of the memory-mapped shards, which are the OS
+page cache) next to the size of one shard's float32 copy and of the whole library in float32. The shards stay in the page cache between
 rounds when memory allows ("warm"); the figures say so.
 """
 
@@ -154,13 +154,15 @@ def main() -> None:
         for hours in args.hours:
             view = libs[hours].view()
             peak = peak_heap(lambda: one_search(view, searcher, prepared, args.top))
+            numpy_peak = peak_heap(lambda: scan(view, lambda block: dot_scores(block, direction, use_torch=False)))
             largest_shard = max(s.rows for s in view.shards) * args.dim * 4
             row = dict(info[hours], dim=args.dim,
                        scan_ms=round(1000 * statistics.median(times[hours]["scan"]), 1),
                        search_ms=round(1000 * statistics.median(times[hours]["search"]), 1),
                        numpy_scan_ms=None if args.skip_numpy else round(1000 * statistics.median(times[hours]["numpy"]), 1),
                        mframes_per_s=round(info[hours]["frames"] / statistics.median(times[hours]["scan"]) / 1e6, 1),
-                       peak_heap_mib=round(peak / 2**20, 1), shard_f32_mib=round(largest_shard / 2**20, 1),
+                       peak_heap_mib=round(peak / 2**20, 1), numpy_peak_heap_mib=round(numpy_peak / 2**20, 1),
+                       shard_f32_mib=round(largest_shard / 2**20, 1),
                        block_f32_mib=round(min(largest_shard, BLOCK_BYTES) / 2**20, 1),
                        library_f32_mib=round(info[hours]["frames"] * args.dim * 4 / 2**20, 1),
                        hits=sum(len(g.moments) for g in hits), rounds=args.rounds)
@@ -177,10 +179,12 @@ def main() -> None:
         print(f"\nlibrary search, 1 fps, D={args.dim}, float16 shards ({shard_rows} frames each), "
               f"top {args.top}, medians of {args.rounds} alternating rounds, warm process and page cache")
         print(f"{'hours':>6} {'frames':>10} {'shards':>6} {'scan ms':>9} {'search ms':>10} {'Mframes/s':>9} "
-              f"{'numpy scan ms':>13} {'peak heap MiB':>13} {'1 shard f32 MiB':>15} {'library f32 MiB':>15}")
+              f"{'numpy scan ms':>13} {'peak heap MiB':>13} {'numpy peak MiB':>14} {'1 shard f32 MiB':>15} "
+              f"{'library f32 MiB':>15}")
         for r in results:
             print(f"{r['hours']:>6} {r['frames']:>10} {r['shards']:>6} {r['scan_ms']:>9} {r['search_ms']:>10} "
                   f"{r['mframes_per_s']:>9} {str(r['numpy_scan_ms']):>13} {r['peak_heap_mib']:>13} "
+                  f"{r['numpy_peak_heap_mib']:>14} "
                   f"{r['shard_f32_mib']:>15} {r['library_f32_mib']:>15}")
         for k, v in ratios.items():
             extra = f", numpy scan x{v['numpy_scan']}" if "numpy_scan" in v else ""

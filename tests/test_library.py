@@ -263,6 +263,8 @@ def test_a_damaged_shard_is_a_one_line_error(folder, clip_dir, tmp_path, capsys)
     code = main(["search", "red", "--library", str(lib), "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("vtg: error: library shard") and "internal error" not in err
+    summary = index(lib, [folder], clip_dir)                        # as the message says: index again
+    assert summary.indexed == 3 and search(lib, "red", device="cpu")
 
 
 def test_usage_errors(folder, clip_dir, tmp_path, capsys, three_scene_video):

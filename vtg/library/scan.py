@@ -30,6 +30,9 @@ import numpy as np
 #: Largest float32 block scored at once (bytes).
 BLOCK_BYTES = 64 << 20
 
+#: Blocks at least this large (elements) use torch's float16 product when torch is loaded.
+TORCH_MIN_ELEMENTS = 1 << 22
+
 #: ``score(block)``: float16 [rows, *shape] -> float32 [rows], the query's per-frame relevance.
 FrameScore = Callable[[np.ndarray], np.ndarray]
 
@@ -99,9 +102,11 @@ def _segment_max(curve: np.ndarray, b0: int, b1: int, starts: np.ndarray, ends: 
 
 def dot_scores(block: np.ndarray, vector: np.ndarray, *, use_torch: bool | None = None) -> np.ndarray:
     """``block @ vector`` as float32 for a float16 block [rows, D] (see the module docstring).
-    ``use_torch``: None = when torch is already imported, True/False to force a path."""
+    ``use_torch``: None = when torch is already imported and the block is large, True/False to
+    force a path. Small blocks stay in numpy: torch's product runs on its thread pool, and waking
+    the pool costs more than widening a small block (tens of ms on a loaded machine)."""
     if use_torch is None:
-        use_torch = "torch" in sys.modules
+        use_torch = "torch" in sys.modules and block.size >= TORCH_MIN_ELEMENTS
     if use_torch:
         import torch
 

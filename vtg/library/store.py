@@ -14,6 +14,7 @@ beside the feature cache); a name containing a path separator is a folder of the
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import threading
@@ -26,6 +27,8 @@ import numpy as np
 from vtg.errors import DataError, UsageError
 from vtg.library import shards
 from vtg.library.manifest import Manifest, ShardRow, VideoRow
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.sqlite"
 SHARDS = "shards"
@@ -59,7 +62,7 @@ def open_library(name_or_path: str | Path, *, create: bool = False) -> "Library"
             raise UsageError(f"{folder} exists and is not a vtg library (no {MANIFEST}); "
                              "choose another library name or an empty folder")
         folder.mkdir(parents=True, exist_ok=True)
-    return Library(folder, name=os.fspath(name_or_path))
+    return Library(folder, name=os.fspath(name_or_path), create=create)
 
 
 class Library:
@@ -70,13 +73,13 @@ class Library:
     indexing processes never interleave; searches read committed state meanwhile (WAL).
     """
 
-    def __init__(self, folder: Path, *, name: str | None = None) -> None:
+    def __init__(self, folder: Path, *, name: str | None = None, create: bool = False) -> None:
         self.folder = folder
         self.name = name or folder.name
         self.shard_folder = folder / SHARDS
         self._lock = threading.RLock()
         try:
-            self.manifest = Manifest(folder / MANIFEST)
+            self.manifest = Manifest(folder / MANIFEST, create=create)
         except Exception as exc:  # sqlite3.DatabaseError: not a database, locked beyond the timeout
             if isinstance(exc, DataError):
                 raise
@@ -152,6 +155,7 @@ class Library:
                 raise UsageError(f"library {self.name!r} is being indexed by another process; "
                                  "wait for it to finish") from None
             self.collect_garbage()
+            self.drop_damaged()
             yield self
         finally:
             os.close(fd)
@@ -192,6 +196,25 @@ class Library:
                            encoder=v.encoder, fps=v.fps, key=v.key, size=v.size, mtime_ns=v.mtime_ns)
         writer.flush()
         return len(sparse)
+
+    def drop_damaged(self) -> list[str]:
+        """Forget shards whose files are missing or do not match the manifest, with their videos'
+        rows, so the index run that follows encodes those videos again (from the feature cache
+        when it still has them). Returns the shards dropped."""
+        damaged = []
+        with self._lock:
+            for shard in self.manifest.shards():
+                try:
+                    shards.open_features(self.shard_folder, shard.name, shard.rows, shard.shape)
+                    shards.open_times(self.shard_folder, shard.name, shard.rows)
+                except DataError as exc:
+                    log.warning("%s; its videos will be indexed again", exc)
+                    damaged.append(shard)
+            if damaged:
+                self.manifest.drop_shards([s.id for s in damaged])
+        for shard in damaged:
+            shards.delete(self.shard_folder, shard.name)
+        return [s.name for s in damaged]
 
     def collect_garbage(self) -> list[str]:
         """Forget shards no video uses, then delete their files and any file a crash left behind."""

@@ -89,7 +89,7 @@ class TFVTGSearch:
 
             ref = encoder.encode_images(load_image(query.image)[None])
             return PreparedQuery(query.label, ref, None, calib, encoder.similarity, True)
-        plan = self.method._decompose(query.text, "library")
+        plan = self.method._decompose(query.text, None)  # one plan for every video: no video id
         return PreparedQuery(query.label, encoder.encode_texts(plan_texts(plan)), plan, calib, encoder.similarity, False)
 
     def localise(self, prepared: PreparedQuery, features: np.ndarray,
