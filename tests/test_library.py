@@ -361,3 +361,20 @@ def test_blip2_token_features_and_a_decomposed_query(tmp_path, three_scene_video
     want = [(m.start, m.end, m.score) for m in ground.moments][:len(got)]
     assert len(got) == len(want)
     assert got[0][:2] == pytest.approx(want[0][:2], abs=0.5)
+
+
+def test_index_json_lines_and_video_lookup(folder, clip_dir, tmp_path, capsys):
+    lib = tmp_path / "lib"
+    argv = ["index", str(folder), "--library", str(lib), "--encoder", str(clip_dir), "--device", "cpu", "--json"]
+    assert main(argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [x["status"] for x in lines[:-1]] == ["indexed"] * 3
+    assert lines[-1]["indexed"] == 3 and lines[-1]["videos"] == 3 and lines[-1]["folder"] == str(lib)
+    assert main(argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [x["status"] for x in lines[:-1]] == ["unchanged"] * 3 and lines[-1]["frames"] == 0
+    with open_library(lib) as opened:
+        ids = [r.id for r in opened.videos()]
+        assert all(opened.video_path(i).is_file() for i in ids)
+        with pytest.raises(UsageError, match="has no video"):
+            opened.video_path(max(ids) + 1)
