@@ -94,6 +94,7 @@ def test_index_then_search_by_image_finds_the_scene_and_matches_ground(folder, c
     assert ground.meta["features_cached"] is True
     assert top.iou(ground.moments[0]) > 0.9
     assert best.meta["video_id"] >= 1 and best.meta["library"] == str(lib_path)
+    assert 4.0 <= best.meta["peak_time"] <= 8.0
     assert len(best.saliency.times) == best.meta["frames"] == ground.meta["frames"]
 
 

@@ -97,7 +97,9 @@ def rank(view, searcher, prepared, *, top: int, candidates: int, library: str, e
         relevance = _peak_inside(raw, moments[0], float(video.duration))
         scale = (1.0 + relevance) / 2.0
         scored = [Moment(m.start, m.end, m.score * scale) for m in moments]
-        found[vid] = (video, view.video_times(video), saliency, meta, relevance)
+        times = view.video_times(video)
+        meta["peak_time"] = round(float(times[int(np.argmax(raw))]), 3)  # the video's best frame
+        found[vid] = (video, times, saliency, meta, relevance)
         hits.extend((m.score, pos, rank, vid, m) for rank, m in enumerate(scored))
     hits.sort(key=lambda h: (-h[0], h[1], h[2]))
     return _group(library, hits[:top], found, prepared.label, encoder, searcher.name)
