@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from vtg.library.indexer import IndexSummary
 from vtg.library.manifest import VideoRow
-from vtg.library.search import search
+from vtg.library.search import ranked_rows, search
 from vtg.library.store import Library, ShardWriter, library_folder, open_library
 
-__all__ = ["IndexSummary", "Library", "ShardWriter", "VideoRow", "library_folder", "open_library", "search"]
+__all__ = ["IndexSummary", "Library", "ShardWriter", "VideoRow", "library_folder", "open_library", "ranked_rows", "search"]

@@ -10,8 +10,9 @@ For each video file under the roots (:mod:`vtg.library.walk`):
   land in the feature cache and ``vtg ground`` on the file is instant), then written to a shard;
 * unreadable: a row with ``status = 'error'`` and the reason; the others still run.
 
-Rows of files under the roots that are gone are dropped first, and shards nobody uses any more are
-deleted last. Interrupted (even by SIGKILL) the run loses at most the videos buffered for the
+Rows of files under the roots that are gone are dropped first; shards left mostly dead by drops and
+re-indexing are rewritten (their live videos copied into new shards), and shards nobody uses any
+more are deleted last. Interrupted (even by SIGKILL) the run loses at most the videos buffered for the
 current shard; the next run finds them missing and computes them again (from the feature cache).
 """
 
@@ -44,13 +45,14 @@ class IndexSummary:
     errors: int = 0
     dropped: int = 0
     skipped: int = 0
+    compacted: int = 0
     frames: int = 0
     seconds: float = 0.0
     items: list[tuple[str, str, str]] = field(default_factory=list)  # (path, status, detail)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("library", "indexed", "unchanged", "touched", "errors", "dropped",
-                                              "skipped", "frames", "seconds")}
+                                              "skipped", "compacted", "frames", "seconds")}
 
 
 def feature_settings(method, video: Path) -> dict:
@@ -101,6 +103,8 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
             counter = "errors" if status == "error" else status
             setattr(summary, counter, getattr(summary, counter) + 1)
             note(path, status, detail)
+        writer.flush()
+        summary.compacted = library.compact(writer)
     library.collect_garbage()
     summary.seconds = round(time.perf_counter() - start, 3)
     return summary
@@ -170,7 +174,7 @@ class _Session:
             from vtg.encoders.weights import spec_fingerprint
 
             parsed = parse_spec(spec)
-            self.writer.claim_encoder(parsed.canonical, spec_fingerprint(parsed), new_weights=self.refresh)
+            self.writer.claim_encoder(parsed.canonical, lambda: spec_fingerprint(parsed), new_weights=self.refresh)
             self.encoders[spec] = load_encoder(spec, device=self.device)
         return self.encoders[spec]
 

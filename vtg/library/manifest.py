@@ -103,15 +103,18 @@ def now() -> str:
 class Manifest:
     """The SQLite connection of one library, with the few queries the library needs."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        """Open the manifest at ``path``; ``create`` makes the tables (a new library). Opening an
+        existing one writes nothing, so searches never wait for an index run's transactions."""
         self.path = path
         self.db = sqlite3.connect(os.fspath(path), timeout=30.0, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
-        with self.db:
-            self.db.execute("INSERT OR IGNORE INTO settings VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         self.db.execute("PRAGMA foreign_keys=ON")
+        if create:
+            self.db.execute("PRAGMA journal_mode=WAL")  # persistent: set once, with the tables
+            self.db.executescript(_SCHEMA)
+            with self.db:
+                self.db.execute("INSERT OR IGNORE INTO settings VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         schema = self.setting("schema")
         if schema != str(SCHEMA_VERSION):
             from vtg.errors import DataError
@@ -198,6 +201,12 @@ class Manifest:
         return [ShardRow(r[0], r[1], int(r[2]), tuple(int(d) for d in r[3].split(",") if d))
                 for r in self.db.execute("SELECT id, name, rows, shape FROM shards WHERE id NOT IN "
                                          "(SELECT shard FROM videos WHERE shard IS NOT NULL)")]
+
+    def drop_shards(self, ids: list[int]) -> None:
+        """Forget shards and the rows of every video stored in them (one transaction)."""
+        with self.db:
+            self.db.executemany("DELETE FROM videos WHERE shard = ?", [(int(i),) for i in ids])
+            self.db.executemany("DELETE FROM shards WHERE id = ?", [(int(i),) for i in ids])
 
     def forget_shards(self, ids: list[int]) -> None:
         with self.db:

@@ -8,10 +8,12 @@
    same window scoring and fusion as ``vtg ground``; :mod:`vtg.library.tfvtg`).
 4. Moments are ranked across videos. A localiser's confidences are relative to the best moment of
    their own video (TFVTG divides by it), so they cannot be compared between videos; each moment's
-   score is its confidence times the video's *relevance*, ``(1 + r) / 2`` with ``r`` the mean raw
-   cosine similarity of the query to the frames of the video's best moment. Within a video the
-   method's order is kept; across videos the video whose best moment matches the query most
-   closely comes first, on the encoder's own scale, identical for every video.
+   score is its confidence times the video's *relevance*, ``(1 + r) / 2`` with ``r`` the raw
+   cosine similarity of the query to the best-matching frame inside the video's best moment (a
+   peak, not a mean: a mean would reward a method's loose boundaries on one video over tight
+   ones on another). Within a video the method's order is kept; across videos the video whose
+   best moment holds the closest match comes first, on the encoder's own scale, the same for
+   every video.
 
 The result is a list of :class:`vtg.types.Grounding`, one per video with a hit, each holding its
 moments among the overall ``top``, ordered by its best moment: what ``vtg ground`` returns for one
@@ -69,59 +71,68 @@ def search(library, query: str | None = None, *, image: Path | str | None = None
 
 
 def _search(lib, q: Query, top: int, candidates: int, method: str, options: dict) -> list[Grounding]:
-    from vtg.library.scan import scan
-
     searcher = make_searcher(method, **_without_encoder(lib, options))
-    snapshot = lib.snapshot()
-    if not snapshot[1]:
+    view = lib.view()
+    if not view.videos:
         return []
     encoder = _encoder(lib, searcher.config.device)
     prepared = searcher.prepare(encoder, q)
-    best, _ = scan(lib, prepared.relevance, snapshot=snapshot)
+    return rank(view, searcher, prepared, top=top, candidates=candidates, library=lib.name, encoder=encoder.spec)
+
+
+def rank(view, searcher, prepared, *, top: int, candidates: int, library: str, encoder: str) -> list[Grounding]:
+    """Steps 2-4 of the module docstring for an already encoded query (``searcher.prepare``)."""
+    from vtg.library.scan import scan
+
+    best, _ = scan(view, prepared.relevance)
     order = sorted(best, key=lambda vid: (-best[vid], vid))[:candidates]
-    shards = {s.id: s for s in snapshot[0]}
-    videos = {v.id: v for v in snapshot[1]}
+    videos = {v.id: v for v in view.videos}
     hits = []  # (score, video order, rank, video id, moment)
     found: dict[int, tuple] = {}
     for pos, vid in enumerate(order):
         video = videos[vid]
-        shard = shards[video.shard]
-        features = lib.open_shard(shard)[video.row_start:video.row_start + video.frames]
-        moments, saliency, raw, meta = searcher.localise(prepared, features, float(video.duration))
+        moments, saliency, raw, meta = searcher.localise(prepared, view.video_features(video), float(video.duration))
         if not moments:
             continue
-        relevance = _mean_inside(raw, moments[0], float(video.duration))
+        relevance = _peak_inside(raw, moments[0], float(video.duration))
         scale = (1.0 + relevance) / 2.0
         scored = [Moment(m.start, m.end, m.score * scale) for m in moments]
-        found[vid] = (video, shard, saliency, meta, relevance)
+        times = view.video_times(video)
+        meta["peak_time"] = round(float(times[int(np.argmax(raw))]), 3)  # the video's best frame
+        found[vid] = (video, times, saliency, meta, relevance)
         hits.extend((m.score, pos, rank, vid, m) for rank, m in enumerate(scored))
     hits.sort(key=lambda h: (-h[0], h[1], h[2]))
-    return _group(lib, hits[:top], found, q, encoder.spec, searcher.name)
+    return _group(library, hits[:top], found, prepared.label, encoder, searcher.name)
 
 
-def _group(lib, hits: list, found: dict, q: Query, spec: str, method: str) -> list[Grounding]:
+def ranked_rows(results: list[Grounding]) -> list[tuple[str, float, float, float]]:
+    """``(video, start, end, score)`` of every moment of a search, best first across videos."""
+    rows = [(g.video, m.start, m.end, m.score) for g in results for m in g.moments]
+    return sorted(rows, key=lambda r: -r[3])
+
+
+def _group(name: str, hits: list, found: dict, label: str, spec: str, method: str) -> list[Grounding]:
     """One Grounding per video, in the order of each video's best hit."""
     per_video: dict[int, list[Moment]] = {}
     for _, _, _, vid, moment in hits:
         per_video.setdefault(vid, []).append(moment)
     out = []
     for vid, moments in per_video.items():
-        video, shard, saliency, meta, relevance = found[vid]
-        times = lib.times(shard, video)
+        video, times, saliency, meta, relevance = found[vid]
         out.append(Grounding(
-            query=q.label, video=str(video.path), duration=float(video.duration), moments=tuple(moments),
+            query=label, video=str(video.path), duration=float(video.duration), moments=tuple(moments),
             saliency=Saliency(times, saliency), method=method,
-            meta={"library": lib.name, "video_id": video.id, "encoder": spec, "fps": video.fps,
+            meta={"library": name, "video_id": video.id, "encoder": spec, "fps": video.fps,
                   "frames": video.frames, "relevance": round(float(relevance), 6), **meta}))
     return out
 
 
-def _mean_inside(curve: np.ndarray, moment: Moment, duration: float) -> float:
-    """Mean of ``curve`` over the frames of ``moment`` (at least one frame)."""
+def _peak_inside(curve: np.ndarray, moment: Moment, duration: float) -> float:
+    """Largest value of ``curve`` over the frames of ``moment`` (at least one frame)."""
     n = len(curve)
     i0 = min(n - 1, max(0, int(math.floor(moment.start / duration * n + 1e-9))))
     i1 = max(i0 + 1, min(n, int(math.ceil(moment.end / duration * n - 1e-9))))
-    return float(np.mean(curve[i0:i1], dtype=np.float64))
+    return float(np.max(curve[i0:i1]))
 
 
 def _without_encoder(lib, options: dict) -> dict:

@@ -85,28 +85,24 @@ def write(folder: Path, features: np.ndarray, times: np.ndarray) -> ShardFile:
 def open_features(folder: Path, name: str, rows: int, shape: tuple[int, ...]) -> np.ndarray:
     """The shard's features memory-mapped read-only, checked against what the manifest recorded
     (a file whose header disagrees is damage, not something to allocate or index by)."""
-    path = feature_path(folder, name)
+    return _map(feature_path(folder, name), DTYPE, (rows, *shape))
+
+
+def open_times(folder: Path, name: str, rows: int) -> np.ndarray:
+    """The shard's frame timestamps, memory-mapped read-only and checked like the features."""
+    return _map(times_path(folder, name), TIMES_DTYPE, (rows,))
+
+
+def _map(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise DataError(f"library shard {path} is missing or damaged ({exc}); run `vtg index` on the "
                         "library's folders again to rebuild it") from None
-    if arr.dtype != DTYPE or arr.shape != (rows, *shape):
-        raise DataError(f"library shard {path} holds {arr.dtype} {arr.shape}, the manifest says float16 "
-                        f"{(rows, *shape)}; run `vtg index` again to rebuild it")
+    if arr.dtype != dtype or arr.shape != shape:
+        raise DataError(f"library shard {path} holds {arr.dtype} {arr.shape}, the manifest says {dtype} {shape}; "
+                        "run `vtg index` on the library's folders again to rebuild it")
     return arr
-
-
-def read_times(folder: Path, name: str, start: int, count: int) -> np.ndarray:
-    """Timestamps of rows ``[start, start + count)`` of a shard."""
-    path = times_path(folder, name)
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"library shard {path} is missing or damaged ({exc})") from None
-    if arr.dtype != TIMES_DTYPE or arr.ndim != 1 or start < 0 or start + count > arr.shape[0]:
-        raise DataError(f"library shard {path} does not hold rows {start}..{start + count}")
-    return np.array(arr[start:start + count], dtype=np.float64)
 
 
 def delete(folder: Path, name: str) -> None:

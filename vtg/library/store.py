@@ -14,10 +14,12 @@ beside the feature cache); a name containing a path separator is a folder of the
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,8 @@ import numpy as np
 from vtg.errors import DataError, UsageError
 from vtg.library import shards
 from vtg.library.manifest import Manifest, ShardRow, VideoRow
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.sqlite"
 SHARDS = "shards"
@@ -58,7 +62,7 @@ def open_library(name_or_path: str | Path, *, create: bool = False) -> "Library"
             raise UsageError(f"{folder} exists and is not a vtg library (no {MANIFEST}); "
                              "choose another library name or an empty folder")
         folder.mkdir(parents=True, exist_ok=True)
-    return Library(folder, name=os.fspath(name_or_path))
+    return Library(folder, name=os.fspath(name_or_path), create=create)
 
 
 class Library:
@@ -69,13 +73,13 @@ class Library:
     indexing processes never interleave; searches read committed state meanwhile (WAL).
     """
 
-    def __init__(self, folder: Path, *, name: str | None = None) -> None:
+    def __init__(self, folder: Path, *, name: str | None = None, create: bool = False) -> None:
         self.folder = folder
         self.name = name or folder.name
         self.shard_folder = folder / SHARDS
         self._lock = threading.RLock()
         try:
-            self.manifest = Manifest(folder / MANIFEST)
+            self.manifest = Manifest(folder / MANIFEST, create=create)
         except Exception as exc:  # sqlite3.DatabaseError: not a database, locked beyond the timeout
             if isinstance(exc, DataError):
                 raise
@@ -117,15 +121,26 @@ class Library:
         with self._lock:
             return self.manifest.setting("encoder")
 
-    def snapshot(self) -> tuple[list[ShardRow], list[VideoRow]]:
-        with self._lock:
-            return self.manifest.snapshot()
-
-    def open_shard(self, shard: ShardRow) -> np.ndarray:
-        return shards.open_features(self.shard_folder, shard.name, shard.rows, shard.shape)
-
-    def times(self, shard: ShardRow, video: VideoRow) -> np.ndarray:
-        return shards.read_times(self.shard_folder, shard.name, int(video.row_start), int(video.frames))
+    def view(self) -> "View":
+        """The committed shards and videos, with every shard already memory-mapped: an index
+        run that deletes a shard afterwards cannot pull it from under a search (the maps keep
+        the files readable). A shard deleted between reading the manifest and mapping it makes
+        the view be taken once more."""
+        for attempt in (0, 1):
+            with self._lock:
+                shard_rows, videos = self.manifest.snapshot()
+            used = {v.shard for v in videos}
+            try:
+                features = {s.id: shards.open_features(self.shard_folder, s.name, s.rows, s.shape)
+                            for s in shard_rows if s.id in used}
+                times = {s.id: shards.open_times(self.shard_folder, s.name, s.rows)
+                         for s in shard_rows if s.id in used}
+            except DataError:
+                if attempt:
+                    raise
+                continue
+            return View([s for s in shard_rows if s.id in used], videos, features, times)
+        raise AssertionError("unreachable")
 
     # --- writing ------------------------------------------------------------------------
     @contextmanager
@@ -140,6 +155,7 @@ class Library:
                 raise UsageError(f"library {self.name!r} is being indexed by another process; "
                                  "wait for it to finish") from None
             self.collect_garbage()
+            self.drop_damaged()
             yield self
         finally:
             os.close(fd)
@@ -165,6 +181,41 @@ class Library:
 
         return index_library(self, roots, encoder=encoder, fps=fps, method=method, progress=progress, **options)
 
+    def compact(self, writer: "ShardWriter", min_live: float = 0.5) -> int:
+        """Rewrite the videos of shards whose live rows fell below ``min_live`` (dropped or
+        reindexed videos leave dead rows that every scan would still read) into new shards
+        through ``writer``; the old shards die and are collected. Returns the shards emptied."""
+        view = self.view()
+        live: dict[int, int] = {}
+        for v in view.videos:
+            live[v.shard] = live.get(v.shard, 0) + v.frames
+        sparse = {s.id for s in view.shards if live.get(s.id, 0) < min_live * s.rows}
+        for v in view.videos:
+            if v.shard in sparse:
+                writer.add(v.path, features=view.video_features(v), times=view.video_times(v), duration=v.duration,
+                           encoder=v.encoder, fps=v.fps, key=v.key, size=v.size, mtime_ns=v.mtime_ns)
+        writer.flush()
+        return len(sparse)
+
+    def drop_damaged(self) -> list[str]:
+        """Forget shards whose files are missing or do not match the manifest, with their videos'
+        rows, so the index run that follows encodes those videos again (from the feature cache
+        when it still has them). Returns the shards dropped."""
+        damaged = []
+        with self._lock:
+            for shard in self.manifest.shards():
+                try:
+                    shards.open_features(self.shard_folder, shard.name, shard.rows, shard.shape)
+                    shards.open_times(self.shard_folder, shard.name, shard.rows)
+                except DataError as exc:
+                    log.warning("%s; its videos will be indexed again", exc)
+                    damaged.append(shard)
+            if damaged:
+                self.manifest.drop_shards([s.id for s in damaged])
+        for shard in damaged:
+            shards.delete(self.shard_folder, shard.name)
+        return [s.name for s in damaged]
+
     def collect_garbage(self) -> list[str]:
         """Forget shards no video uses, then delete their files and any file a crash left behind."""
         with self._lock:
@@ -174,6 +225,23 @@ class Library:
                 shards.delete(self.shard_folder, s.name)
             registered = {s.name for s in self.manifest.shards()}
         return [s.name for s in dead] + shards.sweep(self.shard_folder, registered)
+
+
+@dataclass
+class View:
+    """A consistent read-only view of a library (see :meth:`Library.view`)."""
+
+    shards: list[ShardRow]
+    videos: list[VideoRow]
+    features: dict[int, np.ndarray]   # shard id -> float16 memory map [rows, *shape]
+    times: dict[int, np.ndarray]      # shard id -> float64 memory map [rows]
+
+    def video_features(self, video: VideoRow) -> np.ndarray:
+        """One video's rows of its shard (still memory-mapped float16)."""
+        return self.features[video.shard][video.row_start:video.row_start + video.frames]
+
+    def video_times(self, video: VideoRow) -> np.ndarray:
+        return np.array(self.times[video.shard][video.row_start:video.row_start + video.frames], np.float64)
 
 
 class ShardWriter:
@@ -195,20 +263,22 @@ class ShardWriter:
         self._bytes = 0
         self.shards_written = 0
 
-    def claim_encoder(self, spec: str, fingerprint: str, *, new_weights: bool = False) -> None:
+    def claim_encoder(self, spec: str, fingerprint, *, new_weights: bool = False) -> None:
         """Record the library's encoder on first use; a different one later is a usage error
-        (similarities of two encoders cannot be ranked against each other). ``new_weights``
-        accepts changed weights of the same encoder (a ``--refresh`` run re-encodes everything)."""
+        (similarities of two encoders cannot be ranked against each other). ``fingerprint`` is
+        the weights' fingerprint or a function computing it (only asked once the spec matches).
+        ``new_weights`` accepts changed weights of the same encoder (``--refresh`` re-encodes)."""
         m = self.library.manifest
         with self.library._lock:
             have, have_fp = m.setting("encoder"), m.setting("fingerprint")
-            if have is None or (new_weights and have == spec):
-                m.set_settings({"encoder": spec, "fingerprint": fingerprint})
-                return
-        if have != spec:
+        if have is not None and have != spec:
             raise UsageError(f"library {self.library.name!r} holds features of {have}, not {spec}; "
                              "index into a new library to use another encoder")
-        if fingerprint and have_fp and have_fp != fingerprint:
+        fp = fingerprint() if callable(fingerprint) else (fingerprint or "")
+        if have is None or new_weights:
+            with self.library._lock:
+                m.set_settings({"encoder": spec, "fingerprint": fp})
+        elif fp and have_fp and have_fp != fp:
             raise UsageError(f"the weights of {spec} changed since library {self.library.name!r} was built; "
                              "index into a new library (or rebuild this one with --refresh)")
 

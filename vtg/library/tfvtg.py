@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vtg.library.scan import dot_scores
 from vtg.methods.base import Query
 from vtg.types import Moment
 
@@ -26,21 +27,36 @@ class PreparedQuery:
     columns: np.ndarray
     plan: object | None        # the decomposition (None for an image query)
     calibration: str
-    encoder: object
+    #: ``similarity(frames, columns) -> [rows, m]``: the encoder's text-frame similarity.
+    similarity: object
     image: bool
 
     def frame_scores(self, block: np.ndarray) -> np.ndarray:
-        """Raw similarity of every frame to every column: float32 [rows, m]."""
+        """Raw similarity of every frame of a (float16) block to every column: float32 [rows, m].
+        Single-vector features take one dot product per column (:func:`vtg.library.scan.dot_scores`,
+        no float32 copy of the block); token features (BLIP-2) the encoder's own similarity."""
         from vtg.methods.tfvtg.method import similarity_to_image
 
+        if block.ndim == 2:
+            return np.stack([dot_scores(block, col) for col in self.columns], axis=1)
+        feats = np.asarray(block, np.float32)
         if self.image:
-            return similarity_to_image(block, self.columns[0])[:, None].astype(np.float32)
-        return self.encoder.similarity(block, self.columns)
+            return similarity_to_image(feats, self.columns[0])[:, None].astype(np.float32)
+        return np.asarray(self.similarity(feats, self.columns), np.float32)
 
     def relevance(self, block: np.ndarray) -> np.ndarray:
         """The whole query's raw per-frame similarity (mean over the query and its rewrites): what
-        the scan ranks videos by, on one scale for every video of the library."""
+        the scan ranks videos by, on one scale for every video of the library. For single-vector
+        features the mean of dot products is the dot product with the mean vector, so the scan
+        needs one matrix-vector product (:func:`vtg.library.scan.dot_scores`)."""
+        if block.ndim == 2:
+            return dot_scores(block, self.direction())
         return self.query_curve(self.frame_scores(block))
+
+    def direction(self) -> np.ndarray:
+        """The vector whose dot product with a frame is :meth:`relevance` (2-D features)."""
+        width = 1 if self.plan is None else len(self.plan.descriptions)
+        return np.asarray(self.columns[:width], np.float32).mean(axis=0)
 
     def query_curve(self, sims: np.ndarray) -> np.ndarray:
         """The whole-query columns of ``frame_scores`` averaged: float32 [rows]."""
@@ -72,9 +88,9 @@ class TFVTGSearch:
             from vtg.video import load_image
 
             ref = encoder.encode_images(load_image(query.image)[None])
-            return PreparedQuery(query.label, ref, None, calib, encoder, True)
-        plan = self.method._decompose(query.text, "library")
-        return PreparedQuery(query.label, encoder.encode_texts(plan_texts(plan)), plan, calib, encoder, False)
+            return PreparedQuery(query.label, ref, None, calib, encoder.similarity, True)
+        plan = self.method._decompose(query.text, None)  # one plan for every video: no video id
+        return PreparedQuery(query.label, encoder.encode_texts(plan_texts(plan)), plan, calib, encoder.similarity, False)
 
     def localise(self, prepared: PreparedQuery, features: np.ndarray,
                  duration: float) -> tuple[list[Moment], np.ndarray, np.ndarray, dict]:
@@ -99,7 +115,7 @@ class TFVTGSearch:
                             dynamic_weight=cfg.dynamic_weight)
             return found.moments(duration)
 
-        sims = prepared.frame_scores(np.asarray(features, np.float32))
+        sims = prepared.frame_scores(features)
         if prepared.image:
             curve = calibration.calibrate(sims[:, 0], prepared.calibration)
             moments, saliency = localise(curve), curve
