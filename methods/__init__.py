@@ -24,11 +24,12 @@ REGISTRY: dict[str, str] = {
 }
 
 
-#: name -> "module:function" returning the method's own CLI commands (a list of
-#: :class:`MethodCommand`), for methods that add some (training, conversion, summaries). The CLI
+#: method (or method family) -> "module:function" returning its own CLI commands (a list of
+#: :class:`MethodCommand`), for methods that add some (training, conversion, summaries, parsers). The CLI
 #: mounts them without knowing any method by name; only these modules load at CLI start.
 COMMANDS: dict[str, str] = {
     "univtg": "vtg.methods.univtg.cli:cli_commands",
+    "videollm": "vtg.methods.videollm.cli:cli_commands",  # shared by numpro, timemarker, vtgllm: `vtg parse`
 }
 
 

@@ -293,6 +293,20 @@ def test_a_query_checks_the_path_once_and_probes_once(three_scene_video, model_d
     assert warm.to_dict() == cold.to_dict() | {"meta": warm.to_dict()["meta"]}
 
 
+def test_the_cli_query_checks_and_probes_once_too(three_scene_video, model_dirs, counted, capsys):
+    """`vtg ground` adds the first-run preflight (settings, plan line) before vtg.ground: all of it
+    shares the one VideoSource."""
+    from vtg.cli.main import main
+
+    args = ["ground", str(three_scene_video), "a red door", "-e", str(model_dirs["open_clip"]), "--device", "cpu",
+            "--json", "--progress"]
+    counted()
+    assert main(args) == 0  # features computed (the plan line needs the frame count)
+    assert counted() == {"checks": 1, "probes": 1}
+    assert main(args) == 0  # cached
+    assert counted() == {"checks": 1, "probes": 1}
+
+
 def test_a_cached_query_loads_only_the_text_tower(three_scene_video, model_dirs):
     from vtg.encoders import clear_loaded
 
@@ -393,10 +407,11 @@ def test_methods_mount_their_commands_through_the_hook(monkeypatch):
     assert runner.invoke(app, ["train", "other"]).exit_code == 2
 
 
-def test_univtg_commands_come_from_its_package():
+def test_method_commands_come_from_their_packages():
     from vtg.methods import COMMANDS, method_commands
 
-    assert set(COMMANDS) == {"univtg"}
+    assert set(COMMANDS) == {"univtg", "videollm"}
     paths = {c.path: c.callback.__module__ for c in method_commands()}
     assert paths == {("train", "univtg"): "vtg.methods.univtg.cli", ("pseudo-label",): "vtg.methods.univtg.cli",
-                     ("summarize",): "vtg.methods.univtg.cli", ("models", "convert", "univtg"): "vtg.methods.univtg.cli"}
+                     ("summarize",): "vtg.methods.univtg.cli", ("models", "convert", "univtg"): "vtg.methods.univtg.cli",
+                     ("parse",): "vtg.methods.videollm.cli"}

@@ -29,7 +29,6 @@ COMMAND_MODULES = [
     "vtg.cli.report",
     "vtg.cli.method_commands",
     "vtg.cli.overlay",
-    "vtg.cli.parse",
     "vtg.cli.serve",
 ]
 
