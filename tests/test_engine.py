@@ -231,6 +231,23 @@ def test_repeated_sentences_come_from_the_text_cache(model_dirs, monkeypatch):
     assert len(default_manager().text_cache) == 0
 
 
+def test_release_frees_loaded_encoders_and_reports_their_bytes(model_dirs):
+    from vtg.encoders import load_encoder
+
+    manager = default_manager()
+    manager.release()
+    enc = load_encoder(str(model_dirs["hf-siglip"]), device="cpu", text_only=True)
+    expected = sum(p.numel() * p.element_size() for p in enc.model.parameters())
+    report = manager.memory()
+    assert [m["kind"] for m in report["models"]] == ["encoder"] and report["models"][0]["label"].endswith("text tower")
+    assert report["parameter_bytes"] >= expected > 0 and report["cuda"] is None
+    model = weakref.ref(enc.model)
+    del enc
+    assert manager.release() == 1
+    gc.collect()
+    assert model() is None and manager.memory()["parameter_bytes"] == 0
+
+
 def test_open_clip_directory_without_weights_is_refused(tmp_path):
     from vtg.encoders import load_encoder
     from vtg.encoders.testing import TINY_OPEN_CLIP_CFG
