@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vtg.errors import DataError
 from vtg.library import open_library
 from vtg.library.scan import block_rows, scan
 
@@ -110,3 +111,23 @@ def test_the_torch_and_numpy_dot_products_agree():
         got = dot_scores(block, v, use_torch=use_torch)
         assert got.dtype == np.float32 and got.shape == (3000,)
         np.testing.assert_allclose(got, exact, atol=2e-3)
+
+
+def test_sweep_removes_only_what_the_library_wrote(tmp_path):
+    from vtg.library import shards
+
+    folder = tmp_path / "shards"
+    kept = shards.write(folder, np.zeros((2, 4), np.float16), np.arange(2.0))
+    orphan = shards.write(folder, np.ones((3, 4), np.float16), np.arange(3.0))
+    torn = folder / (shards.new_name() + ".times.npy.tmp")
+    torn.write_bytes(b"half")
+    strays = [folder / "notes.tmp", folder / "abc.npy", folder / "readme.txt"]
+    for p in strays:
+        p.write_text("user data")
+    removed = shards.sweep(folder, {kept.name})
+    assert sorted(removed) == sorted([f"{orphan.name}.npy", f"{orphan.name}.times.npy", torn.name])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{kept.name}.npy", f"{kept.name}.times.npy", *(p.name for p in strays)])
+    assert shards.open_features(folder, kept.name, 2, (4,)).shape == (2, 4)
+    with pytest.raises(DataError, match="the manifest says"):
+        shards.open_features(folder, kept.name, 3, (4,))

@@ -70,7 +70,8 @@ class Library:
 
     Thread-safe for readers (``videos``, ``video_path``, ``search``): the SQLite connection is
     used under a lock. Writing (``index``, ``writer``) takes an exclusive file lock, so two
-    indexing processes never interleave; searches read committed state meanwhile (WAL).
+    indexing processes never interleave; searches read committed state meanwhile (WAL). To index
+    while serving searches in one process, give the index run a Library object of its own.
     """
 
     def __init__(self, folder: Path, *, name: str | None = None, create: bool = False) -> None:
