@@ -98,6 +98,9 @@ class Refine(Method):
     name = "refine"
     summary = "Long videos: TFVTG/UniVTG candidate windows, then a Video-LLM densely inside each"
     paper = "vtg's combination of a retrieval stage with NumPro / TimeMarker / VTG-LLM (see docs/videollm.md)"
+    score_meaning = ("0.5 + half the fast stage's score (normalised over the candidate windows, best = 1) "
+                     "where the Video-LLM answered inside the window; half of it where it did not, so every "
+                     "answered window ranks above every unanswered one.")
 
     @dataclass(frozen=True)
     class Config:

@@ -64,6 +64,8 @@ class VideoLLMMethod(Method):
     """Base class of the Video-LLM grounding methods."""
 
     Config = VideoLLMConfig
+    score_meaning = ("Video-LLMs give no confidence: every interval the model answered scores 1, "
+                     "ranked in the order it named them.")
 
     # -- what subclasses provide ------------------------------------------------------------
     def frame_rule(self, duration: float) -> tuple[float | None, int | None]:

@@ -37,16 +37,40 @@ def import_ray() -> Any:
 
 
 def connect(address: str | None, num_cpus: int | None = None) -> bool:
-    """Join the cluster at ``address``, or start a local one; True when this call started Ray."""
+    """Join the cluster at ``address``, or start a local one; True when this call started Ray.
+
+    Ray's own Python log lines (INFO/WARNING from the driver, Ray Data's progress notes) stay
+    off the terminal unless vtg runs with ``--debug``; workers' output is never forwarded to the
+    driver. Ray still writes its session logs under its temp folder. Error lines of Ray's C++
+    core worker still reach stderr: only ``RAY_BACKEND_LOG_LEVEL`` silences them, and setting it
+    prints a line of its own and lowers every Ray process's file logs too.
+    """
     ray = import_ray()
     if ray.is_initialized():
         return False
+    debug = ray_debug()
+    settings = dict(include_dashboard=False, log_to_driver=False, logging_level="info" if debug else "error")
     if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="warning")
+        ray.init(address=address, **settings)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                 logging_level="warning")
+        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **settings)
+    quiet_ray_data(debug)
     return True
+
+
+def ray_debug() -> bool:
+    """Whether Ray's logs should reach the terminal: vtg's ``--debug`` (``VTG_DEBUG``)."""
+    return os.environ.get("VTG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def quiet_ray_data(debug: bool) -> None:
+    """Ray Data logs INFO lines (and a warning about progress bars) to the console; keep its
+    console handlers at ERROR unless debugging. Its log file in the session folder is untouched."""
+    import logging
+
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.INFO if debug else logging.ERROR)
 
 
 def item_to_dict(item: BatchItem) -> dict[str, Any]:

@@ -38,12 +38,26 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help is printed as written: rich markup would eat "vtg[ray]", and rich's option tables
+    # leave ~19 columns for the help text at 80 columns; click's plain layout leaves ~48.
+    rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from vtg import __version__
+
+        typer.echo(f"vtg {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.", envvar="VTG_DEBUG"),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs (also after the command).",
+                               envvar="VTG_DEBUG"),
+    version: bool = typer.Option(False, "--version", help="Print vtg's version and exit.", is_eager=True,
+                                 callback=_print_version),
 ) -> None:
     if debug:
         os.environ["VTG_DEBUG"] = "1"
@@ -75,9 +89,18 @@ def setup_logging() -> None:
     logger.setLevel(logging.DEBUG if debug_enabled() else logging.WARNING)
 
 
+def lift_debug(argv: list[str]) -> list[str]:
+    """``argv`` with every ``--debug`` moved to the front, where the root option is parsed, so
+    ``vtg ground v.mp4 q --debug`` works too. Arguments after ``--`` are left alone."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    head = [a for a in argv[:end] if a != "--debug"]
+    return (["--debug"] if len(head) < end else []) + head + argv[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (used by the console script and in-process tests)."""
     setup_logging()
+    argv = lift_debug(list(sys.argv[1:] if argv is None else argv))
     try:
         # Without standalone mode click *returns* the code of a typer.Exit raised in a command.
         returned = app(args=argv, prog_name="vtg", standalone_mode=False)

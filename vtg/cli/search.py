@@ -49,11 +49,19 @@ def search_command(
 
 
 def index_library_command(folders: List[Path], library: str, *, method: str, encoder: str | None, fps: float | None,
-                          max_frames: int | None, device: str, refresh: bool, as_json: bool, progress: bool,
-                          options: dict) -> None:
-    """``vtg index DIR... --library NAME``: one line per video as its fate is decided, then a summary."""
+                          max_frames: int | None, device: str, refresh: bool, as_json: bool, progress: bool) -> None:
+    """``vtg index DIR... --library NAME``: one line per video as its fate is decided, then a summary.
+    The encoder is made local first (downloaded on first use, or a one-line error offline)."""
+    from vtg.cli import preflight
     from vtg.errors import VtgError
-    from vtg.library import open_library
+    from vtg.library import library_folder, open_library
+    from vtg.library.walk import resolve_roots
+
+    resolve_roots(folders)  # usage errors (missing folder, bad library name) before any download
+    library_folder(library)
+    spec = encoder or preflight.method_settings(method, {}, None, check=False).encoder
+    if spec:
+        preflight.ensure_models(preflight.Settings(spec, fps, max_frames))
 
     def report(path: Path, status: str, detail: str) -> None:
         if as_json:
@@ -64,7 +72,7 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
 
     with open_library(library, create=True) as lib:
         summary = lib.index(folders, encoder=encoder, fps=fps, method=method, max_frames=max_frames, device=device,
-                            refresh=refresh, progress=progress, report=report, **options)
+                            refresh=refresh, progress=progress, report=report)
         total = sum(1 for row in lib.videos() if row.status == "ok")
         folder = lib.folder
     line = summary.to_dict() | {"videos": total, "folder": str(folder)}

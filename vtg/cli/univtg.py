@@ -65,7 +65,7 @@ def train_univtg_command(
     hidden_dim: int = typer.Option(1024, "--hidden-dim", help="Width for a model trained from scratch."),
     enc_layers: int = typer.Option(4, "--enc-layers"),
     timestamp: str = typer.Option("center", "--timestamp", help="Clip anchor for a new model: center, or official (ignored with --init)."),
-    encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e", help="CLIP encoder for video and text features; must be the one the model was trained with."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder for video and text features (default: the --init folder's, else ViT-B-32/openai); recorded in config.json."),
     device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA."),
     main_metric: str = typer.Option("R1@0.5", "--main-metric", help="Validation metric that picks the best model."),
@@ -84,7 +84,8 @@ def train_univtg_command(
     show = sys.stderr.isatty() if progress is None else progress
     if (output / "last" / "state.json").is_file() and not resume:
         raise UsageError(f"{output} already holds a training run; pass --resume to continue it or choose another --output")
-    source = FeatureSource(features or (), text_features, videos, encoder=encoder, device=device)
+    run_encoder, record = _training_encoder(encoder, init, computes=videos is not None or text_features is None)
+    source = FeatureSource(features or (), text_features, videos, encoder=run_encoder, device=device)
     train = build_samples(read_annotations(annotations), source, progress=show)
     val_samples = build_samples(read_annotations(val), source, progress=show) if val else None
     dv, dt = train[0].video.shape[1] + 2, train[0].text.shape[1]
@@ -97,6 +98,9 @@ def train_univtg_command(
     if trainer.cfg.v_feat_dim != dv or trainer.cfg.t_feat_dim != dt:
         raise UsageError(f"the features are {dv - 2}-d video / {dt}-d text but the model takes "
                          f"{trainer.cfg.v_feat_dim - 2} / {trainer.cfg.t_feat_dim}")
+    import dataclasses
+
+    trainer.cfg = dataclasses.replace(trainer.cfg, encoder=record)
     output.mkdir(parents=True, exist_ok=True)
 
     def log(line: str) -> None:
@@ -107,6 +111,21 @@ def train_univtg_command(
     state = trainer.fit(train, val_samples, log=log)
     typer.echo(json.dumps({"output": str(output), "epochs": state["epoch"], "best": state["best"],
                            "main_metric": main_metric, "timestamp": trainer.cfg.timestamp}))
+
+
+def _training_encoder(explicit: Optional[str], init: Optional[Path], *, computes: bool) -> tuple[str, Optional[str]]:
+    """(encoder to compute features with, canonical spec to record in config.json or None).
+
+    The ``--init`` folder's recorded encoder is the default (an explicit one that differs is an
+    error); a run whose features all come precomputed from folders records an encoder only when
+    one was named, since vtg cannot know what produced them otherwise."""
+    from vtg.encoders.specs import parse_spec
+    from vtg.methods.univtg.features import CLIP_ENCODER
+    from vtg.methods.univtg.weights import choose_encoder, recorded_encoder
+
+    run = choose_encoder(explicit, init, CLIP_ENCODER)
+    known = computes or explicit is not None or (init is not None and recorded_encoder(init) is not None)
+    return run, parse_spec(run).canonical if known else None
 
 
 def pseudo_label_command(
@@ -139,7 +158,7 @@ def summarize_command(
     query: Optional[str] = typer.Argument(None, help="Optional focus; without it the summary is query-free."),
     model: Optional[str] = typer.Option(None, "--model", help="UniVTG directory (vtg models convert univtg / vtg train univtg)."),
     summary_ratio: float = typer.Option(0.2, "--summary-ratio", help="Fraction of 2-second clips to keep."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder (default ViT-B-32/openai); must be the one the model was trained with."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder (default: the one the model folder records, else ViT-B-32/openai)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Other UniVTG options as key=value."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
