@@ -89,6 +89,10 @@ def test_index_then_search_by_image_finds_the_scene_and_matches_ground(folder, c
     assert firsts == sorted(firsts, reverse=True)
     rows = ranked_rows(hits)                                        # and across videos by score
     assert [r[3] for r in rows] == sorted((r[3] for r in rows), reverse=True) and len(rows) <= 5
+    assert all(len(g.moments) <= 3 for g in hits)                   # at most --per-video each
+    one_each = search(lib_path, image=png, top=10, per_video=1, device="cpu")
+    assert len(one_each) == 3 and all(len(g.moments) == 1 for g in one_each)
+    assert one_each[0].moments[0] == best.moments[0]
     # the same localiser as `vtg ground` on the same (cached) features, up to float16 storage
     ground = vtg.ground(folder / "three.mp4", image=png, encoder=str(clip_dir), device="cpu", top_k=10)
     assert ground.meta["features_cached"] is True

@@ -27,7 +27,8 @@ def search_command(
     top: int = typer.Option(20, "--top", "-n", min=1, max=10000, help="How many moments to list, across all videos."),
     image: Optional[Path] = typer.Option(None, "--image", help="Query by an example image instead of text."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Localiser placing the boundaries (methods that ground from frame features)."),
-    candidates: Optional[int] = typer.Option(None, "--candidates", min=1, help="Videos localised after the scan (default: 2 x --top, at least 10)."),
+    per_video: int = typer.Option(3, "--per-video", min=1, help="At most this many moments of one video in the list."),
+    candidates: Optional[int] = typer.Option(None, "--candidates", min=1, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
     llm: Optional[str] = typer.Option(None, "--llm", help="Query decomposition: rules, hf:<model>, json:<file>, or openai:<model> with --llm-url."),
     llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
@@ -42,7 +43,8 @@ def search_command(
     options = {k: v for k, v in {"llm": llm, "llm_url": llm_url, "device": device}.items() if v is not None}
     options.update(parse_key_values(option))
     fmt = pick_format(fmt, as_json, output)
-    results = search(library, query, image=image, top=top, method=method, candidates=candidates, **options)
+    results = search(library, query, image=image, top=top, method=method, candidates=candidates, per_video=per_video,
+                     **options)
     if not results:
         typer.echo(f"vtg search: no moment found in library {library!r}", err=True)
     emit(results, fmt, output)
