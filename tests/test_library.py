@@ -172,6 +172,9 @@ def test_hostile_names_are_indexed_and_kept_exactly(tmp_path, clip_dir, three_sc
         stored = sorted(path_bytes(r.path) for r in opened.videos() if r.status == "ok")
     assert stored == sorted(os.path.join(os.fsencode(root.resolve()), n) for n in names)
     assert not (tmp_path / "pwn").exists() and not Path("pwn").exists()
+    assert main(["index", str(root), "--library", str(lib), "--encoder", str(clip_dir), "--json"]) == 0
+    reported = [json.loads(line)["video"] for line in capsys.readouterr().out.splitlines()[:-1]]
+    assert sorted(os.fsencode(v) for v in reported) == stored      # JSON keeps the exact names
     assert main(["search", "red", "--library", str(lib), "--top", "10", "--json", "--device", "cpu"]) == 0
     json.loads(capsys.readouterr().out)
 

@@ -66,10 +66,10 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
         preflight.ensure_models(preflight.Settings(spec, fps, max_frames))
 
     def report(path: Path, status: str, detail: str) -> None:
-        if as_json:
-            typer.echo(json.dumps({"video": printable(path), "status": status, "detail": detail}))
+        if as_json:  # json.dumps escapes what a terminal would not show, keeping the exact name
+            typer.echo(json.dumps({"video": str(path), "status": status, "detail": detail}))
         else:
-            typer.echo(f"{printable(path)}: {status}{': ' + detail if detail else ''}",
+            typer.echo(printable(f"{path}: {status}{': ' + detail if detail else ''}"),
                        err=status in ("error", "skipped"))
 
     with open_library(library, create=True) as lib:
@@ -88,8 +88,9 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
         raise VtgError(f"{summary.errors} videos could not be indexed (recorded in the library with the reason)")
 
 
-def printable(path) -> str:
-    """A path on one line: control characters and undecodable bytes escaped, the rest as is."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   if not 0xD800 <= ord(c) <= 0xDFFF else f"\\x{ord(c) - 0xDC00:02x}" for c in str(path))
+def printable(text: str) -> str:
+    """``text`` on one line: control characters and undecodable bytes (lone surrogates from file
+    names) escaped, everything else as is."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
 
