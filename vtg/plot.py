@@ -54,6 +54,21 @@ def tick_step(duration: float) -> float | None:
                 3600 * max(1, round(duration / 36000)))
 
 
+def picture_format(output: str | Path) -> str:
+    """The image format ``output``'s suffix asks for (png without a suffix); a suffix matplotlib
+    cannot write is a :class:`~vtg.errors.UsageError` listing the ones it can, before any drawing."""
+    from vtg.errors import UsageError
+
+    fmt = Path(output).suffix.lstrip(".").lower() or "png"
+    plt = _pyplot()
+    supported = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if fmt not in supported:
+        raise UsageError(f"-o {output}: cannot write .{fmt} pictures; use one of "
+                         + ", ".join(f".{s}" for s in sorted(supported)))
+    return fmt
+
+
 def plot_grounding(result: Grounding, output: str | Path, *, top_k: int = DEFAULT_MOMENTS,
                    ground_truth: Sequence[Sequence[float]] = (), title: str | None = None,
                    dpi: int = 120) -> Path:
@@ -66,12 +81,15 @@ def plot_grounding(result: Grounding, output: str | Path, *, top_k: int = DEFAUL
     """
     plt = _pyplot()
     output = Path(output)
+    fmt = picture_format(output)
     fig, ax = plt.subplots(figsize=(10, 3.2), dpi=dpi)
     try:
         draw_grounding(ax, result, top_k=top_k, ground_truth=ground_truth, title=title)
         fig.tight_layout()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output)
+        from vtg.outputs import staged
+
+        with staged(output, what="picture") as tmp:  # never a half-written picture under its name
+            fig.savefig(tmp, format=fmt)
     finally:
         plt.close(fig)
     return output

@@ -32,7 +32,7 @@ class JsonWriter(Writer):
 
     def render(self, results: list[Grounding]) -> str:
         data = [r.to_dict() for r in results]
-        return compact_number_lists(json.dumps(data[0] if len(data) == 1 else data, indent=2)) + "\n"
+        return compact_number_lists(json.dumps(data[0] if len(data) == 1 else data, indent=2, allow_nan=False)) + "\n"
 
 
 _NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -47,12 +47,13 @@ def compact_number_lists(text: str) -> str:
 
 
 class JsonlWriter(Writer):
-    """One result per line: the QVHighlights prediction form read by `vtg eval`."""
+    """One result per line: the QVHighlights prediction form read by `vtg eval`. ASCII-escaped, so
+    no character inside a string (U+2028, U+0085...) can look like a line end to any reader."""
 
     name, suffix = "jsonl", ".jsonl"
 
     def render(self, results: list[Grounding]) -> str:
-        return "".join(json.dumps(r.to_dict()) + "\n" for r in results)
+        return "".join(json.dumps(r.to_dict(), allow_nan=False) + "\n" for r in results)
 
 
 def spreadsheet_safe(text: str) -> str:

@@ -28,8 +28,9 @@ def save_model(model, cfg: ModelConfig, out_dir: str | Path, filename: str = WEI
     from safetensors.torch import save
 
     from vtg.fileio import atomic_write_bytes
+    from vtg.outputs import check_output_dir
 
-    out = Path(out_dir)
+    out = check_output_dir(out_dir, what="model folder")  # a file there: one line, not FileExistsError
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(out / filename, save(tensors, metadata={"format": "pt", "model": "univtg"}))

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from vtg.cli.options import emit, parse_key_values, pick_format
+from vtg.errors import UsageError
 from vtg.writers import WRITERS
 
 
@@ -49,7 +50,13 @@ def ground_command(
     from vtg.api import check_video_path
     from vtg.cli import preflight
     from vtg.encoders.weights import offline_scope
+    from vtg.outputs import check_output
 
+    for target, what in ((output, "-o"), (html, "--html")):  # before loading or downloading a model
+        if target is not None:
+            check_output(target, inputs=[video, image], what=what)
+    if output is not None and html is not None and Path(output).absolute() == Path(html).absolute():
+        raise UsageError(f"-o and --html both name {output}; give two files")
     options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm,
                              llm_url=llm_url, device=device)
     options.update(parse_key_values(option))
@@ -67,8 +74,8 @@ def ground_command(
         import vtg
 
         result = vtg.ground(path, query, image=image, method=method, top_k=top_k, progress=show_progress, **options)
-    emit([result], fmt, output)
+    emit([result], fmt, output, inputs=[video, image])
     if html is not None:
         from vtg.report import write_report
 
-        write_report([result], video, html)
+        write_report([result], video, html, inputs=[video, image])

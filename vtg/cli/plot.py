@@ -38,9 +38,12 @@ def plot_command(
     ground_truth: Optional[Path] = typer.Option(None, "--ground-truth", help="Annotation file; the windows of the record's qid are drawn."),
 ) -> None:
     """Plot the saliency curve over time with the top moments shaded and ground truth marked."""
-    from vtg.plot import plot_grounding
+    from vtg.outputs import check_output
+    from vtg.plot import picture_format, plot_grounding
     from vtg.report.data import find_ground_truth, pick_record
 
+    check_output(output, inputs=[result, ground_truth], what="-o")
+    picture_format(output)  # an unknown suffix fails before reading or drawing
     record = pick_record(result, qid)
     windows = [parse_window(w) for w in gt or []]
     if ground_truth is not None:

@@ -22,8 +22,10 @@ def report_command(
     top_k: int = typer.Option(3, "--top-k", "-k", min=0, help="How many top moments to draw on each curve (#1 shaded, the others in lanes above); the lists show all."),
 ) -> None:
     """Write a self-contained HTML page per video: player, saliency curves, clickable moments."""
+    from vtg.outputs import check_output_dir
     from vtg.report import write_reports
 
+    check_output_dir(out_dir, inputs=[predictions, ground_truth], what="--out-dir")
     done = write_reports(predictions, out_dir, video_dir=video_dir, ground_truth=ground_truth, embed=embed, top_k=top_k)
     for vid in done["missing_videos"]:
         print(f"vtg: warning: no video file found for {vid}", file=sys.stderr)

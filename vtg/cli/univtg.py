@@ -44,6 +44,10 @@ def convert_command(
     if key not in CONVERTERS:
         raise UnknownNameError("convertible method", method, list(CONVERTERS))
     module, func = CONVERTERS[key].split(":")
+    if output is not None:  # before reading the checkpoint: `-o CKPT` is refused untouched
+        from vtg.outputs import check_output_dir
+
+        check_output_dir(output, inputs=[checkpoint], what="-o")
     out = getattr(importlib.import_module(module), func)(checkpoint, output)
     typer.echo(f"wrote {out}; use it with: vtg ground VIDEO QUERY --method {key} --model {out}")
 
@@ -81,7 +85,12 @@ def train_univtg_command(
     from vtg.methods.univtg.features import FeatureSource, build_samples
     from vtg.methods.univtg.train import Trainer, TrainOptions
 
+    from vtg.outputs import check_output, check_output_dir
+
     show = sys.stderr.isatty() if progress is None else progress
+    inputs = [annotations, val]
+    check_output_dir(output, inputs=inputs, what="--output")  # before any feature is computed
+    check_output(output / "log.jsonl", inputs=inputs, what="training log")
     if (output / "last" / "state.json").is_file() and not resume:
         raise UsageError(f"{output} already holds a training run; pass --resume to continue it or choose another --output")
     run_encoder, record = _training_encoder(encoder, init, computes=videos is not None or text_features is None)
@@ -145,6 +154,9 @@ def pseudo_label_command(
 
     if (vocabulary is None) == (concepts is None):
         raise UsageError("give exactly one of --vocabulary FILE or --concepts 'a,b,c'")
+    from vtg.outputs import check_output
+
+    check_output(output, inputs=[*videos, vocabulary], what="-o")
     words = read_vocabulary(vocabulary) if vocabulary else [c.strip() for c in concepts.split(",") if c.strip()]
     kinds = [k.strip() for k in labels.split(",") if k.strip()]
     paths = [check_video_path(v) for v in videos]
@@ -171,9 +183,13 @@ def summarize_command(
     from vtg.cli.options import emit, parse_key_values, pick_format
     from vtg.methods import load_method
 
+    from vtg.outputs import check_output
+
+    if output is not None:  # before loading the model
+        check_output(output, inputs=[video], what="-o")
     options = {k: v for k, v in {"model": model, "encoder": encoder, "device": device}.items() if v is not None}
     options.update(parse_key_values(option))
     runner = load_method("univtg", **options)
     show = sys.stderr.isatty() if progress is None else progress
     result = runner.summarize(check_video_path(video), summary_ratio, query, progress=show)
-    emit([result], pick_format(fmt, as_json, output), output)
+    emit([result], pick_format(fmt, as_json, output), output, inputs=[video])
