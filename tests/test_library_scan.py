@@ -131,3 +131,13 @@ def test_sweep_removes_only_what_the_library_wrote(tmp_path):
     assert shards.open_features(folder, kept.name, 2, (4,)).shape == (2, 4)
     with pytest.raises(DataError, match="the manifest says"):
         shards.open_features(folder, kept.name, 3, (4,))
+
+
+def test_non_finite_features_are_refused(tmp_path):
+    feats = np.ones((3, 4), np.float32)
+    feats[1, 2] = 1e6  # beyond float16: infinity once stored
+    with open_library(tmp_path / "lib", create=True) as lib, lib.writer() as w:
+        with pytest.raises(DataError, match="NaN or infinity"):
+            w.add(Path("/x.mp4"), features=feats, times=np.arange(3.0), duration=3.0, encoder="e", fps=1.0,
+                  key="k", size=1, mtime_ns=1)
+        assert lib.videos() == []

@@ -286,9 +286,12 @@ class ShardWriter:
     def add(self, path: Path, *, features: np.ndarray, times: np.ndarray, duration: float, encoder: str,
             fps: float | None, key: str | None, size: int, mtime_ns: int) -> None:
         """Queue one video's features [frames, *shape] (converted to float16 now)."""
-        feats = np.asarray(features, dtype=shards.DTYPE)
+        with np.errstate(over="ignore"):  # values beyond float16 become inf, refused just below
+            feats = np.asarray(features, dtype=shards.DTYPE)
         if feats.ndim < 2 or feats.shape[0] == 0 or len(times) != feats.shape[0]:
             raise ValueError(f"features {feats.shape} and {len(times)} times do not describe one video")
+        if not (np.isfinite(feats).all() and np.isfinite(times).all()):  # also values beyond float16's range
+            raise DataError(f"features of {path} hold NaN or infinity (after float16 conversion); not stored")
         self._check_shape(feats.shape[1:])
         if self._bytes and self._bytes + feats.nbytes > self.shard_bytes:
             self.flush()
