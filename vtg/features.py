@@ -97,12 +97,14 @@ def video_features(video: str | Path, encoder, fps: float | None, *, max_frames:
     """Features of ``video`` sampled at ``fps`` with ``encoder`` (an Encoder or a spec string).
 
     Cached per (content, encoder, fps, max_frames); ``refresh`` recomputes and overwrites.
-    ``device`` is used only when ``encoder`` is a spec that has to be loaded.
+    ``device`` is used only when ``encoder`` is a spec that has to be loaded, which happens only on
+    a cache miss: a hit needs neither the model nor the decoder. ``video`` may be a
+    :class:`vtg.video.VideoSource`, whose existence check and probe are reused.
     """
-    from vtg.api import check_video_path
     from vtg.encoders import Encoder, load_encoder
+    from vtg.video.source import VideoSource
 
-    path = check_video_path(video)
+    path = VideoSource.of(video)  # a source passed in was checked already: no second check
     _check_sampling(fps, max_frames)
     spec, fingerprint = _encoder_identity(encoder)
     key = cache_key(content_hash(path), spec, fingerprint, fps, max_frames)
@@ -124,7 +126,9 @@ def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int 
                      progress: bool = False, backend: str = "pyav") -> Features:
     """Decode and encode without the cache, one batch of frames at a time."""
     from vtg.video import iter_frames, probe
+    from vtg.video.source import VideoSource
 
+    path = VideoSource.of(path)
     info = probe(path, backend=backend)
     batch = decode_batch_size(encoder.batch_size, info.width, info.height)
     bar = _bar(progress, _expected_count(info, fps, max_frames), path.name)

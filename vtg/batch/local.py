@@ -2,7 +2,7 @@
 
 Lines are grouped by (method, options) so each model loads once, then by video so all queries
 of a video run back to back on its cached features. With ``workers > 1`` a thread pool calls the
-method's optional ``prepare(video)`` hook (decode + encode into the feature cache) for the next
+method's ``prepare(video)`` hook (decode + encode into the feature cache) for the next
 videos while the main thread grounds the queries of the current one: decoding (PyAV) and
 encoding (torch) release the GIL, so threads overlap them without copying the model into other
 processes. Results are handed to ``sink`` in the main thread only, one at a time.

@@ -32,8 +32,8 @@ def index_command(
     refresh: bool = typer.Option(False, "--refresh", help="Recompute even when cached."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per video."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
-    offline: bool = typer.Option(False, "--offline", help="Never download: a model that is not cached is an error (as HF_HUB_OFFLINE=1)."),
     library: Optional[str] = typer.Option(None, "--library", "-L", help="Index the videos under these folders into a searchable library (see `vtg search`)."),
+    offline: bool = typer.Option(False, "--offline", help="Never download: a model that is not cached is an error (as HF_HUB_OFFLINE=1)."),
 ) -> None:
     """Decode and encode VIDEO... once so later queries skip both.
 
@@ -41,28 +41,27 @@ def index_command(
     from vtg.encoders.weights import offline_scope
 
     with offline_scope(offline):
-        if library is not None:
-            from vtg.cli.search import index_library_command
-
-            return index_library_command(videos, library, method=method, encoder=encoder, fps=fps,
-                                         max_frames=max_frames, device=device, refresh=refresh, as_json=as_json,
-                                         progress=sys.stderr.isatty() if progress is None else progress)
-        _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress)
+        _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress, library)
 
 
-def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress) -> None:
-    from vtg.api import check_video_path
+def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress, library) -> None:
     from vtg.cli import preflight
     from vtg.errors import UsageError, VideoError, VtgError
     from vtg.features import video_features
+    from vtg.video.source import VideoSource
 
     show = sys.stderr.isatty() if progress is None else progress
+    if library is not None:
+        from vtg.cli.search import index_library_command
+
+        return index_library_command(videos, library, method=method, encoder=encoder, fps=fps, max_frames=max_frames,
+                                     device=device, refresh=refresh, as_json=as_json, progress=show)
     failed = 0
     for video in videos:
         start = time.perf_counter()
         try:
-            check_video_path(video)
-            settings = _settings(method, video, encoder, fps, max_frames)
+            source = VideoSource.of(video)  # checked once, probed at most once for the whole video
+            settings = _settings(method, source, encoder, fps, max_frames)
             if settings.get("encoder") is None:
                 raise UsageError(f"method {method!r} does not use a frame encoder; pass --encoder and --fps")
             if settings.get("fps") is None:
@@ -70,8 +69,8 @@ def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_jso
                                  f"(encoder: {settings['encoder']})")
             plan = preflight.Settings(settings["encoder"], settings.get("fps"), settings.get("max_frames"))
             preflight.ensure_models(plan)  # before torch: download on first use, or fail at once offline
-            preflight.print_plan(video, plan, device, verbose=show)
-            feats = video_features(video, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
+            preflight.print_plan(source, plan, device, verbose=show)
+            feats = video_features(source, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
                                    progress=show, device=device, refresh=refresh)
         except VideoError as exc:  # this video is bad; model and usage errors stop the run
             failed += 1

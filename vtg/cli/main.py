@@ -27,9 +27,9 @@ COMMAND_MODULES = [
     "vtg.cli.evaluate",
     "vtg.cli.plot",
     "vtg.cli.report",
-    "vtg.cli.univtg",
+    "vtg.cli.method_commands",
     "vtg.cli.overlay",
-    "vtg.cli.parse",
+    "vtg.cli.serve",
 ]
 
 app = typer.Typer(

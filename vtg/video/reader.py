@@ -59,11 +59,14 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     """
     from vtg.video.backends import get_backend
     from vtg.video.files import check_path
+    from vtg.video.source import VideoSource
 
     check_request(fps, max_frames, size, batch_size)
     reader = get_backend(backend)
-    path = check_path(path)
-    info = reader.probe(path)  # errors for missing/bad files surface here, before the first next()
+    if isinstance(path, VideoSource):  # checked and probed once for the whole query
+        info = path.info(backend)
+    else:
+        info = reader.probe(check_path(path))  # errors for missing/bad files surface here, before the first next()
     targets = target_times(info.duration, fps, max_frames, info.num_frames)
     return _batches(reader, info, targets, resized(info.width, info.height, size), max_frames, batch_size, progress)
 
@@ -102,9 +105,7 @@ def read_frames(path, fps: float | None = None, *, max_frames: int | None = None
     """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`)."""
     batches = list(iter_frames(path, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend))
     if not batches:
-        from vtg.video.files import check_path
-
-        info = probe(check_path(path), backend=backend)
+        info = probe(path, backend=backend)
         w, h = resized(info.width, info.height, size)
         return _empty(h, w)
     return FrameBatch(np.concatenate([b.times for b in batches]), np.concatenate([b.frames for b in batches]))
