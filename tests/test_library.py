@@ -386,3 +386,16 @@ def test_index_json_lines_and_video_lookup(folder, clip_dir, tmp_path, capsys):
         assert all(opened.video_path(i).is_file() for i in ids)
         with pytest.raises(UsageError, match="has no video"):
             opened.video_path(max(ids) + 1)
+
+
+def test_a_sentence_search_loads_only_the_text_tower(folder, clip_dir, tmp_path):
+    from vtg.engine import default_manager
+
+    lib = tmp_path / "lib"
+    index(lib, [folder], clip_dir)
+    manager = default_manager()
+    manager.release("encoder")
+    assert search(lib, "red", device="cpu")
+    assert [key[-1] for _, key in manager.loaded("encoder")] == ["text"]
+    assert search(lib, image=green_png(tmp_path), device="cpu")          # an image needs the image tower
+    assert [key[-1] for _, key in manager.loaded("encoder")] == ["full"]

@@ -55,15 +55,6 @@ class IndexSummary:
                                               "skipped", "compacted", "frames", "seconds")}
 
 
-def feature_settings(method, video: Path) -> dict:
-    """The encoder, fps and max_frames ``method`` grounds ``video`` with."""
-    hook = getattr(method, "feature_settings", None)
-    if callable(hook):
-        return dict(hook(video))
-    return {name: getattr(method.config, name) for name in ("encoder", "fps", "max_frames")
-            if hasattr(method.config, name)}
-
-
 def index_library(library, roots: list[Path], *, encoder: str | None = None, fps: float | None = None,
                   method: str = "tfvtg", max_frames: int | None = None, device: str = "auto",
                   refresh: bool = False, progress: bool = False, report: Reporter | None = None,
@@ -132,6 +123,7 @@ class _Session:
     def run(self, path: Path, st, row, refresh: bool) -> tuple[str, str, int]:
         """Bring one video up to date: ``(status, detail, frames encoded)``."""
         from vtg.features import content_hash, video_features
+        from vtg.video.source import VideoSource
 
         try:
             key = content_hash(path)
@@ -141,9 +133,10 @@ class _Session:
             self.library.manifest.touch(row.id, st.st_size, st.st_mtime_ns)
             return "touched", "content unchanged", 0
         try:
-            settings = self._settings(path)
+            source = VideoSource.of(path)  # probed once for the sampling plan and the decoder
+            settings = self._settings(source)
             encoder = self._encoder(settings["encoder"])
-            feats = video_features(path, encoder, settings["fps"], max_frames=settings.get("max_frames"),
+            feats = video_features(source, encoder, settings["fps"], max_frames=settings.get("max_frames"),
                                    progress=self.progress, device=self.device, refresh=refresh)
         except VideoError as exc:
             return self._error(path, st, key, str(exc))
@@ -154,10 +147,10 @@ class _Session:
         shape = "x".join(str(d) for d in feats.features.shape[1:])
         return "indexed", f"{len(feats)} frames [{shape}] at {feats.fps} fps, {feats.duration:.1f} s", len(feats)
 
-    def _settings(self, path: Path) -> dict:
+    def _settings(self, path) -> dict:
         from vtg.errors import UsageError
 
-        settings = {} if {"encoder", "fps"} <= set(self.overrides) else feature_settings(self.method, path)
+        settings = {} if {"encoder", "fps"} <= set(self.overrides) else dict(self.method.feature_settings(path))
         settings.update(self.overrides)
         if settings.get("encoder") is None:
             raise UsageError(f"method {self.method.name!r} does not use a frame encoder; a library needs one "

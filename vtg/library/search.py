@@ -1,6 +1,7 @@
 """``vtg search``: rank moments across every video of a library.
 
-1. The query is decomposed and encoded once (the library's encoder, text side).
+1. The query is decomposed and encoded once with the library's encoder (a sentence loads only its
+   text tower).
 2. An exact scan (:mod:`vtg.library.scan`) scores every frame of every video and keeps each
    video's best frame similarity.
 3. The ``candidates`` videos with the best frames (default: twice the videos the list can span,
@@ -86,7 +87,7 @@ def _search(lib, q: Query, top: int, candidates: int, per_video: int, method: st
     view = lib.view()
     if not view.videos:
         return []
-    encoder = _encoder(lib, searcher.config.device)
+    encoder = _encoder(lib, searcher.config.device, text_only=q.image is None)
     prepared = searcher.prepare(encoder, q)
     return rank(view, searcher, prepared, top=top, candidates=candidates, per_video=per_video, library=lib.name,
                 encoder=encoder.spec)
@@ -162,7 +163,9 @@ def _without_encoder(lib, options: dict) -> dict:
     return options
 
 
-def _encoder(lib, device: str):
+def _encoder(lib, device: str, *, text_only: bool):
+    """The library's encoder, shared through the model manager: a sentence query loads only the
+    text tower (the frames are already encoded); an image query needs the image tower."""
     from vtg.encoders import load_encoder
 
-    return load_encoder(lib.encoder, device=device)
+    return load_encoder(lib.encoder, device=device, text_only=text_only)
