@@ -60,7 +60,8 @@ def build(folder: Path, hours: int, dim: int, video_minutes: int, seed: int) -> 
     frames = video_minutes * 60
     videos = max(1, round(hours * 60 / video_minutes))
     t0 = time.perf_counter()
-    with open_library(folder, create=True) as lib, lib.writer(encoder="synthetic", fingerprint="0") as w:
+    with open_library(folder, create=True) as lib, \
+            lib.writer(encoder="synthetic", fingerprint="0", max_age=float("inf")) as w:  # full shards only
         for i in range(videos):
             feats = pool[rng.integers(0, len(pool), frames)]
             w.add(Path(f"/synthetic/{hours}h/video{i:05d}.mp4"), features=feats,

@@ -141,3 +141,23 @@ def test_non_finite_features_are_refused(tmp_path):
             w.add(Path("/x.mp4"), features=feats, times=np.arange(3.0), duration=3.0, encoder="e", fps=1.0,
                   key="k", size=1, mtime_ns=1)
         assert lib.videos() == []
+
+
+def test_small_shards_are_merged_and_old_buffers_flushed(tmp_path):
+    rng = np.random.default_rng(6)
+
+    def add(w, i, n=5):
+        w.add(Path(f"/v{i}.mp4"), features=unit(rng, (n, 8)), times=np.arange(float(n)), duration=float(n),
+              encoder="e", fps=1.0, key=str(i), size=n, mtime_ns=i)
+
+    with open_library(tmp_path / "lib", create=True) as lib:
+        with lib.writer(max_age=0.0) as w:          # every video waits "too long": one shard each
+            for i in range(4):
+                add(w, i)
+            assert w.shards_written == 4
+        with lib.writer() as w:
+            assert lib.compact(w) == 4                # four small shards become one
+        view = lib.view()
+        assert len(view.shards) == 1 and len(view.videos) == 4
+        with lib.writer() as w:
+            assert lib.compact(w) == 0                # a single small shard stays

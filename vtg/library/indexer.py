@@ -13,7 +13,8 @@ For each video file under the roots (:mod:`vtg.library.walk`):
 Rows of files under the roots that are gone are dropped first; shards left mostly dead by drops and
 re-indexing are rewritten (their live videos copied into new shards), and shards nobody uses any
 more are deleted last. Interrupted (even by SIGKILL) the run loses at most the videos buffered for the
-current shard; the next run finds them missing and computes them again (from the feature cache).
+current shard (a minute's worth at most); the next run finds them missing and computes them again
+(from the feature cache).
 """
 
 from __future__ import annotations
