@@ -11,10 +11,10 @@ For each video file under the roots (:mod:`vtg.library.walk`):
 * unreadable: a row with ``status = 'error'`` and the reason; the others still run.
 
 Rows of files under the roots that are gone are dropped first; shards left mostly dead by drops and
-re-indexing are rewritten (their live videos copied into new shards), and shards nobody uses any
-more are deleted last. Interrupted (even by SIGKILL) the run loses at most the videos buffered for the
-current shard (a minute's worth at most); the next run finds them missing and computes them again
-(from the feature cache).
+re-indexing, and small shards, are rewritten (their live videos copied into full shards), and shards
+nobody uses any more are deleted last. Interrupted (even by SIGKILL), a run loses only the videos
+not yet committed with a shard (a shard is written when full or when its oldest video has waited a
+minute); the next run finds them missing and computes them again (from the feature cache).
 """
 
 from __future__ import annotations
