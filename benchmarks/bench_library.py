@@ -13,7 +13,8 @@ alternate over the sizes (so a burst of load on the shared machine hits every si
   the mapped shards without a float32 copy), and ``scan numpy``: the same scan without torch,
   widening each block to float32 first (the baseline, in the same rounds);
 * ``search``: scan + TFVTG localisation of the candidate videos + ranking (``vtg.library.search``
-  minus the text encoding, which does not depend on the library's size), ``--top 20``.
+  minus the text encoding, which does not depend on the library's size), ``--top 20``, at most 3
+  moments per video (so 14 candidate videos are localised).
 
 It prints medians, the growth ratios 100h/10h and 1000h/100h (linear growth: ~10), frames scanned
 per second, and the peak heap memory of one search and of one numpy-path scan (tracemalloc:
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from vtg.library import open_library  # noqa: E402
 from vtg.library.scan import BLOCK_BYTES, dot_scores, scan  # noqa: E402
-from vtg.library.search import rank  # noqa: E402
+from vtg.library.search import default_candidates, rank  # noqa: E402
 from vtg.library.store import DEFAULT_SHARD_BYTES  # noqa: E402
 from vtg.library.tfvtg import PreparedQuery, TFVTGSearch  # noqa: E402
 from vtg.llm.types import Decomposition  # noqa: E402
@@ -59,7 +60,8 @@ def build(folder: Path, hours: int, dim: int, video_minutes: int, seed: int) -> 
     frames = video_minutes * 60
     videos = max(1, round(hours * 60 / video_minutes))
     t0 = time.perf_counter()
-    with open_library(folder, create=True) as lib, lib.writer(encoder="synthetic", fingerprint="0") as w:
+    with open_library(folder, create=True) as lib, \
+            lib.writer(encoder="synthetic", fingerprint="0", max_age=float("inf")) as w:  # full shards only
         for i in range(videos):
             feats = pool[rng.integers(0, len(pool), frames)]
             w.add(Path(f"/synthetic/{hours}h/video{i:05d}.mp4"), features=feats,
@@ -80,7 +82,8 @@ def prepared_query(dim: int, seed: int) -> PreparedQuery:
 
 
 def one_search(view, searcher, prepared, top: int):
-    return rank(view, searcher, prepared, top=top, candidates=max(10, 2 * top), library="bench", encoder="synthetic")
+    return rank(view, searcher, prepared, top=top, candidates=default_candidates(top, 3), per_video=3,
+                library="bench", encoder="synthetic")
 
 
 def peak_heap(fn) -> int:

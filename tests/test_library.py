@@ -89,6 +89,10 @@ def test_index_then_search_by_image_finds_the_scene_and_matches_ground(folder, c
     assert firsts == sorted(firsts, reverse=True)
     rows = ranked_rows(hits)                                        # and across videos by score
     assert [r[3] for r in rows] == sorted((r[3] for r in rows), reverse=True) and len(rows) <= 5
+    assert all(len(g.moments) <= 3 for g in hits)                   # at most --per-video each
+    one_each = search(lib_path, image=png, top=10, per_video=1, device="cpu")
+    assert len(one_each) == 3 and all(len(g.moments) == 1 for g in one_each)
+    assert one_each[0].moments[0] == best.moments[0]
     # the same localiser as `vtg ground` on the same (cached) features, up to float16 storage
     ground = vtg.ground(folder / "three.mp4", image=png, encoder=str(clip_dir), device="cpu", top_k=10)
     assert ground.meta["features_cached"] is True
@@ -168,6 +172,9 @@ def test_hostile_names_are_indexed_and_kept_exactly(tmp_path, clip_dir, three_sc
         stored = sorted(path_bytes(r.path) for r in opened.videos() if r.status == "ok")
     assert stored == sorted(os.path.join(os.fsencode(root.resolve()), n) for n in names)
     assert not (tmp_path / "pwn").exists() and not Path("pwn").exists()
+    assert main(["index", str(root), "--library", str(lib), "--encoder", str(clip_dir), "--json"]) == 0
+    reported = [json.loads(line)["video"] for line in capsys.readouterr().out.splitlines()[:-1]]
+    assert sorted(os.fsencode(v) for v in reported) == stored      # JSON keeps the exact names
     assert main(["search", "red", "--library", str(lib), "--top", "10", "--json", "--device", "cpu"]) == 0
     json.loads(capsys.readouterr().out)
 
@@ -379,3 +386,16 @@ def test_index_json_lines_and_video_lookup(folder, clip_dir, tmp_path, capsys):
         assert all(opened.video_path(i).is_file() for i in ids)
         with pytest.raises(UsageError, match="has no video"):
             opened.video_path(max(ids) + 1)
+
+
+def test_a_sentence_search_loads_only_the_text_tower(folder, clip_dir, tmp_path):
+    from vtg.engine import default_manager
+
+    lib = tmp_path / "lib"
+    index(lib, [folder], clip_dir)
+    manager = default_manager()
+    manager.release("encoder")
+    assert search(lib, "red", device="cpu")
+    assert [key[-1] for _, key in manager.loaded("encoder")] == ["text"]
+    assert search(lib, image=green_png(tmp_path), device="cpu")          # an image needs the image tower
+    assert [key[-1] for _, key in manager.loaded("encoder")] == ["full"]

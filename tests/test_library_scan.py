@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vtg.errors import DataError
 from vtg.library import open_library
 from vtg.library.scan import block_rows, scan
 
@@ -110,3 +111,53 @@ def test_the_torch_and_numpy_dot_products_agree():
         got = dot_scores(block, v, use_torch=use_torch)
         assert got.dtype == np.float32 and got.shape == (3000,)
         np.testing.assert_allclose(got, exact, atol=2e-3)
+
+
+def test_sweep_removes_only_what_the_library_wrote(tmp_path):
+    from vtg.library import shards
+
+    folder = tmp_path / "shards"
+    kept = shards.write(folder, np.zeros((2, 4), np.float16), np.arange(2.0))
+    orphan = shards.write(folder, np.ones((3, 4), np.float16), np.arange(3.0))
+    torn = folder / (shards.new_name() + ".times.npy.tmp")
+    torn.write_bytes(b"half")
+    strays = [folder / "notes.tmp", folder / "abc.npy", folder / "readme.txt"]
+    for p in strays:
+        p.write_text("user data")
+    removed = shards.sweep(folder, {kept.name})
+    assert sorted(removed) == sorted([f"{orphan.name}.npy", f"{orphan.name}.times.npy", torn.name])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{kept.name}.npy", f"{kept.name}.times.npy", *(p.name for p in strays)])
+    assert shards.open_features(folder, kept.name, 2, (4,)).shape == (2, 4)
+    with pytest.raises(DataError, match="the manifest says"):
+        shards.open_features(folder, kept.name, 3, (4,))
+
+
+def test_non_finite_features_are_refused(tmp_path):
+    feats = np.ones((3, 4), np.float32)
+    feats[1, 2] = 1e6  # beyond float16: infinity once stored
+    with open_library(tmp_path / "lib", create=True) as lib, lib.writer() as w:
+        with pytest.raises(DataError, match="NaN or infinity"):
+            w.add(Path("/x.mp4"), features=feats, times=np.arange(3.0), duration=3.0, encoder="e", fps=1.0,
+                  key="k", size=1, mtime_ns=1)
+        assert lib.videos() == []
+
+
+def test_small_shards_are_merged_and_old_buffers_flushed(tmp_path):
+    rng = np.random.default_rng(6)
+
+    def add(w, i, n=5):
+        w.add(Path(f"/v{i}.mp4"), features=unit(rng, (n, 8)), times=np.arange(float(n)), duration=float(n),
+              encoder="e", fps=1.0, key=str(i), size=n, mtime_ns=i)
+
+    with open_library(tmp_path / "lib", create=True) as lib:
+        with lib.writer(max_age=0.0) as w:          # every video waits "too long": one shard each
+            for i in range(4):
+                add(w, i)
+            assert w.shards_written == 4
+        with lib.writer() as w:
+            assert lib.compact(w) == 4                # four small shards become one
+        view = lib.view()
+        assert len(view.shards) == 1 and len(view.videos) == 4
+        with lib.writer() as w:
+            assert lib.compact(w) == 0                # a single small shard stays

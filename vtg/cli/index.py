@@ -58,7 +58,7 @@ def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_jso
         from vtg.cli.search import index_library_command
 
         return index_library_command(videos, library, method=method, encoder=encoder, fps=fps, max_frames=max_frames,
-                                     device=device, refresh=refresh, as_json=as_json, progress=show, options={})
+                                     device=device, refresh=refresh, as_json=as_json, progress=show)
     failed = 0
     for video in videos:
         start = time.perf_counter()

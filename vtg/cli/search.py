@@ -27,7 +27,8 @@ def search_command(
     top: int = typer.Option(20, "--top", "-n", min=1, max=10000, help="How many moments to list, across all videos."),
     image: Optional[Path] = typer.Option(None, "--image", help="Query by an example image instead of text."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Localiser placing the boundaries (methods that ground from frame features)."),
-    candidates: Optional[int] = typer.Option(None, "--candidates", min=1, help="Videos localised after the scan (default: 2 x --top, at least 10)."),
+    per_video: int = typer.Option(3, "--per-video", min=1, help="At most this many moments of one video in the list."),
+    candidates: Optional[int] = typer.Option(None, "--candidates", min=1, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
     llm: Optional[str] = typer.Option(None, "--llm", help="Query decomposition: rules, hf:<model>, json:<file>, or openai:<model> with --llm-url."),
     llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
@@ -42,29 +43,38 @@ def search_command(
     options = {k: v for k, v in {"llm": llm, "llm_url": llm_url, "device": device}.items() if v is not None}
     options.update(parse_key_values(option))
     fmt = pick_format(fmt, as_json, output)
-    results = search(library, query, image=image, top=top, method=method, candidates=candidates, **options)
+    results = search(library, query, image=image, top=top, method=method, candidates=candidates, per_video=per_video,
+                     **options)
     if not results:
         typer.echo(f"vtg search: no moment found in library {library!r}", err=True)
     emit(results, fmt, output)
 
 
 def index_library_command(folders: List[Path], library: str, *, method: str, encoder: str | None, fps: float | None,
-                          max_frames: int | None, device: str, refresh: bool, as_json: bool, progress: bool,
-                          options: dict) -> None:
-    """``vtg index DIR... --library NAME``: one line per video as its fate is decided, then a summary."""
+                          max_frames: int | None, device: str, refresh: bool, as_json: bool, progress: bool) -> None:
+    """``vtg index DIR... --library NAME``: one line per video as its fate is decided, then a summary.
+    The encoder is made local first (downloaded on first use, or a one-line error offline)."""
+    from vtg.cli import preflight
     from vtg.errors import VtgError
-    from vtg.library import open_library
+    from vtg.library import library_folder, open_library
+    from vtg.library.walk import resolve_roots
+
+    resolve_roots(folders)  # usage errors (missing folder, bad library name) before any download
+    library_folder(library)
+    spec = encoder or preflight.method_settings(method, {}, None, check=False).encoder
+    if spec:
+        preflight.ensure_models(preflight.Settings(spec, fps, max_frames))
 
     def report(path: Path, status: str, detail: str) -> None:
-        if as_json:
-            typer.echo(json.dumps({"video": printable(path), "status": status, "detail": detail}))
+        if as_json:  # json.dumps escapes what a terminal would not show, keeping the exact name
+            typer.echo(json.dumps({"video": str(path), "status": status, "detail": detail}))
         else:
-            typer.echo(f"{printable(path)}: {status}{': ' + detail if detail else ''}",
+            typer.echo(printable(f"{path}: {status}{': ' + detail if detail else ''}"),
                        err=status in ("error", "skipped"))
 
     with open_library(library, create=True) as lib:
         summary = lib.index(folders, encoder=encoder, fps=fps, method=method, max_frames=max_frames, device=device,
-                            refresh=refresh, progress=progress, report=report, **options)
+                            refresh=refresh, progress=progress, report=report)
         total = sum(1 for row in lib.videos() if row.status == "ok")
         folder = lib.folder
     line = summary.to_dict() | {"videos": total, "folder": str(folder)}
@@ -78,8 +88,9 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
         raise VtgError(f"{summary.errors} videos could not be indexed (recorded in the library with the reason)")
 
 
-def printable(path) -> str:
-    """A path on one line: control characters and undecodable bytes escaped, the rest as is."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   if not 0xD800 <= ord(c) <= 0xDFFF else f"\\x{ord(c) - 0xDC00:02x}" for c in str(path))
+def printable(text: str) -> str:
+    """``text`` on one line: control characters and undecodable bytes (lone surrogates from file
+    names) escaped, everything else as is."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
 

@@ -11,9 +11,10 @@ For each video file under the roots (:mod:`vtg.library.walk`):
 * unreadable: a row with ``status = 'error'`` and the reason; the others still run.
 
 Rows of files under the roots that are gone are dropped first; shards left mostly dead by drops and
-re-indexing are rewritten (their live videos copied into new shards), and shards nobody uses any
-more are deleted last. Interrupted (even by SIGKILL) the run loses at most the videos buffered for the
-current shard; the next run finds them missing and computes them again (from the feature cache).
+re-indexing, and small shards, are rewritten (their live videos copied into full shards), and shards
+nobody uses any more are deleted last. Interrupted (even by SIGKILL), a run loses only the videos
+not yet committed with a shard (a shard is written when full or when its oldest video has waited a
+minute); the next run finds them missing and computes them again (from the feature cache).
 """
 
 from __future__ import annotations
@@ -53,15 +54,6 @@ class IndexSummary:
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("library", "indexed", "unchanged", "touched", "errors", "dropped",
                                               "skipped", "compacted", "frames", "seconds")}
-
-
-def feature_settings(method, video: Path) -> dict:
-    """The encoder, fps and max_frames ``method`` grounds ``video`` with."""
-    hook = getattr(method, "feature_settings", None)
-    if callable(hook):
-        return dict(hook(video))
-    return {name: getattr(method.config, name) for name in ("encoder", "fps", "max_frames")
-            if hasattr(method.config, name)}
 
 
 def index_library(library, roots: list[Path], *, encoder: str | None = None, fps: float | None = None,
@@ -132,6 +124,7 @@ class _Session:
     def run(self, path: Path, st, row, refresh: bool) -> tuple[str, str, int]:
         """Bring one video up to date: ``(status, detail, frames encoded)``."""
         from vtg.features import content_hash, video_features
+        from vtg.video.source import VideoSource
 
         try:
             key = content_hash(path)
@@ -141,9 +134,10 @@ class _Session:
             self.library.manifest.touch(row.id, st.st_size, st.st_mtime_ns)
             return "touched", "content unchanged", 0
         try:
-            settings = self._settings(path)
+            source = VideoSource.of(path)  # probed once for the sampling plan and the decoder
+            settings = self._settings(source)
             encoder = self._encoder(settings["encoder"])
-            feats = video_features(path, encoder, settings["fps"], max_frames=settings.get("max_frames"),
+            feats = video_features(source, encoder, settings["fps"], max_frames=settings.get("max_frames"),
                                    progress=self.progress, device=self.device, refresh=refresh)
         except VideoError as exc:
             return self._error(path, st, key, str(exc))
@@ -154,10 +148,10 @@ class _Session:
         shape = "x".join(str(d) for d in feats.features.shape[1:])
         return "indexed", f"{len(feats)} frames [{shape}] at {feats.fps} fps, {feats.duration:.1f} s", len(feats)
 
-    def _settings(self, path: Path) -> dict:
+    def _settings(self, path) -> dict:
         from vtg.errors import UsageError
 
-        settings = {} if {"encoder", "fps"} <= set(self.overrides) else feature_settings(self.method, path)
+        settings = {} if {"encoder", "fps"} <= set(self.overrides) else dict(self.method.feature_settings(path))
         settings.update(self.overrides)
         if settings.get("encoder") is None:
             raise UsageError(f"method {self.method.name!r} does not use a frame encoder; a library needs one "

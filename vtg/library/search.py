@@ -1,10 +1,11 @@
 """``vtg search``: rank moments across every video of a library.
 
-1. The query is decomposed and encoded once (the library's encoder, text side).
+1. The query is decomposed and encoded once with the library's encoder (a sentence loads only its
+   text tower).
 2. An exact scan (:mod:`vtg.library.scan`) scores every frame of every video and keeps each
    video's best frame similarity.
-3. The ``candidates`` videos with the best frames (default ``2 * top``, at least 10) are read back
-   one at a time and the method's localiser places the boundaries on their curves (TFVTG: the
+3. The ``candidates`` videos with the best frames (default: twice the videos the list can span,
+   ``2 * ceil(top / per_video)``, at least 10) are read back one at a time and the method's localiser places the boundaries on their curves (TFVTG: the
    same window scoring and fusion as ``vtg ground``; :mod:`vtg.library.tfvtg`).
 4. Moments are ranked across videos. A localiser's confidences are relative to the best moment of
    their own video (TFVTG divides by it), so they cannot be compared between videos; each moment's
@@ -13,7 +14,9 @@
    peak, not a mean: a mean would reward a method's loose boundaries on one video over tight
    ones on another). Within a video the method's order is kept; across videos the video whose
    best moment holds the closest match comes first, on the encoder's own scale, the same for
-   every video.
+   every video. Each video keeps at most ``per_video`` moments (default 3): confidences of a
+   video's runner-up moments are often close to 1, and uncapped they would fill the list with a
+   few videos' variations of one hit.
 
 The result is a list of :class:`vtg.types.Grounding`, one per video with a hit, each holding its
 moments among the overall ``top``, ordered by its best moment: what ``vtg ground`` returns for one
@@ -48,15 +51,17 @@ def make_searcher(method: str, **options):
 
 
 def search(library, query: str | None = None, *, image: Path | str | None = None, top: int = 20,
-           method: str = "tfvtg", candidates: int | None = None, **options) -> list[Grounding]:
+           method: str = "tfvtg", candidates: int | None = None, per_video: int = 3,
+           **options) -> list[Grounding]:
     """The ``top`` best moments of the library for ``query`` (text) or ``image`` (query by example),
     grouped per video (see the module docstring). ``options`` are the method's options."""
     from vtg.library.store import Library, open_library
 
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
         raise UsageError(f"top must be a positive integer, got {top!r}")
-    if candidates is not None and (not isinstance(candidates, int) or candidates < 1):
-        raise UsageError(f"candidates must be a positive integer, got {candidates!r}")
+    for name, value in (("candidates", candidates), ("per_video", per_video)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise UsageError(f"{name} must be a positive integer, got {value!r}")
     q = Query.of(query, image)
     if q.image is not None:
         from vtg.video.files import existing_file
@@ -64,23 +69,32 @@ def search(library, query: str | None = None, *, image: Path | str | None = None
         existing_file(q.image, "image")
     lib = library if isinstance(library, Library) else open_library(library)
     try:
-        return _search(lib, q, top, candidates or max(10, 2 * top), method, options)
+        candidates = candidates or default_candidates(top, per_video)
+        return _search(lib, q, top, candidates, per_video, method, options)
     finally:
         if lib is not library:
             lib.close()
 
 
-def _search(lib, q: Query, top: int, candidates: int, method: str, options: dict) -> list[Grounding]:
+def default_candidates(top: int, per_video: int) -> int:
+    """Videos to localise: twice the videos a list of ``top`` moments can span, at least 10."""
+    return max(10, 2 * math.ceil(top / per_video))
+
+
+def _search(lib, q: Query, top: int, candidates: int, per_video: int, method: str,
+            options: dict) -> list[Grounding]:
     searcher = make_searcher(method, **_without_encoder(lib, options))
     view = lib.view()
     if not view.videos:
         return []
-    encoder = _encoder(lib, searcher.config.device)
+    encoder = _encoder(lib, searcher.config.device, text_only=q.image is None)
     prepared = searcher.prepare(encoder, q)
-    return rank(view, searcher, prepared, top=top, candidates=candidates, library=lib.name, encoder=encoder.spec)
+    return rank(view, searcher, prepared, top=top, candidates=candidates, per_video=per_video, library=lib.name,
+                encoder=encoder.spec)
 
 
-def rank(view, searcher, prepared, *, top: int, candidates: int, library: str, encoder: str) -> list[Grounding]:
+def rank(view, searcher, prepared, *, top: int, candidates: int, per_video: int = 3, library: str,
+         encoder: str) -> list[Grounding]:
     """Steps 2-4 of the module docstring for an already encoded query (``searcher.prepare``)."""
     from vtg.library.scan import scan
 
@@ -96,7 +110,7 @@ def rank(view, searcher, prepared, *, top: int, candidates: int, library: str, e
             continue
         relevance = _peak_inside(raw, moments[0], float(video.duration))
         scale = (1.0 + relevance) / 2.0
-        scored = [Moment(m.start, m.end, m.score * scale) for m in moments]
+        scored = [Moment(m.start, m.end, m.score * scale) for m in moments[:per_video]]
         times = view.video_times(video)
         meta["peak_time"] = round(float(times[int(np.argmax(raw))]), 3)  # the video's best frame
         found[vid] = (video, times, saliency, meta, relevance)
@@ -149,7 +163,9 @@ def _without_encoder(lib, options: dict) -> dict:
     return options
 
 
-def _encoder(lib, device: str):
+def _encoder(lib, device: str, *, text_only: bool):
+    """The library's encoder, shared through the model manager: a sentence query loads only the
+    text tower (the frames are already encoded); an image query needs the image tower."""
     from vtg.encoders import load_encoder
 
-    return load_encoder(lib.encoder, device=device)
+    return load_encoder(lib.encoder, device=device, text_only=text_only)

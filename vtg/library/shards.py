@@ -118,15 +118,15 @@ def sweep(folder: Path, registered: set[str]) -> list[str]:
         return removed
     for path in folder.iterdir():
         name = path.name
-        if name.endswith(TMP_SUFFIX) and name.startswith(tuple("0123456789abcdef")):
-            path.unlink(missing_ok=True)
-            removed.append(name)
-            continue
-        stem = name[:-len(".times.npy")] if name.endswith(".times.npy") else \
-            name[:-len(".npy")] if name.endswith(".npy") else None
-        if stem is not None and _is_shard_name(stem) and stem not in registered:
-            path.unlink(missing_ok=True)
-            removed.append(name)
+        temporary = name.endswith(TMP_SUFFIX)
+        base = name[:-len(TMP_SUFFIX)] if temporary else name
+        for suffix in (".times.npy", ".npy"):
+            if base.endswith(suffix):
+                stem = base[:-len(suffix)]
+                if _is_shard_name(stem) and (temporary or stem not in registered):
+                    path.unlink(missing_ok=True)
+                    removed.append(name)
+                break
     return removed
 
 

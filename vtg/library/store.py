@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,9 @@ MANIFEST = "manifest.sqlite"
 SHARDS = "shards"
 #: Features buffered before a shard is written (float16 bytes): its float32 copy in a scan is twice this.
 DEFAULT_SHARD_BYTES = 64 << 20
+#: Seconds a finished video may wait in the buffer: a slow index run (a CPU encoder fills 64 MiB in
+#: hours) still commits, and makes searchable, what it has done every minute.
+DEFAULT_MAX_AGE = 60.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -70,7 +74,8 @@ class Library:
 
     Thread-safe for readers (``videos``, ``video_path``, ``search``): the SQLite connection is
     used under a lock. Writing (``index``, ``writer``) takes an exclusive file lock, so two
-    indexing processes never interleave; searches read committed state meanwhile (WAL).
+    indexing processes never interleave; searches read committed state meanwhile (WAL). To index
+    while serving searches in one process, give the index run a Library object of its own.
     """
 
     def __init__(self, folder: Path, *, name: str | None = None, create: bool = False) -> None:
@@ -161,12 +166,12 @@ class Library:
             os.close(fd)
 
     @contextmanager
-    def writer(self, *, shard_bytes: int = DEFAULT_SHARD_BYTES, encoder: str | None = None,
-               fingerprint: str | None = None):
+    def writer(self, *, shard_bytes: int = DEFAULT_SHARD_BYTES, max_age: float = DEFAULT_MAX_AGE,
+               encoder: str | None = None, fingerprint: str | None = None):
         """A :class:`ShardWriter` under the write lock; buffered videos are flushed on exit.
         ``encoder``/``fingerprint`` name what produced the features (checked against the library's)."""
         with self.exclusive():
-            w = ShardWriter(self, shard_bytes=shard_bytes)
+            w = ShardWriter(self, shard_bytes=shard_bytes, max_age=max_age)
             if encoder is not None:
                 w.claim_encoder(encoder, fingerprint or "")
             try:
@@ -182,20 +187,26 @@ class Library:
         return index_library(self, roots, encoder=encoder, fps=fps, method=method, progress=progress, **options)
 
     def compact(self, writer: "ShardWriter", min_live: float = 0.5) -> int:
-        """Rewrite the videos of shards whose live rows fell below ``min_live`` (dropped or
-        reindexed videos leave dead rows that every scan would still read) into new shards
-        through ``writer``; the old shards die and are collected. Returns the shards emptied."""
+        """Rewrite, through ``writer``, the videos of shards whose live rows fell below
+        ``min_live`` (dropped or re-indexed videos leave dead rows that every scan would still
+        read) and of small shards when there are several (each run's last, partial shard and the
+        shards a long run flushes by age), so the number of files stays bounded. The old shards
+        die and are collected. Returns how many shards were emptied."""
         view = self.view()
         live: dict[int, int] = {}
         for v in view.videos:
             live[v.shard] = live.get(v.shard, 0) + v.frames
-        sparse = {s.id for s in view.shards if live.get(s.id, 0) < min_live * s.rows}
+        small_rows = {s.id for s in view.shards
+                      if s.rows * 2 * int(np.prod(s.shape, dtype=np.int64)) < writer.shard_bytes // 4}
+        emptied = {s.id for s in view.shards if live.get(s.id, 0) < min_live * s.rows}
+        if len(small_rows - emptied) >= 2:
+            emptied |= small_rows
         for v in view.videos:
-            if v.shard in sparse:
+            if v.shard in emptied:
                 writer.add(v.path, features=view.video_features(v), times=view.video_times(v), duration=v.duration,
                            encoder=v.encoder, fps=v.fps, key=v.key, size=v.size, mtime_ns=v.mtime_ns)
         writer.flush()
-        return len(sparse)
+        return len(emptied)
 
     def drop_damaged(self) -> list[str]:
         """Forget shards whose files are missing or do not match the manifest, with their videos'
@@ -248,15 +259,19 @@ class ShardWriter:
     """Buffers finished videos and writes them as shards of about ``shard_bytes``.
 
     A video's rows never straddle two shards; a video larger than the budget gets a shard of its
-    own. Each shard is written and renamed, then registered together with its videos' rows in
+    own. A shard is also written once its oldest video has waited ``max_age`` seconds, so a slow
+    run commits its work as it goes (small shards are merged by :meth:`Library.compact`). Each shard is written and renamed, then registered together with its videos' rows in
     one transaction, so after a crash a video is either fully indexed or not in the manifest.
     """
 
-    def __init__(self, library: Library, *, shard_bytes: int = DEFAULT_SHARD_BYTES) -> None:
+    def __init__(self, library: Library, *, shard_bytes: int = DEFAULT_SHARD_BYTES,
+                 max_age: float = DEFAULT_MAX_AGE) -> None:
         if shard_bytes < 1:
             raise UsageError(f"shard size must be positive, got {shard_bytes}")
         self.library = library
         self.shard_bytes = int(shard_bytes)
+        self.max_age = float(max_age)
+        self._since = 0.0  # time.monotonic() of the oldest buffered video
         self._feats: list[np.ndarray] = []
         self._times: list[np.ndarray] = []
         self._entries: list[dict] = []
@@ -285,9 +300,12 @@ class ShardWriter:
     def add(self, path: Path, *, features: np.ndarray, times: np.ndarray, duration: float, encoder: str,
             fps: float | None, key: str | None, size: int, mtime_ns: int) -> None:
         """Queue one video's features [frames, *shape] (converted to float16 now)."""
-        feats = np.asarray(features, dtype=shards.DTYPE)
+        with np.errstate(over="ignore"):  # values beyond float16 become inf, refused just below
+            feats = np.asarray(features, dtype=shards.DTYPE)
         if feats.ndim < 2 or feats.shape[0] == 0 or len(times) != feats.shape[0]:
             raise ValueError(f"features {feats.shape} and {len(times)} times do not describe one video")
+        if not (np.isfinite(feats).all() and np.isfinite(times).all()):  # also values beyond float16's range
+            raise DataError(f"features of {path} hold NaN or infinity (after float16 conversion); not stored")
         self._check_shape(feats.shape[1:])
         if self._bytes and self._bytes + feats.nbytes > self.shard_bytes:
             self.flush()
@@ -297,7 +315,9 @@ class ShardWriter:
         self._feats.append(feats)
         self._times.append(np.asarray(times, np.float64))
         self._bytes += feats.nbytes
-        if self._bytes >= self.shard_bytes:
+        if len(self._entries) == 1:
+            self._since = time.monotonic()
+        if self._bytes >= self.shard_bytes or time.monotonic() - self._since >= self.max_age:
             self.flush()
 
     def flush(self) -> None:
