@@ -104,9 +104,9 @@ def test_streams_in_bounded_batches(three_scene_video, tiny_dir, monkeypatch):
         return real_iter(*args, **kwargs)
 
     sizes = []
-    real_encode = enc.encode_images
+    real_encode = enc.encode_pixels
     monkeypatch.setattr(vtg.video, "iter_frames", spy)
-    monkeypatch.setattr(enc, "encode_images", lambda f: sizes.append(len(f)) or real_encode(f))
+    monkeypatch.setattr(enc, "encode_pixels", lambda p: sizes.append(len(p)) or real_encode(p))
     monkeypatch.setattr(enc, "batch_size", 4)
     feats = video_features(three_scene_video, enc, 2.0, cache_dir=three_scene_video.parent / "c")
     assert seen == [4] and max(sizes) <= 4 and sum(sizes) == len(feats) == 24

@@ -121,20 +121,23 @@ def video_features(video: str | Path, encoder, fps: float | None, *, max_frames:
 
 
 def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int | None = None,
-                     progress: bool = False, backend: str = "pyav") -> Features:
-    """Decode and encode without the cache, one batch of frames at a time."""
-    from vtg.video import iter_frames, probe
+                     progress: bool = False, backend: str = "pyav", workers: int | None = None) -> Features:
+    """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
+    ``workers`` parallel decoders for long videos (default: the usable cores)."""
+    from vtg.pipeline import encoded_batches
+    from vtg.video import probe
 
+    path = Path(path)
     info = probe(path, backend=backend)
-    batch = decode_batch_size(encoder.batch_size, info.width, info.height)
     bar = _bar(progress, _expected_count(info, fps, max_frames), path.name)
     times, feats = [], []
     try:
-        for fb in iter_frames(path, fps, max_frames=max_frames, batch_size=batch, backend=backend):
-            feats.append(encoder.encode_images(fb.frames))
-            times.append(np.asarray(fb.times, np.float64))
+        for batch_times, batch_feats in encoded_batches(path, encoder, fps, max_frames=max_frames, backend=backend,
+                                                         workers=workers, info=info):
+            feats.append(batch_feats)
+            times.append(np.asarray(batch_times, np.float64))
             if bar is not None:
-                bar.update(len(fb.times))
+                bar.update(len(batch_times))
     finally:
         if bar is not None:
             bar.close()

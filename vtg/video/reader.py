@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from vtg.video.geometry import resized
-from vtg.video.info import probe
+from vtg.video.info import VideoInfo, probe
 from vtg.video.sampling import check_request, target_times
 
 
@@ -49,13 +49,20 @@ def _progress_bar(enabled: bool, total: int | None, path: Path):
 
 
 def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None, batch_size: int = 64,
-                size: int | None = None, backend: str = "pyav", progress: bool = False) -> Iterator[FrameBatch]:
+                size: int | None = None, backend: str = "pyav", progress: bool = False,
+                workers: int | None = None, frame_size=None, info: VideoInfo | None = None) -> Iterator[FrameBatch]:
     """Stream frames sampled at ``fps`` (None = every frame) in batches of ``batch_size``.
 
     Targets are ``t_k = k / fps`` while ``t_k < duration``, each served by the frame displayed at
     ``t_k``; ``max_frames`` lowers the rate evenly so at most that many frames come out; ``size``
-    resizes the shorter side (aspect kept). Batches already yielded stay valid if a later part of
-    the file turns out damaged (CorruptVideoError is raised when that part is reached).
+    resizes the shorter side (aspect kept). ``frame_size(width, height) -> (w, h)``, when given
+    instead, picks the output size from the display size (an encoder's
+    :meth:`~vtg.encoders.Encoder.decode_size`: frames shrunk toward the model's input inside the
+    decoder's colour conversion). ``workers`` decoders run in parallel on long videos (default:
+    the usable cores; 1 = strictly sequential); the frames are the same either way. ``info``
+    skips a second probe when the caller already has one. Batches already yielded stay valid if
+    a later part of the file turns out damaged (CorruptVideoError is raised when that part is
+    reached).
     """
     from vtg.video.backends import get_backend
     from vtg.video.files import check_path
@@ -63,13 +70,19 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     check_request(fps, max_frames, size, batch_size)
     reader = get_backend(backend)
     path = check_path(path)
-    info = reader.probe(path)  # errors for missing/bad files surface here, before the first next()
+    if info is None or Path(info.path) != path:
+        info = reader.probe(path)  # errors for missing/bad files surface here, before the first next()
     targets = target_times(info.duration, fps, max_frames, info.num_frames)
-    return _batches(reader, info, targets, resized(info.width, info.height, size), max_frames, batch_size, progress)
+    out_size = frame_size(info.width, info.height) if frame_size is not None else resized(info.width, info.height, size)
+    if workers is None:
+        from vtg.video.segments import default_workers
+
+        workers = default_workers()
+    return _batches(reader, info, targets, out_size, max_frames, batch_size, progress, max(1, int(workers)))
 
 
 def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int], max_frames: int | None,
-             batch_size: int, progress: bool) -> Iterator[FrameBatch]:
+             batch_size: int, progress: bool, workers: int = 1) -> Iterator[FrameBatch]:
     path = info.path
     total = len(targets) if targets is not None else info.num_frames
     if max_frames is not None and total is not None:
@@ -79,7 +92,7 @@ def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int]
     frames: list[np.ndarray] = []
     count = 0
     try:
-        for time, rgb in reader.decode(path, info, targets, out_size):
+        for time, rgb in reader.decode(path, info, targets, out_size, workers=workers):
             times.append(time)
             frames.append(rgb)
             count += 1
@@ -98,9 +111,10 @@ def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int]
 
 
 def read_frames(path, fps: float | None = None, *, max_frames: int | None = None, size: int | None = None,
-                backend: str = "pyav") -> FrameBatch:
+                backend: str = "pyav", workers: int | None = None) -> FrameBatch:
     """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`)."""
-    batches = list(iter_frames(path, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend))
+    batches = list(iter_frames(path, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend,
+                               workers=workers))
     if not batches:
         from vtg.video.files import check_path
 
