@@ -100,6 +100,40 @@ def option_names(config_cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(config_cls)]
 
 
+#: The class attribute of a method's ``Config`` naming the options a line of input data may set.
+LINE_OPTIONS_ATTR = "line_options"
+
+
+def line_options(config_cls: type) -> frozenset[str]:
+    """Options of ``config_cls`` that a line of a batch file may set.
+
+    A line of an input file is untrusted data (annotation files are downloaded from the internet),
+    so it may only change *what is computed*: sampling, thresholds, top-k, presets. Endpoints,
+    credentials, backends that imply a network endpoint, model and encoder names (which name files
+    or downloads) and devices come only from the command line, the environment or the caller. Each
+    method's ``Config`` declares its safe fields in a ``line_options`` class attribute (a
+    ``ClassVar``, so not a dataclass field); a Config without one allows no per-line options.
+    """
+    return frozenset(getattr(config_cls, LINE_OPTIONS_ATTR, ()))
+
+
+def line_option_problem(config_cls: type, options: dict[str, Any], owner: str) -> str | None:
+    """Why ``options`` (read from a line of input data) are refused, or None when all are allowed."""
+    allowed = line_options(config_cls)
+    refused = sorted(k for k in options if k not in allowed)
+    if not refused:
+        return None
+    known = set(option_names(config_cls)) if dataclasses.is_dataclass(config_cls) else set()
+    safe = ", ".join(sorted(allowed)) or "none"
+    unknown = [k for k in refused if k not in known]
+    if unknown:
+        return f"{owner} has no option {', '.join(map(repr, unknown))}; options a line may set: {safe}"
+    named = ", ".join(repr(k) for k in refused)
+    why = ("endpoints, credentials, model and encoder names and devices come only from the command line "
+           "or the environment")
+    return f"a line may not set option {named} of {owner} ({why}); options a line may set: {safe}"
+
+
 def apply_options(config: Any, options: dict[str, Any], *, owner: str = "method") -> Any:
     """Return ``config`` with ``options`` replaced, coercing strings (from ``-O key=value``).
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
@@ -45,6 +45,8 @@ class NumProConfig(VideoLLMConfig):
     frame_pixels: int = 336 * 336
     #: "video" (one video input) or "images" (one image per frame).
     input: str = "video"
+
+    line_options: ClassVar[frozenset[str]] = frozenset({"fps", "max_frames", "frame_pixels", "input"})
 
 
 def frame_spans(times: np.ndarray, duration: float | None) -> np.ndarray:

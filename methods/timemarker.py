@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -43,6 +44,9 @@ class TimeMarkerConfig(VideoLLMConfig):
     visual_tokens: int = 8192
     max_frame_tokens: int = 256
     min_frame_tokens: int = 16
+
+    line_options: ClassVar[frozenset[str]] = frozenset({
+        "max_frames", "short_fps", "short_video", "visual_tokens", "max_frame_tokens", "min_frame_tokens"})
 
 
 def anylength_fps(duration: float, max_frames: int = 128, short_fps: float = 2.0,

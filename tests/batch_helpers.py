@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -54,6 +55,7 @@ class ColourMethod(Method):
     class Config:
         fps: float = 2.0
         sleep: float = 0.0
+        line_options: ClassVar[frozenset[str]] = frozenset({"fps", "sleep"})
 
     def __init__(self, config=None, **options) -> None:
         super().__init__(config, **options)

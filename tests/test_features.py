@@ -47,7 +47,7 @@ def test_first_call_computes_second_is_cached(three_scene_video, tiny_dir, monke
 def test_key_is_content_encoder_and_sampling(three_scene_video, tiny_dir, tmp_path):
     base = video_features(three_scene_video, tiny_dir, 1.0, device="cpu")
     copy = tmp_path / "renamed copy.mp4"
-    shutil.copy(three_scene_video, copy)
+    shutil.copy2(three_scene_video, copy)  # copy2 keeps the modification time, part of the key
     assert video_features(copy, tiny_dir, 1.0).cached  # same content, other name
     enc = load_encoder(tiny_dir, device="cpu")
     assert video_features(three_scene_video, enc, 1.0).cached  # Encoder object == its spec

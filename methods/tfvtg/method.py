@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -95,10 +96,19 @@ class TFVTG(Method):
         dynamic_weight: float = 0.0
         llm: str = "rules"
         llm_url: str | None = None
+        #: Overall seconds per LLM decomposition (all attempts); None: $VTG_LLM_TIMEOUT or 120.
+        llm_timeout: float | None = None
         device: str = "auto"
         calibration: str = "auto"
         top_k: int = 10
         long_after: float = LONG_VIDEO_SECONDS
+
+        #: What a line of a batch file may set (see :func:`vtg.methods.base.line_options`): not
+        #: ``encoder`` (names files or downloads), ``llm``/``llm_url`` (network endpoints, files,
+        #: models), ``device``.
+        line_options: ClassVar[frozenset[str]] = frozenset({
+            "preset", "fps", "stride", "max_window_fraction", "mask_threshold", "rise_threshold", "nms_iou",
+            "gamma", "dynamic_weight", "calibration", "top_k", "long_after"})
 
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         from vtg.encoders import load_encoder
@@ -170,7 +180,8 @@ class TFVTG(Method):
         from vtg.llm import decompose
 
         cfg = self.config
-        return decompose(text, cfg.llm, url=cfg.llm_url, video_id=video_id, device=cfg.device)
+        return decompose(text, cfg.llm, url=cfg.llm_url, video_id=video_id, device=cfg.device,
+                         deadline=cfg.llm_timeout)
 
     def _ground_text(self, encoder, features, plan, calib: str, localise):
         """Moments and saliency for a decomposed sentence query."""

@@ -11,6 +11,7 @@ only, as the paper prescribes for point labels; ``interval`` and ``curve`` train
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,37 @@ def read_annotations(path: str | Path) -> list[dict[str, Any]]:
     for rec in records:
         if not rec["query"].strip() or not rec["vid"]:
             raise DataError(f"{path}: record {rec['qid']!r} lacks a query or a vid")
+        duration = rec.get("duration")
+        if duration is not None:
+            check_windows(rec.get("relevant_windows") or [], float(duration), f"{path}: record {rec['qid']!r:.60}")
     return records
+
+
+#: How far a window may end past the video's duration (annotations round; Charades-STA by ~1.5 s).
+def end_tolerance(duration: float) -> float:
+    return max(2.0, 0.1 * duration)
+
+
+def check_windows(windows, duration: float, where: str) -> None:
+    """Refuse a duration that is not a finite positive number, and windows that lie outside the
+    video (start at or past its end, end well past it): training on them would teach nonsense."""
+    if not (math.isfinite(duration) and duration > 0):
+        raise DataError(f"{where}: duration {duration!r} is not a positive number of seconds")
+    for window in windows:
+        start, end = (float(v) for v in window)
+        if not (math.isfinite(start) and math.isfinite(end) and 0 <= start <= end):
+            raise DataError(f"{where}: window {list(window)} is not [start, end] with 0 <= start <= end")
+        if start >= duration or end > duration + end_tolerance(duration):
+            raise DataError(f"{where}: window {list(window)} lies outside the {duration:g}-s video")
+
+
+def check_sample(sample: "Sample") -> None:
+    """A sample's labels and features are usable: windows inside the video, finite features."""
+    where = f"video {sample.vid!r:.60}, query {sample.qid!r:.60}"
+    check_windows(sample.windows, float(sample.duration), where)
+    for name, array in (("video", sample.video), ("text", sample.text)):
+        if not np.isfinite(array).all():
+            raise DataError(f"{where}: the {name} features hold NaN or infinite values")
 
 
 def curve_from_record(rec: dict[str, Any], num_clips: int) -> np.ndarray | None:

@@ -63,6 +63,8 @@ def load_array(path: str | Path, key: str = "features") -> np.ndarray:
         raise DataError(f"cannot read feature file {path}: {exc}") from None
     if arr.ndim != 2 or not len(arr):
         raise DataError(f"{path}: expected a non-empty 2-D array (clips x dims), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise DataError(f"{path}: the features hold NaN or infinite values")
     return arr
 
 
@@ -181,7 +183,7 @@ class FeatureSource:
 
 def build_samples(records, source: FeatureSource, progress: bool = False):
     """Annotation records -> :class:`Sample` list, loading each video's features once."""
-    from .data import Sample, curve_from_record
+    from .data import Sample, check_sample, curve_from_record
 
     videos: dict[str, tuple[np.ndarray, float | None]] = {}
     samples = []
@@ -201,4 +203,5 @@ def build_samples(records, source: FeatureSource, progress: bool = False):
                               windows=[list(map(float, w)) for w in rec["relevant_windows"]],
                               saliency=curve_from_record(rec, len(clips)),
                               label_type=str(rec.get("label_type", "interval"))))
+        check_sample(samples[-1])
     return samples

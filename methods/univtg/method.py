@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -41,6 +41,11 @@ class UniVTGConfig:
     summary_ratio: float | None = None
     #: Query used for query-free highlight detection / summarisation.
     highlight_query: str = "highlight"
+
+    #: What a line of a batch file may set: not ``model``/``encoder`` (files, downloads) or
+    #: ``device``. ``slowfast`` names the line's own video's features, data like the video path.
+    line_options: ClassVar[frozenset[str]] = frozenset({
+        "slowfast", "nms_iou", "max_moments", "summary_ratio", "highlight_query"})
 
 
 def loaded_model(model_dir: str | None, device: str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
@@ -30,6 +30,10 @@ class VideoLLMConfig:
     device: str = "auto"
     dtype: str = "auto"
     max_new_tokens: int = 64
+
+    #: What a line of a batch file may set (none of the base options: ``model`` names files or
+    #: downloads, ``device``/``dtype`` pick hardware, ``max_new_tokens`` bounds generation time).
+    line_options: ClassVar[frozenset[str]] = frozenset()
 
 
 def saliency_inside(times: np.ndarray, moments: Sequence[Moment]) -> np.ndarray:

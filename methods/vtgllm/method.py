@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from vtg.errors import UsageError
 from vtg.methods.videollm.frames import Sampled, fit_frames, sample_video
@@ -39,6 +40,9 @@ class VTGLLMConfig(VideoLLMConfig):
     #: Pixels per frame (VTG-LLM's 224x224 visual encoder input).
     frame_pixels: int = 224 * 224
     time_tokens: str = "auto"
+
+    #: Not ``time_tokens``: "add" resizes the shared, loaded model's embeddings for every line.
+    line_options: ClassVar[frozenset[str]] = frozenset({"num_frames", "frame_pixels"})
 
 
 def parse_answer(text: str, duration: float | None = None) -> list[Moment]:

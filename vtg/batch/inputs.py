@@ -4,6 +4,9 @@ Two line forms are accepted, mixed freely:
 
 * vtg's own form: ``{"video": "a.mp4", "query": "...", "qid": 7, "method": "tfvtg",
   "options": {"fps": 1}}`` (``image`` instead of or beside ``query`` for query by example);
+  ``options`` may only name what the method's ``Config.line_options`` allows (sampling,
+  thresholds, top-k...): a line is untrusted data and never picks endpoints, credentials, model
+  paths or devices, which come only from the command line or the environment;
 * annotation files of QVHighlights / Charades-STA / ActivityNet (``qid, query, vid, duration,
   relevant_windows``): ``vid`` is mapped to a file in ``video_dir`` (``vid.mp4``, ``.mkv``, ...;
   for ActivityNet's ``v_XXXX`` ids also ``XXXX.mp4``).
@@ -169,9 +172,28 @@ def parse_line(number: int, text: str, *, method: str, options: dict[str, Any],
         return BatchItem(**fields, video=Path(named) if isinstance(named, str) else None, error=problem)
     video, problem = locate_video(data, video_dir, directory)
     image = resolve(data["image"], video_dir) if data.get("image") else None
-    line_options = {**options, **(data.get("options") or {})}
-    return BatchItem(**fields, video=video, image=image, method=data.get("method") or method,
-                     options=line_options, error=problem)
+    name = data.get("method") or method
+    own = data.get("options") or {}
+    refused = untrusted_option_problem(name, own)
+    return BatchItem(**fields, video=video, image=image, method=name,
+                     options={**options, **own}, error=refused or problem)
+
+
+def untrusted_option_problem(method: str, options: dict[str, Any]) -> str | None:
+    """Why a line's own ``options`` are refused: a line is data and may set only the options its
+    method's ``Config`` declares safe (:func:`vtg.methods.base.line_options`), never endpoints,
+    credentials, model paths or devices. An unknown method is left to fail when it is loaded."""
+    if not options:
+        return None
+    from vtg.errors import VtgError
+    from vtg.methods import method_class
+    from vtg.methods.base import line_option_problem
+
+    try:
+        cls = method_class(method)
+    except VtgError:
+        return None
+    return line_option_problem(cls.Config, options, f"method {cls.name!r}")
 
 
 def check_fields(data: dict[str, Any]) -> str | None:

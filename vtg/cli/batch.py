@@ -34,10 +34,13 @@ def batch_command(
     retry_errors: bool = typer.Option(False, "--retry-errors", help="Drop the error records from OUTPUT and run those lines again."),
     fsync: bool = typer.Option(True, "--fsync/--no-fsync", help="fsync after every record (safe against power loss; --no-fsync is still safe against crashes)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    verify: bool = typer.Option(False, "--verify", help="Use cached features only when the whole video file's SHA-256 matches (reads the whole file)."),
 ) -> None:
     """Ground every line of INPUT.jsonl into OUTPUT; exits non-zero when any line failed."""
     from vtg.batch import run_batch
+    from vtg.features import set_verify
 
+    set_verify(verify)
     options = method_options(encoder=encoder, fps=fps, preset=preset, device=device)
     options.update(parse_key_values(option))
     show_progress = sys.stderr.isatty() if progress is None else progress

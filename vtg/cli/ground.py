@@ -40,10 +40,13 @@ def ground_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result to this file."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML page: player, saliency curve, clickable moments."),
+    verify: bool = typer.Option(False, "--verify", help="Use cached features only when the whole video file's SHA-256 matches (reads the whole file)."),
 ) -> None:
     """Find when QUERY happens in VIDEO: ranked moments and a saliency curve."""
     import vtg
+    from vtg.features import set_verify
 
+    set_verify(verify)
     options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm,
                              llm_url=llm_url, device=device)
     options.update(parse_key_values(option))

@@ -43,13 +43,15 @@ def index_command(
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Sample at most this many frames."),
     device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
     refresh: bool = typer.Option(False, "--refresh", help="Recompute even when cached."),
+    verify: bool = typer.Option(False, "--verify", help="Use cached features only when the whole video file's SHA-256 matches (reads the whole file)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per video."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """Decode and encode VIDEO... once so later queries skip both."""
     from vtg.errors import UsageError, VideoError, VtgError
-    from vtg.features import video_features
+    from vtg.features import set_verify, video_features
 
+    set_verify(verify)
     show = sys.stderr.isatty() if progress is None else progress
     failed = 0
     for video in videos:

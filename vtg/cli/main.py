@@ -7,10 +7,12 @@ and exit non-zero; a traceback is shown only with ``--debug`` or ``VTG_DEBUG=1``
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
 import sys
+from typing import Optional
 
 import typer
 
@@ -42,7 +44,16 @@ app = typer.Typer(
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.", envvar="VTG_DEBUG"),
+    frame_limit: Optional[float] = typer.Option(
+        None, "--frame-limit", help="Most frames sampled from one video (default 200000, or $VTG_MAX_FRAMES)."),
+    pixel_limit: Optional[float] = typer.Option(
+        None, "--pixel-limit", help="Most pixels per decoded frame (default 36000000, 8K; or $VTG_MAX_PIXELS)."),
 ) -> None:
+    from vtg.video.limits import set_limits
+
+    set_limits(frame_limit, pixel_limit)  # every run sets them afresh (in-process callers run many)
+    if "vtg.features" in sys.modules:  # --verify of an earlier in-process run must not carry over
+        sys.modules["vtg.features"].set_verify(False)
     if debug:
         os.environ["VTG_DEBUG"] = "1"
         setup_logging()
@@ -89,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vtg: interrupted", file=sys.stderr)
         return 130
+    except (OSError, MemoryError) as exc:  # the machine's faults: the last line of defence
+        if debug_enabled():
+            raise
+        print(f"vtg: error: {describe_fault(exc)}", file=sys.stderr)
+        return 1
     except typer.Exit as exc:
         return exc.exit_code
     except SystemExit as exc:  # click's usage errors in non-standalone mode end up here via typer
@@ -114,6 +130,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vtg: internal error: {type(exc).__name__}: {exc} (set VTG_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
     return 0
+
+
+#: What to do about an operating-system error, by errno.
+_REMEDIES = {
+    errno.ENOSPC: "free some space or write somewhere else",
+    errno.EDQUOT: "free some space or write somewhere else",
+    errno.EROFS: "the file system is read-only; write somewhere else",
+    errno.EACCES: "check its permissions or write somewhere else",
+    errno.EPERM: "check its permissions or write somewhere else",
+    errno.EISDIR: "it is a directory; give a file name",
+    errno.ENOTDIR: "a part of the path is a file, not a directory; choose another path",
+    errno.ENOENT: "check that the path exists",
+    errno.ENAMETOOLONG: "use a shorter name",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n)",
+}
+
+
+def describe_fault(exc: BaseException) -> str:
+    """One line for an OSError (naming the path and what to do) or a MemoryError."""
+    if isinstance(exc, MemoryError):
+        return "out of memory; lower --fps / --frame-limit / --pixel-limit, or use a machine with more memory"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = f"{' -> '.join(paths)}: " if paths else ""
+    remedy = _REMEDIES.get(exc.errno or -1)
+    return f"{where}{reason}" + (f" ({remedy})" if remedy else "")
 
 
 def entry() -> None:

@@ -30,6 +30,7 @@ def overlay_command(
     size: Optional[int] = typer.Option(None, "--size", min=16, help="Resize so the shorter side is this many pixels (font scales along)."),
     times: Optional[Path] = typer.Option(None, "--times", help="Also write a JSON list of each numbered frame's time in seconds."),
     out_fps: Optional[float] = typer.Option(None, "--out-fps", help="Playback rate of the output video (default: the sampling rate)."),
+    frame_limit: Optional[float] = typer.Option(None, "--frame-limit", help="Refuse to sample more frames than this (default 200000 or $VTG_MAX_FRAMES; same as `vtg --frame-limit`)."),
 ) -> None:
     """Number the sampled frames of VIDEO (NumPro) for feeding to any Video-LLM."""
     from vtg.fileio import atomic_write_text
@@ -41,6 +42,10 @@ def overlay_command(
         raise UsageError("--fps must be positive")
     if output is not None and output.suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise UsageError(f"-o {output}: write an .mp4 (or .mkv/.mov) video; use --frames-dir for images")
+    if frame_limit is not None:
+        from vtg.video.limits import max_pixels, set_limits
+
+        set_limits(frame_limit, max_pixels())
     written: list[float] = []
     if output is not None:
         written = write_numbered_video(video, output, fps, max_frames=max_frames, size=size, out_fps=out_fps)

@@ -36,6 +36,7 @@ def convert_command(
     method: str = typer.Argument(..., help="Whose checkpoint it is: univtg."),
     checkpoint: Path = typer.Argument(..., help="The official checkpoint file, e.g. model_best.ckpt."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Directory to write (default: vtg-univtg beside the checkpoint)."),
+    max_gib: Optional[float] = typer.Option(None, "--max-gib", help="Refuse checkpoints that would need more than this many GiB (default 4, or $VTG_MAX_CHECKPOINT_BYTES)."),
 ) -> None:
     """Convert an official checkpoint once into safetensors + config.json (read without running its code)."""
     import importlib
@@ -44,7 +45,8 @@ def convert_command(
     if key not in CONVERTERS:
         raise UnknownNameError("convertible method", method, list(CONVERTERS))
     module, func = CONVERTERS[key].split(":")
-    out = getattr(importlib.import_module(module), func)(checkpoint, output)
+    limit = {} if max_gib is None else {"max_bytes": max_gib * (1 << 30)}
+    out = getattr(importlib.import_module(module), func)(checkpoint, output, **limit)
     typer.echo(f"wrote {out}; use it with: vtg ground VIDEO QUERY --method {key} --model {out}")
 
 

@@ -8,7 +8,8 @@
 Backends (``backend=`` / ``--llm``): ``rules`` (default), ``none``, ``hf:<model id or dir>`` (local
 transformers chat model), ``json:<file>`` (precomputed, TFVTG's ``llm_outputs.json`` format) and
 ``openai[:<model>]`` with ``url=`` / ``--llm-url`` (vLLM, llama.cpp server, Ollama, ...). Answers
-are parsed defensively; after retries a backend falls back to the whole query with a warning.
+are parsed defensively; after retries, or when the overall deadline of the call passes, a backend
+falls back to the whole query with a warning.
 """
 
 from __future__ import annotations
@@ -25,27 +26,29 @@ _CACHE: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 
 
-def load_backend(spec: str | None = "rules", url: str | None = None, *, device: str = "auto"):
+def load_backend(spec: str | None = "rules", url: str | None = None, *, device: str = "auto",
+                 deadline: float | None = None):
     """The backend for ``spec`` (memoised: a chat model or a decomposition file loads once).
 
     A ``url`` selects the OpenAI-compatible HTTP backend unless ``spec`` names another explicit
-    backend (``hf:``/``json:``/``none``).
+    backend (``hf:``/``json:``/``none``). ``deadline``: overall seconds per decomposition of the
+    HTTP backend (default ``$VTG_LLM_TIMEOUT`` or 120), after which it falls back to the whole query.
     """
     text = (spec or "rules").strip()
     kind, _, arg = text.partition(":")
     kind = kind.lower()
     if url and kind in ("rules", "openai"):
         kind = "openai"
-    key = (kind, arg, url, device)
+    key = (kind, arg, url, device, deadline)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    backend = _make(kind, arg, url, device, text)
+    backend = _make(kind, arg, url, device, text, deadline)
     with _LOCK:
         return _CACHE.setdefault(key, backend)
 
 
-def _make(kind: str, arg: str, url: str | None, device: str, text: str):
+def _make(kind: str, arg: str, url: str | None, device: str, text: str, deadline: float | None = None):
     if kind == "rules":
         from vtg.llm.rules import RulesBackend
 
@@ -71,7 +74,7 @@ def _make(kind: str, arg: str, url: str | None, device: str, text: str):
             raise UsageError("--llm openai needs --llm-url, e.g. --llm-url http://localhost:8000/v1")
         from vtg.llm.openai_http import OpenAIBackend
 
-        return OpenAIBackend(url, arg or None)
+        return OpenAIBackend(url, arg or None, deadline=deadline)
     raise UnknownNameError("LLM backend", text, list(BACKENDS))
 
 
@@ -82,9 +85,9 @@ def clear_backends() -> None:
 
 
 def decompose(query: str, backend: str | None = "rules", *, url: str | None = None, video_id: str | None = None,
-              device: str = "auto") -> Decomposition:
+              device: str = "auto", deadline: float | None = None) -> Decomposition:
     """Split ``query`` into sub-events with the chosen backend; never fails on a bad LLM answer."""
-    return load_backend(backend, url, device=device).decompose(query, video_id=video_id)
+    return load_backend(backend, url, device=device, deadline=deadline).decompose(query, video_id=video_id)
 
 
 __all__ = ["Decomposition", "SubEvent", "RELATIONSHIPS", "BACKENDS", "AnswerError", "decompose", "load_backend",

@@ -5,52 +5,160 @@ POST ``<url>/chat/completions`` (the URL is the API base, e.g. ``http://localhos
 URL already ending in ``/chat/completions`` is used as is). Without a model name the first one
 listed by ``<url>/models`` is used. An ``OPENAI_API_KEY`` in the environment is sent as a bearer
 token. Only the standard library (urllib) is used.
+
+Bounded: a socket timeout alone bounds each read, not the exchange (a server dripping one byte a
+second never trips it, and there are several attempts). Every request here runs under the
+decomposition's overall :class:`~vtg.llm.chat.Deadline`: each socket it opens gets the time left as
+its timeout and is shut down by a watchdog timer when the deadline passes, which ends a blocked
+connect, send or read at once. Name resolution (``getaddrinfo``) cannot be interrupted this way.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import math
 import os
+import socket
+import threading
 import urllib.error
 import urllib.request
 
 from vtg.errors import UsageError
-from vtg.llm.chat import ChatBackend, Unreachable
+from vtg.llm.chat import ChatBackend, Deadline, TimedOut, Unreachable
 from vtg.llm.parse import AnswerError
 
 MAX_RESPONSE = 4 << 20
+#: Overall seconds for one decomposition (all requests and attempts), unless configured.
+DEFAULT_DEADLINE = 120.0
+
+
+def default_deadline() -> float:
+    """``$VTG_LLM_TIMEOUT`` when set to a positive number, else :data:`DEFAULT_DEADLINE`."""
+    text = os.environ.get("VTG_LLM_TIMEOUT", "").strip()
+    if not text:
+        return DEFAULT_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"VTG_LLM_TIMEOUT={text!r} is not a positive number of seconds")
+    return value
+
+
+class SocketWatch:
+    """Shuts down every socket registered with it once ``deadline`` passes (a timer thread)."""
+
+    def __init__(self, deadline: Deadline):
+        self.deadline = deadline
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(deadline.remaining(), self._fire) if math.isfinite(deadline.remaining()) else None
+        if self._timer is not None:
+            self._timer.daemon = True
+
+    def __enter__(self) -> "SocketWatch":
+        if self._timer is not None:
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.fired
+        if fired:
+            _shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _watched(base: type, watch: SocketWatch) -> type:
+    """``base`` (HTTPConnection or HTTPSConnection) whose sockets ``watch`` can shut down."""
+
+    class Watched(base):
+        def connect(self):
+            self.timeout = max(1e-3, min(self.timeout or math.inf, watch.deadline.remaining()))
+            super().connect()
+            watch.add(self.sock)
+
+    return Watched
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, watch: SocketWatch):
+        super().__init__()
+        self.watch = watch
+
+    def http_open(self, req):
+        return self.do_open(_watched(http.client.HTTPConnection, self.watch), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, watch: SocketWatch):
+        super().__init__()
+        self.watch = watch
+
+    def https_open(self, req):
+        return self.do_open(_watched(http.client.HTTPSConnection, self.watch), req,
+                            context=self._context)
 
 
 class OpenAIBackend(ChatBackend):
     name = "openai"
 
-    def __init__(self, url: str, model: str | None = None, *, timeout: float = 120.0, retries: int = 2,
+    def __init__(self, url: str, model: str | None = None, *, deadline: float | None = None, retries: int = 2,
                  max_tokens: int = 1024):
-        super().__init__(retries)
+        super().__init__(retries, deadline if deadline is not None else default_deadline())
         url = (url or "").strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"--llm-url must be an http(s) URL such as http://localhost:8000/v1, got {url!r}")
         self.endpoint = url if url.endswith("/chat/completions") else url + "/chat/completions"
         self.base = self.endpoint[: -len("/chat/completions")]
         self.model = model or None
-        self.timeout = float(timeout)
         self.max_tokens = int(max_tokens)
         self.name = f"openai:{model}" if model else "openai"
 
     def _request(self, url: str, payload: dict | None = None) -> dict:
+        deadline = self.current_deadline()
+        if deadline.expired:
+            raise TimedOut(f"no time left for a request to {url}")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         key = os.environ.get("OPENAI_API_KEY")
         if key:
             headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(payload).encode() if payload is not None else None
         req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                body = resp.read(MAX_RESPONSE + 1)
-        except urllib.error.HTTPError as exc:
-            raise Unreachable(f"HTTP {exc.code} from {url}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise Unreachable(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
+        with SocketWatch(deadline) as watch:
+            opener = urllib.request.build_opener(_HTTPHandler(watch), _HTTPSHandler(watch))
+            try:
+                with opener.open(req, timeout=min(deadline.remaining(), 1e6)) as resp:
+                    body = resp.read(MAX_RESPONSE + 1)
+            except urllib.error.HTTPError as exc:
+                raise Unreachable(f"HTTP {exc.code} from {url}") from None
+            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+                if watch.fired or deadline.expired:
+                    raise TimedOut(f"{url} did not answer completely in time") from None
+                raise Unreachable(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
+            if watch.fired:  # the read returned early because the watchdog shut the socket
+                raise TimedOut(f"{url} did not answer completely in time")
         if len(body) > MAX_RESPONSE:
             raise AnswerError("the server's response is too large")
         try:
@@ -63,6 +171,8 @@ class OpenAIBackend(ChatBackend):
             try:
                 listed = self._request(self.base + "/models").get("data") or []
                 self.model = str(listed[0]["id"]) if listed and isinstance(listed[0], dict) else "default"
+            except TimedOut:
+                raise
             except (Unreachable, AnswerError, AttributeError, KeyError, TypeError):
                 self.model = "default"
         return self.model

@@ -20,6 +20,7 @@ from vtg.video.editlist import video_edit_list
 from vtg.video.files import looks_like_mp4, open_container, video_stream
 from vtg.video.geometry import clockwise_rotation, coded_target, display_size, rotate
 from vtg.video.info import VideoInfo
+from vtg.video.limits import VideoTooLargeError, check_pixels, max_pixels
 from vtg.video.sampling import select_stream
 
 _VFR_PACKETS = 300  # packet timestamps read by probe to tell constant from variable frame rate
@@ -90,6 +91,8 @@ def probe(path: Path) -> VideoInfo:
     """See :func:`vtg.video.probe`."""
     with open_container(path) as container:
         stream = video_stream(container, path)
+        declared = stream.codec_context  # the header's size: checked before a packet is read
+        check_pixels(declared.width or 0, declared.height or 0, path, "the header declares frames of")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         try:
@@ -100,6 +103,7 @@ def probe(path: Path) -> VideoInfo:
             fps = 1.0 / float(np.median(intervals) * stream.time_base)
         with open_container(path) as fresh:  # decode from the start (the demux above consumed packets)
             first = _first_frame(fresh, video_stream(fresh, path), path)
+        check_pixels(first.width, first.height, path, "frames are")
         rotation = clockwise_rotation(first.rotation)
         sar = stream.sample_aspect_ratio
         width, height = display_size(first.width, first.height, rotation, Fraction(sar) if sar else None)
@@ -122,6 +126,7 @@ def _timed_frames(container, stream, path: Path, info: VideoInfo) -> Iterator[tu
     """Decoded frames (not converted) with times from the stream's start; errors as CorruptVideoError."""
     origin = stream.start_time
     step = 1.0 / info.fps if info.fps else 0.0
+    pixel_limit = max_pixels()
     last = None
     try:
         for frame in container.decode(stream):
@@ -132,8 +137,10 @@ def _timed_frames(container, stream, path: Path, info: VideoInfo) -> Iterator[tu
                     origin = frame.pts
                 time = float((frame.pts - origin) * stream.time_base)
             last = time
+            if frame.width * frame.height > pixel_limit:  # the size changed mid-stream
+                check_pixels(frame.width, frame.height, path, f"frames from {time:.2f}s on are")
             yield time, frame
-    except CorruptVideoError:
+    except (CorruptVideoError, VideoTooLargeError):
         raise
     except Exception as err:  # av.error.* (and anything else the decoder throws) mid-stream
         where = f"after {last:.2f}s" if last is not None else "at the start"

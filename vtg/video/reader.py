@@ -7,6 +7,7 @@ whatever the video length.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +16,8 @@ import numpy as np
 
 from vtg.video.geometry import resized
 from vtg.video.info import VideoInfo, probe
+from vtg.video.limits import check_frame_count, check_pixels
+from vtg.video.limits import max_frames as max_frames_limit
 from vtg.video.sampling import check_request, target_times
 
 
@@ -72,13 +75,28 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     path = check_path(path)
     if info is None or Path(info.path) != path:
         info = reader.probe(path)  # errors for missing/bad files surface here, before the first next()
-    targets = target_times(info.duration, fps, max_frames, info.num_frames)
     out_size = frame_size(info.width, info.height) if frame_size is not None else resized(info.width, info.height, size)
+    check_pixels(*out_size, path, "resized frames would be")
+    check_frame_count(planned_count(info, fps, max_frames), path,
+                      f"sampling at {fps:g} fps" if fps is not None else "taking every frame")
+    targets = target_times(info.duration, fps, max_frames, info.num_frames)
     if workers is None:
         from vtg.video.segments import default_workers
 
         workers = default_workers()
     return _batches(reader, info, targets, out_size, max_frames, batch_size, progress, max(1, int(workers)))
+
+
+def planned_count(info, fps: float | None, max_frames: int | None) -> float:
+    """How many frames a request would sample, from the header alone (before any allocation)."""
+    duration = max(0.0, float(info.duration or 0.0))
+    if fps is not None:
+        count = max(1.0, math.ceil(duration * fps - 1e-9)) if math.isfinite(duration * fps) else math.inf
+    elif info.num_frames is not None:
+        count = float(info.num_frames)
+    else:
+        count = duration * info.fps if info.fps else 0.0
+    return min(count, max_frames) if max_frames is not None else count
 
 
 def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int], max_frames: int | None,
@@ -91,11 +109,14 @@ def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int]
     times: list[float] = []
     frames: list[np.ndarray] = []
     count = 0
+    limit = max_frames_limit()
     try:
         for time, rgb in reader.decode(path, info, targets, out_size, workers=workers):
             times.append(time)
             frames.append(rgb)
             count += 1
+            if count > limit:  # the header under-stated the frames (no count, wrong duration)
+                check_frame_count(count, path, "decoding")
             if bar is not None:
                 bar.update(1)
             if len(frames) == batch_size:

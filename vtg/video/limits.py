@@ -1,0 +1,101 @@
+"""Ceilings on what a video file can make vtg allocate: sampled frames per video, pixels per frame.
+
+A video's header is data written by whoever made the file: a 100 KB file can declare 16000x16000
+frames (a 384 MB picture each, times the decoder's threads) or a duration of a million seconds,
+and a request such as ``fps=1e7`` turns a 20-second clip into 2e8 target times. Every size that
+comes from the file or the request is checked against these ceilings *before* anything is decoded
+or allocated, with an error that says how to raise the ceiling when the video really is that big.
+
+Defaults: :data:`DEFAULT_MAX_FRAMES` sampled frames per video (2.7 hours at 20 fps, 55 hours at
+1 fps) and :data:`DEFAULT_MAX_PIXELS` pixels per frame (8K DCI, 8192x4320, fits). Raise them with
+``vtg --frame-limit N`` / ``vtg --pixel-limit N`` (any command), ``VTG_MAX_FRAMES`` /
+``VTG_MAX_PIXELS`` in the environment, or :func:`set_limits` / :func:`limits` from Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from pathlib import Path
+from typing import Iterator
+
+from vtg.errors import UsageError, VideoError
+
+DEFAULT_MAX_FRAMES = 200_000
+DEFAULT_MAX_PIXELS = 36_000_000
+
+_override: dict[str, int | None] = {"frames": None, "pixels": None}
+
+
+class VideoTooLargeError(VideoError):
+    """A video (or a sampling request) would need more frames or pixels than the ceilings allow."""
+
+    exit_code = 2
+
+
+def _env_limit(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1):
+        raise UsageError(f"{name}={text!r} must be a positive number")
+    return int(value)
+
+
+def max_frames() -> int:
+    """Sampled frames allowed per video: :func:`set_limits`, else ``$VTG_MAX_FRAMES``, else the default."""
+    return _override["frames"] or _env_limit("VTG_MAX_FRAMES", DEFAULT_MAX_FRAMES)
+
+
+def max_pixels() -> int:
+    """Pixels allowed per frame (decoded or resized): as :func:`max_frames`, ``$VTG_MAX_PIXELS``."""
+    return _override["pixels"] or _env_limit("VTG_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+
+
+def _checked(value: float | int | None, flag: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1:
+        raise UsageError(f"{flag} must be a positive number, got {value!r}")
+    return int(value)
+
+
+def set_limits(frames: float | int | None = None, pixels: float | int | None = None) -> None:
+    """Set the ceilings for this process (None: back to the environment / default)."""
+    _override["frames"] = _checked(frames, "--frame-limit")
+    _override["pixels"] = _checked(pixels, "--pixel-limit")
+
+
+@contextlib.contextmanager
+def limits(frames: float | int | None = None, pixels: float | int | None = None) -> Iterator[None]:
+    """The ceilings set for the duration of a ``with`` block (None keeps the current one)."""
+    saved = dict(_override)
+    set_limits(frames if frames is not None else saved["frames"], pixels if pixels is not None else saved["pixels"])
+    try:
+        yield
+    finally:
+        _override.update(saved)
+
+
+def check_frame_count(count: float, path: str | Path, why: str) -> None:
+    """Refuse sampling ``count`` frames from one video (``why`` says where the number came from)."""
+    limit = max_frames()
+    if not count <= limit:  # also NaN
+        shown = f"{count:.3g}" if isinstance(count, float) else str(count)
+        raise VideoTooLargeError(
+            f"{path}: {why} would sample {shown} frames, over the limit of {limit} per video; lower the frame "
+            f"rate, or raise the limit with `vtg --frame-limit N` or VTG_MAX_FRAMES=N")
+
+
+def check_pixels(width: int, height: int, path: str | Path, what: str = "frames are") -> None:
+    """Refuse frames of ``width`` x ``height`` pixels over the ceiling, before decoding one."""
+    limit = max_pixels()
+    if int(width) * int(height) > limit:
+        raise VideoTooLargeError(
+            f"{path}: {what} {width}x{height} pixels, over the limit of {limit} pixels per frame; "
+            f"raise it with `vtg --pixel-limit N` or VTG_MAX_PIXELS=N if the video really is that large")
