@@ -127,3 +127,13 @@ def test_gpu_pipeline_matches_cpu(tmp_path, family, three_scene_video):
     gpu = compute_features(three_scene_video, load_encoder(str(model), device="cuda"), 2.0)
     np.testing.assert_array_equal(gpu.times, cpu.times)
     assert (gpu.features * cpu.features).sum(-1).min() > 0.99
+
+
+@pytest.mark.gpu
+def test_gpu_batch_size_comes_from_free_memory(tmp_path):
+    from vtg.pipeline import CUDA_MAX_BATCH, cuda_batch_size
+
+    enc = load_encoder(str(BUILDERS["open_clip"](tmp_path / "oc")), device="cuda")
+    size = cuda_batch_size(enc, 56, 32)
+    assert 8 <= size <= CUDA_MAX_BATCH and (size % 8 == 0 or size < 16)
+    assert cuda_batch_size(enc, 56, 32) == size  # measured once per encoder

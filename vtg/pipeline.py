@@ -42,33 +42,92 @@ def encoded_batches(path: Path, encoder, fps: float | None, *, max_frames: int |
 
     info = info if info is not None else probe(path, backend=backend)
     width, height = encoder.decode_size(info.width, info.height)
-    batch = decode_batch_size(encoder.batch_size, width, height)
+    cuda = str(encoder.device).startswith("cuda") and encoder.supports_pixels
+    per_pass = cuda_batch_size(encoder, width, height) if cuda else encoder.batch_size
+    batch = decode_batch_size(per_pass, width, height)
     frames = iter_frames(path, fps, max_frames=max_frames, batch_size=batch, backend=backend, workers=workers,
                          frame_size=encoder.decode_size, info=info)
-    decoded = stages.threaded(_pinned(frames, encoder.device), depth, "vtg-decode")
+    decoded = stages.threaded(_pinned(frames) if cuda else frames, depth, "vtg-decode")
     if not encoder.supports_pixels:
         for fb in decoded:
             yield fb.times, encoder.encode_images(fb.frames)
         return
-    prepared = stages.mapped(lambda fb: (fb.times, encoder.prepare_images(fb.frames)), decoded, depth,
-                             "vtg-preprocess")
+    prepare = _CudaUpload(encoder) if cuda else (lambda fb: (fb.times, encoder.prepare_images(fb.frames), None))
+    prepared = stages.mapped(prepare, decoded, depth, "vtg-preprocess")
     try:
-        yield from _to_host((times, encoder.encode_pixels(pixels)) for times, pixels in prepared)
+        yield from _to_host((times, _encode(encoder, pixels, ready)) for times, pixels, ready in prepared)
     finally:
         prepared.close()
 
 
-def _pinned(batches, device: str):
-    """On CUDA, frame batches as page-locked tensors (the upload then runs asynchronously)."""
-    if not str(device).startswith("cuda"):
-        yield from batches
-        return
+def _pinned(batches):
+    """Frame batches as page-locked host tensors, so the upload to the GPU runs asynchronously
+    (frames already on the GPU, from the torchcodec backend, pass through)."""
     import torch
 
     from vtg.video import FrameBatch
 
     for fb in batches:
-        yield FrameBatch(fb.times, torch.from_numpy(fb.frames).pin_memory())
+        frames = fb.frames if isinstance(fb.frames, torch.Tensor) else torch.from_numpy(fb.frames)
+        yield FrameBatch(fb.times, frames if frames.is_cuda else frames.pin_memory())
+
+
+class _CudaUpload:
+    """The preprocess stage on CUDA: upload and preprocess on a side stream, so they overlap the
+    encoder's kernels on the default stream; an event tells the encoder when the pixels are ready."""
+
+    def __init__(self, encoder):
+        import torch
+
+        self.encoder = encoder
+        self.stream = torch.cuda.Stream(device=encoder.device)
+
+    def __call__(self, fb):
+        import torch
+
+        with torch.cuda.stream(self.stream):
+            pixels = self.encoder.prepare_images(fb.frames)
+            ready = torch.cuda.Event()
+            ready.record(self.stream)
+        return fb.times, pixels, ready
+
+
+def _encode(encoder, pixels, ready):
+    if ready is not None:  # wait (on the GPU, not the host) for the side stream's upload
+        import torch
+
+        current = torch.cuda.current_stream(pixels.device)
+        current.wait_event(ready)
+        pixels.record_stream(current)
+    return encoder.encode_pixels(pixels)
+
+
+#: Share of the free GPU memory the encoder's batches may fill (the rest: queued frames, allocator slack).
+CUDA_MEMORY_SHARE = 0.6
+CUDA_MAX_BATCH = 1024
+
+
+def cuda_batch_size(encoder, width: int, height: int) -> int:
+    """Frames per forward pass on CUDA, from free memory: one trial batch measures the peak memory
+    a frame costs (activations at the model's precision), and the batch fills ``CUDA_MEMORY_SHARE``
+    of what is free. Remembered on the encoder."""
+    import torch
+
+    cached = getattr(encoder, "_cuda_batch", None)
+    if cached:
+        return cached
+    trial = 8
+    frames = torch.zeros((trial, height, width, 3), dtype=torch.uint8)
+    torch.cuda.synchronize(encoder.device)
+    base = torch.cuda.memory_allocated(encoder.device)
+    torch.cuda.reset_peak_memory_stats(encoder.device)
+    encoder.encode_pixels(encoder.prepare_images(frames))
+    torch.cuda.synchronize(encoder.device)
+    per_frame = max(1, (torch.cuda.max_memory_allocated(encoder.device) - base) // trial)
+    free, _total = torch.cuda.mem_get_info(encoder.device)
+    size = int(min(CUDA_MAX_BATCH, max(trial, CUDA_MEMORY_SHARE * free // per_frame)))
+    encoder._cuda_batch = size - size % 8 if size >= 16 else size
+    return encoder._cuda_batch
 
 
 def _to_host(batches) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -17,6 +17,7 @@ from vtg.errors import UnknownNameError
 BACKENDS: dict[str, str] = {
     "pyav": "vtg.video.pyav_backend",
     "decord": "vtg.video.decord_backend",
+    "torchcodec": "vtg.video.torchcodec_backend",
 }
 
 

@@ -27,7 +27,7 @@ class FrameBatch:
 
     ``times``: float64 [N], seconds from the video stream's start (first frame ~0.0), the chosen
     frames' own timestamps (not the targets). ``frames``: uint8 [N, H, W, 3] RGB, upright
-    (rotation applied).
+    (rotation applied): a numpy array, or a torch tensor on the GPU from the torchcodec backend.
     """
 
     times: np.ndarray
@@ -120,15 +120,24 @@ def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int]
             if bar is not None:
                 bar.update(1)
             if len(frames) == batch_size:
-                yield FrameBatch(np.asarray(times, np.float64), np.stack(frames))
+                yield FrameBatch(np.asarray(times, np.float64), _stack(frames))
                 times, frames = [], []
             if max_frames is not None and count >= max_frames:
                 break
         if frames:
-            yield FrameBatch(np.asarray(times, np.float64), np.stack(frames))
+            yield FrameBatch(np.asarray(times, np.float64), _stack(frames))
     finally:
         if bar is not None:
             bar.close()
+
+
+def _stack(frames: list):
+    """numpy frames -> one array; device tensors (torchcodec backend) -> one tensor on that device."""
+    if isinstance(frames[0], np.ndarray):
+        return np.stack(frames)
+    import torch
+
+    return torch.stack(frames)
 
 
 def read_frames(path, fps: float | None = None, *, max_frames: int | None = None, size: int | None = None,
