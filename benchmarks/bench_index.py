@@ -128,19 +128,21 @@ def timed(fn, *args) -> float:
 def alternate(rounds: int, cases: dict) -> dict[str, float]:
     """Median seconds of each case, the cases run one after another in every round."""
     seconds: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
+    for k in range(rounds):
         for name, (fn, args) in cases.items():
             seconds[name].append(timed(fn, *args))
+            print(f"  round {k + 1}/{rounds} {name}: {seconds[name][-1]:.2f} s (load {os.getloadavg()[0]:.1f})",
+                  file=sys.stderr, flush=True)
     return {name: statistics.median(values) for name, values in seconds.items()}
 
 
-def cpu_figures(root: Path, rounds: int) -> dict:
+def cpu_figures(root: Path, rounds: int, seconds: int = 120) -> dict:
     import open_clip
 
     from vtg.encoders import load_encoder
     from vtg.encoders.testing import random_open_clip
 
-    video = make_video(root / "clip2m.mp4", 120, "640x360")
+    video = make_video(root / "clip.mp4", seconds, "640x360")
     tiny = load_encoder(str(random_open_clip(root / "tiny")), device="cpu")
     vit = load_encoder(str(random_open_clip(root / "vit-b-32", open_clip.get_model_config("ViT-B-32"))), device="cpu")
     for enc in (tiny, vit):  # warm-up: allocators, kernels, page cache
@@ -158,7 +160,7 @@ def cpu_figures(root: Path, rounds: int) -> dict:
                                  "segments_2": (segment_decode, (video, vit, 1.0, 2)),
                                  "ffmpeg_threads": (decode_only, (video, vit, 1.0, 1))})
     return {
-        "video": "120 s 640x360 30 fps H.264 (testsrc2, x264 veryfast), sampled at 1 fps",
+        "video": f"{seconds} s 640x360 30 fps H.264 (testsrc2, x264 veryfast), sampled at 1 fps",
         "frames": frames, "rounds": rounds, "cores": os.cpu_count(), "load_average": os.getloadavg(),
         "seconds": {**work, **e2e, **scaling},
         "index_work_vs_plain_decode": work["index_tiny"] / work["plain_decode"],
@@ -269,6 +271,7 @@ def print_cpu(fig: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=120, help="length of the CPU test video (default: 2 minutes)")
     ap.add_argument("--skip-gpu", action="store_true")
     ap.add_argument("--out", type=Path, help="also write the figures as JSON here")
     args = ap.parse_args(argv)
@@ -278,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"torch": torch.__version__}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        report["cpu"] = cpu_figures(root, args.rounds)
+        report["cpu"] = cpu_figures(root, args.rounds, args.seconds)
         print(json.dumps(report["cpu"]), flush=True)
         print_cpu(report["cpu"])
         if torch.cuda.is_available() and not args.skip_gpu:

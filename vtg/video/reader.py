@@ -62,7 +62,8 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     instead, picks the output size from the display size (an encoder's
     :meth:`~vtg.encoders.Encoder.decode_size`: frames shrunk toward the model's input inside the
     decoder's colour conversion). ``workers`` decoders run in parallel on long videos (default:
-    the usable cores; 1 = strictly sequential); the frames are the same either way. ``info``
+    one per 4 usable cores, :func:`vtg.video.segments.default_workers`; 1 = one decoder with
+    FFmpeg's own threads); the frames are the same either way. ``info``
     skips a second probe when the caller already has one. Batches already yielded stay valid if
     a later part of the file turns out damaged (CorruptVideoError is raised when that part is
     reached).

@@ -42,12 +42,25 @@ class _Reseek(Exception):
     """The seek landed somewhere this segment cannot start from; decode it from the start."""
 
 
-def default_workers() -> int:
-    """Decoders to run at once: the cores this process may use."""
+#: Cores one decoder's own FFmpeg frame threads use well; beyond that, parallel segments pay off.
+CORES_PER_DECODER = 4
+
+
+def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def default_workers() -> int:
+    """Decoders to run at once: one per ``CORES_PER_DECODER`` usable cores (so 1 below 8 cores).
+
+    Why not one per core: a segment re-decodes the lead-in from its key frame (up to a GOP), and
+    FFmpeg's frame threads already keep a few cores busy; measured on 2 cores (bench_index.py),
+    one decoder with FFmpeg's threads took 7.3 s where two one-thread segment decoders took 12.3 s.
+    """
+    return max(1, usable_cores() // CORES_PER_DECODER)
 
 
 def plan(info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], workers: int) -> list[tuple[int, int]]:
@@ -72,7 +85,7 @@ def decode_segments(path: Path, info: VideoInfo, targets: np.ndarray, out_size: 
         yield from pyav_backend.decode(path, info, targets, out_size, workers=1)
         return
     # codec threads per decoder: the cores shared out, so decoders do not oversubscribe them
-    threads = pyav_backend.CODEC_THREADS or max(1, default_workers() // workers)
+    threads = pyav_backend.CODEC_THREADS or max(1, usable_cores() // workers)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vtg-decode")
     pending: deque[Future] = deque()
     upcoming = iter(ranges)
