@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "timemarker": "vtg.methods.timemarker:TimeMarker",
     "vtgllm": "vtg.methods.vtgllm:VTGLLM",
     "univtg": "vtg.methods.univtg:UniVTG",
+    "refine": "vtg.methods.refine:Refine",
 }
 
 

@@ -16,13 +16,12 @@ video's end for the last frame) rather than ``[t_x, t_y]``, so a one-frame answe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, Sequence
 
 import numpy as np
 
 from vtg.errors import UsageError
-from vtg.methods.videollm.frames import Sampled, fit_frames, sample_video
+from vtg.methods.videollm.frames import Sampled, fit_frames
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod
 from vtg.methods.videollm.parsing import clamp, find_ranges, single_frames
 from vtg.methods.videollm.runner import Image, Part, Video, VideoLLM
@@ -87,10 +86,10 @@ class NumPro(VideoLLMMethod):
     paper = "Wu et al., Number it: Temporal Grounding Videos like Flipping Manga, CVPR 2025"
     Config = NumProConfig
 
-    def sample(self, video: str | Path) -> Sampled:
+    def frame_rule(self, duration: float) -> tuple[float | None, int | None]:
         if self.config.input not in ("video", "images"):
             raise UsageError(f"numpro option input={self.config.input!r}: choose video or images")
-        return sample_video(video, self.config.fps, self.config.max_frames)
+        return self.config.fps, self.config.max_frames
 
     def build_prompt(self, sampled: Sampled, query: str, llm: VideoLLM) -> list[Part]:
         from vtg.overlays.numbers import number_frames

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
-
-from vtg.methods.videollm.frames import TOKEN_PIXELS, Sampled, fit_frames, sample_video
+from vtg.methods.videollm.frames import TOKEN_PIXELS, Sampled, fit_frames
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
 from vtg.methods.videollm.parsing import seconds_answer
 from vtg.methods.videollm.runner import Image, Part, VideoLLM
@@ -82,12 +79,9 @@ class TimeMarker(VideoLLMMethod):
     paper = "Chen et al., TimeMarker: A Versatile Video-LLM for Long and Short Video Understanding, 2024"
     Config = TimeMarkerConfig
 
-    def sample(self, video: str | Path) -> Sampled:
-        from vtg.video import probe
-
+    def frame_rule(self, duration: float) -> tuple[float | None, int | None]:
         cfg = self.config
-        fps = anylength_fps(probe(video).duration, cfg.max_frames, cfg.short_fps, cfg.short_video)
-        return sample_video(video, fps, cfg.max_frames)
+        return anylength_fps(duration, cfg.max_frames, cfg.short_fps, cfg.short_video), cfg.max_frames
 
     def build_prompt(self, sampled: Sampled, query: str, llm: VideoLLM) -> list[Part]:
         cfg = self.config

@@ -10,7 +10,7 @@ how many visual tokens a frame costs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,8 @@ class Sampled:
     frames: np.ndarray
     times: np.ndarray
     duration: float
+    #: How the frames were chosen (frame selection's counts), copied into the result's meta.
+    note: dict = field(default_factory=dict)
 
 
 def smart_resize(height: int, width: int, max_pixels: int, min_pixels: int = 4 * 28 * 28,
@@ -75,3 +77,77 @@ def sample_video(video, fps: float | None, max_frames: int | None = None) -> Sam
     batch = read_frames(video, fps=fps, max_frames=max_frames)
     duration = float(info.duration) if info.duration else float(batch.times[-1]) if len(batch.times) else 0.0
     return Sampled(np.asarray(batch.frames), np.asarray(batch.times, dtype=np.float64), duration)
+
+
+def span_targets(start: float, end: float, fps: float | None, max_frames: int | None,
+                 native_fps: float | None) -> np.ndarray:
+    """A method's sampling rule applied to the span ``[start, end)`` instead of the whole video:
+    the same grid :func:`vtg.video.sampling.target_times` plans for a video of that length, shifted
+    to ``start``. "Every frame" (``fps`` None within ``max_frames``) uses the native rate."""
+    from vtg.video.sampling import target_times
+
+    length = max(0.0, float(end) - float(start))
+    native = native_fps if native_fps and native_fps > 0 else 30.0
+    grid = target_times(length, fps, max_frames, max(1, int(round(length * native))))
+    if grid is None:
+        grid = np.arange(max(1, int(math.ceil(length * native - 1e-9))), dtype=np.float64) / native
+    return float(start) + grid
+
+
+def iter_frames_at(video, targets: np.ndarray, *, size: int | None = None,
+                   backend: str = "pyav"):
+    """Stream ``(time, rgb)`` for the frame displayed at each of the sorted ``targets`` (seconds),
+    in one sequential pass that stops after the last target; ``time`` is the frame's own
+    presentation time. A frame serving several targets comes once."""
+    from vtg.video.backends import get_backend
+    from vtg.video.files import check_path
+    from vtg.video.geometry import resized
+
+    targets = np.sort(np.asarray(targets, np.float64))
+    if targets.size == 0:
+        return
+    reader = get_backend(backend)
+    path = check_path(video)
+    info = reader.probe(path)
+    # One seek to the key frame before the first target (a late window of a long video) when the
+    # backend can; otherwise one sequential pass from the start.
+    decode = getattr(reader, "decode_from_first_target", reader.decode)
+    last = None
+    for time, rgb in decode(path, info, targets, resized(info.width, info.height, size)):
+        if last is not None and abs(time - last) < 1e-9:
+            continue
+        last = time
+        yield float(time), rgb
+
+
+def frames_at(video, targets: np.ndarray, duration: float, *, size: int | None = None) -> Sampled:
+    """:class:`Sampled` frames displayed at ``targets`` (duplicates dropped), true times kept."""
+    times, frames = [], []
+    for time, rgb in iter_frames_at(video, targets, size=size):
+        times.append(time)
+        frames.append(rgb)
+    stacked = np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
+    return Sampled(stacked, np.asarray(times, np.float64), float(duration))
+
+
+def candidate_signatures(video, info, start: float, end: float, fps: float, encoder: str | None,
+                         device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """True times and per-frame signatures of the candidate frames of ``[start, end)`` at ``fps``:
+    image features from the feature cache when ``encoder`` is given, else 32x32 pixel thumbnails
+    (float16, 6 KiB a frame) computed while streaming, so an hour of candidates stays small."""
+    from vtg.methods.videollm.selection import pixel_signatures
+
+    if encoder:
+        from vtg.encoders import load_encoder
+        from vtg.features import video_features
+
+        feats = video_features(video, load_encoder(encoder, device=device), fps, device=device)
+        inside = (feats.times >= start - 1e-6) & (feats.times < end)
+        features = np.asarray(feats.features)[inside]
+        return np.asarray(feats.times)[inside], features.reshape(len(features), -1)
+    times, sigs = [], []
+    targets = span_targets(start, end, fps, None, info.fps)
+    for time, rgb in iter_frames_at(video, targets, size=64):
+        times.append(time)
+        sigs.append(pixel_signatures(rgb[None])[0].astype(np.float16))
+    return np.asarray(times, np.float64), (np.stack(sigs) if sigs else np.zeros((0, 32, 32, 3), np.float16))

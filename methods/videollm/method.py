@@ -15,9 +15,10 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from vtg.errors import VideoError
+from vtg.errors import UsageError, VideoError
 from vtg.methods.base import Method, Query
-from vtg.methods.videollm.frames import Sampled, sample_video
+from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
+from vtg.methods.videollm.selection import check_rule, select
 from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, load_videollm
 from vtg.types import Grounding, Moment, Saliency
 
@@ -30,6 +31,19 @@ class VideoLLMConfig:
     device: str = "auto"
     dtype: str = "auto"
     max_new_tokens: int = 64
+    #: Frame selection (docs/videollm.md, :mod:`~vtg.methods.videollm.selection`): ``uniform`` is
+    #: the method's own sampling; ``keyframes`` (ShareGPT4Video), ``diff`` (VideoLLaMA3's DiffFP)
+    #: and ``merge`` (MovieChat's consolidation) choose among candidates taken at ``candidate_fps``,
+    #: within the method's frame limit.
+    select: str = "uniform"
+    select_threshold: float | None = None
+    candidate_fps: float = 2.0
+    #: Features the selection compares: None = 32x32 pixel thumbnails; an encoder spec (e.g.
+    #: ViT-B-32/openai, as ShareGPT4Video's CLIP features) = image features from the feature cache.
+    select_encoder: str | None = None
+    #: Upper bound on frames shown, on top of the method's own limit (coarse-to-fine sets it per
+    #: window). None: the method's limit alone.
+    frame_budget: int | None = None
 
     #: What a line of a batch file may set (none of the base options: ``model`` names files or
     #: downloads, ``device``/``dtype`` pick hardware, ``max_new_tokens`` bounds generation time).
@@ -56,8 +70,9 @@ class VideoLLMMethod(Method):
     Config = VideoLLMConfig
 
     # -- what subclasses provide ------------------------------------------------------------
-    def sample(self, video: str | Path) -> Sampled:
-        """Frames with their true times, sampled and resized as the method's paper says."""
+    def frame_rule(self, duration: float) -> tuple[float | None, int | None]:
+        """The paper's sampling for a stretch of ``duration`` seconds: ``(fps, max_frames)``;
+        ``fps`` None means evenly spread ``max_frames`` (every frame when there are fewer)."""
         raise NotImplementedError
 
     def build_prompt(self, sampled: Sampled, query: str, llm: VideoLLM) -> list[Part]:
@@ -68,6 +83,45 @@ class VideoLLMMethod(Method):
         raise NotImplementedError
 
     # -- shared path ------------------------------------------------------------------------
+    def sample(self, video: str | Path) -> Sampled:
+        """Frames with their true times, sampled as the method's paper says (or selected)."""
+        return self.sample_span(video)
+
+    def sample_span(self, video: str | Path, start: float = 0.0, end: float | None = None) -> Sampled:
+        """Frames of ``[start, end)`` under the method's own rule applied to that span's length
+        (coarse-to-fine grounding shows a Video-LLM one window at a time), then the configured
+        frame selection. ``Sampled.duration`` stays the whole video's."""
+        from vtg.video import probe
+
+        info = probe(video)
+        whole = start <= 0 and end is None
+        start = max(0.0, float(start))
+        end = float(info.duration) if end is None else min(float(end), float(info.duration))
+        fps, max_frames = self.frame_rule(max(0.0, end - start))
+        budget = self.config.frame_budget
+        if budget is not None:
+            if budget < 1:
+                raise UsageError(f"frame_budget must be at least 1, got {budget}")
+            max_frames = budget if max_frames is None else min(max_frames, budget)
+        rule = check_rule(self.config.select)
+        if rule == "uniform" and whole:
+            return sample_video(video, fps, max_frames)
+        if rule == "uniform":
+            return frames_at(video, span_targets(start, end, fps, max_frames, info.fps), info.duration)
+        return self._selected(video, info, start, end, max_frames)
+
+    def _selected(self, video, info, start: float, end: float, budget: int | None) -> Sampled:
+        """Candidates at ``candidate_fps``, signatures, the selection rule, then the kept frames."""
+        cfg = self.config
+        if not (cfg.candidate_fps and cfg.candidate_fps > 0):
+            raise UsageError(f"candidate_fps must be positive, got {cfg.candidate_fps!r}")
+        times, signatures = candidate_signatures(video, info, start, end, cfg.candidate_fps,
+                                                 cfg.select_encoder, cfg.device)
+        kept = select(cfg.select, signatures, threshold=cfg.select_threshold, budget=budget)
+        sampled = frames_at(video, times[kept], info.duration)
+        return Sampled(sampled.frames, sampled.times, sampled.duration,
+                       {"selection": cfg.select, "candidates": int(len(times)), "kept": int(len(sampled.times))})
+
     def runner(self) -> VideoLLM:
         cfg = self.config
         return load_videollm(cfg.model, cfg.device, None if cfg.dtype == "auto" else cfg.dtype)
@@ -91,6 +145,7 @@ class VideoLLMMethod(Method):
             "status": "ok" if moments else "no moment found",
             "num_frames": int(len(sampled.times)),
             "prompt": prompt_text(parts),
+            **sampled.note,
         }
         return Grounding(query=query, video=str(video), duration=sampled.duration, moments=moments,
                          saliency=Saliency(sampled.times, scores), method=self.name, meta=meta)

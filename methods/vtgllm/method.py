@@ -14,11 +14,10 @@ on the shared runner's model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 from vtg.errors import UsageError
-from vtg.methods.videollm.frames import Sampled, fit_frames, sample_video
+from vtg.methods.videollm.frames import Sampled, fit_frames
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
 from vtg.methods.videollm.parsing import seconds_answer
 from vtg.methods.videollm.runner import Part, Video, VideoLLM
@@ -59,8 +58,8 @@ class VTGLLM(VideoLLMMethod):
     paper = "Guo et al., VTG-LLM: Integrating Timestamp Knowledge into Video LLMs, AAAI 2025"
     Config = VTGLLMConfig
 
-    def sample(self, video: str | Path) -> Sampled:
-        return sample_video(video, None, self.config.num_frames)
+    def frame_rule(self, duration: float) -> tuple[float | None, int | None]:
+        return None, self.config.num_frames
 
     def use_tokens(self, llm: VideoLLM) -> bool:
         mode = self.config.time_tokens

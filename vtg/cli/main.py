@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "vtg.cli.report",
     "vtg.cli.univtg",
     "vtg.cli.overlay",
+    "vtg.cli.parse",
 ]
 
 app = typer.Typer(

@@ -1,0 +1,90 @@
+"""``vtg parse ANSWERS.jsonl --answer-format F``: other Video-LLMs' raw answers -> vtg's JSONL.
+
+Each input line is one answer: ``{"qid", "video" or "vid", "query", "duration", "answer"}``, plus
+``"timestamps"`` (the shown frames' times) for frame-number formats. The output is vtg's prediction
+JSONL (one Grounding record a line, moments in the order the model listed them), so ``vtg eval``
+scores and ``vtg export`` cuts answers produced by models vtg does not run (TimeChat, VTimeLLM).
+A malformed line is reported with its number and skipped; the exit code is then non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from vtg.errors import DataError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("parse")(parse_command)
+
+
+def parse_command(
+    answers: Path = typer.Argument(..., help="JSONL of raw answers: qid, video or vid, query, duration, answer [, timestamps]."),
+    answer_format: str = typer.Option(..., "--answer-format", "-a", help="timechat, vtimellm, numpro, timemarker or vtgllm."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the predictions JSONL here (default: stdout)."),
+) -> None:
+    """Turn raw Video-LLM answers into vtg predictions (for vtg eval / vtg export)."""
+    from vtg.cli.options import emit
+    from vtg.methods.videollm.answers import FORMATS
+    from vtg.errors import UnknownNameError
+
+    if answer_format.strip().lower() not in FORMATS:
+        raise UnknownNameError("answer format", answer_format, list(FORMATS))
+    results, problems = [], []
+    for number, line in _lines(answers):
+        try:
+            results.append(grounding_of(json.loads(line), answer_format))
+        except (ValueError, DataError, TypeError) as exc:
+            problems.append(f"{answers} line {number}: {exc}")
+    emit(results, "jsonl", output)
+    for problem in problems:
+        print(f"vtg: error: {problem}", file=sys.stderr)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _lines(path: Path):
+    from vtg.api import check_video_path
+
+    data = check_video_path(path, what="answers file").read_bytes()
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        text = raw.decode("utf-8", "replace").strip()
+        if text:
+            yield number, text
+
+
+def grounding_of(record: Any, answer_format: str):
+    """One answer record -> a Grounding (moments ranked in the order the model gave them)."""
+    from vtg.methods.videollm.answers import parse_answer
+    from vtg.types import Grounding, Moment, Saliency
+
+    if not isinstance(record, dict):
+        raise DataError("not a JSON object")
+    answer, query = record.get("answer"), record.get("query", "")
+    if not isinstance(answer, str):
+        raise DataError("field 'answer' must be a string")
+    if not isinstance(query, str):
+        raise DataError("field 'query' must be a string")
+    duration = record.get("duration")
+    if duration is not None and not (isinstance(duration, (int, float)) and not isinstance(duration, bool)
+                                     and math.isfinite(duration) and duration > 0):
+        raise DataError("field 'duration' must be a positive number of seconds")
+    video = record.get("video") or record.get("vid") or ""
+    if not isinstance(video, str):
+        raise DataError("field 'video'/'vid' must be a string")
+    timestamps = record.get("timestamps")
+    if timestamps is not None and not (isinstance(timestamps, list)
+                                       and all(isinstance(t, (int, float)) and math.isfinite(t) for t in timestamps)):
+        raise DataError("field 'timestamps' must be a list of seconds")
+    found = parse_answer(answer_format, answer, duration, timestamps)
+    moments = tuple(Moment(m.start, m.end, 1.0 / (i + 1)) for i, m in enumerate(found))
+    return Grounding(query=query, video=video, duration=float(duration or 0.0), moments=moments,
+                     saliency=Saliency.empty(), method=answer_format.strip().lower(),
+                     meta={"answer": answer, "status": "ok" if moments else "no moment found"},
+                     qid=record.get("qid"))
