@@ -233,17 +233,8 @@ def decode_from_first_target(path: Path, info: VideoInfo, targets: np.ndarray,
                              out_size: tuple[int, int] | None) -> Iterator[tuple[float, np.ndarray]]:
     """Like :func:`decode`, but one seek to the key frame before the first target first: for
     targets that sit in a late stretch of a long video (a window of coarse-to-fine grounding),
-    nothing before that key frame is decoded. Same frames and times as :func:`decode` (tested)."""
-    convert = _converter(info, out_size)
-    with open_container(path) as container:
-        stream = video_stream(container, path)
-        stream.thread_type = "AUTO"
-        origin = stream.start_time or 0
-        if len(targets) and targets[0] > 0:
-            container.seek(origin + int(math.floor(targets[0] / stream.time_base)), stream=stream,
-                           backward=True, any_frame=False)
-        cached_id, cached = None, None
-        for _k, time, frame in select_stream(_timed_frames(container, stream, path, info), targets):
-            if frame is not cached_id:
-                cached_id, cached = frame, convert(frame)
-            yield time, cached
+    nothing before that key frame is decoded. Same frames and times as :func:`decode` (tested);
+    the seek is guarded as for parallel segments (:func:`vtg.video.segments.decode_after_seek`)."""
+    from vtg.video.segments import decode_after_seek
+
+    yield from decode_after_seek(path, info, targets, out_size, CODEC_THREADS)

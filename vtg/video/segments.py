@@ -112,18 +112,38 @@ def _segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[i
              threads: int) -> list[tuple[float, np.ndarray]]:
     if seek:
         try:
-            return _decode_segment(path, info, targets, out_size, True, threads)
+            return list(_decode_segment(path, info, targets, out_size, True, threads))
         except _Reseek:
             pass
-    return _decode_segment(path, info, targets, out_size, False, threads)
+    return list(_decode_segment(path, info, targets, out_size, False, threads))
+
+
+def decode_after_seek(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int] | None,
+                      threads: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+    """``(time, rgb)`` for ``targets`` decoded lazily from the key frame at or before the first one
+    (for targets in a late stretch of a long video); from the file's start when the seek cannot be
+    trusted. Same frames and times as sequential decoding."""
+    size = out_size or (info.width, info.height)
+    if len(targets) and targets[0] > 0:
+        frames = _decode_segment(path, info, targets, size, True, threads)
+        try:
+            first = next(frames)
+        except _Reseek:  # raised before any frame is handed out, so starting over is safe
+            pass
+        except StopIteration:
+            return
+        else:
+            yield first
+            yield from frames
+            return
+    yield from _decode_segment(path, info, targets, size, False, threads)
 
 
 def _decode_segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], seek: bool,
-                    threads: int) -> list[tuple[float, np.ndarray]]:
+                    threads: int) -> Iterator[tuple[float, np.ndarray]]:
     from vtg.video.pyav_backend import _converter, _timed_frames
 
     convert = _converter(info, out_size)
-    out: list[tuple[float, np.ndarray]] = []
     with open_container(path) as container:
         stream = video_stream(container, path)
         stream.thread_type = "AUTO"
@@ -139,21 +159,23 @@ def _decode_segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: 
                 raise _Reseek() from err
             frames = _from_key_frame(frames, float(targets[0]))
         cached_id, cached = None, None
-        for _k, time, frame in select_stream(frames, targets):
-            if frame is not cached_id:
-                cached_id, cached = frame, convert(frame)
-            out.append((time, cached))
-        frames.close()
-    return out
+        try:
+            for _k, time, frame in select_stream(frames, targets):
+                if frame is not cached_id:
+                    cached_id, cached = frame, convert(frame)
+                yield time, cached
+        finally:
+            frames.close()
 
 
 def _from_key_frame(frames, first_target: float):
-    """Frames from the first key frame on, checking it is displayed no later than ``first_target``."""
+    """Frames from the first key frame on, checking it is displayed no later than ``first_target``.
+    Raises _Reseek only before yielding anything."""
     anchor = None
     for time, frame in frames:
-        if frame.pts is None:
-            raise _Reseek()
         if anchor is None:
+            if frame.pts is None:
+                raise _Reseek()
             if not frame.key_frame:
                 continue  # leading pictures of an open GOP: not decodable from here
             if time > first_target + EPS:
