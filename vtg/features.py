@@ -16,11 +16,12 @@ recomputed (with a warning), never returned and never a permanent error. A cache
 cannot be created or written is an error before any decoding; a write that fails after the work
 (a full disk) is a warning, and the result is still returned.
 
-Entries live in ``$VTG_CACHE_DIR/features/`` (default ``~/.cache/vtg``): ``<key>.npz`` (``times``,
-``features``) and ``<key>.json`` (what was cached and how). Both are written atomically, the JSON
-last, so an entry is either complete or absent; an unreadable or inconsistent entry is ignored and
-recomputed. Frames are streamed batch by batch through :func:`vtg.video.iter_frames` and only the
-[T, D] features are kept, so memory does not grow with the video's length beyond the features.
+Entries live in ``$VTG_CACHE_DIR/features/`` (default ``~/.cache/vtg``) in the form of
+:mod:`vtg.feature_store`: float16 features streamed to ``<key>.npy`` batch by batch as the
+indexing pipeline (:mod:`vtg.pipeline`) produces them, float64 times in ``<key>.times.npy`` and the
+``<key>.json`` sidecar written last, so an entry is either complete or absent; hits are
+memory-mapped. Writing holds one batch and the times, so memory does not grow with the video's
+length; an unreadable or inconsistent entry is ignored and recomputed.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ DECODE_BYTES = 256 << 20
 @dataclass(frozen=True)
 class Features:
     """Per-frame features of one video. ``times`` float64 [T] (seconds, the sampled frames' own
-    timestamps); ``features`` float32 [T, D] (BLIP-2: [T, 32, D]); ``duration`` of the video (s);
+    timestamps); ``features`` [T, D] (BLIP-2: [T, 32, D]): float16 memory-mapped from the cache
+    (:func:`video_features`), float32 from :func:`compute_features`; ``duration`` of the video (s);
     ``encoder`` canonical spec; ``fps`` sampling rate asked for (None = every frame).
-    ``cached`` tells whether this came from the cache; ``path`` is the cache entry's .npz."""
+    ``cached`` tells whether this came from the cache; ``path`` is the entry's features ``.npy``."""
 
     times: np.ndarray
     features: np.ndarray
