@@ -49,8 +49,11 @@ def encoded_batches(path: Path, encoder, fps: float | None, *, max_frames: int |
                          frame_size=encoder.decode_size, info=info)
     decoded = stages.threaded(_pinned(frames) if cuda else frames, depth, "vtg-decode")
     if not encoder.supports_pixels:
-        for fb in decoded:
-            yield fb.times, encoder.encode_images(fb.frames)
+        try:
+            for fb in decoded:
+                yield fb.times, encoder.encode_images(fb.frames)
+        finally:
+            decoded.close()
         return
     prepare = _CudaUpload(encoder) if cuda else (lambda fb: (fb.times, encoder.prepare_images(fb.frames), None))
     prepared = stages.mapped(prepare, decoded, depth, "vtg-preprocess")
