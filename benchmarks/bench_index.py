@@ -16,12 +16,17 @@ CPU (always), on a 2-minute 640x360 30 fps H.264 video made with ffmpeg (testsrc
 4. decode scaling: parallel segment decoding with 1 and 2 decoders, one codec thread each
    (goal >= 1.7x), plus FFmpeg's own threads alone, for comparison.
 
+Feature cache: an hour of BLIP-2 features at 1 fps ([3600, 32, 256]): peak memory while writing
+(tracemalloc) and the time of a hit, the old float32 ``.npz`` (load + full validation every time)
+against the streamed float16 ``.npy`` read memory-mapped.
+
 GPU (only when CUDA is present): a 1-hour 1080p H.264 video made with ffmpeg; frames/s at 1 fps
 for ViT-B/32 and BLIP-2 ViT-g (random weights, fp16), decode-only frames/s, GPU utilisation
 sampled during the run (when pynvml is importable), and pipeline efficiency.
 
     python benchmarks/bench_index.py                  # CPU figures (~5 min on 2 busy cores)
     python benchmarks/bench_index.py --rounds 5 --out figures.json
+    python benchmarks/bench_index.py --cache-only       # feature-cache figures only (seconds)
 """
 
 from __future__ import annotations
@@ -171,6 +176,59 @@ def cpu_figures(root: Path, rounds: int, seconds: int = 120) -> dict:
     }
 
 
+def old_store_and_load(folder: Path, times: np.ndarray, feats: np.ndarray) -> float:
+    """The cache before float16 streaming: float32 ``np.savez`` into a buffer, then ``np.load`` and a
+    full validation on every hit. Returns the seconds of one hit."""
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, times=times, features=feats.astype(np.float32))
+    (folder / "old.npz").write_bytes(buf.getvalue())
+    start = time.perf_counter()
+    with np.load(folder / "old.npz", allow_pickle=False) as data:
+        t, f = np.asarray(data["times"], np.float64), np.asarray(data["features"], np.float32)
+    assert np.isfinite(f).all() and np.isfinite(t).all()
+    return time.perf_counter() - start
+
+
+def cache_figures(root: Path, rounds: int) -> dict:
+    """An hour of BLIP-2 features at 1 fps ([3600, 32, 256]): peak memory of writing (tracemalloc)
+    and the time of a hit, old float32 .npz vs the streamed float16 .npy read memory-mapped."""
+    import tracemalloc
+
+    from vtg import features as cache
+    from vtg.feature_store import EntryWriter
+
+    folder = root / "cache"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    times = np.arange(3600, dtype=np.float64)
+    batches = [rng.standard_normal((64, 32, 256)).astype(np.float32) for _ in range(57)]
+    feats = np.concatenate(batches)[:3600]
+    feats /= np.linalg.norm(feats, axis=-1, keepdims=True)
+    size_mb = feats.nbytes / 1e6
+
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    old_hit = old_store_and_load(folder, times, feats)
+    old_peak = (tracemalloc.get_traced_memory()[1] - base) / 1e6
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    writer = EntryWriter(folder, "k")
+    for lo in range(0, 3600, 64):
+        writer.add(times[lo:lo + 64], feats[lo:lo + 64])
+    writer.commit((32, 256))
+    cache._write_sidecar(folder, "k", "blip2", 1.0, None, 3600.0, writer.count, (32, 256), 0.0,
+                         {"video": "hour.mp4", "weights": ""})
+    new_peak = (tracemalloc.get_traced_memory()[1] - base) / 1e6
+    tracemalloc.stop()
+    hits = alternate(rounds, {"old_npz_hit": (old_store_and_load, (folder, times, feats)),
+                              "new_hit": (cache._load, (folder, "k"))})
+    return {"features_mb_float32": size_mb, "write_peak_mb": {"old_npz": old_peak, "streamed": new_peak},
+            "hit_seconds": {"old_npz": hits["old_npz_hit"], "memory_mapped": hits["new_hit"]},
+            "first_hit_old_s": old_hit}
+
+
 def gpu_figures(root: Path, rounds: int) -> dict:
     """Only with CUDA: 1-hour 1080p, ViT-B/32 and BLIP-2 ViT-g at 1 fps, fp16."""
     import open_clip
@@ -268,11 +326,19 @@ def print_cpu(fig: dict) -> None:
           "| >= 1.7x |")
 
 
+def print_cache(fig: dict) -> None:
+    w, h = fig["write_peak_mb"], fig["hit_seconds"]
+    print(f"\nFeature cache, an hour of BLIP-2 features at 1 fps ({fig['features_mb_float32']:.0f} MB as float32):")
+    print(f"| write peak memory | old float32 .npz {w['old_npz']:.0f} MB | streamed float16 .npy {w['streamed']:.1f} MB |")
+    print(f"| a hit (median) | old: load + validate {h['old_npz'] * 1e3:.1f} ms | memory-mapped {h['memory_mapped'] * 1e3:.2f} ms |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=120, help="length of the CPU test video (default: 2 minutes)")
     ap.add_argument("--skip-gpu", action="store_true")
+    ap.add_argument("--cache-only", action="store_true", help="only the feature-cache figures (seconds)")
     ap.add_argument("--out", type=Path, help="also write the figures as JSON here")
     args = ap.parse_args(argv)
 
@@ -281,10 +347,14 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"torch": torch.__version__}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        report["cpu"] = cpu_figures(root, args.rounds, args.seconds)
-        print(json.dumps(report["cpu"]), flush=True)
-        print_cpu(report["cpu"])
-        if torch.cuda.is_available() and not args.skip_gpu:
+        report["cache"] = cache_figures(root, max(5, args.rounds))
+        print(json.dumps(report["cache"]), flush=True)
+        if not args.cache_only:
+            report["cpu"] = cpu_figures(root, args.rounds, args.seconds)
+            print(json.dumps(report["cpu"]), flush=True)
+            print_cpu(report["cpu"])
+        print_cache(report["cache"])
+        if torch.cuda.is_available() and not args.skip_gpu and not args.cache_only:
             report["gpu"] = gpu_figures(root, args.rounds)
             print(json.dumps(report["gpu"], indent=1), flush=True)
         else:
