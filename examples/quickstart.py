@@ -1,6 +1,9 @@
 """Ground one sentence in one video with the Python API and print what was found.
 
-    python examples/quickstart.py VIDEO "QUERY" [--method tfvtg] [--encoder ViT-B-32/openai]
+    python examples/quickstart.py VIDEO "QUERY" [--method tfvtg] [--encoder ViT-B-32/openai] [--offline]
+
+The default encoder is the README's (CLIP ViT-B/32), downloaded on first use (~600 MB, once);
+``--encoder blip2`` is TFVTG's own BLIP-2 (~4 GB), ``--offline`` never downloads.
 """
 
 import argparse
@@ -8,6 +11,9 @@ import argparse
 import numpy as np
 
 import vtg
+from vtg.encoders.weights import offline
+from vtg.methods import method_class
+from vtg.methods.base import option_names
 
 
 def main() -> None:
@@ -15,12 +21,17 @@ def main() -> None:
     parser.add_argument("video")
     parser.add_argument("query")
     parser.add_argument("--method", default="tfvtg")
-    parser.add_argument("--encoder", default=None, help="e.g. ViT-B-32/openai (TFVTG's default is BLIP-2)")
+    parser.add_argument("--encoder", default="ViT-B-32/openai",
+                        help="frame/text encoder (default: the README's ViT-B-32/openai; blip2 = TFVTG's BLIP-2)")
+    parser.add_argument("--model", default=None, help="model folder or hub id (univtg, numpro, timemarker, vtgllm)")
+    parser.add_argument("--offline", action="store_true", help="never download; missing weights are an error")
     args = parser.parse_args()
 
-    options = {"encoder": args.encoder} if args.encoder else {}
+    takes = set(option_names(method_class(args.method).Config))
+    options = {k: v for k, v in {"encoder": args.encoder, "model": args.model}.items() if v and k in takes}
     try:
-        result = vtg.ground(args.video, args.query, method=args.method, top_k=5, progress=True, **options)
+        with offline(args.offline):
+            result = vtg.ground(args.video, args.query, method=args.method, top_k=5, progress=True, **options)
     except vtg.VtgError as exc:  # missing weights, unreadable video...: vtg's one-line message
         raise SystemExit(f"error: {exc}") from None
 

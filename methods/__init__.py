@@ -42,4 +42,13 @@ def list_methods() -> list[type[Method]]:
     return [method_class(n) for n in REGISTRY]
 
 
-__all__ = ["Method", "Query", "REGISTRY", "method_class", "load_method", "list_methods"]
+def score_meaning(name: str) -> str:
+    """What method ``name``'s moment scores mean (``Method.score_meaning``); "" when unknown,
+    e.g. a results file written by another tool."""
+    try:
+        return method_class(name).score_meaning
+    except Exception:  # unknown name or a method that cannot be imported here: no explanation
+        return ""
+
+
+__all__ = ["Method", "Query", "REGISTRY", "method_class", "load_method", "list_methods", "score_meaning"]

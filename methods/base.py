@@ -72,6 +72,9 @@ class Method(ABC):
     Config: ClassVar[type]
     #: Whether ``ground`` accepts a query given as an example image.
     supports_image_query: ClassVar[bool] = False
+    #: What a moment's ``score`` means, in one or two sentences: tables and reports print it
+    #: under the score column, so a reader knows whether 0.4 is good and what a negative is.
+    score_meaning: ClassVar[str] = ""
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         base = config if config is not None else self.Config()

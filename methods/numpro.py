@@ -45,7 +45,7 @@ class NumProConfig(VideoLLMConfig):
     #: "video" (one video input) or "images" (one image per frame).
     input: str = "video"
 
-    line_options: ClassVar[frozenset[str]] = frozenset({"fps", "max_frames", "frame_pixels", "input"})
+    line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {"fps", "max_frames", "frame_pixels", "input"}
 
 
 def frame_spans(times: np.ndarray, duration: float | None) -> np.ndarray:

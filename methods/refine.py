@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -98,6 +99,9 @@ class Refine(Method):
     name = "refine"
     summary = "Long videos: TFVTG/UniVTG candidate windows, then a Video-LLM densely inside each"
     paper = "vtg's combination of a retrieval stage with NumPro / TimeMarker / VTG-LLM (see docs/videollm.md)"
+    score_meaning = ("0.5 + half the fast stage's score (normalised over the candidate windows, best = 1) "
+                     "where the Video-LLM answered inside the window; half of it where it did not, so every "
+                     "answered window ranks above every unanswered one.")
 
     @dataclass(frozen=True)
     class Config:
@@ -120,6 +124,11 @@ class Refine(Method):
         window_frames: int = 64
         select: str = "uniform"
         top_k: int = 10
+
+        #: What a line of a batch file may set: not the Video-LLM or fast-stage choice, models,
+        #: encoder, LLM backend (files, downloads, endpoints) or device/dtype.
+        line_options: ClassVar[frozenset[str]] = frozenset({
+            "fps", "k", "margin", "min_margin", "max_window", "window_frames", "select", "top_k"})
 
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         query = Query.of(query)

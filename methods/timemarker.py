@@ -42,8 +42,8 @@ class TimeMarkerConfig(VideoLLMConfig):
     max_frame_tokens: int = 256
     min_frame_tokens: int = 16
 
-    line_options: ClassVar[frozenset[str]] = frozenset({
-        "max_frames", "short_fps", "short_video", "visual_tokens", "max_frame_tokens", "min_frame_tokens"})
+    line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {
+        "max_frames", "short_fps", "short_video", "visual_tokens", "max_frame_tokens", "min_frame_tokens"}
 
 
 def anylength_fps(duration: float, max_frames: int = 128, short_fps: float = 2.0,

@@ -48,13 +48,13 @@ def write_numbered_video(video: str | Path, output: str | Path, fps: float | Non
     """
     import av
 
+    from vtg.outputs import staged
+
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     rate = Fraction(out_fps or fps or 25.0).limit_denominator(1001)
-    short = output.stem.encode("utf-8", "surrogateescape")[:200].decode("utf-8", "ignore")  # 255-byte names
-    tmp = output.with_name(f".{short}.part{output.suffix}")
     times: list[float] = []
-    try:
+    # A temporary sibling renamed over ``output`` when complete; ``output`` must not be ``video``.
+    with staged(output, inputs=[video], what="-o") as tmp:
         with av.open(str(tmp.absolute()), "w") as out:
             stream = None
             for _, batch_times, frames in numbered_batches(video, fps, max_frames=max_frames, size=size, outline=outline):
@@ -72,9 +72,6 @@ def write_numbered_video(video: str | Path, output: str | Path, fps: float | Non
                 raise VideoError(f"no frames could be sampled from {video}")
             for packet in stream.encode():
                 out.mux(packet)
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
     return times
 
 
@@ -84,13 +81,15 @@ def write_numbered_frames(video: str | Path, out_dir: str | Path, fps: float | N
     """Write numbered frames as ``frame_000000.png``... plus ``frames.json`` (index, file, time)."""
     from PIL import Image
 
+    from vtg.outputs import check_output
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for idx, batch_times, frames in numbered_batches(video, fps, max_frames=max_frames, size=size, outline=outline):
         for i, t, frame in zip(idx, batch_times, frames):
             name = f"frame_{int(i):06d}.{image_format}"
-            Image.fromarray(frame).save(out_dir / name)
+            Image.fromarray(frame).save(check_output(out_dir / name, inputs=[video], what="frame"))
             records.append({"index": int(i), "file": name, "time": round(float(t), 4)})
     atomic_write_text(out_dir / "frames.json", json.dumps({"video": str(video), "frames": records}, indent=1))
     return [r["time"] for r in records]

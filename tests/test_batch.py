@@ -114,20 +114,31 @@ def test_real_annotation_file_is_accepted(shared_data, tmp_path):
 
 # --- journal ------------------------------------------------------------------------------------
 
+def vtg_record(qid, status="ok", **extra) -> dict:
+    """A record in the form vtg batch writes (marker first, settings, error kind)."""
+    error = {"error": "DataError: x", "error_kind": "input"} if status == "error" else {}
+    return {"vtg_batch": 1, "qid": qid, "line": 1, "status": status, **error, "settings": {}, **extra}
+
+
+def jsonl(*records) -> str:
+    return "".join(json.dumps(r) + "\n" for r in records)
+
+
 def test_journal_truncates_a_torn_last_line_and_resumes(tmp_path):
     out = tmp_path / "out.jsonl"
-    out.write_bytes(b'{"qid": 1, "status": "ok"}\n{"qid": 2, "status": "error"}\n{"qid": 3, "sta')
+    torn = b'{"vtg_batch": 1, "qid": 3, "sta'
+    out.write_bytes(jsonl(vtg_record(1), vtg_record(2, "error")).encode() + torn)
     with Journal(out) as j:
-        assert j.truncated_bytes == len(b'{"qid": 3, "sta')
+        assert j.truncated_bytes == len(torn)
         assert j.done("1") and j.done("2") and not j.done("3")
-        j.append({"qid": 3, "status": "ok", "text": "line\nbreak"})
+        j.append(vtg_record(3, text="line\nbreak"))
     lines = out.read_bytes().split(b"\n")
     assert lines[-1] == b"" and [json.loads(l)["qid"] for l in lines[:-1]] == [1, 2, 3]
 
 
 def test_journal_refuses_damage_mid_file_and_a_second_writer(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"qid": 1}\ngarbage\n{"qid": 2}\n')
+    bad.write_text(jsonl(vtg_record(1)) + 'garbage\n' + jsonl(vtg_record(2)))
     with pytest.raises(DataError, match="line 2"):
         Journal(bad).open()
     out = tmp_path / "out.jsonl"
@@ -140,10 +151,10 @@ def test_journal_refuses_damage_mid_file_and_a_second_writer(tmp_path):
 
 def test_journal_retry_drops_error_records_atomically(tmp_path):
     out = tmp_path / "out.jsonl"
-    out.write_text('{"qid": 1, "status": "ok"}\n{"qid": 2, "status": "error", "error": "x"}\n')
+    out.write_text(jsonl(vtg_record(1), vtg_record(2, "error")))
     with Journal(out).open(drop_errors=True) as j:
         assert j.done("1") and not j.done("2")
-    assert read_records(out) == [{"qid": 1, "status": "ok"}]
+    assert read_records(out) == [vtg_record(1)]
 
 
 # --- local engine -------------------------------------------------------------------------------

@@ -42,7 +42,11 @@ def test_video_source_relative_and_embedded(tmp_path):
 def test_write_report_for_ground_html(three_scene_video, tmp_path, monkeypatch):
     import vtg
 
+    from vtg.cli import preflight
+
     monkeypatch.setattr(vtg, "ground", lambda video, query, **kw: result(video, query))
+    # no model is loaded, so none needs to be made local first (and no plan: nothing is encoded)
+    monkeypatch.setattr(preflight, "prepare", lambda method, options, video: preflight.Settings(None, None, None))
     page = tmp_path / "out" / "report.html"
     assert main(["ground", str(three_scene_video), NASTY, "--html", str(page), "--json"]) == 0
     text = page.read_text()

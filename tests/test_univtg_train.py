@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -68,10 +67,9 @@ def small_config(**kw):
 def test_learns_to_ground_synthetic_queries(tmp_path):
     w = world()
     train, held_out = synthetic(w, 192, seed=1), synthetic(w, 64, seed=2)
-    opts = TrainOptions(epochs=20, batch_size=32, lr=3e-3, device="cpu", eval_every=100, time_limit=50)
-    started = time.monotonic()
-    Trainer(small_config(), tmp_path, opts).fit(train, held_out)
-    assert time.monotonic() - started < 60
+    opts = TrainOptions(epochs=20, batch_size=32, lr=3e-3, device="cpu", eval_every=100)
+    state = Trainer(small_config(), tmp_path, opts).fit(train, held_out)
+    assert state["epoch"] == 20  # a fixed amount of work, not a time budget a busy machine would cut short
     net, cfg = load_model(tmp_path, "cpu")
     metrics = evaluate_predictions(predict(net, held_out, cfg, "cpu"), ground_truth_records(held_out))
     assert metrics["R1@0.5"] >= 90.0, metrics

@@ -118,6 +118,11 @@ def file_identity(path: str | Path) -> str:
     return f"{content_hash(path)}:{st.st_size}:{st.st_mtime_ns}"
 
 
+def verify_enabled() -> bool:
+    """Whether :func:`video_features` checks full content hashes by default in this process."""
+    return _VERIFY["on"]
+
+
 def set_verify(enabled: bool) -> None:
     """Turn full-hash verification of cache entries on or off for this process (``--verify``)."""
     _VERIFY["on"] = bool(enabled)
@@ -140,6 +145,13 @@ def cache_key(content: str, encoder_spec: str, fingerprint: str, fps: float | No
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
+def video_key(path: str | Path, encoder_spec: str, fingerprint: str, fps: float | None,
+              max_frames: int | None) -> str:
+    """The cache key of ``path``'s features: :func:`file_identity` + encoder + sampling (the one
+    place that builds it, so every caller asking "is it cached?" agrees with :func:`video_features`)."""
+    return cache_key(file_identity(path), encoder_spec, fingerprint, fps, max_frames)
+
+
 def video_features(video: str | Path, encoder, fps: float | None, *, max_frames: int | None = None,
                    progress: bool = False, cache_dir: str | Path | None = None, device: str = "auto",
                    backend: str = "pyav", refresh: bool = False, verify: bool | None = None) -> Features:
@@ -156,7 +168,7 @@ def video_features(video: str | Path, encoder, fps: float | None, *, max_frames:
     _check_sampling(fps, max_frames)
     verify = _VERIFY["on"] if verify is None else bool(verify)
     spec, fingerprint = _encoder_identity(encoder)
-    key = cache_key(file_identity(path), spec, fingerprint, fps, max_frames)
+    key = video_key(path, spec, fingerprint, fps, max_frames)
     folder = features_dir(cache_dir)
     digest = full_hash(path) if verify else None
     if not refresh:

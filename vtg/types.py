@@ -138,8 +138,24 @@ class Grounding:
         return Grounding(self.query, self.video, self.duration, self.moments[:k], self.saliency,
                          self.method, dict(self.meta), self.qid)
 
+    def check_finite(self) -> None:
+        """Raise :class:`~vtg.errors.ModelError` when the duration or the saliency curve holds NaN or
+        an infinity (a model with NaN weights, features of a damaged cache): such a result is not
+        an answer, and JSON has no NaN, so it must never reach a file as ``NaN``."""
+        from vtg.errors import ModelError
+
+        bad = [name for name, values in (("duration", np.asarray([self.duration])),
+                                         ("saliency times", self.saliency.times),
+                                         ("saliency scores", self.saliency.scores))
+               if values.size and not np.isfinite(values).all()]
+        if bad:
+            raise ModelError(f"method {self.method!r} produced non-finite {' and '.join(bad)} (NaN or infinity) "
+                             f"for {self.vid!r}: the model's weights or the video's features hold NaN/inf")
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; a superset of the QVHighlights prediction format."""
+        """JSON-ready dict; a superset of the QVHighlights prediction format. Raises
+        :class:`~vtg.errors.ModelError` for NaN/inf (see :meth:`check_finite`)."""
+        self.check_finite()
         return {
             "qid": self.qid,
             "query": self.query,

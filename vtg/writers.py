@@ -13,6 +13,7 @@ import re
 from typing import ClassVar, Iterable
 
 from vtg.errors import UnknownNameError
+from vtg.timefmt import hms, srt_time
 from vtg.types import Grounding
 
 
@@ -31,7 +32,7 @@ class JsonWriter(Writer):
 
     def render(self, results: list[Grounding]) -> str:
         data = [r.to_dict() for r in results]
-        return compact_number_lists(json.dumps(data[0] if len(data) == 1 else data, indent=2)) + "\n"
+        return compact_number_lists(json.dumps(data[0] if len(data) == 1 else data, indent=2, allow_nan=False)) + "\n"
 
 
 _NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -46,12 +47,13 @@ def compact_number_lists(text: str) -> str:
 
 
 class JsonlWriter(Writer):
-    """One result per line: the QVHighlights prediction form read by `vtg eval`."""
+    """One result per line: the QVHighlights prediction form read by `vtg eval`. ASCII-escaped, so
+    no character inside a string (U+2028, U+0085...) can look like a line end to any reader."""
 
     name, suffix = "jsonl", ".jsonl"
 
     def render(self, results: list[Grounding]) -> str:
-        return "".join(json.dumps(r.to_dict()) + "\n" for r in results)
+        return "".join(json.dumps(r.to_dict(), allow_nan=False) + "\n" for r in results)
 
 
 def spreadsheet_safe(text: str) -> str:
@@ -80,14 +82,6 @@ class CsvWriter(Writer):
         return buf.getvalue()
 
 
-def srt_time(seconds: float) -> str:
-    ms = int(round(max(0.0, seconds) * 1000))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
-
-
 class SrtWriter(Writer):
     """Subtitles: each moment shows its query and rank, so a player marks the found moments."""
 
@@ -99,14 +93,6 @@ class SrtWriter(Writer):
                        for r in results for rank, m in enumerate(r.moments, 1)))
         return "".join(f"{i}\n{srt_time(s)} --> {srt_time(e)}\n{text}\n\n"
                        for i, (s, e, text) in enumerate(cues, 1))
-
-
-def hms(seconds: float) -> str:
-    """``m:ss.s`` or ``h:mm:ss.s``: short and readable for both clips and long footage."""
-    seconds = max(0.0, seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{int(h)}:{int(m):02d}:{s:04.1f}" if h >= 1 else f"{int(m)}:{s:04.1f}"
 
 
 class TableWriter(Writer):
@@ -149,11 +135,26 @@ class TableWriter(Writer):
             if not r.moments:
                 table.add_row("-", "-", "-", "-", "no moment found")
             console.print(table)
-            start, end = "saliency 0:00.0 ", f" {hms(r.duration)}"
+            start, end = f"saliency {hms(0.0)} ", f" {hms(r.duration)}"
             line = self.sparkline(r, width=max(10, min(60, width - len(start) - len(end))))
             if line:
                 console.print(f"{start}{line}{end}", highlight=False)
+        for note in score_notes(results):
+            console.print(escape(note), highlight=False)
         return buf.getvalue()
+
+
+def score_notes(results: list[Grounding]) -> list[str]:
+    """One line per method among ``results`` saying what its moment scores mean (a table's
+    footnote: a bare "-0.4" or "1.000" says nothing about how good a moment is)."""
+    from vtg.methods import score_meaning
+
+    notes = []
+    for method in dict.fromkeys(r.method for r in results if r.moments):
+        meaning = score_meaning(method)
+        if meaning:
+            notes.append(f"score ({method}): {meaning}")
+    return notes
 
 
 def terminal_width(default: int = 100) -> int:

@@ -32,10 +32,14 @@ instead of comparing windows pairwise or sorting them all.
 Deviations from the reference code (``vlm_localizer.py``), all in ill-defined cases:
 
 * windows holding every above-mask frame have no "outside" frame to average: the reference
-  divides 0 by 0 and scores them NaN (dropped) or, from rounding, +-infinity (+inf ranks first).
-  Here their outside mean is the mask threshold: every above-mask frame lies above it, and it is
-  the limit of the outside mean as the last above-mask frame left outside sinks to the mask, so
-  the score is continuous there (e.g. a clean step is found exactly, scored its height - 0.2);
+  divides 0 by 0 and scores them NaN, so they are dropped (unless rounding in its float32 sums
+  leaves a tiny non-zero numerator: then +-infinity, and +inf ranks first, decided by float
+  noise). Here they are never proposed, as in the reference's well-defined case: such a window
+  answers "wherever the curve is above the mask", often the whole video, which grounds nothing,
+  and the published numbers were produced without them. Only when every window of the grid
+  holds every above-mask frame (tiny curves) are they scored, with the mask threshold as their
+  outside mean (the limit of the outside mean as the last frame left outside sinks to the mask),
+  so there is still an answer where the reference has none;
 * when the best static score is <= 0 the reference's ``scores / scores.max()`` inverts the order
   of confidences (and divides by 0 at 0). Here confidences are ``s / max`` when ``max > 0`` (the
   reference's values) and ``1 + (s - max) / |max|`` otherwise (scale 1 at 0): best = 1, same order;
@@ -124,15 +128,16 @@ def window_grid(n: int, lengths: tuple[int, ...]) -> WindowGrid:
     return grid
 
 
-def static_scores(q: np.ndarray, step: float, mask: np.ndarray, grid: WindowGrid, empty_outside: float) -> np.ndarray:
+def static_scores(q: np.ndarray, step: float, mask: np.ndarray, grid: WindowGrid,
+                  empty_outside: float | None = None) -> np.ndarray:
     """``sum(inside)/length - mean(above-mask outside)`` for every window.
 
     Prefix sums of the quantised curve are integers below 2^52, so as float64 they and all their
-    differences are exact: each window's sums are exact and only the divisions round. Where no
-    above-mask frame is outside, the outside sum is exactly 0 and the outside mean is
-    ``empty_outside`` (the mask threshold, see the module docstring); that can only happen for
-    lengths at least the span of the above-mask frames. One length at a time, so every step
-    reads contiguous memory.
+    differences are exact: each window's sums are exact and only the divisions round. A window
+    with no above-mask frame outside (only possible for lengths at least the span of the
+    above-mask frames) has no outside mean: it scores ``-inf``, so it is never proposed (the
+    reference's NaN, see the module docstring), unless ``empty_outside`` is given, which then
+    stands in for the outside mean. One length at a time, so every step reads contiguous memory.
     """
     n = q.size
     sums = np.empty(n + 1)
@@ -152,12 +157,17 @@ def static_scores(q: np.ndarray, step: float, mask: np.ndarray, grid: WindowGrid
         inner = sums[k:] - sums[:m]
         outer_n = shifted[:m] - counts[k:]
         outside = total - inner
-        if k >= span:  # some window may hold every above-mask frame
-            outside += empty_outside * (outer_n == 0)
+        empty = outer_n == 0 if k >= span else None  # windows holding every above-mask frame
+        if empty is not None:
+            if empty_outside is not None:
+                outside += empty_outside * empty
             np.maximum(outer_n, 1.0, out=outer_n)
         outside /= outer_n
         inner /= k
-        np.subtract(inner, outside, out=out[offset:offset + m])
+        row = out[offset:offset + m]
+        np.subtract(inner, outside, out=row)
+        if empty is not None and empty_outside is None:
+            row[empty] = -np.inf
     return out
 
 
@@ -353,7 +363,9 @@ def propose(scores, lengths: list[int] | tuple[int, ...], stride: int, *, mask_t
     q, step = quantise(np.where(mask, raw.astype(np.float64), 0.0))
     grid = window_grid(n, tuple(int(k) for k in lengths))
     starts, ends = grid.starts, grid.ends
-    score = static_scores(q, step, mask, grid, float(mask_threshold))
+    score = static_scores(q, step, mask, grid)
+    if not np.isfinite(score).any():  # every window holds every above-mask frame: score them all
+        score = static_scores(q, step, mask, grid, float(mask_threshold))
     rise_start, dynamic = rise_runs(q * step, mask.astype(np.float64), stride, rise_threshold)
     if dynamic_weight:
         score = score + dynamic_weight * dynamic[starts]

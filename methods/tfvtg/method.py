@@ -47,8 +47,9 @@ class TFVTG(Method):
 
     1. A window containing every above-mask frame has no outside frame to average; the reference
        divides 0 by 0 and scores it NaN (dropped) or, through rounding, +-inf (+inf ranked
-       first). Here its outside mean is the mask threshold: the limit of the outside mean as the
-       last above-mask frame left outside sinks to the mask, so the score stays continuous.
+       first). Here it is never proposed (the reference's well-defined case: such a window, often
+       the whole video, grounds nothing), unless every window of the grid is one; then they are
+       scored with the mask threshold as their outside mean.
     2. When the best static score is <= 0, ``s / max`` inverts the confidences (and divides by
        zero at 0). Here ``s / max`` is kept for ``max > 0`` and ``1 + (s - max) / |max|`` is used
        otherwise (best = 1, order kept).
@@ -81,6 +82,10 @@ class TFVTG(Method):
     summary = "Training-free grounding: VLM similarity with dynamic/static window scores, optional LLM sub-events"
     paper = "Zheng et al., Training-free Video Temporal Grounding using Large-scale Pre-trained Models, ECCV 2024"
     supports_image_query = True
+    score_meaning = ("1 = the best window. Without LLM sub-events: the window's contrast (mean similarity "
+                     "inside minus mean outside) over the best window's, so below 0 the window matches the "
+                     "query less than the rest of the video does; with sub-events: its IoU-weighted vote "
+                     "over the best vote (0 to 1).")
 
     @dataclass(frozen=True)
     class Config:

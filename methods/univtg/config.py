@@ -6,9 +6,12 @@ one. Defaults are the released checkpoints' values (``scripts/pretrain.sh``): hi
 four post-norm encoder layers, eight heads, feed-forward 1024, input dropout 0.5, transformer
 dropout 0, drop-path 0.1, two-layer input projections, 75 text positions, 2-second clips.
 
-Two fields are vtg's own: ``video_features`` (which per-clip features the input concatenates,
-``clip`` = CLIP ViT-B/32 image features, ``slowfast_clip`` = SlowFast R50 then CLIP) and
-``timestamp`` (how a clip index anchors its predicted offsets; see :mod:`.inference`).
+Three fields are vtg's own: ``video_features`` (which per-clip features the input concatenates,
+``clip`` = CLIP ViT-B/32 image features, ``slowfast_clip`` = SlowFast R50 then CLIP),
+``timestamp`` (how a clip index anchors its predicted offsets; see :mod:`.inference`) and
+``encoder`` (the canonical spec of the frame/text encoder whose features the weights were trained
+on, so ``vtg ground --method univtg --model DIR`` needs no ``--encoder``; ``null`` in folders
+written before vtg recorded it, which then mean CLIP ViT-B/32 as before).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class ModelConfig:
     video_features: str = "clip"
     timestamp: str = "official"
     source: dict[str, Any] = field(default_factory=dict)
+    encoder: str | None = None
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -87,6 +91,9 @@ class ModelConfig:
                 raise CheckpointError(f"config.json: {name} must be a string")
         if not isinstance(self.source, dict):
             raise CheckpointError("config.json: source must be an object")
+        if self.encoder is not None and (not isinstance(self.encoder, str) or not self.encoder.strip()
+                                         or len(self.encoder) > 4096):
+            raise CheckpointError(f"config.json: encoder must be an encoder spec string, got {self.encoder!r:.40}")
 
     def parameter_estimate(self) -> int:
         """Rough parameter count (attention, feed-forward, input projections, positions)."""
@@ -160,7 +167,18 @@ def from_official_options(opt: dict[str, Any]) -> ModelConfig:
     kwargs["video_features"] = video_features_kind(int(opt["v_feat_dim"]), types)
     kwargs["timestamp"] = "official"
     kwargs["source"] = {k: opt[k] for k in OFFICIAL_RECORD_KEYS if k in opt and isinstance(opt[k], (str, int, float, bool))}
+    kwargs["encoder"] = official_encoder(int(kwargs["t_feat_dim"]), kwargs["video_features"])
     return ModelConfig(**kwargs)
+
+
+#: The encoder of every released UniVTG checkpoint: OpenAI CLIP ViT-B/32 for the clip features and
+#: the query tokens (Lin et al. 2023, Sec. 4.1; the release's ``clip`` / ``txt_clip`` features).
+OFFICIAL_ENCODER = "open_clip:ViT-B-32/openai"
+
+
+def official_encoder(t_feat_dim: int, video_features: str) -> str | None:
+    """The released checkpoints' encoder when the widths say CLIP features; None when unknown."""
+    return OFFICIAL_ENCODER if t_feat_dim == CLIP_DIM and video_features != "custom" else None
 
 
 def video_features_kind(v_feat_dim: int, types: str = "") -> str:

@@ -23,7 +23,6 @@ import argparse
 import io
 import json
 import math
-import os
 import pickle
 import zipfile
 from collections import OrderedDict
@@ -52,13 +51,9 @@ _MAX_DIMS = 16
 
 
 def default_max_bytes() -> int:
-    text = os.environ.get("VTG_MAX_CHECKPOINT_BYTES", "").strip()
-    if not text:
-        return DEFAULT_MAX_BYTES
-    try:
-        return _positive(float(text), "VTG_MAX_CHECKPOINT_BYTES")
-    except ValueError:
-        raise CheckpointError(f"VTG_MAX_CHECKPOINT_BYTES={text!r} is not a number of bytes") from None
+    from vtg.envvars import positive_number
+
+    return int(positive_number("VTG_MAX_CHECKPOINT_BYTES", DEFAULT_MAX_BYTES, minimum=1))
 
 
 def _positive(value: float, name: str) -> int:

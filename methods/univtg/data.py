@@ -67,27 +67,20 @@ def read_annotations(path: str | Path) -> list[dict[str, Any]]:
     for rec in records:
         if not rec["query"].strip() or not rec["vid"]:
             raise DataError(f"{path}: record {rec['qid']!r} lacks a query or a vid")
-        duration = rec.get("duration")
-        if duration is not None:
-            check_windows(rec.get("relevant_windows") or [], float(duration), f"{path}: record {rec['qid']!r:.60}")
-    return records
-
-
-#: How far a window may end past the video's duration (annotations round; Charades-STA by ~1.5 s).
-def end_tolerance(duration: float) -> float:
-    return max(2.0, 0.1 * duration)
+    return records  # windows outside a stated duration are refused by the shared record validator
 
 
 def check_windows(windows, duration: float, where: str) -> None:
-    """Refuse a duration that is not a finite positive number, and windows that lie outside the
-    video (start at or past its end, end well past it): training on them would teach nonsense."""
+    """Refuse a duration that is not a finite positive number, and windows outside the video, by
+    the shared validator's rule (:func:`vtg.eval.loaders`: a start past the end, or an end beyond
+    twice the duration plus 10 s), applied here also when the duration comes from the features."""
     if not (math.isfinite(duration) and duration > 0):
         raise DataError(f"{where}: duration {duration!r} is not a positive number of seconds")
     for window in windows:
         start, end = (float(v) for v in window)
         if not (math.isfinite(start) and math.isfinite(end) and 0 <= start <= end):
             raise DataError(f"{where}: window {list(window)} is not [start, end] with 0 <= start <= end")
-        if start >= duration or end > duration + end_tolerance(duration):
+        if start > duration or end > 2 * duration + 10:
             raise DataError(f"{where}: window {list(window)} lies outside the {duration:g}-s video")
 
 

@@ -31,8 +31,9 @@ class UniVTGConfig:
     #: Directory written by ``vtg models convert univtg`` or ``vtg train univtg``.
     model: str | None = None
     device: str = "auto"
-    #: Clip/text encoder; must be the one the weights were trained on (CLIP ViT-B/32 for official ones).
-    encoder: str = CLIP_ENCODER
+    #: Clip/text encoder. Default: the one the model folder records (vtg train/convert write it),
+    #: else CLIP ViT-B/32 (every official checkpoint). An explicit one that differs is an error.
+    encoder: str | None = None
     #: Precomputed SlowFast R50 features of this video (.npy/.npz, 2304-d per 2-s clip) for SlowFast+CLIP weights.
     slowfast: str | None = None
     nms_iou: float = 0.7
@@ -90,6 +91,8 @@ class UniVTG(Method):
     name = "univtg"
     summary = "UniVTG: unified foreground/boundary/saliency heads (moments, highlights, summaries)"
     paper = "Lin et al., UniVTG: Towards Unified Video-Language Temporal Grounding, ICCV 2023"
+    score_meaning = ("the foreground probability (0 to 1) of the clip whose boundary regression gave the "
+                     "window; for summaries, the mean saliency of the chosen clips.")
     Config = UniVTGConfig
 
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
@@ -105,7 +108,19 @@ class UniVTG(Method):
 
         clip_len = ModelConfig.load(resolve_model_dir(self.config.model) / CONFIG_FILE).clip_length \
             if self.config.model else 2.0
-        return {"encoder": self.config.encoder, "fps": clip_sample_rate(clip_len), "max_frames": None}
+        return {"encoder": self.encoder_spec(), "fps": clip_sample_rate(clip_len), "max_frames": None}
+
+    def check_weights(self) -> None:
+        """Fail before any work (and before the encoder is downloaded) when --model is missing."""
+        from .weights import resolve_model_dir
+
+        resolve_model_dir(self.config.model)
+
+    def encoder_spec(self) -> str:
+        """The encoder this run uses: ``--encoder``, else the model folder's recorded one, else CLIP."""
+        from .weights import choose_encoder
+
+        return choose_encoder(self.config.encoder, self.config.model, CLIP_ENCODER)
 
     def summarize(self, video: str | Path, ratio: float = 0.2, query: str | None = None, *,
                   progress: bool = False) -> Grounding:
@@ -124,14 +139,15 @@ class UniVTG(Method):
         device = resolve_device(cfg_m.device)
         net, cfg = loaded_model(cfg_m.model, device)
         self._check_features(cfg)
-        vi = video_input(video, encoder=cfg_m.encoder, device=device, clip_len=cfg.clip_length,
+        encoder = self.encoder_spec()
+        vi = video_input(video, encoder=encoder, device=device, clip_len=cfg.clip_length,
                          slowfast=cfg_m.slowfast if cfg.video_features == "slowfast_clip" else None, progress=progress)
         query_text = text or cfg_m.highlight_query
-        tokens = text_tokens(query_text, encoder=cfg_m.encoder, device=device)
+        tokens = text_tokens(query_text, encoder=encoder, device=device)
         self._check_dims(cfg, vi.clips, tokens)
         heads = run_model(net, vi.clips, tokens, device)
         return self.to_grounding(heads, cfg, video, query_text, vi.duration,
-                                 meta={"encoder": cfg_m.encoder, "model": str(cfg_m.model), "query_free": text is None})
+                                 meta={"encoder": encoder, "model": str(cfg_m.model), "query_free": text is None})
 
     def to_grounding(self, heads: HeadOutputs, cfg, video, query: str, duration: float,
                      meta: dict | None = None) -> Grounding:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vtg.errors import CheckpointError, WeightsNotFoundError
+from vtg.errors import CheckpointError, UsageError, WeightsNotFoundError
 
 from .config import ModelConfig
 
@@ -28,8 +28,9 @@ def save_model(model, cfg: ModelConfig, out_dir: str | Path, filename: str = WEI
     from safetensors.torch import save
 
     from vtg.fileio import atomic_write_bytes
+    from vtg.outputs import check_output_dir
 
-    out = Path(out_dir)
+    out = check_output_dir(out_dir, what="model folder")  # a file there: one line, not FileExistsError
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(out / filename, save(tensors, metadata={"format": "pt", "model": "univtg"}))
@@ -88,3 +89,56 @@ def load_state(net, state: dict, where: str) -> None:
             parts.append(f"shape mismatch {shapes[:3]}")
         raise CheckpointError(f"{where} does not fit the UniVTG architecture in its config: {'; '.join(parts)}")
     net.load_state_dict(state, strict=True)
+
+
+def recorded_encoder(model_dir: str | Path | None) -> str | None:
+    """The encoder a converted/trained folder records in its config.json (None: not recorded,
+    as in folders written before vtg recorded it). Reads only the JSON, never the weights."""
+    if not model_dir:
+        return None
+    return ModelConfig.load(resolve_model_dir(model_dir) / CONFIG_FILE).encoder
+
+
+def choose_encoder(explicit: str | None, model_dir: str | Path | None, default: str) -> str:
+    """The encoder to run UniVTG weights with: the folder's recorded one unless ``explicit`` is
+    given; ``default`` (CLIP ViT-B/32) for folders that record none.
+
+    An explicit encoder that differs from the recorded one is a UsageError: features of another
+    encoder fit the network's input width just as well (every CLIP ViT-B/32 variant is 512-d) and
+    would give confident nonsense. The one exception is a recorded local folder that no longer
+    exists (the encoder was moved): then the explicit one is used, with a warning.
+    """
+    recorded = recorded_encoder(model_dir)
+    if recorded is None:
+        return explicit or default
+    if explicit is None or _same_encoder(explicit, recorded):
+        return recorded
+    if _is_missing_local(recorded):
+        import logging
+
+        logging.getLogger("vtg").warning("the encoder recorded in %s/config.json (%s) no longer exists; using %s",
+                                         model_dir, recorded, explicit)
+        return explicit
+    raise UsageError(f"{model_dir} was trained on features of {recorded} (recorded in its config.json), "
+                     f"not {explicit}; drop --encoder to use the recorded one")
+
+
+def _same_encoder(a: str, b: str) -> bool:
+    if a.strip() == b.strip():
+        return True
+    from vtg.encoders.specs import parse_spec
+    from vtg.errors import VtgError
+
+    try:
+        return parse_spec(a).canonical == parse_spec(b).canonical
+    except VtgError:
+        return False
+
+
+def _is_missing_local(spec: str) -> bool:
+    for prefix in ("open_clip:local-dir:", "hf-clip:", "hf-siglip:", "blip2:", "open_clip:"):
+        if spec.startswith(prefix):
+            spec = spec[len(prefix):]
+            break
+    path = spec.split("@", 1)[-1]
+    return path.startswith(("/", "~", ".")) and not Path(path).expanduser().exists()

@@ -88,9 +88,9 @@ def span_targets(start: float, end: float, fps: float | None, max_frames: int | 
 
     length = max(0.0, float(end) - float(start))
     native = native_fps if native_fps and native_fps > 0 else 30.0
-    grid = target_times(length, fps, max_frames, max(1, int(round(length * native))))
-    if grid is None:
-        grid = np.arange(max(1, int(math.ceil(length * native - 1e-9))), dtype=np.float64) / native
+    grid = target_times(length, fps, max_frames, max(1, int(round(min(length * native, 2 ** 62)))))
+    if grid is None:  # every frame at the header's rate: the same ceiling before allocating
+        grid = target_times(length, native)
     return float(start) + grid
 
 
@@ -122,8 +122,14 @@ def iter_frames_at(video, targets: np.ndarray, *, size: int | None = None,
 
 def frames_at(video, targets: np.ndarray, duration: float, *, size: int | None = None) -> Sampled:
     """:class:`Sampled` frames displayed at ``targets`` (duplicates dropped), true times kept."""
-    times, frames = [], []
+    from vtg.video.limits import VideoTooLargeError, max_held_bytes
+
+    times, frames, held, limit = [], [], 0, max_held_bytes()
     for time, rgb in iter_frames_at(video, targets, size=size):
+        held += rgb.nbytes
+        if held > limit:  # every frame is kept: bounded like vtg.video.read_frames
+            raise VideoTooLargeError(f"{video}: the sampled frames need more than {limit / 2**20:,.0f} MiB at once; "
+                                     "sample fewer frames or set VTG_MAX_FRAME_BYTES")
         times.append(time)
         frames.append(rgb)
     stacked = np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)

@@ -45,9 +45,10 @@ class VideoLLMConfig:
     #: window). None: the method's limit alone.
     frame_budget: int | None = None
 
-    #: What a line of a batch file may set (none of the base options: ``model`` names files or
-    #: downloads, ``device``/``dtype`` pick hardware, ``max_new_tokens`` bounds generation time).
-    line_options: ClassVar[frozenset[str]] = frozenset()
+    #: What a line of a batch file may set: frame selection, not ``model`` (names files or
+    #: downloads), ``select_encoder`` (the same), ``device``/``dtype`` (hardware) or
+    #: ``max_new_tokens`` (bounds generation time). Subclasses add their own sampling options.
+    line_options: ClassVar[frozenset[str]] = frozenset({"select", "select_threshold", "candidate_fps", "frame_budget"})
 
 
 def saliency_inside(times: np.ndarray, moments: Sequence[Moment]) -> np.ndarray:
@@ -68,6 +69,8 @@ class VideoLLMMethod(Method):
     """Base class of the Video-LLM grounding methods."""
 
     Config = VideoLLMConfig
+    score_meaning = ("Video-LLMs give no confidence: every interval the model answered scores 1, "
+                     "ranked in the order it named them.")
 
     # -- what subclasses provide ------------------------------------------------------------
     def frame_rule(self, duration: float) -> tuple[float | None, int | None]:

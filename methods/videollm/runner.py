@@ -65,7 +65,9 @@ def resolve_dtype(device: str, dtype: str | None):
 
 
 def check_weights(model: str) -> None:
-    """Raise :class:`WeightsNotFoundError` with the remedy when ``model`` cannot be found locally."""
+    """Make ``model`` local: a directory must hold config.json; a hub id is downloaded on first use.
+    Offline (``--offline``, ``HF_HUB_OFFLINE=1``) a missing one raises :class:`WeightsNotFoundError`
+    with the remedy."""
     path = Path(model).expanduser()
     looks_local = model.startswith((".", "/", "~")) or path.exists() or model.count("/") > 1
     if looks_local:
@@ -76,16 +78,15 @@ def check_weights(model: str) -> None:
         return
     from huggingface_hub import try_to_load_from_cache
 
+    from vtg.encoders.weights import ensure_hf_model
+
     try:
-        cached = try_to_load_from_cache(model, "config.json")
+        try_to_load_from_cache(model, "config.json")
     except ValueError as exc:  # huggingface_hub's HFValidationError: not a valid repo id
         raise WeightsNotFoundError(f"{model!r} is neither a model directory nor a Hugging Face model id") from exc
-    if isinstance(cached, str):
-        return
-    # Never download behind the user's back (same rule as the encoders): say how to fetch it.
-    raise WeightsNotFoundError(
-        f"Video-LLM weights {model!r} are not in the local Hugging Face cache; run "
-        f"`vtg models download {model}` or `hf download {model}` (needs network), or pass --model DIR")
+    # First use downloads it (size and progress on stderr), as for the encoders; offline
+    # (--offline, HF_HUB_OFFLINE=1) it is a one-line error naming `vtg models download`.
+    ensure_hf_model(model)
 
 
 class VideoLLM:

@@ -41,7 +41,7 @@ class VTGLLMConfig(VideoLLMConfig):
     time_tokens: str = "auto"
 
     #: Not ``time_tokens``: "add" resizes the shared, loaded model's embeddings for every line.
-    line_options: ClassVar[frozenset[str]] = frozenset({"num_frames", "frame_pixels"})
+    line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {"num_frames", "frame_pixels"}
 
 
 def parse_answer(text: str, duration: float | None = None) -> list[Moment]:

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from vtg.batch.inputs import BatchItem
 from vtg.batch.local import group_items
-from vtg.batch.records import error_record, method_spec
+from vtg.batch.records import apply_settings, error_record, method_spec, process_settings
 from vtg.errors import DependencyError
 
 Sink = Callable[[dict[str, Any]], None]
@@ -45,16 +45,40 @@ def import_ray() -> Any:
 
 
 def connect(address: str | None, num_cpus: int | None = None) -> bool:
-    """Join the cluster at ``address``, or start a local one; True when this call started Ray."""
+    """Join the cluster at ``address``, or start a local one; True when this call started Ray.
+
+    Ray's own Python log lines (INFO/WARNING from the driver, Ray Data's progress notes) stay
+    off the terminal unless vtg runs with ``--debug``; workers' output is never forwarded to the
+    driver. Ray still writes its session logs under its temp folder. Error lines of Ray's C++
+    core worker still reach stderr: only ``RAY_BACKEND_LOG_LEVEL`` silences them, and setting it
+    prints a line of its own and lowers every Ray process's file logs too.
+    """
     ray = import_ray()
     if ray.is_initialized():
         return False
+    debug = ray_debug()
+    settings = dict(include_dashboard=False, log_to_driver=False, logging_level="info" if debug else "error")
     if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="warning")
+        ray.init(address=address, **settings)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                 logging_level="warning")
+        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **settings)
+    quiet_ray_data(debug)
     return True
+
+
+def ray_debug() -> bool:
+    """Whether Ray's logs should reach the terminal: vtg's ``--debug`` (``VTG_DEBUG``)."""
+    return os.environ.get("VTG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def quiet_ray_data(debug: bool) -> None:
+    """Ray Data logs INFO lines (and a warning about progress bars) to the console; keep its
+    console handlers at ERROR unless debugging. Its log file in the session folder is untouched."""
+    import logging
+
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.INFO if debug else logging.ERROR)
 
 
 def item_to_dict(item: BatchItem) -> dict[str, Any]:
@@ -70,12 +94,13 @@ def item_from_dict(d: dict[str, Any]) -> BatchItem:
 class GroundActor:
     """Holds loaded methods (one per method class and options) and grounds one video per task."""
 
-    def __init__(self, top_k: int | None = None):
+    def __init__(self, top_k: int | None = None, settings: dict[str, Any] | None = None):
         import threading
 
         self.top_k = top_k
         self.methods: dict[str, Any] = {}
         self._lock = threading.Lock()  # two tasks run at once: load each method only once
+        apply_settings(settings or {})  # the driver's --frame-limit / --pixel-limit / --verify
 
     def method(self, spec: str, options: dict[str, Any]) -> Any:
         from vtg.batch.records import instantiate
@@ -132,7 +157,8 @@ def run_ray(items: list[BatchItem], sink: Sink, *, workers: int = 1, top_k: int 
             num_gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         resources = {"num_gpus": num_gpus} if num_gpus > 0 else {"num_cpus": 1}
         actor_class = ray.remote(max_concurrency=TASKS_PER_ACTOR, **resources)(GroundActor)
-        actors = [actor_class.remote(top_k) for _ in range(max(1, min(workers, len(tasks))))]
+        settings = process_settings()
+        actors = [actor_class.remote(top_k, settings) for _ in range(max(1, min(workers, len(tasks))))]
         for records in dispatch(ray, actors, tasks):
             for record in records:
                 sink(record)

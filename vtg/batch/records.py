@@ -2,7 +2,10 @@
 
 * success: ``Grounding.to_dict()`` (the QVHighlights prediction superset) plus ``"status": "ok"``
   and the input ``line`` number;
-* failure: ``{"qid", "line", "video", "query", "status": "error", "error": "<Type>: <reason>"}``.
+* failure: ``{"qid", "line", "video", "query", "status": "error", "error": "<Type>: <reason>",
+  "error_kind": "input" | "environment" | "internal"}`` (see vtg.batch.journal).
+
+The runner's sink adds vtg's marker and the line's settings to both (vtg.batch.settings).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from vtg.batch.inputs import BatchItem
 
 
 def error_record(item: BatchItem, reason: str | BaseException) -> dict[str, Any]:
+    from vtg.batch.journal import error_kind
+
+    kind = error_kind(reason)  # input / environment / internal: decides whether a resume reruns it
     if isinstance(reason, BaseException):
         reason = f"{type(reason).__name__}: {reason}"
     return {
@@ -26,6 +32,7 @@ def error_record(item: BatchItem, reason: str | BaseException) -> dict[str, Any]
         "query": item.text if item.text is not None else (str(item.image) if item.image else None),
         "status": "error",
         "error": str(reason),
+        "error_kind": kind,
     }
 
 
@@ -37,6 +44,23 @@ def ok_record(item: BatchItem, result: Any, top_k: int | None) -> dict[str, Any]
     record["line"] = item.line
     json.dumps(record, allow_nan=False)  # fail here (-> error record), not in the journal
     return record
+
+
+def process_settings() -> dict[str, Any]:
+    """This process's command-line bounds (frame/pixel ceilings, cache verification), for workers
+    in other processes (Ray actors), which would otherwise run with the defaults."""
+    from vtg.features import verify_enabled
+    from vtg.video.limits import overrides
+
+    return {**overrides(), "verify": verify_enabled()}
+
+
+def apply_settings(settings: dict[str, Any]) -> None:
+    from vtg.features import set_verify
+    from vtg.video.limits import set_limits
+
+    set_limits(settings.get("frames"), settings.get("pixels"))
+    set_verify(bool(settings.get("verify")))
 
 
 def method_spec(name: str) -> str:

@@ -4,9 +4,12 @@ The runner owns the journal and the progress bar; engines (local, ray) only turn
 into records and hand each to the runner's sink as soon as it is ready, so every engine writes
 the same records with the same crash-safety.
 
-Resume rules: a qid already in the output (result *or* error record) is skipped, so every input
-line appears exactly once. Error records are final unless ``retry_errors`` is set, which first
-removes them from the output (atomically) and runs those lines again.
+Resume rules (:mod:`vtg.batch.settings`): a qid already in the output is skipped, so every input
+line appears exactly once; a result made with other settings is an error naming both (unless
+``new_output``, which moves the old file aside); error records of kind ``environment`` or
+``internal``, or made with other settings, are removed from the output (atomically) and run
+again; ``input`` errors are final unless ``retry_errors``. The output must be vtg's own journal
+(:mod:`vtg.batch.journal`): anything else is refused before a byte changes.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from vtg.batch.inputs import BatchItem, qid_key, read_items
-from vtg.batch.journal import Journal
+from vtg.batch.journal import FORMAT, MARKER, Journal
 from vtg.batch.records import error_record
+from vtg.batch.settings import plan_resume, settings_of
+from vtg.outputs import check_output
 from vtg.errors import UnknownNameError, VtgError
 
 ENGINES = ("local", "ray")
@@ -39,6 +44,12 @@ class BatchSummary:
     errors: int = 0
     failed: int = 0
     seconds: float = 0.0
+    #: error records of earlier runs removed and run again (environment errors, changed settings)
+    rerun: int = 0
+    #: results of an earlier vtg version kept, whose settings were not recorded
+    legacy: int = 0
+    #: where ``new_output`` moved the previous output
+    previous: str | None = None
 
     @property
     def ran(self) -> int:
@@ -51,6 +62,19 @@ class BatchSummary:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ran": self.ran, "queries_per_second": round(self.rate, 3)}
 
+    def notes(self) -> list[str]:
+        """What the user should know about the existing output (printed as ``vtg: note:``)."""
+        out = []
+        if self.previous:
+            out.append(f"the previous output was kept as {self.previous}")
+        if self.rerun:
+            out.append(f"{self.rerun} error records from an earlier run are run again (caused by the environment, "
+                       "made with other settings, or --retry-errors)")
+        if self.legacy:
+            out.append(f"{self.legacy} results were written by an earlier vtg that did not record its settings "
+                       "(only their method is checked); --new-output starts afresh")
+        return out
+
     def text(self) -> str:
         return (f"{self.lines} lines: {self.ok} done, {self.errors} failed, {self.skipped} already in the output; "
                 f"{self.seconds:.1f} s" + (f" ({self.rate:.2f} queries/s)" if self.ran else "")  # no "0.00 queries/s"
@@ -61,22 +85,29 @@ def run_batch(input_path: str | Path, output: str | Path, *, engine: str = "loca
               options: dict[str, Any] | None = None, video_dir: str | Path | None = None, workers: int = 1,
               top_k: int | None = None, retry_errors: bool = False, fsync: bool = True,
               progress: bool = False, ray_address: str | None = None, ray_num_cpus: int | None = None,
-              ray_num_gpus: float | None = None) -> BatchSummary:
+              ray_num_gpus: float | None = None, new_output: bool = False) -> BatchSummary:
     """Ground every line of ``input_path`` into ``output`` (JSONL), resuming a previous run.
 
     Returns the summary; ``summary.failed > 0`` means some lines have error records.
+    ``new_output`` moves an existing output aside (``NAME.~N~``) instead of resuming it.
     """
     if engine not in ENGINES:
         raise UnknownNameError("engine", engine, ENGINES)
+    check_output(output, inputs=[input_path], what="-o")  # before reading anything
     items = read_items(Path(input_path), method=method, options=options,
                        video_dir=Path(video_dir) if video_dir is not None else None)
+    settings = {item.key: settings_of(item, top_k) for item in items}
     summary = BatchSummary(lines=len(items))
     start = time.perf_counter()
-    with Journal(output, fsync=fsync).open(drop_errors=retry_errors) as journal:
+    with Journal(output, fsync=fsync, inputs=[input_path]).open(new_output=new_output, prepare=False) as journal:
+        plan = plan_resume(journal.records, items, settings, retry_errors=retry_errors, output=output)
+        journal.prepare(drop=lambda record: qid_key(record.get("qid")) in plan.rerun)
+        summary.rerun, summary.legacy = len(plan.rerun), plan.legacy
+        summary.previous = str(journal.moved_to) if journal.moved_to else None
         todo = [i for i in items if not journal.done(i.key)]
         summary.skipped = len(items) - len(todo)
         bar = progress_bar(len(todo), progress)
-        sink = Recorder(journal, summary, bar)
+        sink = Recorder(journal, summary, bar, settings)
         try:
             for item in todo:
                 if item.error is not None:
@@ -92,19 +123,31 @@ def run_batch(input_path: str | Path, output: str | Path, *, engine: str = "loca
 
 
 class Recorder:
-    """The engines' sink: appends each record to the journal (once per qid) and counts it."""
+    """The engines' sink: stamps each record as vtg's (marker, settings, error kind), appends it
+    to the journal (once per qid) and counts it."""
 
-    def __init__(self, journal: Journal, summary: BatchSummary, bar: Any):
+    def __init__(self, journal: Journal, summary: BatchSummary, bar: Any,
+                 settings: dict[str, dict[str, Any]] | None = None):
         self.journal, self.summary, self.bar = journal, summary, bar
+        self.settings = settings or {}
+
+    def stamp(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The marker first (a torn line is recognisable by its first bytes), then the record."""
+        out = {MARKER: FORMAT, **{k: v for k, v in record.items() if k != MARKER}}
+        out["settings"] = self.settings.get(qid_key(record.get("qid")), {})
+        if out.get("status") == "error" and out.get("error_kind") not in ("input", "environment", "internal"):
+            out["error_kind"] = "internal"
+        return out
 
     def __call__(self, record: dict[str, Any]) -> None:
         if self.journal.done(qid_key(record.get("qid"))):  # a replayed task (Ray retries): never twice
             return
         try:
-            self.journal.append(record)
+            self.journal.append(self.stamp(record))
             failed = record.get("status") == "error"
         except ValueError as exc:  # not JSON-serialisable (NaN in meta...): record why instead
-            self.journal.append(error_record(BatchItem(qid=record.get("qid"), line=record.get("line", 0)), exc))
+            item = BatchItem(qid=record.get("qid"), line=record.get("line", 0))
+            self.journal.append(self.stamp(error_record(item, exc)))
             failed = True
         if failed:
             self.summary.errors += 1

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def batch_command(
     input_path: Path = typer.Argument(..., metavar="INPUT.jsonl", help="One JSON object per line: video (or vid), query (or image), optional qid, method, options. QVHighlights / Charades-STA / ActivityNet annotation files work as they are."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output JSONL; rerunning with the same file resumes."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output JSONL; rerunning with the same file and settings resumes. Only vtg's own batch output is ever appended to."),
     video_dir: Optional[Path] = typer.Option(None, "--video-dir", help="Folder holding the videos: annotation vids map to files here; relative paths resolve here."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Method for lines that name none."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Feature encoder (a method option)."),
@@ -31,7 +31,8 @@ def batch_command(
     engine: str = typer.Option("local", "--engine", help="local, or ray (needs vtg[ray])."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (e.g. auto or ray://head:10001); default: start a local one."),
     ray_gpus: Optional[float] = typer.Option(None, "--ray-gpus", help="GPUs per Ray actor (default: 1 when the cluster has GPUs, else 0)."),
-    retry_errors: bool = typer.Option(False, "--retry-errors", help="Drop the error records from OUTPUT and run those lines again."),
+    retry_errors: bool = typer.Option(False, "--retry-errors", help="Also run again the lines whose error records say the input was bad (errors from the environment - missing weights, device, out of memory - are always run again)."),
+    new_output: bool = typer.Option(False, "--new-output", help="Start a new OUTPUT: an existing one (vtg's own) is renamed to OUTPUT.~N~, never deleted. Needed when the settings changed."),
     fsync: bool = typer.Option(True, "--fsync/--no-fsync", help="fsync after every record (safe against power loss; --no-fsync is still safe against crashes)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
     verify: bool = typer.Option(False, "--verify", help="Use cached features only when the whole video file's SHA-256 matches (reads the whole file)."),
@@ -46,10 +47,13 @@ def batch_command(
     show_progress = sys.stderr.isatty() if progress is None else progress
     summary = run_batch(input_path, output, engine=engine, method=method, options=options, video_dir=video_dir,
                         workers=workers, top_k=top_k, retry_errors=retry_errors, fsync=fsync,
-                        progress=show_progress, ray_address=ray_address, ray_num_gpus=ray_gpus)
+                        progress=show_progress, ray_address=ray_address, ray_num_gpus=ray_gpus,
+                        new_output=new_output)
+    for note in summary.notes():
+        print(f"vtg: note: {note}", file=sys.stderr)
     print(f"vtg batch: {summary.text()} -> {output}", file=sys.stderr)
     if summary.failed:
         from vtg.batch.runner import BatchFailedError
 
         raise BatchFailedError(f"{summary.failed} of {summary.lines} lines failed; their error records are in {output} "
-                               "(--retry-errors runs them again)")
+                               "(--retry-errors runs bad-input errors again)")

@@ -26,7 +26,10 @@ def eval_command(
     from vtg.eval import evaluate, load_ground_truth, read_predictions
     from vtg.eval.summary import format_table
     from vtg.fileio import atomic_write_text
+    from vtg.outputs import check_output
 
+    if output is not None:  # before reading: `-o GT` must fail with GT untouched
+        check_output(output, inputs=[predictions, ground_truth], what="-o")
     gt = load_ground_truth(ground_truth)
     preds = read_predictions(predictions)
     metrics = evaluate(preds.records, gt, decimals=None if raw else 2)
@@ -36,7 +39,7 @@ def eval_command(
     if preds.duplicates:
         print(f"vtg: note: {preds.duplicates} predictions in {predictions} repeat an earlier qid; "
               "the last record of each qid counts", file=sys.stderr)
-    text = json.dumps(metrics, indent=2) + "\n"
+    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
     if output is not None:
         atomic_write_text(output, text)
     sys.stdout.write(text if as_json else format_table(metrics, by_length=by_length,

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from vtg.cli.options import emit, parse_key_values, pick_format
+from vtg.errors import UsageError
 from vtg.writers import WRITERS
 
 
@@ -40,21 +41,44 @@ def ground_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result to this file."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML page: player, saliency curve, clickable moments."),
+    offline: bool = typer.Option(False, "--offline", help="Never download: a model that is not cached is an error (as HF_HUB_OFFLINE=1)."),
     verify: bool = typer.Option(False, "--verify", help="Use cached features only when the whole video file's SHA-256 matches (reads the whole file)."),
 ) -> None:
-    """Find when QUERY happens in VIDEO: ranked moments and a saliency curve."""
-    import vtg
-    from vtg.features import set_verify
+    """Find when QUERY happens in VIDEO: ranked moments and a saliency curve.
 
+    A model used for the first time is downloaded (size and progress on stderr) unless --offline.
+    Before long work a plan line (frames, model, device, estimated time) goes to stderr."""
+    from vtg.api import check_video_path
+    from vtg.cli import preflight
+    from vtg.encoders.weights import offline_scope
+    from vtg.features import set_verify
+    from vtg.outputs import check_output
+
+    for target, what in ((output, "-o"), (html, "--html")):  # before loading or downloading a model
+        if target is not None:
+            check_output(target, inputs=[video, image], what=what)
+    if output is not None and html is not None and Path(output).absolute() == Path(html).absolute():
+        raise UsageError(f"-o and --html both name {output}; give two files")
     set_verify(verify)
     options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm,
                              llm_url=llm_url, device=device)
     options.update(parse_key_values(option))
     fmt = pick_format(fmt, as_json, output)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    result = vtg.ground(video, query, image=image, method=method, top_k=top_k, progress=show_progress, **options)
-    emit([result], fmt, output)
+    with offline_scope(offline):
+        from vtg.methods import Query
+
+        Query.of(query, image)  # bad input fails before any download, in vtg.ground's order
+        path = check_video_path(video)
+        if image is not None:
+            check_video_path(image, what="image")
+        settings = preflight.prepare(method, options, path)  # before torch: download or fail fast
+        preflight.print_plan(path, settings, options.get("device"), verbose=show_progress)
+        import vtg
+
+        result = vtg.ground(path, query, image=image, method=method, top_k=top_k, progress=show_progress, **options)
+    emit([result], fmt, output, inputs=[video, image])
     if html is not None:
         from vtg.report import write_report
 
-        write_report([result], video, html)
+        write_report([result], video, html, inputs=[video, image])

@@ -22,19 +22,6 @@ def register(app: typer.Typer) -> None:
     app.command("index")(index_command)
 
 
-def sampling_defaults(method: str, video: Path | None = None) -> dict:
-    """``encoder``/``fps``/``max_frames`` a method would use: its ``feature_settings(video)`` hook
-    when it has one (methods whose rate depends on the video), else its config's defaults."""
-    from vtg.methods import load_method
-
-    instance = load_method(method)
-    hook = getattr(instance, "feature_settings", None)
-    if callable(hook) and video is not None:
-        return dict(hook(video))
-    return {name: getattr(instance.config, name) for name in ("encoder", "fps", "max_frames")
-            if hasattr(instance.config, name)}
-
-
 def index_command(
     videos: List[Path] = typer.Argument(..., help="Video files to index."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Take encoder and fps defaults from this method."),
@@ -46,23 +33,40 @@ def index_command(
     verify: bool = typer.Option(False, "--verify", help="Use cached features only when the whole video file's SHA-256 matches (reads the whole file)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per video."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    offline: bool = typer.Option(False, "--offline", help="Never download: a model that is not cached is an error (as HF_HUB_OFFLINE=1)."),
 ) -> None:
-    """Decode and encode VIDEO... once so later queries skip both."""
-    from vtg.errors import UsageError, VideoError, VtgError
-    from vtg.features import set_verify, video_features
+    """Decode and encode VIDEO... once so later queries skip both.
+
+    A model used for the first time is downloaded unless --offline; a plan line goes to stderr."""
+    from vtg.encoders.weights import offline_scope
+    from vtg.features import set_verify
 
     set_verify(verify)
+    with offline_scope(offline):
+        _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress)
+
+
+def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress) -> None:
+    from vtg.api import check_video_path
+    from vtg.cli import preflight
+    from vtg.errors import UsageError, VideoError, VtgError
+    from vtg.features import video_features
+
     show = sys.stderr.isatty() if progress is None else progress
     failed = 0
     for video in videos:
         start = time.perf_counter()
-        settings = _settings(method, video, encoder, fps, max_frames)
-        if settings.get("encoder") is None:
-            raise UsageError(f"method {method!r} does not use a frame encoder; pass --encoder and --fps")
-        if settings.get("fps") is None:
-            raise UsageError(f"method {method!r} chooses its frame rate per video; pass --fps "
-                             f"(encoder: {settings['encoder']})")
         try:
+            check_video_path(video)
+            settings = _settings(method, video, encoder, fps, max_frames)
+            if settings.get("encoder") is None:
+                raise UsageError(f"method {method!r} does not use a frame encoder; pass --encoder and --fps")
+            if settings.get("fps") is None:
+                raise UsageError(f"method {method!r} chooses its frame rate per video; pass --fps "
+                                 f"(encoder: {settings['encoder']})")
+            plan = preflight.Settings(settings["encoder"], settings.get("fps"), settings.get("max_frames"))
+            preflight.ensure_models(plan)  # before torch: download on first use, or fail at once offline
+            preflight.print_plan(video, plan, device, verbose=show)
             feats = video_features(video, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
                                    progress=show, device=device, refresh=refresh)
         except VideoError as exc:  # this video is bad; model and usage errors stop the run
@@ -77,7 +81,10 @@ def index_command(
 def _settings(method: str, video: Path, encoder, fps, max_frames) -> dict:
     settings: dict = {}
     if encoder is None or fps is None:
-        settings.update(sampling_defaults(method, video))
+        from vtg.cli.preflight import method_settings
+
+        found = method_settings(method, {}, video, check=False)
+        settings.update(encoder=found.encoder, fps=found.fps, max_frames=found.max_frames)
     given = {"encoder": encoder, "fps": fps, "max_frames": max_frames}
     settings.update({k: v for k, v in given.items() if v is not None})
     return settings

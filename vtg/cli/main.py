@@ -11,6 +11,7 @@ import errno
 import importlib
 import logging
 import os
+import re
 import sys
 from typing import Optional
 
@@ -39,16 +40,30 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help is printed as written: rich markup would eat "vtg[ray]", and rich's option tables
+    # leave ~19 columns for the help text at 80 columns; click's plain layout leaves ~48.
+    rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from vtg import __version__
+
+        typer.echo(f"vtg {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.", envvar="VTG_DEBUG"),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs (also after the command).",
+                               envvar="VTG_DEBUG"),
+    version: bool = typer.Option(False, "--version", help="Print vtg's version and exit.", is_eager=True,
+                                 callback=_print_version),
     frame_limit: Optional[float] = typer.Option(
-        None, "--frame-limit", help="Most frames sampled from one video (default 200000, or $VTG_MAX_FRAMES)."),
+        None, "--frame-limit", metavar="N", help="Most frames sampled from one video (default 200000, or $VTG_MAX_FRAMES)."),
     pixel_limit: Optional[float] = typer.Option(
-        None, "--pixel-limit", help="Most pixels per decoded frame (default 36000000, 8K; or $VTG_MAX_PIXELS)."),
+        None, "--pixel-limit", metavar="N", help="Most pixels per decoded frame (default 36000000, 8K; or $VTG_MAX_PIXELS)."),
 ) -> None:
     from vtg.video.limits import set_limits
 
@@ -85,9 +100,18 @@ def setup_logging() -> None:
     logger.setLevel(logging.DEBUG if debug_enabled() else logging.WARNING)
 
 
+def lift_debug(argv: list[str]) -> list[str]:
+    """``argv`` with every ``--debug`` moved to the front, where the root option is parsed, so
+    ``vtg ground v.mp4 q --debug`` works too. Arguments after ``--`` are left alone."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    head = [a for a in argv[:end] if a != "--debug"]
+    return (["--debug"] if len(head) < end else []) + head + argv[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (used by the console script and in-process tests)."""
     setup_logging()
+    argv = lift_debug(list(sys.argv[1:] if argv is None else argv))
     try:
         # Without standalone mode click *returns* the code of a typer.Exit raised in a command.
         returned = app(args=argv, prog_name="vtg", standalone_mode=False)
@@ -96,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     except VtgError as exc:
         if debug_enabled():
             raise
-        print(f"vtg: error: {exc}", file=sys.stderr)
+        print(f"vtg: error: {exc}{remedy_of(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("vtg: interrupted", file=sys.stderr)
@@ -148,12 +172,38 @@ _REMEDIES = {
 }
 
 
+#: Temporary siblings of whole-file writes (``.name.<random>.tmp`` from vtg.fileio,
+#: ``.stem.partial<pid>.mp4`` from vtg.outputs, ``.stem.part.mp4``) -> the name the user gave.
+_TEMP_SIBLING = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$"
+                           r"|^\.(?P<stem>.+)\.part(?:ial)?\d*(?P<suffix>\.[^.]*)?$")
+
+
+def _user_path(path: str) -> str:
+    """The file the user named, for a temporary sibling vtg was writing it through."""
+    head, _, base = path.rpartition("/")
+    match = _TEMP_SIBLING.match(base)
+    if not match:
+        return path
+    name = match["name"] or match["stem"] + (match["suffix"] or "")
+    return f"{head}/{name}" if head else name
+
+
+def remedy_of(exc: VtgError) -> str:
+    """`` (what to do)`` for a vtg error that reports a fault of the machine (an OSError subclass,
+    such as vtg.outputs.WriteError, raised from the system's error), else ``""``."""
+    cause = exc.__cause__ or exc.__context__
+    if not isinstance(exc, OSError) or not isinstance(cause, OSError):
+        return ""
+    remedy = _REMEDIES.get(cause.errno or -1)
+    return f" ({remedy})" if remedy and remedy not in str(exc) else ""
+
+
 def describe_fault(exc: BaseException) -> str:
     """One line for an OSError (naming the path and what to do) or a MemoryError."""
     if isinstance(exc, MemoryError):
         return "out of memory; lower --fps / --frame-limit / --pixel-limit, or use a machine with more memory"
     reason = exc.strerror or str(exc) or type(exc).__name__
-    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    paths = [_user_path(str(p)) for p in (exc.filename, exc.filename2) if p is not None]
     where = f"{' -> '.join(paths)}: " if paths else ""
     remedy = _REMEDIES.get(exc.errno or -1)
     return f"{where}{reason}" + (f" ({remedy})" if remedy else "")

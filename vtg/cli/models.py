@@ -1,8 +1,9 @@
 """``vtg models``: which models vtg knows, which are on this machine, and fetching them.
 
-``models_app`` is a typer sub-app: with no subcommand it lists the models; other command modules
-add subcommands to it (e.g. ``vtg models convert``). ``vtg models download NAME`` is the only
-command that uses the network, and only because the user asked.
+``models_app`` is a typer sub-app: with no subcommand it lists the models (no network); other
+command modules add subcommands to it (e.g. ``vtg models convert``). ``vtg models download NAME``
+fetches a model ahead of time, through the same download a first use runs
+(:mod:`vtg.encoders.weights`): size, one progress bar, one-line errors.
 """
 
 from __future__ import annotations
@@ -55,15 +56,15 @@ def models_command(
     typer.echo(f"Hugging Face cache:  {hf_cache_dir()}")
     typer.echo(f"open_clip URL cache: {open_clip_url_cache_dir()}")
     typer.echo(f"feature cache:       {features_dir()} ({len(entries)} entries, {size / 1e6:.1f} MB)")
-    typer.echo("missing weights: `vtg models download NAME` (needs network),\n"
-               "                 or pass a local directory as --encoder")
+    typer.echo("missing weights download on first use (not with --offline / HF_HUB_OFFLINE=1);\n"
+               "`vtg models download NAME` fetches ahead; or pass a local directory as --encoder")
 
 
 @models_app.command("download")
 def download_command(
     name: str = typer.Argument(..., help="A name from `vtg models`, an encoder spec (ViT-B-32/openai), or a hub id."),
 ) -> None:
-    """Download a model's weights into the local cache (needs network)."""
+    """Download a model's weights into the local cache now (needs network; first use does it too)."""
     from vtg.encoders import download
 
     path = download(name)

@@ -36,10 +36,17 @@ def pick_format(fmt: str | None, as_json: bool, output: Path | None) -> str:
     return "table"
 
 
-def emit(results: list[Grounding], fmt: str, output: Path | None) -> None:
-    """Render with the chosen writer and write atomically to ``output`` or print to stdout."""
+def emit(results: list[Grounding], fmt: str, output: Path | None, inputs: list | None = None) -> None:
+    """Render with the chosen writer and write atomically to ``output`` or print to stdout.
+    ``output`` is checked against ``inputs`` again (commands check it before their work too)."""
     from vtg.writers import render
 
+    if output is not None:
+        from vtg.outputs import check_output
+
+        check_output(output, inputs=inputs or [], what="-o")
+    for result in results:  # NaN scores are a broken model, in every format (not "nan" and exit 0)
+        result.check_finite()
     text = render(results, fmt)
     if output is None:
         sys.stdout.write(text)

@@ -42,6 +42,14 @@ def overlay_command(
         raise UsageError("--fps must be positive")
     if output is not None and output.suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise UsageError(f"-o {output}: write an .mp4 (or .mkv/.mov) video; use --frames-dir for images")
+    from vtg.outputs import check_output, check_output_dir
+
+    if output is not None:  # before decoding anything: `-o VIDEO` leaves VIDEO untouched
+        check_output(output, inputs=[video], what="-o")
+    if times is not None:
+        check_output(times, inputs=[video, output], what="--times")
+    if frames_dir is not None:
+        check_output_dir(frames_dir, inputs=[video], what="--frames-dir")
     if frame_limit is not None:
         from vtg.video.limits import max_pixels, set_limits
 

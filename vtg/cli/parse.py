@@ -36,13 +36,17 @@ def parse_command(
 
     if answer_format.strip().lower() not in FORMATS:
         raise UnknownNameError("answer format", answer_format, list(FORMATS))
+    if output is not None:
+        from vtg.outputs import check_output
+
+        check_output(output, inputs=[answers], what="-o")  # `-o ANSWERS` fails with ANSWERS untouched
     results, problems = [], []
     for number, line in _lines(answers):
         try:
             results.append(grounding_of(json.loads(line), answer_format))
         except (ValueError, DataError, TypeError) as exc:
             problems.append(f"{answers} line {number}: {exc}")
-    emit(results, "jsonl", output)
+    emit(results, "jsonl", output, inputs=[answers])
     for problem in problems:
         print(f"vtg: error: {problem}", file=sys.stderr)
     if problems:

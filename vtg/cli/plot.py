@@ -33,14 +33,17 @@ def plot_command(
     result: Path = typer.Argument(..., help="A result of `vtg ground --json`, or a JSONL of results (vtg batch)."),
     output: Path = typer.Option(..., "--output", "-o", help="Picture to write (.png, .svg, .pdf)."),
     qid: Optional[str] = typer.Option(None, "--qid", help="Which record of a JSONL file (default: the first)."),
-    top_k: int = typer.Option(3, "--top-k", "-k", min=0, help="How many top moments to shade."),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=0, help="How many top moments to draw (#1 shaded, the others in lanes above the curve)."),
     gt: Optional[List[str]] = typer.Option(None, "--gt", help="A ground-truth window START-END in seconds (repeatable)."),
     ground_truth: Optional[Path] = typer.Option(None, "--ground-truth", help="Annotation file; the windows of the record's qid are drawn."),
 ) -> None:
     """Plot the saliency curve over time with the top moments shaded and ground truth marked."""
-    from vtg.plot import plot_grounding
+    from vtg.outputs import check_output
+    from vtg.plot import picture_format, plot_grounding
     from vtg.report.data import find_ground_truth, pick_record
 
+    check_output(output, inputs=[result, ground_truth], what="-o")
+    picture_format(output)  # an unknown suffix fails before reading or drawing
     record = pick_record(result, qid)
     windows = [parse_window(w) for w in gt or []]
     if ground_truth is not None:

@@ -19,11 +19,14 @@ def report_command(
     out_dir: Path = typer.Option(Path("reports"), "--out-dir", help="Folder for the pages (one per video, plus index.html)."),
     ground_truth: Optional[Path] = typer.Option(None, "--ground-truth", help="Annotation file; its windows are drawn under each curve."),
     embed: bool = typer.Option(False, "--embed-video", help="Inline videos up to 20 MiB as base64 so each page is a single file."),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=0, help="How many top moments to draw on each curve (#1 shaded, the others in lanes above); the lists show all."),
 ) -> None:
     """Write a self-contained HTML page per video: player, saliency curves, clickable moments."""
+    from vtg.outputs import check_output_dir
     from vtg.report import write_reports
 
-    done = write_reports(predictions, out_dir, video_dir=video_dir, ground_truth=ground_truth, embed=embed)
+    check_output_dir(out_dir, inputs=[predictions, ground_truth], what="--out-dir")
+    done = write_reports(predictions, out_dir, video_dir=video_dir, ground_truth=ground_truth, embed=embed, top_k=top_k)
     for vid in done["missing_videos"]:
         print(f"vtg: warning: no video file found for {vid}", file=sys.stderr)
     typer.echo(f"wrote {len(done['pages'])} page(s) and {out_dir / 'index.html'}")

@@ -45,6 +45,10 @@ def convert_command(
     if key not in CONVERTERS:
         raise UnknownNameError("convertible method", method, list(CONVERTERS))
     module, func = CONVERTERS[key].split(":")
+    if output is not None:  # before reading the checkpoint: `-o CKPT` is refused untouched
+        from vtg.outputs import check_output_dir
+
+        check_output_dir(output, inputs=[checkpoint], what="-o")
     limit = {} if max_gib is None else {"max_bytes": max_gib * (1 << 30)}
     out = getattr(importlib.import_module(module), func)(checkpoint, output, **limit)
     typer.echo(f"wrote {out}; use it with: vtg ground VIDEO QUERY --method {key} --model {out}")
@@ -67,7 +71,7 @@ def train_univtg_command(
     hidden_dim: int = typer.Option(1024, "--hidden-dim", help="Width for a model trained from scratch."),
     enc_layers: int = typer.Option(4, "--enc-layers"),
     timestamp: str = typer.Option("center", "--timestamp", help="Clip anchor for a new model: center, or official (ignored with --init)."),
-    encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e", help="CLIP encoder for video and text features; must be the one the model was trained with."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder for video and text features (default: the --init folder's, else ViT-B-32/openai); recorded in config.json."),
     device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA."),
     main_metric: str = typer.Option("R1@0.5", "--main-metric", help="Validation metric that picks the best model."),
@@ -82,11 +86,16 @@ def train_univtg_command(
     from vtg.methods.univtg.data import read_annotations
     from vtg.methods.univtg.features import FeatureSource, build_samples
     from vtg.methods.univtg.train import Trainer, TrainOptions
+    from vtg.outputs import check_output, check_output_dir
 
     show = sys.stderr.isatty() if progress is None else progress
+    inputs = [annotations, val]
+    check_output_dir(output, inputs=inputs, what="--output")  # before any feature is computed
+    check_output(output / "log.jsonl", inputs=inputs, what="training log")
     if (output / "last" / "state.json").is_file() and not resume:
         raise UsageError(f"{output} already holds a training run; pass --resume to continue it or choose another --output")
-    source = FeatureSource(features or (), text_features, videos, encoder=encoder, device=device)
+    run_encoder, record = _training_encoder(encoder, init, computes=videos is not None or text_features is None)
+    source = FeatureSource(features or (), text_features, videos, encoder=run_encoder, device=device)
     train = build_samples(read_annotations(annotations), source, progress=show)
     val_samples = build_samples(read_annotations(val), source, progress=show) if val else None
     dv, dt = train[0].video.shape[1] + 2, train[0].text.shape[1]
@@ -99,6 +108,9 @@ def train_univtg_command(
     if trainer.cfg.v_feat_dim != dv or trainer.cfg.t_feat_dim != dt:
         raise UsageError(f"the features are {dv - 2}-d video / {dt}-d text but the model takes "
                          f"{trainer.cfg.v_feat_dim - 2} / {trainer.cfg.t_feat_dim}")
+    import dataclasses
+
+    trainer.cfg = dataclasses.replace(trainer.cfg, encoder=record)
     output.mkdir(parents=True, exist_ok=True)
 
     def log(line: str) -> None:
@@ -109,6 +121,21 @@ def train_univtg_command(
     state = trainer.fit(train, val_samples, log=log)
     typer.echo(json.dumps({"output": str(output), "epochs": state["epoch"], "best": state["best"],
                            "main_metric": main_metric, "timestamp": trainer.cfg.timestamp}))
+
+
+def _training_encoder(explicit: Optional[str], init: Optional[Path], *, computes: bool) -> tuple[str, Optional[str]]:
+    """(encoder to compute features with, canonical spec to record in config.json or None).
+
+    The ``--init`` folder's recorded encoder is the default (an explicit one that differs is an
+    error); a run whose features all come precomputed from folders records an encoder only when
+    one was named, since vtg cannot know what produced them otherwise."""
+    from vtg.encoders.specs import parse_spec
+    from vtg.methods.univtg.features import CLIP_ENCODER
+    from vtg.methods.univtg.weights import choose_encoder, recorded_encoder
+
+    run = choose_encoder(explicit, init, CLIP_ENCODER)
+    known = computes or explicit is not None or (init is not None and recorded_encoder(init) is not None)
+    return run, parse_spec(run).canonical if known else None
 
 
 def pseudo_label_command(
@@ -128,6 +155,9 @@ def pseudo_label_command(
 
     if (vocabulary is None) == (concepts is None):
         raise UsageError("give exactly one of --vocabulary FILE or --concepts 'a,b,c'")
+    from vtg.outputs import check_output
+
+    check_output(output, inputs=[*videos, vocabulary], what="-o")
     words = read_vocabulary(vocabulary) if vocabulary else [c.strip() for c in concepts.split(",") if c.strip()]
     kinds = [k.strip() for k in labels.split(",") if k.strip()]
     paths = [check_video_path(v) for v in videos]
@@ -141,7 +171,7 @@ def summarize_command(
     query: Optional[str] = typer.Argument(None, help="Optional focus; without it the summary is query-free."),
     model: Optional[str] = typer.Option(None, "--model", help="UniVTG directory (vtg models convert univtg / vtg train univtg)."),
     summary_ratio: float = typer.Option(0.2, "--summary-ratio", help="Fraction of 2-second clips to keep."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder (default ViT-B-32/openai); must be the one the model was trained with."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder (default: the one the model folder records, else ViT-B-32/openai)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Other UniVTG options as key=value."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
@@ -154,9 +184,13 @@ def summarize_command(
     from vtg.cli.options import emit, parse_key_values, pick_format
     from vtg.methods import load_method
 
+    from vtg.outputs import check_output
+
+    if output is not None:  # before loading the model
+        check_output(output, inputs=[video], what="-o")
     options = {k: v for k, v in {"model": model, "encoder": encoder, "device": device}.items() if v is not None}
     options.update(parse_key_values(option))
     runner = load_method("univtg", **options)
     show = sys.stderr.isatty() if progress is None else progress
     result = runner.summarize(check_video_path(video), summary_ratio, query, progress=show)
-    emit([result], pick_format(fmt, as_json, output), output)
+    emit([result], pick_format(fmt, as_json, output), output, inputs=[video])

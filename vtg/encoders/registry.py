@@ -1,10 +1,10 @@
-"""Named models vtg knows, whether each is on this machine, and the explicit download.
+"""Named models vtg knows, whether each is on this machine, and downloading one by name.
 
 :data:`KNOWN_MODELS` maps a short name to a model: encoders carry a ``spec`` that
 :func:`vtg.encoders.load_encoder` accepts; other models (Video-LLMs used by methods) carry only a
 hub ``repo``. Methods add their own entries with :func:`register_model`. ``vtg models`` prints
-:func:`list_encoders`; ``vtg models download NAME`` calls :func:`download` (the only networked
-path in vtg, and only when the user asks).
+:func:`list_encoders` (no network); ``vtg models download NAME`` calls :func:`download`, which
+fetches through the same path as a first use (:mod:`vtg.encoders.weights`), ahead of time.
 """
 
 from __future__ import annotations
@@ -73,10 +73,10 @@ def model_status(entry: ModelEntry) -> ModelStatus:
         parsed = parse_spec(entry.spec)
         if parsed.family == "open_clip" and parsed.kind == "tag":
             try:
-                path, _ = weights.open_clip_tag_weights(parsed.arch, parsed.tag)
-                return ModelStatus(entry, True, path)
+                path = weights.find_open_clip_tag_weights(weights.open_clip_tag_config(parsed.arch, parsed.tag))
             except VtgError:
-                return ModelStatus(entry, False, None)
+                path = None
+            return ModelStatus(entry, bool(path), path)
     found = weights.hf_weights_cached(entry.repo) if entry.repo else None
     return ModelStatus(entry, bool(found), os.path.dirname(found) if found else None)
 
@@ -86,10 +86,10 @@ def resolve_entry(name: str) -> ModelEntry:
     if name in KNOWN_MODELS:
         return KNOWN_MODELS[name]
     if name.count("/") == 1 and ":" not in name and not name.startswith(("/", ".", "~")):
-        import open_clip
+        from vtg.encoders.open_clip_table import is_architecture
 
         arch = name.split("/")[0]
-        if arch in open_clip.list_models():
+        if is_architecture(arch):
             return ModelEntry(name, "encoder", "", spec=f"open_clip:{name}")
         return ModelEntry(name, "model", "", repo=name)
     from vtg.encoders.specs import parse_spec
@@ -103,43 +103,16 @@ def resolve_entry(name: str) -> ModelEntry:
 
 
 def download(name: str) -> str:
-    """Fetch a model's weights into the local cache (network); returns where they are."""
+    """Fetch a model's weights into the local cache now (network); returns where they are.
+
+    The same download a first use does (size, progress bar, one-line errors); a model already
+    cached is not fetched again."""
+    from vtg.encoders import weights
+
     entry = resolve_entry(name)
-    try:
-        if entry.spec and not entry.repo:
-            return _download_open_clip(entry.spec)
-        return _download_hf(entry.repo)
-    except VtgError:
-        raise
-    except Exception as exc:  # network errors come in many types; say what failed and why
-        offline = " (HF_HUB_OFFLINE is set; unset it to download)" if os.environ.get("HF_HUB_OFFLINE") else ""
-        raise WeightsNotFoundError(f"could not download {name!r}: {type(exc).__name__}: {exc}{offline}") from exc
-
-
-def _download_hf(repo: str) -> str:
-    from huggingface_hub import HfApi, snapshot_download
-
-    from vtg.encoders.weights import hf_cache_dir
-
-    files = HfApi().list_repo_files(repo)
-    has_safetensors = any(f.endswith(".safetensors") for f in files)
-    ignore = ["*.msgpack", "*.h5", "*.ot", "*.onnx", "*.tflite"]
-    if has_safetensors:
-        ignore += ["*.bin", "*.pt", "*.pth"]
-    return snapshot_download(repo, ignore_patterns=ignore, cache_dir=str(hf_cache_dir()))
-
-
-def _download_open_clip(spec: str) -> str:
-    import open_clip
-    from open_clip.pretrained import download_pretrained
-
-    from vtg.encoders.specs import parse_spec
-
-    parsed = parse_spec(spec)
-    if parsed.kind == "hub":
-        return _download_hf(parsed.source)
-    cfg = open_clip.get_pretrained_cfg(parsed.arch, parsed.tag)
-    if not cfg:
-        raise UnknownNameError(f"open_clip tag for {parsed.arch}", parsed.tag or "",
-                               open_clip.list_pretrained_tags_by_model(parsed.arch))
-    return download_pretrained(cfg)
+    if weights.offline_mode():
+        raise WeightsNotFoundError(f"could not download {name!r}: offline mode is on (HF_HUB_OFFLINE is set, "
+                                   "or --offline); unset it to download")
+    if entry.repo:
+        return weights.ensure_hf_model(entry.repo)
+    return weights.ensure_weights(entry.spec)

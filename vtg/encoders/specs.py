@@ -152,6 +152,9 @@ def _parse_bare(text: str, original: str) -> EncoderSpec:
         return EncoderSpec("open_clip", text, kind="tag", arch=arch, tag=tag)
     if not sep and _is_open_clip_arch(text):
         return _parse_open_clip(text)  # raises: an architecture needs a pretrained tag
+    remote = _family_of_remote_hub_id(text)
+    if remote is not None:
+        return EncoderSpec(remote, text, kind="hub")
     from vtg.encoders.registry import KNOWN_MODELS
 
     known = [n for n, e in KNOWN_MODELS.items() if e.spec]
@@ -181,7 +184,30 @@ def _family_of_cached_hub_id(text: str) -> str | None:
     return _family_from_config(Path(config)) if config else None
 
 
-def _is_open_clip_arch(arch: str) -> bool:
-    import open_clip
+def _family_of_remote_hub_id(text: str) -> str | None:
+    """A bare ``org/name`` not cached yet: its family from the hub's ``config.json`` (first use),
+    or None when downloads are off or no such repo exists (then the name is reported unknown)."""
+    from vtg.encoders import hub, weights
 
-    return arch in open_clip.list_models()
+    if text.count("/") != 1:
+        return None
+    if weights.offline_mode():
+        from vtg.errors import WeightsNotFoundError
+
+        raise WeightsNotFoundError(hub.offline_message(text) + " (or, if it is not a hub model, see `vtg models` "
+                                   "for the encoder names vtg knows)")
+    try:
+        config = hub.fetch_file(text, "config.json", cache_dir=weights.hf_cache_dir())
+    except hub.RepoNotFoundError:
+        return None
+    family = _family_from_config(Path(config)) if config else None
+    if family is None:
+        raise UsageError(f"{text} on the hub is not a model vtg encodes with (config.json model_type must be one "
+                         f"of {', '.join(MODEL_TYPES)}); open_clip hub models are open_clip:hf-hub:{text}")
+    return family
+
+
+def _is_open_clip_arch(arch: str) -> bool:
+    from vtg.encoders.open_clip_table import is_architecture
+
+    return is_architecture(arch)

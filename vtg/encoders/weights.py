@@ -1,15 +1,22 @@
-"""Finding model weights on this machine, and fetching them only when the user asks.
+"""Finding model weights on this machine, and downloading them on first use.
 
-Loading never downloads: a Hugging Face id resolves only from the local HF cache, an open_clip
-pretrained tag only from the files open_clip itself would have downloaded (HF cache or
-``~/.cache/clip``). Missing weights raise :class:`WeightsNotFoundError` naming the model and the
-command that fetches it, so a run never continues with random weights and never surprises an
-offline machine with a download. ``vtg models download`` is the one explicit, networked path.
+A Hugging Face id resolves from the local HF cache, an open_clip pretrained tag from the files
+open_clip itself would have downloaded (HF cache or ``~/.cache/clip``). When they are missing, the
+``ensure_*`` functions download them through huggingface_hub (:mod:`vtg.encoders.hub`: size first,
+one progress bar on stderr), as whisper, open_clip and transformers do on first use. Offline
+(``--offline``, :func:`offline`, or ``HF_HUB_OFFLINE=1``) nothing is downloaded and missing weights
+raise :class:`WeightsNotFoundError` naming the model and the command that fetches it, so a run
+never continues with random weights.
+
+Everything here runs before torch, transformers or open_clip are imported, so a missing model
+fails (or starts downloading) within a second of the command starting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 
 from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
@@ -17,6 +24,44 @@ from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
 HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                    "pytorch_model.bin.index.json")
 OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+_OFFLINE_LOCK = threading.Lock()
+_forced_offline = 0  # > 0 while an ``offline()`` block is active (the CLI's --offline)
+
+
+def offline_mode() -> bool:
+    """Whether downloads are off: inside :func:`offline`, or ``HF_HUB_OFFLINE`` /
+    ``TRANSFORMERS_OFFLINE`` set to a true value (read now, not at import)."""
+    if _forced_offline:
+        return True
+    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
+               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+@contextlib.contextmanager
+def offline(enabled: bool = True):
+    """Within the block, missing weights are an error instead of a download (``--offline``).
+    Process-wide (threads included), as ``HF_HUB_OFFLINE`` is; ``enabled=False`` changes nothing."""
+    global _forced_offline
+    if not enabled:
+        yield
+        return
+    with _OFFLINE_LOCK:
+        _forced_offline += 1
+    try:
+        yield
+    finally:
+        with _OFFLINE_LOCK:
+            _forced_offline -= 1
+
+
+def _download_allowed(offline_flag: bool | None) -> bool:
+    return not (offline_mode() if offline_flag is None else offline_flag)
+
+
+def _offline_note() -> str:
+    return " [offline: --offline or HF_HUB_OFFLINE=1 turned the automatic download off]"
+
 
 
 def hf_cache_dir() -> Path:
@@ -54,8 +99,8 @@ def hf_weights_cached(repo_id: str) -> str | None:
     return None
 
 
-def require_hf_model(repo_or_dir: str, is_local: bool) -> str:
-    """Check that a transformers model can load offline; returns the path of its weights."""
+def require_hf_model(repo_or_dir: str, is_local: bool, *, offline: bool | None = None) -> str:
+    """The weights file of a transformers model, downloading a hub model on first use."""
     if is_local:
         path = Path(repo_or_dir)
         for name in HF_WEIGHT_FILES:
@@ -63,10 +108,27 @@ def require_hf_model(repo_or_dir: str, is_local: bool) -> str:
                 return str(path / name)
         raise WeightsNotFoundError(f"no weights in {path} (expected one of {', '.join(HF_WEIGHT_FILES)}, "
                                    "as written by save_pretrained)")
-    found = hf_weights_cached(repo_or_dir)
+    ensure_hf_model(repo_or_dir, offline=offline)
+    return hf_weights_cached(repo_or_dir)
+
+
+def ensure_hf_model(repo_id: str, *, offline: bool | None = None) -> str:
+    """The cached snapshot folder of a transformers model (config.json + weights), downloading the
+    files its loader reads when it is not cached and downloads are allowed. Used for encoders,
+    Video-LLMs and chat models alike."""
+    found = hf_weights_cached(repo_id)
+    if found:
+        return os.path.dirname(found)
+    if not _download_allowed(offline):
+        raise WeightsNotFoundError(missing_hf_message(repo_id) + _offline_note())
+    from vtg.encoders import hub
+
+    hub.download(repo_id, cache_dir=hf_cache_dir())
+    found = hf_weights_cached(repo_id)
     if not found:
-        raise WeightsNotFoundError(missing_hf_message(repo_or_dir))
-    return found
+        raise WeightsNotFoundError(f"{repo_id!r} was downloaded but holds no config.json with "
+                                   f"{' or '.join(HF_WEIGHT_FILES)}: is it a transformers model?")
+    return os.path.dirname(found)
 
 
 def quiet_transformers() -> None:
@@ -78,14 +140,15 @@ def quiet_transformers() -> None:
 
 
 def load_hf_parts(parsed, model_cls, dtype, device: str):
-    """Model, image processor, tokenizer and weights fingerprint of a transformers encoder, offline.
+    """Model, image processor, tokenizer and weights fingerprint of a transformers encoder.
 
-    Shared by the CLIP/SigLIP and BLIP-2 loaders: weights must already be local (never a download),
-    and a directory that exists but cannot be read becomes a CheckpointError naming the model.
+    Shared by the CLIP/SigLIP and BLIP-2 loaders: the weights are made local first (downloaded on
+    first use unless offline, before transformers is imported), then loaded with
+    ``local_files_only``; a directory that exists but cannot be read becomes a CheckpointError.
     """
+    weight_file = require_hf_model(parsed.source, parsed.is_local)
     from transformers import AutoImageProcessor, AutoTokenizer
 
-    weight_file = require_hf_model(parsed.source, parsed.is_local)
     common = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
     quiet_transformers()
     try:
@@ -104,46 +167,126 @@ def missing_hf_message(repo_id: str) -> str:
             "or pass a local directory written by save_pretrained")
 
 
-def open_clip_tag_weights(arch: str, tag: str) -> tuple[str, dict]:
+def open_clip_tag_weights(arch: str, tag: str, *, offline: bool | None = None) -> tuple[str, dict]:
     """Local file of an open_clip (arch, pretrained tag), and the tag's config (preprocessing,
-    quick_gelu). Looks where open_clip's own download would have put it; never downloads."""
-    import open_clip
+    quick_gelu). Looks where open_clip's own download would have put it, else downloads the file
+    open_clip would (its ``hf_hub`` entry, safetensors preferred) unless offline."""
+    cfg = open_clip_tag_config(arch, tag)
+    found = find_open_clip_tag_weights(cfg)
+    if found:
+        return found, cfg
+    if not _download_allowed(offline):
+        raise WeightsNotFoundError(
+            f"weights for open_clip {arch}/{tag} are not cached (looked in {hf_cache_dir()} and "
+            f"{open_clip_url_cache_dir()}); run `vtg models download {arch}/{tag}` (needs network), or "
+            f"pass a local file as open_clip:{arch}@/path/to/weights.safetensors" + _offline_note())
+    repo, names = open_clip_hub_files(cfg)
+    if not repo:
+        raise WeightsNotFoundError(f"open_clip {arch}/{tag} has no Hugging Face hub entry to download from; "
+                                   f"pass a local file as open_clip:{arch}@/path/to/weights")
+    from vtg.encoders import hub
 
-    cfg = open_clip.get_pretrained_cfg(arch, tag)
+    _, sizes = hub.repo_files(repo)
+    name = next((n for n in names if n in sizes), None)
+    if name is None:
+        raise WeightsNotFoundError(f"{repo!r} on {hub.endpoint()} has none of {', '.join(names)}")
+    folder = hub.download(repo, [name], cache_dir=hf_cache_dir(), sizes=sizes)
+    return str(Path(folder) / name), cfg
+
+
+def open_clip_tag_config(arch: str, tag: str) -> dict:
+    """open_clip's pretrained config of (arch, tag), read without importing torch."""
+    from vtg.encoders import open_clip_table
+
+    cfg = open_clip_table.pretrained_cfg(arch, tag)
     if not cfg:
-        tags = open_clip.list_pretrained_tags_by_model(arch)
+        tags = open_clip_table.pretrained_tags(arch)
         raise ModelError(f"open_clip has no pretrained tag {tag!r} for {arch!r}; known: {', '.join(tags) or 'none'}")
+    return cfg
+
+
+def find_open_clip_tag_weights(cfg: dict) -> str | None:
+    """The cached weights file of an open_clip pretrained config, or None (no network)."""
     for path in _open_clip_candidates(cfg):
         if path and Path(path).is_file():
-            return path, cfg
-    raise WeightsNotFoundError(
-        f"weights for open_clip {arch}/{tag} are not cached (looked in {hf_cache_dir()} and "
-        f"{open_clip_url_cache_dir()}); run `vtg models download {arch}/{tag}` (needs network), or "
-        f"pass a local file as open_clip:{arch}@/path/to/weights.safetensors")
+            return path
+    return None
+
+
+def open_clip_hub_files(cfg: dict) -> tuple[str, list[str]]:
+    """(hub repo, weight file names in open_clip's order of preference) of a pretrained config:
+    ``org/name/file.bin`` means that file (its .safetensors twin first), ``org/name/`` the default
+    names, as ``open_clip.pretrained.download_pretrained`` reads them."""
+    hub_entry = cfg.get("hf_hub", "")
+    if not hub_entry:
+        return "", []
+    if hub_entry.endswith("/"):
+        return hub_entry.rstrip("/"), list(OPEN_CLIP_WEIGHT_FILES)
+    repo, filename = os.path.split(hub_entry)
+    names = [filename]
+    if filename.endswith((".bin", ".pth")):
+        names.insert(0, filename[:-4] + ".safetensors")
+    return repo, names
 
 
 def _open_clip_candidates(cfg: dict):
     if cfg.get("file"):
         yield cfg["file"]
-    hub = cfg.get("hf_hub", "")
-    if hub:
-        repo, filename = os.path.split(hub.rstrip("/")) if not hub.endswith("/") else (hub.rstrip("/"), "")
-        names = [filename] if filename else list(OPEN_CLIP_WEIGHT_FILES)
-        if filename.endswith((".bin", ".pth")):
-            names.insert(0, filename[:-4] + ".safetensors")
-        for name in names:
-            yield hf_cached_file(repo, name)
+    repo, names = open_clip_hub_files(cfg)
+    for name in names:
+        yield hf_cached_file(repo, name)
     if cfg.get("url"):
         yield str(open_clip_url_cache_dir() / os.path.basename(cfg["url"]))
 
 
-def open_clip_hub_dir(repo_id: str) -> str:
-    """The cached snapshot folder of an ``open_clip:hf-hub:`` model (config + weights)."""
+def open_clip_hub_dir(repo_id: str, *, offline: bool | None = None) -> str:
+    """The cached snapshot folder of an ``open_clip:hf-hub:`` model (config + weights), downloaded
+    on first use unless offline."""
+    folder = _cached_open_clip_hub_dir(repo_id)
+    if folder:
+        return folder
+    if not _download_allowed(offline):
+        raise WeightsNotFoundError(missing_hf_message(repo_id).replace("save_pretrained", "open_clip")
+                                   + _offline_note())
+    from vtg.encoders import hub
+
+    hub.download(repo_id, cache_dir=hf_cache_dir())
+    folder = _cached_open_clip_hub_dir(repo_id)
+    if not folder:
+        raise WeightsNotFoundError(f"{repo_id!r} was downloaded but holds no open_clip_config.json with "
+                                   f"{' or '.join(OPEN_CLIP_WEIGHT_FILES)}: is it an open_clip model?")
+    return folder
+
+
+def _cached_open_clip_hub_dir(repo_id: str) -> str | None:
     config = hf_cached_file(repo_id, "open_clip_config.json")
     weights = next((w for w in (hf_cached_file(repo_id, n) for n in OPEN_CLIP_WEIGHT_FILES) if w), None)
-    if not config or not weights:
-        raise WeightsNotFoundError(missing_hf_message(repo_id).replace("save_pretrained", "open_clip"))
-    return str(Path(config).parent)
+    return str(Path(config).parent) if config and weights else None
+
+
+def ensure_weights(spec, *, offline: bool | None = None) -> str:
+    """Local path of the weights an encoder spec (string or parsed) loads: a file, or a model folder.
+
+    Downloads on first use unless ``offline`` (default: :func:`offline_mode`); raises
+    :class:`WeightsNotFoundError` with the remedy otherwise. Imports nothing heavy, so callers run
+    it before loading torch to fail (or download) first. Model loaders call it too.
+    """
+    from vtg.encoders.specs import EncoderSpec, parse_spec
+
+    with offline_scope(offline):
+        parsed = spec if isinstance(spec, EncoderSpec) else parse_spec(spec)
+        if parsed.family != "open_clip":
+            return require_hf_model(parsed.source, parsed.is_local)
+        if parsed.kind == "tag":
+            return open_clip_tag_weights(parsed.arch, parsed.tag)[0]
+        if parsed.kind == "hub":
+            return open_clip_hub_dir(parsed.source)
+        return parsed.source
+
+
+def offline_scope(flag: bool | None):
+    """``offline()`` when ``flag`` is True; nothing otherwise (None = leave the current mode)."""
+    return offline(True) if flag else contextlib.nullcontext()
 
 
 def fingerprint(*paths: str | Path) -> str:
@@ -161,12 +304,8 @@ def fingerprint(*paths: str | Path) -> str:
 def spec_fingerprint(parsed) -> str:
     """Fingerprint of the weight files a parsed spec resolves to (no model is loaded).
 
-    Raises WeightsNotFoundError when they are missing, as loading would."""
-    if parsed.family != "open_clip":
-        return fingerprint(require_hf_model(parsed.source, parsed.is_local))
-    if parsed.kind == "tag":
-        return fingerprint(open_clip_tag_weights(parsed.arch, parsed.tag)[0])
-    if parsed.kind == "file":
-        return fingerprint(parsed.source)
-    folder = Path(open_clip_hub_dir(parsed.source) if parsed.kind == "hub" else parsed.source)
-    return fingerprint(*sorted(p for p in folder.iterdir() if p.name.startswith("open_clip")))
+    Missing weights are downloaded first, or raise WeightsNotFoundError offline, as loading would."""
+    path = Path(ensure_weights(parsed))
+    if path.is_dir():  # open_clip hub or local folder: its config and weights
+        return fingerprint(*sorted(p for p in path.iterdir() if p.name.startswith("open_clip")))
+    return fingerprint(path)

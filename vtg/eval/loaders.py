@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vtg.errors import DataError
+from vtg.fileio import split_jsonl
+from vtg.predictions import check_prediction
 
 HL_KEYS = ("relevant_clip_ids", "saliency_scores")
 
@@ -51,7 +53,7 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
         except (ValueError, RecursionError) as exc:  # 5000-digit integers, nesting past the stack
             raise DataError(f"{path}: unreadable JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
         return
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_jsonl(text), 1):  # "\n" only: U+2028 in a query is not a line end
         if not line.strip():
             continue
         try:
@@ -87,6 +89,17 @@ def _window(w: Any, where: str) -> list[float]:
     return [min(s, e), max(s, e)]
 
 
+def _inside(window: list[float], duration: float, where: str) -> list[float]:
+    """A window of a video of known ``duration`` must start inside it and not end far past it.
+    Releases keep ends a little past the duration (Charades-STA's TFVTG JSON: up to 1.5 s), so an
+    end is refused only beyond twice the duration plus 10 s: a typo or an attack (``1e6`` s into a
+    20-s video), which would otherwise train or score on nothing."""
+    start, end = window
+    if duration > 0 and (start > duration or end > 2 * duration + 10):
+        raise DataError(f"{where}: window {_short(window)} lies outside the video's duration {duration:g} s")
+    return window
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -119,12 +132,13 @@ def _gt_record(d: Any, where: str, qid: Any) -> dict:
     windows = _list(windows, "relevant_windows", where)
     if windows and not isinstance(windows[0], (list, tuple)):
         windows = [windows]
+    duration = _number(d.get("duration") or 0.0, "duration", where)
     out = {
         "qid": d.get("qid", qid),
         "query": str(d.get("query", d.get("sentence", ""))),
         "vid": str(d.get("vid", "")),
-        "duration": _number(d.get("duration") or 0.0, "duration", where),
-        "relevant_windows": [_window(w, where) for w in windows],
+        "duration": duration,
+        "relevant_windows": [_inside(_window(w, where), duration, where) for w in windows],
     }
     if all(k in d for k in HL_KEYS):
         ids = _list(d["relevant_clip_ids"], "relevant_clip_ids", where)
@@ -197,25 +211,14 @@ class PredictionFile:
 
 
 def _prediction(d: Any, where: str) -> dict:
-    if not isinstance(d, dict):
-        raise DataError(f"{where}: expected an object, got {type(d).__name__}")
-    windows = d.get("pred_relevant_windows", [])
-    if not isinstance(windows, list):
-        raise DataError(f"{where}: pred_relevant_windows must be a list")
-    out = dict(d)
-    out["pred_relevant_windows"] = [_pred_window(w, where) for w in windows]
-    if d.get("pred_saliency_scores") is not None:
-        scores = _list(d["pred_saliency_scores"], "pred_saliency_scores", where)
-        out["pred_saliency_scores"] = [_number(x, "saliency score", where) for x in scores]
+    """One prediction through the shared validator (:mod:`vtg.predictions`), plus ``vid`` from
+    ``video`` when only the path is given."""
+    out = check_prediction(d, where)
+    if out.get("pred_relevant_windows") is None:
+        out["pred_relevant_windows"] = []
     if not out.get("vid") and out.get("video"):
         out["vid"] = Path(str(out["video"])).stem
     return out
-
-
-def _pred_window(w: Any, where: str) -> list[float]:
-    s, e = _window(w, where)
-    score = w[2] if isinstance(w, (list, tuple)) and len(w) >= 3 else 0.0
-    return [s, e, _number(score, "window score", where)]
 
 
 def read_predictions(path: str | Path) -> PredictionFile:
@@ -225,7 +228,7 @@ def read_predictions(path: str | Path) -> PredictionFile:
     for number, obj in _json_records(path):
         for item in obj if isinstance(obj, list) else [obj]:
             if isinstance(item, dict) and item.get("status") == "error":
-                out.errors.append(item)
+                out.errors.append(check_prediction(item, f"{path}:{number}"))
             else:
                 out.records.append(_prediction(item, f"{path}:{number}"))
     qids = [str(r["qid"]) for r in out.records if r.get("qid") is not None]

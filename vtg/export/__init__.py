@@ -5,13 +5,13 @@ results (or a file: one ``vtg ground --json`` result, a JSON list, or a predicti
 ``vtg batch`` writes; error records are skipped) and writes the top-k moments of each query.
 Clips are frame-accurate by default (see :mod:`vtg.export.ffmpeg`); each is written under a
 temporary name and renamed when complete, so an interrupted export never leaves a truncated clip
-under a final name.
+under a final name. A clip name that is a symlink, a folder, the results file or a source video
+(``--name '{vid}.mp4'`` with ``--out-dir`` the video folder) is refused before ffmpeg runs
+(:mod:`vtg.outputs`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from vtg.errors import DataError, UsageError, VideoNotFoundError
 from vtg.export import ffmpeg as ff
 from vtg.export.frames import frame_window, source_info
+from vtg.outputs import check_output, check_output_dir, staged, temporary_sibling
 from vtg.export.naming import DEFAULT_REEL_TEMPLATE, DEFAULT_TEMPLATE, render_name, unique_name
 from vtg.types import Grounding
 
@@ -44,35 +45,13 @@ class ExportedClip:
 
 
 def load_results(path: str | Path) -> list[Grounding]:
-    """Results from a ``vtg ground`` JSON file (object or list) or a predictions JSONL."""
-    path = Path(path)
-    if not path.is_file():
+    """Results from a ``vtg ground`` JSON file (object or list) or a predictions JSONL, through
+    the shared record validator (one line naming the file, line and field on bad records)."""
+    from vtg.predictions import read_groundings
+
+    if not Path(path).is_file():
         raise DataError(f"results file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not a UTF-8 text file ({exc.reason})") from None
-    try:
-        data = json.loads(text)
-        records = data if isinstance(data, list) else [data]
-    except (ValueError, RecursionError):
-        records = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except (ValueError, RecursionError):
-                    raise DataError(f"{path} line {number} is not JSON") from None
-    out = []
-    for number, record in enumerate(records, 1):
-        if not isinstance(record, dict):
-            raise DataError(f"{path}: expected JSON objects with pred_relevant_windows")
-        if record.get("status") != "error":
-            try:
-                out.append(Grounding.from_dict(record))
-            except (TypeError, ValueError, KeyError, IndexError) as exc:  # NaN, end < start, wrong types
-                raise DataError(f"{path}: record {number} is not a grounding result ({exc})") from None
-    return out
+    return read_groundings(path)
 
 
 def find_video(result: Grounding, video_dir: Path | None) -> Path:
@@ -115,9 +94,10 @@ def export_clips(results: Iterable[Grounding] | str | Path, out_dir: str | Path,
     """Write clips (or one reel per query) into ``out_dir``; returns what was written."""
     if top_k < 1 or pad < 0:
         raise UsageError("top_k must be >= 1 and pad >= 0")
-    if isinstance(results, (str, Path)):
-        results = load_results(results)
-    out_dir = Path(out_dir)
+    inputs: list[Path] = [Path(results)] if isinstance(results, (str, Path)) else []
+    out_dir = check_output_dir(out_dir, inputs=inputs, what="--out-dir")  # before any work
+    if inputs:
+        results = load_results(inputs[0])
     out_dir.mkdir(parents=True, exist_ok=True)
     template = template or (DEFAULT_REEL_TEMPLATE if reel else DEFAULT_TEMPLATE)
     taken: set[str] = set()
@@ -128,9 +108,10 @@ def export_clips(results: Iterable[Grounding] | str | Path, out_dir: str | Path,
         if not chosen:
             continue
         if reel:
-            written.append(export_reel(result, src, chosen, out_dir, template, taken, copy))
+            written.append(export_reel(result, src, chosen, out_dir, template, taken, copy, [*inputs, src.path]))
         else:
-            written.extend(export_one(result, src, span, out_dir, template, taken, copy) for span in chosen)
+            written.extend(export_one(result, src, span, out_dir, template, taken, copy, [*inputs, src.path])
+                           for span in chosen)
     return written
 
 
@@ -141,59 +122,44 @@ def name_fields(result: Grounding, rank: int | None, start: float, end: float, s
 
 
 def export_one(result: Grounding, src: Any, span: tuple[int, float, float], out_dir: Path, template: str,
-               taken: set[str], copy: bool) -> ExportedClip:
+               taken: set[str], copy: bool, inputs: list[Path]) -> ExportedClip:
     rank, start, end = span
     fields = name_fields(result, rank, start, end, result.moments[rank - 1].score)
     dst = out_dir / unique_name(render_name(template, fields), taken)
     common = dict(path=str(dst), qid=result.qid, vid=result.vid, rank=rank, start=start, end=end)
     if copy:
-        with staged(dst) as tmp:
+        with staged(dst, inputs=inputs, what="clip") as tmp:
             ff.cut_copy(src, start, end, tmp)
         return ExportedClip(**common, exact=False)
     window = frame_window(src.path, start, end)
-    with staged(dst) as tmp:
+    with staged(dst, inputs=inputs, what="clip") as tmp:
         ff.cut_exact(src, window, tmp)
     return ExportedClip(**common, exact=True, frames=window.frames, first_frame=window.first, last_frame=window.last)
 
 
 def export_reel(result: Grounding, src: Any, chosen: list[tuple[int, float, float]], out_dir: Path,
-                template: str, taken: set[str], copy: bool) -> ExportedClip:
+                template: str, taken: set[str], copy: bool, inputs: list[Path]) -> ExportedClip:
     pieces = merged(chosen)
     fields = name_fields(result, None, pieces[0][0], pieces[-1][1], None)
     dst = out_dir / unique_name(render_name(template, fields), taken)
     common = dict(path=str(dst), qid=result.qid, vid=result.vid, rank=None, start=pieces[0][0], end=pieces[-1][1])
     if copy:
-        parts = [dst.with_name(f".{dst.stem}.part{i}{dst.suffix}") for i in range(len(pieces))]
+        parts = [temporary_sibling(dst, f"part{i}-") for i in range(len(pieces))]
+        for part in parts:
+            check_output(part, inputs=inputs, what="temporary part")
         try:
             for part, (s, e) in zip(parts, pieces):
                 ff.cut_copy(src, s, e, part)
-            with staged(dst) as tmp:
+            with staged(dst, inputs=inputs, what="clip") as tmp:
                 ff.concat_copy(parts, tmp)
         finally:
             for part in parts:
                 part.unlink(missing_ok=True)
         return ExportedClip(**common, exact=False)
     windows = [frame_window(src.path, s, e) for s, e in pieces]
-    with staged(dst) as tmp:
+    with staged(dst, inputs=inputs, what="clip") as tmp:
         ff.reel_exact(src, windows, tmp)
     return ExportedClip(**common, exact=True, frames=sum(w.frames for w in windows))
-
-
-class staged:
-    """Write to ``.name.partial.ext`` and rename over ``name`` only when ffmpeg succeeded."""
-
-    def __init__(self, dst: Path):
-        self.dst = dst
-        self.tmp = dst.with_name(f".{dst.stem}.partial{dst.suffix}")
-
-    def __enter__(self) -> Path:
-        return self.tmp
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.dst)
-        else:
-            self.tmp.unlink(missing_ok=True)
 
 
 __all__ = ["ExportedClip", "export_clips", "load_results", "DEFAULT_TEMPLATE", "DEFAULT_REEL_TEMPLATE"]

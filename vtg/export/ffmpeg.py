@@ -16,6 +16,7 @@ streams from the keyframe at or before the start: fast, but the clip starts earl
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -115,7 +116,10 @@ def concat_copy(parts: list[Path], dst: Path) -> None:
         if p.parent.resolve() != listing.parent.resolve() or "\n" in p.name or "\r" in p.name:
             raise FFmpegError(f"cannot list {p} for the concat demuxer")
     lines = ["ffconcat version 1.0"] + ["file './" + p.name.replace("'", "'\\''") + "'" for p in parts]
-    listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if os.path.lexists(listing):  # our own leftover, or a planted link: never written through
+        os.unlink(listing)
+    with open(listing, "x", encoding="utf-8") as fh:  # O_EXCL: fails rather than follow a link
+        fh.write("\n".join(lines) + "\n")
     try:
         run_args([ffmpeg_binary(), *QUIET, "-y", "-f", "concat", "-safe", "0", "-i", str(listing.resolve()),
                   "-c", "copy", "-movflags", "+faststart", str(dst.resolve())], f"reel {dst.name}")

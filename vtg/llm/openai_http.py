@@ -35,16 +35,9 @@ DEFAULT_DEADLINE = 120.0
 
 def default_deadline() -> float:
     """``$VTG_LLM_TIMEOUT`` when set to a positive number, else :data:`DEFAULT_DEADLINE`."""
-    text = os.environ.get("VTG_LLM_TIMEOUT", "").strip()
-    if not text:
-        return DEFAULT_DEADLINE
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"VTG_LLM_TIMEOUT={text!r} is not a positive number of seconds")
-    return value
+    from vtg.envvars import positive_number
+
+    return positive_number("VTG_LLM_TIMEOUT", DEFAULT_DEADLINE)
 
 
 class SocketWatch:

@@ -12,6 +12,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from vtg.fileio import atomic_write_text
+from vtg.outputs import check_output, check_output_dir
+from vtg.plot import DEFAULT_MOMENTS
 from vtg.report.data import ground_truth_index, read_groundings, windows_for
 from vtg.report.page import render_page, video_source
 from vtg.types import Grounding
@@ -19,12 +21,15 @@ from vtg.types import Grounding
 
 
 def write_report(results: list[Grounding], video: str | Path, page: str | Path, *,
-                 ground_truth: list | None = None, embed: bool = False, note: str | None = None) -> Path:
-    """Write one page for ``video`` showing ``results`` (all for that video); returns the path."""
-    page = Path(page)
+                 ground_truth: list | None = None, embed: bool = False, note: str | None = None,
+                 top_k: int | None = DEFAULT_MOMENTS, inputs: list | None = None) -> Path:
+    """Write one page for ``video`` showing ``results`` (all for that video); returns the path.
+    Each curve shows its ``top_k`` best moments (None: all); the lists below show all. The page
+    is never the video or any of ``inputs`` (:func:`vtg.outputs.check_output`)."""
+    page = check_output(page, inputs=[video, *(inputs or [])], what="report page")
     page.parent.mkdir(parents=True, exist_ok=True)
     src = video_source(Path(video), page, embed=embed)
-    text = render_page(results, src, title=Path(video).name, ground_truth=ground_truth, note=note)
+    text = render_page(results, src, title=Path(video).name, ground_truth=ground_truth, note=note, top_k=top_k)
     atomic_write_text(page, text)
     return page
 
@@ -48,13 +53,16 @@ def page_name(vid: str, taken: set[str]) -> str:
 
 
 def write_reports(predictions: str | Path, out_dir: str | Path, *, video_dir: str | Path | None = None,
-                  ground_truth: str | Path | None = None, embed: bool = False) -> dict:
+                  ground_truth: str | Path | None = None, embed: bool = False,
+                  top_k: int | None = DEFAULT_MOMENTS) -> dict:
     """One page per video of a predictions file plus ``index.html``.
 
     Returns ``{"pages": [paths], "missing_videos": [vids whose file was not found]}``; a page is
     still written for a missing video (with a note) so its moments stay readable.
     """
-    out_dir = Path(out_dir)
+    inputs = [predictions, ground_truth]
+    out_dir = check_output_dir(out_dir, inputs=inputs, what="--out-dir")
+    check_output(out_dir / "index.html", inputs=inputs, what="report index")
     vdir = Path(video_dir) if video_dir is not None else None
     gt_index = ground_truth_index(ground_truth) if ground_truth is not None else {}
     groups: "OrderedDict[str, list[Grounding]]" = OrderedDict()
@@ -70,9 +78,10 @@ def write_reports(predictions: str | Path, out_dir: str | Path, *, video_dir: st
             note = f"video file {Path(key).name} was not found; the player stays empty"
         page = out_dir / page_name(results[0].vid, taken)
         gts = [windows_for(gt_index, r) for r in results]
-        pages.append(write_report(results, video, page, ground_truth=gts, embed=embed, note=note))
+        pages.append(write_report(results, video, page, ground_truth=gts, embed=embed, note=note, top_k=top_k,
+                                  inputs=inputs))
         links.append((page.name, Path(key).name, len(results)))
-    atomic_write_text(out_dir / "index.html", index_page(links))
+    atomic_write_text(check_output(out_dir / "index.html", inputs=inputs, what="report index"), index_page(links))
     return {"pages": pages, "missing_videos": missing}
 
 

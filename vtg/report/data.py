@@ -9,14 +9,11 @@ from vtg.types import Grounding
 
 
 def read_groundings(path: str | Path) -> list[Grounding]:
-    """Every successful result in a ``vtg ground --json`` file or a Grounding JSONL."""
-    from vtg.eval.loaders import read_predictions
+    """Every successful result in a ``vtg ground --json`` file or a Grounding JSONL, each record
+    checked by the shared validator (:mod:`vtg.predictions`)."""
+    from vtg.predictions import read_groundings as read
 
-    records = read_predictions(path).records
-    try:
-        return [Grounding.from_dict(r) for r in records]
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise DataError(f"{path}: not a grounding result ({exc})") from None
+    return read(path)
 
 
 def pick_record(path: str | Path, qid: str | None = None) -> Grounding:

@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 from vtg.fileio import is_file
 from vtg.types import Grounding
-from vtg.writers import hms
-from vtg.report.svg import MOMENT_COLOURS, saliency_svg
+from vtg.timefmt import hms, span
+from vtg.plot import DEFAULT_MOMENTS, moment_colour
+from vtg.report.svg import saliency_svg
 
 EMBED_LIMIT = 20 * 1024 * 1024  # bytes; larger videos are always linked
 EMBED_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ogv")
@@ -31,11 +32,11 @@ section.query{border-top:1px solid #ddd;margin-top:1rem;padding-top:.6rem}
 .meta{color:#666;font-size:.85rem;margin:.2rem 0 .4rem}
 svg.saliency{width:100%;height:auto;cursor:pointer;background:#fafafa}
 svg .curve{fill:none;stroke:#1f4e79;stroke-width:1.6}svg .axis,svg .tick{stroke:#444;stroke-width:1}
-svg .label{font-size:11px;fill:#444}svg .gt{fill:#000}svg .playhead{stroke:#c00;stroke-width:1.5}
+svg .label{font-size:11px;fill:#444}svg .rank{font-size:8px;font-weight:bold;fill:#fff}svg .gt{fill:#000}svg .playhead{stroke:#111;stroke-width:1.5}
 ol.moments{padding-left:1.4rem}ol.moments li{margin:.25rem 0}
 button.moment{font:inherit;cursor:pointer;border:1px solid #999;border-radius:4px;background:#fff;padding:.2rem .6rem}
 button.moment:hover,button.moment.playing{background:#ffe7c2}
-.score{color:#666;margin-left:.5rem;font-size:.85rem}.missing{color:#b00}
+.score{color:#666;margin-left:.5rem;font-size:.85rem}.note{color:#666;font-size:.8rem}.missing{color:#b00}
 """
 
 SCRIPT = """
@@ -79,13 +80,14 @@ def video_source(video: Path, page: Path, *, embed: bool = False) -> str:
     return quote(Path(rel).as_posix())
 
 
-def moment_list(result: Grounding) -> str:
-    """An ordered list of buttons; each seeks the player to its moment and plays it."""
+def moment_list(result: Grounding, drawn: int | None = DEFAULT_MOMENTS) -> str:
+    """An ordered list of buttons; each seeks the player to its moment and plays it. The moments
+    drawn on the curve (the first ``drawn``; None: all) wear their lane's colour, the rest grey."""
     if not result.moments:
         return '<p class="missing">no moment found</p>'
     items = []
     for rank, m in enumerate(result.moments, 1):
-        colour = MOMENT_COLOURS[(rank - 1) % len(MOMENT_COLOURS)]
+        colour = moment_colour(rank) if drawn is None or rank <= drawn else "#ccc"
         items.append(f'<li><button type="button" class="moment" data-rank="{rank}" '
                      f'style="border-left:6px solid {colour}" '
                      f'data-start="{m.start:.3f}" data-end="{m.end:.3f}">#{rank} {hms(m.start)} - '
@@ -94,26 +96,35 @@ def moment_list(result: Grounding) -> str:
     return '<ol class="moments">' + "".join(items) + "</ol>"
 
 
-def query_section(result: Grounding, index: int, ground_truth=()) -> str:
+def score_note(results: list[Grounding]) -> str:
+    """What the scores in the moment lists mean, once per method on the page."""
+    from vtg.writers import score_notes
+
+    notes = score_notes(results)
+    return "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
+
+
+def query_section(result: Grounding, index: int, ground_truth=(), *, top_k: int | None = DEFAULT_MOMENTS) -> str:
     esc = html.escape
-    gt_text = ", ".join(f"{s:.1f}-{e:.1f} s" for s, e in ground_truth)
+    gt_text = ", ".join(span(s, e, result.duration) for s, e in ground_truth)
     meta = f"method {esc(result.method)}"
     if result.qid is not None:
         meta += f" · qid {esc(str(result.qid))}"
     if gt_text:
         meta += f" · ground truth {esc(gt_text)}"
+    curve = saliency_svg(result, ground_truth, top_k=top_k, svg_id=f"curve{index}")
     return (f'<section class="query" id="q{index}"><h2>{esc(result.query or "(image query)")}</h2>'
-            f'<p class="meta">{meta}</p>{saliency_svg(result, ground_truth, svg_id=f"curve{index}")}'
-            f"{moment_list(result)}</section>")
+            f'<p class="meta">{meta}</p>{curve}{moment_list(result, top_k)}</section>')
 
 
 def render_page(results: list[Grounding], video_src: str, *, title: str,
-                ground_truth: list | None = None, note: str | None = None) -> str:
+                ground_truth: list | None = None, note: str | None = None,
+                top_k: int | None = DEFAULT_MOMENTS) -> str:
     """The whole page for one video and its queries (``ground_truth[i]`` windows per result)."""
     esc = html.escape
     gts = ground_truth or [()] * len(results)
     duration = max((r.duration for r in results), default=0.0)
-    sections = "".join(query_section(r, i, gts[i]) for i, r in enumerate(results))
+    sections = "".join(query_section(r, i, gts[i], top_k=top_k) for i, r in enumerate(results))
     note_html = f'<p class="missing">{esc(note)}</p>' if note else ""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
@@ -121,4 +132,4 @@ def render_page(results: list[Grounding], video_src: str, *, title: str,
             f"<h1>{esc(title)}</h1><p class=\"meta\">{len(results)} quer"
             f"{'y' if len(results) == 1 else 'ies'} · {hms(duration)}</p>{note_html}"
             f"<video id=\"player\" controls preload=\"auto\" playsinline src=\"{esc(video_src)}\"></video>"
-            f"{sections}<script>{SCRIPT}</script></body></html>\n")
+            f"{sections}{score_note(results)}<script>{SCRIPT}</script></body></html>\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,13 @@ def load_image(path) -> np.ndarray:
     """Read an image file as uint8 [H, W, 3] RGB, upright (EXIF orientation applied).
 
     Alpha is dropped by compositing over white, palette and greyscale images are expanded, and the
-    first frame of an animated image is used. Raises VideoNotFoundError for a missing path and
-    UsageError for a file Pillow cannot read as an image.
+    first frame of an animated image is used. Raises VideoNotFoundError for a missing path,
+    UsageError for a file Pillow cannot read as an image, and VideoTooLargeError for an image whose
+    header declares more pixels than the ceiling (checked before decoding, see vtg.video.limits).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from vtg.video.limits import check_pixels
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -24,7 +28,11 @@ def load_image(path) -> np.ndarray:
     if not p.is_file():
         raise VideoNotFoundError(f"not a file: {p}")
     try:
-        with Image.open(p) as img:
+        with warnings.catch_warnings():  # Pillow's own bomb warning: our ceiling decides (one line)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(p)
+        with opened as img:
+            check_pixels(*img.size, p, "the image declares")
             img.seek(0)
             img = ImageOps.exif_transpose(img)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):

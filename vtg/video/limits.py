@@ -7,7 +7,9 @@ comes from the file or the request is checked against these ceilings *before* an
 or allocated, with an error that says how to raise the ceiling when the video really is that big.
 
 Defaults: :data:`DEFAULT_MAX_FRAMES` sampled frames per video (2.7 hours at 20 fps, 55 hours at
-1 fps) and :data:`DEFAULT_MAX_PIXELS` pixels per frame (8K DCI, 8192x4320, fits). Raise them with
+1 fps) and :data:`DEFAULT_MAX_PIXELS` pixels per frame (8K DCI, 8192x4320, fits); callers that
+keep every frame in memory (:func:`vtg.video.read_frames`, the Video-LLM methods) are also held
+to :data:`DEFAULT_MAX_HELD_BYTES` of frames (``VTG_MAX_FRAME_BYTES``). Raise them with
 ``vtg --frame-limit N`` / ``vtg --pixel-limit N`` (any command), ``VTG_MAX_FRAMES`` /
 ``VTG_MAX_PIXELS`` in the environment, or :func:`set_limits` / :func:`limits` from Python.
 """
@@ -16,14 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from pathlib import Path
 from typing import Iterator
 
+from vtg.envvars import positive_number
 from vtg.errors import UsageError, VideoError
 
 DEFAULT_MAX_FRAMES = 200_000
 DEFAULT_MAX_PIXELS = 36_000_000
+#: Bytes of decoded frames :func:`vtg.video.read_frames` may hold at once (it keeps every frame;
+#: :func:`vtg.video.iter_frames` streams and needs no such bound).
+DEFAULT_MAX_HELD_BYTES = 8 << 30
 
 _override: dict[str, int | None] = {"frames": None, "pixels": None}
 
@@ -35,16 +40,7 @@ class VideoTooLargeError(VideoError):
 
 
 def _env_limit(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 1):
-        raise UsageError(f"{name}={text!r} must be a positive number")
-    return int(value)
+    return int(positive_number(name, default, minimum=1))
 
 
 def max_frames() -> int:
@@ -55,6 +51,26 @@ def max_frames() -> int:
 def max_pixels() -> int:
     """Pixels allowed per frame (decoded or resized): as :func:`max_frames`, ``$VTG_MAX_PIXELS``."""
     return _override["pixels"] or _env_limit("VTG_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+
+
+def max_held_bytes() -> int:
+    """Bytes of frames held in memory at once by ``read_frames``: ``$VTG_MAX_FRAME_BYTES`` or 8 GiB."""
+    return _env_limit("VTG_MAX_FRAME_BYTES", DEFAULT_MAX_HELD_BYTES)
+
+
+def check_held_bytes(count: float, width: int, height: int, path: str | Path) -> None:
+    """Refuse holding ``count`` RGB frames of ``width`` x ``height`` in memory at once."""
+    limit = max_held_bytes()
+    need = count * width * height * 3
+    if not need <= limit:
+        raise VideoTooLargeError(
+            f"{path}: holding {count:.0f} frames of {width}x{height} at once needs {need / 2**20:,.1f} MiB, over the "
+            f"limit of {limit / 2**20:,.1f} MiB; sample fewer frames (fps, max_frames) or set VTG_MAX_FRAME_BYTES")
+
+
+def overrides() -> dict[str, int | None]:
+    """The ceilings :func:`set_limits` set in this process (``frames``, ``pixels``; None: not set)."""
+    return dict(_override)
 
 
 def _checked(value: float | int | None, flag: str) -> int | None:
@@ -82,13 +98,14 @@ def limits(frames: float | int | None = None, pixels: float | int | None = None)
         _override.update(saved)
 
 
-def check_frame_count(count: float, path: str | Path, why: str) -> None:
+def check_frame_count(count: float, path: str | Path | None, why: str) -> None:
     """Refuse sampling ``count`` frames from one video (``why`` says where the number came from)."""
     limit = max_frames()
     if not count <= limit:  # also NaN
         shown = f"{count:.3g}" if isinstance(count, float) else str(count)
+        where = f"{path}: " if path is not None else ""
         raise VideoTooLargeError(
-            f"{path}: {why} would sample {shown} frames, over the limit of {limit} per video; lower the frame "
+            f"{where}{why} would sample {shown} frames, over the limit of {limit} per video; lower the frame "
             f"rate, or raise the limit with `vtg --frame-limit N` or VTG_MAX_FRAMES=N")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from vtg.video.geometry import resized
 from vtg.video.info import VideoInfo, probe
-from vtg.video.limits import check_frame_count, check_pixels
+from vtg.video.limits import check_frame_count, check_held_bytes, check_pixels
 from vtg.video.limits import max_frames as max_frames_limit
 from vtg.video.sampling import check_request, target_times
 
@@ -143,9 +143,16 @@ def _stack(frames: list):
 
 def read_frames(path, fps: float | None = None, *, max_frames: int | None = None, size: int | None = None,
                 backend: str = "pyav", workers: int | None = None) -> FrameBatch:
-    """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`)."""
+    """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`); refused up front when
+    they would take more memory than :func:`vtg.video.limits.max_held_bytes`."""
+    from vtg.video.backends import get_backend
+    from vtg.video.files import check_path
+
+    check_request(fps, max_frames, size)
+    info = get_backend(backend).probe(check_path(path))
+    check_held_bytes(planned_count(info, fps, max_frames), *resized(info.width, info.height, size), path)
     batches = list(iter_frames(path, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend,
-                               workers=workers))
+                               workers=workers, info=info))
     if not batches:
         from vtg.video.files import check_path
 

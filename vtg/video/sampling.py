@@ -15,6 +15,7 @@ from typing import Iterable, Iterator, TypeVar
 import numpy as np
 
 from vtg.errors import UsageError
+from vtg.video.limits import check_frame_count
 
 T = TypeVar("T")
 EPS = 1e-6  # seconds; absorbs float rounding between k/fps and pts*time_base
@@ -38,7 +39,8 @@ def target_times(duration: float, fps: float | None, max_frames: int | None = No
     With ``fps``: ``t_k = k / fps`` for ``k = 0, 1, ...`` while ``t_k < duration``. ``max_frames``
     lowers the rate evenly (``t_k = k * duration / max_frames``) when the grid would be longer.
     Without ``fps`` every frame is wanted, unless ``num_frames`` exceeds ``max_frames``, in which
-    case the same even grid of ``max_frames`` targets is used.
+    case the same even grid of ``max_frames`` targets is used. Every grid is checked against the
+    frame ceiling (:mod:`vtg.video.limits`) before it is allocated, whoever asks for it.
     """
     duration = max(0.0, float(duration))
     if fps is None:
@@ -46,10 +48,14 @@ def target_times(duration: float, fps: float | None, max_frames: int | None = No
             return None
         if num_frames is None and duration == 0.0:
             return None
+        check_frame_count(max_frames, None, f"max_frames={max_frames}")
         return np.arange(max_frames, dtype=np.float64) * (duration / max_frames)
-    count = max(1, math.ceil(duration * fps - 1e-9))
+    wanted = duration * fps
+    count = max(1, math.ceil(wanted - 1e-9)) if math.isfinite(wanted) else math.inf
     if max_frames is not None and count > max_frames:
+        check_frame_count(max_frames, None, f"max_frames={max_frames}")
         return np.arange(max_frames, dtype=np.float64) * (duration / max_frames)
+    check_frame_count(count, None, f"sampling {duration:g} s at {fps:g} fps")
     return np.arange(count, dtype=np.float64) / fps
 
 

@@ -1,0 +1,243 @@
+"""Downloading model files from the Hugging Face hub: size first, one progress bar, one-line errors.
+
+The transfer itself is huggingface_hub's (``hf_hub_download`` into the standard cache, resumable,
+ETag-checked, honouring ``HF_ENDPOINT``, ``HF_TOKEN`` and proxies); this module decides *which*
+files, says how much will come before it starts, draws a single byte bar on stderr, and turns the
+client's many failure modes into one :class:`~vtg.errors.WeightsNotFoundError` line.
+
+Failing fast: the first request (the repo's file list, ``GET /api/models/{repo}/revision/main``)
+runs without retries under a short timeout (``HF_HUB_ETAG_TIMEOUT``, default 10 s), so an
+unreachable hub is one line within seconds, not huggingface_hub's minute of backoff retries.
+The client's own retry warnings are silenced while vtg downloads (``--debug`` shows them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import logging
+import os
+import sys
+from pathlib import Path
+
+from vtg.errors import WeightsNotFoundError
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+#: Files a loader never reads: other frameworks' weights, exports, pictures.
+IGNORED = ("*.msgpack", "*.h5", "*.ot", "*.onnx", "*.onnx_data", "*.tflite", "*.mlmodel", "*.gguf", "*.png",
+           "*.jpg", "*.jpeg", "*.gif", ".gitattributes")
+#: PyTorch pickles, skipped when the repo also has safetensors (never load a pickle when not needed).
+PICKLES = ("*.bin", "*.pt", "*.pth", "*.ckpt")
+
+
+class RepoNotFoundError(WeightsNotFoundError):
+    """The hub has no such repository (or it is private and no token was sent)."""
+
+
+def endpoint() -> str:
+    """The hub to talk to: ``HF_ENDPOINT`` read now (not at import), else huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def request_timeout() -> float:
+    """Seconds allowed for a metadata request: ``HF_HUB_ETAG_TIMEOUT``, else 10."""
+    try:
+        return max(0.5, float(os.environ.get("HF_HUB_ETAG_TIMEOUT") or 10))
+    except ValueError:
+        return 10.0
+
+
+def repo_files(repo_id: str) -> tuple[str, dict[str, int | None]]:
+    """(commit sha, {file name: size in bytes}) of a model repo: one request, no retries."""
+    from huggingface_hub import HfApi
+
+    with _client_errors(repo_id):
+        info = HfApi(endpoint=endpoint()).model_info(repo_id, files_metadata=True, timeout=request_timeout())
+    siblings = info.siblings or []
+    return info.sha or "", {s.rfilename: (s.lfs.size if s.lfs is not None else s.size) for s in siblings}
+
+
+def fetch_file(repo_id: str, filename: str, *, cache_dir: str | Path) -> str | None:
+    """One small file (e.g. ``config.json``) into the HF cache, quietly; None when the repo lacks it."""
+    _, sizes = repo_files(repo_id)
+    if filename not in sizes:
+        return None
+    from huggingface_hub import hf_hub_download
+
+    with _client_errors(repo_id), _quiet_client():
+        return hf_hub_download(repo_id, filename, cache_dir=str(cache_dir), endpoint=endpoint(),
+                               etag_timeout=request_timeout())
+
+
+def loader_files(files: dict[str, int | None]) -> list[str]:
+    """The files a transformers / open_clip loader reads: everything but other frameworks' weights,
+    exports and pictures; PyTorch pickles only when the repo has no safetensors."""
+    names = [f for f in files if not any(fnmatch.fnmatch(f, p) for p in IGNORED)]
+    if any(f.endswith(".safetensors") for f in names):
+        names = [f for f in names if not any(fnmatch.fnmatch(f, p) for p in PICKLES)]
+    return sorted(names)
+
+
+def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str | Path,
+             sizes: dict[str, int | None] | None = None) -> str:
+    """Download ``filenames`` of ``repo_id`` (default: :func:`loader_files`) into the HF cache at
+    ``cache_dir``; returns the snapshot folder. Prints the size, then one byte bar, on stderr."""
+    if sizes is None:
+        _, sizes = repo_files(repo_id)
+    names = loader_files(sizes) if filenames is None else list(filenames)
+    missing = [n for n in names if n not in sizes]
+    if missing or not names:
+        raise WeightsNotFoundError(f"{repo_id!r} on {endpoint()} has no {', '.join(missing) or 'model files'}")
+    todo = [n for n in names if not _cached(repo_id, n, cache_dir)]
+    if not todo:
+        return str(_snapshot_root(Path(_cached_path(repo_id, names[0], cache_dir)), names[0]))
+    total = sum(sizes.get(n) or 0 for n in todo)
+    print(f"vtg: downloading {repo_id} ({human_size(total)} in {len(todo)} file{'s' * (len(todo) != 1)}) "
+          f"from {endpoint()} into {cache_dir}; it is cached for next time", file=sys.stderr, flush=True)
+    from tqdm import tqdm
+
+    from huggingface_hub import hf_hub_download
+
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc=repo_id.split("/")[-1][:30],
+               file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    folder = None
+    try:
+        with _client_errors(repo_id), _quiet_client():
+            for name in todo:
+                path = hf_hub_download(repo_id, name, cache_dir=str(cache_dir), endpoint=endpoint(),
+                                       etag_timeout=request_timeout(), tqdm_class=_shared_bar(bar))
+                folder = folder or _snapshot_root(Path(path), name)
+    finally:
+        bar.close()
+    return str(folder)
+
+
+def _cached_path(repo_id: str, name: str, cache_dir) -> str | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, name, cache_dir=str(cache_dir))
+    return found if isinstance(found, str) else None
+
+
+def _cached(repo_id: str, name: str, cache_dir) -> bool:
+    return _cached_path(repo_id, name, cache_dir) is not None
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _snapshot_root(path: Path, name: str) -> Path:
+    """The snapshot folder holding ``path`` (``name`` may contain subfolders)."""
+    for _ in Path(name).parts:
+        path = path.parent
+    return path
+
+
+def _shared_bar(bar):
+    """A tqdm-like class for hf_hub_download whose instances all advance ``bar`` (one bar for all
+    files, as the user waits for the model, not for its files)."""
+
+    class SharedBar:
+        def __init__(self, *args, initial: int = 0, **kwargs):
+            if initial:
+                bar.update(initial)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n=1):
+            bar.update(n or 0)
+
+        def close(self):
+            pass
+
+        def set_postfix_str(self, *args, **kwargs):
+            pass
+
+    return SharedBar
+
+
+@contextlib.contextmanager
+def _quiet_client():
+    """Silence huggingface_hub's retry/resume warnings for the duration (kept with ``--debug``)."""
+    if os.environ.get("VTG_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        yield
+        return
+    logger = logging.getLogger("huggingface_hub")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+@contextlib.contextmanager
+def _client_errors(repo_id: str):
+    """huggingface_hub / httpx failures -> one WeightsNotFoundError line saying what to do."""
+    try:
+        yield
+    except WeightsNotFoundError:
+        raise
+    except Exception as exc:
+        from huggingface_hub import errors as hf_errors
+
+        kind = RepoNotFoundError if isinstance(exc, hf_errors.RepositoryNotFoundError) \
+            and not isinstance(exc, hf_errors.GatedRepoError) else WeightsNotFoundError
+        raise kind(describe_failure(repo_id, exc)) from None
+
+
+def describe_failure(repo_id: str, exc: BaseException) -> str:
+    from huggingface_hub import errors as hf_errors
+
+    where = endpoint()
+    name = type(exc).__name__
+    if isinstance(exc, hf_errors.GatedRepoError):
+        return (f"{repo_id!r} is gated on {where}: accept its terms on the model page, then log in with "
+                "`hf auth login` (or set HF_TOKEN) and retry")
+    if isinstance(exc, hf_errors.RepositoryNotFoundError):
+        return (f"no model {repo_id!r} on {where} (or it is private: log in with `hf auth login`); "
+                "check the name with `vtg models`")
+    if isinstance(exc, hf_errors.RevisionNotFoundError | hf_errors.EntryNotFoundError):
+        return f"{repo_id!r} on {where} lacks a file vtg needs: {_first_line(exc)}"
+    if name == "OfflineModeIsEnabled":
+        return offline_message(repo_id)
+    if name == "HFValidationError":
+        return f"{repo_id!r} is not a valid Hugging Face model id ({_first_line(exc)})"
+    if isinstance(exc, hf_errors.HfHubHTTPError):
+        status = getattr(getattr(exc, "response", None), "status_code", 0) or 0
+        if status >= 500 or status == 429:
+            return f"the Hugging Face hub at {where} answered HTTP {status} for {repo_id!r}; try again later"
+        return (f"{where} answered HTTP {status} for {repo_id!r}: no such model there, or it is not a "
+                "Hugging Face hub (check HF_ENDPOINT and the model name)")
+    if _is_network_error(exc):
+        return (f"cannot reach the Hugging Face hub at {where} to download {repo_id!r} ({name}: "
+                f"{_first_line(exc) or 'no answer'}); check the network, proxy or HF_ENDPOINT, or use a "
+                "cached or local model (`vtg models` lists what is cached)")
+    if isinstance(exc, OSError):
+        return f"downloading {repo_id!r} failed: {name}: {_first_line(exc)}"
+    raise exc
+
+
+def offline_message(repo_id: str) -> str:
+    return (f"{repo_id!r} is not cached and offline mode is on (--offline or HF_HUB_OFFLINE=1); "
+            f"run once with network access, or `vtg models download {repo_id}` on a connected machine")
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    import httpx2
+
+    return isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
