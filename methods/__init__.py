@@ -11,7 +11,7 @@ import importlib
 from typing import Any
 
 from vtg.errors import UnknownNameError
-from vtg.methods.base import Method, Query
+from vtg.methods.base import Method, MethodCommand, Query
 
 #: name -> "module:Class". Add one line per method.
 REGISTRY: dict[str, str] = {
@@ -21,6 +21,15 @@ REGISTRY: dict[str, str] = {
     "vtgllm": "vtg.methods.vtgllm:VTGLLM",
     "univtg": "vtg.methods.univtg:UniVTG",
     "refine": "vtg.methods.refine:Refine",
+}
+
+
+#: method (or method family) -> "module:function" returning its own CLI commands (a list of
+#: :class:`MethodCommand`), for methods that add some (training, conversion, summaries, parsers). The CLI
+#: mounts them without knowing any method by name; only these modules load at CLI start.
+COMMANDS: dict[str, str] = {
+    "univtg": "vtg.methods.univtg.cli:cli_commands",
+    "videollm": "vtg.methods.videollm.cli:cli_commands",  # shared by numpro, timemarker, vtgllm: `vtg parse`
 }
 
 
@@ -42,6 +51,15 @@ def list_methods() -> list[type[Method]]:
     return [method_class(n) for n in REGISTRY]
 
 
+def method_commands() -> list[MethodCommand]:
+    """Every command the registered methods add to the CLI (see :data:`COMMANDS`)."""
+    found: list[MethodCommand] = []
+    for spec in COMMANDS.values():
+        module_name, func = spec.split(":")
+        found.extend(getattr(importlib.import_module(module_name), func)())
+    return found
+
+
 def score_meaning(name: str) -> str:
     """What method ``name``'s moment scores mean (``Method.score_meaning``); "" when unknown,
     e.g. a results file written by another tool."""
@@ -51,4 +69,5 @@ def score_meaning(name: str) -> str:
         return ""
 
 
-__all__ = ["Method", "Query", "REGISTRY", "method_class", "load_method", "list_methods", "score_meaning"]
+__all__ = ["COMMANDS", "Method", "MethodCommand", "Query", "REGISTRY", "method_class", "method_commands", "load_method",
+           "list_methods", "score_meaning"]

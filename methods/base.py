@@ -14,7 +14,7 @@ import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from vtg.errors import EmptyQueryError, UsageError
 from vtg.types import Grounding
@@ -85,11 +85,29 @@ class Method(ABC):
         """Find when ``query`` happens in ``video``."""
 
     def prepare(self, video: str | Path, *, progress: bool = False) -> None:
-        """Optional hook: decode and encode ``video`` ahead of ``ground`` (e.g. fill the feature cache).
+        """Hook: decode and encode ``video`` ahead of ``ground`` (e.g. fill the feature cache).
 
-        ``vtg batch --workers N`` calls it from a thread pool for the next videos while the
-        current one's queries run, so overriding methods must be thread-safe. Default: nothing.
+        ``video`` may be a :class:`vtg.video.VideoSource` (checked and probed once, shared with
+        the queries that follow). ``vtg batch --workers N`` calls it from a thread pool for the
+        next videos while the current one's queries run, so overriding methods must be
+        thread-safe. Default: nothing (methods that read frames per query have nothing to prepare).
         """
+
+    def check_weights(self) -> None:
+        """Hook: fail early, with the remedy, when the method's own weights (not its encoder's)
+        are missing, before any encoder is downloaded or loaded. Default: nothing to check."""
+
+    def feature_settings(self, video: str | Path | None = None) -> dict:
+        """Hook: the ``encoder``, ``fps`` and ``max_frames`` whose cached features ``ground`` reads.
+
+        ``vtg index`` (and library indexing) fills the feature cache with exactly these, so a
+        later query finds its features. Methods whose sampling depends on the video (TFVTG's
+        long-video preset) override it and look at ``video``. Default: those of the three names
+        that are fields of the method's config; a method without an ``encoder`` field reads no
+        cached features.
+        """
+        return {name: getattr(self.config, name) for name in ("encoder", "fps", "max_frames")
+                if hasattr(self.config, name)}
 
     def check_query(self, query: Query) -> None:
         """Reject query kinds this method cannot take, with a message saying which it can."""
@@ -97,6 +115,20 @@ class Method(ABC):
             raise UsageError(f"method {self.name!r} cannot take an image query; use a text query")
         if query.text is None and query.image is None:
             raise EmptyQueryError("the query is empty")
+
+
+@dataclass(frozen=True)
+class MethodCommand:
+    """A CLI command a method package adds to ``vtg`` (its hook is listed in :data:`vtg.methods.COMMANDS`).
+
+    ``path`` says where it mounts: ``("summarize",)`` is ``vtg summarize``; ``("train", "univtg")``
+    is ``vtg train univtg`` (groups are created on first use); ``("models", "convert", "univtg")``
+    is ``vtg models convert univtg``. ``callback`` is a typer command function (parameters declared
+    with ``typer.Argument`` / ``typer.Option``); its docstring is the help text.
+    """
+
+    path: tuple[str, ...]
+    callback: Callable[..., Any]
 
 
 def option_names(config_cls: type) -> list[str]:

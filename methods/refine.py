@@ -219,14 +219,16 @@ def _cap_windows(method, video: str | Path, max_window: float):
 
     if method.config.max_window_fraction is not None:
         return method
-    duration = video_duration(Path(video))
+    duration = video_duration(video)  # a VideoSource keeps its one probe
     if duration <= 0:
         return method
-    preset_fraction = _preset_fraction(method, Path(video))
+    preset_fraction = _preset_fraction(method, video)
     fraction = min(preset_fraction, max_window / duration)
     return type(method)(replace(method.config, max_window_fraction=fraction))
 
 
-def _preset_fraction(method, path: Path) -> float:
-    preset, _ = method._sampling(path)
+def _preset_fraction(method, video) -> float:
+    from vtg.video.source import VideoSource
+
+    preset, _ = method._sampling(VideoSource.of(video))
     return float(preset.max_window_fraction)

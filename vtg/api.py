@@ -1,11 +1,22 @@
-"""The one-call Python API: ``vtg.ground(video, query, method=...)``."""
+"""The one-call Python API: ``vtg.ground(video, query, method=...)``.
+
+It is also the one path every front end takes: ``vtg ground``, ``vtg batch`` (per item, keeping
+its error records) and ``vtg serve`` all call :func:`ground`, so input checks, query handling and
+``top_k`` behave the same everywhere. Models stay warm between calls in the process-wide model
+manager (:mod:`vtg.engine`); a caller that grounds many queries can also pass a loaded
+:class:`~vtg.methods.Method` object and a :class:`~vtg.video.VideoSource` it reuses.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vtg.types import Grounding
+
+if TYPE_CHECKING:
+    from vtg.methods.base import Method, Query
+    from vtg.video.source import VideoSource
 
 
 def check_video_path(video: str | Path, what: str = "video") -> Path:
@@ -17,27 +28,45 @@ def check_video_path(video: str | Path, what: str = "video") -> Path:
 
 
 def ground(
-    video: str | Path,
-    query: str | None = None,
+    video: "str | Path | VideoSource",
+    query: "str | Query | None" = None,
     *,
     image: str | Path | None = None,
-    method: str = "tfvtg",
+    method: "str | Method" = "tfvtg",
     top_k: int | None = None,
     progress: bool = False,
     **options: Any,
 ) -> Grounding:
     """Find when ``query`` (a sentence) or ``image`` (an example frame) happens in ``video``.
 
-    ``options`` are the chosen method's parameters (``encoder``, ``fps``, ``device``, ``llm``...;
-    ``vtg methods`` lists them); an unknown one is an error. ``top_k`` keeps the best moments.
+    ``method`` is a registered name (``vtg methods`` lists them) configured with ``options``
+    (``encoder``, ``fps``, ``device``, ``llm``...; an unknown one is an error), or a method object
+    already configured (then ``options`` must be empty). ``top_k`` keeps the best moments.
+    The video's path is checked once and the file probed at most once for the whole query.
     """
-    from vtg.methods import Query, load_method
+    from vtg.methods import Query
+    from vtg.video.source import VideoSource
 
     q = Query.of(query, image)
-    path = check_video_path(video)
+    source = VideoSource.of(video)
     if q.image is not None:
         check_video_path(q.image, what="image")  # same existence check, same error type family
-    runner = load_method(method, **options)
+    runner = resolve_method(method, options)
     runner.check_query(q)
-    result = runner.ground(path, q, progress=progress)
+    result = runner.ground(source, q, progress=progress)
     return result.top(top_k) if top_k is not None else result
+
+
+def resolve_method(method: "str | Method", options: dict[str, Any]) -> "Method":
+    """A method object from a registered name and its options, or the given object itself."""
+    from vtg.errors import UsageError
+    from vtg.methods import Method, load_method
+
+    if isinstance(method, Method):
+        if options:
+            raise UsageError(f"options {', '.join(map(repr, options))} were given with an already configured "
+                             f"{method.name!r} method object; configure it with vtg.methods.load_method instead")
+        return method
+    if not isinstance(method, str):
+        raise UsageError(f"method must be a method name or a vtg.methods.Method, got {type(method).__name__}")
+    return load_method(method, **options)

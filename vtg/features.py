@@ -159,12 +159,14 @@ def video_features(video: str | Path, encoder, fps: float | None, *, max_frames:
 
     Cached per (file identity, encoder, fps, max_frames); ``refresh`` recomputes and overwrites;
     ``verify`` (default: inside :func:`verifying`) also checks the whole file's SHA-256.
-    ``device`` is used only when ``encoder`` is a spec that has to be loaded.
+    ``device`` is used only when ``encoder`` is a spec that has to be loaded, which happens only on
+    a cache miss: a hit needs neither the model nor the decoder. ``video`` may be a
+    :class:`vtg.video.VideoSource`, whose existence check and probe are reused.
     """
-    from vtg.api import check_video_path
     from vtg.encoders import Encoder, load_encoder
+    from vtg.video.source import VideoSource
 
-    path = check_video_path(video)
+    path = VideoSource.of(video)  # a source passed in was checked already: no second check
     _check_sampling(fps, max_frames)
     verify = _VERIFY["on"] if verify is None else bool(verify)
     spec, fingerprint = _encoder_identity(encoder)
@@ -181,14 +183,12 @@ def video_features(video: str | Path, encoder, fps: float | None, *, max_frames:
                                dict(video=str(path), weights=fingerprint, sha256=digest))
 
 
-def _compute_into_cache(path: Path, enc, fps, max_frames, progress, backend, folder: Path, key: str,
+def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: Path, key: str,
                         facts: dict) -> Features:
     """Stream the pipeline's batches into a new cache entry; return the stored (memory-mapped)
     arrays. A write that fails (a full disk) is a warning: the features still come back."""
-    from vtg.video import probe
-
     start = time.perf_counter()
-    info = probe(path, backend=backend)
+    info = path.info(backend)
     writer, kept = _writer(folder, key, path), []
     try:
         for times, feats in _encoded(path, enc, fps, max_frames, progress, backend, None, info):
@@ -265,11 +265,11 @@ def check_writable(folder: Path) -> None:
 def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int | None = None,
                      progress: bool = False, backend: str = "pyav", workers: int | None = None) -> Features:
     """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
-    ``workers`` parallel decoders for long videos (default: the usable cores)."""
-    from vtg.video import probe
+    ``workers`` parallel decoders for long videos (default: one per 4 usable cores)."""
+    from vtg.video.source import VideoSource
 
-    path = Path(path)
-    info = probe(path, backend=backend)
+    path = VideoSource.of(path)
+    info = path.info(backend)
     times, feats = [], []
     for batch_times, batch_feats in _encoded(path, encoder, fps, max_frames, progress, backend, workers, info):
         feats.append(batch_feats)
@@ -279,14 +279,14 @@ def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int 
                     np.concatenate(feats) if feats else empty, float(info.duration), encoder.spec, fps, max_frames)
 
 
-def _encoded(path: Path, encoder, fps, max_frames, progress: bool, backend: str, workers, info):
+def _encoded(path, encoder, fps, max_frames, progress: bool, backend: str, workers, info):
     """The pipeline's (times, features) batches, with the progress bar."""
     from vtg.pipeline import encoded_batches
 
     bar = _bar(progress, _expected_count(info, fps, max_frames), path.name)
     try:
         for times, feats in encoded_batches(path, encoder, fps, max_frames=max_frames, backend=backend,
-                                            workers=workers, info=info):
+                                            workers=workers):
             yield times, feats
             if bar is not None:
                 bar.update(len(times))

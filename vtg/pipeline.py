@@ -22,7 +22,6 @@ frame batches through ``encode_images`` instead, still overlapped with decoding.
 from __future__ import annotations
 
 from collections import deque
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -33,20 +32,23 @@ from vtg import stages
 DEPTH = 2
 
 
-def encoded_batches(path: Path, encoder, fps: float | None, *, max_frames: int | None = None,
-                    backend: str = "pyav", workers: int | None = None, info=None,
+def encoded_batches(video, encoder, fps: float | None, *, max_frames: int | None = None,
+                    backend: str = "pyav", workers: int | None = None,
                     depth: int = DEPTH) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(times [n], features [n, ...])`` per batch of sampled frames, in time order."""
+    """``(times [n], features [n, ...])`` per batch of sampled frames of ``video`` (a path or a
+    :class:`~vtg.video.source.VideoSource`, probed once), in time order."""
     from vtg.features import decode_batch_size
-    from vtg.video import iter_frames, probe
+    from vtg.video import iter_frames
+    from vtg.video.source import VideoSource
 
-    info = info if info is not None else probe(path, backend=backend)
+    path = VideoSource.of(video)
+    info = path.info(backend)
     width, height = encoder.decode_size(info.width, info.height)
     cuda = str(encoder.device).startswith("cuda") and encoder.supports_pixels
     per_pass = cuda_batch_size(encoder, width, height) if cuda else encoder.batch_size
     batch = decode_batch_size(per_pass, width, height)
     frames = iter_frames(path, fps, max_frames=max_frames, batch_size=batch, backend=backend, workers=workers,
-                         frame_size=encoder.decode_size, info=info)
+                         frame_size=encoder.decode_size)
     decoded = stages.threaded(_pinned(frames) if cuda else frames, depth, "vtg-decode")
     if not encoder.supports_pixels:
         try:

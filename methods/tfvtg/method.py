@@ -10,7 +10,6 @@ by :mod:`~vtg.methods.tfvtg.localizer`, and with sub-events or rewrites fused by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,6 +22,7 @@ from vtg.methods.tfvtg.fusion import fuse
 from vtg.methods.tfvtg.localizer import propose
 from vtg.methods.tfvtg.presets import LONG_VIDEO_SECONDS, auto_preset, get_preset, window_lengths
 from vtg.types import Grounding, Moment, Saliency
+from vtg.video.source import VideoSource
 
 DEFAULT_ENCODER = "blip2:Salesforce/blip2-itm-vit-g-coco"
 
@@ -121,12 +121,14 @@ class TFVTG(Method):
 
         self.check_query(query)
         cfg = self.config
-        path = Path(video)
+        path = VideoSource.of(video)
         calibration.check(cfg.calibration)
         preset, fps = self._sampling(path)
         plan = None if query.image is not None else self._decompose(query.text, path.stem)
-        encoder = load_encoder(cfg.encoder, device=cfg.device)
-        feats = video_features(path, encoder, fps, progress=progress, device=cfg.device)
+        # Features first: on a cache hit no frame is decoded and the image tower is never loaded,
+        # so a sentence query loads only the text side of the encoder.
+        feats = video_features(path, cfg.encoder, fps, progress=progress, device=cfg.device)
+        encoder = load_encoder(cfg.encoder, device=cfg.device, text_only=plan is not None)
         n, duration = len(feats.times), float(feats.duration)
         if n == 0 or duration <= 0:
             raise VideoError(f"no frames could be sampled from {path}")
@@ -163,20 +165,22 @@ class TFVTG(Method):
         from vtg.encoders import load_encoder
         from vtg.features import video_features
 
-        settings = self.feature_settings(video)
+        source = VideoSource.of(video)
+        settings = self.feature_settings(source)
         encoder = load_encoder(settings["encoder"], device=self.config.device)
-        video_features(Path(video), encoder, settings["fps"], progress=progress, device=self.config.device)
+        video_features(source, encoder, settings["fps"], progress=progress, device=self.config.device)
 
-    def feature_settings(self, video: str | Path) -> dict:
-        """The encoder and frame rate ``ground`` uses on ``video``; ``vtg index`` fills exactly these."""
-        _, fps = self._sampling(Path(video))
+    def feature_settings(self, video: str | Path | None = None) -> dict:
+        """The encoder and frame rate ``ground`` uses on ``video``; ``vtg index`` fills exactly these.
+        Without a video: the preset's rate (the ``long`` preset needs the video's duration)."""
+        _, fps = self._sampling(VideoSource.of(video) if video is not None else None)
         return {"encoder": self.config.encoder, "fps": fps, "max_frames": None}
 
-    def _sampling(self, path: Path):
+    def _sampling(self, path: VideoSource | None):
         """The preset and frame rate: the ``long`` preset for long videos unless sampling is fixed."""
         cfg = self.config
         preset = get_preset(cfg.preset)
-        if cfg.fps is None and cfg.stride is None:
+        if cfg.fps is None and cfg.stride is None and path is not None:
             preset = auto_preset(preset, video_duration(path), cfg.long_after)
         return preset, float(cfg.fps or preset.fps)
 
@@ -206,17 +210,9 @@ class TFVTG(Method):
         return fuse(query_results, subs, plan.relationship, self.config.gamma), saliency
 
 
-def video_duration(path: Path) -> float:
-    """The video's duration, probed once per file version (batches ask for it on every query)."""
-    stat = path.stat()
-    return _probed_duration(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-@lru_cache(maxsize=256)
-def _probed_duration(path: str, size: int, mtime_ns: int) -> float:
-    from vtg.video import probe
-
-    return probe(path).duration
+def video_duration(video: str | Path | VideoSource) -> float:
+    """The video's duration from its probe (a :class:`VideoSource` is probed once for all its queries)."""
+    return VideoSource.of(video).info().duration
 
 
 def image_similarity(encoder, features: np.ndarray, image: Path) -> np.ndarray:

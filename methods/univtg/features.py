@@ -94,11 +94,12 @@ def centre_frame_indices(num_samples: int, duration: float, clip_len: float = 2.
     return np.minimum(2 * np.arange(n) + 1, max(0, num_samples - 1))
 
 
-def clip_frame_features(video: str | Path, enc, clip_len: float = 2.0, progress: bool = False):
-    """(features (L, D), frame times (L,), duration) of each clip's centre frame, via the feature cache."""
+def clip_frame_features(video: str | Path, enc, clip_len: float = 2.0, progress: bool = False, device: str = "auto"):
+    """(features (L, D), frame times (L,), duration) of each clip's centre frame, via the feature cache.
+    ``enc`` is an Encoder or a spec (then the model loads only when the cache misses)."""
     from vtg.features import video_features
 
-    feats = video_features(video, enc, fps=clip_sample_rate(clip_len), progress=progress)
+    feats = video_features(video, enc, fps=clip_sample_rate(clip_len), progress=progress, device=device)
     frames = np.asarray(feats.features, dtype=np.float32).reshape(len(feats.times), -1)
     idx = centre_frame_indices(len(frames), float(feats.duration), clip_len)
     return frames[idx], np.asarray(feats.times, np.float64)[idx], float(feats.duration)
@@ -106,11 +107,9 @@ def clip_frame_features(video: str | Path, enc, clip_len: float = 2.0, progress:
 
 def video_input(video: str | Path, *, encoder: str = CLIP_ENCODER, device: str = "auto",
                 clip_len: float = 2.0, slowfast: str | Path | None = None, progress: bool = False) -> VideoInput:
-    """CLIP clip features of ``video`` (cached), preceded by user-given SlowFast features if any."""
-    from vtg.encoders import load_encoder
-
-    enc = load_encoder(encoder, device=device)
-    clip, times, duration = clip_frame_features(video, enc, clip_len, progress)
+    """CLIP clip features of ``video`` (cached: the encoder loads only on a miss), preceded by
+    user-given SlowFast features if any."""
+    clip, times, duration = clip_frame_features(video, encoder, clip_len, progress, device=device)
     parts = [clip]
     if slowfast is not None:
         sf = load_array(slowfast)
@@ -127,7 +126,7 @@ def text_tokens(text: str, *, encoder: str = CLIP_ENCODER, device: str = "auto")
     """(L_tokens, W) L2-normalised CLIP token features of ``text`` (W = 512 for ViT-B/32)."""
     from vtg.encoders import load_encoder
 
-    enc = load_encoder(encoder, device=device)
+    enc = load_encoder(encoder, device=device, text_only=True)  # the full model if already loaded
     if not hasattr(enc, "encode_text_tokens"):
         raise DataError(f"encoder {encoder!r} gives no per-token text features; UniVTG needs a CLIP encoder")
     tokens = np.asarray(enc.encode_text_tokens([text])[0], dtype=np.float32)

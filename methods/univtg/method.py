@@ -9,10 +9,9 @@ intervals (query-free when the query is the generic ``highlight_query``).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,10 +20,6 @@ from vtg.methods.base import Method, Query
 from vtg.types import Grounding, Saliency
 
 from .features import CLIP_ENCODER, clip_sample_rate
-
-_MODELS: dict[tuple[str, str], Any] = {}
-_LOCK = threading.Lock()
-
 
 @dataclass(frozen=True)
 class UniVTGConfig:
@@ -50,15 +45,14 @@ class UniVTGConfig:
 
 
 def loaded_model(model_dir: str | None, device: str):
-    """The network for ``model_dir`` on ``device``, loaded once per process."""
+    """(network, config) for ``model_dir`` on ``device``, shared per process through the model manager."""
+    from vtg.engine import default_manager
+
     from .weights import load_model, resolve_model_dir
 
     path = resolve_model_dir(model_dir)
-    key = (str(path.resolve()), device)
-    with _LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = load_model(path, device)
-        return _MODELS[key]
+    return default_manager().get("univtg", (str(path.resolve()), device), lambda: load_model(path, device),
+                                 label=f"UniVTG {path} ({device})")
 
 
 @dataclass(frozen=True)
@@ -99,7 +93,7 @@ class UniVTG(Method):
         self.check_query(query)
         return self.ground_text(video, query.text, progress=progress)
 
-    def feature_settings(self, video: str | Path) -> dict:
+    def feature_settings(self, video: str | Path | None = None) -> dict:
         """The encoder and rate ``ground`` reads from the feature cache (two frames per clip, 1 fps for
         the 2-s clips of every released model, of which the clip-centre ones are used), so ``vtg index
         --method univtg`` fills exactly that. Only the model's ``config.json`` is read, not its weights."""

@@ -1,11 +1,22 @@
 """The shared Video-LLM runner and the parts NumPro, TimeMarker and VTG-LLM have in common.
 
-Heavy imports (torch, transformers) happen when a model is loaded, not on import.
+Heavy imports (torch, transformers) happen when a model is loaded, not on import; the names below
+load from their modules on first access, so mounting ``vtg parse`` (:mod:`.cli`) stays cheap.
 """
 
-from vtg.methods.videollm.frames import Sampled, fit_frames, resize_frames, smart_resize
-from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
-from vtg.methods.videollm.runner import DEFAULT_MODEL, Image, Video, VideoLLM, load_videollm
+from __future__ import annotations
 
-__all__ = ["DEFAULT_MODEL", "Image", "Video", "VideoLLM", "load_videollm", "Sampled", "fit_frames",
-           "resize_frames", "smart_resize", "VideoLLMConfig", "VideoLLMMethod", "saliency_inside"]
+import importlib
+
+_WHERE = {
+    "Sampled": "frames", "fit_frames": "frames", "resize_frames": "frames", "smart_resize": "frames",
+    "VideoLLMConfig": "method", "VideoLLMMethod": "method", "saliency_inside": "method",
+    "DEFAULT_MODEL": "runner", "Image": "runner", "Video": "runner", "VideoLLM": "runner", "load_videollm": "runner",
+}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -102,13 +102,17 @@ def iter_frames_at(video, targets: np.ndarray, *, size: int | None = None,
     from vtg.video.backends import get_backend
     from vtg.video.files import check_path
     from vtg.video.geometry import resized
+    from vtg.video.source import VideoSource
 
     targets = np.sort(np.asarray(targets, np.float64))
     if targets.size == 0:
         return
     reader = get_backend(backend)
-    path = check_path(video)
-    info = reader.probe(path)
+    if isinstance(video, VideoSource):  # checked and probed once for the whole query
+        path, info = video.path, video.info(backend)
+    else:
+        path = check_path(video)
+        info = reader.probe(path)
     # One seek to the key frame before the first target (a late window of a long video) when the
     # backend can; otherwise one sequential pass from the start.
     decode = getattr(reader, "decode_from_first_target", reader.decode)

@@ -10,7 +10,6 @@ Face cache or a local directory; missing ones raise :class:`vtg.errors.WeightsNo
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,10 +180,15 @@ class VideoLLM:
         return int(sum((ids == s).sum().item() for s in special))
 
 
-@functools.lru_cache(maxsize=2)
 def load_videollm(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str | None = None) -> VideoLLM:
-    """A :class:`VideoLLM` memoised per (model, device, dtype), so repeated queries load it once."""
-    return VideoLLM(model, device, dtype)
+    """A :class:`VideoLLM` shared per (model, device, dtype) through the model manager, so repeated
+    queries load it once (:func:`vtg.engine.release_models` frees it)."""
+    from vtg.device import resolve_device
+    from vtg.engine import default_manager
+
+    dev = resolve_device(device)
+    return default_manager().get("video-llm", (str(model), dev, dtype or "auto"),
+                                 lambda: VideoLLM(model, dev, dtype), label=f"{model} ({dev})")
 
 
 def timed_generate(llm: VideoLLM, parts: Sequence[Part], **kwargs: Any) -> tuple[str, float]:

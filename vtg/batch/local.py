@@ -1,7 +1,7 @@
 """The local engine: every query on this machine, each video decoded and encoded once.
 
 Lines are grouped by (method, options) so each model loads once, then by video so all queries
-of a video run back to back on its cached features. The method's optional ``prepare(video)``
+of a video run back to back on its cached features. The method's ``prepare(video)``
 hook (decode + encode into the feature cache, itself a pipeline: :mod:`vtg.pipeline`) runs ahead
 in a thread pool: ``workers`` videos are prepared at once plus one more, so even with one worker
 the next video decodes while this one's last batches encode and its queries are grounded.

@@ -14,9 +14,12 @@ import dataclasses
 import importlib
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from vtg.batch.inputs import BatchItem
+
+if TYPE_CHECKING:
+    from vtg.video.source import VideoSource
 
 
 def error_record(item: BatchItem, reason: str | BaseException) -> dict[str, Any]:
@@ -80,42 +83,41 @@ def instantiate(spec: str, options: dict[str, Any]) -> Any:
     return obj(**options)
 
 
-def prepare_video(method: Any, video: Path) -> Exception | None:
-    """Decode and encode ``video`` ahead of its queries when the method offers the hook.
+def prepare_video(method: Any, video: Path) -> "VideoSource | Exception":
+    """Check ``video`` once and run the method's ``prepare`` hook (decode + encode ahead of its queries).
 
-    Returns the failure instead of raising, so a missing or corrupt video fails all its lines
+    Returns the checked (and probed, when the hook probed) source that all the video's queries
+    share, or the failure instead of raising, so a missing or corrupt video fails all its lines
     once, without being decoded again for each of its queries.
     """
-    from vtg.api import check_video_path
+    from vtg.video.source import VideoSource
 
     try:
-        check_video_path(video)
-        hook = getattr(method, "prepare", None)
-        if hook is not None:
-            hook(video, progress=False)
+        source = VideoSource.of(video)
+        method.prepare(source, progress=False)
     except Exception as exc:
         return exc
-    return None
+    return source
 
 
 def run_video(method: Any, items: list[BatchItem], top_k: int | None,
-              failure: Exception | None) -> Iterator[dict[str, Any]]:
+              prepared: "VideoSource | Exception") -> Iterator[dict[str, Any]]:
     """The records of all queries of one (prepared) video, in input order."""
     for item in items:
-        yield error_record(item, failure) if failure is not None else run_item(method, item, top_k)
+        if isinstance(prepared, Exception):
+            yield error_record(item, prepared)
+        else:
+            yield run_item(method, item, top_k, prepared)
 
 
-def run_item(method: Any, item: BatchItem, top_k: int | None) -> dict[str, Any]:
-    """Ground one item; any exception becomes an error record so the batch carries on."""
-    from vtg.api import check_video_path
+def run_item(method: Any, item: BatchItem, top_k: int | None, video: "VideoSource | None" = None) -> dict[str, Any]:
+    """Ground one item through :func:`vtg.ground` (the path the CLI and the server take); any
+    exception becomes an error record so the batch carries on."""
+    from vtg.api import ground
     from vtg.methods.base import Query
 
     try:
         query = Query(text=item.text, image=item.image)
-        path = check_video_path(item.video)
-        if query.image is not None:
-            check_video_path(query.image, what="image")
-        method.check_query(query)
-        return ok_record(item, method.ground(path, query, progress=False), top_k)
+        return ok_record(item, ground(video if video is not None else item.video, query, method=method), top_k)
     except Exception as exc:  # one bad line never stops the batch
         return error_record(item, exc)

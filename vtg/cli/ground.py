@@ -67,9 +67,10 @@ def ground_command(
     show_progress = sys.stderr.isatty() if progress is None else progress
     with offline_scope(offline):
         from vtg.methods import Query
+        from vtg.video.source import VideoSource
 
         Query.of(query, image)  # bad input fails before any download, in vtg.ground's order
-        path = check_video_path(video)
+        path = VideoSource.of(video)  # checked once, probed at most once: preflight and ground share it
         if image is not None:
             check_video_path(image, what="image")
         settings = preflight.prepare(method, options, path)  # before torch: download or fail fast

@@ -47,18 +47,18 @@ def index_command(
 
 
 def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress) -> None:
-    from vtg.api import check_video_path
     from vtg.cli import preflight
     from vtg.errors import UsageError, VideoError, VtgError
     from vtg.features import video_features
+    from vtg.video.source import VideoSource
 
     show = sys.stderr.isatty() if progress is None else progress
     failed = 0
     for video in videos:
         start = time.perf_counter()
         try:
-            check_video_path(video)
-            settings = _settings(method, video, encoder, fps, max_frames)
+            source = VideoSource.of(video)  # checked once, probed at most once for the whole video
+            settings = _settings(method, source, encoder, fps, max_frames)
             if settings.get("encoder") is None:
                 raise UsageError(f"method {method!r} does not use a frame encoder; pass --encoder and --fps")
             if settings.get("fps") is None:
@@ -66,8 +66,8 @@ def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_jso
                                  f"(encoder: {settings['encoder']})")
             plan = preflight.Settings(settings["encoder"], settings.get("fps"), settings.get("max_frames"))
             preflight.ensure_models(plan)  # before torch: download on first use, or fail at once offline
-            preflight.print_plan(video, plan, device, verbose=show)
-            feats = video_features(video, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
+            preflight.print_plan(source, plan, device, verbose=show)
+            feats = video_features(source, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
                                    progress=show, device=device, refresh=refresh)
         except VideoError as exc:  # this video is bad; model and usage errors stop the run
             failed += 1

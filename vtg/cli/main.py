@@ -29,9 +29,8 @@ COMMAND_MODULES = [
     "vtg.cli.evaluate",
     "vtg.cli.plot",
     "vtg.cli.report",
-    "vtg.cli.univtg",
+    "vtg.cli.method_commands",
     "vtg.cli.overlay",
-    "vtg.cli.parse",
 ]
 
 app = typer.Typer(

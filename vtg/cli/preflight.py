@@ -27,19 +27,15 @@ class Settings:
 
 def method_settings(method: str, options: dict, video: Path | None, *, check: bool = True) -> Settings:
     """The encoder/fps/max_frames ``method`` configured with ``options`` uses on ``video``: its
-    ``feature_settings(video)`` hook when it has one (rates chosen per video), else its config.
-    With ``check``, the method's own ``check_weights`` hook runs first (UniVTG's --model folder)."""
+    ``feature_settings(video)`` hook (declared on :class:`vtg.methods.Method`: the config's values
+    unless the method chooses rates per video). With ``check``, the method's own
+    ``check_weights`` hook runs first (UniVTG's --model folder)."""
     from vtg.methods import load_method
 
     instance = load_method(method, **options)
-    hook = getattr(instance, "check_weights", None)
-    if check and callable(hook):  # the method's own weights before its encoder is downloaded
-        hook()
-    hook = getattr(instance, "feature_settings", None)
-    if callable(hook) and video is not None:
-        found = dict(hook(video))
-    else:
-        found = {n: getattr(instance.config, n) for n in ("encoder", "fps", "max_frames") if hasattr(instance.config, n)}
+    if check:  # the method's own weights before its encoder is downloaded
+        instance.check_weights()
+    found = dict(instance.feature_settings(video))
     model = getattr(instance.config, "model", None)
     return Settings(found.get("encoder"), found.get("fps"), found.get("max_frames"),
                     model if isinstance(model, str) else None)

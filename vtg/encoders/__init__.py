@@ -13,14 +13,12 @@ Spec strings are described in :mod:`vtg.encoders.specs`; weights are found only 
 
 from __future__ import annotations
 
-import importlib
-import threading
-
 from vtg.encoders.base import Encoder
 from vtg.encoders.registry import KNOWN_MODELS, ModelEntry, ModelStatus, download, list_encoders, register_model
 from vtg.encoders.specs import DEFAULT_BLIP2, EncoderSpec, parse_spec
 
-#: family -> module with ``load(parsed_spec, device, dtype) -> Encoder``.
+#: family -> module with ``load(parsed_spec, device, dtype) -> Encoder`` and, optionally,
+#: ``load_text(parsed_spec, device, dtype) -> Encoder`` that builds only the text side.
 FAMILY_MODULES = {
     "open_clip": "vtg.encoders.open_clip_encoder",
     "hf-clip": "vtg.encoders.hf_clip",
@@ -28,36 +26,26 @@ FAMILY_MODULES = {
     "blip2": "vtg.encoders.blip2",
 }
 
-_LOADED: dict[tuple, Encoder] = {}
-_LOCK = threading.Lock()
 
-
-def load_encoder(spec: str | Encoder, device: str = "auto", half: bool | None = None) -> Encoder:
-    """Load an encoder by spec (memoised per process for each spec, device and precision).
+def load_encoder(spec: str | Encoder, device: str = "auto", half: bool | None = None, *,
+                 text_only: bool = False) -> Encoder:
+    """Load an encoder by spec, shared per process through :func:`vtg.engine.default_manager`.
 
     ``device`` is ``auto`` (CUDA when present), ``cuda``, ``cuda:N`` or ``cpu``; ``half`` defaults
-    to fp16 on CUDA and fp32 on the CPU. Missing weights raise
+    to fp16 on CUDA and fp32 on the CPU. ``text_only`` loads just what encodes sentences (the text
+    tower) unless the full model is already loaded. Missing weights raise
     :class:`vtg.errors.WeightsNotFoundError` saying how to fetch them.
     """
-    if isinstance(spec, Encoder):
-        return spec
-    from vtg.device import default_dtype, resolve_device
+    from vtg.engine import default_manager
 
-    parsed = parse_spec(spec)
-    dev = resolve_device(device)
-    dtype = default_dtype(dev, half)
-    key = (parsed, dev, str(dtype))
-    with _LOCK:
-        if key not in _LOADED:
-            module = importlib.import_module(FAMILY_MODULES[parsed.family])
-            _LOADED[key] = module.load(parsed, dev, dtype)
-        return _LOADED[key]
+    return default_manager().encoder(spec, device, half, text_only=text_only)
 
 
 def clear_loaded() -> None:
-    """Forget memoised encoders (frees their memory once no one else holds them)."""
-    with _LOCK:
-        _LOADED.clear()
+    """Forget loaded encoders and cached text embeddings (frees their memory once no one else holds them)."""
+    from vtg.engine import default_manager
+
+    default_manager().release("encoder")
 
 
 __all__ = [

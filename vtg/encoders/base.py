@@ -9,6 +9,8 @@ returns arrays the same way.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import ClassVar
 
 import numpy as np
@@ -23,7 +25,9 @@ class Encoder:
     (``open_clip`` | ``hf-clip`` | ``hf-siglip`` | ``blip2``), ``device`` (torch device string),
     ``dim`` (embedding width D), ``dtype`` (torch dtype of the weights), ``batch_size`` (frames per
     forward pass), ``fingerprint`` (identifies the weight files, so a cache entry computed with
-    other weights under the same local path is not reused).
+    other weights under the same local path is not reused), ``text_only`` (only the text side was
+    built: a query on cached frame features needs nothing else), ``text_cache`` (a
+    :class:`vtg.engine.TextEmbeddingCache` shared by the model manager, or None).
     """
 
     family: ClassVar[str] = ""
@@ -38,6 +42,8 @@ class Encoder:
         self.dim = int(dim)
         self.batch_size = batch_size or (64 if device.startswith("cuda") else 16)
         self.fingerprint = fingerprint
+        self.text_only = False
+        self.text_cache = None
         #: Batched preprocessing (:mod:`vtg.encoders.preprocess`), or None: per-image reference path.
         self.image_transform = None
 
@@ -50,12 +56,17 @@ class Encoder:
 
         BLIP-2 returns [N, 32, D]: one vector per Q-Former query token.
         """
+        self._check_image_side()
         frames = _as_frames(frames)
         if len(frames) == 0:
             return np.zeros((0, *self._image_feature_shape()), np.float32)
         chunks = [self._run(self._encode_image_batch, frames[i:i + self.batch_size])
                   for i in range(0, len(frames), self.batch_size)]
         return np.concatenate(chunks, axis=0)
+
+    def _check_image_side(self) -> None:
+        if self.text_only:
+            raise UsageError(f"encoder {self.spec!r} was loaded text-only; load it with text_only=False to encode frames")
 
     # --- the image path in stages (used by the indexing pipeline, vtg.pipeline) -------------
     @property
@@ -77,6 +88,7 @@ class Encoder:
         else the model's own per-image preprocessing."""
         import torch
 
+        self._check_image_side()
         with torch.inference_mode():
             if self.image_transform is not None:
                 return self.image_transform(frames, self.device, self._pixel_dtype())
@@ -90,10 +102,15 @@ class Encoder:
             return self._forward(pixels)
 
     def encode_texts(self, texts: list[str] | str) -> np.ndarray:
-        """Sentences -> float32 L2-normalised [M, D]."""
+        """Sentences -> float32 L2-normalised [M, D] (repeated sentences come from ``text_cache``)."""
         texts = _as_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        if self.text_cache is not None:
+            return self.text_cache.encode(self, texts, self._encode_texts_uncached)
+        return self._encode_texts_uncached(texts)
+
+    def _encode_texts_uncached(self, texts: list[str]) -> np.ndarray:
         chunks = [self._run(self._encode_text_batch, texts[i:i + 256]) for i in range(0, len(texts), 256)]
         return np.concatenate(chunks, axis=0)
 
@@ -152,6 +169,40 @@ class Encoder:
         with torch.inference_mode():
             out = fn(batch)
         return out.float().cpu().numpy().astype(np.float32, copy=False)
+
+
+#: torch.nn.init functions that fill a tensor in place (random or constant initialisation).
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+                   "sparse_")
+_INIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def skipped_weight_init():
+    """Build modules without running their initialisers, for weights that a strict checkpoint load
+    overwrites right after (the idea of transformers' ``no_init_weights``): filling a ViT-B/32 with
+    random numbers costs more than reading its weights. Also keeps modules built on the ``meta``
+    device from running torch's reference initialisers (which import the compiler stack).
+
+    The initialisers are swapped process-wide while the block runs (loads are serialised by a
+    lock), so use it only around construction whose every parameter is then loaded strictly.
+    """
+    import torch.nn.init as init
+
+    with _INIT_LOCK:
+        saved = {name: getattr(init, name) for name in _INIT_FUNCTIONS if hasattr(init, name)}
+        try:
+            for name in saved:
+                setattr(init, name, _unchanged)
+            yield
+        finally:
+            for name, fn in saved.items():
+                setattr(init, name, fn)
+
+
+def _unchanged(tensor, *args, **kwargs):
+    return tensor
 
 
 def l2_normalize(x):

@@ -78,6 +78,19 @@ class Blip2Encoder(Encoder):
         return l2_normalize(m.text_projection(cls))
 
 
+def load_text(parsed: EncoderSpec, device: str, dtype) -> Blip2Encoder:
+    """Only the text path: ``Blip2TextModelWithProjection`` (Q-Former text embeddings, Q-Former,
+    ``text_projection``) from the retrieval checkpoint, without the ViT-g (about 1B parameters)."""
+    from transformers import Blip2TextModelWithProjection
+
+    from vtg.encoders.hf_clip import load_text_parts
+
+    model, tokenizer, fingerprint = load_text_parts(parsed, Blip2TextModelWithProjection, dtype, device)
+    enc = Blip2Encoder(parsed.canonical, model, None, tokenizer, device, dtype, fingerprint)
+    enc.text_only = True
+    return enc
+
+
 def load(parsed: EncoderSpec, device: str, dtype) -> Blip2Encoder:
     from transformers import Blip2ForImageTextRetrieval
 

@@ -18,15 +18,22 @@ from vtg.encoders.specs import EncoderSpec
 
 
 class HFClipEncoder(Encoder):
-    """CLIPModel: joint embeddings from ``get_image_features`` / ``get_text_features``."""
+    """CLIPModel: joint embeddings from ``get_image_features`` / ``get_text_features``.
+
+    Text-only (``image_processor`` None): a ``CLIPTextModelWithProjection`` loaded from the same
+    checkpoint, whose ``text_embeds`` are ``get_text_features``' output (same weights, same graph).
+    """
 
     family = "hf-clip"
 
     def __init__(self, spec, model, image_processor, tokenizer, device, dtype, fingerprint):
+        text_only = image_processor is None
         dim = model.config.projection_dim
         super().__init__(spec, device, dtype, dim, fingerprint=fingerprint)
         self.model, self.image_processor, self.tokenizer = model, image_processor, tokenizer
-        self.max_length = int(model.config.text_config.max_position_embeddings)
+        self.text_only = text_only
+        text_config = model.config if text_only else model.config.text_config
+        self.max_length = int(text_config.max_position_embeddings)
         self.image_transform = for_hf_processor(image_processor)
 
     def _reference_pixels(self, frames: np.ndarray):
@@ -42,6 +49,8 @@ class HFClipEncoder(Encoder):
         return l2_normalize(pooled(self.model.get_image_features(pixel_values=pixels)))
 
     def _encode_text_batch(self, texts: list[str]):
+        if self.text_only:
+            return l2_normalize(self.model(**self._tokens(texts)).text_embeds)
         return l2_normalize(pooled(self.model.get_text_features(**self._tokens(texts))))
 
     def encode_text_tokens(self, texts: list[str] | str) -> list[np.ndarray]:
@@ -53,7 +62,10 @@ class HFClipEncoder(Encoder):
             return []
         tokens = self._tokens(texts)
         with torch.inference_mode():
-            hidden = self.model.text_model(**tokens).last_hidden_state.float().cpu().numpy()
+            # CLIPModel / CLIPTextModelWithProjection hold it as ``text_model``; transformers 5's
+            # SiglipTextModel is the text transformer itself.
+            text_model = getattr(self.model, "text_model", self.model)
+            hidden = text_model(**tokens).last_hidden_state.float().cpu().numpy()
         lengths = self._lengths(tokens)
         return [hidden[i, :n].astype(np.float32) for i, n in enumerate(lengths)]
 
@@ -67,11 +79,18 @@ class HFSiglipEncoder(HFClipEncoder):
     family = "hf-siglip"
 
     def __init__(self, spec, model, image_processor, tokenizer, device, dtype, fingerprint):
-        Encoder.__init__(self, spec, device, dtype, model.config.text_config.hidden_size, fingerprint=fingerprint)
+        text_config = model.config if image_processor is None else model.config.text_config
+        Encoder.__init__(self, spec, device, dtype, text_config.hidden_size, fingerprint=fingerprint)
         self.model, self.image_processor, self.tokenizer = model, image_processor, tokenizer
-        self.max_length = int(model.config.text_config.max_position_embeddings)
+        self.text_only = image_processor is None
+        self.max_length = int(text_config.max_position_embeddings)
         self.image_transform = for_hf_processor(image_processor)
         self.eos_id = self.tokenizer.eos_token_id
+
+    def _encode_text_batch(self, texts: list[str]):
+        if self.text_only:  # SiglipTextModel's pooler_output is SiglipModel.get_text_features'
+            return l2_normalize(self.model(**self._tokens(texts)).pooler_output)
+        return super()._encode_text_batch(texts)
 
     def _tokens(self, texts: list[str]) -> dict:
         batch = self.tokenizer(texts, padding="max_length", truncation=True, max_length=self.max_length,
@@ -85,6 +104,69 @@ class HFSiglipEncoder(HFClipEncoder):
         for row in ids.tolist():
             out.append(row.index(self.eos_id) + 1 if self.eos_id in row else len(row))
         return out
+
+
+def load_text(parsed: EncoderSpec, device: str, dtype) -> HFClipEncoder:
+    """Only the text side: ``CLIPTextModelWithProjection`` / ``SiglipTextModel`` from the full
+    checkpoint (the vision weights are never read into memory)."""
+    if parsed.family == "hf-siglip":
+        from transformers import SiglipTextModel
+
+        model_cls, enc_cls = SiglipTextModel, HFSiglipEncoder
+    else:
+        from transformers import CLIPTextModelWithProjection
+
+        model_cls, enc_cls = CLIPTextModelWithProjection, HFClipEncoder
+    model, tokenizer, fingerprint = load_text_parts(parsed, model_cls, dtype, device)
+    return enc_cls(parsed.canonical, model, None, tokenizer, device, dtype, fingerprint)
+
+
+def load_text_parts(parsed: EncoderSpec, model_cls, dtype, device: str):
+    """Model and tokenizer (no image processor) of a transformers checkpoint, offline; as
+    :func:`vtg.encoders.weights.load_hf_parts` for the text side of CLIP, SigLIP and BLIP-2.
+
+    The checkpoint holds both towers: the vision weights are skipped (expected), but a text
+    weight missing from it, or of another shape, is an error, never a random initialisation.
+    """
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from vtg.encoders import weights
+    from vtg.errors import CheckpointError
+
+    weight_file = weights.require_hf_model(parsed.source, parsed.is_local)
+    common = dict(local_files_only=True, cache_dir=str(weights.hf_cache_dir()))
+    weights.quiet_transformers()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its load report lists every skipped vision weight
+    try:
+        config = _text_config(parsed.source, model_cls, common)
+        model, info = model_cls.from_pretrained(parsed.source, dtype=dtype, output_loading_info=True,
+                                                **({"config": config} if config is not None else {}), **common)
+        tokenizer = AutoTokenizer.from_pretrained(parsed.source, **common)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot load {parsed.canonical}: {exc}") from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    bad = list(info.get("missing_keys") or []) + [str(k) for k in info.get("mismatched_keys") or []]
+    if bad:
+        raise CheckpointError(f"cannot load the text side of {parsed.canonical}: weights missing or of another "
+                              f"shape: {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
+    model.to(device).eval()
+    return model, tokenizer, weights.fingerprint(weight_file)
+
+
+def _text_config(source: str, model_cls, common: dict):
+    """CLIP keeps ``projection_dim`` on the joint config: give it to the text config, whose own
+    default (512) would not match the checkpoint's projection."""
+    if model_cls.__name__ != "CLIPTextModelWithProjection":
+        return None
+    from transformers import CLIPConfig
+
+    full = CLIPConfig.from_pretrained(source, **common)
+    text = full.text_config
+    text.projection_dim = full.projection_dim
+    return text
 
 
 def load(parsed: EncoderSpec, device: str, dtype) -> HFClipEncoder:

@@ -21,15 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from vtg.encoders.base import Encoder, l2_normalize
+from vtg.encoders.base import Encoder, l2_normalize, skipped_weight_init
 from vtg.encoders.specs import EncoderSpec
-from vtg.errors import CheckpointError, ModelError
+from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
 
 
 class OpenClipEncoder(Encoder):
     family = "open_clip"
 
     def __init__(self, spec: str, model, preprocess, tokenizer, device: str, dtype, dim: int, fingerprint: str):
+        """``model`` is an open_clip model, or a :class:`~vtg.encoders.clip_text_model.ClipTextTower`
+        (text-only, ``preprocess`` None)."""
         from vtg.encoders.preprocess import for_open_clip
 
         super().__init__(spec, device, dtype, dim, fingerprint=fingerprint)
@@ -116,13 +118,17 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
                       **{f"image_{k}": cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if cfg.get(k)})
     elif parsed.kind in ("hub", "dir"):
         folder = weights.open_clip_hub_dir(parsed.source) if parsed.kind == "hub" else parsed.source
+        if _checkpoint_in_dir(Path(folder)) is None:  # open_clip would only warn and keep random weights
+            raise WeightsNotFoundError(f"no weights in {folder} (expected open_clip_model.safetensors or "
+                                       "open_clip_pytorch_model.bin beside open_clip_config.json)")
         name = tok_name = f"local-dir:{folder}"
     else:
         name = tok_name = _arch_name(parsed.arch)
         kwargs.update(pretrained=parsed.source)
     fp = weights.spec_fingerprint(parsed)
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
+        with skipped_weight_init():  # every weight comes from the checkpoint (open_clip loads it strictly)
+            model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
         tokenizer = open_clip.get_tokenizer(tok_name)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"cannot load open_clip model {parsed.canonical}: {exc}") from exc
@@ -134,6 +140,72 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     model.eval()
     dim = _embed_dim(model)
     return OpenClipEncoder(parsed.canonical, model, preprocess, tokenizer, device, dtype, dim, fp)
+
+
+def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
+    """Only the text tower (:mod:`vtg.encoders.clip_text`): no ``import open_clip`` for local
+    models, no vision weights read, no random initialisation. Models whose text side that module
+    does not reproduce (custom or HF text towers, other tokenizers, TorchScript checkpoints) load
+    in full through :func:`load`, which encodes text just the same."""
+    from vtg.encoders import weights
+    from vtg.encoders.clip_text import build_tower, clip_tokenizer, read_text_state, text_tower_config
+
+    fp = weights.spec_fingerprint(parsed)  # missing weights fail here, as a full load would
+    found = _config_and_weights(parsed)
+    cfg = text_tower_config(found[0]) if found else None
+    if cfg is None:
+        return load(parsed, device, dtype)
+    try:
+        tower = build_tower(cfg, read_text_state(found[1]), device, dtype)
+    except CheckpointError:  # a layout the tower does not read: open_clip converts it, or says what is wrong
+        return load(parsed, device, dtype)
+    enc = OpenClipEncoder(parsed.canonical, tower, None, clip_tokenizer(cfg["context_length"]), device, dtype,
+                          cfg["embed_dim"], fp)
+    enc.text_only = True
+    return enc
+
+
+def _config_and_weights(parsed: EncoderSpec) -> tuple[dict, str] | None:
+    """(model config, weights file) as open_clip would resolve them for ``parsed``, or None."""
+    from vtg.encoders import weights
+    from vtg.encoders.clip_text import builtin_model_config
+
+    if parsed.kind in ("dir", "hub"):
+        folder = Path(weights.open_clip_hub_dir(parsed.source) if parsed.kind == "hub" else parsed.source)
+        try:
+            cfg = json.loads((folder / "open_clip_config.json").read_text())["model_cfg"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        path = _checkpoint_in_dir(folder)
+        return (cfg, path) if path else None
+    if parsed.kind == "file":
+        if parsed.arch.endswith(".json"):
+            try:
+                return json.loads(Path(parsed.arch).read_text()), parsed.source
+            except (OSError, ValueError):
+                return None
+        cfg = builtin_model_config(parsed.arch.replace("/", "-"))
+        return (cfg, parsed.source) if cfg else None
+    path, tag_cfg = weights.open_clip_tag_weights(parsed.arch, parsed.tag)
+    cfg = builtin_model_config(parsed.arch.replace("/", "-"))
+    if cfg is None:
+        return None
+    if tag_cfg.get("quick_gelu"):  # the tag's activation wins, as in load()
+        cfg = dict(cfg, quick_gelu=True)
+    return cfg, path
+
+
+def _checkpoint_in_dir(folder: Path) -> str | None:
+    """The weights file open_clip picks in a model directory (its preferred names first)."""
+    preferred = ("open_clip_model.safetensors", "open_clip_pytorch_model.safetensors", "open_clip_pytorch_model.bin",
+                 "open_clip_pytorch_model.pth", "model.safetensors", "pytorch_model.bin", "pytorch_model.pth",
+                 "model.pth")
+    for name in preferred:
+        if (folder / name).is_file():
+            return str(folder / name)
+    others = sorted(p for ext in ("*.safetensors", "*.bin", "*.pth") for p in folder.glob(ext) if p.is_file())
+    others.sort(key=lambda p: p.suffix != ".safetensors")
+    return str(others[0]) if others else None
 
 
 def _arch_name(arch: str) -> str:

@@ -14,21 +14,16 @@ falls back to the whole query with a warning.
 
 from __future__ import annotations
 
-import threading
-
 from vtg.errors import UnknownNameError, UsageError
 from vtg.llm.parse import AnswerError, extract_json, from_object, parse_answer
 from vtg.llm.types import RELATIONSHIPS, Decomposition, SubEvent
 
 BACKENDS = ("rules", "none", "hf:<model>", "json:<file>", "openai[:<model>] with --llm-url")
 
-_CACHE: dict[tuple, object] = {}
-_LOCK = threading.Lock()
-
-
 def load_backend(spec: str | None = "rules", url: str | None = None, *, device: str = "auto",
                  deadline: float | None = None):
-    """The backend for ``spec`` (memoised: a chat model or a decomposition file loads once).
+    """The backend for ``spec``, shared through the model manager (a chat model or a decomposition
+    file loads once per process; :func:`vtg.engine.release_models` drops them).
 
     A ``url`` selects the OpenAI-compatible HTTP backend unless ``spec`` names another explicit
     backend (``hf:``/``json:``/``none``). ``deadline``: overall seconds per decomposition of the
@@ -39,13 +34,11 @@ def load_backend(spec: str | None = "rules", url: str | None = None, *, device: 
     kind = kind.lower()
     if url and kind in ("rules", "openai"):
         kind = "openai"
-    key = (kind, arg, url, device, deadline)
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-    backend = _make(kind, arg, url, device, text, deadline)
-    with _LOCK:
-        return _CACHE.setdefault(key, backend)
+    from vtg.engine import default_manager
+
+    return default_manager().get("llm-backend", (kind, arg, url, device, deadline),
+                                 lambda: _make(kind, arg, url, device, text, deadline),
+                                 label=text if not url else f"{text} at {url}")
 
 
 def _make(kind: str, arg: str, url: str | None, device: str, text: str, deadline: float | None = None):
@@ -80,8 +73,10 @@ def _make(kind: str, arg: str, url: str | None, device: str, text: str, deadline
 
 def clear_backends() -> None:
     """Forget loaded backends (models, files)."""
-    with _LOCK:
-        _CACHE.clear()
+    from vtg.engine import default_manager
+
+    default_manager().release("llm-backend")
+    default_manager().release("chat-model")
 
 
 def decompose(query: str, backend: str | None = "rules", *, url: str | None = None, video_id: str | None = None,

@@ -7,44 +7,40 @@ The first attempt decodes greedily; retries sample (temperature 0.7) so they can
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from vtg.errors import DependencyError, WeightsNotFoundError
 from vtg.llm.chat import ChatBackend
 
-_MODELS: dict[tuple[str, str], tuple] = {}
-_LOCK = threading.Lock()
-
-
 def load_chat_model(model: str, device: str):
-    """(tokenizer, model) memoised per process."""
+    """(tokenizer, model), shared per process through the model manager."""
     from vtg.device import resolve_device
+    from vtg.engine import default_manager
 
     dev = resolve_device(device)
-    key = (model, dev)
-    with _LOCK:
-        if key not in _MODELS:
-            try:
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-            except ImportError:
-                raise DependencyError("the hf LLM backend", "transformers") from None
-            local = Path(model).expanduser()
-            source = str(local) if local.is_dir() else model
-            from vtg.encoders.weights import quiet_transformers
+    return default_manager().get("chat-model", (model, dev), lambda: _load(model, dev), label=f"{model} ({dev})")
 
-            quiet_transformers()
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-                net = AutoModelForCausalLM.from_pretrained(source, local_files_only=True)
-            except (OSError, ValueError) as exc:
-                raise WeightsNotFoundError(
-                    f"chat model {model!r} is not available locally ({type(exc).__name__}); download it with "
-                    f"`hf download {model}` or pass a directory written by save_pretrained"
-                ) from None
-            net.to(dev).eval()
-            _MODELS[key] = (tokenizer, net)
-        return _MODELS[key]
+
+def _load(model: str, dev: str):
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        raise DependencyError("the hf LLM backend", "transformers") from None
+    local = Path(model).expanduser()
+    source = str(local) if local.is_dir() else model
+    from vtg.encoders.weights import quiet_transformers
+
+    quiet_transformers()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        net = AutoModelForCausalLM.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise WeightsNotFoundError(
+            f"chat model {model!r} is not available locally ({type(exc).__name__}); download it with "
+            f"`hf download {model}` or pass a directory written by save_pretrained"
+        ) from None
+    net.to(dev).eval()
+    return tokenizer, net
 
 
 def render_prompt(tokenizer, messages: list[dict[str, str]]) -> str:

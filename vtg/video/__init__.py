@@ -13,6 +13,7 @@ from vtg.video.backends import BACKENDS, available_backends
 from vtg.video.image import load_image
 from vtg.video.info import VideoInfo, probe
 from vtg.video.reader import FrameBatch, iter_frames, read_frames
+from vtg.video.source import VideoSource
 
-__all__ = ["probe", "VideoInfo", "FrameBatch", "iter_frames", "read_frames", "load_image",
+__all__ = ["probe", "VideoInfo", "FrameBatch", "iter_frames", "read_frames", "load_image", "VideoSource",
            "BACKENDS", "available_backends"]

@@ -42,7 +42,11 @@ def existing_file(path, what: str = "video") -> Path:
 
 def check_path(path) -> Path:
     """The path as a Path, after checking it names a non-empty, readable regular file."""
-    p = existing_file(path)
+    return readable_video(existing_file(path))
+
+
+def readable_video(p: Path) -> Path:
+    """``p`` (known to be a regular file) after checking it is non-empty and readable."""
     if p.stat().st_size == 0:
         raise NotAVideoError(f"{p} is an empty file (0 bytes), not a video")
     if not os.access(p, os.R_OK):

@@ -46,9 +46,15 @@ def probe(path, backend: str = "pyav") -> VideoInfo:
     checks that decord can read this file correctly (it refuses MP4 edit lists, see
     :mod:`vtg.video.decord_backend`), so an unsuitable file fails here rather than mid-batch.
 
+    ``path`` may be a :class:`vtg.video.source.VideoSource`: its memoised probe is returned.
+
     Raises VideoNotFoundError, NotAVideoError (empty, text, image, audio-only), CorruptVideoError,
     UnsupportedVideoError, or UnknownNameError for an unknown backend.
     """
+    from vtg.video.source import VideoSource
+
+    if isinstance(path, VideoSource):  # checked once already; probed once per backend
+        return path.info(backend)
     from vtg.video.backends import get_backend
     from vtg.video.files import check_path
 

@@ -15,7 +15,6 @@ from typing import Iterator
 import numpy as np
 
 from vtg.video.geometry import resized
-from vtg.video.info import VideoInfo, probe
 from vtg.video.limits import check_frame_count, check_held_bytes, check_pixels
 from vtg.video.limits import max_frames as max_frames_limit
 from vtg.video.sampling import check_request, target_times
@@ -53,7 +52,7 @@ def _progress_bar(enabled: bool, total: int | None, path: Path):
 
 def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None, batch_size: int = 64,
                 size: int | None = None, backend: str = "pyav", progress: bool = False,
-                workers: int | None = None, frame_size=None, info: VideoInfo | None = None) -> Iterator[FrameBatch]:
+                workers: int | None = None, frame_size=None) -> Iterator[FrameBatch]:
     """Stream frames sampled at ``fps`` (None = every frame) in batches of ``batch_size``.
 
     Targets are ``t_k = k / fps`` while ``t_k < duration``, each served by the frame displayed at
@@ -63,22 +62,24 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     :meth:`~vtg.encoders.Encoder.decode_size`: frames shrunk toward the model's input inside the
     decoder's colour conversion). ``workers`` decoders run in parallel on long videos (default:
     one per 4 usable cores, :func:`vtg.video.segments.default_workers`; 1 = one decoder with
-    FFmpeg's own threads); the frames are the same either way. ``info``
-    skips a second probe when the caller already has one. Batches already yielded stay valid if
-    a later part of the file turns out damaged (CorruptVideoError is raised when that part is
-    reached).
+    FFmpeg's own threads); the frames are the same either way. ``path`` may be a
+    :class:`~vtg.video.source.VideoSource` (probed once for the whole query). Batches already
+    yielded stay valid if a later part of the file turns out damaged (CorruptVideoError is raised
+    when that part is reached).
     """
     from vtg.video.backends import get_backend
     from vtg.video.files import check_path
+    from vtg.video.source import VideoSource
 
     check_request(fps, max_frames, size, batch_size)
     reader = get_backend(backend)
-    path = check_path(path)
-    if info is None or Path(info.path) != path:
-        info = reader.probe(path)  # errors for missing/bad files surface here, before the first next()
+    if isinstance(path, VideoSource):  # checked and probed once for the whole query
+        info = path.info(backend)
+    else:
+        info = reader.probe(check_path(path))  # errors for missing/bad files surface here, before the first next()
     out_size = frame_size(info.width, info.height) if frame_size is not None else resized(info.width, info.height, size)
-    check_pixels(*out_size, path, "resized frames would be")
-    check_frame_count(planned_count(info, fps, max_frames), path,
+    check_pixels(*out_size, info.path, "resized frames would be")
+    check_frame_count(planned_count(info, fps, max_frames), info.path,
                       f"sampling at {fps:g} fps" if fps is not None else "taking every frame")
     targets = target_times(info.duration, fps, max_frames, info.num_frames)
     if workers is None:
@@ -145,18 +146,15 @@ def read_frames(path, fps: float | None = None, *, max_frames: int | None = None
                 backend: str = "pyav", workers: int | None = None) -> FrameBatch:
     """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`); refused up front when
     they would take more memory than :func:`vtg.video.limits.max_held_bytes`."""
-    from vtg.video.backends import get_backend
-    from vtg.video.files import check_path
+    from vtg.video.source import VideoSource
 
     check_request(fps, max_frames, size)
-    info = get_backend(backend).probe(check_path(path))
-    check_held_bytes(planned_count(info, fps, max_frames), *resized(info.width, info.height, size), path)
-    batches = list(iter_frames(path, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend,
-                               workers=workers, info=info))
+    source = VideoSource.of(path)  # probed once, here and by iter_frames
+    info = source.info(backend)
+    check_held_bytes(planned_count(info, fps, max_frames), *resized(info.width, info.height, size), source.path)
+    batches = list(iter_frames(source, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend,
+                               workers=workers))
     if not batches:
-        from vtg.video.files import check_path
-
-        info = probe(check_path(path), backend=backend)
         w, h = resized(info.width, info.height, size)
         return _empty(h, w)
     return FrameBatch(np.concatenate([b.times for b in batches]), np.concatenate([b.frames for b in batches]))

@@ -1,5 +1,6 @@
-"""UniVTG commands: ``vtg train univtg``, ``vtg pseudo-label``, ``vtg summarize`` and
-``vtg models convert univtg CKPT`` (added to the ``vtg models`` sub-app)."""
+"""UniVTG's own commands, mounted by the CLI through the method registry's command hook
+(:data:`vtg.methods.COMMANDS`): ``vtg train univtg``, ``vtg pseudo-label``, ``vtg summarize`` and
+``vtg models convert univtg CKPT``. The core CLI knows none of them by name."""
 
 from __future__ import annotations
 
@@ -9,49 +10,35 @@ from typing import List, Optional
 
 import typer
 
-from vtg.errors import UnknownNameError, UsageError
-
-train_app = typer.Typer(help="Train or fine-tune a grounding model.", no_args_is_help=True)
-
-#: method name -> "module:function(ckpt, out_dir) -> Path" for ``vtg models convert``.
-CONVERTERS = {"univtg": "vtg.methods.univtg.convert:convert_checkpoint"}
+from vtg.errors import UsageError
+from vtg.methods.base import MethodCommand
 
 
-@train_app.callback()
-def _train_group() -> None:
-    """Train or fine-tune a grounding model (methods with trainable weights)."""
-
-
-def register(app: typer.Typer) -> None:
-    from vtg.cli.models import models_app
-
-    train_app.command("univtg")(train_univtg_command)
-    app.add_typer(train_app, name="train")
-    app.command("pseudo-label")(pseudo_label_command)
-    app.command("summarize")(summarize_command)
-    models_app.command("convert")(convert_command)
+def cli_commands() -> list[MethodCommand]:
+    """Where each UniVTG command mounts on ``vtg``."""
+    return [
+        MethodCommand(("train", "univtg"), train_univtg_command),
+        MethodCommand(("pseudo-label",), pseudo_label_command),
+        MethodCommand(("summarize",), summarize_command),
+        MethodCommand(("models", "convert", "univtg"), convert_command),
+    ]
 
 
 def convert_command(
-    method: str = typer.Argument(..., help="Whose checkpoint it is: univtg."),
     checkpoint: Path = typer.Argument(..., help="The official checkpoint file, e.g. model_best.ckpt."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Directory to write (default: vtg-univtg beside the checkpoint)."),
     max_gib: Optional[float] = typer.Option(None, "--max-gib", help="Refuse checkpoints that would need more than this many GiB (default 4, or $VTG_MAX_CHECKPOINT_BYTES)."),
 ) -> None:
-    """Convert an official checkpoint once into safetensors + config.json (read without running its code)."""
-    import importlib
+    """Convert an official UniVTG checkpoint once into safetensors + config.json (read without running its code)."""
+    from .convert import convert_checkpoint
 
-    key = method.strip().lower()
-    if key not in CONVERTERS:
-        raise UnknownNameError("convertible method", method, list(CONVERTERS))
-    module, func = CONVERTERS[key].split(":")
     if output is not None:  # before reading the checkpoint: `-o CKPT` is refused untouched
         from vtg.outputs import check_output_dir
 
         check_output_dir(output, inputs=[checkpoint], what="-o")
     limit = {} if max_gib is None else {"max_bytes": max_gib * (1 << 30)}
-    out = getattr(importlib.import_module(module), func)(checkpoint, output, **limit)
-    typer.echo(f"wrote {out}; use it with: vtg ground VIDEO QUERY --method {key} --model {out}")
+    out = convert_checkpoint(checkpoint, output, **limit)
+    typer.echo(f"wrote {out}; use it with: vtg ground VIDEO QUERY --method univtg --model {out}")
 
 
 def train_univtg_command(
@@ -82,10 +69,11 @@ def train_univtg_command(
     """Train or fine-tune UniVTG with the paper's losses; prints one JSON line per epoch."""
     import json
 
-    from vtg.methods.univtg.config import ModelConfig, video_features_kind
-    from vtg.methods.univtg.data import read_annotations
-    from vtg.methods.univtg.features import FeatureSource, build_samples
-    from vtg.methods.univtg.train import Trainer, TrainOptions
+    from .config import ModelConfig, video_features_kind
+    from .data import read_annotations
+    from .features import FeatureSource, build_samples
+    from .train import Trainer, TrainOptions
+
     from vtg.outputs import check_output, check_output_dir
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -130,8 +118,9 @@ def _training_encoder(explicit: Optional[str], init: Optional[Path], *, computes
     error); a run whose features all come precomputed from folders records an encoder only when
     one was named, since vtg cannot know what produced them otherwise."""
     from vtg.encoders.specs import parse_spec
-    from vtg.methods.univtg.features import CLIP_ENCODER
-    from vtg.methods.univtg.weights import choose_encoder, recorded_encoder
+
+    from .features import CLIP_ENCODER
+    from .weights import choose_encoder, recorded_encoder
 
     run = choose_encoder(explicit, init, CLIP_ENCODER)
     known = computes or explicit is not None or (init is not None and recorded_encoder(init) is not None)
@@ -151,7 +140,7 @@ def pseudo_label_command(
 ) -> None:
     """CLIP-teacher pseudo labels (point / interval / curve) for pre-training UniVTG."""
     from vtg.api import check_video_path
-    from vtg.methods.univtg.pseudo_labels import pseudo_label_videos, read_vocabulary
+    from .pseudo_labels import pseudo_label_videos, read_vocabulary
 
     if (vocabulary is None) == (concepts is None):
         raise UsageError("give exactly one of --vocabulary FILE or --concepts 'a,b,c'")

@@ -1,5 +1,8 @@
 """``vtg parse ANSWERS.jsonl --answer-format F``: other Video-LLMs' raw answers -> vtg's JSONL.
 
+The Video-LLM package's own command (its answer parsers live here), mounted on ``vtg`` through
+the registry's command hook.
+
 Each input line is one answer: ``{"qid", "video" or "vid", "query", "duration", "answer"}``, plus
 ``"timestamps"`` (the shown frames' times) for frame-number formats. The output is vtg's prediction
 JSONL (one Grounding record a line, moments in the order the model listed them), so ``vtg eval``
@@ -20,8 +23,11 @@ import typer
 from vtg.errors import DataError
 
 
-def register(app: typer.Typer) -> None:
-    app.command("parse")(parse_command)
+def cli_commands() -> list:
+    """Mounted by the CLI through the method registry's command hook (:data:`vtg.methods.COMMANDS`)."""
+    from vtg.methods.base import MethodCommand
+
+    return [MethodCommand(("parse",), parse_command)]
 
 
 def parse_command(
@@ -31,7 +37,7 @@ def parse_command(
 ) -> None:
     """Turn raw Video-LLM answers into vtg predictions (for vtg eval / vtg export)."""
     from vtg.cli.options import emit
-    from vtg.methods.videollm.answers import FORMATS
+    from .answers import FORMATS
     from vtg.errors import UnknownNameError
 
     if answer_format.strip().lower() not in FORMATS:
@@ -65,7 +71,7 @@ def _lines(path: Path):
 
 def grounding_of(record: Any, answer_format: str):
     """One answer record -> a Grounding (moments ranked in the order the model gave them)."""
-    from vtg.methods.videollm.answers import parse_answer
+    from .answers import parse_answer
     from vtg.types import Grounding, Moment, Saliency
 
     if not isinstance(record, dict):
