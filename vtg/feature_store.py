@@ -79,8 +79,9 @@ class EntryWriter:
 
     def written(self) -> np.ndarray:
         """What was streamed so far, read back into memory (when the entry cannot be finished)."""
-        self.fh.flush()
-        data = np.fromfile(self.tmp, dtype=DTYPE, offset=_HEADER)
+        if not self.fh.closed:
+            self.fh.flush()
+        data = np.fromfile(self.tmp, dtype=DTYPE, offset=_HEADER, count=self.count * int(np.prod(self.tail or ())))
         return data.reshape(self.count, *(self.tail or ()))
 
     def all_times(self) -> np.ndarray:
@@ -88,20 +89,20 @@ class EntryWriter:
 
     def commit(self, tail: tuple[int, ...]) -> Path:
         """Finish the header, flush to disk and move the files into place (sidecar: the caller)."""
-        from vtg.fileio import _file_mode, atomic_write_bytes
+        from vtg import fileio
 
+        import io
+
+        buf = io.BytesIO()  # the times first: if that write fails, the features file is still open
+        np.save(buf, self.all_times())
+        fileio.atomic_write_bytes(self.times_path, buf.getvalue())
         shape = (self.count, *(self.tail if self.tail is not None else tail))
         self.fh.seek(0)
         self.fh.write(npy_header(shape))
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()
-        os.chmod(self.tmp, _file_mode(self.final))
-        import io
-
-        buf = io.BytesIO()
-        np.save(buf, self.all_times())
-        atomic_write_bytes(self.times_path, buf.getvalue())
+        os.chmod(self.tmp, fileio._file_mode(self.final))
         os.replace(self.tmp, self.final)
         return self.final
 

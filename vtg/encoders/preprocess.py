@@ -96,7 +96,10 @@ _NEUTRAL = {"MaybeConvertMode", "MaybeToTensor", "ToTensor", "_convert_to_rgb", 
 
 
 def for_open_clip(compose) -> BatchTransform | None:
-    """The batch equivalent of an open_clip validation ``Compose``; None if it holds anything else."""
+    """The batch equivalent of an open_clip validation ``Compose``; None if it holds anything else
+    (or there is none: a text-only model, which must not import torchvision)."""
+    if not getattr(compose, "transforms", None):
+        return None
     from torchvision import transforms as T
 
     resize = crop = norm = None
@@ -124,6 +127,8 @@ def for_open_clip(compose) -> BatchTransform | None:
 def for_hf_processor(processor) -> BatchTransform | None:
     """The batch path for a transformers image processor: itself, when it is the torchvision backend
     with the plain resize / crop / rescale / normalise steps; None otherwise."""
+    if processor is None:  # a text-only model
+        return None
     try:
         from transformers.image_processing_backends import TorchvisionBackend
     except ImportError:
