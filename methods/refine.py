@@ -164,8 +164,20 @@ class Refine(Method):
             raise UsageError("refine option max_window must be a positive number of seconds")
         return cfg
 
-    def fast_stage(self, video: str | Path) -> Method:
-        """TFVTG (features cached, windows capped at ``max_window`` s) or UniVTG with a model."""
+    # -- hooks: the fast stage reads the cached features, so it answers for them --------------
+    def feature_settings(self, video: str | Path | None = None) -> dict:
+        """The fast stage's encoder and sampling (``vtg index`` and the preflight use them)."""
+        return self.fast_stage(video).feature_settings(video)
+
+    def check_weights(self) -> None:
+        self.fast_stage(None).check_weights()
+
+    def prepare(self, video: str | Path, *, progress: bool = False) -> None:
+        self.fast_stage(video).prepare(video, progress=progress)
+
+    def fast_stage(self, video: str | Path | None) -> Method:
+        """TFVTG (features cached, windows capped at ``max_window`` s on ``video``) or UniVTG with
+        a model; ``video`` None: the stage as configured, without the cap."""
         from vtg.methods import load_method
 
         cfg = self.config
@@ -183,7 +195,7 @@ class Refine(Method):
         if cfg.fps is not None:
             options["fps"] = cfg.fps
         method = load_method("tfvtg", **options)
-        return _cap_windows(method, video, cfg.max_window)
+        return method if video is None else _cap_windows(method, video, cfg.max_window)
 
     def video_llm(self) -> Method:
         from vtg.methods import load_method

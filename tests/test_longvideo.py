@@ -308,3 +308,19 @@ def test_refine_uses_univtg_as_fast_stage_when_given_a_model(monkeypatch, tiny_m
     assert result.meta["fast_method"] == "univtg" and len(seen) == len(result.meta["windows"]) >= 1
     assert all(w["frames"] <= 4 for w in result.meta["windows"])
     assert result.moments and result.moments[0].score >= 0.5
+
+
+def test_refine_hooks_are_the_fast_stages(make_video, tmp_path):
+    """vtg index / the preflight / batch prefetch see the fast stage's encoder and sampling."""
+    from vtg.encoders.testing import tiny_hf_clip
+
+    encoder = str(tiny_hf_clip(tmp_path / "clip"))
+    video = make_video("v.mp4", [((200, 30, 30), 6.0, 0)])
+    refine = load_method("refine", encoder=encoder, fps=1.0, device="cpu")
+    tfvtg = load_method("tfvtg", encoder=encoder, fps=1.0, device="cpu")
+    assert refine.feature_settings(video) == tfvtg.feature_settings(video)
+    assert refine.feature_settings(video)["encoder"] == encoder
+    from vtg.errors import WeightsNotFoundError
+
+    with pytest.raises(WeightsNotFoundError, match="no UniVTG weights"):  # before any download
+        load_method("refine", fast_model=str(tmp_path / "missing")).check_weights()

@@ -194,20 +194,32 @@ class TFVTG(Method):
 
     def _ground_text(self, encoder, features, plan, calib: str, localise):
         """Moments and saliency for a decomposed sentence query."""
-        groups = [list(plan.descriptions)] + [list(s.descriptions) for s in plan.sub_events]
-        flat = [d for g in groups for d in g]
-        sims = encoder.similarity(features, encoder.encode_texts(flat))
-        curves = [calibration.calibrate(sims[:, i], calib) for i in range(len(flat))]
-        per_desc = [localise(c) for c in curves]
-        query_results = per_desc[:len(groups[0])]
-        saliency = np.mean(curves[:len(groups[0])], axis=0)
-        if plan.trivial:
-            return query_results[0], saliency
-        subs, pos = [], len(groups[0])
-        for g in groups[1:]:
-            subs.append(per_desc[pos:pos + len(g)])
-            pos += len(g)
-        return fuse(query_results, subs, plan.relationship, self.config.gamma), saliency
+        sims = encoder.similarity(features, encoder.encode_texts(plan_texts(plan)))
+        return ground_similarities(sims, plan, calib, localise, self.config.gamma)
+
+
+def plan_texts(plan) -> list[str]:
+    """Every description of a decomposition, in the column order :func:`ground_similarities` reads:
+    the query and its rewrites, then each sub-event's descriptions."""
+    return [*plan.descriptions, *(d for s in plan.sub_events for d in s.descriptions)]
+
+
+def ground_similarities(sims: np.ndarray, plan, calib: str, localise, gamma: float):
+    """Moments and saliency from per-frame similarities ``sims`` [frames, descriptions] (columns as
+    :func:`plan_texts`): each curve calibrated and localised, sub-events fused (Sec. 3.4). Shared
+    by ``ground`` and the library search, which computes ``sims`` from its own feature scan."""
+    groups = [len(plan.descriptions)] + [len(s.descriptions) for s in plan.sub_events]
+    curves = [calibration.calibrate(sims[:, i], calib) for i in range(sum(groups))]
+    per_desc = [localise(c) for c in curves]
+    query_results = per_desc[:groups[0]]
+    saliency = np.mean(curves[:groups[0]], axis=0)
+    if plan.trivial:
+        return query_results[0], saliency
+    subs, pos = [], groups[0]
+    for size in groups[1:]:
+        subs.append(per_desc[pos:pos + size])
+        pos += size
+    return fuse(query_results, subs, plan.relationship, gamma), saliency
 
 
 def video_duration(video: str | Path | VideoSource) -> float:
@@ -220,6 +232,11 @@ def image_similarity(encoder, features: np.ndarray, image: Path) -> np.ndarray:
     from vtg.video import load_image
 
     ref = encoder.encode_images(load_image(image)[None])[0]
+    return similarity_to_image(features, ref)
+
+
+def similarity_to_image(features: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Cosine of every frame to the encoded example image ``ref`` (one frame's features)."""
     feats = np.asarray(features, np.float32)
     if feats.ndim == 3:
         return np.einsum("nqd,qd->n", feats, ref) / feats.shape[1]

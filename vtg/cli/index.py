@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 
 def index_command(
-    videos: List[Path] = typer.Argument(..., help="Video files to index."),
+    videos: List[Path] = typer.Argument(..., help="Video files to index (folders, with --library)."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Take encoder and fps defaults from this method."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec (see `vtg models`)."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second."),
@@ -33,6 +33,7 @@ def index_command(
     verify: bool = typer.Option(False, "--verify", help="Use cached features only when the whole video file's SHA-256 matches (reads the whole file)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per video."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    library: Optional[str] = typer.Option(None, "--library", "-L", help="Index the videos under these folders into a searchable library (see `vtg search`)."),
     offline: bool = typer.Option(False, "--offline", help="Never download: a model that is not cached is an error (as HF_HUB_OFFLINE=1)."),
 ) -> None:
     """Decode and encode VIDEO... once so later queries skip both.
@@ -43,16 +44,21 @@ def index_command(
 
     set_verify(verify)
     with offline_scope(offline):
-        _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress)
+        _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress, library)
 
 
-def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress) -> None:
+def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress, library) -> None:
     from vtg.cli import preflight
     from vtg.errors import UsageError, VideoError, VtgError
     from vtg.features import video_features
     from vtg.video.source import VideoSource
 
     show = sys.stderr.isatty() if progress is None else progress
+    if library is not None:
+        from vtg.cli.search import index_library_command
+
+        return index_library_command(videos, library, method=method, encoder=encoder, fps=fps, max_frames=max_frames,
+                                     device=device, refresh=refresh, as_json=as_json, progress=show)
     failed = 0
     for video in videos:
         start = time.perf_counter()

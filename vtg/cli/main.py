@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "vtg.cli.ground",
     "vtg.cli.info",
     "vtg.cli.index",
+    "vtg.cli.search",
     "vtg.cli.models",
     "vtg.cli.batch",
     "vtg.cli.export",
@@ -31,6 +32,7 @@ COMMAND_MODULES = [
     "vtg.cli.report",
     "vtg.cli.method_commands",
     "vtg.cli.overlay",
+    "vtg.cli.serve",
 ]
 
 app = typer.Typer(

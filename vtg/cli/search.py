@@ -1,0 +1,96 @@
+"""``vtg search QUERY --library NAME`` and the library side of ``vtg index DIR... --library NAME``.
+
+Both are thin: they call :mod:`vtg.library` and print. Search results are ordinary groundings (one
+per video with a hit), so they go through the same writers as ``vtg ground`` and ``vtg export``
+reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vtg.cli.options import emit, parse_key_values, pick_format
+from vtg.writers import WRITERS
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search_command)
+
+
+def search_command(
+    query: Optional[str] = typer.Argument(None, help="What to find, e.g. \"person opens the door\"."),
+    library: str = typer.Option(..., "--library", "-L", help="Library name (or folder) built by `vtg index DIR... --library`."),
+    top: int = typer.Option(20, "--top", "-n", min=1, max=10000, help="How many moments to list, across all videos."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Query by an example image instead of text."),
+    method: str = typer.Option("tfvtg", "--method", "-m", help="Localiser placing the boundaries (methods that ground from frame features)."),
+    per_video: int = typer.Option(3, "--per-video", min=1, help="At most this many moments of one video in the list."),
+    candidates: Optional[int] = typer.Option(None, "--candidates", min=1, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="Query decomposition: rules, hf:<model>, json:<file>, or openai:<model> with --llm-url."),
+    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
+    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Any method option as key=value (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=f"Output format: {', '.join(WRITERS)}."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result to this file."),
+) -> None:
+    """Rank the moments of every video in a library for QUERY (or --image)."""
+    from vtg.library import search
+
+    options = {k: v for k, v in {"llm": llm, "llm_url": llm_url, "device": device}.items() if v is not None}
+    options.update(parse_key_values(option))
+    fmt = pick_format(fmt, as_json, output)
+    results = search(library, query, image=image, top=top, method=method, candidates=candidates, per_video=per_video,
+                     **options)
+    if not results:
+        typer.echo(f"vtg search: no moment found in library {library!r}", err=True)
+    emit(results, fmt, output)
+
+
+def index_library_command(folders: List[Path], library: str, *, method: str, encoder: str | None, fps: float | None,
+                          max_frames: int | None, device: str, refresh: bool, as_json: bool, progress: bool) -> None:
+    """``vtg index DIR... --library NAME``: one line per video as its fate is decided, then a summary.
+    The encoder is made local first (downloaded on first use, or a one-line error offline)."""
+    from vtg.cli import preflight
+    from vtg.errors import VtgError
+    from vtg.library import library_folder, open_library
+    from vtg.library.walk import resolve_roots
+
+    resolve_roots(folders)  # usage errors (missing folder, bad library name) before any download
+    library_folder(library)
+    spec = encoder or preflight.method_settings(method, {}, None, check=False).encoder
+    if spec:
+        preflight.ensure_models(preflight.Settings(spec, fps, max_frames))
+
+    def report(path: Path, status: str, detail: str) -> None:
+        if as_json:  # json.dumps escapes what a terminal would not show, keeping the exact name
+            typer.echo(json.dumps({"video": str(path), "status": status, "detail": detail}))
+        else:
+            typer.echo(printable(f"{path}: {status}{': ' + detail if detail else ''}"),
+                       err=status in ("error", "skipped"))
+
+    with open_library(library, create=True) as lib:
+        summary = lib.index(folders, encoder=encoder, fps=fps, method=method, max_frames=max_frames, device=device,
+                            refresh=refresh, progress=progress, report=report)
+        total = sum(1 for row in lib.videos() if row.status == "ok")
+        folder = lib.folder
+    line = summary.to_dict() | {"videos": total, "folder": str(folder)}
+    if as_json:
+        typer.echo(json.dumps(line))
+    else:
+        typer.echo(f"library {library}: {summary.indexed} indexed, {summary.touched} touched, {summary.unchanged} "
+                   f"unchanged, {summary.dropped} dropped, {summary.errors} errors, {summary.skipped} skipped; "
+                   f"{total} videos searchable ({summary.seconds:.1f} s) -> {folder}")
+    if summary.errors:
+        raise VtgError(f"{summary.errors} videos could not be indexed (recorded in the library with the reason)")
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: control characters and undecodable bytes (lone surrogates from file
+    names) escaped, everything else as is."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
+

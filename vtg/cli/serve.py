@@ -1,0 +1,59 @@
+"""``vtg serve [ROOT...] [--library NAME]``: answer queries over HTTP with the models kept warm."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vtg.cli.ground import method_options
+from vtg.cli.options import parse_key_values
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
+
+
+def serve_command(
+    roots: Optional[List[Path]] = typer.Argument(None, help="Folders whose videos may be grounded and played."),
+    library: Optional[List[str]] = typer.Option(None, "--library", "-L", help="Library (name or folder, built by `vtg index DIR --library`) to search; repeatable."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --token."),
+    port: int = typer.Option(8000, "--port", "-p", help="TCP port."),
+    token: Optional[str] = typer.Option(None, "--token", envvar="VTG_SERVE_TOKEN",
+                                        help="Every request must carry it (Bearer header or the page's cookie)."),
+    max_concurrent: int = typer.Option(2, "--max-concurrent", min=1, help="Grounding/search requests run at once; more get 503."),
+    method: str = typer.Option("tfvtg", "--method", "-m", help="Grounding method (see `vtg methods`)."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Feature encoder (see `vtg models`)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model id or directory for Video-LLM / UniVTG methods."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Method preset (requests may override it)."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="Query decomposition backend (see `vtg ground --help`)."),
+    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible endpoint for --llm openai:..."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
+    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Any method option as key=value (repeatable)."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),
+) -> None:
+    """Serve grounding and library search over HTTP, with a web page at http://HOST:PORT/."""
+    from vtg.errors import UsageError
+    from vtg.serve import ServeConfig, run
+
+    if log_level not in LOG_LEVELS:
+        raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+
+    options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm, llm_url=llm_url,
+                             device=device)
+    options.update(parse_key_values(option))
+    config = ServeConfig(roots=tuple(roots or ()), libraries=tuple(library or ()), host=host, port=port,
+                         token=token, max_concurrent=max_concurrent, method=method, method_options=options)
+
+    def ready(service) -> None:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        login = "/?token=<token>" if token else "/"
+        typer.echo(f"vtg serve: {method} warm; {len(config.roots)} folder(s), {len(config.libraries)} "
+                   f"librar{'y' if len(config.libraries) == 1 else 'ies'}; open http://{shown}:{port}{login}", err=True)
+
+    run(config, log_level=log_level, ready=ready)

@@ -1,0 +1,171 @@
+"""``vtg search``: rank moments across every video of a library.
+
+1. The query is decomposed and encoded once with the library's encoder (a sentence loads only its
+   text tower).
+2. An exact scan (:mod:`vtg.library.scan`) scores every frame of every video and keeps each
+   video's best frame similarity.
+3. The ``candidates`` videos with the best frames (default: twice the videos the list can span,
+   ``2 * ceil(top / per_video)``, at least 10) are read back one at a time and the method's localiser places the boundaries on their curves (TFVTG: the
+   same window scoring and fusion as ``vtg ground``; :mod:`vtg.library.tfvtg`).
+4. Moments are ranked across videos. A localiser's confidences are relative to the best moment of
+   their own video (TFVTG divides by it), so they cannot be compared between videos; each moment's
+   score is its confidence times the video's *relevance*, ``(1 + r) / 2`` with ``r`` the raw
+   cosine similarity of the query to the best-matching frame inside the video's best moment (a
+   peak, not a mean: a mean would reward a method's loose boundaries on one video over tight
+   ones on another). Within a video the method's order is kept; across videos the video whose
+   best moment holds the closest match comes first, on the encoder's own scale, the same for
+   every video. Each video keeps at most ``per_video`` moments (default 3): confidences of a
+   video's runner-up moments are often close to 1, and uncapped they would fill the list with a
+   few videos' variations of one hit.
+
+The result is a list of :class:`vtg.types.Grounding`, one per video with a hit, each holding its
+moments among the overall ``top``, ordered by its best moment: what ``vtg ground`` returns for one
+video, so the same writers print it and ``vtg export`` cuts its clips.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from pathlib import Path
+
+import numpy as np
+
+from vtg.errors import UsageError
+from vtg.methods.base import Query
+from vtg.types import Grounding, Moment, Saliency
+
+#: Methods whose localiser can run on library features: name -> "module:class".
+SEARCHERS = {"tfvtg": "vtg.library.tfvtg:TFVTGSearch"}
+
+
+def make_searcher(method: str, **options):
+    """The search-side localiser of ``method``; methods that do not work from frame features
+    (Video-LLMs, UniVTG's token features) cannot search a library."""
+    name = (method or "").strip().lower()
+    if name not in SEARCHERS:
+        raise UsageError(f"method {method!r} cannot search a library (it does not ground from cached frame "
+                         f"features); methods that can: {', '.join(SEARCHERS)}")
+    module, cls = SEARCHERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(**options)
+
+
+def search(library, query: str | None = None, *, image: Path | str | None = None, top: int = 20,
+           method: str = "tfvtg", candidates: int | None = None, per_video: int = 3,
+           **options) -> list[Grounding]:
+    """The ``top`` best moments of the library for ``query`` (text) or ``image`` (query by example),
+    grouped per video (see the module docstring). ``options`` are the method's options."""
+    from vtg.library.store import Library, open_library
+
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise UsageError(f"top must be a positive integer, got {top!r}")
+    for name, value in (("candidates", candidates), ("per_video", per_video)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise UsageError(f"{name} must be a positive integer, got {value!r}")
+    q = Query.of(query, image)
+    if q.image is not None:
+        from vtg.video.files import existing_file
+
+        existing_file(q.image, "image")
+    lib = library if isinstance(library, Library) else open_library(library)
+    try:
+        candidates = candidates or default_candidates(top, per_video)
+        return _search(lib, q, top, candidates, per_video, method, options)
+    finally:
+        if lib is not library:
+            lib.close()
+
+
+def default_candidates(top: int, per_video: int) -> int:
+    """Videos to localise: twice the videos a list of ``top`` moments can span, at least 10."""
+    return max(10, 2 * math.ceil(top / per_video))
+
+
+def _search(lib, q: Query, top: int, candidates: int, per_video: int, method: str,
+            options: dict) -> list[Grounding]:
+    searcher = make_searcher(method, **_without_encoder(lib, options))
+    view = lib.view()
+    if not view.videos:
+        return []
+    encoder = _encoder(lib, searcher.config.device, text_only=q.image is None)
+    prepared = searcher.prepare(encoder, q)
+    return rank(view, searcher, prepared, top=top, candidates=candidates, per_video=per_video, library=lib.name,
+                encoder=encoder.spec)
+
+
+def rank(view, searcher, prepared, *, top: int, candidates: int, per_video: int = 3, library: str,
+         encoder: str) -> list[Grounding]:
+    """Steps 2-4 of the module docstring for an already encoded query (``searcher.prepare``)."""
+    from vtg.library.scan import scan
+
+    best, _ = scan(view, prepared.relevance)
+    order = sorted(best, key=lambda vid: (-best[vid], vid))[:candidates]
+    videos = {v.id: v for v in view.videos}
+    hits = []  # (score, video order, rank, video id, moment)
+    found: dict[int, tuple] = {}
+    for pos, vid in enumerate(order):
+        video = videos[vid]
+        moments, saliency, raw, meta = searcher.localise(prepared, view.video_features(video), float(video.duration))
+        if not moments:
+            continue
+        relevance = _peak_inside(raw, moments[0], float(video.duration))
+        scale = (1.0 + relevance) / 2.0
+        scored = [Moment(m.start, m.end, m.score * scale) for m in moments[:per_video]]
+        times = view.video_times(video)
+        meta["peak_time"] = round(float(times[int(np.argmax(raw))]), 3)  # the video's best frame
+        found[vid] = (video, times, saliency, meta, relevance)
+        hits.extend((m.score, pos, rank, vid, m) for rank, m in enumerate(scored))
+    hits.sort(key=lambda h: (-h[0], h[1], h[2]))
+    return _group(library, hits[:top], found, prepared.label, encoder, searcher.name)
+
+
+def ranked_rows(results: list[Grounding]) -> list[tuple[str, float, float, float]]:
+    """``(video, start, end, score)`` of every moment of a search, best first across videos."""
+    rows = [(g.video, m.start, m.end, m.score) for g in results for m in g.moments]
+    return sorted(rows, key=lambda r: -r[3])
+
+
+def _group(name: str, hits: list, found: dict, label: str, spec: str, method: str) -> list[Grounding]:
+    """One Grounding per video, in the order of each video's best hit."""
+    per_video: dict[int, list[Moment]] = {}
+    for _, _, _, vid, moment in hits:
+        per_video.setdefault(vid, []).append(moment)
+    out = []
+    for vid, moments in per_video.items():
+        video, times, saliency, meta, relevance = found[vid]
+        out.append(Grounding(
+            query=label, video=str(video.path), duration=float(video.duration), moments=tuple(moments),
+            saliency=Saliency(times, saliency), method=method,
+            meta={"library": name, "video_id": video.id, "encoder": spec, "fps": video.fps,
+                  "frames": video.frames, "relevance": round(float(relevance), 6), **meta}))
+    return out
+
+
+def _peak_inside(curve: np.ndarray, moment: Moment, duration: float) -> float:
+    """Largest value of ``curve`` over the frames of ``moment`` (at least one frame)."""
+    n = len(curve)
+    i0 = min(n - 1, max(0, int(math.floor(moment.start / duration * n + 1e-9))))
+    i1 = max(i0 + 1, min(n, int(math.ceil(moment.end / duration * n - 1e-9))))
+    return float(np.max(curve[i0:i1]))
+
+
+def _without_encoder(lib, options: dict) -> dict:
+    """The method options minus ``encoder``: a library is searched with the encoder it was built
+    with; asking for another one is an error, not a silent switch."""
+    options = dict(options)
+    asked = options.pop("encoder", None)
+    if asked is not None and lib.encoder is not None:
+        from vtg.encoders.specs import parse_spec
+
+        if parse_spec(asked).canonical != lib.encoder:
+            raise UsageError(f"library {lib.name!r} was built with {lib.encoder}, not {asked}; "
+                             "search it without --encoder or index another library")
+    return options
+
+
+def _encoder(lib, device: str, *, text_only: bool):
+    """The library's encoder, shared through the model manager: a sentence query loads only the
+    text tower (the frames are already encoded); an image query needs the image tower."""
+    from vtg.encoders import load_encoder
+
+    return load_encoder(lib.encoder, device=device, text_only=text_only)

@@ -1,0 +1,107 @@
+"""The FastAPI application: routes over a :class:`~vtg.serve.service.Service`.
+
+Routes stay thin: they validate the body (pydantic models with bounded fields), take a slot
+without waiting, run the blocking work in a worker thread and return JSON. ``GET /videos/{id}``
+is starlette's ``FileResponse``, which answers HTTP range requests (206 with ``Content-Range``,
+suffix ranges, 416 for a range past the end), so browsers can seek without downloading.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any, Dict, Optional, Union
+
+from fastapi import FastAPI, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from vtg.serve import errors
+from vtg.serve.config import MAX_QUERY_CHARS, MAX_TOP
+from vtg.serve.guard import Guard
+from vtg.serve.service import Service
+
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+#: The page loads nothing from elsewhere; scripts only from this server (no inline script).
+CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
+       "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+
+Scalar = Union[bool, int, float, str]
+
+
+class GroundRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    video: str = Field(min_length=1, max_length=1024)
+    query: Optional[str] = Field(None, max_length=MAX_QUERY_CHARS)
+    image: Optional[str] = Field(None, min_length=1, max_length=1024)
+    top_k: Optional[int] = Field(None, ge=1, le=MAX_TOP)
+    options: Dict[str, Scalar] = Field(default_factory=dict, max_length=16)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: Optional[str] = Field(None, max_length=MAX_QUERY_CHARS)
+    image: Optional[str] = Field(None, min_length=1, max_length=1024)
+    library: Optional[str] = Field(None, max_length=256)
+    top: int = Field(20, ge=1, le=MAX_TOP)
+    options: Dict[str, Scalar] = Field(default_factory=dict, max_length=16)
+
+
+def static_text(name: str) -> str:
+    return resources.files("vtg.serve").joinpath("static", name).read_text("utf-8")
+
+
+def create_app(service: Service):
+    """The ASGI app serving ``service`` (wrapped in the token / Host / body-size guard)."""
+    app = FastAPI(title="vtg", docs_url=None, redoc_url=None, openapi_url=None)
+    errors.install(app, service.config.roots)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page():
+        return HTMLResponse(static_text("index.html"), headers={"Content-Security-Policy": CSP})
+
+    @app.get("/static/{name}")
+    async def static(name: str):
+        if name not in STATIC:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return Response(static_text(name), media_type=STATIC[name])
+
+    @app.get("/health")
+    async def health() -> Dict[str, Any]:
+        return service.health()
+
+    @app.post("/ground")
+    async def ground(req: GroundRequest) -> Dict[str, Any]:
+        with service.slots.hold():
+            return await run_in_threadpool(service.ground, req.video, req.query, req.image, req.top_k, req.options)
+
+    @app.post("/search")
+    async def search(req: SearchRequest) -> Dict[str, Any]:
+        with service.slots.hold():
+            return await run_in_threadpool(service.search, req.library, req.query, req.image, req.top, req.options)
+
+    @app.get("/videos")
+    async def videos() -> Dict[str, Any]:
+        return {"videos": await run_in_threadpool(service.videos)}
+
+    @app.get("/videos/{ident}")
+    async def video(ident: str):
+        entry = await run_in_threadpool(service.catalog.get, ident)
+        return FileResponse(entry.path, media_type=media_type(entry.path.name),
+                            headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/thumbs/{ident}")
+    async def thumb(ident: str, t: float = Query(0.0)):
+        data = await run_in_threadpool(service.thumbnail, ident, t)
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+    return Guard(app, token=service.config.token, loopback=service.config.loopback,
+                 max_body=service.config.max_body_bytes)
+
+
+def media_type(name: str) -> str:
+    import mimetypes
+
+    guess = mimetypes.guess_type(name)[0] or ""
+    return guess if guess.startswith("video/") else "application/octet-stream"

@@ -1,0 +1,85 @@
+"""What a ``vtg serve`` process serves and how: :class:`ServeConfig`, checked once at start-up.
+
+The safety rules live here so the CLI and tests build servers the same way: a bind address other
+than loopback needs a token (anyone on the network could otherwise read the served videos and
+spend the machine's compute), and every size the server accepts has a ceiling.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vtg.errors import UsageError
+
+#: Method options a request may set: they change how moments are scored, never which model,
+#: device, file or endpoint is used (those are the operator's choice, fixed at start-up).
+REQUEST_OPTIONS = frozenset({
+    "preset", "stride", "max_window_fraction", "mask_threshold", "rise_threshold", "nms_iou",
+    "gamma", "dynamic_weight", "calibration",
+})
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_QUERY_CHARS = 1000
+MAX_TOP = 100
+#: Tokens travel in a header and a cookie: no spaces, quotes, commas or semicolons.
+TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{8,256}")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """``roots``: folders whose videos may be read; ``libraries``: library names or paths to search.
+
+    ``method``/``method_options`` configure the one warm method every request uses;
+    ``max_concurrent`` grounding or search requests run at once (more get 503 at once, never a
+    queue); ``token`` is required by every request when set.
+    """
+
+    roots: tuple[Path, ...] = ()
+    libraries: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None
+    max_concurrent: int = 2
+    method: str = "tfvtg"
+    method_options: dict[str, Any] = field(default_factory=dict)
+    max_body_bytes: int = MAX_BODY_BYTES
+    thumb_cache_entries: int = 512
+
+    def __post_init__(self) -> None:
+        roots = []
+        for root in self.roots:
+            path = Path(root).expanduser()
+            if not path.is_dir():
+                raise UsageError(f"served root {path} is not a directory")
+            roots.append(path.resolve())
+        object.__setattr__(self, "roots", tuple(roots))
+        if not roots and not self.libraries:
+            raise UsageError("nothing to serve: give a video folder (ROOT) or --library NAME")
+        if self.token is not None and not TOKEN_RE.fullmatch(self.token):
+            raise UsageError("--token must be 8-256 characters from A-Z a-z 0-9 . _ ~ + / = - "
+                             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
+        if not is_loopback(self.host) and not self.token:
+            raise UsageError(f"binding {self.host} exposes the server beyond this machine; "
+                             "give --token (or VTG_SERVE_TOKEN) so every request must carry it")
+        if self.max_concurrent < 1:
+            raise UsageError("--max-concurrent must be at least 1")
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"--port {self.port} is not a TCP port")
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``: addresses only this machine can reach."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

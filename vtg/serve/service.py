@@ -1,0 +1,177 @@
+"""What the server does, without HTTP: one warm method, the served files, the libraries.
+
+:class:`Service` is built once per process: it loads the method (and its models) at start-up and
+warms them, so the first request costs what every later one does. Routes call its ``ground`` /
+``search`` from worker threads; :class:`Slots` caps how many run at once and refuses the rest
+immediately (the caller answers 503), so a burst of requests never becomes a queue of minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+from typing import Any
+
+from vtg.errors import UsageError
+from vtg.serve.catalog import Catalog, Entry
+from vtg.serve.config import MAX_QUERY_CHARS, REQUEST_OPTIONS, ServeConfig
+from vtg.serve.errors import Overloaded
+from vtg.serve.thumbs import ThumbnailCache
+from vtg.types import Grounding
+
+log = logging.getLogger("vtg.serve")
+
+
+class Slots:
+    """A counting semaphore that never waits: ``hold()`` raises :class:`Overloaded` when full."""
+
+    def __init__(self, size: int):
+        self.size, self.busy = size, 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self):
+        with self._lock:
+            if self.busy >= self.size:
+                raise Overloaded(f"the server is busy ({self.size} requests running); retry shortly")
+            self.busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.busy -= 1
+
+
+def request_options(method, options: dict[str, Any]) -> dict[str, Any]:
+    """The per-request options, allowed only from :data:`REQUEST_OPTIONS` (scoring parameters)."""
+    fields = {f.name for f in dataclasses.fields(method.config)}
+    allowed = sorted(REQUEST_OPTIONS & fields)
+    bad = [k for k in options if k not in allowed]
+    if bad:
+        raise UsageError(f"option {bad[0][:40]!r} cannot be set per request; allowed: {', '.join(allowed)}")
+    for key, value in options.items():
+        if isinstance(value, str) and len(value) > 100:
+            raise UsageError(f"option {key} is too long")
+    return dict(options)
+
+
+class Service:
+    """The warm method, the catalog of served files, the open libraries and the thumbnails."""
+
+    def __init__(self, config: ServeConfig):
+        from vtg.methods import load_method
+
+        self.config = config
+        self.catalog = Catalog(config.roots)
+        self.method = load_method(config.method, **config.method_options)
+        self.slots = Slots(config.max_concurrent)
+        self.thumb_slots = threading.BoundedSemaphore(max(2, config.max_concurrent))
+        self.thumbs = ThumbnailCache(config.thumb_cache_entries)
+        self.libraries = {name: self._open_library(name) for name in config.libraries}
+
+    # -- start-up ---------------------------------------------------------------------------
+    @staticmethod
+    def _open_library(name: str):
+        from vtg.library import open_library
+
+        return open_library(name)
+
+    def warm_up(self) -> None:
+        """Load the models now (the method's encoder and each library's) and run them once, so
+        the first request is not the slow one; register the libraries' videos."""
+        from vtg.encoders import load_encoder
+
+        cfg = self.method.config
+        device = getattr(cfg, "device", "auto")
+        specs = {getattr(cfg, "encoder", None)} | {lib.encoder for lib in self.libraries.values()}
+        for spec in sorted(s for s in specs if s):
+            load_encoder(spec, device=device).encode_texts(["warm up"])
+        for library in self.libraries.values():
+            for row in library.videos():
+                if row.status == "ok":
+                    self.catalog.register_library_video(row.path)
+
+    # -- requests ---------------------------------------------------------------------------
+    def method_for(self, options: dict[str, Any]):
+        """The warm method, or a copy with this request's scoring options (models are shared
+        through the model manager, so a copy loads nothing)."""
+        opts = request_options(self.method, options)
+        return type(self.method)(config=self.method.config, **opts) if opts else self.method
+
+    def ground(self, video: str, query: str | None, image: str | None, top_k: int | None,
+               options: dict[str, Any]) -> dict:
+        """``vtg.ground`` on a served file with the warm method (the one path every front end takes)."""
+        import vtg
+
+        entry = self.catalog.resolve(video)
+        image_path = self.catalog.resolve(image, "image").path if image else None
+        result = vtg.ground(entry.path, check_query(query), image=image_path, method=self.method_for(options),
+                            top_k=top_k)
+        return result_json(result, entry)
+
+    def search(self, library: str | None, query: str | None, image: str | None, top: int,
+               options: dict[str, Any]) -> dict:
+        from vtg.library import search
+
+        name, lib = self.library(library)
+        image_path = self.catalog.resolve(image, "image").path if image else None
+        # the library dictates its encoder; the operator's other options (device, llm...) apply
+        opts = {k: v for k, v in self.config.method_options.items() if k != "encoder"}
+        opts.update(request_options(self.method, options))
+        results = search(lib, check_query(query), image=image_path, top=top, method=self.config.method, **opts)
+        return {"library": name, "results": [result_json(r, self.catalog.register_library_video(r.video))
+                                             for r in results]}
+
+    def library(self, name: str | None):
+        if not self.libraries:
+            raise UsageError("this server has no library to search (start it with --library NAME)")
+        if name is None:
+            return next(iter(self.libraries.items()))
+        if name not in self.libraries:
+            raise UsageError(f"library {name[:80]!r} is not served; served: {', '.join(self.libraries)}")
+        return name, self.libraries[name]
+
+    def thumbnail(self, ident: str, t: float) -> bytes:
+        entry = self.catalog.get(ident)
+        if not self.thumb_slots.acquire(timeout=10):
+            raise Overloaded("thumbnail decoders are busy; retry shortly")
+        try:
+            return self.thumbs.get(entry.id, entry.path, t)
+        finally:
+            self.thumb_slots.release()
+
+    def videos(self) -> list[dict]:
+        entries = self.catalog.list_roots()
+        for library in self.libraries.values():
+            entries += [self.catalog.register_library_video(row.path) for row in library.videos()
+                        if row.status == "ok"]
+        unique = {e.id: e for e in entries}
+        return [{"id": e.id, "name": e.name, "url": f"/videos/{e.id}"} for e in unique.values()]
+
+    def health(self) -> dict:
+        import vtg
+        from vtg.engine import default_manager
+
+        return {"status": "ok", "version": vtg.__version__, "method": self.config.method,
+                "libraries": list(self.libraries), "roots": len(self.config.roots),
+                "busy": self.slots.busy, "max_concurrent": self.slots.size,
+                "request_options": sorted(REQUEST_OPTIONS & {f.name for f in dataclasses.fields(self.method.config)}),
+                "max_query_chars": MAX_QUERY_CHARS,
+                "thumbnails": {"made": self.thumbs.made, "cached": len(self.thumbs)},
+                "models": default_manager().memory()}
+
+
+def check_query(query: str | None) -> str | None:
+    if query is not None and len(query) > MAX_QUERY_CHARS:
+        raise UsageError(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    return query
+
+
+def result_json(result: Grounding, entry: Entry) -> dict:
+    """``Grounding.to_dict()`` naming the video as users see it (never the server's absolute path),
+    with the id and URL the page plays it from."""
+    out = result.to_dict()
+    out.update(video=entry.name, video_id=entry.id, video_url=f"/videos/{entry.id}")
+    return out
