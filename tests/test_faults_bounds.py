@@ -394,6 +394,12 @@ def test_query_image_declaring_huge_size_is_refused_before_decoding(tmp_path):
         load_image(png)
 
 
+def test_export_refuses_a_source_declaring_huge_frames(tmp_path, capsys):
+    bomb = y4m(tmp_path / "bomb.y4m", 16000, 16000, frames=2, payload=50_000)
+    line = one_line_error(capsys, main(["export", str(predictions(tmp_path, bomb)), "--out-dir", str(tmp_path / "clips")]))
+    assert "16000x16000" in line and not list((tmp_path / "clips").glob("*.mp4"))
+
+
 def test_pixel_limit_flag_lowers_and_raises_the_ceiling(tmp_path, capsys):
     small = y4m(tmp_path / "small.y4m", 64, 48, frames=20)
     one_line_error(capsys, main(["--pixel-limit", "1000", "overlay", str(small), "-o", str(tmp_path / "a.mp4")]))

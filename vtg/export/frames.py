@@ -64,9 +64,13 @@ def open_source(path: Path):
 
 
 def source_info(path: Path) -> SourceInfo:
+    from vtg.video.limits import check_pixels
+
     container = open_source(path)
     with container:
         vs = container.streams.video[0]
+        check_pixels(vs.codec_context.width or 0, vs.codec_context.height or 0, path,
+                     "the header declares frames of")  # before ffmpeg decodes them
         duration = container.duration / 1e6 if container.duration else float((vs.duration or 0) * vs.time_base)
         return SourceInfo(path, duration, vs.codec_context.width, vs.codec_context.height,
                           bool(container.streams.audio), video_origin(container, vs) - container_origin(container))

@@ -9,7 +9,6 @@ immediately (the caller answers 503), so a burst of requests never becomes a que
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import threading
 from typing import Any
@@ -44,10 +43,17 @@ class Slots:
                 self.busy -= 1
 
 
+def allowed_request_options(method) -> list[str]:
+    """:data:`REQUEST_OPTIONS` (scoring parameters) that ``method`` also declares safe for untrusted
+    data (its ``Config.line_options``, the allow-list batch lines obey)."""
+    from vtg.methods.base import line_options
+
+    return sorted(REQUEST_OPTIONS & line_options(type(method.config)))
+
+
 def request_options(method, options: dict[str, Any]) -> dict[str, Any]:
-    """The per-request options, allowed only from :data:`REQUEST_OPTIONS` (scoring parameters)."""
-    fields = {f.name for f in dataclasses.fields(method.config)}
-    allowed = sorted(REQUEST_OPTIONS & fields)
+    """The per-request options, allowed only from :func:`allowed_request_options`."""
+    allowed = allowed_request_options(method)
     bad = [k for k in options if k not in allowed]
     if bad:
         raise UsageError(f"option {bad[0][:40]!r} cannot be set per request; allowed: {', '.join(allowed)}")
@@ -157,7 +163,7 @@ class Service:
         return {"status": "ok", "version": vtg.__version__, "method": self.config.method,
                 "libraries": list(self.libraries), "roots": len(self.config.roots),
                 "busy": self.slots.busy, "max_concurrent": self.slots.size,
-                "request_options": sorted(REQUEST_OPTIONS & {f.name for f in dataclasses.fields(self.method.config)}),
+                "request_options": allowed_request_options(self.method),
                 "max_query_chars": MAX_QUERY_CHARS,
                 "thumbnails": {"made": self.thumbs.made, "cached": len(self.thumbs)},
                 "models": default_manager().memory()}

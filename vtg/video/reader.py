@@ -149,9 +149,9 @@ def read_frames(path, fps: float | None = None, *, max_frames: int | None = None
     from vtg.video.source import VideoSource
 
     check_request(fps, max_frames, size)
-    source = VideoSource.of(path)  # probed once, here and by iter_frames
+    source = VideoSource.of(path)  # one check and one probe, shared with iter_frames
     info = source.info(backend)
-    check_held_bytes(planned_count(info, fps, max_frames), *resized(info.width, info.height, size), source.path)
+    check_held_bytes(planned_count(info, fps, max_frames), *resized(info.width, info.height, size), info.path)
     batches = list(iter_frames(source, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend,
                                workers=workers))
     if not batches:
