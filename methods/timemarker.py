@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-
 from vtg.methods.videollm.frames import TOKEN_PIXELS, Sampled, fit_frames
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
 from vtg.methods.videollm.parsing import seconds_answer

@@ -806,12 +806,12 @@ def test_damaged_cached_arrays_are_recomputed_not_returned(clip, damage):
 
     from vtg.features import video_features
 
-    first, npz = cached_entry(clip)
-    meta_path = npz.with_suffix(".json")
-    with np.load(npz) as data:
-        times, feats = data["times"], data["features"]
+    first, npy = cached_entry(clip)  # the entry: <key>.npy (features), <key>.times.npy, <key>.json
+    meta_path, times_path = npy.with_suffix(".json"), npy.with_suffix(".times.npy")
+    times, feats = np.load(times_path), np.array(np.load(npy))
     times, feats, meta = DAMAGE[damage](times, feats, json.loads(meta_path.read_text()))
-    np.savez(npz, times=times, features=feats)
+    np.save(times_path, times)
+    np.save(npy, feats)
     meta_path.write_text(json.dumps(meta))
     again = video_features(clip, ColourEncoder(), 2.0)
     assert not again.cached

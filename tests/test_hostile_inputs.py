@@ -402,23 +402,24 @@ def test_damaged_feature_cache_entries_are_recomputed(tmp_path, make_video, dama
 
     video = make_video("v.mp4", [(RED, 2, 0)], size=(32, 24))
     first = video_features(video, ColourEncoder(), 2.0, cache_dir=tmp_path / "cache")
+    expected = np.array(first.features)  # a copy: the damage below rewrites the mapped file in place
     npz = Path(first.path)
     sidecar = npz.with_suffix(".json")
     meta = json.loads(sidecar.read_text())
     if damage == "npz-garbage":
         npz.write_bytes(b"PK\x03\x04 not really a zip")
-    elif damage == "npz-object-array":
-        np.savez(npz.with_suffix(""), times=first.times, features=np.array([None] * len(first.times), dtype=object))
+    elif damage == "npz-object-array":  # the entry's features file holding pickled objects
+        np.save(npz, np.array([None] * len(first.times), dtype=object), allow_pickle=True)
     elif damage == "sidecar-no-duration":
         del meta["duration"]
         sidecar.write_text(json.dumps(meta))
     elif damage == "sidecar-list":
         sidecar.write_text("[]")
     else:
-        np.savez(npz.with_suffix(""), times=first.times, features=np.full_like(first.features, np.nan))
+        np.save(npz, np.full_like(first.features, np.nan))
     again = video_features(video, ColourEncoder(), 2.0, cache_dir=tmp_path / "cache")
     assert not again.cached
-    np.testing.assert_allclose(again.features, first.features)
+    np.testing.assert_allclose(again.features, expected)
     assert video_features(video, ColourEncoder(), 2.0, cache_dir=tmp_path / "cache").cached  # repaired
 
 

@@ -176,9 +176,9 @@ def test_index_for_univtg_fills_what_ground_reads(three_scene_video, tmp_path, c
     assert main(["index", str(three_scene_video), "--method", "univtg", "-e", str(encoder), "--device", "cpu"]) == 0
     assert "computed 12 frames [16] at 1.0 fps" in capsys.readouterr().out  # 2 per clip: centre frames used
     cache = Path(os.environ["VTG_CACHE_DIR"]) / "features"
-    before = sorted(cache.glob("*.npz"))
+    before = sorted(cache.glob("*.npy"))
     vtg.ground(three_scene_video, "red", method="univtg", model=str(model), encoder=str(encoder), device="cpu")
-    assert sorted(cache.glob("*.npz")) == before  # ground found the indexed features
+    assert sorted(cache.glob("*.npy")) == before  # ground found the indexed features
 
 
 def test_long_plots_use_clock_time_throughout():

@@ -16,18 +16,19 @@ recomputed (with a warning), never returned and never a permanent error. A cache
 cannot be created or written is an error before any decoding; a write that fails after the work
 (a full disk) is a warning, and the result is still returned.
 
-Entries live in ``$VTG_CACHE_DIR/features/`` (default ``~/.cache/vtg``): ``<key>.npz`` (``times``,
-``features``) and ``<key>.json`` (what was cached and how). Both are written atomically, the JSON
-last, so an entry is either complete or absent; an unreadable or inconsistent entry is ignored and
-recomputed. Frames are streamed batch by batch through :func:`vtg.video.iter_frames` and only the
-[T, D] features are kept, so memory does not grow with the video's length beyond the features.
+Entries live in ``$VTG_CACHE_DIR/features/`` (default ``~/.cache/vtg``) in the form of
+:mod:`vtg.feature_store`: float16 features streamed to ``<key>.npy`` batch by batch as the
+indexing pipeline (:mod:`vtg.pipeline`) produces them, float64 times in ``<key>.times.npy`` and the
+``<key>.json`` sidecar written last, so an entry is either complete or absent; hits are
+memory-mapped. Writing holds one batch and the times, so memory does not grow with the video's
+length; an unreadable or inconsistent entry is ignored and recomputed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
-import io
 import json
 import logging
 import math
@@ -43,7 +44,7 @@ from vtg.errors import UsageError, VtgError
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: float16 .npy streamed + memory-mapped (1-2: float32 .npz, recomputed)
 _VERIFY = {"on": False}
 
 
@@ -57,9 +58,10 @@ DECODE_BYTES = 256 << 20
 @dataclass(frozen=True)
 class Features:
     """Per-frame features of one video. ``times`` float64 [T] (seconds, the sampled frames' own
-    timestamps); ``features`` float32 [T, D] (BLIP-2: [T, 32, D]); ``duration`` of the video (s);
+    timestamps); ``features`` [T, D] (BLIP-2: [T, 32, D]): float16 memory-mapped from the cache
+    (:func:`video_features`), float32 from :func:`compute_features`; ``duration`` of the video (s);
     ``encoder`` canonical spec; ``fps`` sampling rate asked for (None = every frame).
-    ``cached`` tells whether this came from the cache; ``path`` is the cache entry's .npz."""
+    ``cached`` tells whether this came from the cache; ``path`` is the entry's features ``.npy``."""
 
     times: np.ndarray
     features: np.ndarray
@@ -177,17 +179,74 @@ def video_features(video: str | Path, encoder, fps: float | None, *, max_frames:
             return hit
     check_writable(folder)
     enc = encoder if isinstance(encoder, Encoder) else load_encoder(encoder, device=device)
+    return _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder, key,
+                               dict(video=str(path), weights=fingerprint, sha256=digest))
+
+
+def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: Path, key: str,
+                        facts: dict) -> Features:
+    """Stream the pipeline's batches into a new cache entry; return the stored (memory-mapped)
+    arrays. A write that fails (a full disk) is a warning: the features still come back."""
     start = time.perf_counter()
-    result = compute_features(path, enc, fps, max_frames=max_frames, progress=progress, backend=backend)
+    info = path.info(backend)
+    writer, kept = _writer(folder, key, path), []
     try:
-        npz = _store(folder, key, result, video=str(path), fingerprint=fingerprint,
-                     seconds=time.perf_counter() - start, digest=digest)
-    except OSError as exc:  # a full disk after the work: keep the result, say why it is not cached
-        log.warning("could not save features of %s in the cache %s (%s); they will be recomputed next time",
-                    path, folder, exc.strerror or exc)
-        npz = None
-    return Features(result.times, result.features, result.duration, result.encoder, fps, max_frames,
-                    cached=False, path=str(npz) if npz is not None else None)
+        for times, feats in _encoded(path, enc, fps, max_frames, progress, backend, None, info):
+            if writer is not None:
+                try:
+                    writer.add(times, feats)
+                    continue
+                except OSError as exc:
+                    kept, writer = _give_up(writer, exc, path, folder), None
+            kept.append((np.asarray(times, np.float64), np.asarray(feats, np.float16)))
+        tail = enc._image_feature_shape()
+        if writer is not None:
+            try:
+                writer.commit(tail)
+            except OSError as exc:
+                kept, writer = _give_up(writer, exc, path, folder), None
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:  # committed: the sidecar makes it an entry, and it is read back as one
+        try:
+            _write_sidecar(folder, key, enc.spec, fps, max_frames, float(info.duration), writer.count, tail,
+                           time.perf_counter() - start, facts)
+        except OSError as exc:
+            _warn_unsaved(exc, path, folder)
+        loaded = _load(folder, key, facts.get("sha256"))
+        if loaded is not None:
+            return dataclasses.replace(loaded, cached=False)
+        kept = [(writer.all_times(), np.load(writer.final, allow_pickle=False))]
+    times = np.concatenate([t for t, _ in kept]) if kept else np.zeros(0, np.float64)
+    feats = np.concatenate([f for _, f in kept]) if kept else np.zeros((0, *enc._image_feature_shape()), np.float16)
+    return Features(times, feats, float(info.duration), enc.spec, fps, max_frames, cached=False, path=None)
+
+
+def _writer(folder: Path, key: str, path: Path):
+    from vtg.feature_store import EntryWriter
+
+    try:
+        return EntryWriter(folder, key)
+    except OSError as exc:
+        _warn_unsaved(exc, path, folder)
+        return None
+
+
+def _give_up(writer, exc: OSError, path: Path, folder: Path) -> list:
+    """Stop writing an entry; what was streamed so far comes back into memory."""
+    _warn_unsaved(exc, path, folder)
+    try:
+        kept = [(writer.all_times(), writer.written())] if writer.count else []
+    finally:
+        writer.abort()
+    return kept
+
+
+def _warn_unsaved(exc: OSError, path: Path, folder: Path) -> None:
+    log.warning("could not save features of %s in the cache %s (%s); they will be recomputed next time",
+                path, folder, exc.strerror or exc)
 
 
 def check_writable(folder: Path) -> None:
@@ -204,28 +263,36 @@ def check_writable(folder: Path) -> None:
 
 
 def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int | None = None,
-                     progress: bool = False, backend: str = "pyav") -> Features:
-    """Decode and encode without the cache, one batch of frames at a time."""
-    from vtg.video import iter_frames, probe
+                     progress: bool = False, backend: str = "pyav", workers: int | None = None) -> Features:
+    """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
+    ``workers`` parallel decoders for long videos (default: one per 4 usable cores)."""
     from vtg.video.source import VideoSource
 
     path = VideoSource.of(path)
-    info = probe(path, backend=backend)
-    batch = decode_batch_size(encoder.batch_size, info.width, info.height)
-    bar = _bar(progress, _expected_count(info, fps, max_frames), path.name)
+    info = path.info(backend)
     times, feats = [], []
-    try:
-        for fb in iter_frames(path, fps, max_frames=max_frames, batch_size=batch, backend=backend):
-            feats.append(encoder.encode_images(fb.frames))
-            times.append(np.asarray(fb.times, np.float64))
-            if bar is not None:
-                bar.update(len(fb.times))
-    finally:
-        if bar is not None:
-            bar.close()
+    for batch_times, batch_feats in _encoded(path, encoder, fps, max_frames, progress, backend, workers, info):
+        feats.append(batch_feats)
+        times.append(np.asarray(batch_times, np.float64))
     empty = np.zeros((0, *encoder._image_feature_shape()), np.float32)
     return Features(np.concatenate(times) if times else np.zeros(0, np.float64),
                     np.concatenate(feats) if feats else empty, float(info.duration), encoder.spec, fps, max_frames)
+
+
+def _encoded(path, encoder, fps, max_frames, progress: bool, backend: str, workers, info):
+    """The pipeline's (times, features) batches, with the progress bar."""
+    from vtg.pipeline import encoded_batches
+
+    bar = _bar(progress, _expected_count(info, fps, max_frames), path.name)
+    try:
+        for times, feats in encoded_batches(path, encoder, fps, max_frames=max_frames, backend=backend,
+                                            workers=workers):
+            yield times, feats
+            if bar is not None:
+                bar.update(len(times))
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def decode_batch_size(encoder_batch: int, width: int, height: int) -> int:
@@ -272,72 +339,73 @@ def _bar(enabled: bool, total: int | None, name: str):
 
 def _load(folder: Path, key: str, digest: str | None = None) -> Features | None:
     """A complete, consistent cache entry, or None (missing, damaged or — when ``digest`` is given —
-    unverified entries are recomputed)."""
-    meta_path, npz_path = folder / f"{key}.json", folder / f"{key}.npz"
+    unverified entries are recomputed). Features come back memory-mapped (float16)."""
+    from vtg.feature_store import finite_once, open_entry, paths
+
+    feats_path, _, meta_path = paths(folder, key)
     try:
         if not meta_path.is_file():
             return None
         meta = json.loads(meta_path.read_text())
         if digest is not None and meta.get("sha256") != digest:
-            log.info("feature cache entry %s does not record this file's SHA-256; recomputing", npz_path)
+            log.info("feature cache entry %s does not record this file's SHA-256; recomputing", feats_path)
             return None
-        with np.load(npz_path, allow_pickle=False) as data:
-            times = np.asarray(data["times"], np.float64)
-            feats = np.asarray(data["features"], np.float32)
-        if meta.get("key") != key or list(feats.shape) != meta.get("shape"):
+        if meta.get("key") != key or meta.get("version") != CACHE_VERSION:
             raise ValueError("entry does not match its sidecar")
+        times, feats = open_entry(folder, key, meta["shape"])
         duration = float(meta["duration"])
-        problem = entry_problem(times, feats, duration)
+        problem = entry_problem(times, feats, duration, check_features=False)
+        if problem is None and not finite_once(feats_path, feats):
+            problem = "features hold NaN or infinite values"
         if problem:
             raise ValueError(problem)
         return Features(times, feats, duration, meta["encoder"], meta["fps"], meta["max_frames"],
-                        cached=True, path=str(npz_path))
+                        cached=True, path=str(feats_path))
     except Exception as exc:  # any damage (also to the sidecar's fields) means: ignore and recompute
-        log.warning("ignoring damaged feature cache entry %s: %s", npz_path, exc)
+        log.warning("ignoring damaged feature cache entry %s: %s", feats_path, exc)
         return None
 
 
-def entry_problem(times: np.ndarray, feats: np.ndarray, duration: float) -> str | None:
-    """What makes cached arrays unusable, or None: they must describe real sampled frames."""
+def entry_problem(times: np.ndarray, feats: np.ndarray, duration: float, check_features: bool = True) -> str | None:
+    """What makes cached arrays unusable, or None: they must describe real sampled frames.
+    ``check_features`` False leaves the (large) features' finiteness to the caller."""
     if times.ndim != 1 or feats.ndim < 2 or len(feats) != len(times):
         return f"shapes disagree (times {times.shape}, features {feats.shape})"
     if not (math.isfinite(duration) and duration > 0):
         return f"duration {duration!r} is not a positive number"
     if not np.isfinite(times).all() or (len(times) and times.min() < 0) or np.any(np.diff(times) < 0):
         return "frame times are not finite, non-negative and non-decreasing"
-    if not np.isfinite(feats).all():
+    if check_features and not np.isfinite(feats).all():
         return "features hold NaN or infinite values"
     return None
 
 
-def _store(folder: Path, key: str, feats: Features, *, video: str, fingerprint: str, seconds: float,
-           digest: str | None = None) -> Path:
-    from vtg.fileio import atomic_write_bytes, atomic_write_text
+def _write_sidecar(folder: Path, key: str, encoder: str, fps, max_frames, duration: float, count: int,
+                   tail: tuple[int, ...], seconds: float, facts: dict) -> dict:
+    """The entry's JSON, written last (atomically): from now on the entry exists."""
+    from vtg.feature_store import DTYPE
+    from vtg.fileio import atomic_write_text
 
-    buf = io.BytesIO()
-    np.savez(buf, times=feats.times, features=feats.features)
-    npz_path = folder / f"{key}.npz"
-    atomic_write_bytes(npz_path, buf.getvalue())
-    del buf
-    meta = {"version": CACHE_VERSION, "key": key, "video": video, "encoder": feats.encoder, "weights": fingerprint,
-            "fps": feats.fps, "max_frames": feats.max_frames, "duration": feats.duration,
-            "count": int(len(feats.times)), "shape": list(feats.features.shape),
+    meta = {"version": CACHE_VERSION, "key": key, "video": facts["video"], "encoder": encoder,
+            "weights": facts["weights"], "fps": fps, "max_frames": max_frames, "duration": duration,
+            "count": int(count), "shape": [int(count), *[int(d) for d in tail]], "dtype": np.dtype(DTYPE).name,
             "seconds": round(seconds, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if digest is not None:
-        meta["sha256"] = digest
+    if facts.get("sha256") is not None:
+        meta["sha256"] = facts["sha256"]
     atomic_write_text(folder / f"{key}.json", json.dumps(meta, indent=1))
-    return npz_path
+    return meta
 
 
 def list_cached(cache_dir: str | Path | None = None) -> list[dict]:
     """Sidecars of the cached feature entries (for ``vtg models`` and housekeeping)."""
+    from vtg.feature_store import entry_bytes
+
     out = []
     for meta_path in sorted(features_dir(cache_dir).glob("*.json")):
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError):
             continue
-        npz = meta_path.with_suffix(".npz")
-        meta["bytes"] = npz.stat().st_size if npz.is_file() else 0
+        meta["bytes"] = entry_bytes(meta_path.parent, meta_path.stem)
         out.append(meta)
     return out

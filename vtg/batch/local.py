@@ -1,16 +1,18 @@
 """The local engine: every query on this machine, each video decoded and encoded once.
 
 Lines are grouped by (method, options) so each model loads once, then by video so all queries
-of a video run back to back on its cached features. With ``workers > 1`` a thread pool calls the
-method's ``prepare(video)`` hook (decode + encode into the feature cache) for the next
-videos while the main thread grounds the queries of the current one: decoding (PyAV) and
-encoding (torch) release the GIL, so threads overlap them without copying the model into other
-processes. Results are handed to ``sink`` in the main thread only, one at a time.
+of a video run back to back on its cached features. The method's ``prepare(video)``
+hook (decode + encode into the feature cache, itself a pipeline: :mod:`vtg.pipeline`) runs ahead
+in a thread pool: ``workers`` videos are prepared at once plus one more, so even with one worker
+the next video decodes while this one's last batches encode and its queries are grounded.
+Decoding (PyAV) and encoding (torch) release the GIL, so threads overlap them without copying the
+model into other processes. At most ``workers + 1`` videos are in flight, and results are handed
+to ``sink`` in the main thread only, one at a time, in input order.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -44,18 +46,26 @@ def run_local(items: list[BatchItem], sink: Sink, *, workers: int = 1, top_k: in
 
 def run_method(method: Any, videos: "OrderedDict[Path, list[BatchItem]]", sink: Sink, *,
                workers: int, top_k: int | None) -> None:
-    """All videos of one loaded method; prefetches ``prepare`` when asked for workers."""
-    if workers <= 1:
-        for video, video_items in videos.items():
-            for record in run_video(method, video_items, top_k, prepare_video(method, video)):
-                sink(record)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vtg-prepare") as pool:
-        futures: dict[Path, Future] = {v: pool.submit(prepare_video, method, v) for v in videos}
+    """All videos of one loaded method, each prepared ahead by a pool of ``workers + 1`` threads."""
+    ahead = max(1, workers) + 1
+    order = iter(videos.items())
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="vtg-prepare") as pool:
+        queued: deque[tuple[list[BatchItem], Future]] = deque()
+
+        def submit() -> None:
+            for video, video_items in order:
+                queued.append((video_items, pool.submit(prepare_video, method, video)))
+                return
+
         try:
-            for video, video_items in videos.items():
-                for record in run_video(method, video_items, top_k, futures.pop(video).result()):
+            for _ in range(ahead):
+                submit()
+            while queued:
+                video_items, future = queued.popleft()
+                failure = future.result()
+                submit()
+                for record in run_video(method, video_items, top_k, failure):
                     sink(record)
         finally:
-            for future in futures.values():  # interrupted: do not decode videos nobody will use
+            for _, future in queued:  # interrupted: do not decode videos nobody will use
                 future.cancel()

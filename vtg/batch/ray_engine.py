@@ -1,12 +1,20 @@
-"""The Ray engine: the same batch spread over a Ray cluster with Ray Data.
+"""The Ray engine: the same batch spread over a Ray cluster, on warm actors.
 
-Each row of the dataset is one *video* with all its queries (for one method and options), so a
-video is decoded and encoded once by one actor whatever the cluster size. Rows go through
-``map_batches`` to a pool of actors (:class:`GroundActor`); each actor loads its model once and
-keeps it for every row it gets; with GPUs on the cluster each actor reserves ``num_gpus`` (1 by
-default) so every GPU holds one resident model. Records stream back to the driver
-(``iter_rows``), which appends them to the same :class:`~vtg.batch.journal.Journal` as the local
-engine, so the output format and resume semantics are identical.
+``workers`` actors (:class:`GroundActor`) are started once; each loads a method the first time a
+task needs it and keeps it for every later task, so models load once per actor, not per video.
+A task is one *video* with all its queries (for one method and options), so a video is decoded
+and encoded once, by one actor, whatever the cluster size. The driver keeps two tasks queued on
+every actor and hands out the next as soon as one finishes (least-loaded first, in input order);
+each actor runs two tasks at a time, so the next video decodes while this one encodes, as in the
+local engine. With GPUs on the cluster each actor reserves ``num_gpus`` (1 by default) so every
+GPU holds one resident model. Records come back to the driver as tasks finish and go to the same
+:class:`~vtg.batch.journal.Journal` as the local engine's, so the output format and resume
+semantics are identical.
+
+Why plain actors rather than Ray Data's ``map_batches``: a streaming dataset adds planning,
+block bookkeeping and an autoscaling actor pool around what is a queue of independent tasks;
+on one small machine that overhead made the Ray engine slower than the local one (measured with
+benchmarks/bench_batch.py, see docs/batch.md).
 
 Remote workers import vtg afresh, so the driver resolves each method name to its class path
 (``module:Class``) and the workers import exactly that.
@@ -84,28 +92,24 @@ def item_from_dict(d: dict[str, Any]) -> BatchItem:
 
 
 class GroundActor:
-    """Holds loaded methods (one per method class and options) and grounds one video per row."""
+    """Holds loaded methods (one per method class and options) and grounds one video per task."""
 
     def __init__(self, top_k: int | None = None, settings: dict[str, Any] | None = None):
+        import threading
+
         self.top_k = top_k
         self.methods: dict[str, Any] = {}
+        self._lock = threading.Lock()  # two tasks run at once: load each method only once
         apply_settings(settings or {})  # the driver's --frame-limit / --pixel-limit / --verify
 
     def method(self, spec: str, options: dict[str, Any]) -> Any:
         from vtg.batch.records import instantiate
 
         key = spec + json.dumps(options, sort_keys=True, default=str)
-        if key not in self.methods:
-            self.methods[key] = instantiate(spec, options)
-        return self.methods[key]
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
-
-        records = []
-        for task_json in batch["task"]:
-            records.extend(json.dumps(r) for r in self.run_task(json.loads(task_json)))
-        return {"record": np.array(records, dtype=object)}
+        with self._lock:
+            if key not in self.methods:
+                self.methods[key] = instantiate(spec, options)
+            return self.methods[key]
 
     def run_task(self, task: dict[str, Any]) -> list[dict[str, Any]]:
         from vtg.batch.records import prepare_video, run_video
@@ -118,9 +122,9 @@ class GroundActor:
         return list(run_video(method, items, self.top_k, prepare_video(method, Path(task["video"]))))
 
 
-def build_tasks(items: list[BatchItem], sink: Sink) -> list[dict[str, str]]:
-    """One dataset row per (method, options, video); lines whose method is unknown fail here."""
-    rows = []
+def build_tasks(items: list[BatchItem], sink: Sink) -> list[dict[str, Any]]:
+    """One task per (method, options, video); lines whose method is unknown fail here."""
+    tasks = []
     for (name, _), videos in group_items(items).items():
         try:
             spec = method_spec(name)
@@ -130,10 +134,13 @@ def build_tasks(items: list[BatchItem], sink: Sink) -> list[dict[str, str]]:
                     sink(error_record(item, exc))
             continue
         for video, video_items in videos.items():
-            task = {"spec": spec, "options": video_items[0].options, "video": str(video),
-                    "items": [item_to_dict(i) for i in video_items]}
-            rows.append({"task": json.dumps(task)})
-    return rows
+            tasks.append({"spec": spec, "options": video_items[0].options, "video": str(video),
+                          "items": [item_to_dict(i) for i in video_items]})
+    return tasks
+
+
+#: Tasks queued on each actor: one running, one ready to start (and overlap) when it ends.
+TASKS_PER_ACTOR = 2
 
 
 def run_ray(items: list[BatchItem], sink: Sink, *, workers: int = 1, top_k: int | None = None,
@@ -141,24 +148,41 @@ def run_ray(items: list[BatchItem], sink: Sink, *, workers: int = 1, top_k: int 
     """Run ``items`` on Ray; ``workers`` actors, each with ``num_gpus`` GPUs (default: 1 when the
     cluster has GPUs, else one CPU per actor)."""
     ray = import_ray()
-    rows = build_tasks(items, sink)
-    if not rows:
+    tasks = build_tasks(items, sink)
+    if not tasks:
         return
     started = connect(address, num_cpus)
     try:
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
-        ctx.print_on_execution_start = False
         if num_gpus is None:
             num_gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         resources = {"num_gpus": num_gpus} if num_gpus > 0 else {"num_cpus": 1}
-        ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), 200))
+        actor_class = ray.remote(max_concurrency=TASKS_PER_ACTOR, **resources)(GroundActor)
         settings = process_settings()
-        ds = ds.map_batches(GroundActor, fn_constructor_kwargs={"top_k": top_k, "settings": settings}, batch_size=1,
-                            batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
-                            **resources)
-        for row in ds.iter_rows():
-            sink(json.loads(row["record"]))
+        actors = [actor_class.remote(top_k, settings) for _ in range(max(1, min(workers, len(tasks))))]
+        for records in dispatch(ray, actors, tasks):
+            for record in records:
+                sink(record)
     finally:
         if started:
             ray.shutdown()
+
+
+def dispatch(ray: Any, actors: list, tasks: list[dict[str, Any]]):
+    """Yield each task's records as it finishes; every actor keeps ``TASKS_PER_ACTOR`` queued."""
+    from collections import deque
+
+    waiting = deque(tasks)
+    running: dict[Any, Any] = {}
+
+    def submit(actor) -> None:
+        if waiting:
+            running[actor.run_task.remote(waiting.popleft())] = actor
+
+    for _ in range(TASKS_PER_ACTOR):
+        for actor in actors:
+            submit(actor)
+    while running:
+        done, _ = ray.wait(list(running), num_returns=1)
+        actor = running.pop(done[0])
+        submit(actor)
+        yield ray.get(done[0])

@@ -44,6 +44,8 @@ class Encoder:
         self.fingerprint = fingerprint
         self.text_only = False
         self.text_cache = None
+        #: Batched preprocessing (:mod:`vtg.encoders.preprocess`), or None: per-image reference path.
+        self.image_transform = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(spec={self.spec!r}, device={self.device!r}, dim={self.dim})"
@@ -54,14 +56,50 @@ class Encoder:
 
         BLIP-2 returns [N, 32, D]: one vector per Q-Former query token.
         """
-        if self.text_only:
-            raise UsageError(f"encoder {self.spec!r} was loaded text-only; load it with text_only=False to encode frames")
+        self._check_image_side()
         frames = _as_frames(frames)
         if len(frames) == 0:
             return np.zeros((0, *self._image_feature_shape()), np.float32)
         chunks = [self._run(self._encode_image_batch, frames[i:i + self.batch_size])
                   for i in range(0, len(frames), self.batch_size)]
         return np.concatenate(chunks, axis=0)
+
+    def _check_image_side(self) -> None:
+        if self.text_only:
+            raise UsageError(f"encoder {self.spec!r} was loaded text-only; load it with text_only=False to encode frames")
+
+    # --- the image path in stages (used by the indexing pipeline, vtg.pipeline) -------------
+    @property
+    def supports_pixels(self) -> bool:
+        """Whether the image path splits into :meth:`prepare_images` and :meth:`encode_pixels`."""
+        return type(self)._forward is not Encoder._forward
+
+    def decode_size(self, width: int, height: int) -> tuple[int, int]:
+        """The (width, height) to decode a width x height video at: the size the model's resize
+        produces (frames shrink inside the decoder's colour conversion), else unchanged."""
+        if self.image_transform is None:
+            return width, height
+        return self.image_transform.decode_size(width, height)
+
+    def prepare_images(self, frames):
+        """uint8 RGB frames [N, H, W, 3] (numpy or torch) -> the model's pixel tensor on its device.
+
+        Batched tensor work when the model's preprocessing is understood (``image_transform``),
+        else the model's own per-image preprocessing."""
+        import torch
+
+        self._check_image_side()
+        with torch.inference_mode():
+            if self.image_transform is not None:
+                return self.image_transform(frames, self.device, self._pixel_dtype())
+            return self._reference_pixels(np.asarray(frames))
+
+    def encode_pixels(self, pixels):
+        """Pixel tensor from :meth:`prepare_images` -> normalised features (a tensor on the device)."""
+        import torch
+
+        with torch.inference_mode():
+            return self._forward(pixels)
 
     def encode_texts(self, texts: list[str] | str) -> np.ndarray:
         """Sentences -> float32 L2-normalised [M, D] (repeated sentences come from ``text_cache``)."""
@@ -103,7 +141,20 @@ class Encoder:
     # --- for subclasses -------------------------------------------------------------------
     def _encode_image_batch(self, frames: np.ndarray):
         """One batch of uint8 frames -> torch tensor of normalised features."""
+        if not self.supports_pixels:
+            raise NotImplementedError
+        return self._forward(self.prepare_images(frames))
+
+    def _reference_pixels(self, frames: np.ndarray):
+        """The model's own per-image preprocessing: uint8 frames -> pixel tensor on the device."""
         raise NotImplementedError
+
+    def _forward(self, pixels):
+        """Pixel tensor -> torch tensor of normalised features (subclasses with a pixel path)."""
+        raise NotImplementedError
+
+    def _pixel_dtype(self):
+        return self.dtype
 
     def _encode_text_batch(self, texts: list[str]):
         """One batch of sentences -> torch tensor of normalised features."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from vtg.encoders.base import Encoder, l2_normalize
+from vtg.encoders.preprocess import for_hf_processor
 from vtg.encoders.specs import EncoderSpec
 
 
@@ -41,16 +42,22 @@ class Blip2Encoder(Encoder):
         # TFVTG's reference (LAVIS BLIP-2 ITM) truncates text at 35 tokens; long queries must embed
         # the same way for published numbers to reproduce.
         self.max_length = min(REFERENCE_TEXT_TOKENS, int(model.config.qformer_config.max_position_embeddings))
+        self.image_transform = for_hf_processor(image_processor)
 
     def _image_feature_shape(self) -> tuple[int, ...]:
         return (self.num_queries, self.dim)
 
-    def _encode_image_batch(self, frames: np.ndarray):
+    def _pixel_dtype(self):
+        return self.model.vision_model.dtype
+
+    def _reference_pixels(self, frames: np.ndarray):
+        pixels = self.image_processor(images=list(frames), return_tensors="pt")["pixel_values"]
+        return pixels.to(self.device, dtype=self._pixel_dtype())
+
+    def _forward(self, pixels):
         import torch
 
         m = self.model
-        pixels = self.image_processor(images=list(frames), return_tensors="pt")["pixel_values"]
-        pixels = pixels.to(self.device, dtype=m.vision_model.dtype)
         image_embeds = m.vision_model(pixel_values=pixels).last_hidden_state
         image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=image_embeds.device)
         queries = m.query_tokens.expand(image_embeds.shape[0], -1, -1)

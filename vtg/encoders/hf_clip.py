@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from vtg.encoders.base import Encoder, _as_texts, l2_normalize, pooled
+from vtg.encoders.preprocess import for_hf_processor
 from vtg.encoders.specs import EncoderSpec
 
 
@@ -33,8 +34,9 @@ class HFClipEncoder(Encoder):
         self.text_only = text_only
         text_config = model.config if text_only else model.config.text_config
         self.max_length = int(text_config.max_position_embeddings)
+        self.image_transform = for_hf_processor(image_processor)
 
-    def _pixels(self, frames: np.ndarray):
+    def _reference_pixels(self, frames: np.ndarray):
         batch = self.image_processor(images=list(frames), return_tensors="pt")
         return batch["pixel_values"].to(self.device, dtype=self.dtype)
 
@@ -43,8 +45,8 @@ class HFClipEncoder(Encoder):
                                return_tensors="pt")
         return {k: v.to(self.device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
 
-    def _encode_image_batch(self, frames: np.ndarray):
-        return l2_normalize(pooled(self.model.get_image_features(pixel_values=self._pixels(frames))))
+    def _forward(self, pixels):
+        return l2_normalize(pooled(self.model.get_image_features(pixel_values=pixels)))
 
     def _encode_text_batch(self, texts: list[str]):
         if self.text_only:
@@ -82,6 +84,7 @@ class HFSiglipEncoder(HFClipEncoder):
         self.model, self.image_processor, self.tokenizer = model, image_processor, tokenizer
         self.text_only = image_processor is None
         self.max_length = int(text_config.max_position_embeddings)
+        self.image_transform = for_hf_processor(image_processor)
         self.eos_id = self.tokenizer.eos_token_id
 
     def _encode_text_batch(self, texts: list[str]):

@@ -32,15 +32,20 @@ class OpenClipEncoder(Encoder):
     def __init__(self, spec: str, model, preprocess, tokenizer, device: str, dtype, dim: int, fingerprint: str):
         """``model`` is an open_clip model, or a :class:`~vtg.encoders.clip_text_model.ClipTextTower`
         (text-only, ``preprocess`` None)."""
+        from vtg.encoders.preprocess import for_open_clip
+
         super().__init__(spec, device, dtype, dim, fingerprint=fingerprint)
         self.model, self.preprocess, self.tokenizer = model, preprocess, tokenizer
+        self.image_transform = for_open_clip(preprocess)
 
-    def _encode_image_batch(self, frames: np.ndarray):
+    def _reference_pixels(self, frames: np.ndarray):
         import torch
         from PIL import Image
 
         pixels = torch.stack([self.preprocess(Image.fromarray(f)) for f in frames])
-        pixels = pixels.to(self.device, dtype=self.dtype)
+        return pixels.to(self.device, dtype=self.dtype)
+
+    def _forward(self, pixels):
         return l2_normalize(self.model.encode_image(pixels))
 
     def _encode_text_batch(self, texts: list[str]):

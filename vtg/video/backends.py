@@ -1,7 +1,7 @@
 """The video backend registry: name -> module implementing ``probe`` and ``decode``.
 
 A backend module provides ``probe(path) -> VideoInfo`` and ``decode(path, info, targets,
-out_size) -> Iterator[(time, rgb)]`` (see :mod:`vtg.video.pyav_backend`); the shared reader does
+out_size, workers=1) -> Iterator[(time, rgb)]`` (see :mod:`vtg.video.pyav_backend`); the shared reader does
 target planning, batching and progress. Modules are imported on first use, so a missing optional
 dependency (decord) only disables its backend, with a DependencyError saying what to install.
 """
@@ -17,6 +17,7 @@ from vtg.errors import UnknownNameError
 BACKENDS: dict[str, str] = {
     "pyav": "vtg.video.pyav_backend",
     "decord": "vtg.video.decord_backend",
+    "torchcodec": "vtg.video.torchcodec_backend",
 }
 
 

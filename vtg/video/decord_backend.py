@@ -81,8 +81,10 @@ def _frame_times(reader, path: Path) -> np.ndarray:
 
 
 def decode(path: Path, info: VideoInfo, targets: np.ndarray | None,
-           out_size: tuple[int, int] | None) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield ``(time, rgb)`` for each target (or every frame), in chunks of decord batch reads."""
+           out_size: tuple[int, int] | None, workers: int = 1) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(time, rgb)`` for each target (or every frame), in chunks of decord batch reads.
+
+    ``workers`` is accepted for the backend interface; decord sizes its own thread pool."""
     reader = _reader(path, info, out_size)
     reader_w, reader_h = out_size or (info.width, info.height)
     times = _frame_times(reader, path)

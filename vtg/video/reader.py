@@ -26,7 +26,7 @@ class FrameBatch:
 
     ``times``: float64 [N], seconds from the video stream's start (first frame ~0.0), the chosen
     frames' own timestamps (not the targets). ``frames``: uint8 [N, H, W, 3] RGB, upright
-    (rotation applied).
+    (rotation applied): a numpy array, or a torch tensor on the GPU from the torchcodec backend.
     """
 
     times: np.ndarray
@@ -51,13 +51,21 @@ def _progress_bar(enabled: bool, total: int | None, path: Path):
 
 
 def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None, batch_size: int = 64,
-                size: int | None = None, backend: str = "pyav", progress: bool = False) -> Iterator[FrameBatch]:
+                size: int | None = None, backend: str = "pyav", progress: bool = False,
+                workers: int | None = None, frame_size=None) -> Iterator[FrameBatch]:
     """Stream frames sampled at ``fps`` (None = every frame) in batches of ``batch_size``.
 
     Targets are ``t_k = k / fps`` while ``t_k < duration``, each served by the frame displayed at
     ``t_k``; ``max_frames`` lowers the rate evenly so at most that many frames come out; ``size``
-    resizes the shorter side (aspect kept). Batches already yielded stay valid if a later part of
-    the file turns out damaged (CorruptVideoError is raised when that part is reached).
+    resizes the shorter side (aspect kept). ``frame_size(width, height) -> (w, h)``, when given
+    instead, picks the output size from the display size (an encoder's
+    :meth:`~vtg.encoders.Encoder.decode_size`: frames shrunk toward the model's input inside the
+    decoder's colour conversion). ``workers`` decoders run in parallel on long videos (default:
+    one per 4 usable cores, :func:`vtg.video.segments.default_workers`; 1 = one decoder with
+    FFmpeg's own threads); the frames are the same either way. ``path`` may be a
+    :class:`~vtg.video.source.VideoSource` (probed once for the whole query). Batches already
+    yielded stay valid if a later part of the file turns out damaged (CorruptVideoError is raised
+    when that part is reached).
     """
     from vtg.video.backends import get_backend
     from vtg.video.files import check_path
@@ -69,12 +77,16 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
         info = path.info(backend)
     else:
         info = reader.probe(check_path(path))  # errors for missing/bad files surface here, before the first next()
-    out_size = resized(info.width, info.height, size)
+    out_size = frame_size(info.width, info.height) if frame_size is not None else resized(info.width, info.height, size)
     check_pixels(*out_size, info.path, "resized frames would be")
     check_frame_count(planned_count(info, fps, max_frames), info.path,
                       f"sampling at {fps:g} fps" if fps is not None else "taking every frame")
     targets = target_times(info.duration, fps, max_frames, info.num_frames)
-    return _batches(reader, info, targets, out_size, max_frames, batch_size, progress)
+    if workers is None:
+        from vtg.video.segments import default_workers
+
+        workers = default_workers()
+    return _batches(reader, info, targets, out_size, max_frames, batch_size, progress, max(1, int(workers)))
 
 
 def planned_count(info, fps: float | None, max_frames: int | None) -> float:
@@ -90,7 +102,7 @@ def planned_count(info, fps: float | None, max_frames: int | None) -> float:
 
 
 def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int], max_frames: int | None,
-             batch_size: int, progress: bool) -> Iterator[FrameBatch]:
+             batch_size: int, progress: bool, workers: int = 1) -> Iterator[FrameBatch]:
     path = info.path
     total = len(targets) if targets is not None else info.num_frames
     if max_frames is not None and total is not None:
@@ -101,7 +113,7 @@ def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int]
     count = 0
     limit = max_frames_limit()
     try:
-        for time, rgb in reader.decode(path, info, targets, out_size):
+        for time, rgb in reader.decode(path, info, targets, out_size, workers=workers):
             times.append(time)
             frames.append(rgb)
             count += 1
@@ -110,19 +122,28 @@ def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int]
             if bar is not None:
                 bar.update(1)
             if len(frames) == batch_size:
-                yield FrameBatch(np.asarray(times, np.float64), np.stack(frames))
+                yield FrameBatch(np.asarray(times, np.float64), _stack(frames))
                 times, frames = [], []
             if max_frames is not None and count >= max_frames:
                 break
         if frames:
-            yield FrameBatch(np.asarray(times, np.float64), np.stack(frames))
+            yield FrameBatch(np.asarray(times, np.float64), _stack(frames))
     finally:
         if bar is not None:
             bar.close()
 
 
+def _stack(frames: list):
+    """numpy frames -> one array; device tensors (torchcodec backend) -> one tensor on that device."""
+    if isinstance(frames[0], np.ndarray):
+        return np.stack(frames)
+    import torch
+
+    return torch.stack(frames)
+
+
 def read_frames(path, fps: float | None = None, *, max_frames: int | None = None, size: int | None = None,
-                backend: str = "pyav") -> FrameBatch:
+                backend: str = "pyav", workers: int | None = None) -> FrameBatch:
     """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`); refused up front when
     they would take more memory than :func:`vtg.video.limits.max_held_bytes`."""
     from vtg.video.source import VideoSource
@@ -131,7 +152,8 @@ def read_frames(path, fps: float | None = None, *, max_frames: int | None = None
     source = VideoSource.of(path)  # one check and one probe, shared with iter_frames
     info = source.info(backend)
     check_held_bytes(planned_count(info, fps, max_frames), *resized(info.width, info.height, size), info.path)
-    batches = list(iter_frames(source, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend))
+    batches = list(iter_frames(source, fps, max_frames=max_frames, batch_size=256, size=size, backend=backend,
+                               workers=workers))
     if not batches:
         w, h = resized(info.width, info.height, size)
         return _empty(h, w)

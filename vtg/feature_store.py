@@ -1,0 +1,149 @@
+"""The on-disk form of one feature-cache entry: streamed in, memory-mapped out.
+
+An entry is three files beside each other in the cache folder:
+
+* ``<key>.npy`` — the features as float16 [T, ...] in NumPy's ``.npy`` format. Written as a
+  stream: a fixed-size header placeholder, then each batch as it leaves the encoder, then the
+  header rewritten with the final shape; so writing holds one batch, not the whole array (the
+  old ``np.savez`` into a buffer peaked at ~3x the feature size). Read back with
+  ``np.load(mmap_mode="r")``: opening an hour of BLIP-2 features costs a header parse, and
+  pages are read only when a method touches them.
+* ``<key>.times.npy`` — the frames' times, float64 (exact).
+* ``<key>.json`` — the sidecar (what, how, shape, dtype), written last: an entry is complete
+  exactly when its sidecar exists.
+
+Why float16: the features are L2-normalised (every value in [-1, 1]), where float16 keeps
+about three significant digits, below what cosine rankings resolve; it halves the cache, the
+page-cache footprint and the bytes a query reads. The arrays a first call returns are the stored
+ones, so the first and every later query see the same numbers.
+
+Validation: shapes, dtype, file sizes and times are checked on every load (cheap); the features'
+finiteness is checked once per process for each file version (path, size, mtime), so a server
+or batch answering many queries on one video does not re-read the whole file each time.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from pathlib import Path
+
+import numpy as np
+
+DTYPE = np.float16
+_HEADER = 128  # bytes: the .npy preamble + header dict, padded (a multiple of 64, as NumPy aligns)
+_MAGIC = b"\x93NUMPY\x01\x00"
+_VALIDATED: set[tuple[str, int, int]] = set()
+_LOCK = threading.Lock()
+
+
+def paths(folder: Path, key: str) -> tuple[Path, Path, Path]:
+    """(features .npy, times .npy, sidecar .json) of an entry."""
+    return folder / f"{key}.npy", folder / f"{key}.times.npy", folder / f"{key}.json"
+
+
+def npy_header(shape: tuple[int, ...], dtype=DTYPE) -> bytes:
+    """A version-1.0 ``.npy`` header of exactly ``_HEADER`` bytes for a C-ordered array."""
+    text = repr({"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+                 "shape": tuple(int(d) for d in shape)})
+    body = _HEADER - len(_MAGIC) - 2
+    if len(text) + 1 > body:
+        raise ValueError(f"shape {shape} does not fit the fixed .npy header")
+    return _MAGIC + struct.pack("<H", body) + (text.ljust(body - 1) + "\n").encode("latin1")
+
+
+class EntryWriter:
+    """Streams feature batches into a temporary ``.npy`` beside the entry; :meth:`commit` renames it.
+
+    Only the times (float64, 8 bytes a frame) are kept in memory until the end."""
+
+    def __init__(self, folder: Path, key: str):
+        self.final, self.times_path, _ = paths(folder, key)
+        self.tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.npy.tmp"
+        self.tail: tuple[int, ...] | None = None
+        self.count = 0
+        self.times: list[np.ndarray] = []
+        self.fh = open(self.tmp, "wb")
+        self.fh.write(b"\0" * _HEADER)
+
+    def add(self, times: np.ndarray, feats: np.ndarray) -> None:
+        half = np.ascontiguousarray(feats, dtype=DTYPE)
+        if self.tail is None:
+            self.tail = tuple(half.shape[1:])
+        elif tuple(half.shape[1:]) != self.tail:
+            raise ValueError(f"feature batches disagree in shape: {half.shape[1:]} after {self.tail}")
+        self.fh.write(half.tobytes())
+        self.count += len(half)
+        self.times.append(np.asarray(times, np.float64))
+
+    def written(self) -> np.ndarray:
+        """What was streamed so far, read back into memory (when the entry cannot be finished)."""
+        if not self.fh.closed:
+            self.fh.flush()
+        data = np.fromfile(self.tmp, dtype=DTYPE, offset=_HEADER, count=self.count * int(np.prod(self.tail or ())))
+        return data.reshape(self.count, *(self.tail or ()))
+
+    def all_times(self) -> np.ndarray:
+        return np.concatenate(self.times) if self.times else np.zeros(0, np.float64)
+
+    def commit(self, tail: tuple[int, ...]) -> Path:
+        """Finish the header, flush to disk and move the files into place (sidecar: the caller)."""
+        from vtg import fileio
+
+        import io
+
+        buf = io.BytesIO()  # the times first: if that write fails, the features file is still open
+        np.save(buf, self.all_times())
+        fileio.atomic_write_bytes(self.times_path, buf.getvalue())
+        shape = (self.count, *(self.tail if self.tail is not None else tail))
+        self.fh.seek(0)
+        self.fh.write(npy_header(shape))
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.chmod(self.tmp, fileio._file_mode(self.final))
+        os.replace(self.tmp, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        try:
+            self.fh.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def open_entry(folder: Path, key: str, shape: list) -> tuple[np.ndarray, np.ndarray]:
+    """(times float64 in memory, features float16 memory-mapped read-only); ValueError/OSError on
+    anything that does not match ``shape`` from the sidecar."""
+    feats_path, times_path, _ = paths(folder, key)
+    feats = np.load(feats_path, mmap_mode="r", allow_pickle=False)
+    if feats.dtype != DTYPE or list(feats.shape) != list(shape):
+        raise ValueError(f"features are {feats.dtype} {list(feats.shape)}, the sidecar says float16 {shape}")
+    times = np.load(times_path, allow_pickle=False)
+    if times.dtype != np.float64:
+        raise ValueError(f"times are {times.dtype}, not float64")
+    return times, feats
+
+
+def finite_once(path: Path, feats: np.ndarray) -> bool:
+    """Whether ``feats`` is all finite, read through once per process for each version of the file."""
+    st = path.stat()
+    version = (str(path), st.st_size, st.st_mtime_ns)
+    with _LOCK:
+        if version in _VALIDATED:
+            return True
+    ok = bool(all(np.isfinite(feats[i:i + 4096]).all() for i in range(0, len(feats), 4096)))
+    if ok:
+        with _LOCK:
+            _VALIDATED.add(version)
+    return ok
+
+
+def entry_bytes(folder: Path, key: str) -> int:
+    """Disk bytes of an entry (the old single-file ``.npz`` form too)."""
+    total = 0
+    for path in (*paths(folder, key)[:2], folder / f"{key}.npz"):
+        if path.is_file():
+            total += path.stat().st_size
+    return total
