@@ -8,8 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.ground import method_options
-from vtg.cli.options import parse_key_values
+from vtg.cli.options import method_options, parse_key_values
 
 
 def register(app: typer.Typer) -> None:

@@ -8,18 +8,12 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import emit, parse_key_values, pick_format
+from vtg.cli.options import emit, format_flag, method_flag, method_options, parse_key_values, pick_format
 from vtg.errors import UsageError
-from vtg.writers import WRITERS
 
 
 def register(app: typer.Typer) -> None:
     app.command("ground")(ground_command)
-
-
-def method_options(**flags) -> dict:
-    """Only the flags the user actually set become method options, so each method keeps its defaults."""
-    return {k: v for k, v in flags.items() if v is not None}
 
 
 def ground_command(
@@ -27,18 +21,18 @@ def ground_command(
     query: Optional[str] = typer.Argument(None, help="What to find, e.g. \"person opens the door\"."),
     image: Optional[Path] = typer.Option(None, "--image", help="Query by an example image instead of text."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Grounding method (see `vtg methods`)."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Feature encoder: ViT-B-32/openai, blip2 (TFVTG's BLIP-2), hf-clip:<id or dir>, or a local model directory (see `vtg models`)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model id or directory for Video-LLM / UniVTG methods."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Method preset, e.g. charades, activitynet, qvhighlights, long."),
-    llm: Optional[str] = typer.Option(None, "--llm", help="Query decomposition: rules, hf:<model>, json:<file>, or openai:<model> with --llm-url."),
-    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama)."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
+    encoder: Optional[str] = method_flag("encoder"),
+    model: Optional[str] = method_flag("model"),
+    fps: Optional[float] = method_flag("fps"),
+    preset: Optional[str] = method_flag("preset"),
+    llm: Optional[str] = method_flag("llm"),
+    llm_url: Optional[str] = method_flag("llm_url"),
+    device: Optional[str] = method_flag("device"),
     top_k: int = typer.Option(5, "--top-k", "-k", min=1, help="How many moments to keep."),
-    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Any method option as key=value (repeatable)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=f"Output format: {', '.join(WRITERS)}."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result to this file."),
+    option: Optional[List[str]] = method_flag("option"),
+    as_json: bool = method_flag("as_json"),
+    fmt: Optional[str] = format_flag(),
+    output: Optional[Path] = method_flag("output"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML page: player, saliency curve, clickable moments."),
     offline: bool = typer.Option(False, "--offline", help="Never download: a model that is not cached is an error (as HF_HUB_OFFLINE=1)."),

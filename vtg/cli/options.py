@@ -6,8 +6,44 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from vtg.errors import UsageError
 from vtg.types import Grounding
+
+#: Flags that become method options, declared once for ``ground``, ``serve`` and ``search``:
+#: name -> (parameter declarations, help).
+METHOD_FLAGS: dict[str, tuple[tuple[str, ...], str]] = {
+    "encoder": (("--encoder", "-e"), "Feature encoder: ViT-B-32/openai, blip2 (TFVTG's BLIP-2), hf-clip:<id or dir>, "
+                                      "or a local model directory (see `vtg models`)."),
+    "model": (("--model",), "Model id or directory for Video-LLM / UniVTG methods."),
+    "fps": (("--fps",), "Frames sampled per second."),
+    "preset": (("--preset",), "Method preset, e.g. charades, activitynet, qvhighlights, long."),
+    "llm": (("--llm",), "Query decomposition: rules, hf:<model>, json:<file>, or openai:<model> with --llm-url."),
+    "llm_url": (("--llm-url",), "OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama)."),
+    "device": (("--device",), "auto, cuda or cpu."),
+    "option": (("--option", "-O"), "Any method option as key=value (repeatable)."),
+    "as_json": (("--json",), "Print JSON (same as --format json)."),
+    "output": (("--output", "-o"), "Write the result to this file."),
+}
+
+
+def method_flag(name: str, help: str | None = None) -> Any:
+    """The typer option for method flag ``name`` (unset by default, so the method keeps its own
+    default); ``help`` replaces the shared text where a command means something narrower."""
+    decls, text = METHOD_FLAGS[name]
+    return typer.Option(False if name == "as_json" else None, *decls, help=help or text)
+
+
+def method_options(**flags) -> dict:
+    """Only the flags the user actually set become method options, so each method keeps its defaults."""
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def format_flag() -> Any:
+    from vtg.writers import WRITERS
+
+    return typer.Option(None, "--format", "-f", help=f"Output format: {', '.join(WRITERS)}.")
 
 
 def parse_key_values(pairs: list[str] | None) -> dict[str, Any]:

@@ -13,8 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import emit, parse_key_values, pick_format
-from vtg.writers import WRITERS
+from vtg.cli.options import emit, format_flag, method_flag, method_options, parse_key_values, pick_format
 
 
 def register(app: typer.Typer) -> None:
@@ -29,18 +28,18 @@ def search_command(
     method: str = typer.Option("tfvtg", "--method", "-m", help="Localiser placing the boundaries (methods that ground from frame features)."),
     per_video: int = typer.Option(3, "--per-video", min=1, help="At most this many moments of one video in the list."),
     candidates: Optional[int] = typer.Option(None, "--candidates", min=1, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
-    llm: Optional[str] = typer.Option(None, "--llm", help="Query decomposition: rules, hf:<model>, json:<file>, or openai:<model> with --llm-url."),
-    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama)."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
-    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Any method option as key=value (repeatable)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=f"Output format: {', '.join(WRITERS)}."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result to this file."),
+    llm: Optional[str] = method_flag("llm"),
+    llm_url: Optional[str] = method_flag("llm_url"),
+    device: Optional[str] = method_flag("device"),
+    option: Optional[List[str]] = method_flag("option"),
+    as_json: bool = method_flag("as_json"),
+    fmt: Optional[str] = format_flag(),
+    output: Optional[Path] = method_flag("output"),
 ) -> None:
     """Rank the moments of every video in a library for QUERY (or --image)."""
     from vtg.library import search
 
-    options = {k: v for k, v in {"llm": llm, "llm_url": llm_url, "device": device}.items() if v is not None}
+    options = method_options(llm=llm, llm_url=llm_url, device=device)
     options.update(parse_key_values(option))
     fmt = pick_format(fmt, as_json, output)
     results = search(library, query, image=image, top=top, method=method, candidates=candidates, per_video=per_video,

@@ -7,8 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.ground import method_options
-from vtg.cli.options import parse_key_values
+from vtg.cli.options import method_flag, method_options, parse_key_values
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -27,14 +26,14 @@ def serve_command(
                                         help="Every request must carry it (Bearer header or the page's cookie)."),
     max_concurrent: int = typer.Option(2, "--max-concurrent", min=1, help="Grounding/search requests run at once; more get 503."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Grounding method (see `vtg methods`)."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Feature encoder (see `vtg models`)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model id or directory for Video-LLM / UniVTG methods."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Method preset (requests may override it)."),
-    llm: Optional[str] = typer.Option(None, "--llm", help="Query decomposition backend (see `vtg ground --help`)."),
-    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible endpoint for --llm openai:..."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
-    option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Any method option as key=value (repeatable)."),
+    encoder: Optional[str] = method_flag("encoder"),
+    model: Optional[str] = method_flag("model"),
+    fps: Optional[float] = method_flag("fps"),
+    preset: Optional[str] = method_flag("preset"),
+    llm: Optional[str] = method_flag("llm"),
+    llm_url: Optional[str] = method_flag("llm_url"),
+    device: Optional[str] = method_flag("device"),
+    option: Optional[List[str]] = method_flag("option"),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),
 ) -> None:
     """Serve grounding and library search over HTTP, with a web page at http://HOST:PORT/."""
