@@ -234,13 +234,5 @@ def _cap_windows(method, video: str | Path, max_window: float):
     duration = video_duration(video)  # a VideoSource keeps its one probe
     if duration <= 0:
         return method
-    preset_fraction = _preset_fraction(method, video)
-    fraction = min(preset_fraction, max_window / duration)
+    fraction = min(float(method.preset_for(duration).max_window_fraction), max_window / duration)
     return type(method)(replace(method.config, max_window_fraction=fraction))
-
-
-def _preset_fraction(method, video) -> float:
-    from vtg.video.source import VideoSource
-
-    preset, _ = method._sampling(VideoSource.of(video))
-    return float(preset.max_window_fraction)

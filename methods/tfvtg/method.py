@@ -124,7 +124,7 @@ class TFVTG(Method):
         path = VideoSource.of(video)
         calibration.check(cfg.calibration)
         preset, fps = self._sampling(path)
-        plan = None if query.image is not None else self._decompose(query.text, path.stem)
+        plan = None if query.image is not None else self.decompose(query.text, path.stem)
         # Features first: on a cache hit no frame is decoded and the image tower is never loaded,
         # so a sentence query loads only the text side of the encoder.
         feats = video_features(path, cfg.encoder, fps, progress=progress, device=cfg.device)
@@ -134,20 +134,13 @@ class TFVTG(Method):
             raise VideoError(f"no frames could be sampled from {path}")
 
         calib = calibration.resolve(cfg.calibration, encoder.family, query.image is not None)
-        stride, lengths = window_lengths(n, duration, preset, stride=cfg.stride,
-                                         max_window_fraction=cfg.max_window_fraction)
+        stride, lengths, localise = self.localiser(n, duration, preset)
         meta = {"encoder": encoder.spec, "fps": fps, "preset": preset.name, "frames": n,
                 "stride_frames": stride, "window_lengths_s": [round(k / n * duration, 3) for k in lengths],
                 "calibration": calib, "features_cached": bool(feats.cached),
                 "query_by": "image" if plan is None else "text"}
         if preset.name != get_preset(cfg.preset).name:
             meta["preset_note"] = f"{cfg.preset} -> long: video is {duration:.0f} s > {cfg.long_after:.0f} s"
-
-        def localise(curve: np.ndarray) -> list[Moment]:
-            found = propose(curve, lengths, stride, mask_threshold=cfg.mask_threshold,
-                            rise_threshold=cfg.rise_threshold, nms_iou=cfg.nms_iou, top_k=max(cfg.top_k, 10),
-                            dynamic_weight=cfg.dynamic_weight)
-            return found.moments(duration)
 
         if plan is None:
             curve = calibration.calibrate(image_similarity(encoder, feats.features, query.image), calib)
@@ -178,13 +171,35 @@ class TFVTG(Method):
 
     def _sampling(self, path: VideoSource | None):
         """The preset and frame rate: the ``long`` preset for long videos unless sampling is fixed."""
+        preset = self.preset_for(video_duration(path) if path is not None else None)
+        return preset, float(self.config.fps or preset.fps)
+
+    def preset_for(self, duration: float | None):
+        """The configured preset, or ``long`` for a video longer than ``long_after`` seconds unless
+        ``fps`` or ``stride`` fixes the sampling (``duration`` None: the configured one)."""
         cfg = self.config
         preset = get_preset(cfg.preset)
-        if cfg.fps is None and cfg.stride is None and path is not None:
-            preset = auto_preset(preset, video_duration(path), cfg.long_after)
-        return preset, float(cfg.fps or preset.fps)
+        if cfg.fps is None and cfg.stride is None and duration is not None:
+            preset = auto_preset(preset, duration, cfg.long_after)
+        return preset
 
-    def _decompose(self, text: str, video_id: str):
+    def localiser(self, n: int, duration: float, preset):
+        """``(stride, lengths, localise)`` for ``n`` frames over ``duration`` seconds: the window grid
+        and a function scoring one calibrated curve into moments (Sec. 3.3). Shared by ``ground``
+        and the library search, which brings its own stored curves."""
+        cfg = self.config
+        stride, lengths = window_lengths(n, duration, preset, stride=cfg.stride,
+                                         max_window_fraction=cfg.max_window_fraction)
+
+        def localise(curve: np.ndarray) -> list[Moment]:
+            found = propose(curve, lengths, stride, mask_threshold=cfg.mask_threshold,
+                            rise_threshold=cfg.rise_threshold, nms_iou=cfg.nms_iou, top_k=max(cfg.top_k, 10),
+                            dynamic_weight=cfg.dynamic_weight)
+            return found.moments(duration)
+
+        return stride, lengths, localise
+
+    def decompose(self, text: str, video_id: str | None):
         """The LLM decomposition, before any decoding, so a misconfigured backend fails early."""
         from vtg.llm import decompose
 

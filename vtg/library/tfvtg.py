@@ -89,7 +89,7 @@ class TFVTGSearch:
 
             ref = encoder.encode_images(load_image(query.image)[None])
             return PreparedQuery(query.label, ref, None, calib, encoder.similarity, True)
-        plan = self.method._decompose(query.text, None)  # one plan for every video: no video id
+        plan = self.method.decompose(query.text, None)  # one plan for every video: no video id
         return PreparedQuery(query.label, encoder.encode_texts(plan_texts(plan)), plan, calib, encoder.similarity, False)
 
     def localise(self, prepared: PreparedQuery, features: np.ndarray,
@@ -97,24 +97,11 @@ class TFVTGSearch:
         """Moments (TFVTG confidences, best = 1), saliency curve, the raw whole-query curve (for
         ranking across videos) and meta of one video."""
         from vtg.methods.tfvtg import calibration
-        from vtg.methods.tfvtg.localizer import propose
         from vtg.methods.tfvtg.method import ground_similarities
-        from vtg.methods.tfvtg.presets import auto_preset, get_preset, window_lengths
 
         cfg = self.config
-        n = len(features)
-        preset = get_preset(cfg.preset)
-        if cfg.fps is None and cfg.stride is None:
-            preset = auto_preset(preset, duration, cfg.long_after)
-        stride, lengths = window_lengths(n, duration, preset, stride=cfg.stride,
-                                         max_window_fraction=cfg.max_window_fraction)
-
-        def localise(curve: np.ndarray) -> list[Moment]:
-            found = propose(curve, lengths, stride, mask_threshold=cfg.mask_threshold,
-                            rise_threshold=cfg.rise_threshold, nms_iou=cfg.nms_iou, top_k=max(cfg.top_k, 10),
-                            dynamic_weight=cfg.dynamic_weight)
-            return found.moments(duration)
-
+        preset = self.method.preset_for(duration)
+        stride, _, localise = self.method.localiser(len(features), duration, preset)
         sims = prepared.frame_scores(features)
         if prepared.image:
             curve = calibration.calibrate(sims[:, 0], prepared.calibration)
