@@ -100,7 +100,6 @@ def iter_frames_at(video, targets: np.ndarray, *, size: int | None = None,
     in one sequential pass that stops after the last target; ``time`` is the frame's own
     presentation time. A frame serving several targets comes once."""
     from vtg.video.backends import get_backend
-    from vtg.video.files import check_path
     from vtg.video.geometry import resized
     from vtg.video.source import VideoSource
 
@@ -108,11 +107,8 @@ def iter_frames_at(video, targets: np.ndarray, *, size: int | None = None,
     if targets.size == 0:
         return
     reader = get_backend(backend)
-    if isinstance(video, VideoSource):  # checked and probed once for the whole query
-        path, info = video.path, video.info(backend)
-    else:
-        path = check_path(video)
-        info = reader.probe(path)
+    source = VideoSource.of(video)  # checked and probed once for the whole query
+    path, info = source.path, source.info(backend)
     # One seek to the key frame before the first target (a late window of a long video) when the
     # backend can; otherwise one sequential pass from the start.
     decode = getattr(reader, "decode_from_first_target", reader.decode)

@@ -68,15 +68,13 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     when that part is reached).
     """
     from vtg.video.backends import get_backend
-    from vtg.video.files import check_path
     from vtg.video.source import VideoSource
 
     check_request(fps, max_frames, size, batch_size)
     reader = get_backend(backend)
-    if isinstance(path, VideoSource):  # checked and probed once for the whole query
-        info = path.info(backend)
-    else:
-        info = reader.probe(check_path(path))  # errors for missing/bad files surface here, before the first next()
+    # Checked and probed once for the whole query (a VideoSource's own probe); errors for
+    # missing/bad files surface here, before the first next().
+    info = VideoSource.of(path).info(backend)
     out_size = frame_size(info.width, info.height) if frame_size is not None else resized(info.width, info.height, size)
     check_pixels(*out_size, info.path, "resized frames would be")
     check_frame_count(planned_count(info, fps, max_frames), info.path,
