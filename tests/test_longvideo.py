@@ -324,3 +324,17 @@ def test_refine_hooks_are_the_fast_stages(make_video, tmp_path):
 
     with pytest.raises(WeightsNotFoundError, match="no UniVTG weights"):  # before any download
         load_method("refine", fast_model=str(tmp_path / "missing")).check_weights()
+
+
+def test_vtg_parse_reads_lines_as_batch_does_and_survives_deep_nesting(tmp_path, capsys):
+    """A BOM is dropped; a line of 100,000 '[' is that line's error, never an internal error."""
+    from vtg.cli.main import main
+
+    answers = tmp_path / "answers.jsonl"
+    record = json.dumps({"qid": 7, "vid": "a", "query": "door", "duration": 10.0, "answer": "from 10 to 20"})
+    answers.write_text("\ufeff" + record + "\n" + "[" * 100000 + "\n")
+    out = tmp_path / "pred.jsonl"
+    assert main(["parse", str(answers), "-a", "vtimellm", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2" in err and "internal error" not in err and err.count("vtg: error:") == 1
+    assert [json.loads(x)["qid"] for x in out.read_text().splitlines()] == [7]

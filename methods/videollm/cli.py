@@ -50,7 +50,7 @@ def parse_command(
     for number, line in _lines(answers):
         try:
             results.append(grounding_of(json.loads(line), answer_format))
-        except (ValueError, DataError, TypeError) as exc:
+        except (ValueError, RecursionError, DataError, TypeError) as exc:  # RecursionError: "[" nested past the stack
             problems.append(f"{answers} line {number}: {exc}")
     emit(results, "jsonl", output, inputs=[answers])
     for problem in problems:
@@ -60,13 +60,11 @@ def parse_command(
 
 
 def _lines(path: Path):
+    """Numbered non-empty lines, read as ``vtg batch`` reads its input (``\n`` only, BOM dropped)."""
     from vtg.api import check_video_path
+    from vtg.batch.inputs import iter_lines
 
-    data = check_video_path(path, what="answers file").read_bytes()
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        text = raw.decode("utf-8", "replace").strip()
-        if text:
-            yield number, text
+    return iter_lines(check_video_path(path, what="answers file"))
 
 
 def grounding_of(record: Any, answer_format: str):
