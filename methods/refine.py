@@ -39,6 +39,7 @@ import numpy as np
 from vtg.errors import UsageError
 from vtg.methods.base import Method, Query
 from vtg.types import Grounding, Moment
+from vtg.video.source import VideoSource
 
 VIDEO_LLMS = ("numpro", "timemarker", "vtgllm")
 
@@ -134,6 +135,7 @@ class Refine(Method):
         query = Query.of(query)
         self.check_query(query)
         cfg = self._checked()
+        video = VideoSource.of(video)  # checked and probed once for both stages and every window
         coarse = self.fast_stage(video).ground(video, query, progress=progress)
         windows = widen(coarse.moments[:cfg.k], coarse.duration, cfg.margin, cfg.min_margin)
         fast_scores = normalised_scores([w.fast.score for w in windows])

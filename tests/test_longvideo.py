@@ -175,7 +175,13 @@ def test_refine_maps_each_windows_answer_back_to_video_time(monkeypatch, tiny_mo
     llm = method.video_llm()
     monkeypatch.setattr(type(method), "video_llm", lambda self: llm)
     seen = scripted(monkeypatch, llm.runner(), ["From Frame 1 to Frame 2.", "nothing here"])
+    from vtg.video import pyav_backend
+
+    probes = []
+    real_probe = pyav_backend.probe
+    monkeypatch.setattr(pyav_backend, "probe", lambda path: probes.append(path) or real_probe(path))
     result = method.ground(video, Query("a blue screen"))
+    assert len(probes) == 1   # one probe for the fast stage, the window cap and every window
     windows = result.meta["windows"]
     assert len(seen) == len(windows) >= 1
     first = windows[0]
