@@ -28,10 +28,10 @@ def seeks(monkeypatch):
     calls = {"seek": 0, "start": 0}
     real = segments._decode_segment
 
-    def spy(path, info, targets, out_size, seek, threads):
+    def spy(path, info, targets, out_size, seek, threads, accel=None):
         if seek or targets[0] > 0:
             calls["seek" if seek else "start"] += 1
-        return real(path, info, targets, out_size, seek, threads)
+        return real(path, info, targets, out_size, seek, threads, accel)
 
     monkeypatch.setattr(segments, "_decode_segment", spy)
     return calls
@@ -131,3 +131,41 @@ def test_plan_bounds_memory_and_skips_short_videos(tmp_path):
     assert ranges[0][0] == 0 and ranges[-1][1] == 3600
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
     assert max(hi - lo for lo, hi in ranges) * 1920 * 1080 * 3 <= segments.SEGMENT_BYTES
+
+
+def test_segments_start_at_key_frames_so_no_picture_is_decoded_twice(tmp_path, monkeypatch):
+    import threading
+
+    from vtg.video import pyav_backend
+
+    count, lock = {"pictures": 0}, threading.Lock()
+    real = pyav_backend.decoded_frames
+
+    def counting(container, stream, targets):
+        for frame in real(container, stream, targets):
+            with lock:
+                count["pictures"] += 1
+            yield frame
+
+    monkeypatch.setattr(pyav_backend, "decoded_frames", counting)
+    path = write_timed(tmp_path / "g.mp4", [100 * i for i in range(300)])  # key frame every 10 pictures
+
+    def decoded(workers):
+        count["pictures"] = 0
+        batch = read_frames(path, 2.3, workers=workers)
+        return count["pictures"], batch
+
+    sequential, serial = decoded(1)
+    aligned, ours = decoded(3)
+    with monkeypatch.context() as m:
+        m.setattr(segments, "at_key_frames", lambda info, targets, starts: starts)
+        unaligned, theirs = decoded(3)
+    assert indices(ours) == indices(serial) == indices(theirs)
+    assert ours.times.tolist() == serial.times.tolist()
+    assert unaligned > aligned  # the lead-ins before each segment's first target are gone
+    assert aligned <= sequential + 2 * len(segments.plan(probe(path), np.arange(69) / 2.3, (160, 120), 3))
+
+
+def test_key_frame_times_are_read_from_packets(tmp_path):
+    path = write_timed(tmp_path / "g.mp4", [100 * i for i in range(100)])  # key frames at 0, 1, 2... s
+    assert segments.key_frame_times(path, [0.0, 2.5, 3.0, 9.95]) == [0.0, 2.0, 3.0, 9.0]

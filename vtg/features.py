@@ -154,11 +154,12 @@ def video_key(path: str | Path, encoder_spec: str, fingerprint: str, fps: float 
 
 def video_features(video: str | Path, encoder, fps: float | None, *, max_frames: int | None = None,
                    progress: bool = False, cache_dir: str | Path | None = None, device: str = "auto",
-                   backend: str = "pyav", refresh: bool = False, verify: bool | None = None) -> Features:
+                   backend: str | None = None, refresh: bool = False, verify: bool | None = None) -> Features:
     """Features of ``video`` sampled at ``fps`` with ``encoder`` (an Encoder or a spec string).
 
     Cached per (file identity, encoder, fps, max_frames); ``refresh`` recomputes and overwrites;
     ``verify`` (default: inside :func:`verifying`) also checks the whole file's SHA-256.
+    ``backend`` decodes (default: :func:`vtg.video.backends.indexing_decoder`, ``vtg --decoder``).
     ``device`` is used only when ``encoder`` is a spec that has to be loaded, which happens only on
     a cache miss: a hit needs neither the model nor the decoder. ``video`` may be a
     :class:`vtg.video.VideoSource`, whose existence check and probe are reused.
@@ -179,6 +180,10 @@ def video_features(video: str | Path, encoder, fps: float | None, *, max_frames:
             return hit
     check_writable(folder)
     enc = encoder if isinstance(encoder, Encoder) else load_encoder(encoder, device=device)
+    if backend is None:
+        from vtg.video.backends import indexing_decoder
+
+        backend = indexing_decoder()
     return _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder, key,
                                dict(video=str(path), weights=fingerprint, sha256=digest))
 
@@ -263,12 +268,16 @@ def check_writable(folder: Path) -> None:
 
 
 def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int | None = None,
-                     progress: bool = False, backend: str = "pyav", workers: int | None = None) -> Features:
+                     progress: bool = False, backend: str | None = None, workers: int | None = None) -> Features:
     """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
-    ``workers`` parallel decoders for long videos (default: one per 4 usable cores)."""
+    ``workers`` parallel decoders for long videos (default: one per usable core); ``backend``
+    as in :func:`video_features`."""
     from vtg.video.source import VideoSource
 
+    from vtg.video.backends import indexing_decoder
+
     path = VideoSource.of(path)
+    backend = backend or indexing_decoder()
     info = path.info(backend)
     times, feats = [], []
     for batch_times, batch_feats in _encoded(path, encoder, fps, max_frames, progress, backend, workers, info):

@@ -50,20 +50,23 @@ def ok_record(item: BatchItem, result: Any, top_k: int | None) -> dict[str, Any]
 
 
 def process_settings() -> dict[str, Any]:
-    """This process's command-line bounds (frame/pixel ceilings, cache verification), for workers
+    """This process's command-line settings (frame/pixel ceilings, cache verification, decoder), for workers
     in other processes (Ray actors), which would otherwise run with the defaults."""
     from vtg.features import verify_enabled
+    from vtg.video.backends import chosen_decoder
     from vtg.video.limits import overrides
 
-    return {**overrides(), "verify": verify_enabled()}
+    return {**overrides(), "verify": verify_enabled(), "decoder": chosen_decoder()}
 
 
 def apply_settings(settings: dict[str, Any]) -> None:
     from vtg.features import set_verify
+    from vtg.video.backends import set_decoder
     from vtg.video.limits import set_limits
 
     set_limits(settings.get("frames"), settings.get("pixels"))
     set_verify(bool(settings.get("verify")))
+    set_decoder(settings.get("decoder"))
 
 
 def method_spec(name: str) -> str:

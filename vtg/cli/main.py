@@ -65,10 +65,17 @@ def _root(
         None, "--frame-limit", metavar="N", help="Most frames sampled from one video (default 200000, or $VTG_MAX_FRAMES)."),
     pixel_limit: Optional[float] = typer.Option(
         None, "--pixel-limit", metavar="N", help="Most pixels per decoded frame (default 36000000, 8K; or $VTG_MAX_PIXELS)."),
+    decoder: Optional[str] = typer.Option(
+        None, "--decoder", metavar="NAME",
+        help="Video decoder for indexing: pyav (CPU, default), nvdec (the GPU's video engine), torchcodec, decord; "
+             "or $VTG_DECODER."),
 ) -> None:
+    from vtg.video.backends import indexing_decoder, set_decoder
     from vtg.video.limits import set_limits
 
     set_limits(frame_limit, pixel_limit)  # every run sets them afresh (in-process callers run many)
+    set_decoder(decoder)
+    indexing_decoder()  # a bad $VTG_DECODER fails here, before any model loads
     if "vtg.features" in sys.modules:  # --verify of an earlier in-process run must not carry over
         sys.modules["vtg.features"].set_verify(False)
     if debug:

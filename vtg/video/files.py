@@ -61,13 +61,16 @@ def looks_like_mp4(path: Path) -> bool:
     return len(head) == 8 and head[4:8] in _ISO_BOXES
 
 
-def open_container(path: Path):
-    """``av.open`` with vtg's errors: NotAVideoError for what is no video, CorruptVideoError else."""
+def open_container(path: Path, hwaccel=None):
+    """``av.open`` with vtg's errors: NotAVideoError for what is no video, CorruptVideoError else.
+
+    ``hwaccel``: PyAV's ``HWAccel`` settings, to decode on a GPU (:mod:`vtg.video.nvdec_backend`)."""
     import av
 
+    extra = {"hwaccel": hwaccel} if hwaccel is not None else {}
     try:
         # absolute: a relative name such as "concat:x.mp4" or "http:a.mp4" is a file, not a protocol
-        return av.open(str(Path(path).absolute()), metadata_errors="replace")
+        return av.open(str(Path(path).absolute()), metadata_errors="replace", **extra)
     except av.error.FileNotFoundError as err:
         raise VideoNotFoundError(f"video not found: {path}") from err
     except av.error.InvalidDataError as err:

@@ -22,6 +22,7 @@ from vtg.video.geometry import clockwise_rotation, coded_target, display_size, r
 from vtg.video.info import VideoInfo
 from vtg.video.limits import VideoTooLargeError, check_pixels, max_pixels
 from vtg.video.sampling import select_stream
+from vtg.video.skipping import decoded_frames
 
 _VFR_PACKETS = 300  # packet timestamps read by probe to tell constant from variable frame rate
 _REORDER_DEPTH = 16  # max B-frame reordering (H.264 allows 16 reference frames)
@@ -122,20 +123,24 @@ def probe(path: Path) -> VideoInfo:
         )
 
 
-def _timed_frames(container, stream, path: Path, info: VideoInfo) -> Iterator[tuple[float, object]]:
-    """Decoded frames (not converted) with times from the stream's start; errors as CorruptVideoError."""
+def _timed_frames(container, stream, path: Path, info: VideoInfo,
+                  targets: np.ndarray | None = None) -> Iterator[tuple[float, object]]:
+    """Decoded frames (not converted) with times from the stream's start; errors as CorruptVideoError.
+    With ``targets``, pictures no target can show may be left undecoded (:mod:`vtg.video.skipping`)."""
     origin = stream.start_time
+    # integer arithmetic, correctly rounded like float(Fraction(...)) but without its cost per frame
+    num, den = stream.time_base.numerator, stream.time_base.denominator
     step = 1.0 / info.fps if info.fps else 0.0
     pixel_limit = max_pixels()
     last = None
     try:
-        for frame in container.decode(stream):
+        for frame in decoded_frames(container, stream, targets):
             if frame.pts is None:
                 time = (last + step) if last is not None else 0.0
             else:
                 if origin is None:
                     origin = frame.pts
-                time = float((frame.pts - origin) * stream.time_base)
+                time = (frame.pts - origin) * num / den
             last = time
             if frame.width * frame.height > pixel_limit:  # the size changed mid-stream
                 check_pixels(frame.width, frame.height, path, f"frames from {time:.2f}s on are")
@@ -179,24 +184,38 @@ def _converter(info: VideoInfo, out_size: tuple[int, int] | None):
     return convert
 
 
+def set_threads(stream, threads: int, accel) -> None:
+    """FFmpeg's frame/slice threads (0: as many as it sees cores); one submitting thread when the
+    GPU's video engine decodes (``accel``: NVDEC needs no CPU threads, and frame threads would
+    hold several GPU surfaces each)."""
+    stream.thread_type = "AUTO"
+    stream.thread_count = 1 if accel is not None else threads
+
+
 def decode(path: Path, info: VideoInfo, targets: np.ndarray | None,
-           out_size: tuple[int, int] | None, workers: int = 1) -> Iterator[tuple[float, np.ndarray]]:
+           out_size: tuple[int, int] | None, workers: int = 1, accel=None) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(time, rgb)`` for every frame (targets None) or the frame displayed at each target.
 
     ``workers > 1`` decodes a long video's targets as independent segments in parallel
     (:mod:`vtg.video.segments`); the frames and times are the same as with one worker.
+    ``accel``: PyAV ``HWAccel`` settings (a zero-argument factory), for decoding on the GPU.
     """
     if targets is not None and workers > 1:
         from vtg.video.segments import decode_segments
 
-        yield from decode_segments(path, info, targets, out_size or (info.width, info.height), workers)
+        yield from decode_segments(path, info, targets, out_size or (info.width, info.height), workers, accel)
         return
+    yield from sequential_decode(path, info, targets, out_size, accel)
+
+
+def sequential_decode(path: Path, info: VideoInfo, targets: np.ndarray | None,
+                      out_size: tuple[int, int] | None, accel=None) -> Iterator[tuple[float, np.ndarray]]:
+    """One decoder from the start of the file (FFmpeg's own threads), as :func:`decode`."""
     convert = _converter(info, out_size)
-    with open_container(path) as container:
+    with open_container(path, accel() if accel is not None else None) as container:
         stream = video_stream(container, path)
-        stream.thread_type = "AUTO"  # FFmpeg's frame/slice threads, as many as it sees cores
-        stream.thread_count = CODEC_THREADS
-        frames = _timed_frames(container, stream, path, info)
+        set_threads(stream, CODEC_THREADS, accel)
+        frames = _timed_frames(container, stream, path, info, targets)
         if targets is None:
             for time, frame in frames:
                 yield time, convert(frame)

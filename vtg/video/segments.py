@@ -4,7 +4,8 @@ FFmpeg's own frame threads only go so far (a few frames in flight, and they wait
 reference pictures). A long video is split instead into segments of the target grid; each segment
 is decoded by its own decoder that seeks to the key frame at or before its first target and reads
 on until its last target is served, and the segments' frames are handed out in timestamp order.
-Segments hold only their sampled frames (already shrunk), so memory stays ``workers + 1`` segments.
+Segments hold only their sampled frames (already shrunk), and at most ``2 * workers + 1`` segments
+(:data:`HELD_BYTES` of frames, at least ``workers + 1`` segments) are held, whatever the video length.
 
 Frame exactness is the same as sequential decoding (:func:`vtg.video.sampling.select_stream`):
 the frame displayed at a target is the last one whose presentation time is ``<= target``; after
@@ -29,9 +30,19 @@ from vtg.video.files import open_container, video_stream
 from vtg.video.info import VideoInfo
 from vtg.video.sampling import EPS, select_stream
 
-#: Shortest stretch of video given to one decoder: the key-frame lead-in (up to a GOP, often
-#: 2-10 s) is decoded twice, so shorter segments waste more than they gain.
-MIN_SEGMENT_SECONDS = 30.0
+#: Shortest stretch of video given to one decoder. Segments start at key frames
+#: (:func:`at_key_frames`), so nothing is decoded twice; what a segment costs is opening the file
+#: and one seek (milliseconds), against decoders left idle at the end when segments are few.
+MIN_SEGMENT_SECONDS = 10.0
+#: Segments per decoder (before the size floor above): enough that decoders finishing early find
+#: work (4 segments on 2 decoders: 0.69 s; 8: 0.58 s; one decoder 0.97 s; bench_index.py's video).
+SEGMENTS_PER_WORKER = 4
+#: Segments decoded ahead of the one being handed out, per decoder (+1): a decoder that finishes
+#: a short segment finds another instead of waiting for a long one before it to be handed out
+#: (2 decoders on 2 cores: 1.65x one decoder with 1 per decoder, 1.74x with 2; 5 rounds).
+IN_FLIGHT_PER_WORKER = 2
+#: Bytes of sampled frames all segments in flight may hold (at least ``workers + 1`` segments).
+HELD_BYTES = 512 << 20
 #: Sampled frames one segment holds at most (bytes), so memory does not grow with video length.
 SEGMENT_BYTES = 64 << 20
 #: Containers whose seeking by timestamp is exact enough to start a decoder mid-file.
@@ -42,10 +53,6 @@ class _Reseek(Exception):
     """The seek landed somewhere this segment cannot start from; decode it from the start."""
 
 
-#: Cores one decoder's own FFmpeg frame threads use well; beyond that, parallel segments pay off.
-CORES_PER_DECODER = 4
-
-
 def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -54,13 +61,16 @@ def usable_cores() -> int:
 
 
 def default_workers() -> int:
-    """Decoders to run at once: one per ``CORES_PER_DECODER`` usable cores (so 1 below 8 cores).
+    """Decoders to run at once on a long video: one per usable core, one codec thread each.
 
-    Why not one per core: a segment re-decodes the lead-in from its key frame (up to a GOP), and
-    FFmpeg's frame threads already keep a few cores busy; measured on 2 cores (bench_index.py),
-    one decoder with FFmpeg's threads took 7.3 s where two one-thread segment decoders took 12.3 s.
+    Why not FFmpeg's own frame threads: they keep only a few pictures in flight and wait on each
+    other's reference pictures, and once the pictures no target shows are skipped
+    (:mod:`vtg.video.skipping`) little is left for them to share. Measured on 2 cores
+    (bench_index.py, 2-minute 360p H.264 at 1 fps): one decoder with FFmpeg's threads 1.08 s,
+    one with a single thread 1.03 s, two one-thread segment decoders 0.80 s. Videos too short to
+    split (:func:`plan`) keep one decoder with FFmpeg's threads.
     """
-    return max(1, usable_cores() // CORES_PER_DECODER)
+    return usable_cores()
 
 
 def plan(info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], workers: int) -> list[tuple[int, int]]:
@@ -68,35 +78,86 @@ def plan(info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], worker
     n = len(targets)
     if workers < 2 or n < 2 or info.duration < 2 * MIN_SEGMENT_SECONDS or Path(info.path).suffix.lower() not in SEEKABLE:
         return [(0, n)]
-    seconds = max(MIN_SEGMENT_SECONDS, info.duration / (4 * workers))
+    seconds = max(MIN_SEGMENT_SECONDS, info.duration / (SEGMENTS_PER_WORKER * workers))
     per_segment = max(1, math.ceil(n * seconds / info.duration))
     frame_bytes = max(1, out_size[0] * out_size[1] * 3)
     per_segment = max(1, min(per_segment, SEGMENT_BYTES // frame_bytes))
-    return [(lo, min(n, lo + per_segment)) for lo in range(0, n, per_segment)]
+    starts = list(range(per_segment, n, per_segment))
+    aligned = at_key_frames(info, targets, starts)
+    bounds = sorted({0, n, *aligned})
+    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+
+
+def at_key_frames(info: VideoInfo, targets: np.ndarray, starts: list[int]) -> list[int]:
+    """Segment starts moved back to the key frame at or before their first target.
+
+    Why: a segment decoder starts at that key frame anyway, and the segment before it decodes on
+    until its own last target; with the boundary where the key frame is, the two do not decode
+    the same pictures twice (the lead-in of up to a GOP per segment: measured 1.52x -> 1.7x from
+    one to two decoders on 2 cores). A segment may grow by up to a GOP's targets. Where the key
+    frame cannot be found (no timestamps, a file that does not seek), a start stays as it was.
+    """
+    if not starts:
+        return []
+    try:
+        keys = key_frame_times(Path(info.path), [float(targets[lo]) for lo in starts])
+    except Exception:  # noqa: BLE001 - av errors, a file gone: decoding reports those itself
+        return starts
+    moved = []
+    for lo, key in zip(starts, keys):
+        moved.append(lo if key is None else int(np.searchsorted(targets, key - EPS, side="left")))
+    return moved
+
+
+#: Packets read after a seek looking for its key frame before giving up on that boundary.
+_KEY_SEARCH_PACKETS = 64
+
+
+def key_frame_times(path: Path, times: list[float]) -> list[float | None]:
+    """For each time (seconds from the stream's start), the presentation time of the key frame a
+    backward seek to it lands on: read from packets, nothing decoded. None where not found."""
+    found: list[float | None] = []
+    with open_container(path) as container:
+        stream = video_stream(container, path)
+        origin, base = stream.start_time, stream.time_base
+        if origin is None or base is None:
+            return [None] * len(times)
+        for time in times:
+            container.seek(origin + int(math.floor(time / base)), stream=stream, backward=True, any_frame=False)
+            key = None
+            for _, packet in zip(range(_KEY_SEARCH_PACKETS), container.demux(stream)):
+                if packet.is_keyframe and packet.pts is not None:
+                    key = float((packet.pts - origin) * base)
+                    break
+            found.append(key if key is not None and key <= time + EPS else None)
+    return found
 
 
 def decode_segments(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int],
-                    workers: int) -> Iterator[tuple[float, np.ndarray]]:
-    """``(time, rgb)`` for each target, segments decoded by ``workers`` threads, in order."""
+                    workers: int, accel=None) -> Iterator[tuple[float, np.ndarray]]:
+    """``(time, rgb)`` for each target, segments decoded by ``workers`` threads, in order
+    (``accel``: a factory of PyAV ``HWAccel`` settings, one decoding session on the GPU each)."""
     from vtg.video import pyav_backend
 
     ranges = plan(info, targets, out_size, workers)
     if len(ranges) == 1:
-        yield from pyav_backend.decode(path, info, targets, out_size, workers=1)
+        yield from pyav_backend.sequential_decode(path, info, targets, out_size, accel)
         return
     # codec threads per decoder: the cores shared out, so decoders do not oversubscribe them
-    threads = pyav_backend.CODEC_THREADS or max(1, usable_cores() // workers)
+    threads = pyav_backend.CODEC_THREADS or max(1, usable_cores() // min(workers, len(ranges)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vtg-decode")
     pending: deque[Future] = deque()
     upcoming = iter(ranges)
 
     def submit() -> None:
         for lo, hi in upcoming:
-            pending.append(pool.submit(_segment, path, info, targets[lo:hi], out_size, lo > 0, threads))
+            pending.append(pool.submit(_segment, path, info, targets[lo:hi], out_size, lo > 0, threads, accel))
             return
 
     try:
-        for _ in range(workers + 1):
+        segment_bytes = max(hi - lo for lo, hi in ranges) * out_size[0] * out_size[1] * 3
+        ahead = min(IN_FLIGHT_PER_WORKER * workers, max(workers, HELD_BYTES // max(1, segment_bytes)))
+        for _ in range(ahead + 1):
             submit()
         while pending:
             frames = pending.popleft().result()
@@ -109,13 +170,13 @@ def decode_segments(path: Path, info: VideoInfo, targets: np.ndarray, out_size: 
 
 
 def _segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], seek: bool,
-             threads: int) -> list[tuple[float, np.ndarray]]:
+             threads: int, accel=None) -> list[tuple[float, np.ndarray]]:
     if seek:
         try:
-            return list(_decode_segment(path, info, targets, out_size, True, threads))
+            return list(_decode_segment(path, info, targets, out_size, True, threads, accel))
         except _Reseek:
             pass
-    return list(_decode_segment(path, info, targets, out_size, False, threads))
+    return list(_decode_segment(path, info, targets, out_size, False, threads, accel))
 
 
 def decode_after_seek(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int] | None,
@@ -140,15 +201,14 @@ def decode_after_seek(path: Path, info: VideoInfo, targets: np.ndarray, out_size
 
 
 def _decode_segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], seek: bool,
-                    threads: int) -> Iterator[tuple[float, np.ndarray]]:
-    from vtg.video.pyav_backend import _converter, _timed_frames
+                    threads: int, accel=None) -> Iterator[tuple[float, np.ndarray]]:
+    from vtg.video.pyav_backend import _converter, _timed_frames, set_threads
 
     convert = _converter(info, out_size)
-    with open_container(path) as container:
+    with open_container(path, accel() if accel is not None else None) as container:
         stream = video_stream(container, path)
-        stream.thread_type = "AUTO"
-        stream.thread_count = threads
-        frames = _timed_frames(container, stream, path, info)
+        set_threads(stream, threads, accel)
+        frames = _timed_frames(container, stream, path, info, targets)
         if seek:
             if stream.start_time is None:
                 raise _Reseek()
