@@ -209,3 +209,44 @@ def test_unwritable_midway_still_returns_features(three_scene_video, tiny_dir, m
     np.testing.assert_array_equal(feats.times, np.sort(feats.times))
     assert "could not save features" in caplog.text
     assert not list(features_dir().glob("*.tmp")) and not list(features_dir().glob("*.json"))
+
+
+def test_temporary_entries_of_killed_writers_are_removed(three_scene_video, tiny_dir, tmp_path):
+    """A writer killed mid-entry (kill -9) leaves its temporary .npy behind; the next writer in that
+    cache folder removes it, and only it: not a live writer's, not a fresh one (maybe another
+    machine's live write on a shared folder), not a file with another name, not a symlink."""
+    import os
+    import subprocess
+    import sys
+
+    from vtg import feature_store
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    folder = features_dir(None)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = "ab" * 32
+    old = 10_000.0
+
+    def leftover(name: str, age: float = old) -> "os.PathLike":
+        path = folder / name
+        path.write_bytes(b"\0" * 256)
+        stamp = path.stat().st_mtime - age
+        os.utime(path, (stamp, stamp))
+        return path
+
+    orphan = leftover(f".{key}.{dead}.7.npy.tmp")
+    live = leftover(f".{key}.{os.getpid()}.7.npy.tmp")
+    fresh = leftover(f".{key}.{dead}.8.npy.tmp", age=0)
+    other = leftover(f".notes.{dead}.7.npy.tmp")
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"keep")
+    link = folder / f".{'cd' * 32}.{dead}.7.npy.tmp"
+    link.symlink_to(target)
+    os.utime(link, (1.0, 1.0), follow_symlinks=False)
+
+    video_features(three_scene_video, load_encoder(str(tiny_dir), device="cpu"), 1.0)  # writes an entry
+    assert not orphan.exists()
+    assert live.exists() and fresh.exists() and other.exists() and link.is_symlink()
+    assert target.read_bytes() == b"keep"
+    assert feature_store.remove_orphans(folder) == []

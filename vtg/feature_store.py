@@ -25,8 +25,10 @@ or batch answering many queries on one video does not re-read the whole file eac
 from __future__ import annotations
 
 import os
+import re
 import struct
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +62,7 @@ class EntryWriter:
 
     def __init__(self, folder: Path, key: str):
         self.final, self.times_path, _ = paths(folder, key)
+        remove_orphans(folder)
         self.tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.npy.tmp"
         self.tail: tuple[int, ...] | None = None
         self.count = 0
@@ -111,6 +114,48 @@ class EntryWriter:
             self.fh.close()
         finally:
             self.tmp.unlink(missing_ok=True)
+
+
+#: A temporary entry untouched this long, whose writing process is gone, is an orphan.
+ORPHAN_SECONDS = 600
+_TMP = re.compile(r"^\.[0-9a-f]{64}\.(\d+)\.\d+\.npy\.tmp$")
+
+
+def remove_orphans(folder: Path, now: float | None = None) -> list[Path]:
+    """Delete temporary entries left by writers that were killed (``kill -9``, a crash, power loss):
+    an hour of BLIP-2 features is gigabytes, and nothing else would ever remove them.
+
+    Only files with :class:`EntryWriter`'s exact name pattern, whose process id is not running
+    here and which nobody has written to for :data:`ORPHAN_SECONDS` (a cache folder shared with
+    another machine may hold its live writes: those stay fresh). Returns what was removed."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _TMP.match(name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        path = folder / name
+        try:
+            if now - path.lstat().st_mtime > ORPHAN_SECONDS and path.is_file() and not path.is_symlink():
+                path.unlink()
+                removed.append(path)
+        except OSError:  # gone already, or not ours to remove: leave it
+            continue
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's live process, or cannot tell: keep the file
+    return True
 
 
 def open_entry(folder: Path, key: str, shape: list) -> tuple[np.ndarray, np.ndarray]:
