@@ -931,3 +931,27 @@ def test_the_plan_and_the_cache_agree_on_the_key(clip, tiny_encoder):
     st = clip.stat()
     os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: no longer the cached file
     assert not preflight.features_cached(clip, settings)
+
+
+def test_llm_name_lookup_that_hangs_ends_in_the_fallback(monkeypatch):
+    """A DNS server that never answers: getaddrinfo blocks and nothing can interrupt it, so the
+    request must stop waiting for it when the deadline passes (the lookup here stays blocked until
+    the test releases it, after decompose has returned)."""
+    from vtg.llm import openai_http
+    from vtg.llm.openai_http import OpenAIBackend
+
+    release, looked_up = threading.Event(), []
+
+    def hung_lookup(host, *args, **kwargs):
+        looked_up.append(host)
+        release.wait(HANG_GUARD_S)
+        raise socket.gaierror("released by the test")
+
+    monkeypatch.setattr(openai_http.socket, "getaddrinfo", hung_lookup)
+    try:
+        d = decompose_guarded(OpenAIBackend("http://llm.invalid:8000/v1", "m", deadline=0.3, retries=3))
+        assert not release.is_set()  # decompose returned while the lookup was still blocked
+    finally:
+        release.set()
+    assert d.relationship == "single-query" and "deadline" in d.warning
+    assert looked_up == ["llm.invalid"]  # one lookup; no attempt after the deadline passed

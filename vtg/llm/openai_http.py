@@ -10,7 +10,9 @@ Bounded: a socket timeout alone bounds each read, not the exchange (a server dri
 second never trips it, and there are several attempts). Every request here runs under the
 decomposition's overall :class:`~vtg.llm.chat.Deadline`: each socket it opens gets the time left as
 its timeout and is shut down by a watchdog timer when the deadline passes, which ends a blocked
-connect, send or read at once. Name resolution (``getaddrinfo``) cannot be interrupted this way.
+connect, send or read at once. Name resolution (``getaddrinfo``) cannot be interrupted at all, so
+it runs in a thread of its own that the request waits for only until the deadline; a resolver
+that hangs (a DNS server that never answers) is left to finish on its own.
 """
 
 from __future__ import annotations
@@ -83,12 +85,54 @@ def _shutdown(sock: socket.socket) -> None:
         pass
 
 
+def resolve_within(host: str, port: int, seconds: float) -> list:
+    """``socket.getaddrinfo`` for a TCP connection, waited for at most ``seconds``: socket.timeout
+    after that (the lookup thread, which nothing can stop, ends by itself later)."""
+    found: dict = {}
+
+    def lookup() -> None:
+        try:
+            found["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            found["error"] = exc
+
+    worker = threading.Thread(target=lookup, name="vtg-resolve", daemon=True)
+    worker.start()
+    worker.join(max(0.0, seconds))
+    if worker.is_alive():
+        raise socket.timeout(f"looking up {host} took longer than the {seconds:.1f} s left")
+    if "error" in found:
+        raise found["error"]
+    return found["addresses"]
+
+
+def connect_within(address: tuple[str, int], deadline: Deadline, source_address=None) -> socket.socket:
+    """``socket.create_connection`` whose name lookup also ends with ``deadline``."""
+    host, port = address
+    error: OSError | None = None
+    for family, kind, proto, _name, sockaddr in resolve_within(host, port, deadline.remaining()):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(max(1e-3, deadline.remaining()))
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            error = exc
+            sock.close()
+    raise error or OSError(f"{host} has no address")
+
+
 def _watched(base: type, watch: SocketWatch) -> type:
-    """``base`` (HTTPConnection or HTTPSConnection) whose sockets ``watch`` can shut down."""
+    """``base`` (HTTPConnection or HTTPSConnection) whose sockets ``watch`` can shut down and whose
+    name lookup ends with the deadline."""
 
     class Watched(base):
         def connect(self):
             self.timeout = max(1e-3, min(self.timeout or math.inf, watch.deadline.remaining()))
+            self._create_connection = lambda address, timeout=None, source_address=None: connect_within(
+                address, watch.deadline, source_address)
             super().connect()
             watch.add(self.sock)
 
