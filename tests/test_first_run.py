@@ -202,3 +202,49 @@ def test_readme_command_downloads_and_answers(shared_data, repos, tmp_path):
     record = result[0] if isinstance(result, list) else result
     start, end, _ = record["pred_relevant_windows"][0]
     assert 0 <= start < end <= record["duration"] + 1e-6
+
+
+CHAT_REPO = "vtg-test/tiny-chat"
+
+
+@pytest.fixture
+def chat_hub(tmp_path):
+    from test_llm import tiny_chat_model
+
+    with LocalHub({CHAT_REPO: tiny_chat_model(tmp_path / "chat")}) as server:
+        yield server
+
+
+@pytest.fixture
+def chat_online(chat_hub, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_ENDPOINT", chat_hub.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    from vtg.engine import default_manager
+
+    default_manager().release("chat-model")  # a model loaded by an earlier test would be reused
+    yield tmp_path / "hf"
+    default_manager().release("chat-model")
+
+
+def test_llm_chat_model_downloads_on_first_use(chat_online, chat_hub, capsys):
+    """`--llm hf:<id>` fetches the model like every other one (it used to require `hf download` first)."""
+    from vtg.llm.hf import load_chat_model
+
+    tokenizer, net = load_chat_model(CHAT_REPO, "cpu")
+    assert net.config.num_hidden_layers == 1 and tokenizer.chat_template
+    fetched = {name.rsplit("/", 1)[-1] for name in chat_hub.downloaded()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= fetched
+    assert f"vtg: downloading {CHAT_REPO} (" in capsys.readouterr().err
+
+
+def test_llm_chat_model_offline_is_one_line_and_no_request(chat_online, chat_hub):
+    from vtg.llm.hf import load_chat_model
+
+    with weights.offline(), pytest.raises(WeightsNotFoundError, match="offline"):
+        load_chat_model(CHAT_REPO, "cpu")
+    assert chat_hub.requests == []

@@ -1,7 +1,8 @@
 """``--llm hf:<model>``: a local transformers chat model (a Hub id already in the cache, or a directory).
 
-Weights are looked up locally only (``local_files_only``): a missing model raises
-:class:`vtg.errors.WeightsNotFoundError` saying how to fetch it, and never downloads silently.
+A Hub id is downloaded on first use like every other model (size and progress on stderr;
+``--offline`` / ``HF_HUB_OFFLINE=1`` refuse with the remedy), then loaded from the local files
+only (``local_files_only``).
 The first attempt decodes greedily; retries sample (temperature 0.7) so they can differ.
 """
 
@@ -26,21 +27,39 @@ def _load(model: str, dev: str):
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError:
         raise DependencyError("the hf LLM backend", "transformers") from None
-    local = Path(model).expanduser()
-    source = str(local) if local.is_dir() else model
     from vtg.encoders.weights import quiet_transformers
 
+    source = local_chat_model(model)
     quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
         net = AutoModelForCausalLM.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise WeightsNotFoundError(
-            f"chat model {model!r} is not available locally ({type(exc).__name__}); download it with "
-            f"`hf download {model}` or pass a directory written by save_pretrained"
+            f"chat model {model!r} could not be loaded from {source} ({type(exc).__name__}: {exc}); "
+            f"download it again with `hf download {model}` or pass a directory written by save_pretrained"
         ) from None
     net.to(dev).eval()
     return tokenizer, net
+
+
+def local_chat_model(model: str) -> str:
+    """The folder to load ``model`` from: a directory as given, or a Hub id's cached snapshot,
+    downloaded on first use like every other model (size and progress on stderr); offline
+    (``--offline``, ``HF_HUB_OFFLINE=1``) an uncached id is a WeightsNotFoundError with the remedy."""
+    local = Path(model).expanduser()
+    if local.is_dir():
+        return str(local)
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise WeightsNotFoundError(
+            f"no chat model at {model!r} (need a directory written by save_pretrained); for a Hugging Face "
+            "id, first use downloads it, or fetch it ahead with `hf download ID`")
+    from vtg.encoders.weights import ensure_hf_model
+
+    try:
+        return ensure_hf_model(model)
+    except ValueError as exc:  # huggingface_hub's HFValidationError: not a valid repo id
+        raise WeightsNotFoundError(f"{model!r} is neither a model directory nor a Hugging Face model id") from exc
 
 
 def render_prompt(tokenizer, messages: list[dict[str, str]]) -> str:
