@@ -248,3 +248,13 @@ def test_llm_chat_model_offline_is_one_line_and_no_request(chat_online, chat_hub
     with weights.offline(), pytest.raises(WeightsNotFoundError, match="offline"):
         load_chat_model(CHAT_REPO, "cpu")
     assert chat_hub.requests == []
+
+
+def test_offline_llm_chat_model_fails_before_any_heavy_import(three_scene_video, tmp_path):
+    """`--llm hf:<id>` is made local with the encoder, before the work: offline and uncached, one
+    line before torch loads (the encoder here is a local folder, so the chat model is what is missing)."""
+    encoder = random_open_clip(tmp_path / "oc")
+    proc = run_probe(["ground", str(three_scene_video), "a person sits down", "--encoder", str(encoder),
+                      "--llm", f"hf:{CHAT_REPO}", "--offline"], tmp_path)
+    assert proc.stdout.split() == ["1", "False", "False", "False"], proc.stderr
+    assert proc.stderr.count("\n") == 1 and "offline" in proc.stderr and CHAT_REPO in proc.stderr

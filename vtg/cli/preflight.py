@@ -1,7 +1,7 @@
 """Before the work: make a command's models local, then say what the work will be.
 
 ``vtg ground`` and ``vtg index`` call :func:`prepare` before anything heavy is imported: the
-method's encoder (and a Video-LLM's hub model) are made local by
+method's encoder (and a Video-LLM's or ``--llm hf:``'s hub model) are made local by
 :func:`vtg.encoders.weights.ensure_weights` — downloaded on first use with their size and a
 progress bar, or, offline, a one-line error within a second of the command starting. Then
 :func:`print_plan` puts one line on stderr — frames to sample, model, device, estimated time — and
@@ -23,6 +23,8 @@ class Settings:
     fps: float | None
     max_frames: int | None
     model: str | None = None
+    #: the chat model of ``--llm hf:<model>`` (TFVTG's sub-event decomposition), if any
+    llm_model: str | None = None
 
 
 def method_settings(method: str, options: dict, video: Path | None, *, check: bool = True) -> Settings:
@@ -37,8 +39,10 @@ def method_settings(method: str, options: dict, video: Path | None, *, check: bo
         instance.check_weights()
     found = dict(instance.feature_settings(video))
     model = getattr(instance.config, "model", None)
+    llm = getattr(instance.config, "llm", None)
+    llm_model = llm[3:] if isinstance(llm, str) and llm.startswith("hf:") else None
     return Settings(found.get("encoder"), found.get("fps"), found.get("max_frames"),
-                    model if isinstance(model, str) else None)
+                    model if isinstance(model, str) else None, llm_model or None)
 
 
 def ensure_models(settings: Settings) -> None:
@@ -47,8 +51,9 @@ def ensure_models(settings: Settings) -> None:
 
     if settings.encoder:
         weights.ensure_weights(settings.encoder)
-    if settings.model and is_hub_id(settings.model):
-        weights.ensure_hf_model(settings.model)
+    for model in (settings.model, settings.llm_model):
+        if model and is_hub_id(model):
+            weights.ensure_hf_model(model)
 
 
 def is_hub_id(model: str) -> bool:
