@@ -97,6 +97,17 @@ class Method(ABC):
         """Hook: fail early, with the remedy, when the method's own weights (not its encoder's)
         are missing, before any encoder is downloaded or loaded. Default: nothing to check."""
 
+    def warm_up(self) -> None:
+        """Hook: load every model a query needs now and run it once, so the first query costs what
+        the later ones do (``vtg serve`` calls it before it binds its port). Default: the
+        ``encoder`` of the method's config, if any, encoding one sentence; methods with models of
+        their own (a Video-LLM, UniVTG's network) load those too."""
+        spec = getattr(self.config, "encoder", None)
+        if spec:
+            from vtg.encoders import load_encoder
+
+            load_encoder(spec, device=getattr(self.config, "device", "auto")).encode_texts(["warm up"])
+
     def feature_settings(self, video: str | Path | None = None) -> dict:
         """Hook: the ``encoder``, ``fps`` and ``max_frames`` whose cached features ``ground`` reads.
 

@@ -177,6 +177,11 @@ class Refine(Method):
     def prepare(self, video: str | Path, *, progress: bool = False) -> None:
         self.fast_stage(video).prepare(video, progress=progress)
 
+    def warm_up(self) -> None:
+        """Both stages: the fast method's models and the Video-LLM."""
+        self.fast_stage(None).warm_up()
+        self.video_llm().warm_up()
+
     def fast_stage(self, video: str | Path | None) -> Method:
         """TFVTG (features cached, windows capped at ``max_window`` s on ``video``) or UniVTG with
         a model; ``video`` None: the stage as configured, without the cap."""

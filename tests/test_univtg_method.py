@@ -174,3 +174,16 @@ def test_pseudo_label_then_train_from_videos(make_video, encoder_dir, tmp_path, 
     assert rc == 0, capsys.readouterr().err
     res = vtg.ground(videos / "a.mp4", "green", method="univtg", model=str(out), encoder=str(encoder_dir), device="cpu")
     assert res.meta["timestamp"] == "center" and len(res.saliency) == 6
+
+
+def test_warm_up_loads_the_network_and_its_encoder(encoder_dir, model_dir):
+    """What `vtg serve` calls before binding its port: UniVTG's network and encoder are loaded then,
+    not on the first request."""
+    from vtg.engine import default_manager
+    from vtg.methods import load_method
+
+    manager = default_manager()
+    manager.release()
+    load_method("univtg", model=str(model_dir), encoder=str(encoder_dir), device="cpu").warm_up()
+    kinds = {kind for kind, _ in manager.loaded()}
+    assert {"univtg", "encoder"} <= kinds

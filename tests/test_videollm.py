@@ -211,3 +211,14 @@ def test_numbered_frames_reach_the_model_unresized(tiny_model):
     left, top, right, bottom = number_box(*numbered.shape[1:3], "1")
     ys, xs = np.nonzero((seen[1, ..., 0] > 200) & (seen[1, ..., 1] < 80))
     assert xs.min() >= left and xs.max() <= right and ys.min() >= top and ys.max() <= bottom
+
+
+def test_warm_up_loads_the_video_llm(tiny_model):
+    """`vtg serve` warms the method before binding its port: a Video-LLM method loads its model then."""
+    from vtg.engine import default_manager
+    from vtg.methods import load_method
+
+    manager = default_manager()
+    manager.release("video-llm")
+    load_method("numpro", model=tiny_model, device="cpu").warm_up()
+    assert [key[0] for kind, key in manager.loaded("video-llm")] == [tiny_model]

@@ -110,6 +110,15 @@ class UniVTG(Method):
 
         resolve_model_dir(self.config.model)
 
+    def warm_up(self) -> None:
+        """UniVTG's network and the encoder its queries use."""
+        from vtg.device import resolve_device
+        from vtg.encoders import load_encoder
+
+        device = resolve_device(self.config.device)
+        loaded_model(self.config.model, device)
+        load_encoder(self.encoder_spec(), device=device).encode_texts(["warm up"])
+
     def encoder_spec(self) -> str:
         """The encoder this run uses: ``--encoder``, else the model folder's recorded one, else CLIP."""
         from .weights import choose_encoder

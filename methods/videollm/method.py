@@ -125,6 +125,11 @@ class VideoLLMMethod(Method):
         return Sampled(sampled.frames, sampled.times, sampled.duration,
                        {"selection": cfg.select, "candidates": int(len(times)), "kept": int(len(sampled.times))})
 
+    def warm_up(self) -> None:
+        """The Video-LLM itself: billions of parameters, the slow part of a first query."""
+        super().warm_up()
+        self.runner()
+
     def runner(self) -> VideoLLM:
         cfg = self.config
         return load_videollm(cfg.model, cfg.device, None if cfg.dtype == "auto" else cfg.dtype)

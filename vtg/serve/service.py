@@ -85,14 +85,14 @@ class Service:
         return open_library(name)
 
     def warm_up(self) -> None:
-        """Load the models now (the method's encoder and each library's) and run them once, so
-        the first request is not the slow one; register the libraries' videos."""
+        """Load the models now (the method's own, :meth:`vtg.methods.Method.warm_up`, and each
+        library's encoder) and run them once, so the first request is not the slow one; register
+        the libraries' videos."""
         from vtg.encoders import load_encoder
 
-        cfg = self.method.config
-        device = getattr(cfg, "device", "auto")
-        specs = {getattr(cfg, "encoder", None)} | {lib.encoder for lib in self.libraries.values()}
-        for spec in sorted(s for s in specs if s):
+        self.method.warm_up()
+        device = getattr(self.method.config, "device", "auto")
+        for spec in sorted({lib.encoder for lib in self.libraries.values()}):
             load_encoder(spec, device=device).encode_texts(["warm up"])
         for library in self.libraries.values():
             for row in library.videos():
