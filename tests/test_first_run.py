@@ -258,3 +258,27 @@ def test_offline_llm_chat_model_fails_before_any_heavy_import(three_scene_video,
                       "--llm", f"hf:{CHAT_REPO}", "--offline"], tmp_path)
     assert proc.stdout.split() == ["1", "False", "False", "False"], proc.stderr
     assert proc.stderr.count("\n") == 1 and "offline" in proc.stderr and CHAT_REPO in proc.stderr
+
+
+def test_hub_name_lookup_that_hangs_is_one_line(online, monkeypatch):
+    """A DNS server that never answers: the hub's client has no deadline on its lookup, so vtg
+    looks the host up first within the request timeout (the lookup stays blocked until released)."""
+    import socket
+    import threading
+
+    release, looked_up = threading.Event(), []
+
+    def hung_lookup(host, *args, **kwargs):
+        looked_up.append(host)
+        release.wait(120)
+        raise socket.gaierror("released by the test")
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://hub.invalid:8080")
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "0.5")
+    monkeypatch.setattr(socket, "getaddrinfo", hung_lookup)
+    try:
+        with pytest.raises(WeightsNotFoundError, match="cannot reach the Hugging Face hub at http://hub.invalid"):
+            weights.ensure_weights(f"hf-clip:{CLIP_REPO}")
+        assert not release.is_set() and looked_up == ["hub.invalid"]
+    finally:
+        release.set()

@@ -17,10 +17,12 @@ import contextlib
 import fnmatch
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
 from vtg.errors import WeightsNotFoundError
+from vtg.net import check_resolvable
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Files a loader never reads: other frameworks' weights, exports, pictures.
@@ -52,6 +54,7 @@ def repo_files(repo_id: str) -> tuple[str, dict[str, int | None]]:
     from huggingface_hub import HfApi
 
     with _client_errors(repo_id):
+        check_resolvable(endpoint(), request_timeout())  # the client's own lookup has no deadline
         info = HfApi(endpoint=endpoint()).model_info(repo_id, files_metadata=True, timeout=request_timeout())
     siblings = info.siblings or []
     return info.sha or "", {s.rfilename: (s.lfs.size if s.lfs is not None else s.size) for s in siblings}
@@ -235,7 +238,7 @@ def offline_message(repo_id: str) -> str:
 def _is_network_error(exc: BaseException) -> bool:
     import httpx2
 
-    return isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError))
+    return isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError, socket.gaierror))
 
 
 def _first_line(exc: BaseException) -> str:

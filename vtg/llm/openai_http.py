@@ -29,6 +29,7 @@ import urllib.request
 from vtg.errors import UsageError
 from vtg.llm.chat import ChatBackend, Deadline, TimedOut, Unreachable
 from vtg.llm.parse import AnswerError
+from vtg.net import resolve_within
 
 MAX_RESPONSE = 4 << 20
 #: Overall seconds for one decomposition (all requests and attempts), unless configured.
@@ -83,27 +84,6 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
-
-
-def resolve_within(host: str, port: int, seconds: float) -> list:
-    """``socket.getaddrinfo`` for a TCP connection, waited for at most ``seconds``: socket.timeout
-    after that (the lookup thread, which nothing can stop, ends by itself later)."""
-    found: dict = {}
-
-    def lookup() -> None:
-        try:
-            found["addresses"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        except OSError as exc:
-            found["error"] = exc
-
-    worker = threading.Thread(target=lookup, name="vtg-resolve", daemon=True)
-    worker.start()
-    worker.join(max(0.0, seconds))
-    if worker.is_alive():
-        raise socket.timeout(f"looking up {host} took longer than the {seconds:.1f} s left")
-    if "error" in found:
-        raise found["error"]
-    return found["addresses"]
 
 
 def connect_within(address: tuple[str, int], deadline: Deadline, source_address=None) -> socket.socket:
