@@ -53,6 +53,10 @@ class _Reseek(Exception):
     """The seek landed somewhere this segment cannot start from; decode it from the start."""
 
 
+#: Most segment decoders :func:`default_workers` runs at once.
+MAX_WORKERS = 16
+
+
 def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -68,9 +72,12 @@ def default_workers() -> int:
     (:mod:`vtg.video.skipping`) little is left for them to share. Measured on 2 cores
     (bench_index.py, 2-minute 360p H.264 at 1 fps): one decoder with FFmpeg's threads 1.08 s,
     one with a single thread 1.03 s, two one-thread segment decoders 0.80 s. Videos too short to
-    split (:func:`plan`) keep one decoder with FFmpeg's threads.
+    split (:func:`plan`) keep one decoder with FFmpeg's threads. At most :data:`MAX_WORKERS`:
+    each decoder's per-packet Python work takes the interpreter's lock, so many more threads
+    would queue on it (not measured beyond 2 cores here; cores beyond go to FFmpeg's threads,
+    ``cores / decoders`` per decoder).
     """
-    return usable_cores()
+    return min(MAX_WORKERS, usable_cores())
 
 
 def plan(info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], workers: int) -> list[tuple[int, int]]:
