@@ -4,7 +4,7 @@
 #
 #   bash benchmarks/gpu_check.sh [BENCH_BUDGET_SECONDS]
 #
-# Packages the machine lacks can travel as wheels in .whl/ (PyAV, open_clip, vtg itself...): they
+# Packages the machine lacks travel as wheels in .whl/ (benchmarks/gpu_wheels.sh fills it): they
 # are installed into /tmp/site first. Tests run from /tmp so the installed vtg is the one tested.
 set -u -o pipefail
 OUT=${OUT:-/tmp/vtg-gpu}
