@@ -139,3 +139,29 @@ def test_decision_keeps_first_pictures_and_untimed_packets():
     kept = [keep for _pk, keep in skipping.needed_packets(packets, np.array([5.0]), 0, Fraction(1, 1))]
     # pts 10 is the first picture (shown for targets before it); None-timed and the flush always
     assert kept == [True, True, False, False, True]
+
+
+def test_hevc_fewer_pictures_same_frames(tmp_path, monkeypatch, decoded):
+    import av
+
+    from video_helpers import index_frame
+
+    if "libx265" not in av.codecs_available:
+        pytest.skip("this PyAV build has no x265 encoder")
+    path = tmp_path / "hevc.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx265", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.options = {"preset": "ultrafast", "x265-params": "bframes=3:keyint=20:b-pyramid=1:log-level=none"}
+        for i in range(200):
+            frame = av.VideoFrame.from_ndarray(index_frame(i), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    for fps in (1.0, 2.5, 7.0):
+        ours = check_same(monkeypatch, path, fps, decoded, workers=1)
+        assert indices(ours) == select_indices(np.arange(200) / 10, np.arange(len(ours)) / fps).tolist()
+        if fps == 1.0:
+            assert decoded["frames"] < 0.7 * 200
