@@ -165,3 +165,26 @@ def test_hevc_fewer_pictures_same_frames(tmp_path, monkeypatch, decoded):
         assert indices(ours) == select_indices(np.arange(200) / 10, np.arange(len(ours)) / fps).tolist()
         if fps == 1.0:
             assert decoded["frames"] < 0.7 * 200
+
+
+def test_containers_without_presentation_times_decode_every_picture(tmp_path, monkeypatch, decoded):
+    """An AVI's packet times are decode times, so they cannot say which picture is shown when
+    (skipping by them was seen to return frame 70 where 68 is shown): every picture is decoded."""
+    from video_helpers import ffmpeg
+
+    mp4 = write_timed(tmp_path / "b.mp4", [100 * i for i in range(100)], bframes=3)
+    avi = tmp_path / "b.avi"
+    try:
+        ffmpeg("-i", str(mp4), "-c", "copy", str(avi))
+    except ImportError:
+        pytest.skip("needs imageio-ffmpeg's binary")
+    check_same(monkeypatch, avi, 1.0, decoded, workers=1)
+    in_avi = decoded["frames"]
+    decoded["frames"] = 0
+    with monkeypatch.context() as m:
+        m.setattr(skipping, "PER_PACKET_CODECS", set())
+        read_frames(avi, 1.0, workers=1)
+    assert in_avi == decoded["frames"]  # as many pictures as with skipping turned off
+    decoded["frames"] = 0
+    read_frames(mp4, 1.0, workers=1)
+    assert decoded["frames"] < in_avi  # the same stream in an MP4 skips

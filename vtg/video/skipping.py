@@ -21,7 +21,9 @@ B-frames, variable frame rate and edit lists check it frame for frame.
 
 Only for decoders that read ``skip_frame`` again for each packet (FFmpeg's own H.264 and HEVC
 decoders, frame threads included: the setting is copied to the thread that takes the packet);
-others (libdav1d reads it once, at opening) decode every picture as before.
+others (libdav1d reads it once, at opening) decode every picture as before. And only in containers
+that store presentation times (MP4/MOV, Matroska/WebM, MPEG-TS): an AVI's or a raw stream's
+packet times are decode times or missing.
 """
 
 from __future__ import annotations
@@ -38,19 +40,23 @@ import numpy as np
 WINDOW = 32
 #: Codecs whose FFmpeg decoder honours a per-packet ``skip_frame``.
 PER_PACKET_CODECS = {"h264", "hevc"}
+#: Containers that store each picture's presentation time (FFmpeg's demuxer names). Others (AVI,
+#: raw streams) may carry decode times or none, which could not say which picture is shown when.
+TIMED_FORMATS = {"mov", "mp4", "matroska", "webm", "mpegts"}
 _MARGIN = 1e-3  # seconds added to both ends of a picture's display interval
 
 
-def applies(stream, targets: np.ndarray | None) -> bool:
+def applies(container, stream, targets: np.ndarray | None) -> bool:
     """Whether pictures can be skipped for these targets on this stream."""
     return (targets is not None and len(targets) > 0 and stream.start_time is not None
-            and stream.time_base is not None and stream.codec_context.name in PER_PACKET_CODECS)
+            and stream.time_base is not None and stream.codec_context.name in PER_PACKET_CODECS
+            and not TIMED_FORMATS.isdisjoint(container.format.name.split(",")))
 
 
 def decoded_frames(container, stream, targets: np.ndarray | None) -> Iterator:
     """``container.decode(stream)``, with non-reference pictures that no target shows dropped
     by the decoder when :func:`applies`."""
-    if not applies(stream, targets):
+    if not applies(container, stream, targets):
         yield from container.decode(stream)
         return
     context = stream.codec_context
