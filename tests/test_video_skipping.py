@@ -188,3 +188,20 @@ def test_containers_without_presentation_times_decode_every_picture(tmp_path, mo
     decoded["frames"] = 0
     read_frames(mp4, 1.0, workers=1)
     assert decoded["frames"] < in_avi  # the same stream in an MP4 skips
+
+
+@pytest.mark.parametrize("suffix", [".ts", ".mkv", ".mov"])
+def test_other_containers_with_presentation_times(tmp_path, monkeypatch, decoded, suffix):
+    from video_helpers import ffmpeg
+
+    mp4 = write_timed(tmp_path / "b.mp4", [100 * i for i in range(300)], bframes=3)
+    other = tmp_path / f"b{suffix}"
+    try:
+        ffmpeg("-i", str(mp4), "-c", "copy", str(other))
+    except ImportError:
+        pytest.skip("needs imageio-ffmpeg's binary")
+    for fps in (0.5, 1.0, 3.3):
+        check_same(monkeypatch, other, fps, decoded, workers=1)
+        check_same(monkeypatch, other, fps, workers=3)
+    check_same(monkeypatch, other, 1.0, decoded, workers=1)
+    assert decoded["frames"] < 0.8 * 300
