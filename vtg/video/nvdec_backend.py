@@ -33,10 +33,12 @@ from vtg.video.info import VideoInfo
 
 def accel():
     """PyAV's settings for decoding on CUDA, software fallback off (a silent CPU decode would be
-    mistaken for the GPU's)."""
+    mistaken for the GPU's). Each decoder (one per parallel segment) would otherwise create a CUDA
+    context of its own (a fraction of a second and some memory each); ``primary_ctx`` makes them
+    share the device's primary context, the one PyTorch uses too."""
     from av.codec.hwaccel import HWAccel
 
-    return HWAccel("cuda", allow_software_fallback=False)
+    return HWAccel("cuda", allow_software_fallback=False, options={"primary_ctx": "1"})
 
 
 class NvdecUnavailableError(DependencyError):
