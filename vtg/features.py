@@ -270,7 +270,7 @@ def check_writable(folder: Path) -> None:
 def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int | None = None,
                      progress: bool = False, backend: str | None = None, workers: int | None = None) -> Features:
     """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
-    ``workers`` parallel decoders for long videos (default: one per usable core); ``backend``
+    ``workers`` parallel decoders for long videos (default: one per usable core, at most 16); ``backend``
     as in :func:`video_features`."""
     from vtg.video.source import VideoSource
 
