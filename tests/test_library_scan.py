@@ -129,7 +129,7 @@ def test_sweep_removes_only_what_the_library_wrote(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [f"{kept.name}.npy", f"{kept.name}.times.npy", *(p.name for p in strays)])
     assert shards.open_features(folder, kept.name, 2, (4,)).shape == (2, 4)
-    with pytest.raises(DataError, match="the manifest says"):
+    with pytest.raises(DataError, match="not what the manifest says"):
         shards.open_features(folder, kept.name, 3, (4,))
 
 

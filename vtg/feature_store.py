@@ -161,14 +161,11 @@ def _running(pid: int) -> bool:
 def open_entry(folder: Path, key: str, shape: list) -> tuple[np.ndarray, np.ndarray]:
     """(times float64 in memory, features float16 memory-mapped read-only); ValueError/OSError on
     anything that does not match ``shape`` from the sidecar."""
+    from vtg.fileio import load_array
+
     feats_path, times_path, _ = paths(folder, key)
-    feats = np.load(feats_path, mmap_mode="r", allow_pickle=False)
-    if feats.dtype != DTYPE or list(feats.shape) != list(shape):
-        raise ValueError(f"features are {feats.dtype} {list(feats.shape)}, the sidecar says float16 {shape}")
-    times = np.load(times_path, allow_pickle=False)
-    if times.dtype != np.float64:
-        raise ValueError(f"times are {times.dtype}, not float64")
-    return times, feats
+    feats = load_array(feats_path, DTYPE, tuple(shape))
+    return load_array(times_path, np.float64, mmap=False), feats
 
 
 def finite_once(path: Path, feats: np.ndarray) -> bool:

@@ -110,3 +110,17 @@ def split_jsonl(text: str) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return lines
+
+
+def load_array(path: str | Path, dtype, shape: tuple[int, ...] | None = None, *, mmap: bool = True):
+    """A ``.npy`` file as written by vtg: no pickles, memory-mapped read-only unless ``mmap`` is
+    False, and of exactly ``dtype`` (and ``shape`` when given). OSError when it cannot be read,
+    ValueError naming what it holds when it is not what the caller's index says; the feature cache
+    and library shards turn those into their own remedies."""
+    import numpy as np
+
+    arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    if arr.dtype != np.dtype(dtype) or (shape is not None and tuple(arr.shape) != tuple(shape)):
+        expected = f"{np.dtype(dtype)} {tuple(shape)}" if shape is not None else str(np.dtype(dtype))
+        raise ValueError(f"{path} holds {arr.dtype} {tuple(arr.shape)}, expected {expected}")
+    return arr

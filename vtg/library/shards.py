@@ -94,15 +94,13 @@ def open_times(folder: Path, name: str, rows: int) -> np.ndarray:
 
 
 def _map(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    from vtg.fileio import load_array
+
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        return load_array(path, dtype, shape)
     except (OSError, ValueError) as exc:
-        raise DataError(f"library shard {path} is missing or damaged ({exc}); run `vtg index` on the "
-                        "library's folders again to rebuild it") from None
-    if arr.dtype != dtype or arr.shape != shape:
-        raise DataError(f"library shard {path} holds {arr.dtype} {arr.shape}, the manifest says {dtype} {shape}; "
-                        "run `vtg index` on the library's folders again to rebuild it")
-    return arr
+        raise DataError(f"library shard {path} is missing, damaged or not what the manifest says ({exc}); "
+                        "run `vtg index` on the library's folders again to rebuild it") from None
 
 
 def delete(folder: Path, name: str) -> None:
