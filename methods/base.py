@@ -99,10 +99,10 @@ class Method(ABC):
 
     def warm_up(self) -> None:
         """Hook: load every model a query needs now and run it once, so the first query costs what
-        the later ones do (``vtg serve`` calls it before it binds its port). Default: the
-        ``encoder`` of the method's config, if any, encoding one sentence; methods with models of
-        their own (a Video-LLM, UniVTG's network) load those too."""
-        spec = getattr(self.config, "encoder", None)
+        the later ones do (``vtg serve`` calls it before it binds its port). Default: the encoder
+        whose features ``ground`` reads (:meth:`feature_settings`), if any, encoding one sentence;
+        methods with models of their own (a Video-LLM, UniVTG's network) load those too."""
+        spec = self.feature_settings().get("encoder")
         if spec:
             from vtg.encoders import load_encoder
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import struct
 import threading
 import time
@@ -140,7 +141,8 @@ def remove_orphans(folder: Path, now: float | None = None) -> list[Path]:
             continue
         path = folder / name
         try:
-            if now - path.lstat().st_mtime > ORPHAN_SECONDS and path.is_file() and not path.is_symlink():
+            found = path.lstat()  # not following a link: a symlink is never ours
+            if stat.S_ISREG(found.st_mode) and now - found.st_mtime > ORPHAN_SECONDS:
                 path.unlink()
                 removed.append(path)
         except OSError:  # gone already, or not ours to remove: leave it
@@ -153,8 +155,8 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError, OSError):
-        return True  # another user's live process, or cannot tell: keep the file
+    except (OverflowError, OSError):
+        return True  # another user's live process (PermissionError), or cannot tell: keep the file
     return True
 
 

@@ -272,9 +272,8 @@ def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int 
     """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
     ``workers`` parallel decoders for long videos (default: one per usable core, at most 16); ``backend``
     as in :func:`video_features`."""
-    from vtg.video.source import VideoSource
-
     from vtg.video.backends import indexing_decoder
+    from vtg.video.source import VideoSource
 
     path = VideoSource.of(path)
     backend = backend or indexing_decoder()

@@ -111,13 +111,11 @@ class UniVTG(Method):
         resolve_model_dir(self.config.model)
 
     def warm_up(self) -> None:
-        """UniVTG's network and the encoder its queries use."""
+        """UniVTG's network, and the encoder its queries use (the default hook's)."""
         from vtg.device import resolve_device
-        from vtg.encoders import load_encoder
 
-        device = resolve_device(self.config.device)
-        loaded_model(self.config.model, device)
-        load_encoder(self.encoder_spec(), device=device).encode_texts(["warm up"])
+        loaded_model(self.config.model, resolve_device(self.config.device))
+        super().warm_up()
 
     def encoder_spec(self) -> str:
         """The encoder this run uses: ``--encoder``, else the model folder's recorded one, else CLIP."""

@@ -56,7 +56,7 @@ def check(path: Path) -> None:
     """Decode the first frame on the GPU, or raise NvdecUnavailableError saying why not."""
     import av
 
-    try:
+    try:  # not files.open_container: its errors blame the file, here the device is at fault
         container = av.open(str(Path(path).absolute()), metadata_errors="replace", hwaccel=accel())
     except av.error.FFmpegError as err:  # the CUDA device could not be created
         raise NvdecUnavailableError(path, f"no CUDA device: {err}") from err

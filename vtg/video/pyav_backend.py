@@ -8,6 +8,7 @@ edit lists, so frames and timestamps are right on stream-copied clips (where dec
 
 from __future__ import annotations
 
+import contextlib
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -184,12 +185,17 @@ def _converter(info: VideoInfo, out_size: tuple[int, int] | None):
     return convert
 
 
-def set_threads(stream, threads: int, accel) -> None:
-    """FFmpeg's frame/slice threads (0: as many as it sees cores); one submitting thread when the
-    GPU's video engine decodes (``accel``: NVDEC needs no CPU threads, and frame threads would
-    hold several GPU surfaces each)."""
-    stream.thread_type = "AUTO"
-    stream.thread_count = 1 if accel is not None else threads
+@contextlib.contextmanager
+def open_decoder(path: Path, threads: int, accel=None) -> Iterator[tuple[object, object]]:
+    """``(container, video stream)`` ready to decode: FFmpeg's frame/slice threads (``threads``;
+    0: as many as it sees cores), or, with ``accel`` (a factory of PyAV ``HWAccel`` settings), the
+    GPU's video engine fed by one thread (NVDEC needs no CPU threads, and frame threads would hold
+    several GPU surfaces each)."""
+    with open_container(path, accel() if accel is not None else None) as container:
+        stream = video_stream(container, path)
+        stream.thread_type = "AUTO"
+        stream.thread_count = 1 if accel is not None else threads
+        yield container, stream
 
 
 def decode(path: Path, info: VideoInfo, targets: np.ndarray | None,
@@ -212,9 +218,7 @@ def sequential_decode(path: Path, info: VideoInfo, targets: np.ndarray | None,
                       out_size: tuple[int, int] | None, accel=None) -> Iterator[tuple[float, np.ndarray]]:
     """One decoder from the start of the file (FFmpeg's own threads), as :func:`decode`."""
     convert = _converter(info, out_size)
-    with open_container(path, accel() if accel is not None else None) as container:
-        stream = video_stream(container, path)
-        set_threads(stream, CODEC_THREADS, accel)
+    with open_decoder(path, CODEC_THREADS, accel) as (container, stream):
         frames = _timed_frames(container, stream, path, info, targets)
         if targets is None:
             for time, frame in frames:

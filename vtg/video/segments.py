@@ -70,8 +70,9 @@ def default_workers() -> int:
     Why not FFmpeg's own frame threads: they keep only a few pictures in flight and wait on each
     other's reference pictures, and once the pictures no target shows are skipped
     (:mod:`vtg.video.skipping`) little is left for them to share. Measured on 2 cores
-    (bench_index.py, 2-minute 360p H.264 at 1 fps): one decoder with FFmpeg's threads 1.08 s,
-    one with a single thread 1.03 s, two one-thread segment decoders 0.80 s. Videos too short to
+    (bench_index.py, 2-minute 360p H.264 at 1 fps, medians of 5): one decoder with FFmpeg's
+    threads 0.91 s, one with a single thread 0.91 s, two one-thread segment decoders 0.59 s; with
+    8 busy processes beside it 7.5 s, 5.7 s and 3.1 s. Videos too short to
     split (:func:`plan`) keep one decoder with FFmpeg's threads. At most :data:`MAX_WORKERS`:
     each decoder's per-packet Python work takes the interpreter's lock, so many more threads
     would queue on it (not measured beyond 2 cores here; cores beyond go to FFmpeg's threads,
@@ -100,8 +101,9 @@ def at_key_frames(info: VideoInfo, targets: np.ndarray, starts: list[int]) -> li
 
     Why: a segment decoder starts at that key frame anyway, and the segment before it decodes on
     until its own last target; with the boundary where the key frame is, the two do not decode
-    the same pictures twice (the lead-in of up to a GOP per segment: measured 1.52x -> 1.7x from
-    one to two decoders on 2 cores). A segment may grow by up to a GOP's targets. Where the key
+    the same pictures twice (the lead-in of up to a GOP per segment: two decoders used 1.13 s of
+    CPU where one used 0.97 s; aligned, 0.97 s, on bench_index.py's video). A segment may grow by
+    up to a GOP's targets. Where the key
     frame cannot be found (no timestamps, a file that does not seek), a start stays as it was.
     """
     if not starts:
@@ -209,12 +211,10 @@ def decode_after_seek(path: Path, info: VideoInfo, targets: np.ndarray, out_size
 
 def _decode_segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], seek: bool,
                     threads: int, accel=None) -> Iterator[tuple[float, np.ndarray]]:
-    from vtg.video.pyav_backend import _converter, _timed_frames, set_threads
+    from vtg.video.pyav_backend import _converter, _timed_frames, open_decoder
 
     convert = _converter(info, out_size)
-    with open_container(path, accel() if accel is not None else None) as container:
-        stream = video_stream(container, path)
-        set_threads(stream, threads, accel)
+    with open_decoder(path, threads, accel) as (container, stream):
         frames = _timed_frames(container, stream, path, info, targets)
         if seek:
             if stream.start_time is None:
