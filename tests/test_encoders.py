@@ -197,10 +197,17 @@ def test_bad_frames_are_usage_errors(model_dirs):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("family", FAMILIES)
-def test_cuda_half_precision_agrees_with_cpu(model_dirs, frames, family):
+@pytest.mark.parametrize("precision", [None, "bf16"], ids=["default-fp16", "bf16"])
+def test_cuda_half_precision_agrees_with_cpu(model_dirs, frames, family, precision):
+    from vtg.device import set_precision
+
     cpu = load_encoder(str(model_dirs[family]), device="cpu")
-    gpu = load_encoder(str(model_dirs[family]), device="cuda")
-    assert str(gpu.dtype) == "torch.float16"
+    set_precision(precision)  # vtg --precision
+    try:
+        gpu = load_encoder(str(model_dirs[family]), device="cuda")
+    finally:
+        set_precision(None)
+    assert str(gpu.dtype) == {None: "torch.float16", "bf16": "torch.bfloat16"}[precision]
     a, b = cpu.encode_images(frames), gpu.encode_images(frames)
     assert b.dtype == np.float32
     assert float((a * b).sum(-1).min()) > 0.99

@@ -24,6 +24,7 @@ Heavy libraries are never imported here: memory is measured only if torch is alr
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 from collections import OrderedDict
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterator, TypeVar
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -226,8 +229,14 @@ class ModelManager:
     def _load_encoder(self, parsed, device: str, dtype, text_only: bool):
         import importlib
 
+        from vtg.device import emulated_on_cpu, precision_name
         from vtg.encoders import FAMILY_MODULES
 
+        precision = precision_name(dtype)
+        if device == "cpu" and emulated_on_cpu(precision):
+            log.warning(
+                "%s on this CPU is emulated (no %s units): %s will encode slower than with --precision fp32",
+                precision, precision, parsed.canonical)
         module = importlib.import_module(FAMILY_MODULES[parsed.family])
         loader = getattr(module, "load_text", None) if text_only else None
         enc = (loader or module.load)(parsed, device, dtype)

@@ -217,7 +217,7 @@ def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: P
     if writer is not None:  # committed: the sidecar makes it an entry, and it is read back as one
         try:
             _write_sidecar(folder, key, enc.spec, fps, max_frames, float(info.duration), writer.count, tail,
-                           time.perf_counter() - start, facts)
+                           time.perf_counter() - start, {**facts, "computed": computed_on(enc)})
         except OSError as exc:
             _warn_unsaved(exc, path, folder)
         loaded = _load(folder, key, facts.get("sha256"))
@@ -388,6 +388,16 @@ def entry_problem(times: np.ndarray, feats: np.ndarray, duration: float, check_f
     return None
 
 
+def computed_on(enc) -> dict:
+    """Where and in what precision ``enc`` computes (``{"device": "cpu", "precision": "bf16"}``): the
+    plan line's time estimate takes only earlier runs made the same way, since bf16 on a CPU with
+    bf16 units encodes 3.5x faster than fp32 and a GPU far faster again. Not part of the cache
+    key: the features agree to float16 storage precision either way."""
+    from vtg.device import precision_name
+
+    return {"device": "cuda" if str(enc.device).startswith("cuda") else "cpu", "precision": precision_name(enc.dtype)}
+
+
 def _write_sidecar(folder: Path, key: str, encoder: str, fps, max_frames, duration: float, count: int,
                    tail: tuple[int, ...], seconds: float, facts: dict) -> dict:
     """The entry's JSON, written last (atomically): from now on the entry exists."""
@@ -400,6 +410,8 @@ def _write_sidecar(folder: Path, key: str, encoder: str, fps, max_frames, durati
             "seconds": round(seconds, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if facts.get("sha256") is not None:
         meta["sha256"] = facts["sha256"]
+    if facts.get("computed") is not None:
+        meta["computed"] = facts["computed"]
     atomic_write_text(folder / f"{key}.json", json.dumps(meta, indent=1))
     return meta
 

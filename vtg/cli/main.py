@@ -69,13 +69,20 @@ def _root(
         None, "--decoder", metavar="NAME",
         help="Video decoder for indexing: pyav (CPU, default), nvdec (the GPU's video engine), torchcodec, decord; "
              "or $VTG_DECODER."),
+    precision: Optional[str] = typer.Option(
+        None, "--precision", metavar="NAME",
+        help="Encoder precision: fp32 (CPU default), fp16 (CUDA default) or bf16 (much faster on CPUs "
+             "with bf16 units, e.g. avx512_bf16 or AMX); or $VTG_PRECISION."),
 ) -> None:
+    from vtg.device import encoder_precision, set_precision
     from vtg.video.backends import indexing_decoder, set_decoder
     from vtg.video.limits import set_limits
 
     set_limits(frame_limit, pixel_limit)  # every run sets them afresh (in-process callers run many)
     set_decoder(decoder)
     indexing_decoder()  # a bad $VTG_DECODER fails here, before any model loads
+    set_precision(precision)
+    encoder_precision("cpu")  # and a bad $VTG_PRECISION
     if "vtg.features" in sys.modules:  # --verify of an earlier in-process run must not carry over
         sys.modules["vtg.features"].set_verify(False)
     if debug:

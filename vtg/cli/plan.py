@@ -5,11 +5,13 @@ hours of BLIP-2: the user should know before the wait starts, and learn that ``-
 temporal resolution for time. The estimate comes from, in order:
 
 1. this machine's own record: the feature cache's entries for the same encoder store how many
-   frames took how long (median frames per second of up to 20 recent entries);
+   frames took how long (median frames per second of up to 20 recent entries made on the same
+   kind of device in the same precision, ``vtg --precision``);
 2. a table: image-tower GFLOPs per frame of known model sizes (ViT-B/32 4.4 ... ViT-g/14 268,
    the published profiles of these architectures) over an effective throughput per device kind
    (CPU 12 GFLOP/s, the ViT-B/32 rate measured on this project's 2-core CI machine; CUDA
-   20 TFLOP/s, fp16), combined with decoding at ~150 frames/s.
+   20 TFLOP/s, fp16; bf16 on a CPU with bf16 units 3.5x the CPU figure), combined with decoding
+   at ~150 frames/s.
 
 It is printed as an estimate; models the table does not know get no time, only the frame count.
 """
@@ -34,6 +36,9 @@ GFLOPS = (
 )
 #: Effective encoder throughput (GFLOP/s) per device kind, and decoding (frames/s).
 THROUGHPUT = {"cpu": 12.0, "cuda": 20000.0}
+#: Encoder speed-up of bf16 over fp32 on a CPU with bf16 units (ViT-B/32, open_clip's mixed
+#: precision, avx512_bf16, this project's 2-core machine: 70.5 vs 19.8 frames/s).
+CPU_BF16_SPEEDUP = 3.5
 DECODE_FPS = 150.0
 #: Beyond this many seconds the plan suggests a lower --fps.
 LONG_SECONDS = 120.0
@@ -43,10 +48,14 @@ FPS_CHOICES = (2.0, 1.0, 0.5, 0.25, 0.1)
 def describe(frames: int | None, duration: float, fps: float | None, encoder: str,
              device: str) -> tuple[list[str], bool]:
     """(lines to print, whether the estimate is long) for sampling ``frames`` of a video."""
+    from vtg.device import encoder_precision
+
     rate, source = frames_per_second(encoder, device)
     count = f"{frames:,} frames" if frames is not None else "every frame"
     sampling = f"{fps:g} fps over {clock(duration)}" if fps is not None else f"all of {clock(duration)}"
-    head = f"vtg: plan: {count} ({sampling}) with {encoder} on {device}"
+    precision = encoder_precision(device)
+    shown = "" if precision == _kind_default(device) else f" ({precision})"
+    head = f"vtg: plan: {count} ({sampling}) with {encoder} on {device}{shown}"
     if rate is None or frames is None:
         return [head + "; no time estimate for this model"], False
     seconds = frames / rate
@@ -61,15 +70,21 @@ def describe(frames: int | None, duration: float, fps: float | None, encoder: st
 
 
 def frames_per_second(encoder: str, device: str) -> tuple[float | None, str]:
-    """(decode+encode frames per second, where the figure comes from) for ``encoder`` on ``device``."""
-    measured = measured_rate(encoder)
+    """(decode+encode frames per second, where the figure comes from) for ``encoder`` on ``device``
+    in the precision it will run in (:func:`vtg.device.encoder_precision`)."""
+    from vtg.device import emulated_on_cpu, encoder_precision
+
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    precision = encoder_precision(device)
+    measured = measured_rate(encoder, computed={"device": kind, "precision": precision})
     if measured is not None:
         return measured
-    kind = "cuda" if device.startswith("cuda") else "cpu"
     gflops = model_gflops(encoder)
     if gflops is None:
         return None, ""
     encode = THROUGHPUT[kind] / gflops
+    if kind == "cpu" and precision == "bf16" and not emulated_on_cpu(precision):
+        encode *= CPU_BF16_SPEEDUP
     return 1.0 / (1.0 / encode + 1.0 / DECODE_FPS), f"rough estimate for this model size on a {kind.upper()}"
 
 
@@ -81,8 +96,14 @@ def model_gflops(encoder: str) -> float | None:
     return None
 
 
-def measured_rate(encoder: str, cache_dir=None, limit: int = 20) -> tuple[float, str] | None:
-    """Median frames/s of this machine's recent feature-cache entries for ``encoder`` (canonical)."""
+def _kind_default(device: str) -> str:
+    return "fp16" if device.startswith("cuda") else "fp32"
+
+
+def measured_rate(encoder: str, cache_dir=None, limit: int = 20, computed: dict | None = None) -> tuple[float, str] | None:
+    """Median frames/s of this machine's recent feature-cache entries for ``encoder`` (canonical),
+    only those computed as ``computed`` says (device kind and precision) when given; entries
+    written before vtg recorded that count as computed in the device's default precision."""
     from vtg.encoders.specs import parse_spec
     from vtg.errors import VtgError
     from vtg.features import features_dir
@@ -99,7 +120,7 @@ def measured_rate(encoder: str, cache_dir=None, limit: int = 20) -> tuple[float,
             count, seconds = int(meta["count"]), float(meta["seconds"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if meta.get("encoder") == canonical and count >= 8 and seconds > 0:
+        if meta.get("encoder") == canonical and count >= 8 and seconds > 0 and _made_as(meta, computed):
             rates.append(count / seconds)
         if len(rates) >= limit:
             break
@@ -107,6 +128,15 @@ def measured_rate(encoder: str, cache_dir=None, limit: int = 20) -> tuple[float,
         return None
     runs = len(rates)
     return statistics.median(rates), f"from {runs} earlier run{'s' * (runs != 1)} of this model here"
+
+
+def _made_as(meta: dict, computed: dict | None) -> bool:
+    if computed is None:
+        return True
+    made = meta.get("computed")
+    if not isinstance(made, dict):  # older entries: the device is unknown, the precision its default
+        return computed["precision"] == _kind_default(computed["device"])
+    return made.get("device") == computed["device"] and made.get("precision") == computed["precision"]
 
 
 def suggest_fps(fps: float, duration: float, rate: float) -> float | None:

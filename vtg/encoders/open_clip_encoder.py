@@ -109,7 +109,8 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
 
     from vtg.encoders import weights
 
-    precision = "fp16" if dtype == torch.float16 else "fp32"
+    # open_clip's "fp16"/"bf16": OpenAI's mixed precision (LayerNorms computed in float32)
+    precision = {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, "fp32")
     kwargs: dict = dict(precision=precision, device=device, pretrained_text=False, weights_only=True)
     if parsed.kind == "tag":
         path, cfg = weights.open_clip_tag_weights(parsed.arch, parsed.tag)
