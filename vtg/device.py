@@ -60,10 +60,20 @@ def encoder_precision(device: str) -> str:
     bf16 carry about 3 significant digits, which is the user's trade to make, and on CPUs
     without those units bf16 is emulated and slower than fp32.
     """
-    chosen = _chosen["precision"] or os.environ.get("VTG_PRECISION", "").strip().lower()
-    if chosen:
-        return _check_precision(chosen, "VTG_PRECISION" if not _chosen["precision"] else "--precision")
-    return "fp16" if device.startswith("cuda") else "fp32"
+    if _chosen["precision"]:  # checked when set
+        return _chosen["precision"]
+    env = os.environ.get("VTG_PRECISION", "").strip().lower()
+    return _check_precision(env, "VTG_PRECISION") if env else default_precision(device)
+
+
+def device_kind(device: str) -> str:
+    """``cuda`` for any CUDA device string (``cuda``, ``cuda:1``), else ``cpu``."""
+    return "cuda" if str(device).startswith("cuda") else "cpu"
+
+
+def default_precision(device: str) -> str:
+    """fp16 on CUDA, fp32 on the CPU (where half precision is slow or emulated on most machines)."""
+    return "fp16" if device_kind(device) == "cuda" else "fp32"
 
 
 def _check_precision(name: str, where: str) -> str:

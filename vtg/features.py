@@ -393,9 +393,9 @@ def computed_on(enc) -> dict:
     plan line's time estimate takes only earlier runs made the same way, since bf16 on a CPU with
     bf16 units encodes 3.5x faster than fp32 and a GPU far faster again. Not part of the cache
     key: the features agree to float16 storage precision either way."""
-    from vtg.device import precision_name
+    from vtg.device import device_kind, precision_name
 
-    return {"device": "cuda" if str(enc.device).startswith("cuda") else "cpu", "precision": precision_name(enc.dtype)}
+    return {"device": device_kind(enc.device), "precision": precision_name(enc.dtype)}
 
 
 def _write_sidecar(folder: Path, key: str, encoder: str, fps, max_frames, duration: float, count: int,

@@ -48,13 +48,13 @@ FPS_CHOICES = (2.0, 1.0, 0.5, 0.25, 0.1)
 def describe(frames: int | None, duration: float, fps: float | None, encoder: str,
              device: str) -> tuple[list[str], bool]:
     """(lines to print, whether the estimate is long) for sampling ``frames`` of a video."""
-    from vtg.device import encoder_precision
+    from vtg.device import default_precision, encoder_precision
 
     rate, source = frames_per_second(encoder, device)
     count = f"{frames:,} frames" if frames is not None else "every frame"
     sampling = f"{fps:g} fps over {clock(duration)}" if fps is not None else f"all of {clock(duration)}"
     precision = encoder_precision(device)
-    shown = "" if precision == _kind_default(device) else f" ({precision})"
+    shown = "" if precision == default_precision(device) else f" ({precision})"
     head = f"vtg: plan: {count} ({sampling}) with {encoder} on {device}{shown}"
     if rate is None or frames is None:
         return [head + "; no time estimate for this model"], False
@@ -72,9 +72,9 @@ def describe(frames: int | None, duration: float, fps: float | None, encoder: st
 def frames_per_second(encoder: str, device: str) -> tuple[float | None, str]:
     """(decode+encode frames per second, where the figure comes from) for ``encoder`` on ``device``
     in the precision it will run in (:func:`vtg.device.encoder_precision`)."""
-    from vtg.device import emulated_on_cpu, encoder_precision
+    from vtg.device import device_kind, emulated_on_cpu, encoder_precision
 
-    kind = "cuda" if device.startswith("cuda") else "cpu"
+    kind = device_kind(device)
     precision = encoder_precision(device)
     measured = measured_rate(encoder, computed={"device": kind, "precision": precision})
     if measured is not None:
@@ -94,10 +94,6 @@ def model_gflops(encoder: str) -> float | None:
         if re.search(pattern, text):
             return gflops
     return None
-
-
-def _kind_default(device: str) -> str:
-    return "fp16" if device.startswith("cuda") else "fp32"
 
 
 def measured_rate(encoder: str, cache_dir=None, limit: int = 20, computed: dict | None = None) -> tuple[float, str] | None:
@@ -131,11 +127,13 @@ def measured_rate(encoder: str, cache_dir=None, limit: int = 20, computed: dict 
 
 
 def _made_as(meta: dict, computed: dict | None) -> bool:
+    from vtg.device import default_precision
+
     if computed is None:
         return True
     made = meta.get("computed")
     if not isinstance(made, dict):  # older entries: the device is unknown, the precision its default
-        return computed["precision"] == _kind_default(computed["device"])
+        return computed["precision"] == default_precision(computed["device"])
     return made.get("device") == computed["device"] and made.get("precision") == computed["precision"]
 
 

@@ -105,13 +105,12 @@ def _token_lengths(model, tokens) -> list[int]:
 def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     """Build the model, its validation transform and tokenizer from local files only."""
     import open_clip
-    import torch
 
+    from vtg.device import precision_name
     from vtg.encoders import weights
 
-    # open_clip's "fp16"/"bf16": OpenAI's mixed precision (LayerNorms computed in float32)
-    precision = {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, "fp32")
-    kwargs: dict = dict(precision=precision, device=device, pretrained_text=False, weights_only=True)
+    # open_clip's "fp16"/"bf16" (vtg's names too): OpenAI's mixed precision, LayerNorms in float32
+    kwargs: dict = dict(precision=precision_name(dtype), device=device, pretrained_text=False, weights_only=True)
     if parsed.kind == "tag":
         path, cfg = weights.open_clip_tag_weights(parsed.arch, parsed.tag)
         name = tok_name = parsed.arch
