@@ -224,11 +224,17 @@ def sequential_decode(path: Path, info: VideoInfo, targets: np.ndarray | None,
             for time, frame in frames:
                 yield time, convert(frame)
             return
-        cached_id, cached = None, None
-        for _k, time, frame in select_stream(frames, targets):
-            if frame is not cached_id:  # one conversion for a frame serving several targets
-                cached_id, cached = frame, convert(frame)
-            yield time, cached
+        yield from shown_at_targets(frames, targets, convert)
+
+
+def shown_at_targets(frames, targets: np.ndarray, convert) -> Iterator[tuple[float, np.ndarray]]:
+    """``(time, converted frame)`` of the frame displayed at each target
+    (:func:`vtg.video.sampling.select_stream`), each frame converted once however many targets it serves."""
+    cached_id, cached = None, None
+    for _k, time, frame in select_stream(frames, targets):
+        if frame is not cached_id:
+            cached_id, cached = frame, convert(frame)
+        yield time, cached
 
 
 def seek_decode(path: Path, info: VideoInfo, targets: np.ndarray,

@@ -28,7 +28,7 @@ import numpy as np
 
 from vtg.video.files import open_container, video_stream
 from vtg.video.info import VideoInfo
-from vtg.video.sampling import EPS, select_stream
+from vtg.video.sampling import EPS
 
 #: Shortest stretch of video given to one decoder. Segments start at key frames
 #: (:func:`at_key_frames`), so nothing is decoded twice; what a segment costs is opening the file
@@ -211,7 +211,7 @@ def decode_after_seek(path: Path, info: VideoInfo, targets: np.ndarray, out_size
 
 def _decode_segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], seek: bool,
                     threads: int, accel=None) -> Iterator[tuple[float, np.ndarray]]:
-    from vtg.video.pyav_backend import _converter, _timed_frames, open_decoder
+    from vtg.video.pyav_backend import _converter, _timed_frames, open_decoder, shown_at_targets
 
     convert = _converter(info, out_size)
     with open_decoder(path, threads, accel) as (container, stream):
@@ -225,12 +225,8 @@ def _decode_segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: 
             except Exception as err:  # av errors: some files refuse to seek
                 raise _Reseek() from err
             frames = _from_key_frame(frames, float(targets[0]))
-        cached_id, cached = None, None
         try:
-            for _k, time, frame in select_stream(frames, targets):
-                if frame is not cached_id:
-                    cached_id, cached = frame, convert(frame)
-                yield time, cached
+            yield from shown_at_targets(frames, targets, convert)
         finally:
             frames.close()
 
