@@ -32,12 +32,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
 from vtg.errors import UsageError
 from vtg.methods.base import Method, Query
+from vtg.methods.videollm.selection import RULES
+from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
+                         TopK)
 from vtg.types import Grounding, Moment
 from vtg.video.source import VideoSource
 
@@ -107,24 +110,24 @@ class Refine(Method):
     @dataclass(frozen=True)
     class Config:
         #: The Video-LLM method run inside the windows, and its model / device / dtype.
-        videollm: str = "numpro"
+        videollm: Annotated[str, Choice(VIDEO_LLMS)] = "numpro"
         model: str | None = None
-        device: str = "auto"
-        dtype: str = "auto"
+        device: DeviceName = "auto"
+        dtype: Annotated[str, Choice(("auto", "bf16", "fp16", "fp32"))] = "auto"
         #: The fast stage: ``auto`` = UniVTG when ``fast_model`` is given, else TFVTG.
-        fast: str = "auto"
+        fast: Annotated[str, Choice(("auto", "tfvtg", "univtg"))] = "auto"
         fast_model: str | None = None
         encoder: str | None = None
-        fps: float | None = None
+        fps: Fps | None = None
         llm: str = "rules"
         #: Candidates, widening, longest fast-stage window (TFVTG), frames per window.
-        k: int = 5
-        margin: float = 0.5
-        min_margin: float = 10.0
-        max_window: float = 120.0
-        window_frames: int = 64
-        select: str = "uniform"
-        top_k: int = 10
+        k: TopK = 5
+        margin: Annotated[float, Range(0, 100)] = 0.5
+        min_margin: Seconds = 10.0
+        max_window: PositiveSeconds = 120.0
+        window_frames: FrameCount = 64
+        select: Annotated[str, Choice(RULES)] = "uniform"
+        top_k: TopK = 10
 
         #: What a line of a batch file may set: not the Video-LLM or fast-stage choice, models,
         #: encoder, LLM backend (files, downloads, endpoints) or device/dtype.
