@@ -106,7 +106,7 @@ DeviceName = Annotated[str, Device()]
 
 
 def _number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e18 else f"{x:g}"
 
 
 def shown(value: Any) -> str:
@@ -135,7 +135,7 @@ def check_value(name: str, value: Any, kind: type, check: Check | None, *, optio
 
 def _typed(name: str, value: Any, kind: type, check: Check | None, optional: bool) -> Any:
     """``value`` as a ``kind`` (from a string or a JSON number), or a UsageError saying what it must be."""
-    want = check.describe(kind) if check is not None else _kind_noun(kind)
+    want = check.describe(kind) if check is not None else describe_kind(kind)
     given = value
     none_ok = " or none" if optional else ""
     if isinstance(value, str) and optional and value.strip().lower() in ("none", "null", ""):
@@ -178,8 +178,10 @@ def _converted(value: Any, kind: type) -> Any:
     return _BAD
 
 
-def _kind_noun(kind: type) -> str:
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(kind, kind.__name__)
+def describe_kind(kind: type) -> str:
+    """What a value of ``kind`` without a range may be, in words."""
+    return {int: "an integer", float: "a number", bool: "one of 1, true, yes, on, 0, false, no, off",
+            str: "a string"}.get(kind, getattr(kind, "__name__", str(kind)))
 
 
 # -- a method's Config ------------------------------------------------------------------------
@@ -192,7 +194,7 @@ class FieldSpec:
     check: Check | None
 
     def describe(self) -> str:
-        text = self.check.describe(self.kind) if self.check is not None else _kind_noun(self.kind)
+        text = self.check.describe(self.kind) if self.check is not None else describe_kind(self.kind)
         return text + (" or none" if self.optional else "")
 
 
@@ -216,6 +218,11 @@ def spec_of(annotation: Any) -> FieldSpec:
         check = next((e for e in extras if isinstance(e, (Range, Choice, Device))), None)
         annotation = base
     return FieldSpec(annotation, optional, check)
+
+
+def check_of(annotation: Any) -> Check | None:
+    """The check an option type carries: ``check_of(Fps)`` -> ``Range(0, 1000, low_open=True, ...)``."""
+    return spec_of(annotation).check
 
 
 def option_problem(config_cls: type, options: dict[str, Any], owner: str) -> str | None:
