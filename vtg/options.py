@@ -312,10 +312,11 @@ def describe_options(config_cls: type) -> dict[str, str]:
 GPU_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
 
 
-def gpu_driver_present(paths: tuple[str, ...] = GPU_DRIVER_FILES) -> bool:
-    """Whether a GPU driver may be here, from its device files: importing torch to ask takes
-    seconds, this takes microseconds. True only says "maybe" (torch then decides)."""
-    return any(os.path.exists(p) for p in paths)
+def gpu_driver_present() -> bool:
+    """Whether a GPU driver may be here, from its device files (:data:`GPU_DRIVER_FILES`):
+    importing torch to ask takes seconds, this takes microseconds. True only says "maybe"
+    (torch then decides)."""
+    return any(os.path.exists(p) for p in GPU_DRIVER_FILES)
 
 
 def check_device(spec: str | None, name: str = "--device") -> str | None:

@@ -75,6 +75,16 @@ def method_options(**flags) -> dict:
     return {k: v for k, v in flags.items() if v is not None}
 
 
+def check_method_options(method: str, options: dict[str, Any]) -> None:
+    """``options`` typed and in range for ``method`` (an unknown method fails here too), without
+    importing the method's heavy libraries: only its ``Config`` is read."""
+    from vtg.methods import method_class
+    from vtg.options import apply_options
+
+    cls = method_class(method)
+    apply_options(cls.Config(), options, owner=cls.name)
+
+
 def format_flag() -> Any:
     from vtg.writers import WRITERS
 

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import method_flag, method_options, parse_key_values, ranged
+from vtg.cli.options import check_method_options, method_flag, method_options, parse_key_values, ranged
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -46,6 +46,7 @@ def serve_command(
     options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm, llm_url=llm_url,
                              device=device)
     options.update(parse_key_values(option))
+    check_method_options(method, options)  # before fastapi and the warm-up load anything
     config = ServeConfig(roots=tuple(roots or ()), libraries=tuple(library or ()), host=host, port=port,
                          token=token, max_concurrent=max_concurrent, method=method, method_options=options)
 
