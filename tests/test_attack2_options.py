@@ -314,3 +314,21 @@ def test_bad_arguments_fail_without_importing_torch(three_scene_video, argv):
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.stdout.strip() == "2 []", done
     assert [line.startswith("vtg: error:") for line in done.stderr.splitlines()] == [True], done.stderr
+
+
+def test_docs_list_every_option_with_its_range():
+    """docs/options.md shows what `vtg methods -v` shows (the tables are the schema's own words)."""
+    import dataclasses
+
+    from vtg.envvars import ENV_VARS
+    from vtg.methods import list_methods
+    from vtg.options import describe_options
+
+    page = (REPO / "docs" / "options.md").read_text()
+    for cls in list_methods():
+        section = page.split(f"### {cls.name}\n", 1)[1].split("###", 1)[0]
+        for field in dataclasses.fields(cls.Config):
+            assert f"| `{field.name}` | `{field.default!r}` | {describe_options(cls.Config)[field.name]} |" in section, \
+                (cls.name, field.name)
+    for var in ENV_VARS.values():
+        assert f"| `{var.name}` | {var.describe()} |" in page, var.name

@@ -58,10 +58,10 @@ class Range:
         return above and below
 
     def describe(self, kind: type = float) -> str:
-        """``a number in (0, 1000]`` / ``an integer in [1, 1000] (frames)``."""
+        """``a number in (0, 1000]`` / ``an integer in [1, 1000000] frames``."""
         noun = "an integer" if kind is int else "a number"
         left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-        unit = f" ({self.unit})" if self.unit else ""
+        unit = f" {self.unit}" if self.unit else ""
         return f"{noun} in {left}{_number(self.low)}, {_number(self.high)}{right}{unit}"
 
 
