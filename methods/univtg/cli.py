@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import ranged
+from vtg.cli.options import FLAG_CHECKS, ranged
 from vtg.errors import UsageError
 from vtg.methods.base import MethodCommand
 from vtg.options import MAX_TOP, Range
@@ -61,7 +61,7 @@ def train_univtg_command(
     enc_layers: int = ranged(4, "--enc-layers", low=0, high=256),
     timestamp: str = typer.Option("center", "--timestamp", help="Clip anchor for a new model: center, or official (ignored with --init)."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder for video and text features (default: the --init folder's, else ViT-B-32/openai); recorded in config.json."),
-    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
+    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu.", callback=FLAG_CHECKS["device"]),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA."),
     main_metric: str = typer.Option("R1@0.5", "--main-metric", help="Validation metric that picks the best model."),
     eval_every: int = ranged(1, "--eval-every", high=1_000_000),
@@ -137,7 +137,7 @@ def pseudo_label_command(
     top_k: int = ranged(5, "--top-k", high=MAX_TOP, help="Concepts kept per video."),
     labels: str = typer.Option("interval", "--labels", help="Comma-separated label kinds: point, interval, curve."),
     encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e", help="CLIP teacher that scores each 2-s clip against the concepts."),
-    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
+    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu.", callback=FLAG_CHECKS["device"]),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """CLIP-teacher pseudo labels (point / interval / curve) for pre-training UniVTG."""
@@ -163,7 +163,7 @@ def summarize_command(
     model: Optional[str] = typer.Option(None, "--model", help="UniVTG directory (vtg models convert univtg / vtg train univtg)."),
     summary_ratio: float = ranged(0.2, "--summary-ratio", kind=float, check=Range(0, 1, low_open=True), help="Fraction of 2-second clips to keep."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder (default: the one the model folder records, else ViT-B-32/openai)."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu.", callback=FLAG_CHECKS["device"]),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Other UniVTG options as key=value."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or srt."),
