@@ -45,7 +45,7 @@ def batch_command(
     set_verify(verify)
     options = method_options(encoder=encoder, fps=fps, preset=preset, device=device)
     options.update(parse_key_values(option))
-    check_method_options(method, options)  # the command line's own options: one error now, not one per line
+    check_method_options(method, options, known_only=True)  # out of range: one error now, not one per line
     show_progress = sys.stderr.isatty() if progress is None else progress
     summary = run_batch(input_path, output, engine=engine, method=method, options=options, video_dir=video_dir,
                         workers=workers, top_k=top_k, retry_errors=retry_errors, fsync=fsync,

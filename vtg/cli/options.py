@@ -75,13 +75,20 @@ def method_options(**flags) -> dict:
     return {k: v for k, v in flags.items() if v is not None}
 
 
-def check_method_options(method: str, options: dict[str, Any]) -> None:
+def check_method_options(method: str, options: dict[str, Any], *, known_only: bool = False) -> None:
     """``options`` typed and in range for ``method`` (an unknown method fails here too), without
-    importing the method's heavy libraries: only its ``Config`` is read."""
+    importing the method's heavy libraries: only its ``Config`` is read. ``known_only``: names the
+    method does not have are left to the caller (batch keeps settings such as ``batch_size`` that
+    do not change results, vtg.batch.settings)."""
+    import dataclasses
+
     from vtg.methods import method_class
     from vtg.options import apply_options
 
     cls = method_class(method)
+    if known_only and dataclasses.is_dataclass(cls.Config):
+        names = {f.name for f in dataclasses.fields(cls.Config)}
+        options = {k: v for k, v in options.items() if k in names}
     apply_options(cls.Config(), options, owner=cls.name)
 
 
