@@ -103,6 +103,19 @@ def test_python_api_checks_the_same_ranges_defaults_included(three_scene_video):
     assert tfvtg(nms_iou="0.5", top_k="3").config.top_k == 3  # strings from -O are still typed
 
 
+@pytest.mark.parametrize("options", [{"nms_iou": 10 ** 400}, {"top_k": -10 ** 400}, {"stride": 1e400},
+                                     {"top_k": True}, {"preset": 5}], ids=["huge-int-float", "huge-int", "inf-int",
+                                                                           "bool-int", "number-for-text"])
+def test_json_values_of_the_wrong_kind_or_size_are_usage_errors(options):
+    """A JSON line or request can carry a 400-digit integer (float() overflows on it), a bool where
+    an integer belongs, or a number where a word does: each is the same one-line UsageError."""
+    from vtg.methods import load_method
+
+    (key, value), = options.items()
+    with pytest.raises(UsageError, match=f"tfvtg option {key} must be"):
+        load_method("tfvtg", **options)
+
+
 # -- 2. CLI flags, checked while the command line is parsed ---------------------------------------
 
 FLAG_CASES = [

@@ -51,8 +51,8 @@ class Range:
     unit: str = ""
 
     def allows(self, value: float) -> bool:
-        if not math.isfinite(value):
-            return False
+        if isinstance(value, float) and not math.isfinite(value):
+            return False  # (an int of any size compares exactly; math.isfinite would overflow on it)
         above = value > self.low if self.low_open else value >= self.low
         below = value < self.high if self.high_open else value <= self.high
         return above and below
@@ -170,7 +170,10 @@ def _converted(value: Any, kind: type) -> Any:
     if kind is bool:
         return value if isinstance(value, bool) else _BAD
     if kind is float and isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of 400 digits from a JSON line
+            return math.inf if value > 0 else -math.inf
     if kind is int and isinstance(value, int):
         return value
     if kind is int and isinstance(value, float) and value.is_integer():
