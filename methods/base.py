@@ -1,7 +1,8 @@
 """The interface every grounding method implements.
 
 A method is a class with a ``name``, a frozen ``Config`` dataclass holding its parameters (with
-the paper's defaults), and ``ground(video, query) -> Grounding``. Heavy imports (torch,
+the paper's defaults; each field's type and range in its annotation, checked by
+:mod:`vtg.options`), and ``ground(video, query) -> Grounding``. Heavy imports (torch,
 transformers, ...) happen inside methods, never at module import, so listing methods is cheap and
 a missing optional dependency disables only the method that needs it.
 """

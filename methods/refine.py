@@ -137,7 +137,7 @@ class Refine(Method):
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         query = Query.of(query)
         self.check_query(query)
-        cfg = self._checked()
+        cfg = self.config  # typed and in range (vtg.options), checked when configured
         video = VideoSource.of(video)  # checked and probed once for both stages and every window
         coarse = self.fast_stage(video).ground(video, query, progress=progress)
         windows = widen(coarse.moments[:cfg.k], coarse.duration, cfg.margin, cfg.min_margin)
@@ -155,20 +155,6 @@ class Refine(Method):
                          moments=tuple(moments), saliency=coarse.saliency, method=self.name, meta=meta)
 
     # -- stages ---------------------------------------------------------------------------
-    def _checked(self):
-        cfg = self.config
-        if cfg.videollm not in VIDEO_LLMS:
-            raise UsageError(f"refine option videollm={cfg.videollm!r}: choose one of {', '.join(VIDEO_LLMS)}")
-        for name in ("k", "window_frames", "top_k"):
-            if getattr(cfg, name) < 1:
-                raise UsageError(f"refine option {name} must be at least 1, got {getattr(cfg, name)}")
-        for name in ("margin", "min_margin"):
-            if not np.isfinite(getattr(cfg, name)) or getattr(cfg, name) < 0:
-                raise UsageError(f"refine option {name} must be a non-negative number")
-        if not np.isfinite(cfg.max_window) or cfg.max_window <= 0:
-            raise UsageError("refine option max_window must be a positive number of seconds")
-        return cfg
-
     # -- hooks: the fast stage reads the cached features, so it answers for them --------------
     def feature_settings(self, video: str | Path | None = None) -> dict:
         """The fast stage's encoder and sampling (``vtg index`` and the preflight use them)."""
