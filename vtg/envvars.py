@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from vtg.errors import UsageError
 from vtg.options import MAX_TIMEOUT, Check, Choice, Range, check_value, describe_kind
 
 #: Ceilings may be raised, but only to sizes a machine can hold: far above any real video.
