@@ -1,7 +1,8 @@
 """The interface every grounding method implements.
 
 A method is a class with a ``name``, a frozen ``Config`` dataclass holding its parameters (with
-the paper's defaults), and ``ground(video, query) -> Grounding``. Heavy imports (torch,
+the paper's defaults; each field's type and range in its annotation, checked by
+:mod:`vtg.options`), and ``ground(video, query) -> Grounding``. Heavy imports (torch,
 transformers, ...) happen inside methods, never at module import, so listing methods is cheap and
 a missing optional dependency disables only the method that needs it.
 """
@@ -9,14 +10,13 @@ a missing optional dependency disables only the method that needs it.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from vtg.errors import EmptyQueryError, UsageError
+from vtg.options import apply_options, coerce_value, option_problem  # noqa: F401  (the option schema lives in core)
 from vtg.types import Grounding
 
 
@@ -167,8 +167,8 @@ def line_option_problem(config_cls: type, options: dict[str, Any], owner: str) -
     """Why ``options`` (read from a line of input data) are refused, or None when all are allowed."""
     allowed = line_options(config_cls)
     refused = sorted(k for k in options if k not in allowed)
-    if not refused:
-        return None
+    if not refused:  # allowed names: their values must still be in range
+        return option_problem(config_cls, options, owner) if dataclasses.is_dataclass(config_cls) else None
     known = set(option_names(config_cls)) if dataclasses.is_dataclass(config_cls) else set()
     safe = ", ".join(sorted(allowed)) or "none"
     unknown = [k for k in refused if k not in known]
@@ -178,49 +178,3 @@ def line_option_problem(config_cls: type, options: dict[str, Any], owner: str) -
     why = ("endpoints, credentials, model and encoder names and devices come only from the command line "
            "or the environment")
     return f"a line may not set option {named} of {owner} ({why}); options a line may set: {safe}"
-
-
-def apply_options(config: Any, options: dict[str, Any], *, owner: str = "method") -> Any:
-    """Return ``config`` with ``options`` replaced, coercing strings (from ``-O key=value``).
-
-    Unknown keys are an error that lists the valid ones, so a typo never passes silently.
-    """
-    if not options:
-        return config
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    hints = typing.get_type_hints(type(config))
-    unknown = [k for k in options if k not in fields]
-    if unknown:
-        raise UsageError(
-            f"{owner} has no option {', '.join(map(repr, unknown))}; its options: {', '.join(fields)}"
-        )
-    coerced = {k: coerce_value(v, hints.get(k, Any), k) for k, v in options.items()}
-    return dataclasses.replace(config, **coerced)
-
-
-def coerce_value(value: Any, annotation: Any, key: str) -> Any:
-    """Turn a CLI string into the field's type (int, float, bool, str, optional, tuple)."""
-    if not isinstance(value, str):
-        return value
-    origin = typing.get_origin(annotation)
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if origin in (typing.Union, types.UnionType):
-        if value.lower() in ("none", "null", ""):
-            return None
-        annotation = args[0] if len(args) == 1 else str
-        origin = typing.get_origin(annotation)
-    try:
-        if annotation is bool:
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if annotation in (int, float, str):
-            return annotation(value)
-        if origin is tuple:
-            inner = typing.get_args(annotation)[0]
-            return tuple(inner(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise UsageError(f"option {key}={value!r} is not a valid {getattr(annotation, '__name__', annotation)}") from None
-    return value

@@ -16,7 +16,7 @@ video's end for the last frame) rather than ``[t_x, t_y]``, so a one-frame answe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import Annotated, ClassVar, Sequence
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from vtg.methods.videollm.frames import Sampled, fit_frames
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod
 from vtg.methods.videollm.parsing import clamp, find_ranges, single_frames
 from vtg.methods.videollm.runner import Image, Part, Video, VideoLLM
+from vtg.options import Choice, FrameCount, FramePixels, Fps
 from vtg.types import Moment
 
 #: The training-free prompt as the authors released it (instruction, then the question with the
@@ -36,14 +37,14 @@ QUESTION = ("During which frames can we see {query}? "
 
 @dataclass(frozen=True)
 class NumProConfig(VideoLLMConfig):
-    fps: float = 1.0
+    fps: Fps = 1.0
     #: Cap on sampled frames; longer videos get a lower rate so the prompt fits Qwen2-VL's 32k
     #: context (384 frames x 72 tokens). None: every frame at ``fps`` whatever the length.
-    max_frames: int | None = 384
+    max_frames: FrameCount | None = 384
     #: Pixels per frame given to the model: the paper's 336x336.
-    frame_pixels: int = 336 * 336
+    frame_pixels: FramePixels = 336 * 336
     #: "video" (one video input) or "images" (one image per frame).
-    input: str = "video"
+    input: Annotated[str, Choice(("video", "images"))] = "video"
 
     line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {"fps", "max_frames", "frame_pixels", "input"}
 

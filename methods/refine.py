@@ -32,12 +32,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
 from vtg.errors import UsageError
 from vtg.methods.base import Method, Query
+from vtg.methods.videollm.selection import RULES
+from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
+                         TopK)
 from vtg.types import Grounding, Moment
 from vtg.video.source import VideoSource
 
@@ -107,24 +110,24 @@ class Refine(Method):
     @dataclass(frozen=True)
     class Config:
         #: The Video-LLM method run inside the windows, and its model / device / dtype.
-        videollm: str = "numpro"
+        videollm: Annotated[str, Choice(VIDEO_LLMS)] = "numpro"
         model: str | None = None
-        device: str = "auto"
-        dtype: str = "auto"
+        device: DeviceName = "auto"
+        dtype: Annotated[str, Choice(("auto", "bf16", "fp16", "fp32"))] = "auto"
         #: The fast stage: ``auto`` = UniVTG when ``fast_model`` is given, else TFVTG.
-        fast: str = "auto"
+        fast: Annotated[str, Choice(("auto", "tfvtg", "univtg"))] = "auto"
         fast_model: str | None = None
         encoder: str | None = None
-        fps: float | None = None
+        fps: Fps | None = None
         llm: str = "rules"
         #: Candidates, widening, longest fast-stage window (TFVTG), frames per window.
-        k: int = 5
-        margin: float = 0.5
-        min_margin: float = 10.0
-        max_window: float = 120.0
-        window_frames: int = 64
-        select: str = "uniform"
-        top_k: int = 10
+        k: TopK = 5
+        margin: Annotated[float, Range(0, 100)] = 0.5
+        min_margin: Seconds = 10.0
+        max_window: PositiveSeconds = 120.0
+        window_frames: FrameCount = 64
+        select: Annotated[str, Choice(RULES)] = "uniform"
+        top_k: TopK = 10
 
         #: What a line of a batch file may set: not the Video-LLM or fast-stage choice, models,
         #: encoder, LLM backend (files, downloads, endpoints) or device/dtype.
@@ -134,7 +137,7 @@ class Refine(Method):
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         query = Query.of(query)
         self.check_query(query)
-        cfg = self._checked()
+        cfg = self.config  # typed and in range (vtg.options), checked when configured
         video = VideoSource.of(video)  # checked and probed once for both stages and every window
         coarse = self.fast_stage(video).ground(video, query, progress=progress)
         windows = widen(coarse.moments[:cfg.k], coarse.duration, cfg.margin, cfg.min_margin)
@@ -152,20 +155,6 @@ class Refine(Method):
                          moments=tuple(moments), saliency=coarse.saliency, method=self.name, meta=meta)
 
     # -- stages ---------------------------------------------------------------------------
-    def _checked(self):
-        cfg = self.config
-        if cfg.videollm not in VIDEO_LLMS:
-            raise UsageError(f"refine option videollm={cfg.videollm!r}: choose one of {', '.join(VIDEO_LLMS)}")
-        for name in ("k", "window_frames", "top_k"):
-            if getattr(cfg, name) < 1:
-                raise UsageError(f"refine option {name} must be at least 1, got {getattr(cfg, name)}")
-        for name in ("margin", "min_margin"):
-            if not np.isfinite(getattr(cfg, name)) or getattr(cfg, name) < 0:
-                raise UsageError(f"refine option {name} must be a non-negative number")
-        if not np.isfinite(cfg.max_window) or cfg.max_window <= 0:
-            raise UsageError("refine option max_window must be a positive number of seconds")
-        return cfg
-
     # -- hooks: the fast stage reads the cached features, so it answers for them --------------
     def feature_settings(self, video: str | Path | None = None) -> dict:
         """The fast stage's encoder and sampling (``vtg index`` and the preflight use them)."""

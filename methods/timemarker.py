@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from vtg.methods.videollm.frames import TOKEN_PIXELS, Sampled, fit_frames
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
 from vtg.methods.videollm.parsing import seconds_answer
 from vtg.methods.videollm.runner import Image, Part, VideoLLM
+from vtg.options import FrameCount, Fps, PositiveSeconds, Range
 from vtg.types import Moment
 
 INSTRUCTION = ("Each video frame is preceded by its time in seconds, written as Second{t}. "
@@ -33,14 +34,14 @@ INSTRUCTION = ("Each video frame is preceded by its time in seconds, written as 
 
 @dataclass(frozen=True)
 class TimeMarkerConfig(VideoLLMConfig):
-    max_frames: int = 128
+    max_frames: FrameCount = 128
     #: Rate for videos shorter than ``short_video`` seconds (AnyLength).
-    short_fps: float = 2.0
-    short_video: float = 8.0
+    short_fps: Fps = 2.0
+    short_video: PositiveSeconds = 8.0
     #: Visual-token budget for all frames together, and per-frame bounds (Qwen2-VL tokens).
-    visual_tokens: int = 8192
-    max_frame_tokens: int = 256
-    min_frame_tokens: int = 16
+    visual_tokens: Annotated[int, Range(1, 1_000_000, unit="tokens")] = 8192
+    max_frame_tokens: Annotated[int, Range(1, 16_384, unit="tokens")] = 256
+    min_frame_tokens: Annotated[int, Range(1, 16_384, unit="tokens")] = 16
 
     line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {
         "max_frames", "short_fps", "short_video", "visual_tokens", "max_frame_tokens", "min_frame_tokens"}

@@ -361,6 +361,9 @@ def test_batch_line_asking_for_ten_million_fps_costs_only_its_record(tmp_path, c
 def test_overlay_at_a_billion_fps_is_refused_before_decoding(tmp_path, capsys, clip, decoded):
     out = tmp_path / "numbered.mp4"
     line = one_line_error(capsys, main(["overlay", str(clip), "-o", str(out), "--fps", "1e9"]))
+    assert "--fps must be a number in (0, 1000]" in line and not out.exists() and decoded[0] == 0
+    # a rate in range that still asks for more frames than the ceiling: refused by the frame limit
+    line = one_line_error(capsys, main(["--frame-limit", "100", "overlay", str(clip), "-o", str(out), "--fps", "900"]))
     assert "frame-limit" in line and not out.exists() and decoded[0] == 0
 
 

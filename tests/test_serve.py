@@ -161,7 +161,7 @@ def test_health_and_page(served):
     ({"video": "sub/scenes.mp4", "query": "x" * 1001}, 422, "at most 1000"),
     ({"video": "sub/scenes.mp4", "query": QUERY, "top_k": 0}, 422, "top_k"),
     ({"video": "sub/scenes.mp4", "query": QUERY, "extra": 1}, 422, "extra"),
-    ({"video": "sub/scenes.mp4", "query": QUERY, "options": {"stride": "abc"}}, 400, "not a valid int"),
+    ({"video": "sub/scenes.mp4", "query": QUERY, "options": {"stride": "abc"}}, 400, "stride must be an integer"),
     ({"video": "sub/scenes.mp4", "query": QUERY, "options": {"preset": "x" * 200}}, 400, "too long"),
 ])
 def test_bad_requests_answer_json_errors(served, body, status, words):

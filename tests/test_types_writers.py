@@ -117,7 +117,7 @@ def test_options_are_coerced_and_unknown_ones_rejected():
     assert cfg == Cfg(40, 1.0, True, None)
     with pytest.raises(UsageError, match="stride"):
         apply_options(Cfg(), {"strid": 3})
-    with pytest.raises(UsageError, match="not a valid int"):
+    with pytest.raises(UsageError, match="stride must be an integer"):
         apply_options(Cfg(), {"stride": "abc"})
     assert coerce_value("1,2", tuple[int, ...], "k") == (1, 2)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vtg.options import TopK, check_of, check_value
 from vtg.types import Grounding
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def ground(
     from vtg.methods import Query
     from vtg.video.source import VideoSource
 
+    if top_k is not None:
+        top_k = check_value("top_k", top_k, int, check_of(TopK))
     q = Query.of(query, image)
     source = VideoSource.of(video)
     if q.image is not None:

@@ -14,11 +14,16 @@ def resolve_device(spec: str | None = "auto") -> str:
     """Return a torch device string for ``auto``, ``cuda``, ``cuda:N`` or ``cpu``.
 
     Asking for CUDA on a machine without it is an error rather than a silent CPU run, because
-    the user would otherwise wait far longer than expected without knowing why.
+    the user would otherwise wait far longer than expected without knowing why. Where no GPU
+    driver exists at all that is known without importing torch (:func:`vtg.options.check_device`).
     """
+    spec = (spec or "auto").strip().lower()
+    if spec.startswith("cuda"):
+        from vtg.options import check_device
+
+        check_device(spec)
     import torch
 
-    spec = (spec or "auto").strip().lower()
     if spec == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if spec == "cpu":

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
 from vtg.errors import VideoError
 from vtg.methods.base import Method, Query
 from vtg.methods.tfvtg import calibration
+from vtg.options import IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
 from vtg.methods.tfvtg.fusion import fuse
 from vtg.methods.tfvtg.localizer import propose
 from vtg.methods.tfvtg.presets import LONG_VIDEO_SECONDS, auto_preset, get_preset, window_lengths
@@ -91,22 +92,24 @@ class TFVTG(Method):
     class Config:
         preset: str = "charades"
         encoder: str = DEFAULT_ENCODER
-        fps: float | None = None
-        stride: int | None = None
-        max_window_fraction: float | None = None
-        mask_threshold: float = 0.2
-        rise_threshold: float = 0.0005
-        nms_iou: float = 0.3
-        gamma: float = 0.6
-        dynamic_weight: float = 0.0
+        fps: Fps | None = None
+        stride: Annotated[int, Range(1, 100_000, unit="frames")] | None = None
+        max_window_fraction: Annotated[float, Range(0, 1, low_open=True)] | None = None
+        #: Thresholds on the normalised similarity curve, in [0, 1].
+        mask_threshold: Fraction = 0.2
+        rise_threshold: Fraction = 0.0005
+        nms_iou: IoU = 0.3
+        #: Exponent of the IoU in the proposal vote (0: every overlap votes fully).
+        gamma: Annotated[float, Range(0, 10)] = 0.6
+        dynamic_weight: Annotated[float, Range(0, 100)] = 0.0
         llm: str = "rules"
         llm_url: str | None = None
         #: Overall seconds per LLM decomposition (all attempts); None: $VTG_LLM_TIMEOUT or 120.
-        llm_timeout: float | None = None
-        device: str = "auto"
+        llm_timeout: Timeout | None = None
+        device: DeviceName = "auto"
         calibration: str = "auto"
-        top_k: int = 10
-        long_after: float = LONG_VIDEO_SECONDS
+        top_k: TopK = 10
+        long_after: PositiveSeconds = LONG_VIDEO_SECONDS
 
         #: What a line of a batch file may set (see :func:`vtg.methods.base.line_options`): not
         #: ``encoder`` (names files or downloads), ``llm``/``llm_url`` (network endpoints, files,

@@ -10,8 +10,10 @@ from typing import List, Optional
 
 import typer
 
+from vtg.cli.options import FLAG_CHECKS, ranged
 from vtg.errors import UsageError
 from vtg.methods.base import MethodCommand
+from vtg.options import MAX_TOP, Range
 
 
 def cli_commands() -> list[MethodCommand]:
@@ -27,7 +29,7 @@ def cli_commands() -> list[MethodCommand]:
 def convert_command(
     checkpoint: Path = typer.Argument(..., help="The official checkpoint file, e.g. model_best.ckpt."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Directory to write (default: vtg-univtg beside the checkpoint)."),
-    max_gib: Optional[float] = typer.Option(None, "--max-gib", help="Refuse checkpoints that would need more than this many GiB (default 4, or $VTG_MAX_CHECKPOINT_BYTES)."),
+    max_gib: Optional[float] = ranged(None, "--max-gib", kind=float, check=Range(0, 1 << 20, low_open=True), help="Refuse checkpoints that would need more than this many GiB (default 4, or $VTG_MAX_CHECKPOINT_BYTES)."),
 ) -> None:
     """Convert an official UniVTG checkpoint once into safetensors + config.json (read without running its code)."""
     from .convert import convert_checkpoint
@@ -50,19 +52,19 @@ def train_univtg_command(
     videos: Optional[Path] = typer.Option(None, "--videos", help="Folder of videos <vid>.mp4; features through the encoder and cache."),
     init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune from a converted or trained model directory."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from OUTPUT/last."),
-    epochs: int = typer.Option(200, "--epochs", min=1),
-    batch_size: int = typer.Option(32, "--batch-size", min=1),
-    lr: float = typer.Option(1e-4, "--lr"),
-    weight_decay: float = typer.Option(1e-4, "--weight-decay"),
-    lr_drop: int = typer.Option(200, "--lr-drop", help="Multiply the learning rate by 0.1 every N epochs."),
-    hidden_dim: int = typer.Option(1024, "--hidden-dim", help="Width for a model trained from scratch."),
-    enc_layers: int = typer.Option(4, "--enc-layers"),
+    epochs: int = ranged(200, "--epochs", high=1_000_000),
+    batch_size: int = ranged(32, "--batch-size", high=65_536),
+    lr: float = ranged(1e-4, "--lr", kind=float, check=Range(0, 10, low_open=True)),
+    weight_decay: float = ranged(1e-4, "--weight-decay", kind=float, low=0, high=10),
+    lr_drop: int = ranged(200, "--lr-drop", high=1_000_000, help="Multiply the learning rate by 0.1 every N epochs."),
+    hidden_dim: int = ranged(1024, "--hidden-dim", high=65_536, help="Width for a model trained from scratch."),
+    enc_layers: int = ranged(4, "--enc-layers", low=0, high=256),
     timestamp: str = typer.Option("center", "--timestamp", help="Clip anchor for a new model: center, or official (ignored with --init)."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder for video and text features (default: the --init folder's, else ViT-B-32/openai); recorded in config.json."),
-    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
+    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu.", callback=FLAG_CHECKS["device"]),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA."),
     main_metric: str = typer.Option("R1@0.5", "--main-metric", help="Validation metric that picks the best model."),
-    eval_every: int = typer.Option(1, "--eval-every", min=1),
+    eval_every: int = ranged(1, "--eval-every", high=1_000_000),
     seed: int = typer.Option(2018, "--seed"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
@@ -132,10 +134,10 @@ def pseudo_label_command(
     output: Path = typer.Option(..., "--output", "-o", help="JSONL to write (QVHighlights form + label_type)."),
     vocabulary: Optional[Path] = typer.Option(None, "--vocabulary", help="Concept vocabulary, one per line."),
     concepts: Optional[str] = typer.Option(None, "--concepts", help="Comma-separated concepts (instead of --vocabulary)."),
-    top_k: int = typer.Option(5, "--top-k", min=1, help="Concepts kept per video."),
+    top_k: int = ranged(5, "--top-k", high=MAX_TOP, help="Concepts kept per video."),
     labels: str = typer.Option("interval", "--labels", help="Comma-separated label kinds: point, interval, curve."),
     encoder: str = typer.Option("ViT-B-32/openai", "--encoder", "-e", help="CLIP teacher that scores each 2-s clip against the concepts."),
-    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
+    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu.", callback=FLAG_CHECKS["device"]),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """CLIP-teacher pseudo labels (point / interval / curve) for pre-training UniVTG."""
@@ -159,9 +161,9 @@ def summarize_command(
     video: Path = typer.Argument(..., help="Video file."),
     query: Optional[str] = typer.Argument(None, help="Optional focus; without it the summary is query-free."),
     model: Optional[str] = typer.Option(None, "--model", help="UniVTG directory (vtg models convert univtg / vtg train univtg)."),
-    summary_ratio: float = typer.Option(0.2, "--summary-ratio", help="Fraction of 2-second clips to keep."),
+    summary_ratio: float = ranged(0.2, "--summary-ratio", kind=float, check=Range(0, 1, low_open=True), help="Fraction of 2-second clips to keep."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="CLIP encoder (default: the one the model folder records, else ViT-B-32/openai)."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu.", callback=FLAG_CHECKS["device"]),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Other UniVTG options as key=value."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (same as --format json)."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="table, json, jsonl, csv or srt."),

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
 from vtg.errors import UsageError
 from vtg.methods.base import Method, Query
+from vtg.options import DeviceName, IoU, Range, TopK
 from vtg.types import Grounding, Saliency
 
 from .features import CLIP_ENCODER, clip_sample_rate
@@ -25,16 +26,16 @@ from .features import CLIP_ENCODER, clip_sample_rate
 class UniVTGConfig:
     #: Directory written by ``vtg models convert univtg`` or ``vtg train univtg``.
     model: str | None = None
-    device: str = "auto"
+    device: DeviceName = "auto"
     #: Clip/text encoder. Default: the one the model folder records (vtg train/convert write it),
     #: else CLIP ViT-B/32 (every official checkpoint). An explicit one that differs is an error.
     encoder: str | None = None
     #: Precomputed SlowFast R50 features of this video (.npy/.npz, 2304-d per 2-s clip) for SlowFast+CLIP weights.
     slowfast: str | None = None
-    nms_iou: float = 0.7
-    max_moments: int = 10
+    nms_iou: IoU = 0.7
+    max_moments: TopK = 10
     #: Return a summary: the top fraction of clips by saliency, merged into intervals.
-    summary_ratio: float | None = None
+    summary_ratio: Annotated[float, Range(0, 1, low_open=True)] | None = None
     #: Query used for query-free highlight detection / summarisation.
     highlight_query: str = "highlight"
 

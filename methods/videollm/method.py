@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import Annotated, ClassVar, Sequence
 
 import numpy as np
 
 from vtg.errors import UsageError, VideoError
 from vtg.methods.base import Method, Query
 from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
-from vtg.methods.videollm.selection import check_rule, select
+from vtg.methods.videollm.selection import RULES, check_rule, select
 from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, load_videollm
+from vtg.options import Choice, DeviceName, FrameCount, Fps, Range
 from vtg.types import Grounding, Moment, Saliency
 
 
@@ -28,22 +29,23 @@ class VideoLLMConfig:
     """Options every Video-LLM method takes (``--model``, ``--device``, ``-O dtype=bf16`` ...)."""
 
     model: str = DEFAULT_MODEL
-    device: str = "auto"
-    dtype: str = "auto"
-    max_new_tokens: int = 64
+    device: DeviceName = "auto"
+    dtype: Annotated[str, Choice(("auto", "bf16", "fp16", "fp32"))] = "auto"
+    max_new_tokens: Annotated[int, Range(1, 4096, unit="tokens")] = 64
     #: Frame selection (docs/videollm.md, :mod:`~vtg.methods.videollm.selection`): ``uniform`` is
     #: the method's own sampling; ``keyframes`` (ShareGPT4Video), ``diff`` (VideoLLaMA3's DiffFP)
     #: and ``merge`` (MovieChat's consolidation) choose among candidates taken at ``candidate_fps``,
     #: within the method's frame limit.
-    select: str = "uniform"
-    select_threshold: float | None = None
-    candidate_fps: float = 2.0
+    select: Annotated[str, Choice(RULES)] = "uniform"
+    #: Cosine distance (keyframes, up to 2) or mean pixel difference on a 0-1 scale (diff).
+    select_threshold: Annotated[float, Range(0, 2)] | None = None
+    candidate_fps: Fps = 2.0
     #: Features the selection compares: None = 32x32 pixel thumbnails; an encoder spec (e.g.
     #: ViT-B-32/openai, as ShareGPT4Video's CLIP features) = image features from the feature cache.
     select_encoder: str | None = None
     #: Upper bound on frames shown, on top of the method's own limit (coarse-to-fine sets it per
     #: window). None: the method's limit alone.
-    frame_budget: int | None = None
+    frame_budget: FrameCount | None = None
 
     #: What a line of a batch file may set: frame selection, not ``model`` (names files or
     #: downloads), ``select_encoder`` (the same), ``device``/``dtype`` (hardware) or

@@ -14,7 +14,7 @@ on the shared runner's model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from vtg.errors import UsageError
 from vtg.methods.videollm.frames import Sampled, fit_frames
@@ -22,6 +22,7 @@ from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency
 from vtg.methods.videollm.parsing import seconds_answer
 from vtg.methods.videollm.runner import Part, Video, VideoLLM
 from vtg.methods.vtgllm.timetokens import add_time_tokens, format_time, has_time_tokens
+from vtg.options import Choice, FrameCount, FramePixels
 from vtg.types import Moment
 
 #: The released VTG-LLM's frame-time message and moment-retrieval question (the frame times, and
@@ -35,10 +36,10 @@ PROMPT = ("The video contains {n} frames sampled at {times} seconds. "
 
 @dataclass(frozen=True)
 class VTGLLMConfig(VideoLLMConfig):
-    num_frames: int = 96
+    num_frames: FrameCount = 96
     #: Pixels per frame (VTG-LLM's 224x224 visual encoder input).
-    frame_pixels: int = 224 * 224
-    time_tokens: str = "auto"
+    frame_pixels: FramePixels = 224 * 224
+    time_tokens: Annotated[str, Choice(("auto", "add", "off"))] = "auto"
 
     #: Not ``time_tokens``: "add" resizes the shared, loaded model's embeddings for every line.
     line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {"num_frames", "frame_pixels"}

@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import method_options, parse_key_values
+from vtg.cli.options import fps_flag, method_flag, method_options, parse_key_values, ranged
+from vtg.options import MAX_TOP
 
 
 def register(app: typer.Typer) -> None:
@@ -21,15 +22,15 @@ def batch_command(
     video_dir: Optional[Path] = typer.Option(None, "--video-dir", help="Folder holding the videos: annotation vids map to files here; relative paths resolve here."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Method for lines that name none."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Feature encoder (a method option)."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second (a method option)."),
+    fps: Optional[float] = fps_flag(help="Frames sampled per second (a method option)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Method preset (a method option)."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cuda or cpu (a method option)."),
+    device: Optional[str] = method_flag("device", help="auto, cuda or cpu (a method option)."),
     option: Optional[List[str]] = typer.Option(None, "--option", "-O", help="Any method option as key=value (repeatable); a line's own options win."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", min=1, help="Keep this many moments per query (default: all the method returns)."),
-    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Local: threads decoding/encoding the next videos ahead. Ray: number of actors."),
+    top_k: Optional[int] = ranged(None, "--top-k", "-k", high=MAX_TOP, help="Keep this many moments per query (default: all the method returns)."),
+    workers: int = ranged(1, "--workers", "-j", high=1024, help="Local: threads decoding/encoding the next videos ahead. Ray: number of actors."),
     engine: str = typer.Option("local", "--engine", help="local, or ray (needs vtg[ray])."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (e.g. auto or ray://head:10001); default: start a local one."),
-    ray_gpus: Optional[float] = typer.Option(None, "--ray-gpus", help="GPUs per Ray actor (default: 1 when the cluster has GPUs, else 0)."),
+    ray_gpus: Optional[float] = ranged(None, "--ray-gpus", kind=float, low=0, high=1024, help="GPUs per Ray actor (default: 1 when the cluster has GPUs, else 0)."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="Also run again the lines whose error records say the input was bad (errors from the environment - missing weights, device, out of memory - are always run again)."),
     new_output: bool = typer.Option(False, "--new-output", help="Start a new OUTPUT: an existing one (vtg's own) is renamed to OUTPUT.~N~, never deleted. Needed when the settings changed."),
     fsync: bool = typer.Option(True, "--fsync/--no-fsync", help="fsync after every record (safe against power loss; --no-fsync is still safe against crashes)."),
@@ -38,11 +39,13 @@ def batch_command(
 ) -> None:
     """Ground every line of INPUT.jsonl into OUTPUT; exits non-zero when any line failed."""
     from vtg.batch import run_batch
+    from vtg.cli.options import check_method_options
     from vtg.features import set_verify
 
     set_verify(verify)
     options = method_options(encoder=encoder, fps=fps, preset=preset, device=device)
     options.update(parse_key_values(option))
+    check_method_options(method, options, known_only=True)  # out of range: one error now, not one per line
     show_progress = sys.stderr.isatty() if progress is None else progress
     summary = run_batch(input_path, output, engine=engine, method=method, options=options, video_dir=video_dir,
                         workers=workers, top_k=top_k, retry_errors=retry_errors, fsync=fsync,

@@ -8,6 +8,9 @@ from typing import Optional
 
 import typer
 
+from vtg.cli.options import ranged
+from vtg.options import MAX_TOP, Seconds, check_of
+
 
 def register(app: typer.Typer) -> None:
     app.command("export")(export_command)
@@ -16,8 +19,8 @@ def register(app: typer.Typer) -> None:
 def export_command(
     results: Path = typer.Argument(..., help="A `vtg ground --json` result, or a predictions JSONL (e.g. from `vtg batch`)."),
     out_dir: Path = typer.Option(Path("clips"), "--out-dir", "-d", help="Folder for the clips (created if missing)."),
-    top_k: int = typer.Option(1, "--top-k", "-k", min=1, help="Moments per query to export."),
-    pad: float = typer.Option(0.0, "--pad", min=0.0, help="Seconds added before and after each moment."),
+    top_k: int = ranged(1, "--top-k", "-k", high=MAX_TOP, help="Moments per query to export."),
+    pad: float = ranged(0.0, "--pad", kind=float, check=check_of(Seconds), help="Seconds added before and after each moment."),
     copy: bool = typer.Option(False, "--copy", help="Stream copy: fast, but starts at the keyframe before the moment (inexact)."),
     reel: bool = typer.Option(False, "--reel", help="One highlight video per query: its moments in time order, overlaps merged."),
     template: Optional[str] = typer.Option(None, "--name", help="File name template; fields {vid} {qid} {rank} {start} {end} {score} {method} {query}. Default: vid_qid_rank_start-end.mp4, times with one decimal (vid_qid_reel.mp4 with --reel)."),

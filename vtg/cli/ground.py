@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import emit, format_flag, method_flag, method_options, parse_key_values, pick_format
+from vtg.cli.options import emit, format_flag, method_flag, method_options, parse_key_values, pick_format, ranged
+from vtg.options import MAX_TOP
 from vtg.errors import UsageError
 
 
@@ -28,7 +29,7 @@ def ground_command(
     llm: Optional[str] = method_flag("llm"),
     llm_url: Optional[str] = method_flag("llm_url"),
     device: Optional[str] = method_flag("device"),
-    top_k: int = typer.Option(5, "--top-k", "-k", min=1, help="How many moments to keep."),
+    top_k: int = ranged(5, "--top-k", "-k", high=MAX_TOP, help="How many moments to keep."),
     option: Optional[List[str]] = method_flag("option"),
     as_json: bool = method_flag("as_json"),
     fmt: Optional[str] = format_flag(),

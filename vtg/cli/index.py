@@ -17,6 +17,9 @@ from typing import List, Optional
 
 import typer
 
+from vtg.cli.options import FLAG_CHECKS, fps_flag, ranged
+from vtg.options import FrameCount, check_of
+
 
 def register(app: typer.Typer) -> None:
     app.command("index")(index_command)
@@ -26,9 +29,9 @@ def index_command(
     videos: List[Path] = typer.Argument(..., help="Video files to index (folders, with --library)."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Take encoder and fps defaults from this method."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder spec (see `vtg models`)."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Frames sampled per second."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Sample at most this many frames."),
-    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
+    fps: Optional[float] = fps_flag(),
+    max_frames: Optional[int] = ranged(None, "--max-frames", check=check_of(FrameCount), help="Sample at most this many frames."),
+    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu.", callback=FLAG_CHECKS["device"]),
     refresh: bool = typer.Option(False, "--refresh", help="Recompute even when cached."),
     verify: bool = typer.Option(False, "--verify", help="Use cached features only when the whole video file's SHA-256 matches (reads the whole file)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per video."),

@@ -12,12 +12,13 @@ def register(app: typer.Typer) -> None:
 
 
 def methods_command(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list each method's options and defaults."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list each method's options, defaults and allowed values."),
 ) -> None:
     """List the grounding methods."""
     import textwrap
 
     from vtg.methods import list_methods
+    from vtg.options import describe_options
     from vtg.writers import terminal_width
 
     width = terminal_width()  # wrap under the name column instead of letting the terminal break words
@@ -28,6 +29,7 @@ def methods_command(
             typer.echo(textwrap.fill(cls.paper, width, initial_indent=" " * 13, subsequent_indent=" " * 13,
                                      break_on_hyphens=False))
         if verbose:
+            allowed = describe_options(cls.Config)
             for f in dataclasses.fields(cls.Config):
                 default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-                typer.echo(f"{'':<14} {f.name} = {default!r}")
+                typer.echo(f"{'':<14} {f.name} = {default!r}  ({allowed[f.name]})")

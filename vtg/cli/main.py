@@ -57,8 +57,8 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs (also after the command).",
-                               envvar="VTG_DEBUG"),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs (also after the command; "
+                                                       "or $VTG_DEBUG=1)."),
     version: bool = typer.Option(False, "--version", help="Print vtg's version and exit.", is_eager=True,
                                  callback=_print_version),
     frame_limit: Optional[float] = typer.Option(
@@ -75,6 +75,7 @@ def _root(
              "with bf16 units, e.g. avx512_bf16 or AMX); or $VTG_PRECISION."),
 ) -> None:
     from vtg.device import encoder_precision, set_precision
+    from vtg.envvars import check_environment
     from vtg.video.backends import indexing_decoder, set_decoder
     from vtg.video.limits import set_limits
 
@@ -83,6 +84,7 @@ def _root(
     indexing_decoder()  # a bad $VTG_DECODER fails here, before any model loads
     set_precision(precision)
     encoder_precision("cpu")  # and a bad $VTG_PRECISION
+    check_environment()  # every other $VTG_* value: typed and in range, before any work
     if "vtg.features" in sys.modules:  # --verify of an earlier in-process run must not carry over
         sys.modules["vtg.features"].set_verify(False)
     if debug:
@@ -92,6 +94,13 @@ def _root(
 
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
+
+
+def command():
+    """The click command tree of :data:`app`, with readable metavars (:mod:`vtg.cli.metavars`)."""
+    from vtg.cli.metavars import readable
+
+    return readable(typer.main.get_command(app))
 
 
 def debug_enabled() -> bool:
@@ -129,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = lift_debug(list(sys.argv[1:] if argv is None else argv))
     try:
         # Without standalone mode click *returns* the code of a typer.Exit raised in a command.
-        returned = app(args=argv, prog_name="vtg", standalone_mode=False)
+        returned = command().main(args=argv, prog_name="vtg", standalone_mode=False)
         if isinstance(returned, int) and not isinstance(returned, bool):
             return returned
     except VtgError as exc:

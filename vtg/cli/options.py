@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import typer
 
 from vtg.errors import UsageError
+from vtg.options import Check, Fps, Range, check_device, check_of, check_value
 from vtg.types import Grounding
 
 #: Flags that become method options, declared once for ``ground``, ``serve`` and ``search``:
@@ -28,16 +29,67 @@ METHOD_FLAGS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+#: Method flags whose values are checked while the command line is parsed (before any import).
+FLAG_CHECKS: dict[str, Callable[[Any], Any]] = {}
+
+
 def method_flag(name: str, help: str | None = None) -> Any:
     """The typer option for method flag ``name`` (unset by default, so the method keeps its own
     default); ``help`` replaces the shared text where a command means something narrower."""
     decls, text = METHOD_FLAGS[name]
-    return typer.Option(False if name == "as_json" else None, *decls, help=help or text)
+    return typer.Option(False if name == "as_json" else None, *decls, help=help or text,
+                        callback=FLAG_CHECKS.get(name))
+
+
+def checked(flag: str, kind: type, check: Check | None) -> Callable[[Any], Any]:
+    """A typer callback holding ``flag``'s value to the option schema's range (``vtg.options``):
+    out of range is one ``vtg: error:`` line while the command line is parsed, before any work."""
+    def callback(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple)):
+            return [check_value(flag, v, kind, check) for v in value]
+        return check_value(flag, value, kind, check)
+
+    return callback
+
+
+def ranged(default: Any, *decls: str, kind: type = int, low: float = 1, high: float = 1000,
+           check: Check | None = None, **kwargs: Any) -> Any:
+    """A typer option for a number in ``[low, high]`` (or ``check``), checked by :func:`checked`."""
+    rule = check if check is not None else Range(low, high)
+    return typer.Option(default, *decls, callback=checked(decls[0], kind, rule), **kwargs)
+
+
+def fps_flag(default: float | None = None, help: str = "Frames sampled per second.") -> Any:
+    """``--fps``: a rate in the schema's range for every command that samples frames."""
+    return ranged(default, "--fps", kind=float, check=check_of(Fps), help=help)
+
+
+FLAG_CHECKS.update(fps=checked("--fps", float, check_of(Fps)),
+                   device=lambda value: check_device(value, "--device"))
 
 
 def method_options(**flags) -> dict:
     """Only the flags the user actually set become method options, so each method keeps its defaults."""
     return {k: v for k, v in flags.items() if v is not None}
+
+
+def check_method_options(method: str, options: dict[str, Any], *, known_only: bool = False) -> None:
+    """``options`` typed and in range for ``method`` (an unknown method fails here too), without
+    importing the method's heavy libraries: only its ``Config`` is read. ``known_only``: names the
+    method does not have are left to the caller (batch keeps settings such as ``batch_size`` that
+    do not change results, vtg.batch.settings)."""
+    import dataclasses
+
+    from vtg.methods import method_class
+    from vtg.options import apply_options
+
+    cls = method_class(method)
+    if known_only and dataclasses.is_dataclass(cls.Config):
+        names = {f.name for f in dataclasses.fields(cls.Config)}
+        options = {k: v for k, v in options.items() if k in names}
+    apply_options(cls.Config(), options, owner=cls.name)
 
 
 def format_flag() -> Any:

@@ -14,6 +14,10 @@ from typing import Optional
 
 import typer
 
+from vtg.cli.options import fps_flag, ranged
+from vtg.envvars import ENV_VARS
+from vtg.options import FrameCount, Fps, check_of
+
 from vtg.errors import UsageError
 
 
@@ -25,12 +29,12 @@ def overlay_command(
     video: Path = typer.Argument(..., help="Video file."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Numbered video to write (.mp4)."),
     frames_dir: Optional[Path] = typer.Option(None, "--frames-dir", help="Write numbered frames as PNG files here instead (or as well)."),
-    fps: float = typer.Option(1.0, "--fps", help="Frames sampled per second (NumPro: 1)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Sample at most this many frames (the rate drops to fit)."),
-    size: Optional[int] = typer.Option(None, "--size", min=16, help="Resize so the shorter side is this many pixels (font scales along)."),
+    fps: float = fps_flag(1.0, help="Frames sampled per second (NumPro: 1)."),
+    max_frames: Optional[int] = ranged(None, "--max-frames", check=check_of(FrameCount), help="Sample at most this many frames (the rate drops to fit)."),
+    size: Optional[int] = ranged(None, "--size", low=16, high=16384, help="Resize so the shorter side is this many pixels (font scales along)."),
     times: Optional[Path] = typer.Option(None, "--times", help="Also write a JSON list of each numbered frame's time in seconds."),
-    out_fps: Optional[float] = typer.Option(None, "--out-fps", help="Playback rate of the output video (default: the sampling rate)."),
-    frame_limit: Optional[float] = typer.Option(None, "--frame-limit", help="Refuse to sample more frames than this (default 200000 or $VTG_MAX_FRAMES; same as `vtg --frame-limit`)."),
+    out_fps: Optional[float] = ranged(None, "--out-fps", kind=float, check=check_of(Fps), help="Playback rate of the output video (default: the sampling rate)."),
+    frame_limit: Optional[float] = ranged(None, "--frame-limit", kind=float, check=ENV_VARS["VTG_MAX_FRAMES"].check, help="Refuse to sample more frames than this (default 200000 or $VTG_MAX_FRAMES; same as `vtg --frame-limit`)."),
 ) -> None:
     """Number the sampled frames of VIDEO (NumPro) for feeding to any Video-LLM."""
     from vtg.fileio import atomic_write_text

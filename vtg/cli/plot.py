@@ -7,6 +7,9 @@ from typing import List, Optional
 
 import typer
 
+from vtg.cli.options import ranged
+from vtg.options import MAX_TOP
+
 
 def register(app: typer.Typer) -> None:
     app.command("plot")(plot_command)
@@ -33,7 +36,7 @@ def plot_command(
     result: Path = typer.Argument(..., help="A result of `vtg ground --json`, or a JSONL of results (vtg batch)."),
     output: Path = typer.Option(..., "--output", "-o", help="Picture to write (.png, .svg, .pdf)."),
     qid: Optional[str] = typer.Option(None, "--qid", help="Which record of a JSONL file (default: the first)."),
-    top_k: int = typer.Option(3, "--top-k", "-k", min=0, help="How many top moments to draw (#1 shaded, the others in lanes above the curve)."),
+    top_k: int = ranged(3, "--top-k", "-k", low=0, high=MAX_TOP, help="How many top moments to draw (#1 shaded, the others in lanes above the curve)."),
     gt: Optional[List[str]] = typer.Option(None, "--gt", help="A ground-truth window START-END in seconds (repeatable)."),
     ground_truth: Optional[Path] = typer.Option(None, "--ground-truth", help="Annotation file; the windows of the record's qid are drawn."),
 ) -> None:

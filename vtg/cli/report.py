@@ -8,6 +8,9 @@ from typing import Optional
 
 import typer
 
+from vtg.cli.options import ranged
+from vtg.options import MAX_TOP
+
 
 def register(app: typer.Typer) -> None:
     app.command("report")(report_command)
@@ -19,7 +22,7 @@ def report_command(
     out_dir: Path = typer.Option(Path("reports"), "--out-dir", help="Folder for the pages (one per video, plus index.html)."),
     ground_truth: Optional[Path] = typer.Option(None, "--ground-truth", help="Annotation file; its windows are drawn under each curve."),
     embed: bool = typer.Option(False, "--embed-video", help="Inline videos up to 20 MiB as base64 so each page is a single file."),
-    top_k: int = typer.Option(3, "--top-k", "-k", min=0, help="How many top moments to draw on each curve (#1 shaded, the others in lanes above); the lists show all."),
+    top_k: int = ranged(3, "--top-k", "-k", low=0, high=MAX_TOP, help="How many top moments to draw on each curve (#1 shaded, the others in lanes above); the lists show all."),
 ) -> None:
     """Write a self-contained HTML page per video: player, saliency curves, clickable moments."""
     from vtg.outputs import check_output_dir

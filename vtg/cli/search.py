@@ -13,7 +13,8 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import emit, format_flag, method_flag, method_options, parse_key_values, pick_format
+from vtg.cli.options import emit, format_flag, method_flag, method_options, parse_key_values, pick_format, ranged
+from vtg.options import MAX_TOP
 
 
 def register(app: typer.Typer) -> None:
@@ -23,11 +24,11 @@ def register(app: typer.Typer) -> None:
 def search_command(
     query: Optional[str] = typer.Argument(None, help="What to find, e.g. \"person opens the door\"."),
     library: str = typer.Option(..., "--library", "-L", help="Library name (or folder) built by `vtg index DIR... --library`."),
-    top: int = typer.Option(20, "--top", "-n", min=1, max=10000, help="How many moments to list, across all videos."),
+    top: int = ranged(20, "--top", "-n", high=10000, help="How many moments to list, across all videos."),
     image: Optional[Path] = typer.Option(None, "--image", help="Query by an example image instead of text."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Localiser placing the boundaries (methods that ground from frame features)."),
-    per_video: int = typer.Option(3, "--per-video", min=1, help="At most this many moments of one video in the list."),
-    candidates: Optional[int] = typer.Option(None, "--candidates", min=1, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
+    per_video: int = ranged(3, "--per-video", high=MAX_TOP, help="At most this many moments of one video in the list."),
+    candidates: Optional[int] = ranged(None, "--candidates", high=100_000, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
     llm: Optional[str] = method_flag("llm"),
     llm_url: Optional[str] = method_flag("llm_url"),
     device: Optional[str] = method_flag("device"),

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import method_flag, method_options, parse_key_values
+from vtg.cli.options import check_method_options, method_flag, method_options, parse_key_values, ranged
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -21,10 +21,10 @@ def serve_command(
     roots: Optional[List[Path]] = typer.Argument(None, help="Folders whose videos may be grounded and played."),
     library: Optional[List[str]] = typer.Option(None, "--library", "-L", help="Library (name or folder, built by `vtg index DIR --library`) to search; repeatable."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --token."),
-    port: int = typer.Option(8000, "--port", "-p", help="TCP port."),
+    port: int = ranged(8000, "--port", "-p", low=0, high=65535, help="TCP port."),
     token: Optional[str] = typer.Option(None, "--token", envvar="VTG_SERVE_TOKEN",
                                         help="Every request must carry it (Bearer header or the page's cookie)."),
-    max_concurrent: int = typer.Option(2, "--max-concurrent", min=1, help="Grounding/search requests run at once; more get 503."),
+    max_concurrent: int = ranged(2, "--max-concurrent", high=1024, help="Grounding/search requests run at once; more get 503."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Grounding method (see `vtg methods`)."),
     encoder: Optional[str] = method_flag("encoder"),
     model: Optional[str] = method_flag("model"),
@@ -46,6 +46,7 @@ def serve_command(
     options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm, llm_url=llm_url,
                              device=device)
     options.update(parse_key_values(option))
+    check_method_options(method, options)  # before fastapi and the warm-up load anything
     config = ServeConfig(roots=tuple(roots or ()), libraries=tuple(library or ()), host=host, port=port,
                          token=token, max_concurrent=max_concurrent, method=method, method_options=options)
 

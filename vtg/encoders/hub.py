@@ -43,10 +43,9 @@ def endpoint() -> str:
 
 def request_timeout() -> float:
     """Seconds allowed for a metadata request: ``HF_HUB_ETAG_TIMEOUT``, else 10."""
-    try:
-        return max(0.5, float(os.environ.get("HF_HUB_ETAG_TIMEOUT") or 10))
-    except ValueError:
-        return 10.0
+    from vtg.envvars import positive_number
+
+    return max(0.5, positive_number("HF_HUB_ETAG_TIMEOUT", 10.0))
 
 
 def repo_files(repo_id: str) -> tuple[str, dict[str, int | None]]:

@@ -17,12 +17,12 @@ to :data:`DEFAULT_MAX_HELD_BYTES` of frames (``VTG_MAX_FRAME_BYTES``). Raise the
 from __future__ import annotations
 
 import contextlib
-import math
 from pathlib import Path
 from typing import Iterator
 
-from vtg.envvars import positive_number
-from vtg.errors import UsageError, VideoError
+from vtg.envvars import ENV_VARS, positive_number
+from vtg.errors import VideoError
+from vtg.options import check_value
 
 DEFAULT_MAX_FRAMES = 200_000
 DEFAULT_MAX_PIXELS = 36_000_000
@@ -73,18 +73,17 @@ def overrides() -> dict[str, int | None]:
     return dict(_override)
 
 
-def _checked(value: float | int | None, flag: str) -> int | None:
+def _checked(value: float | int | None, flag: str, variable: str) -> int | None:
+    """``value`` in the range declared for ``variable`` (the flag's environment twin)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1:
-        raise UsageError(f"{flag} must be a positive number, got {value!r}")
-    return int(value)
+    return int(check_value(flag, value, int, ENV_VARS[variable].check))
 
 
 def set_limits(frames: float | int | None = None, pixels: float | int | None = None) -> None:
     """Set the ceilings for this process (None: back to the environment / default)."""
-    _override["frames"] = _checked(frames, "--frame-limit")
-    _override["pixels"] = _checked(pixels, "--pixel-limit")
+    _override["frames"] = _checked(frames, "--frame-limit", "VTG_MAX_FRAMES")
+    _override["pixels"] = _checked(pixels, "--pixel-limit", "VTG_MAX_PIXELS")
 
 
 @contextlib.contextmanager
