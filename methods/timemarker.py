@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from vtg.methods.videollm.frames import TOKEN_PIXELS, Sampled, fit_frames
+from vtg.methods.videollm.frames import Sampled
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
 from vtg.methods.videollm.parsing import seconds_answer
 from vtg.methods.videollm.runner import Image, Part, VideoLLM
@@ -86,7 +86,7 @@ class TimeMarker(VideoLLMMethod):
     def build_prompt(self, sampled: Sampled, query: str, llm: VideoLLM) -> list[Part]:
         cfg = self.config
         tokens = frame_tokens(len(sampled.frames), cfg.visual_tokens, cfg.max_frame_tokens, cfg.min_frame_tokens)
-        frames = fit_frames(sampled.frames, tokens * TOKEN_PIXELS * TOKEN_PIXELS)
+        frames = llm.fit_frames(sampled.frames, llm.pixels_for_tokens(tokens))
         parts: list[Part] = []
         for t, frame in zip(sampled.times, frames):
             parts += [separator(float(t)), Image(frame)]

@@ -19,7 +19,7 @@ from vtg.errors import UsageError, VideoError
 from vtg.methods.base import Method, Query
 from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
 from vtg.methods.videollm.selection import check_rule, select
-from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, load_videollm
+from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, load_videollm, model_family
 from vtg.types import Grounding, Moment, Saliency
 
 
@@ -106,6 +106,9 @@ class VideoLLMMethod(Method):
             if budget < 1:
                 raise UsageError(f"frame_budget must be at least 1, got {budget}")
             max_frames = budget if max_frames is None else min(max_frames, budget)
+        family_cap = model_family(self.config.model).max_frames  # e.g. Video-LLaVA's 8 frames
+        if family_cap is not None:
+            max_frames = family_cap if max_frames is None else min(max_frames, family_cap)
         rule = check_rule(self.config.select)
         if rule == "uniform" and whole:
             return sample_video(video, fps, max_frames)
@@ -150,6 +153,7 @@ class VideoLLMMethod(Method):
         meta = {
             "answer": answer,
             "model": llm.model_id,
+            "family": llm.family.name,
             "status": "ok" if moments else "no moment found",
             "num_frames": int(len(sampled.times)),
             "prompt": prompt_text(parts),
