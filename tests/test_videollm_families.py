@@ -195,3 +195,15 @@ def test_unknown_family_names_the_ones_the_runner_drives(tmp_path, short_video, 
         assert family.label in err
     with pytest.raises(ModelError, match="cannot drive"):
         family_of({})
+
+
+def test_vtg_methods_verbose_lists_the_families_of_each_video_llm_method(capsys):
+    from vtg.cli.main import main
+
+    assert main(["methods", "-v"]) == 0
+    out = capsys.readouterr().out
+    blocks = re.split(r"\n(?=\S)", out)
+    for method in ("numpro", "timemarker", "vtgllm", "refine"):
+        block = " ".join(next(b for b in blocks if b.startswith(method + " ")).split())
+        assert "runs on" in block and all(f.label in block for f in FAMILIES.values()), block
+    assert "runs on" not in next(b for b in blocks if b.startswith("tfvtg "))

@@ -17,6 +17,7 @@ import numpy as np
 
 from vtg.errors import UsageError, VideoError
 from vtg.methods.base import Method, Query
+from vtg.methods.videollm.families import FAMILIES
 from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
 from vtg.methods.videollm.selection import check_rule, select
 from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, load_videollm, model_family
@@ -69,6 +70,8 @@ class VideoLLMMethod(Method):
     """Base class of the Video-LLM grounding methods."""
 
     Config = VideoLLMConfig
+    #: The Video-LLM families it runs on (``vtg methods -v``).
+    model_families: ClassVar[tuple[str, ...]] = tuple(f.label for f in FAMILIES.values())
     score_meaning = ("Video-LLMs give no confidence: every interval the model answered scores 1, "
                      "ranked in the order it named them.")
 
