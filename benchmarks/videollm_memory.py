@@ -12,6 +12,8 @@ per token of context (bf16), frames included.
 
 from __future__ import annotations
 
+from typing import Any
+
 QWEN2_VIT = dict(depth=32, embed_dim=1280, mlp_ratio=4, num_heads=16)
 QWEN25_VIT = dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16)
 QWEN3_VIT_S = dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, deepstack_visual_indexes=[5, 11, 17])
@@ -35,7 +37,7 @@ QWEN2_7B = llm(152064, 3584, 18944, 28, 28, 4, False)
 VICUNA_7B = dict(model_type="llama", **llm(32064, 4096, 11008, 32, 32, 32, False))
 
 #: (family, released checkpoint, config class name, its keyword arguments)
-RELEASED = [
+RELEASED: list[tuple[str, str, str, dict[str, Any]]] = [
     ("qwen2-vl", "Qwen/Qwen2-VL-2B-Instruct", "Qwen2VLConfig",
      dict(text_config=QWEN2_1_5B, vision_config=dict(QWEN2_VIT, hidden_size=1536), tie_word_embeddings=True)),
     ("qwen2-vl", "Qwen/Qwen2-VL-7B-Instruct", "Qwen2VLConfig",
@@ -74,7 +76,7 @@ RELEASED = [
 ]
 
 
-def count(config_class: str, kwargs: dict) -> tuple[int, int, dict]:
+def count(config_class: str, kwargs: dict[str, Any]) -> tuple[int, int, Any]:
     """(parameters, of which in the vision tower + projector, the text config) of the model built on meta."""
     import torch
     import transformers

@@ -175,15 +175,15 @@ def read_config(model: str) -> dict[str, Any]:
     """A checkpoint's ``config.json`` as data (never its code), from its folder or the HF cache."""
     import json
 
-    path = Path(model).expanduser() / "config.json"
-    if not path.is_file():
-        from huggingface_hub import try_to_load_from_cache
+    folder = Path(model).expanduser()
+    if not (folder / "config.json").is_file():  # a hub id: its cached snapshot (made local by check_weights)
+        from vtg.encoders.weights import ensure_hf_model
 
-        cached = try_to_load_from_cache(model, "config.json")
-        if not isinstance(cached, str):
-            raise WeightsNotFoundError(f"no config.json for Video-LLM {model!r}; download it with `hf download {model}`")
-        path = Path(cached)
+        folder = Path(ensure_hf_model(model))
+    path = folder / "config.json"
     try:
+        if path.stat().st_size > 16 * 2**20:  # real ones are a few kB; never read a huge file whole
+            raise ModelError(f"{model!r}: config.json is over 16 MiB, not a model configuration")
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{model!r}: unreadable config.json ({exc})") from exc

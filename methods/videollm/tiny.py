@@ -52,7 +52,7 @@ def tiny_tokenizer(specials: list[str] = QWEN_SPECIALS, template: str = CHAT_TEM
     vocab = {"<|endoftext|>": 0}
     for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
         vocab[ch] = len(vocab)
-    extra = {"extra_special_tokens": named} if named else {}
+    extra: dict[str, Any] = {"extra_special_tokens": named} if named else {}
     tok = Qwen2Tokenizer(vocab=vocab, merges=[], additional_special_tokens=list(specials), **extra)
     tok.chat_template = template
     return tok

@@ -96,11 +96,12 @@ class Family:
             size = getattr(proc, key, None)
             if size is None:
                 continue
-            get = size.get if isinstance(size, dict) else (lambda k, s=size: getattr(s, k, None))
-            if get("height") and get("width"):
-                return int(get("height")), int(get("width"))
-            if get("shortest_edge"):
-                return int(get("shortest_edge")), int(get("shortest_edge"))
+            fields = dict(size) if isinstance(size, dict) else vars(size)
+            height, width, edge = fields.get("height"), fields.get("width"), fields.get("shortest_edge")
+            if height and width:
+                return int(height), int(width)
+            if edge:
+                return int(edge), int(edge)
         raise ValueError(f"{self.label}: the processor declares no input size")
 
     def pixels_for_tokens(self, tokens: int) -> int:
