@@ -10,8 +10,9 @@ the more frames there are (adaptive token compression).
 No official TimeMarker weights are published, so this runs training-free on the shared runner's
 model (Qwen2-VL by default): the separators and sampling are TimeMarker's, the model is not.
 Token compression is done by resizing each frame to a per-frame token budget (Qwen2-VL spends one
-token per 28x28 pixels, so shrinking a frame's area by k pools its tokens k-fold) because the
-backend has no hook for pooling inside the vision tower.
+token per 28x28 pixels, so shrinking a frame's area by k pools its tokens k-fold; each family says
+its own rate through ``VideoLLM.pixels_for_tokens``) because the backend has no hook for pooling
+inside the vision tower; fixed-size families spend their fixed count on every frame.
 """
 
 from __future__ import annotations
