@@ -155,6 +155,15 @@ def test_fixed_size_families_get_frames_at_their_input_size(family_model):
         assert frames.shape[1] % side == 0 and frames.shape[2] % side == 0
 
 
+def test_frames_a_caller_did_not_fit_are_resized_by_the_processor(family_model):
+    # Off-grid sides (61x83): the processor's own resizing applies instead of failing.
+    name, folder = family_model
+    frames = np.random.default_rng(1).integers(0, 255, (2, 61, 83, 3), dtype=np.uint8)
+    answer = load_videollm(folder, "cpu").generate([Video(frames, np.arange(2.0)), Image(frames[0]), "q"],
+                                                   max_new_tokens=2)
+    assert isinstance(answer, str)
+
+
 def test_video_llava_shows_at_most_its_eight_frames(tiny_models, short_video):
     from vtg.methods import load_method
 

@@ -115,10 +115,13 @@ class Family:
         from vtg.methods.videollm.runner import Image, Video
 
         out = Prompt()
+        # One-frame videos batch only with other one-frame videos (the processors stack videos),
+        # so a prompt that also holds a longer video sends its single frames as images.
+        as_videos = self.frames_as_videos and all(len(p.frames) == 1 for p in parts if isinstance(p, Video))
         for part in parts:
             if isinstance(part, str):
                 out.content.append({"type": "text", "text": part})
-            elif isinstance(part, Image) and not self.frames_as_videos:
+            elif isinstance(part, Image) and not as_videos:
                 out.content.append({"type": "image"})
                 out.images.append(np.ascontiguousarray(part.frame))
             elif isinstance(part, Image):
@@ -150,9 +153,16 @@ class Family:
         kwargs: dict[str, Any] = {}
         if prompt.videos:
             kwargs.update(video_metadata=prompt.metadata, do_sample_frames=False)
-        if self.token_side is not None and (prompt.images or prompt.videos):
-            kwargs["do_resize"] = False  # fit_frames put them on the grid already
+        if self.token_side is not None and (prompt.images or prompt.videos) and self.on_grid(prompt):
+            kwargs["do_resize"] = False  # fit_frames put them on the grid already: keep them as sized
         return kwargs
+
+    def on_grid(self, prompt: Prompt) -> bool:
+        """Every frame's sides are multiples of the token side (frames a caller did not fit are
+        left to the processor's own resizing)."""
+        side = self.token_side or 1
+        shapes = [f.shape[-3:-1] for f in prompt.images + prompt.videos]
+        return all(h % side == 0 and w % side == 0 for h, w in shapes)
 
     def visual_token_ids(self, config: Any) -> list[int]:
         """Ids of the placeholder tokens the visual features replace."""
