@@ -3,9 +3,10 @@
 Every family in :mod:`~vtg.methods.videollm.families` (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Video-LLaVA,
 LLaVA-OneVision/LLaVA-Video, LLaVA-NeXT-Video, InternVL, VideoLLaMA3) loads through
 ``AutoProcessor`` + ``AutoModelForImageTextToText``; the family, read from the checkpoint's
-``config.json``, says how frames are sized, placed in the chat and timed. A prompt is a list of parts: text, single frames (:class:`Image`) and frame
-sequences (:class:`Video`), so a method can give frames either as one video (NumPro, VTG-LLM) or
-interleaved with text (TimeMarker's ``Second{t}`` separators). bf16 on CUDA when the GPU supports
+``config.json``, says how frames are sized, placed in the chat and timed. A prompt is a list of
+parts: text, single frames (:class:`Image`) and frame sequences (:class:`Video`), so a method can
+give frames either as one video (NumPro, VTG-LLM) or interleaved with text (TimeMarker's
+``Second{t}`` separators). bf16 on CUDA when the GPU supports
 it (fp16 otherwise), fp32 on the CPU; greedy decoding by default. Weights come from the Hugging
 Face cache or a local directory; missing ones raise :class:`vtg.errors.WeightsNotFoundError`.
 """
@@ -20,7 +21,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from vtg.errors import ModelError, UsageError, WeightsNotFoundError
-from vtg.methods.videollm.families import family_of
+from vtg.methods.videollm.families import Family, family_of
 
 DEFAULT_MODEL = "Qwen/Qwen2-VL-7B-Instruct"
 
@@ -103,8 +104,7 @@ class VideoLLM:
         self.processor, self.model = self._load()
 
     def _load(self):
-        check_weights(self.model_id)
-        self.family = family_of(read_config(self.model_id), repr(self.model_id))
+        self.family = model_family(self.model_id)  # before any of its code could be imported
         try:
             from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -192,7 +192,7 @@ def read_config(model: str) -> dict[str, Any]:
     return config
 
 
-def model_family(model: str):
+def model_family(model: str) -> Family:
     """The :class:`~vtg.methods.videollm.families.Family` of ``model``, from its config alone
     (made local first, as loading would), without loading any weights."""
     check_weights(model)
