@@ -216,3 +216,16 @@ def test_vtg_methods_verbose_lists_the_families_of_each_video_llm_method(capsys)
         block = " ".join(next(b for b in blocks if b.startswith(method + " ")).split())
         assert "runs on" in block and all(f.label in block for f in FAMILIES.values()), block
     assert "runs on" not in next(b for b in blocks if b.startswith("tfvtg "))
+
+
+def test_family_of_a_hub_id_is_read_from_its_cached_config(tiny_models, tmp_path, monkeypatch):
+    # A Hugging Face id resolves through the hub cache (HF_HUB_CACHE), offline, weights untouched.
+    import shutil
+
+    snapshot = tmp_path / "hub" / "models--acme--tiny-vl" / "snapshots" / "0123abc"
+    shutil.copytree(tiny_models("qwen3-vl"), snapshot)
+    (tmp_path / "hub" / "models--acme--tiny-vl" / "refs").mkdir()
+    (tmp_path / "hub" / "models--acme--tiny-vl" / "refs" / "main").write_text("0123abc")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert model_family("acme/tiny-vl").name == "qwen3-vl"
