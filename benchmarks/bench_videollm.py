@@ -2,11 +2,12 @@
 
     python benchmarks/bench_videollm.py                  # Qwen2-VL-2B architecture, random weights, bf16, CUDA
     python benchmarks/bench_videollm.py --tiny           # tiny random Qwen2-VL on the CPU (smoke run)
+    python benchmarks/bench_videollm.py --tiny --family internvl   # any family's tiny model
     python benchmarks/bench_videollm.py --frames 32 64 128 --max-new-tokens 16
 
 The model is built from a config with random weights (no download), saved with save_pretrained
 and loaded through :func:`vtg.methods.videollm.load_videollm`, the path users take. Each run
-numbers N frames of 336x336 (NumPro's input), gives them as one video and generates
+numbers N frames of 336x336's area fitted to the model's input (NumPro's), gives them as one video and generates
 ``--max-new-tokens`` tokens greedily; reported: visual tokens, seconds per call, frames/s.
 Random weights cost the same compute as trained ones, so the timings are representative.
 """
@@ -64,7 +65,7 @@ def bench(llm, num_frames: int, repeats: int, max_new_tokens: int) -> dict:
     from vtg.overlays.numbers import number_frames
 
     rng = np.random.default_rng(0)
-    frames = number_frames(rng.integers(0, 255, (num_frames, 336, 336, 3), dtype=np.uint8))
+    frames = number_frames(llm.fit_frames(rng.integers(0, 255, (num_frames, 336, 336, 3), dtype=np.uint8), 336 * 336))
     parts = [Video(frames, np.arange(num_frames, dtype=float)), "During which frames can we see a dog?"]
     tokens = llm.count_visual_tokens(parts)
     llm.generate(parts, max_new_tokens=2)  # warm-up
@@ -85,6 +86,7 @@ def bench(llm, num_frames: int, repeats: int, max_new_tokens: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="Tiny random model (CPU smoke run).")
+    parser.add_argument("--family", default="qwen2-vl", help="With --tiny: which family's tiny model (tiny.BUILDERS).")
     parser.add_argument("--frames", type=int, nargs="+", default=[8, 32, 64, 128])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=16)
@@ -95,18 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from vtg.methods.videollm import load_videollm
-    from vtg.methods.videollm.tiny import save_tiny_qwen2vl
+    from vtg.methods.videollm.tiny import save_tiny
 
     with tempfile.TemporaryDirectory(prefix="vtg-bench-") as tmp:
         if args.tiny:
-            directory, dtype = save_tiny_qwen2vl(Path(tmp)), "fp32"
+            directory, dtype = save_tiny(args.family, Path(tmp)), "fp32"
         else:
             dtype = args.dtype
             directory = save_full_size(Path(tmp), {"bf16": torch.bfloat16, "fp16": torch.float16,
                                                    "fp32": torch.float32}[dtype])
         llm = load_videollm(str(directory), args.device, dtype)
         device = torch.cuda.get_device_name() if llm.device.startswith("cuda") else "cpu"
-        print(json.dumps({"model": "tiny" if args.tiny else "Qwen2-VL-2B architecture (random weights)",
+        print(json.dumps({"model": f"tiny {args.family}" if args.tiny else "Qwen2-VL-2B architecture (random weights)",
                           "device": device, "dtype": str(llm.model.dtype), "max_new_tokens": args.max_new_tokens}))
         for n in args.frames:
             print(json.dumps(bench(llm, n, args.repeats, args.max_new_tokens)), flush=True)

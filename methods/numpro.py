@@ -21,7 +21,7 @@ from typing import Annotated, ClassVar, Sequence
 import numpy as np
 
 from vtg.errors import UsageError
-from vtg.methods.videollm.frames import Sampled, fit_frames
+from vtg.methods.videollm.frames import Sampled
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod
 from vtg.methods.videollm.parsing import clamp, find_ranges, single_frames
 from vtg.methods.videollm.runner import Image, Part, Video, VideoLLM
@@ -95,7 +95,7 @@ class NumPro(VideoLLMMethod):
     def build_prompt(self, sampled: Sampled, query: str, llm: VideoLLM) -> list[Part]:
         from vtg.overlays.numbers import number_frames
 
-        frames = number_frames(fit_frames(sampled.frames, self.config.frame_pixels))
+        frames = number_frames(llm.fit_frames(sampled.frames, self.config.frame_pixels))
         question = INSTRUCTION + " " + QUESTION.format(query=query.rstrip(". "))
         if self.config.input == "images":
             return [*(Image(f) for f in frames), question]

@@ -38,6 +38,7 @@ import numpy as np
 
 from vtg.errors import UsageError
 from vtg.methods.base import Method, Query
+from vtg.methods.videollm.method import VideoLLMMethod
 from vtg.methods.videollm.selection import RULES
 from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
                          TopK)
@@ -101,6 +102,8 @@ class Refine(Method):
     """Coarse-to-fine: fast-stage candidates, a Video-LLM densely inside each (long videos)."""
 
     name = "refine"
+    #: Its Video-LLM stage runs on every family the shared runner drives (``vtg methods -v``).
+    model_families = VideoLLMMethod.model_families
     summary = "Long videos: TFVTG/UniVTG candidate windows, then a Video-LLM densely inside each"
     paper = "vtg's combination of a retrieval stage with NumPro / TimeMarker / VTG-LLM (see docs/videollm.md)"
     score_meaning = ("0.5 + half the fast stage's score (normalised over the candidate windows, best = 1) "

@@ -10,8 +10,9 @@ the more frames there are (adaptive token compression).
 No official TimeMarker weights are published, so this runs training-free on the shared runner's
 model (Qwen2-VL by default): the separators and sampling are TimeMarker's, the model is not.
 Token compression is done by resizing each frame to a per-frame token budget (Qwen2-VL spends one
-token per 28x28 pixels, so shrinking a frame's area by k pools its tokens k-fold) because the
-backend has no hook for pooling inside the vision tower.
+token per 28x28 pixels, so shrinking a frame's area by k pools its tokens k-fold; each family says
+its own rate through ``VideoLLM.pixels_for_tokens``) because the backend has no hook for pooling
+inside the vision tower; fixed-size families spend their fixed count on every frame.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from vtg.methods.videollm.frames import TOKEN_PIXELS, Sampled, fit_frames
+from vtg.methods.videollm.frames import Sampled
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
 from vtg.methods.videollm.parsing import seconds_answer
 from vtg.methods.videollm.runner import Image, Part, VideoLLM
@@ -87,7 +88,7 @@ class TimeMarker(VideoLLMMethod):
     def build_prompt(self, sampled: Sampled, query: str, llm: VideoLLM) -> list[Part]:
         cfg = self.config
         tokens = frame_tokens(len(sampled.frames), cfg.visual_tokens, cfg.max_frame_tokens, cfg.min_frame_tokens)
-        frames = fit_frames(sampled.frames, tokens * TOKEN_PIXELS * TOKEN_PIXELS)
+        frames = llm.fit_frames(sampled.frames, llm.pixels_for_tokens(tokens))
         parts: list[Part] = []
         for t, frame in zip(sampled.times, frames):
             parts += [separator(float(t)), Image(frame)]

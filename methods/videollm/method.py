@@ -17,9 +17,10 @@ import numpy as np
 
 from vtg.errors import UsageError, VideoError
 from vtg.methods.base import Method, Query
+from vtg.methods.videollm.families import FAMILIES
 from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
 from vtg.methods.videollm.selection import RULES, check_rule, select
-from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, load_videollm
+from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, load_videollm, model_family
 from vtg.options import Choice, DeviceName, FrameCount, Fps, Range
 from vtg.types import Grounding, Moment, Saliency
 
@@ -71,6 +72,8 @@ class VideoLLMMethod(Method):
     """Base class of the Video-LLM grounding methods."""
 
     Config = VideoLLMConfig
+    #: The Video-LLM families it runs on (``vtg methods -v``).
+    model_families: ClassVar[tuple[str, ...]] = tuple(f.label for f in FAMILIES.values())
     score_meaning = ("Video-LLMs give no confidence: every interval the model answered scores 1, "
                      "ranked in the order it named them.")
 
@@ -108,6 +111,9 @@ class VideoLLMMethod(Method):
             if budget < 1:
                 raise UsageError(f"frame_budget must be at least 1, got {budget}")
             max_frames = budget if max_frames is None else min(max_frames, budget)
+        family_cap = model_family(self.config.model).max_frames  # e.g. Video-LLaVA's 8 frames
+        if family_cap is not None:
+            max_frames = family_cap if max_frames is None else min(max_frames, family_cap)
         rule = check_rule(self.config.select)
         if rule == "uniform" and whole:
             return sample_video(video, fps, max_frames)
@@ -152,6 +158,7 @@ class VideoLLMMethod(Method):
         meta = {
             "answer": answer,
             "model": llm.model_id,
+            "family": llm.family.name,
             "status": "ok" if moments else "no moment found",
             "num_frames": int(len(sampled.times)),
             "prompt": prompt_text(parts),

@@ -1,9 +1,12 @@
 """The shared Video-LLM runner: an instruction-tuned vision-language model through transformers.
 
-The Qwen2-VL / Qwen2.5-VL family comes first (``AutoProcessor`` + ``AutoModelForImageTextToText``
-+ ``generate``). A prompt is a list of parts: text, single frames (:class:`Image`) and frame
-sequences (:class:`Video`), so a method can give frames either as one video (NumPro, VTG-LLM) or
-interleaved with text (TimeMarker's ``Second{t}`` separators). bf16 on CUDA when the GPU supports
+Every family in :mod:`~vtg.methods.videollm.families` (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Video-LLaVA,
+LLaVA-OneVision/LLaVA-Video, LLaVA-NeXT-Video, InternVL, VideoLLaMA3) loads through
+``AutoProcessor`` + ``AutoModelForImageTextToText``; the family, read from the checkpoint's
+``config.json``, says how frames are sized, placed in the chat and timed. A prompt is a list of
+parts: text, single frames (:class:`Image`) and frame sequences (:class:`Video`), so a method can
+give frames either as one video (NumPro, VTG-LLM) or interleaved with text (TimeMarker's
+``Second{t}`` separators). bf16 on CUDA when the GPU supports
 it (fp16 otherwise), fp32 on the CPU; greedy decoding by default. Weights come from the Hugging
 Face cache or a local directory; missing ones raise :class:`vtg.errors.WeightsNotFoundError`.
 """
@@ -18,6 +21,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from vtg.errors import ModelError, UsageError, WeightsNotFoundError
+from vtg.methods.videollm.families import Family, family_of
 
 DEFAULT_MODEL = "Qwen/Qwen2-VL-7B-Instruct"
 
@@ -100,7 +104,7 @@ class VideoLLM:
         self.processor, self.model = self._load()
 
     def _load(self):
-        check_weights(self.model_id)
+        self.family = model_family(self.model_id)  # before any of its code could be imported
         try:
             from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -117,7 +121,8 @@ class VideoLLM:
                 f"cannot load Video-LLM {self.model_id!r} ({str(exc).splitlines()[0]}); download it with "
                 f"`hf download {self.model_id}` or pass --model with a local directory") from exc
         except (ValueError, KeyError) as exc:
-            raise ModelError(f"{self.model_id!r} is not a supported Video-LLM (Qwen2-VL family): {exc}") from exc
+            raise ModelError(f"{self.model_id!r} could not be loaded as a {self.family.label} model: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
         model.to(self.device).eval()
         return processor, model
 
@@ -125,39 +130,26 @@ class VideoLLM:
     def tokenizer(self):
         return self.processor.tokenizer
 
+    def fit_frames(self, frames: np.ndarray, max_pixels: int) -> np.ndarray:
+        """Frames resized as this model sees them (its token grid within ``max_pixels``, or its
+        fixed input size), so what a method draws on them reaches the model unresized."""
+        return self.family.fit_frames(self.processor, frames, max_pixels)
+
+    def pixels_for_tokens(self, tokens: int) -> int:
+        """Pixels an interleaved frame may have to cost about ``tokens`` visual tokens."""
+        return self.family.pixels_for_tokens(tokens)
+
     def build_inputs(self, parts: Sequence[Part], system: str | None = None):
-        """Chat-template the parts and run the processor; returns the model's input tensors."""
-        content, images, videos, metadata = [], [], [], []
-        for part in parts:
-            if isinstance(part, str):
-                content.append({"type": "text", "text": part})
-            elif isinstance(part, Image):
-                content.append({"type": "image"})
-                images.append(np.ascontiguousarray(part.frame))
-            elif isinstance(part, Video):
-                content.append({"type": "video"})
-                frames = np.ascontiguousarray(part.frames)
-                videos.append(frames)
-                metadata.append({"total_num_frames": len(frames), "fps": part.sampled_fps,
-                                 "frames_indices": list(range(len(frames)))})
-            else:
-                raise TypeError(f"prompt parts are str, Image or Video, not {type(part).__name__}")
+        """Chat-template the parts the family's way and run the processor; the model's input tensors."""
+        prompt = self.family.prompt(parts)
         messages = ([{"role": "system", "content": [{"type": "text", "text": system}]}] if system else [])
-        messages.append({"role": "user", "content": content})
+        messages.append({"role": "user", "content": prompt.content})
         text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        kwargs: dict[str, Any] = {"text": [text], "return_tensors": "pt"}
-        if images or videos:
-            # The methods size their frames themselves (frames.fit_frames); widen the processor's
-            # pixel bounds to them so it neither upscales small frames nor shrinks large ones.
-            areas = [f.shape[-3] * f.shape[-2] for f in images + videos]
-            kwargs["size"] = {"shortest_edge": min(areas), "longest_edge": max(areas)}
-        if images:
-            kwargs["images"] = images
-        if videos:
-            # Frames arrive already sampled and sized (frames.fit_frames); the processor must not
-            # resample them or cap their pixels again.
-            kwargs.update(videos=videos, video_metadata=metadata, do_sample_frames=False,
-                          cap_pixels_per_frame=False)
+        kwargs: dict[str, Any] = {"text": [text], "return_tensors": "pt", **self.family.processor_kwargs(prompt)}
+        if prompt.images:
+            kwargs["images"] = prompt.images
+        if prompt.videos:
+            kwargs["videos"] = prompt.videos
         return self.processor(**kwargs).to(self.device)
 
     def generate(self, parts: Sequence[Part], *, max_new_tokens: int = 128, system: str | None = None,
@@ -176,8 +168,35 @@ class VideoLLM:
         """How many visual placeholder tokens the prompt expands to (for budgets and benchmarks)."""
         inputs = self.build_inputs(parts)
         ids = inputs["input_ids"]
-        special = [self.model.config.image_token_id, self.model.config.video_token_id]
-        return int(sum((ids == s).sum().item() for s in special))
+        return int(sum((ids == s).sum().item() for s in self.family.visual_token_ids(self.model.config)))
+
+
+def read_config(model: str) -> dict[str, Any]:
+    """A checkpoint's ``config.json`` as data (never its code), from its folder or the HF cache."""
+    import json
+
+    folder = Path(model).expanduser()
+    if not (folder / "config.json").is_file():  # a hub id: its cached snapshot (made local by check_weights)
+        from vtg.encoders.weights import ensure_hf_model
+
+        folder = Path(ensure_hf_model(model))
+    path = folder / "config.json"
+    try:
+        if path.stat().st_size > 16 * 2**20:  # real ones are a few kB; never read a huge file whole
+            raise ModelError(f"{model!r}: config.json is over 16 MiB, not a model configuration")
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{model!r}: unreadable config.json ({exc})") from exc
+    if not isinstance(config, dict):
+        raise ModelError(f"{model!r}: config.json is not a JSON object")
+    return config
+
+
+def model_family(model: str) -> Family:
+    """The :class:`~vtg.methods.videollm.families.Family` of ``model``, from its config alone
+    (made local first, as loading would), without loading any weights."""
+    check_weights(model)
+    return family_of(read_config(model), repr(model))
 
 
 def load_videollm(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str | None = None) -> VideoLLM:

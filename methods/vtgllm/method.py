@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 from vtg.errors import UsageError
-from vtg.methods.videollm.frames import Sampled, fit_frames
+from vtg.methods.videollm.frames import Sampled
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
 from vtg.methods.videollm.parsing import seconds_answer
 from vtg.methods.videollm.runner import Part, Video, VideoLLM
@@ -73,7 +73,7 @@ class VTGLLM(VideoLLMMethod):
 
     def build_prompt(self, sampled: Sampled, query: str, llm: VideoLLM) -> list[Part]:
         tokens = self.use_tokens(llm)
-        frames = fit_frames(sampled.frames, self.config.frame_pixels)
+        frames = llm.fit_frames(sampled.frames, self.config.frame_pixels)
         text = PROMPT.format(
             n=len(frames),
             times=", ".join(format_time(t, tokens) for t in sampled.times),

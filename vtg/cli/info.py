@@ -28,6 +28,10 @@ def methods_command(
         if cls.paper:
             typer.echo(textwrap.fill(cls.paper, width, initial_indent=" " * 13, subsequent_indent=" " * 13,
                                      break_on_hyphens=False))
+        families = getattr(cls, "model_families", ())
+        if verbose and families:  # methods running on a model the user picks: which kinds it can be
+            typer.echo(textwrap.fill("runs on (--model; the family is read from its config.json): " + ", ".join(families),
+                                     width, initial_indent=" " * 13, subsequent_indent=" " * 13, break_on_hyphens=False))
         if verbose:
             allowed = describe_options(cls.Config)
             for f in dataclasses.fields(cls.Config):
