@@ -44,11 +44,14 @@ class VideoLLMConfig:
     #: Upper bound on frames shown, on top of the method's own limit (coarse-to-fine sets it per
     #: window). None: the method's limit alone.
     frame_budget: int | None = None
+    #: How the answer is read: ``lenient`` (vtg's reading, many phrasings) or ``strict`` (the
+    #: authors' evaluation script, quirks included: :mod:`~vtg.methods.videollm.official`).
+    parse: str = "lenient"
 
     #: What a line of a batch file may set: frame selection, not ``model`` (names files or
     #: downloads), ``select_encoder`` (the same), ``device``/``dtype`` (hardware) or
     #: ``max_new_tokens`` (bounds generation time). Subclasses add their own sampling options.
-    line_options: ClassVar[frozenset[str]] = frozenset({"select", "select_threshold", "candidate_fps", "frame_budget"})
+    line_options: ClassVar[frozenset[str]] = frozenset({"select", "select_threshold", "candidate_fps", "frame_budget", "parse"})
 
 
 def saliency_inside(times: np.ndarray, moments: Sequence[Moment]) -> np.ndarray:
@@ -84,6 +87,13 @@ class VideoLLMMethod(Method):
     def read_answer(self, answer: str, sampled: Sampled) -> tuple[list[Moment], np.ndarray]:
         """Moments in seconds and the saliency scores over ``sampled.times``."""
         raise NotImplementedError
+
+    def strict(self) -> bool:
+        """Whether ``-O parse=strict`` asks for the authors' reading (checked: lenient|strict, and
+        only for methods whose authors publish a parser)."""
+        from vtg.methods.videollm.answers import check_reading
+
+        return check_reading(self.config.parse, self.name) == "strict"
 
     # -- shared path ------------------------------------------------------------------------
     def sample(self, video: str | Path) -> Sampled:
@@ -137,12 +147,14 @@ class VideoLLMMethod(Method):
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         query = Query.of(query)
         self.check_query(query)
+        self.strict()  # a bad -O parse= fails before any frame is decoded
         return self.ground_frames(self.sample(video), query.text, video=video)
 
     def ground_frames(self, sampled: Sampled, query: str, *, video: str | Path = "") -> Grounding:
         """Ground ``query`` in already sampled frames (the part of :meth:`ground` after decoding)."""
         if len(sampled.times) == 0:
             raise VideoError(f"no frames could be sampled from {video or 'the video'}")
+        self.strict()  # before the model loads
         llm = self.runner()
         parts = self.build_prompt(sampled, query, llm)
         answer = llm.generate(parts, max_new_tokens=self.config.max_new_tokens)

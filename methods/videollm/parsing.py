@@ -78,6 +78,7 @@ def find_ranges(text: str) -> list[tuple[float, float]]:
 def _ranges(text: str) -> list[tuple[float, float]]:
     spans = number_spans(text)
     out: list[tuple[float, float]] = []
+    seen: set[tuple[float, float]] = set()  # a set, not `in out`: 200k intervals stay linear
     i = 0
     while i + 1 < len(spans):
         (start_a, end_a, a), (start_b, end_b, b) = spans[i], spans[i + 1]
@@ -86,7 +87,8 @@ def _ranges(text: str) -> list[tuple[float, float]]:
                      and text[end_b:end_b + 64].lstrip()[:1] in ("]", ")"))
         if (len(between) <= _MAX_SEPARATOR and _SEPARATOR.match(between)) or bracketed:
             pair = (min(a, b), max(a, b))
-            if pair not in out:
+            if pair not in seen:
+                seen.add(pair)
                 out.append(pair)
             i += 2
         else:
@@ -115,12 +117,14 @@ def single_frames(text: str) -> list[int]:
 
 def clamp(pairs: list[tuple[float, float]], low: float, high: float | None) -> list[tuple[float, float]]:
     """Clamp both ends of every pair into ``[low, high]`` (``high`` None: no upper bound)."""
-    out = []
+    out: list[tuple[float, float]] = []
+    seen: set[tuple[float, float]] = set()
     for a, b in pairs:
         a, b = max(low, a), max(low, b)
         if high is not None:
             a, b = min(high, a), min(high, b)
-        if (a, b) not in out:
+        if (a, b) not in seen:
+            seen.add((a, b))
             out.append((a, b))
     return out
 
