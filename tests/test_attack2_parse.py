@@ -148,3 +148,12 @@ def test_strict_reading_of_huge_durations_is_bounded(tmp_path, capsys):
     rec = json.loads(out)
     assert code == 0 and len(out) < ONE_MB
     assert rec["pred_relevant_windows"][0][:2] == [4e306, 1.2e307]
+
+
+@pytest.mark.parametrize("fmt", ["timechat", "vtgllm", "vtimellm", "numpro"])
+def test_strict_readers_take_hostile_text_in_one_pass(fmt):
+    """The official TimeChat pattern backtracks cubically on a digit run (1,000 digits: ~11 s);
+    vtg's equivalent form reads 200,000 in one pass. Each of these finds no interval."""
+    for text in ("1" * 200_000, "1." * 100_000 + "x", "1" + " " * 200_000 + "x", "from " * 40_000,
+                 "<TIME_ONE> " * 20_000, "1" + "." * 200_000):
+        assert parse_answer(fmt, text, 100.0, strict=True) == []

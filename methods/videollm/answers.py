@@ -101,34 +101,43 @@ FORMATS: dict[str, Callable[..., list[Moment]]] = {
 }
 
 
-def _first_moment(pair: tuple[float, float] | None, scale: float = 1.0) -> list[Moment]:
+def _first_moment(pair: tuple[float, float] | None) -> list[Moment]:
     """The official first interval as a one-moment list; reversed, non-finite: none (scores 0)."""
     if pair is None:
         return []
-    a, b = pair[0] * scale, pair[1] * scale
+    a, b = pair
     if not (math.isfinite(a) and math.isfinite(b)) or b < a:
         return []
     return [Moment(a, b)]
 
 
+def _strict_vtimellm(text: str, duration: float | None, _timestamps=None) -> list[Moment]:
+    duration = _check_vtimellm_duration(duration)
+    found = official.vtimellm_first(text)
+    # The official script's arithmetic, in its order: index / 100, then (here) times the duration.
+    return _first_moment(None if found is None else
+                         (found[0] / VTIMELLM_FRAMES * duration, found[1] / VTIMELLM_FRAMES * duration))
+
+
 def _strict_numpro(text: str, duration: float | None, timestamps: Sequence[float] | None) -> list[Moment]:
     frames = official.numpro_first(text)
-    if frames is None or timestamps is None:
-        return _first_moment(frames, NUMPRO_OFFICIAL_SECONDS_PER_FRAME)
+    if frames is None:
+        return []
+    if timestamps is None:
+        try:
+            return _first_moment((float(frames[0] * 2), float(frames[1] * 2)))  # metrics_mr's "0.5 FPS"
+        except OverflowError:  # a frame number no float holds
+            return []
     if max(frames) >= len(timestamps):
         return []
     return _first_moment((float(timestamps[frames[0]]), float(timestamps[frames[1]])))
 
 
-#: NumPro's ``metrics_mr.py`` turns frame ``n`` into ``2n`` seconds ("we assume 0.5 FPS").
-NUMPRO_OFFICIAL_SECONDS_PER_FRAME = 2.0
-
 #: format name -> the official reading (text, duration, timestamps) -> at most one moment.
 STRICT_FORMATS: dict[str, Callable[..., list[Moment]]] = {
     "timechat": lambda text, _duration=None, _timestamps=None: _first_moment(official.timechat_first(text)),
     "vtgllm": lambda text, _duration=None, _timestamps=None: _first_moment(official.vtgllm_first(text)),
-    "vtimellm": lambda text, duration, _timestamps=None: _first_moment(
-        official.vtimellm_first(text), _check_vtimellm_duration(duration) / VTIMELLM_FRAMES),
+    "vtimellm": _strict_vtimellm,
     "numpro": _strict_numpro,
 }
 

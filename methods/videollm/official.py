@@ -101,4 +101,7 @@ def vtimellm_first(answer: str) -> tuple[int, int] | None:
 def numpro_first(answer: str) -> tuple[int, int] | None:
     """The frame numbers NumPro's ``calculate_iou`` reads, as written (maybe reversed), or None."""
     m = _NUMPRO.search(answer)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    try:
+        return (int(m.group(1)), int(m.group(2))) if m else None
+    except ValueError:  # past Python's 4300-digit limit: the official script stops here too
+        return None
