@@ -130,7 +130,8 @@ class VideoLLMMethod(Method):
             raise UsageError(f"candidate_fps must be positive, got {cfg.candidate_fps!r}")
         times, signatures = candidate_signatures(video, info, start, end, cfg.candidate_fps,
                                                  cfg.select_encoder, cfg.device)
-        kept = select(cfg.select, signatures, threshold=cfg.select_threshold, budget=budget)
+        kept = select(cfg.select, signatures, threshold=cfg.select_threshold, budget=budget,
+                      candidate_fps=cfg.candidate_fps)
         sampled = frames_at(video, times[kept], info.duration)
         return Sampled(sampled.frames, sampled.times, sampled.duration,
                        {"selection": cfg.select, "candidates": int(len(times)), "kept": int(len(sampled.times))})
