@@ -35,6 +35,12 @@ QUESTION = ("During which frames can we see {query}? "
             "Answer in the format: 'From Frame x to Frame y'.")
 
 
+def numpro_question(query: str) -> str:
+    """The released script's text: the instruction and the question joined with no space
+    (``instruction + input_format.format(query)`` in ``eval/qwen2_vl_7b_mr.py``), the query as given."""
+    return INSTRUCTION + QUESTION.format(query=query)
+
+
 @dataclass(frozen=True)
 class NumProConfig(VideoLLMConfig):
     fps: float = 1.0
@@ -45,8 +51,12 @@ class NumProConfig(VideoLLMConfig):
     frame_pixels: int = 336 * 336
     #: "video" (one video input) or "images" (one image per frame).
     input: str = "video"
+    #: Drop a trailing ". " from the query before it goes into the question (a deviation: the
+    #: released script puts the dataset's query in as given, "...see a man opens the door.?").
+    strip_query: bool = False
 
-    line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {"fps", "max_frames", "frame_pixels", "input"}
+    line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {"fps", "max_frames", "frame_pixels", "input",
+                                                                                 "strip_query"}
 
 
 def frame_spans(times: np.ndarray, duration: float | None) -> np.ndarray:
@@ -121,7 +131,7 @@ class NumPro(VideoLLMMethod):
         from vtg.overlays.numbers import number_frames
 
         frames = number_frames(fit_frames(sampled.frames, self.config.frame_pixels))
-        question = INSTRUCTION + " " + QUESTION.format(query=query.rstrip(". "))
+        question = numpro_question(query.rstrip(". ") if self.config.strip_query else query)
         if self.config.input == "images":
             return [*(Image(f) for f in frames), question]
         return [Video(frames, sampled.times), question]

@@ -361,3 +361,30 @@ def test_numpro_strict_maps_frames_through_timestamps_when_given():
     assert first_or_none(parse_answer("numpro", "From Frame 2 to Frame 5", 8.0, times, strict=True)) == (2.0, 5.0)
     assert parse_answer("numpro", "From Frame 2 to Frame 9", 8.0, times, strict=True) == []  # past the last
     assert first_or_none(parse_answer("numpro", "From Frame 2 to Frame 5", 8.0, strict=True)) == (4.0, 10.0)
+
+
+def sampled_at(times, duration):
+    import numpy as np
+
+    from vtg.methods.videollm.frames import Sampled
+
+    return Sampled(np.zeros((len(times), 2, 2, 3), np.uint8), np.asarray(times, float), duration)
+
+
+def test_methods_read_their_answers_strictly_with_parse_strict():
+    from vtg.errors import UsageError
+    from vtg.methods import load_method
+
+    sampled = sampled_at([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 6.0)
+    numpro = load_method("numpro", parse="strict")
+    assert [(m.start, m.end) for m in numpro.read_answer("From Frame 1 to Frame 4", sampled)[0]] == [(1.0, 4.0)]
+    assert numpro.read_answer("Frames 1-4", sampled)[0] == []               # the official regex misses it
+    lenient = load_method("numpro")
+    assert [(m.start, m.end) for m in lenient.read_answer("Frames 1-4", sampled)[0]] == [(1.0, 5.0)]
+    vtgllm = load_method("vtgllm", parse="strict")
+    answer = "The event happens in 0001.5 - 0004.0 seconds.\n0000.0 - 0001.0"
+    assert [(m.start, m.end) for m in vtgllm.read_answer(answer, sampled)[0]] == [(1.5, 4.0)]
+    with pytest.raises(UsageError, match="no strict reading"):
+        load_method("timemarker", parse="strict").strict()
+    with pytest.raises(UsageError, match="choose lenient or strict"):
+        load_method("numpro", parse="exact").strict()

@@ -173,3 +173,17 @@ def test_keyframes_threshold_is_a_distance_and_select_strides_two_seconds():
     assert keyframes(feats, 0.2, 2).tolist() == reference_sharegpt4video(feats, 2, window_threshold=0.8)
     assert select("keyframes", feats, candidate_fps=2.0).tolist() == reference_sharegpt4video(feats, 4)
     assert select("keyframes", feats, candidate_fps=0.5).tolist() == reference_sharegpt4video(feats, 1)
+
+
+def test_merge_cosine_is_an_option_that_stops_bright_frames_merging_first():
+    """By MovieChat's dot product, bright busy frames (large norms) merge before a dim still
+    stretch; ``merge_similarity=cosine`` merges the still stretch instead."""
+    rng = np.random.default_rng(5)
+    still = np.full((10, 48), 0.3)
+    busy = rng.uniform(0.5, 1.0, (10, 48))
+    feats = np.concatenate([still, busy])
+    assert np.sum(merge_to_budget(feats, 11) < 10) == 10                 # dot: the busy half merged
+    assert np.sum(merge_to_budget(feats, 11, "cosine") < 10) == 1        # cosine: the still half merged
+    assert select("merge", feats, budget=11, similarity="cosine").tolist() == merge_to_budget(feats, 11, "cosine").tolist()
+    with pytest.raises(Exception, match="merge_similarity"):
+        merge_to_budget(feats, 3, "l2")

@@ -44,6 +44,8 @@ class VideoLLMConfig:
     #: Upper bound on frames shown, on top of the method's own limit (coarse-to-fine sets it per
     #: window). None: the method's limit alone.
     frame_budget: int | None = None
+    #: ``merge``'s comparison: MovieChat's dot product (default) or ``cosine`` (a deviation).
+    merge_similarity: str = "dot"
     #: How the answer is read: ``lenient`` (vtg's reading, many phrasings) or ``strict`` (the
     #: authors' evaluation script, quirks included: :mod:`~vtg.methods.videollm.official`).
     parse: str = "lenient"
@@ -51,7 +53,8 @@ class VideoLLMConfig:
     #: What a line of a batch file may set: frame selection, not ``model`` (names files or
     #: downloads), ``select_encoder`` (the same), ``device``/``dtype`` (hardware) or
     #: ``max_new_tokens`` (bounds generation time). Subclasses add their own sampling options.
-    line_options: ClassVar[frozenset[str]] = frozenset({"select", "select_threshold", "candidate_fps", "frame_budget", "parse"})
+    line_options: ClassVar[frozenset[str]] = frozenset({"select", "select_threshold", "candidate_fps", "frame_budget",
+                                                        "parse", "merge_similarity"})
 
 
 def saliency_inside(times: np.ndarray, moments: Sequence[Moment]) -> np.ndarray:
@@ -131,7 +134,7 @@ class VideoLLMMethod(Method):
         times, signatures = candidate_signatures(video, info, start, end, cfg.candidate_fps,
                                                  cfg.select_encoder, cfg.device)
         kept = select(cfg.select, signatures, threshold=cfg.select_threshold, budget=budget,
-                      candidate_fps=cfg.candidate_fps)
+                      candidate_fps=cfg.candidate_fps, similarity=cfg.merge_similarity)
         sampled = frames_at(video, times[kept], info.duration)
         return Sampled(sampled.frames, sampled.times, sampled.duration,
                        {"selection": cfg.select, "candidates": int(len(times)), "kept": int(len(sampled.times))})

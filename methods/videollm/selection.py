@@ -145,7 +145,12 @@ def frame_changes(pixels: np.ndarray, cell: int) -> np.ndarray:
     return out
 
 
-def merge_to_budget(features: np.ndarray, budget: int) -> np.ndarray:
+#: How ``merge`` compares adjacent entries: MovieChat's (mean) dot product, or cosine similarity
+#: (``-O merge_similarity=cosine``), which does not prefer merging bright or high-norm frames.
+SIMILARITIES = ("dot", "cosine")
+
+
+def merge_to_budget(features: np.ndarray, budget: int, similarity: str = "dot") -> np.ndarray:
     """MovieChat's consolidation of adjacent frames down to ``budget`` groups; one real frame per
     group. Returns kept indices in time order.
 
@@ -154,7 +159,9 @@ def merge_to_budget(features: np.ndarray, budget: int) -> np.ndarray:
     becomes ``(a + b) / 2`` however many frames each side holds. Each group is shown as its member
     nearest (Euclidean) the group's feature, the earliest on ties. Each merge recomputes only the
     two similarities next to it, with a heap of adjacent pairs (stale entries skipped), so the
-    whole run is O(n log n) rather than MovieChat's O(n^2).
+    whole run is O(n log n) rather than MovieChat's O(n^2). ``similarity="cosine"`` compares
+    by cosine instead (a deviation, for signatures whose norms vary, such as pixel thumbnails:
+    by dot product the brightest frames merge first).
     """
     import heapq
 
@@ -170,8 +177,12 @@ def merge_to_budget(features: np.ndarray, budget: int) -> np.ndarray:
     prv = np.arange(-1, n - 1)
     version = np.zeros(n, np.int64)          # bumped when a group changes: heap entries go stale
 
+    if similarity not in SIMILARITIES:
+        raise UsageError(f"merge_similarity={similarity!r}: choose dot (MovieChat's) or cosine")
+    compare = cosine if similarity == "cosine" else (lambda a, b: float(a @ b))
+
     def entry(a: int, b: int) -> tuple:
-        return (-float(merged[a] @ merged[b]), a, b, int(version[a]), int(version[b]))
+        return (-compare(merged[a], merged[b]), a, b, int(version[a]), int(version[b]))
 
     heap = [entry(i, i + 1) for i in range(n - 1)]
     heapq.heapify(heap)
@@ -210,7 +221,8 @@ def nearest(members: np.ndarray, target: np.ndarray) -> int:
 
 
 def select(rule: str, signatures: np.ndarray, *, threshold: float | None = None,
-           budget: int | None = None, candidate_fps: float | None = None) -> np.ndarray:
+           budget: int | None = None, candidate_fps: float | None = None,
+           similarity: str = "dot") -> np.ndarray:
     """Apply ``rule`` to candidate signatures taken at ``candidate_fps`` (keyframes compares
     candidates 2 s apart; None: every candidate); the result is capped at ``budget`` frames by
     consolidation (so a threshold rule never overflows the method's frame limit)."""
@@ -231,5 +243,5 @@ def select(rule: str, signatures: np.ndarray, *, threshold: float | None = None,
     else:
         kept = np.arange(n, dtype=np.int64)
     if budget is not None and len(kept) > budget:
-        kept = kept[merge_to_budget(np.asarray(signatures).reshape(n, -1)[kept], budget)]
+        kept = kept[merge_to_budget(np.asarray(signatures).reshape(n, -1)[kept], budget, similarity)]
     return kept
