@@ -388,3 +388,8 @@ def test_methods_read_their_answers_strictly_with_parse_strict():
         load_method("timemarker", parse="strict").strict()
     with pytest.raises(UsageError, match="choose lenient or strict"):
         load_method("numpro", parse="exact").strict()
+
+
+def test_lenient_reads_numbers_ending_in_a_bare_dot_as_the_official_code_does():
+    answer = "The given query happens in 12. - 30. seconds."
+    assert first_or_none(parse_answer("timechat", answer, 60.0)) == (12.0, 30.0) == expected(reference_timechat, answer)

@@ -5,7 +5,8 @@ tokens or ``0002.5``-style digits). Models phrase the same answer many ways: "Fr
 Frame 7", "frames 3-7", "between 2.5s and 10s", "00:01:05 - 00:01:12", several intervals in one
 sentence, the ends reversed, "[2.5, 10.0]", "start time: 2.5, end time: 10", "1 minute 5 seconds".
 The parser pairs two consecutive numbers when only a range connector (``-``, ``to``, ``and``,
-``until``, ``through``, ``~``) and unit words lie between them, or a comma inside brackets; failing
+``until``, ``through``, ``~``) and unit words lie between them (a number may end in a bare dot,
+"12. - 30. seconds", as TimeChat writes it at times), or a comma inside brackets; failing
 that it looks for "start ... end ..." wording. It never raises on odd text: an answer without an
 interval gives an empty list.
 """
@@ -29,7 +30,7 @@ _NUMBER = re.compile(r"(?<![\d.:])(?:(\d{1,3}):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))
 # repeated); the old forms took minutes on a few hundred characters.
 _UNIT = r"(?:s|secs?|seconds?|frames?|th)"
 _SEPARATOR = re.compile(
-    r"^\s*(?:" + _UNIT + r"\s*)?(?:\)\s*)?(?:,\s*)?(?:-+>?|~|→|to|and|until|till|through|thru)\s*"
+    r"^\.?\s*(?:" + _UNIT + r"\s*)?(?:\)\s*)?(?:,\s*)?(?:-+>?|~|→|to|and|until|till|through|thru)\s*"
     r"(?:the\s+)?(?:(?:frames?|seconds?|sec|at|timestamp|no\.?|#)\s*)*$"
 )
 _MAX_SEPARATOR = 80  # characters between two numbers that can still be "a to b"
