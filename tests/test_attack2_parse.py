@@ -157,3 +157,10 @@ def test_strict_readers_take_hostile_text_in_one_pass(fmt):
     for text in ("1" * 200_000, "1." * 100_000 + "x", "1" + " " * 200_000 + "x", "from " * 40_000,
                  "<TIME_ONE> " * 20_000, "1" + "." * 200_000):
         assert parse_answer(fmt, text, 100.0, strict=True) == []
+
+
+def test_a_line_missing_what_its_format_needs_is_that_line_s_error(tmp_path, capsys):
+    lines = [{"qid": 1, "answer": "from 04 to 12"}, {"qid": 2, "answer": "from 04 to 12", "duration": 10}]
+    code, out, err = run_parse(tmp_path, capsys, lines, "vtimellm")
+    assert code == 1 and err.count("vtg: error:") == 1 and "line 1" in err and "duration" in err
+    assert [json.loads(x)["qid"] for x in out.splitlines()] == [2]

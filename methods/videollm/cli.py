@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import typer
 
-from vtg.errors import DataError
+from vtg.errors import DataError, UsageError
 
 
 def cli_commands() -> list:
@@ -59,7 +59,9 @@ def parse_command(
     for number, line in _lines(answers):
         try:
             results.append(grounding_of(json.loads(line), fmt, strict=strict))
-        except (ValueError, RecursionError, OverflowError, DataError, TypeError) as exc:  # RecursionError: "[" nested past the stack
+        # RecursionError: "[" nested past the stack; UsageError: this line lacks what its format
+        # needs (a duration for vtimellm): that line's error, the others are still read.
+        except (ValueError, RecursionError, OverflowError, DataError, UsageError, TypeError) as exc:
             problems.append(f"{answers} line {number}: {exc}")
     emit(results, "jsonl", output, inputs=[answers])
     if results and fmt in STRICT_FORMATS:
@@ -73,7 +75,7 @@ def parse_command(
 def reading_summary(results: list, fmt: str) -> str:
     """One line: answers read, and how many only the lenient reading understood."""
     lenient_only = sum(1 for r in results if r.meta.get("lenient_only"))
-    return (f"vtg parse: {len(results)} answers read; {lenient_only} understood only by the lenient "
+    return (f"vtg parse: {len(results)} answer{'s' * (len(results) != 1)} read; {lenient_only} understood only by the lenient "
             f"reading ({fmt}'s official script finds no interval in them)")
 
 
