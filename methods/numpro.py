@@ -55,8 +55,8 @@ class NumProConfig(VideoLLMConfig):
     #: released script puts the dataset's query in as given, "...see a man opens the door.?").
     strip_query: bool = False
 
-    line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {"fps", "max_frames", "frame_pixels", "input",
-                                                                                 "strip_query"}
+    line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {
+        "fps", "max_frames", "frame_pixels", "input", "strip_query"}
 
 
 def frame_spans(times: np.ndarray, duration: float | None) -> np.ndarray:

@@ -75,8 +75,9 @@ def parse_command(
 def reading_summary(results: list, fmt: str) -> str:
     """One line: answers read, and how many only the lenient reading understood."""
     lenient_only = sum(1 for r in results if r.meta.get("lenient_only"))
-    return (f"vtg parse: {len(results)} answer{'s' * (len(results) != 1)} read; {lenient_only} understood only by the lenient "
-            f"reading ({fmt}'s official script finds no interval in them)")
+    answers = f"{len(results)} answer{'s' * (len(results) != 1)}"
+    return (f"vtg parse: {answers} read; {lenient_only} understood only by the lenient reading "
+            f"({fmt}'s official script finds no interval in them)")
 
 
 def _lines(path: Path):
