@@ -187,3 +187,18 @@ def test_merge_cosine_is_an_option_that_stops_bright_frames_merging_first():
     assert select("merge", feats, budget=11, similarity="cosine").tolist() == merge_to_budget(feats, 11, "cosine").tolist()
     with pytest.raises(Exception, match="merge_similarity"):
         merge_to_budget(feats, 3, "l2")
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), -1.0])
+def test_select_refuses_a_threshold_that_is_not_a_finite_non_negative_number(threshold):
+    from vtg.errors import UsageError
+
+    with pytest.raises(UsageError, match="select_threshold"):
+        select("keyframes", np.eye(4), threshold=threshold)
+
+
+def test_diff_refuses_features_instead_of_pixels():
+    from vtg.errors import UsageError
+
+    with pytest.raises(UsageError, match="compares pixels"):
+        select("diff", np.eye(4))
