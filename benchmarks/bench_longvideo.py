@@ -174,11 +174,12 @@ def selection_counts(tmp: Path, model: str) -> None:
     fixed = load_method("numpro", model=model, device="cpu", fps=2.0).sample(path)
     print(f"frame selection on 60 s: 30 s still + 30 s changing every 2 s (candidates at 2 fps):")
     print(f"  fixed-rate 2 fps keeps {len(fixed.times)} frames ({np.sum(fixed.times < 30)} in the still half)")
-    for rule in ("keyframes", "diff", "merge"):
-        options = {"frame_budget": 20} if rule == "merge" else {}
+    for rule, options in (("keyframes", {}), ("diff", {}), ("merge", {"frame_budget": 20}),
+                          ("merge", {"frame_budget": 20, "merge_similarity": "cosine"})):
         sampled = load_method("numpro", model=model, device="cpu", select=rule, candidate_fps=2.0, **options).sample(path)
         exact = all(np.min(np.abs(true_times - t)) < 1e-6 for t in sampled.times)
-        print(f"  {rule:<9} keeps {len(sampled.times):3d} frames ({int(np.sum(sampled.times < 30))} in the still half); "
+        rule = rule + (" (cosine)" if options.get("merge_similarity") == "cosine" else "")
+        print(f"  {rule:<16} keeps {len(sampled.times):3d} frames ({int(np.sum(sampled.times < 30))} in the still half); "
               f"every timestamp a true presentation time: {exact}")
 
 

@@ -15,6 +15,7 @@ video's end for the last frame) rather than ``[t_x, t_y]``, so a one-frame answe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Sequence
 
@@ -35,6 +36,12 @@ QUESTION = ("During which frames can we see {query}? "
             "Answer in the format: 'From Frame x to Frame y'.")
 
 
+def numpro_question(query: str) -> str:
+    """The released script's text: the instruction and the question joined with no space
+    (``instruction + input_format.format(query)`` in ``eval/qwen2_vl_7b_mr.py``), the query as given."""
+    return INSTRUCTION + QUESTION.format(query=query)
+
+
 @dataclass(frozen=True)
 class NumProConfig(VideoLLMConfig):
     fps: Fps = 1.0
@@ -45,8 +52,12 @@ class NumProConfig(VideoLLMConfig):
     frame_pixels: FramePixels = 336 * 336
     #: "video" (one video input) or "images" (one image per frame).
     input: Annotated[str, Choice(("video", "images"))] = "video"
+    #: Drop a trailing ". " from the query before it goes into the question (a deviation: the
+    #: released script puts the dataset's query in as given, "...see a man opens the door.?").
+    strip_query: bool = False
 
-    line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {"fps", "max_frames", "frame_pixels", "input"}
+    line_options: ClassVar[frozenset[str]] = VideoLLMConfig.line_options | {
+        "fps", "max_frames", "frame_pixels", "input", "strip_query"}
 
 
 def frame_spans(times: np.ndarray, duration: float | None) -> np.ndarray:
@@ -75,8 +86,33 @@ def parse_answer(text: str, timestamps: Sequence[float], duration: float | None 
     moments = []
     for a, b in clamp(ranges, 0, times.size - 1):
         i, j = int(round(a)), int(round(b))
-        moments.append(Moment(times[i], max(ends[j], times[i])))
-    return moments
+        moments.append(within(times[i], max(ends[j], times[i]), duration))
+    return _unique(moments)
+
+
+def parse_one_per_second(text: str, duration: float) -> list[Moment]:
+    """:func:`parse_answer` with frame ``i`` shown at ``i`` s for ``ceil(duration)`` frames (the
+    paper's 1 fps), computed per answered range: work follows the answer, not the duration."""
+    if not isinstance(text, str):
+        return []
+    last = max(1, math.ceil(duration)) - 1
+    ranges = find_ranges(text) or [(f, f) for f in single_frames(text)]
+    moments = []
+    for a, b in clamp(ranges, 0, last):
+        i, j = int(round(a)), int(round(b))
+        moments.append(within(float(i), float(j + 1) if j < last else max(duration, float(j)), duration))
+    return _unique(moments)
+
+
+def within(start: float, end: float, duration: float | None) -> Moment:
+    """``[start, end]`` clamped to ``[0, duration]``: timestamps a file lists may run past it."""
+    if duration is not None:
+        start, end = min(start, duration), min(end, duration)
+    return Moment(start, max(start, end))
+
+
+def _unique(moments: list[Moment]) -> list[Moment]:
+    return list(dict.fromkeys(moments))
 
 
 class NumPro(VideoLLMMethod):
@@ -96,13 +132,16 @@ class NumPro(VideoLLMMethod):
         from vtg.overlays.numbers import number_frames
 
         frames = number_frames(llm.fit_frames(sampled.frames, self.config.frame_pixels))
-        question = INSTRUCTION + " " + QUESTION.format(query=query.rstrip(". "))
+        question = numpro_question(query.rstrip(". ") if self.config.strip_query else query)
         if self.config.input == "images":
             return [*(Image(f) for f in frames), question]
         return [Video(frames, sampled.times), question]
 
     def read_answer(self, answer: str, sampled: Sampled):
-        moments = parse_answer(answer, sampled.times, sampled.duration)
+        from vtg.methods.videollm.answers import parse_answer as read_format
+
+        moments = (read_format("numpro", answer, sampled.duration, sampled.times, strict=True) if self.strict()
+                   else parse_answer(answer, sampled.times, sampled.duration))
         scores = np.zeros(len(sampled.times))
         ends = frame_spans(sampled.times, sampled.duration)
         for m in moments:

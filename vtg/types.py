@@ -164,8 +164,10 @@ class Grounding:
             "duration": _clean_float(self.duration),
             "method": self.method,
             "pred_relevant_windows": [m.to_list() for m in self.moments],
+            # No curve (an answer read by `vtg parse`) writes none: zeros for every 2-s clip of a
+            # declared duration would make the output grow with a number, not with the result.
             "pred_saliency_scores": [_clean_float(s) for s in self.saliency.on_clips(self.duration)]
-            if self.duration > 0 else [],
+            if self.duration > 0 and len(self.saliency) else [],
             "saliency_times": [_clean_float(t) for t in self.saliency.times],
             "saliency_scores": [_clean_float(s) for s in self.saliency.scores],
             "meta": self.meta,

@@ -13,6 +13,13 @@ with these functions and writes vtg's JSONL, so ``vtg eval`` and ``vtg export`` 
   evaluation. Several events per answer are read in order.
 - ``numpro``, ``timemarker``, ``vtgllm``: vtg's own methods' parsers (NumPro needs the numbered
   frames' timestamps; without them frame ``i`` is taken to be shown at ``i`` seconds, 1 fps).
+
+``strict=True`` reads the answer as the model's own evaluation script does
+(:mod:`~vtg.methods.videollm.official`): the first interval only, not clamped to the video (the
+official IoU is computed on it as read). NumPro's script maps frame ``n`` to ``2n`` seconds (its
+0.5 fps); given the numbered frames' timestamps, frame ``n`` maps to ``timestamps[n]`` instead
+(the same thing at 0.5 fps), and a frame past the last one numbered reads as no interval.
+TimeMarker's authors publish no answer parser, so it has no strict reading.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import re
 from typing import Callable, Sequence
 
 from vtg.errors import UnknownNameError, UsageError
+from vtg.methods.videollm import official
 from vtg.types import Moment
 
 # Two-digit indices joined by "to" / "and" / a dash, as VTimeLLM writes them ("from 04 to 12").
@@ -42,27 +50,33 @@ def parse_vtimellm(text: str, duration: float) -> list[Moment]:
     """Moments from a VTimeLLM answer: each "NN to NN" pair of frame indices (of 100 uniformly
     sampled frames) becomes ``[NN / 100 * duration, NN / 100 * duration]``, ends swapped when
     reversed. ``duration`` is required: the indices mean nothing without it."""
-    if duration is None or not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
-        raise UsageError("VTimeLLM answers are fractions of the video: give its duration (seconds > 0)")
+    duration = _check_vtimellm_duration(duration)
     if not isinstance(text, str):
         return []
     out: list[Moment] = []
+    seen: set[tuple[int, int]] = set()
     for m in _VTIMELLM_PAIR.finditer(text.lower()):
         a, b = sorted((int(m.group(1)), int(m.group(2))))
-        moment = Moment(a / VTIMELLM_FRAMES * duration, b / VTIMELLM_FRAMES * duration)
-        if moment not in out:
-            out.append(moment)
+        if (a, b) not in seen:
+            seen.add((a, b))
+            out.append(Moment(a / VTIMELLM_FRAMES * duration, b / VTIMELLM_FRAMES * duration))
     return out
 
 
-def _numpro(text: str, duration: float | None, timestamps: Sequence[float] | None) -> list[Moment]:
-    from vtg.methods.numpro import parse_answer
+def _check_vtimellm_duration(duration: float | None) -> float:
+    if duration is None or not (isinstance(duration, (int, float)) and math.isfinite(duration) and duration > 0):
+        raise UsageError("VTimeLLM answers are fractions of the video: give its duration (seconds > 0)")
+    return float(duration)
 
-    if timestamps is None:
-        if duration is None:
-            raise UsageError("numpro answers name frame numbers: give the frames' timestamps or the duration")
-        timestamps = [float(i) for i in range(max(1, math.ceil(duration)))]  # NumPro's 1 fps
-    return parse_answer(text, timestamps, duration)
+
+def _numpro(text: str, duration: float | None, timestamps: Sequence[float] | None) -> list[Moment]:
+    from vtg.methods.numpro import parse_answer, parse_one_per_second
+
+    if timestamps is not None:
+        return parse_answer(text, timestamps, duration)
+    if duration is None:
+        raise UsageError("numpro answers name frame numbers: give the frames' timestamps or the duration")
+    return parse_one_per_second(text, duration)  # NumPro's 1 fps, never a list as long as the video
 
 
 def _timemarker(text: str, duration: float | None, _timestamps=None) -> list[Moment]:
@@ -87,10 +101,71 @@ FORMATS: dict[str, Callable[..., list[Moment]]] = {
 }
 
 
+def _first_moment(pair: tuple[float, float] | None) -> list[Moment]:
+    """The official first interval as a one-moment list; reversed, non-finite: none (scores 0)."""
+    if pair is None:
+        return []
+    a, b = pair
+    if not (math.isfinite(a) and math.isfinite(b)) or b < a:
+        return []
+    return [Moment(a, b)]
+
+
+def _strict_vtimellm(text: str, duration: float | None, _timestamps=None) -> list[Moment]:
+    duration = _check_vtimellm_duration(duration)
+    found = official.vtimellm_first(text)
+    # The official script's arithmetic, in its order: index / 100, then (here) times the duration.
+    return _first_moment(None if found is None else
+                         (found[0] / VTIMELLM_FRAMES * duration, found[1] / VTIMELLM_FRAMES * duration))
+
+
+def _strict_numpro(text: str, duration: float | None, timestamps: Sequence[float] | None) -> list[Moment]:
+    frames = official.numpro_first(text)
+    if frames is None:
+        return []
+    if timestamps is None:
+        try:
+            return _first_moment((float(frames[0] * 2), float(frames[1] * 2)))  # metrics_mr's "0.5 FPS"
+        except OverflowError:  # a frame number no float holds
+            return []
+    if max(frames) >= len(timestamps):
+        return []
+    return _first_moment((float(timestamps[frames[0]]), float(timestamps[frames[1]])))
+
+
+#: format name -> the official reading (text, duration, timestamps) -> at most one moment.
+STRICT_FORMATS: dict[str, Callable[..., list[Moment]]] = {
+    "timechat": lambda text, _duration=None, _timestamps=None: _first_moment(official.timechat_first(text)),
+    "vtgllm": lambda text, _duration=None, _timestamps=None: _first_moment(official.vtgllm_first(text)),
+    "vtimellm": _strict_vtimellm,
+    "numpro": _strict_numpro,
+}
+
+#: How ``-O parse=`` and ``vtg parse --strict`` may read an answer.
+READINGS = ("lenient", "strict")
+
+
+def check_reading(reading: str, fmt: str) -> str:
+    """``lenient`` or ``strict`` (the latter only where the authors published a parser)."""
+    key = str(reading).strip().lower()
+    if key not in READINGS:
+        raise UsageError(f"parse={reading!r}: choose lenient or strict")
+    if key == "strict" and fmt not in STRICT_FORMATS:
+        raise UsageError(f"{fmt} has no strict reading (its authors publish no answer parser); "
+                         f"strict exists for {', '.join(STRICT_FORMATS)}")
+    return key
+
+
 def parse_answer(fmt: str, text: str, duration: float | None = None,
-                 timestamps: Sequence[float] | None = None) -> list[Moment]:
-    """Moments from ``text`` written in answer format ``fmt`` (one of :data:`FORMATS`)."""
+                 timestamps: Sequence[float] | None = None, *, strict: bool = False) -> list[Moment]:
+    """Moments from ``text`` written in answer format ``fmt`` (one of :data:`FORMATS`); with
+    ``strict`` the official script's first interval (:data:`STRICT_FORMATS`)."""
     key = str(fmt).strip().lower()
     if key not in FORMATS:
         raise UnknownNameError("answer format", fmt, list(FORMATS))
+    if strict:
+        check_reading("strict", key)
+        if not isinstance(text, str):
+            return []
+        return STRICT_FORMATS[key](text, duration, timestamps)
     return FORMATS[key](text, duration, timestamps)

@@ -8,6 +8,11 @@ Each input line is one answer: ``{"qid", "video" or "vid", "query", "duration", 
 JSONL (one Grounding record a line, moments in the order the model listed them), so ``vtg eval``
 scores and ``vtg export`` cuts answers produced by models vtg does not run (TimeChat, VTimeLLM).
 A malformed line is reported with its number and skipped; the exit code is then non-zero.
+
+``--strict`` reads each answer as the model's own evaluation script does (first interval only,
+quirks included; :mod:`.official`); the default is vtg's lenient reading. Either way one line on
+stderr says how many answers only the lenient reading understood. Work and output follow the
+answers' size: a declared duration is a number, never a loop bound or an array length.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, Optional
 
 import typer
 
-from vtg.errors import DataError
+from vtg.errors import DataError, UsageError
 
 
 def cli_commands() -> list:
@@ -34,14 +39,18 @@ def parse_command(
     answers: Path = typer.Argument(..., help="JSONL of raw answers: qid, video or vid, query, duration, answer [, timestamps]."),
     answer_format: str = typer.Option(..., "--answer-format", "-a", help="timechat, vtimellm, numpro, timemarker or vtgllm."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the predictions JSONL here (default: stdout)."),
+    strict: bool = typer.Option(False, "--strict", help="Read answers as the model's own evaluation script does "
+                                "(timechat, vtgllm, vtimellm, numpro): first interval only, its quirks included."),
 ) -> None:
     """Turn raw Video-LLM answers into vtg predictions (for vtg eval / vtg export)."""
     from vtg.cli.options import emit
-    from .answers import FORMATS
+    from .answers import FORMATS, STRICT_FORMATS, check_reading
     from vtg.errors import UnknownNameError
 
-    if answer_format.strip().lower() not in FORMATS:
+    fmt = answer_format.strip().lower()
+    if fmt not in FORMATS:
         raise UnknownNameError("answer format", answer_format, list(FORMATS))
+    check_reading("strict" if strict else "lenient", fmt)
     if output is not None:
         from vtg.outputs import check_output
 
@@ -49,14 +58,26 @@ def parse_command(
     results, problems = [], []
     for number, line in _lines(answers):
         try:
-            results.append(grounding_of(json.loads(line), answer_format))
-        except (ValueError, RecursionError, DataError, TypeError) as exc:  # RecursionError: "[" nested past the stack
+            results.append(grounding_of(json.loads(line), fmt, strict=strict))
+        # RecursionError: "[" nested past the stack; UsageError: this line lacks what its format
+        # needs (a duration for vtimellm): that line's error, the others are still read.
+        except (ValueError, RecursionError, OverflowError, DataError, UsageError, TypeError) as exc:
             problems.append(f"{answers} line {number}: {exc}")
     emit(results, "jsonl", output, inputs=[answers])
+    if results and fmt in STRICT_FORMATS:
+        print(reading_summary(results, fmt), file=sys.stderr)
     for problem in problems:
         print(f"vtg: error: {problem}", file=sys.stderr)
     if problems:
         raise typer.Exit(1)
+
+
+def reading_summary(results: list, fmt: str) -> str:
+    """One line: answers read, and how many only the lenient reading understood."""
+    lenient_only = sum(1 for r in results if r.meta.get("lenient_only"))
+    answers = f"{len(results)} answer{'s' * (len(results) != 1)}"
+    return (f"vtg parse: {answers} read; {lenient_only} understood only by the lenient reading "
+            f"({fmt}'s official script finds no interval in them)")
 
 
 def _lines(path: Path):
@@ -67,9 +88,12 @@ def _lines(path: Path):
     return iter_lines(check_video_path(path, what="answers file"))
 
 
-def grounding_of(record: Any, answer_format: str):
-    """One answer record -> a Grounding (moments ranked in the order the model gave them)."""
-    from .answers import parse_answer
+def grounding_of(record: Any, answer_format: str, *, strict: bool = False):
+    """One answer record -> a Grounding (moments ranked in the order the model gave them).
+
+    Both readings run (each linear in the answer) so ``meta["lenient_only"]`` can say when only
+    the lenient one found an interval. No saliency is written: the answer gives none."""
+    from .answers import STRICT_FORMATS, parse_answer
     from vtg.types import Grounding, Moment, Saliency
 
     if not isinstance(record, dict):
@@ -80,19 +104,32 @@ def grounding_of(record: Any, answer_format: str):
     if not isinstance(query, str):
         raise DataError("field 'query' must be a string")
     duration = record.get("duration")
-    if duration is not None and not (isinstance(duration, (int, float)) and not isinstance(duration, bool)
-                                     and math.isfinite(duration) and duration > 0):
+    if duration is not None and not (_is_seconds(duration) and duration > 0):
         raise DataError("field 'duration' must be a positive number of seconds")
     video = record.get("video") or record.get("vid") or ""
     if not isinstance(video, str):
         raise DataError("field 'video'/'vid' must be a string")
     timestamps = record.get("timestamps")
-    if timestamps is not None and not (isinstance(timestamps, list)
-                                       and all(isinstance(t, (int, float)) and math.isfinite(t) for t in timestamps)):
+    if timestamps is not None and not (isinstance(timestamps, list) and all(_is_seconds(t) for t in timestamps)):
         raise DataError("field 'timestamps' must be a list of seconds")
-    found = parse_answer(answer_format, answer, duration, timestamps)
-    moments = tuple(Moment(m.start, m.end, 1.0 / (i + 1)) for i, m in enumerate(found))
+    fmt = answer_format.strip().lower()
+    lenient = parse_answer(fmt, answer, duration, timestamps)
+    official = parse_answer(fmt, answer, duration, timestamps, strict=True) if fmt in STRICT_FORMATS else None
+    found = official if strict else lenient
+    moments = tuple(Moment(m.start, m.end, 1.0 / (i + 1)) for i, m in enumerate(found or ()))
+    meta: dict[str, Any] = {"answer": answer, "status": "ok" if moments else "no moment found",
+                            "reading": "strict" if strict else "lenient"}
+    if official is not None:
+        meta["lenient_only"] = bool(lenient) and not official
     return Grounding(query=query, video=video, duration=float(duration or 0.0), moments=moments,
-                     saliency=Saliency.empty(), method=answer_format.strip().lower(),
-                     meta={"answer": answer, "status": "ok" if moments else "no moment found"},
-                     qid=record.get("qid"))
+                     saliency=Saliency.empty(), method=fmt, meta=meta, qid=record.get("qid"))
+
+
+def _is_seconds(value: Any) -> bool:
+    """A finite JSON number (not a bool); an integer too large for a float is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False

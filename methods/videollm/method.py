@@ -38,8 +38,9 @@ class VideoLLMConfig:
     #: and ``merge`` (MovieChat's consolidation) choose among candidates taken at ``candidate_fps``,
     #: within the method's frame limit.
     select: Annotated[str, Choice(RULES)] = "uniform"
-    #: Cosine distance (keyframes, up to 2) or mean pixel difference on a 0-1 scale (diff).
-    select_threshold: Annotated[float, Range(0, 2)] | None = None
+    #: Cosine distance (keyframes, up to 2) or VideoLLaMA3's mean difference of CLIP-normalised
+    #: pixels x255 (diff; default 0.1, at most 255 / min CLIP std ~ 980).
+    select_threshold: Annotated[float, Range(0, 1000)] | None = None
     candidate_fps: Fps = 2.0
     #: Features the selection compares: None = 32x32 pixel thumbnails; an encoder spec (e.g.
     #: ViT-B-32/openai, as ShareGPT4Video's CLIP features) = image features from the feature cache.
@@ -47,11 +48,17 @@ class VideoLLMConfig:
     #: Upper bound on frames shown, on top of the method's own limit (coarse-to-fine sets it per
     #: window). None: the method's limit alone.
     frame_budget: FrameCount | None = None
+    #: ``merge``'s comparison: MovieChat's dot product (default) or ``cosine`` (a deviation).
+    merge_similarity: Annotated[str, Choice(("dot", "cosine"))] = "dot"
+    #: How the answer is read: ``lenient`` (vtg's reading, many phrasings) or ``strict`` (the
+    #: authors' evaluation script, quirks included: :mod:`~vtg.methods.videollm.official`).
+    parse: Annotated[str, Choice(("lenient", "strict"))] = "lenient"
 
     #: What a line of a batch file may set: frame selection, not ``model`` (names files or
     #: downloads), ``select_encoder`` (the same), ``device``/``dtype`` (hardware) or
     #: ``max_new_tokens`` (bounds generation time). Subclasses add their own sampling options.
-    line_options: ClassVar[frozenset[str]] = frozenset({"select", "select_threshold", "candidate_fps", "frame_budget"})
+    line_options: ClassVar[frozenset[str]] = frozenset({"select", "select_threshold", "candidate_fps", "frame_budget",
+                                                        "parse", "merge_similarity"})
 
 
 def saliency_inside(times: np.ndarray, moments: Sequence[Moment]) -> np.ndarray:
@@ -89,6 +96,13 @@ class VideoLLMMethod(Method):
     def read_answer(self, answer: str, sampled: Sampled) -> tuple[list[Moment], np.ndarray]:
         """Moments in seconds and the saliency scores over ``sampled.times``."""
         raise NotImplementedError
+
+    def strict(self) -> bool:
+        """Whether ``-O parse=strict`` asks for the authors' reading (checked: lenient|strict, and
+        only for methods whose authors publish a parser)."""
+        from vtg.methods.videollm.answers import check_reading
+
+        return check_reading(self.config.parse, self.name) == "strict"
 
     # -- shared path ------------------------------------------------------------------------
     def sample(self, video: str | Path) -> Sampled:
@@ -128,7 +142,8 @@ class VideoLLMMethod(Method):
             raise UsageError(f"candidate_fps must be positive, got {cfg.candidate_fps!r}")
         times, signatures = candidate_signatures(video, info, start, end, cfg.candidate_fps,
                                                  cfg.select_encoder, cfg.device)
-        kept = select(cfg.select, signatures, threshold=cfg.select_threshold, budget=budget)
+        kept = select(cfg.select, signatures, threshold=cfg.select_threshold, budget=budget,
+                      candidate_fps=cfg.candidate_fps, similarity=cfg.merge_similarity)
         sampled = frames_at(video, times[kept], info.duration)
         return Sampled(sampled.frames, sampled.times, sampled.duration,
                        {"selection": cfg.select, "candidates": int(len(times)), "kept": int(len(sampled.times))})
@@ -145,12 +160,14 @@ class VideoLLMMethod(Method):
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         query = Query.of(query)
         self.check_query(query)
+        self.strict()  # a bad -O parse= fails before any frame is decoded
         return self.ground_frames(self.sample(video), query.text, video=video)
 
     def ground_frames(self, sampled: Sampled, query: str, *, video: str | Path = "") -> Grounding:
         """Ground ``query`` in already sampled frames (the part of :meth:`ground` after decoding)."""
         if len(sampled.times) == 0:
             raise VideoError(f"no frames could be sampled from {video or 'the video'}")
+        self.strict()  # before the model loads
         llm = self.runner()
         parts = self.build_prompt(sampled, query, llm)
         answer = llm.generate(parts, max_new_tokens=self.config.max_new_tokens)

@@ -5,7 +5,8 @@ tokens or ``0002.5``-style digits). Models phrase the same answer many ways: "Fr
 Frame 7", "frames 3-7", "between 2.5s and 10s", "00:01:05 - 00:01:12", several intervals in one
 sentence, the ends reversed, "[2.5, 10.0]", "start time: 2.5, end time: 10", "1 minute 5 seconds".
 The parser pairs two consecutive numbers when only a range connector (``-``, ``to``, ``and``,
-``until``, ``through``, ``~``) and unit words lie between them, or a comma inside brackets; failing
+``until``, ``through``, ``~``) and unit words lie between them (a number may end in a bare dot,
+"12. - 30. seconds", as TimeChat writes it at times), or a comma inside brackets; failing
 that it looks for "start ... end ..." wording. It never raises on odd text: an answer without an
 interval gives an empty list.
 """
@@ -29,7 +30,7 @@ _NUMBER = re.compile(r"(?<![\d.:])(?:(\d{1,3}):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))
 # repeated); the old forms took minutes on a few hundred characters.
 _UNIT = r"(?:s|secs?|seconds?|frames?|th)"
 _SEPARATOR = re.compile(
-    r"^\s*(?:" + _UNIT + r"\s*)?(?:\)\s*)?(?:,\s*)?(?:-+>?|~|→|to|and|until|till|through|thru)\s*"
+    r"^\.?\s*(?:" + _UNIT + r"\s*)?(?:\)\s*)?(?:,\s*)?(?:-+>?|~|→|to|and|until|till|through|thru)\s*"
     r"(?:the\s+)?(?:(?:frames?|seconds?|sec|at|timestamp|no\.?|#)\s*)*$"
 )
 _MAX_SEPARATOR = 80  # characters between two numbers that can still be "a to b"
@@ -78,6 +79,7 @@ def find_ranges(text: str) -> list[tuple[float, float]]:
 def _ranges(text: str) -> list[tuple[float, float]]:
     spans = number_spans(text)
     out: list[tuple[float, float]] = []
+    seen: set[tuple[float, float]] = set()  # a set, not `in out`: 200k intervals stay linear
     i = 0
     while i + 1 < len(spans):
         (start_a, end_a, a), (start_b, end_b, b) = spans[i], spans[i + 1]
@@ -86,7 +88,8 @@ def _ranges(text: str) -> list[tuple[float, float]]:
                      and text[end_b:end_b + 64].lstrip()[:1] in ("]", ")"))
         if (len(between) <= _MAX_SEPARATOR and _SEPARATOR.match(between)) or bracketed:
             pair = (min(a, b), max(a, b))
-            if pair not in out:
+            if pair not in seen:
+                seen.add(pair)
                 out.append(pair)
             i += 2
         else:
@@ -115,12 +118,14 @@ def single_frames(text: str) -> list[int]:
 
 def clamp(pairs: list[tuple[float, float]], low: float, high: float | None) -> list[tuple[float, float]]:
     """Clamp both ends of every pair into ``[low, high]`` (``high`` None: no upper bound)."""
-    out = []
+    out: list[tuple[float, float]] = []
+    seen: set[tuple[float, float]] = set()
     for a, b in pairs:
         a, b = max(low, a), max(low, b)
         if high is not None:
             a, b = min(high, a), min(high, b)
-        if (a, b) not in out:
+        if (a, b) not in seen:
+            seen.add((a, b))
             out.append((a, b))
     return out
 

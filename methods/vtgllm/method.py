@@ -81,5 +81,10 @@ class VTGLLM(VideoLLMMethod):
         return [Video(frames, sampled.times), text]
 
     def read_answer(self, answer: str, sampled: Sampled):
-        moments = parse_answer(answer, sampled.duration or None)
+        if self.strict():
+            from vtg.methods.videollm.answers import parse_answer as read_format
+
+            moments = read_format("vtgllm", answer, strict=True)
+        else:
+            moments = parse_answer(answer, sampled.duration or None)
         return moments, saliency_inside(sampled.times, moments)
