@@ -186,11 +186,11 @@ def open_clip_tag_weights(arch: str, tag: str, *, offline: bool | None = None) -
                                    f"pass a local file as open_clip:{arch}@/path/to/weights")
     from vtg.encoders import hub
 
-    _, sizes = hub.repo_files(repo)
-    name = next((n for n in names if n in sizes), None)
+    listing = hub.repo_files(repo)
+    name = next((n for n in names if n in listing.files), None)
     if name is None:
         raise WeightsNotFoundError(f"{repo!r} on {hub.endpoint()} has none of {', '.join(names)}")
-    folder = hub.download(repo, [name], cache_dir=hf_cache_dir(), sizes=sizes)
+    folder = hub.download(repo, [name], cache_dir=hf_cache_dir(), listing=listing)
     return str(Path(folder) / name), cfg
 
 
