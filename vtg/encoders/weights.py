@@ -149,6 +149,10 @@ def load_hf_parts(parsed, model_cls, dtype, device: str):
     weight_file = require_hf_model(parsed.source, parsed.is_local)
     from transformers import AutoImageProcessor, AutoTokenizer
 
+    from vtg.modelsize import check_transformers_model
+
+    check_transformers_model(os.path.dirname(weight_file), model_cls, dtype, what=parsed.canonical)
+
     common = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
     quiet_transformers()
     try:
