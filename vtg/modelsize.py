@@ -148,10 +148,10 @@ def check_module(build: Callable[[], Any], dtype: Any, what: str, weight_files: 
     limit = max_model_bytes()
     if est.bytes > limit:
         on_disk = sum(_tensor_bytes(t) for h in headers.values() for t in h.values())
-        extra = f"; its weight files hold {on_disk / GB:,.1f} GB" if headers else ""
+        extra = f" (its weight files hold {on_disk / GB:,.1f} GB)" if headers else ""
         raise ModelTooLargeError(
             f"{what}: its config builds {est.params / 1e9:,.2f} B parameters, {est.bytes / GB:,.1f} GB in "
-            f"{str(dtype).replace('torch.', '')}{extra}, over the limit of {limit / GB:,.1f} GB ({_ceiling_source()}); "
+            f"{str(dtype).replace('torch.', '')}{extra}: over the limit of {limit / GB:,.1f} GB ({_ceiling_source()}); "
             "raise it with vtg --max-model-gb N (or VTG_MAX_MODEL_GB) if this machine can hold it")
     for path, header in headers.items():
         _check_shapes(est.shapes, header, path, what, prefixes)
@@ -185,8 +185,9 @@ def _load_config(folder: Path, model_cls: Any, what: str):
     config_cls = getattr(model_cls, "config_class", None) or AutoConfig
     try:
         return config_cls.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"cannot read the config of {what}: {str(exc).splitlines()[0][:300]}") from None
+    except Exception as exc:  # a config.json is untrusted: transformers' validators raise their own types
+        text = str(exc).strip().replace("\n", " ")
+        raise CheckpointError(f"cannot read the config of {what}: {type(exc).__name__}: {text[:300]}") from None
 
 
 def _local_folder(source: str | Path) -> Path:
