@@ -23,10 +23,12 @@ bf16 is 16.6 GB, BLIP-2 ViT-g ITM 4.6 GB in fp32) and one that cannot fit is ref
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -67,14 +69,16 @@ def set_max_model_gb(value: float | None) -> None:
     _override["gb"] = value
 
 
+@functools.lru_cache(maxsize=1)
 def machine_bytes() -> int:
-    """Physical RAM plus the largest GPU's memory (CUDA only asked when torch is already loaded)."""
+    """Physical RAM plus the largest GPU's memory (CUDA only asked when torch is already loaded);
+    asked once per process."""
     try:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         ram = 16 * GB
     gpu = 0
-    torch = __import__("sys").modules.get("torch")
+    torch = sys.modules.get("torch")
     if torch is not None:
         with contextlib.suppress(Exception):
             if torch.cuda.is_available():

@@ -167,7 +167,13 @@ def _text_config(source: str, model_cls, common: dict):
         return None
     from transformers import CLIPConfig
 
-    full = CLIPConfig.from_pretrained(source, **common)
+    from vtg.errors import CheckpointError
+
+    try:
+        full = CLIPConfig.from_pretrained(source, **common)
+    except Exception as exc:  # an untrusted config.json: transformers' validators raise their own types
+        raise CheckpointError(f"cannot read the config of {source}: {type(exc).__name__}: "
+                              f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from None
     text = full.text_config
     text.projection_dim = full.projection_dim
     return text
