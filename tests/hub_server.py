@@ -14,7 +14,7 @@ against the installed client's ``hf_api.model_info``, ``file_download.get_hf_fil
 
 Repos are folders (e.g. written by ``save_pretrained``); every request is logged so tests count
 what was fetched. A hostile hub for attack tests: ``listing_hook(repo, info) -> dict | bytes``
-rewrites (or replaces with raw bytes) the file list, and ``cdn_hook(handler, data)`` answers a
+rewrites (or replaces with raw bytes) the file list (or returns ``f(handler)`` to answer itself), and ``cdn_hook(handler, data)`` answers a
 CDN download itself (endless, stalled, lying bodies). Both servers bind 127.0.0.1 on free ports, answer bounded requests, and stop
 when the context exits.
 """
@@ -130,6 +130,8 @@ class LocalHub:
                     info = hub._model_info(repo)
                     if hub.listing_hook is not None:
                         info = hub.listing_hook(repo, info)
+                        if callable(info):  # the hook answers the request itself
+                            return info(self)
                     body = info if isinstance(info, bytes) else json.dumps(info).encode()
                     return self._send(200, {"Content-Type": "application/json"}, body, head)
                 found = hub._split_resolve(path)

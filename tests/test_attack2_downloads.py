@@ -233,6 +233,46 @@ def test_garbage_json_file_list(online, hub, tmp_path, capsys, body):
     assert REPO in line and ("HF_ENDPOINT" in line or "commit" in line or "without a file name" in line)
 
 
+def test_file_list_that_drips_ends_at_its_deadline(online, hub, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "0.5")  # each read; the whole list gets 3 times it
+    dripped = []
+
+    def drip(handler):
+        handler.send_response(200)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        try:
+            while not hub.stop.wait(0.05) and len(dripped) < 10_000:
+                handler.wfile.write(b" ")
+                dripped.append(1)
+        except OSError:
+            pass
+
+    hub.listing_hook = lambda repo, info: drip
+    line = download_fails(tmp_path, online, capsys)
+    assert "file list of vtg-test/tiny-clip took longer than its deadline" in line
+    assert 0 < len(dripped) < 10_000 and hub.downloaded() == []
+
+
+def test_a_new_commit_links_unchanged_blobs_instead_of_refetching(online, hub, capsys, clip_dir):
+    assert main(["models", "download", REPO]) == 0
+    first = len(hub.downloaded())
+
+    def new_commit(repo, info):
+        info["sha"] = "b" * 40
+        return info
+
+    hub.listing_hook = new_commit
+    from vtg.encoders import hub as vtg_hub
+
+    assert vtg_hub.download(REPO, cache_dir=online).endswith("b" * 40)
+    assert len(hub.downloaded()) == first  # same checksums: linked, no body fetched again
+    snapshot = online / "models--vtg-test--tiny-clip" / "snapshots" / ("b" * 40)
+    assert (snapshot / WEIGHTS).read_bytes() == (clip_dir / WEIGHTS).read_bytes()
+    assert (online / "models--vtg-test--tiny-clip" / "refs" / "main").read_text() == "b" * 40
+
+
 def test_declared_size_of_a_petabyte_is_refused(online, hub, tmp_path, capsys):
     def petabyte(repo, info):
         for s in info["siblings"]:

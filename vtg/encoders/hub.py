@@ -95,10 +95,10 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
     missing = [n for n in names if n not in listing.files]
     if missing or not names:
         raise WeightsNotFoundError(f"{repo_id!r} on {endpoint()} has no {', '.join(missing) or 'model files'}")
-    todo = [listing.files[n] for n in names if not _cached(repo_id, n, cache_dir)]
     folder = transfer.storage_folder(cache_dir, repo_id) / "snapshots" / listing.commit
-    if not todo:
-        return str(_snapshot_root(Path(_cached_path(repo_id, names[0], cache_dir)), names[0]))
+    todo = [listing.files[n] for n in names if not (folder / n).is_file()]  # of this commit: a new one links
+    if not todo:                                                                # unchanged blobs, not refetched
+        return str(folder)
     total = check_download(repo_id, todo, _free_bytes(cache_dir))
     deadline = transfer.Deadline(deadline_seconds(total), f"{repo_id} ({human_size(total)})",
                                  "set VTG_DOWNLOAD_DEADLINE (seconds) to allow longer")
@@ -132,30 +132,12 @@ def _free_bytes(cache_dir: str | Path) -> int | None:
         return None
 
 
-def _cached_path(repo_id: str, name: str, cache_dir) -> str | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(repo_id, name, cache_dir=str(cache_dir))
-    return found if isinstance(found, str) else None
-
-
-def _cached(repo_id: str, name: str, cache_dir) -> bool:
-    return _cached_path(repo_id, name, cache_dir) is not None
-
-
 def human_size(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"  # pragma: no cover
-
-
-def _snapshot_root(path: Path, name: str) -> Path:
-    """The snapshot folder holding ``path`` (``name`` may contain subfolders)."""
-    for _ in Path(name).parts:
-        path = path.parent
-    return path
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from vtg.encoders.transfer import DownloadRefusedError, RemoteFile
+from vtg.encoders.transfer import Deadline, DownloadRefusedError, RemoteFile
 from vtg.envvars import positive_number
 from vtg.errors import UsageError, WeightsNotFoundError
 
@@ -92,15 +92,18 @@ def fetch_listing(repo_id: str, endpoint: str, timeout: float) -> Listing:
     url = f"{endpoint}/api/models/{repo_id}/revision/main"
     with get_session().stream("GET", url, params={"blobs": "true"}, headers=build_hf_headers(),
                               timeout=httpx2.Timeout(timeout), follow_redirects=True) as response:
-        body = _bounded_body(response, repo_id)
+        body = _bounded_body(response, repo_id, Deadline(3 * timeout, f"the file list of {repo_id}",
+                                                         "raise HF_HUB_ETAG_TIMEOUT (the deadline is 3 times it)"))
         if response.status_code >= 400:
             raise listing_http_error(repo_id, endpoint, response.status_code, response.headers, body)
     return parse_listing(repo_id, body)
 
 
-def _bounded_body(response, repo_id: str) -> bytes:
+def _bounded_body(response, repo_id: str, deadline: Deadline) -> bytes:
+    """The body, up to :data:`MAX_LISTING_BYTES` and within ``deadline`` (a drip feed ends too)."""
     chunks, size = [], 0
     for chunk in response.iter_raw():
+        deadline.left()
         size += len(chunk)
         if size > MAX_LISTING_BYTES:
             raise DownloadRefusedError(f"the hub's file list for {repo_id} is over {MAX_LISTING_BYTES >> 20} MiB; "
