@@ -273,6 +273,30 @@ def test_a_new_commit_links_unchanged_blobs_instead_of_refetching(online, hub, c
     assert (online / "models--vtg-test--tiny-clip" / "refs" / "main").read_text() == "b" * 40
 
 
+def test_two_downloads_of_one_model_at_once_both_get_the_verified_file(online, hub, clip_dir):
+    from vtg.encoders import hub as vtg_hub
+
+    def slow_but_whole(handler, data):  # a little at a time, so the two transfers overlap
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        for i in range(0, len(data), 4096):
+            handler.wfile.write(data[i:i + 4096])
+            hub.stop.wait(0.002)
+
+    hub.cdn_hook = slow_but_whole
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(vtg_hub.download(REPO, cache_dir=online)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 2 and results[0] == results[1]
+    assert (Path(results[0]) / WEIGHTS).read_bytes() == (clip_dir / WEIGHTS).read_bytes()
+    assert list(online.rglob("*.incomplete")) == []
+
+
 def test_declared_size_of_a_petabyte_is_refused(online, hub, tmp_path, capsys):
     def petabyte(repo, info):
         for s in info["siblings"]:

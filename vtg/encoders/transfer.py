@@ -14,7 +14,7 @@ byte is counted as it arrives:
 * a stalled read ends after ``HF_HUB_DOWNLOAD_TIMEOUT`` seconds (default 10) and is resumed with
   a Range request at most :data:`RETRIES` times; the whole download has one deadline
   (:class:`Deadline`) checked after every chunk, so a drip feed ends too;
-* the body goes to ``blobs/<id>.incomplete`` inside the cache and is removed on any failure;
+* the body goes to ``blobs/<id>.<pid>.<thread>.incomplete`` inside the cache and is removed on any failure;
   only a complete, verified blob is renamed into place and linked from the snapshot, in the
   layout huggingface_hub itself writes (``blobs/``, ``snapshots/<commit>/``, ``refs/main``), so
   transformers, open_clip and ``hf cache`` read it unchanged.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,8 @@ def fetch_into_cache(repo_id: str, commit: str, remote: RemoteFile, cache_dir: s
     pointer = storage / "snapshots" / commit / remote.name
     if not (blob.is_file() and blob.stat().st_size == remote.size):
         blob.parent.mkdir(parents=True, exist_ok=True)
-        partial = blob.with_name(blob.name + ".incomplete")
+        # one partial file per writer: two processes fetching the same model never share one
+        partial = blob.with_name(f"{blob.name}.{os.getpid()}.{threading.get_ident()}.incomplete")
         try:
             _stream(repo_id, commit, remote, partial, endpoint=endpoint, deadline=deadline, progress=progress)
             os.replace(partial, blob)
@@ -103,7 +105,9 @@ def fetch_into_cache(repo_id: str, commit: str, remote: RemoteFile, cache_dir: s
     refs = storage / "refs" / "main"
     refs.parent.mkdir(parents=True, exist_ok=True)
     if not refs.is_file() or refs.read_text().strip() != commit:
-        refs.write_text(commit)
+        from vtg.fileio import atomic_write_text
+
+        atomic_write_text(refs, commit)  # readers never see it half written
     return pointer
 
 
@@ -196,14 +200,19 @@ def _check_answer(response, remote: RemoteFile, start: int) -> None:
 
 
 def _link(blob: Path, pointer: Path) -> None:
-    """``snapshots/<commit>/<name>`` -> ``../../blobs/<id>`` (relative, as huggingface_hub links);
-    a copy where the file system has no symlinks."""
+    """``snapshots/<commit>/<name>`` -> ``../../blobs/<id>`` (relative, as huggingface_hub links),
+    made beside it and renamed over it (two writers never see a half-made link); a copy where the
+    file system has no symlinks."""
     pointer.parent.mkdir(parents=True, exist_ok=True)
-    if pointer.is_symlink() or pointer.exists():
-        pointer.unlink()
+    temporary = pointer.with_name(f"{pointer.name}.{os.getpid()}.{threading.get_ident()}.link")
     try:
-        os.symlink(os.path.relpath(blob, pointer.parent), pointer)
-    except OSError:
-        import shutil
+        try:
+            os.symlink(os.path.relpath(blob, pointer.parent), temporary)
+        except OSError:
+            import shutil
 
-        shutil.copyfile(blob, pointer)
+            shutil.copyfile(blob, temporary)
+        os.replace(temporary, pointer)
+    finally:
+        if temporary.is_symlink() or temporary.exists():
+            temporary.unlink()
