@@ -297,6 +297,26 @@ def test_two_downloads_of_one_model_at_once_both_get_the_verified_file(online, h
     assert list(online.rglob("*.incomplete")) == []
 
 
+def test_partial_files_of_killed_downloads_are_swept_and_others_left(online, hub, clip_dir):
+    import subprocess
+    import sys
+
+    from vtg.encoders import hub as vtg_hub
+    from vtg.encoders.listing import fetch_listing
+
+    blob_id = fetch_listing(REPO, hub.url, 10).files[WEIGHTS].blob_id
+    blobs = online / "models--vtg-test--tiny-clip" / "blobs"
+    blobs.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    orphan = blobs / f"{blob_id}.{dead}.1.incomplete"
+    theirs = blobs / f"{blob_id}.incomplete"  # huggingface_hub's own resumable partial: not vtg's to remove
+    orphan.write_bytes(b"half")
+    theirs.write_bytes(b"half")
+    vtg_hub.download(REPO, cache_dir=online)
+    assert not orphan.exists() and theirs.read_bytes() == b"half"
+
+
 def test_declared_size_of_a_petabyte_is_refused(online, hub, tmp_path, capsys):
     def petabyte(repo, info):
         for s in info["siblings"]:

@@ -92,6 +92,7 @@ def fetch_into_cache(repo_id: str, commit: str, remote: RemoteFile, cache_dir: s
     pointer = storage / "snapshots" / commit / remote.name
     if not (blob.is_file() and blob.stat().st_size == remote.size):
         blob.parent.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(blob)
         # one partial file per writer: two processes fetching the same model never share one
         partial = blob.with_name(f"{blob.name}.{os.getpid()}.{threading.get_ident()}.incomplete")
         try:
@@ -197,6 +198,25 @@ def _check_answer(response, remote: RemoteFile, start: int) -> None:
         if not length.strip().isdigit() or int(length) != remote.size - start:
             raise DownloadRefusedError(f"{remote.name}: the server announces {length.strip()[:30]} bytes where the hub "
                                        f"declared {remote.size - start:,}; refused before reading")
+
+
+def _remove_orphans(blob: Path) -> None:
+    """Partial files of ``blob`` left by vtg processes that no longer run (SIGKILL, power loss):
+    only vtg's own ``<id>.<pid>.<thread>.incomplete`` names, never huggingface_hub's."""
+    for partial in blob.parent.glob(f"{blob.name}.*.*.incomplete"):
+        pid = partial.name[len(blob.name) + 1:].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _link(blob: Path, pointer: Path) -> None:
