@@ -13,7 +13,9 @@ against the installed client's ``hf_api.model_info``, ``file_download.get_hf_fil
   ``X-Error-Code: EntryNotFound``.
 
 Repos are folders (e.g. written by ``save_pretrained``); every request is logged so tests count
-what was fetched. Both servers bind 127.0.0.1 on free ports, answer bounded requests, and stop
+what was fetched. A hostile hub for attack tests: ``listing_hook(repo, info) -> dict | bytes``
+rewrites (or replaces with raw bytes) the file list (or returns ``f(handler)`` to answer itself), and ``cdn_hook(handler, data)`` answers a
+CDN download itself (endless, stalled, lying bodies). Both servers bind 127.0.0.1 on free ports, answer bounded requests, and stop
 when the context exits.
 """
 
@@ -51,6 +53,8 @@ class LocalHub:
     def __init__(self, repos: dict[str, str | Path]):
         self.repos = {repo: Path(folder) for repo, folder in repos.items()}
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
+        self.listing_hook = None  # (repo, info dict) -> dict or raw bytes answered instead
+        self.cdn_hook = None  # (handler, file bytes) -> None: answers a CDN GET itself
         self._files: dict[str, dict[str, dict]] = {repo: self._index(folder) for repo, folder in self.repos.items()}
         self._sha = {repo: hashlib.sha1(repo.encode()).hexdigest() for repo in self.repos}
         self._hub = ThreadingHTTPServer(("127.0.0.1", 0), self._hub_handler())
@@ -123,7 +127,12 @@ class LocalHub:
                     repo = "/".join(path[len("/api/models/"):].split("/")[:2])
                     if repo not in hub.repos:
                         return self._send(404, {"X-Error-Code": "RepoNotFound"}, b'{"error":"Repository not found"}')
-                    body = json.dumps(hub._model_info(repo)).encode()
+                    info = hub._model_info(repo)
+                    if hub.listing_hook is not None:
+                        info = hub.listing_hook(repo, info)
+                        if callable(info):  # the hook answers the request itself
+                            return info(self)
+                    body = info if isinstance(info, bytes) else json.dumps(info).encode()
                     return self._send(200, {"Content-Type": "application/json"}, body, head)
                 found = hub._split_resolve(path)
                 if found is None or found[0] not in hub.repos:
@@ -156,6 +165,8 @@ class LocalHub:
                 if f is None or f["sha256"] != parts[2]:
                     return self._send(404, {}, b"no such blob")
                 data = f["path"].read_bytes()
+                if hub.cdn_hook is not None:
+                    return hub.cdn_hook(self, data)
                 start = _range_start(self.headers.get("Range"))
                 if start:
                     return self._send(206, {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"},

@@ -66,6 +66,9 @@ class ModelConfig:
             raise CheckpointError(f"hidden_dim {self.hidden_dim} is not divisible by nheads {self.nheads}")
         if not 1 <= self.n_input_proj <= 3:
             raise CheckpointError(f"n_input_proj must be 1, 2 or 3, got {self.n_input_proj}")
+        from vtg.modelsize import check_config_counts
+
+        check_config_counts({"enc_layers": self.enc_layers}, "UniVTG config.json")  # before any build, even a shape-only one
         if self.parameter_estimate() > MAX_PARAMETERS:
             raise CheckpointError(f"config.json describes a network of ~{self.parameter_estimate() / 1e9:.0f} billion "
                                   f"parameters (UniVTG has 41 million); refusing to allocate it")

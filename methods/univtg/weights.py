@@ -60,6 +60,11 @@ def load_model(model_dir: str | Path, device: str = "cpu", filename: str = WEIGH
 
     path = resolve_model_dir(model_dir)
     cfg = ModelConfig.load(path / CONFIG_FILE)
+    import torch
+
+    from vtg.modelsize import check_module
+
+    check_module(lambda: UniVTGModel(cfg), torch.float32, f"UniVTG model {path}", [path / filename])
     try:
         net = UniVTGModel(cfg)
     except (TypeError, ValueError, RuntimeError) as exc:  # a config.json the network cannot be built from

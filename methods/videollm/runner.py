@@ -111,6 +111,10 @@ class VideoLLM:
             from vtg.encoders.weights import quiet_transformers
         except ImportError as exc:  # pragma: no cover - transformers is a core dependency
             raise ModelError(f"transformers cannot load Video-LLMs here: {exc}") from exc
+        from vtg.modelsize import check_transformers_model
+
+        check_transformers_model(self.model_id, AutoModelForImageTextToText, self.torch_dtype,
+                                 what=f"Video-LLM {self.model_id}")
         try:
             quiet_transformers()
             processor = AutoProcessor.from_pretrained(self.model_id, local_files_only=True)

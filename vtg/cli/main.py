@@ -73,6 +73,12 @@ def _root(
         None, "--precision", metavar="NAME",
         help="Encoder precision: fp32 (CPU default), fp16 (CUDA default) or bf16 (much faster on CPUs "
              "with bf16 units, e.g. avx512_bf16 or AMX); or $VTG_PRECISION."),
+    max_model_gb: Optional[float] = typer.Option(
+        None, "--max-model-gb", metavar="GB", help="Refuse models whose config needs more memory (default: this "
+        "machine's RAM plus GPU memory, or $VTG_MAX_MODEL_GB)."),
+    max_download_gb: Optional[float] = typer.Option(
+        None, "--max-download-gb", metavar="GB", help="Refuse downloading a model larger than this (default 200, or "
+        "$VTG_MAX_DOWNLOAD_GB)."),
 ) -> None:
     from vtg.device import encoder_precision, set_precision
     from vtg.envvars import check_environment
@@ -80,6 +86,11 @@ def _root(
     from vtg.video.limits import set_limits
 
     set_limits(frame_limit, pixel_limit)  # every run sets them afresh (in-process callers run many)
+    from vtg.encoders.listing import set_max_download_gb
+    from vtg.modelsize import set_max_model_gb
+
+    set_max_model_gb(max_model_gb)
+    set_max_download_gb(max_download_gb)
     set_decoder(decoder)
     indexing_decoder()  # a bad $VTG_DECODER fails here, before any model loads
     set_precision(precision)

@@ -10,6 +10,8 @@ an attention mask, as in big_vision, where SigLIP was trained. Weights load with
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from vtg.encoders.base import Encoder, _as_texts, l2_normalize, pooled
@@ -133,6 +135,7 @@ def load_text_parts(parsed: EncoderSpec, model_cls, dtype, device: str):
 
     from vtg.encoders import weights
     from vtg.errors import CheckpointError
+    from vtg.modelsize import check_transformers_model
 
     weight_file = weights.require_hf_model(parsed.source, parsed.is_local)
     common = dict(local_files_only=True, cache_dir=str(weights.hf_cache_dir()))
@@ -141,6 +144,7 @@ def load_text_parts(parsed: EncoderSpec, model_cls, dtype, device: str):
     hf_logging.set_verbosity_error()  # its load report lists every skipped vision weight
     try:
         config = _text_config(parsed.source, model_cls, common)
+        check_transformers_model(os.path.dirname(weight_file), model_cls, dtype, config=config, what=parsed.canonical)
         model, info = model_cls.from_pretrained(parsed.source, dtype=dtype, output_loading_info=True,
                                                 **({"config": config} if config is not None else {}), **common)
         tokenizer = AutoTokenizer.from_pretrained(parsed.source, **common)
@@ -163,7 +167,13 @@ def _text_config(source: str, model_cls, common: dict):
         return None
     from transformers import CLIPConfig
 
-    full = CLIPConfig.from_pretrained(source, **common)
+    from vtg.errors import CheckpointError
+
+    try:
+        full = CLIPConfig.from_pretrained(source, **common)
+    except Exception as exc:  # an untrusted config.json: transformers' validators raise their own types
+        raise CheckpointError(f"cannot read the config of {source}: {type(exc).__name__}: "
+                              f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from None
     text = full.text_config
     text.projection_dim = full.projection_dim
     return text

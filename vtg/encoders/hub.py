@@ -1,9 +1,12 @@
 """Downloading model files from the Hugging Face hub: size first, one progress bar, one-line errors.
 
-The transfer itself is huggingface_hub's (``hf_hub_download`` into the standard cache, resumable,
-ETag-checked, honouring ``HF_ENDPOINT``, ``HF_TOKEN`` and proxies); this module decides *which*
-files, says how much will come before it starts, draws a single byte bar on stderr, and turns the
-client's many failure modes into one :class:`~vtg.errors.WeightsNotFoundError` line.
+Everything the hub says is untrusted input: the file list is read bounded and checked
+(:mod:`vtg.encoders.listing`: names, sizes, checksums, ceilings), and each file is streamed by
+:mod:`vtg.encoders.transfer` into the standard HF cache layout, held to its declared size and
+checksum under one deadline (huggingface_hub's client session: ``HF_ENDPOINT``, ``HF_TOKEN`` and
+proxies are honoured). This module decides *which* files, says how much will come before it
+starts, draws a single byte bar on stderr, and turns the client's many failure modes into one
+:class:`~vtg.errors.WeightsNotFoundError` line.
 
 Failing fast: the first request (the repo's file list, ``GET /api/models/{repo}/revision/main``)
 runs without retries under a short timeout (``HF_HUB_ETAG_TIMEOUT``, default 10 s), so an
@@ -21,6 +24,8 @@ import socket
 import sys
 from pathlib import Path
 
+from vtg.encoders import transfer
+from vtg.encoders.listing import Listing, check_download, deadline_seconds, fetch_listing
 from vtg.errors import WeightsNotFoundError
 from vtg.net import check_resolvable
 
@@ -48,30 +53,27 @@ def request_timeout() -> float:
     return max(0.5, positive_number("HF_HUB_ETAG_TIMEOUT", 10.0))
 
 
-def repo_files(repo_id: str) -> tuple[str, dict[str, int | None]]:
-    """(commit sha, {file name: size in bytes}) of a model repo: one request, no retries."""
-    from huggingface_hub import HfApi
+def repo_files(repo_id: str) -> Listing:
+    """The repo's commit and files (size, checksum), checked (:mod:`vtg.encoders.listing`): one
+    request, no retries, under :func:`request_timeout`."""
+    from huggingface_hub.utils import validate_repo_id
 
     with _client_errors(repo_id):
+        validate_repo_id(repo_id)
         check_resolvable(endpoint(), request_timeout())  # the client's own lookup has no deadline
-        info = HfApi(endpoint=endpoint()).model_info(repo_id, files_metadata=True, timeout=request_timeout())
-    siblings = info.siblings or []
-    return info.sha or "", {s.rfilename: (s.lfs.size if s.lfs is not None else s.size) for s in siblings}
+        return fetch_listing(repo_id, endpoint(), request_timeout())
 
 
 def fetch_file(repo_id: str, filename: str, *, cache_dir: str | Path) -> str | None:
     """One small file (e.g. ``config.json``) into the HF cache, quietly; None when the repo lacks it."""
-    _, sizes = repo_files(repo_id)
-    if filename not in sizes:
+    listing = repo_files(repo_id)
+    if filename not in listing.files:
         return None
-    from huggingface_hub import hf_hub_download
-
-    with _client_errors(repo_id), _quiet_client():
-        return hf_hub_download(repo_id, filename, cache_dir=str(cache_dir), endpoint=endpoint(),
-                               etag_timeout=request_timeout())
+    folder = download(repo_id, [filename], cache_dir=cache_dir, listing=listing, quiet=True)
+    return str(Path(folder) / filename)
 
 
-def loader_files(files: dict[str, int | None]) -> list[str]:
+def loader_files(files) -> list[str]:
     """The files a transformers / open_clip loader reads: everything but other frameworks' weights,
     exports and pictures; PyTorch pickles only when the repo has no safetensors."""
     names = [f for f in files if not any(fnmatch.fnmatch(f, p) for p in IGNORED)]
@@ -81,48 +83,52 @@ def loader_files(files: dict[str, int | None]) -> list[str]:
 
 
 def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str | Path,
-             sizes: dict[str, int | None] | None = None) -> str:
+             listing: Listing | None = None, quiet: bool = False) -> str:
     """Download ``filenames`` of ``repo_id`` (default: :func:`loader_files`) into the HF cache at
-    ``cache_dir``; returns the snapshot folder. Prints the size, then one byte bar, on stderr."""
-    if sizes is None:
-        _, sizes = repo_files(repo_id)
-    names = loader_files(sizes) if filenames is None else list(filenames)
-    missing = [n for n in names if n not in sizes]
+    ``cache_dir``; returns the snapshot folder. Prints the size, then one byte bar, on stderr.
+
+    Sizes and checksums come from the file list and are enforced while streaming
+    (:mod:`vtg.encoders.transfer`); the ceilings and the deadline are :mod:`vtg.encoders.listing`'s."""
+    listing = listing or repo_files(repo_id)
+    names = loader_files(listing.files) if filenames is None else list(filenames)
+    missing = [n for n in names if n not in listing.files]
     if missing or not names:
         raise WeightsNotFoundError(f"{repo_id!r} on {endpoint()} has no {', '.join(missing) or 'model files'}")
-    todo = [n for n in names if not _cached(repo_id, n, cache_dir)]
-    if not todo:
-        return str(_snapshot_root(Path(_cached_path(repo_id, names[0], cache_dir)), names[0]))
-    total = sum(sizes.get(n) or 0 for n in todo)
-    print(f"vtg: downloading {repo_id} ({human_size(total)} in {len(todo)} file{'s' * (len(todo) != 1)}) "
-          f"from {endpoint()} into {cache_dir}; it is cached for next time", file=sys.stderr, flush=True)
+    folder = transfer.storage_folder(cache_dir, repo_id) / "snapshots" / listing.commit
+    todo = [listing.files[n] for n in names if not (folder / n).is_file()]  # of this commit: a new one links
+    if not todo:                                                                # unchanged blobs, not refetched
+        return str(folder)
+    total = check_download(repo_id, todo, _free_bytes(cache_dir))
+    deadline = transfer.Deadline(deadline_seconds(total), f"{repo_id} ({human_size(total)})",
+                                 "set VTG_DOWNLOAD_DEADLINE (seconds) to allow longer")
+    if not quiet:
+        print(f"vtg: downloading {repo_id} ({human_size(total)} in {len(todo)} file{'s' * (len(todo) != 1)}) "
+              f"from {endpoint()} into {cache_dir}; it is cached for next time", file=sys.stderr, flush=True)
     from tqdm import tqdm
 
-    from huggingface_hub import hf_hub_download
-
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc=repo_id.split("/")[-1][:30],
-               file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
-    folder = None
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc=repo_id.split("/")[-1][:30], file=sys.stderr,
+               dynamic_ncols=True, mininterval=0.5, disable=quiet)
     try:
         with _client_errors(repo_id), _quiet_client():
-            for name in todo:
-                path = hf_hub_download(repo_id, name, cache_dir=str(cache_dir), endpoint=endpoint(),
-                                       etag_timeout=request_timeout(), tqdm_class=_shared_bar(bar))
-                folder = folder or _snapshot_root(Path(path), name)
+            for remote in todo:
+                transfer.fetch_into_cache(repo_id, listing.commit, remote, cache_dir, endpoint=endpoint(),
+                                          deadline=deadline, progress=bar.update)
     finally:
         bar.close()
     return str(folder)
 
 
-def _cached_path(repo_id: str, name: str, cache_dir) -> str | None:
-    from huggingface_hub import try_to_load_from_cache
+def _free_bytes(cache_dir: str | Path) -> int | None:
+    """Free bytes on the disk that holds (or will hold) the cache; None when unknown."""
+    import shutil
 
-    found = try_to_load_from_cache(repo_id, name, cache_dir=str(cache_dir))
-    return found if isinstance(found, str) else None
-
-
-def _cached(repo_id: str, name: str, cache_dir) -> bool:
-    return _cached_path(repo_id, name, cache_dir) is not None
+    path = Path(cache_dir)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
 
 
 def human_size(n: int) -> str:
@@ -131,40 +137,6 @@ def human_size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"  # pragma: no cover
-
-
-def _snapshot_root(path: Path, name: str) -> Path:
-    """The snapshot folder holding ``path`` (``name`` may contain subfolders)."""
-    for _ in Path(name).parts:
-        path = path.parent
-    return path
-
-
-def _shared_bar(bar):
-    """A tqdm-like class for hf_hub_download whose instances all advance ``bar`` (one bar for all
-    files, as the user waits for the model, not for its files)."""
-
-    class SharedBar:
-        def __init__(self, *args, initial: int = 0, **kwargs):
-            if initial:
-                bar.update(initial)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def update(self, n=1):
-            bar.update(n or 0)
-
-        def close(self):
-            pass
-
-        def set_postfix_str(self, *args, **kwargs):
-            pass
-
-    return SharedBar
 
 
 @contextlib.contextmanager

@@ -126,6 +126,7 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
         name = tok_name = _arch_name(parsed.arch)
         kwargs.update(pretrained=parsed.source)
     fp = weights.spec_fingerprint(parsed)
+    _check_size(parsed, name, kwargs, dtype)
     try:
         with skipped_weight_init():  # every weight comes from the checkpoint (open_clip loads it strictly)
             model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
@@ -155,6 +156,10 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     cfg = text_tower_config(found[0]) if found else None
     if cfg is None:
         return load(parsed, device, dtype)
+    from vtg.encoders.clip_text_model import ClipTextTower
+    from vtg.modelsize import check_module
+
+    check_module(lambda: ClipTextTower(**cfg), dtype, f"the text tower of {parsed.canonical}", [found[1]])
     try:
         tower = build_tower(cfg, read_text_state(found[1]), device, dtype)
     except CheckpointError:  # a layout the tower does not read: open_clip converts it, or says what is wrong
@@ -163,6 +168,27 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
                           cfg["embed_dim"], fp)
     enc.text_only = True
     return enc
+
+
+def _check_size(parsed: EncoderSpec, name: str, kwargs: dict, dtype) -> None:
+    """The model's size from its config, built on the meta device, against the ceiling; the
+    weights' tensor shapes against it (:mod:`vtg.modelsize`), before open_clip reads any weight."""
+    import open_clip
+
+    from vtg.modelsize import check_config_counts, check_module
+
+    found = _config_and_weights(parsed)
+    if found is not None:
+        check_config_counts(found[0], parsed.canonical)
+    import inspect
+
+    build_kwargs = {k: v for k, v in kwargs.items() if k not in ("pretrained", "device", "weights_only")
+                    and not k.startswith("image_")}
+    if "load_weights" in inspect.signature(open_clip.create_model).parameters:  # open_clip >= 3
+        build_kwargs["load_weights"] = False
+    weight_files = [found[1]] if found else []
+    check_module(lambda: open_clip.create_model(name, device="meta", **build_kwargs), dtype, parsed.canonical,
+                 weight_files, prefixes=("", "module."))
 
 
 def _config_and_weights(parsed: EncoderSpec) -> tuple[dict, str] | None:

@@ -149,6 +149,10 @@ def load_hf_parts(parsed, model_cls, dtype, device: str):
     weight_file = require_hf_model(parsed.source, parsed.is_local)
     from transformers import AutoImageProcessor, AutoTokenizer
 
+    from vtg.modelsize import check_transformers_model
+
+    check_transformers_model(os.path.dirname(weight_file), model_cls, dtype, what=parsed.canonical)
+
     common = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
     quiet_transformers()
     try:
@@ -186,11 +190,11 @@ def open_clip_tag_weights(arch: str, tag: str, *, offline: bool | None = None) -
                                    f"pass a local file as open_clip:{arch}@/path/to/weights")
     from vtg.encoders import hub
 
-    _, sizes = hub.repo_files(repo)
-    name = next((n for n in names if n in sizes), None)
+    listing = hub.repo_files(repo)
+    name = next((n for n in names if n in listing.files), None)
     if name is None:
         raise WeightsNotFoundError(f"{repo!r} on {hub.endpoint()} has none of {', '.join(names)}")
-    folder = hub.download(repo, [name], cache_dir=hf_cache_dir(), sizes=sizes)
+    folder = hub.download(repo, [name], cache_dir=hf_cache_dir(), listing=listing)
     return str(Path(folder) / name), cfg
 
 

@@ -30,6 +30,9 @@ def _load(model: str, dev: str):
     from vtg.encoders.weights import quiet_transformers
 
     source = local_chat_model(model)
+    from vtg.modelsize import check_transformers_model
+
+    check_transformers_model(source, AutoModelForCausalLM, None, what=f"chat model {model}")
     quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
