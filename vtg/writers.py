@@ -123,6 +123,9 @@ class TableWriter(Writer):
         width = terminal_width()
         # emoji=False: a query such as "a :dog: barks" is printed as typed
         console = Console(file=buf, width=width, force_terminal=False, color_system=None, emoji=False)
+        if results and all(is_search_result(r) for r in results):
+            self.render_search(console, results)
+            return buf.getvalue()
         for r in results:
             # A heading line rather than a table title: a title wraps to the narrow table's width.
             # escape: "[/bold]" in a query or file name is text, not rich markup (which would raise)
@@ -142,6 +145,56 @@ class TableWriter(Writer):
         for note in score_notes(results):
             console.print(escape(note), highlight=False)
         return buf.getvalue()
+
+
+    def render_search(self, console, results: list[Grounding]) -> None:
+        """A library search as ONE table ranked across videos, the video named on each row: the
+        scores of a search are comparable between videos (module docstring of vtg.library.search),
+        so a table per video would hide the very ranking the search computed."""
+        from rich.markup import escape
+        from rich.table import Table
+
+        first = results[0]
+        console.print(escape(f"{first.query!r} in library {first.meta.get('library')} "
+                             f"({len(results)} videos with a hit, {first.method})"), highlight=False)
+        table = Table()
+        table.add_column("rank", justify="right")
+        table.add_column("video", overflow="fold")
+        for col in ("start", "end", "length", "score"):
+            table.add_column(col, justify="right")
+        for rank, (video, start, end, score) in enumerate(ranked_moments(results), 1):
+            table.add_row(str(rank), escape(video_label(video, results)), hms(start), hms(end),
+                          f"{end - start:.1f}s", f"{score:.3f}")
+        console.print(table)
+        console.print(escape(f"score (search, {first.method}): {SEARCH_SCORE_MEANING}"), highlight=False)
+
+
+#: What a library search's score means (vtg.library.search, step 4).
+SEARCH_SCORE_MEANING = ("the moment's confidence inside its own video (1 = that video's best window) times the "
+                        "video's relevance (1 + cosine of the query to its best frame in the moment) / 2; "
+                        "comparable across videos, higher is better; the best hit is rarely near 1 (an "
+                        "encoder's cosines between a sentence and a frame are small).")
+
+
+def ranked_moments(results: list[Grounding]) -> list[tuple[str, float, float, float]]:
+    """``(video, start, end, score)`` of every moment of ``results``, best first across videos
+    (ties keep the search's order)."""
+    rows = [(g.video, m.start, m.end, m.score) for g in results for m in g.moments]
+    return sorted(rows, key=lambda r: -r[3])
+
+
+def is_search_result(r: Grounding) -> bool:
+    """A grounding produced by ``vtg search`` (it names the library it came from)."""
+    return bool(r.meta.get("library")) and "relevance" in r.meta
+
+
+def video_label(video: str, results: list[Grounding]) -> str:
+    """The shortest readable name of ``video``: its file name, or its path when two videos of the
+    search share a file name."""
+    from pathlib import Path
+
+    name = Path(video).name
+    return name if sum(Path(r.video).name == name for r in results) == 1 else video
 
 
 def score_notes(results: list[Grounding]) -> list[str]:
