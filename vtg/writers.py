@@ -138,6 +138,9 @@ class TableWriter(Writer):
             if not r.moments:
                 table.add_row("-", "-", "-", "-", "no moment found")
             console.print(table)
+            said = answer_line(r)
+            if said:
+                console.print(escape(said), highlight=False)
             start, end = f"saliency {hms(0.0)} ", f" {hms(r.duration)}"
             line = self.sparkline(r, width=max(10, min(60, width - len(start) - len(end))))
             if line:
@@ -181,6 +184,20 @@ def ranked_moments(results: list[Grounding]) -> list[tuple[str, float, float, fl
     (ties keep the search's order)."""
     rows = [(g.video, m.start, m.end, m.score) for g in results for m in g.moments]
     return sorted(rows, key=lambda r: -r[3])
+
+
+def answer_line(r: Grounding, limit: int = 200) -> str:
+    """For a result without moments whose model answered in words (a Video-LLM), the first
+    non-blank line of that answer: "no moment found" alone gives no clue whether the model
+    refused, described the video or answered in a format the parser does not read."""
+    answer = r.meta.get("answer")
+    if r.moments or not isinstance(answer, str):
+        return ""
+    first = next((line.strip() for line in answer.splitlines() if line.strip()), "")
+    if not first:
+        return "the model's answer was empty"
+    more = " ..." if len(first) > limit or len(answer.strip()) > len(first) else ""
+    return f"the model answered: {first[:limit]!r}{more} (all of it in --json: meta.answer)"
 
 
 def is_search_result(r: Grounding) -> bool:
