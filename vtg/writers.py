@@ -141,6 +141,9 @@ class TableWriter(Writer):
             said = answer_line(r)
             if said:
                 console.print(escape(said), highlight=False)
+            overlap = overlap_note(r)
+            if overlap:
+                console.print(escape(overlap), highlight=False)
             start, end = f"saliency {hms(0.0)} ", f" {hms(r.duration)}"
             line = self.sparkline(r, width=max(10, min(60, width - len(start) - len(end))))
             if line:
@@ -198,6 +201,25 @@ def answer_line(r: Grounding, limit: int = 200) -> str:
         return "the model's answer was empty"
     more = " ..." if len(first) > limit or len(answer.strip()) > len(first) else ""
     return f"the model answered: {first[:limit]!r}{more} (all of it in --json: meta.answer)"
+
+
+def overlap_note(r: Grounding) -> str:
+    """A note when two moments of ``r`` overlap by more than the IoU its method suppressed at
+    *before* moving starts (``meta["nms_before_shift"]``, TFVTG's reference order): without it a
+    table shows near-duplicates with no reason given. "" when nothing overlaps that much."""
+    limit = r.meta.get("nms_before_shift")
+    if not isinstance(limit, (int, float)):
+        return ""
+    ms = r.moments
+    pairs = [(i + 1, j + 1, ms[i].iou(ms[j])) for i in range(len(ms)) for j in range(i + 1, len(ms))]
+    over = [p for p in pairs if p[2] > limit]
+    if not over:
+        return ""
+    i, j, value = max(over, key=lambda p: p[2])
+    more = f" ({len(over)} such pairs)" if len(over) > 1 else ""
+    return (f"note: moments {i} and {j} overlap (IoU {value:.2f} > nms_iou {limit:g}){more}: {r.method} suppresses "
+            f"overlapping windows before moving each start back to where the rise began, as its reference code "
+            f"does; -O final_nms={limit:g} also suppresses the moments as shown")
 
 
 def is_search_result(r: Grounding) -> bool:
