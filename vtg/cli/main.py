@@ -73,11 +73,16 @@ def _root(
         None, "--precision", metavar="NAME",
         help="Encoder precision: fp32 (CPU default), fp16 (CUDA default) or bf16 (much faster on CPUs "
              "with bf16 units, e.g. avx512_bf16 or AMX); or $VTG_PRECISION."),
+    yes: bool = typer.Option(False, "--yes", "-y", envvar="VTG_YES",
+                             help="Download a model over 1 GB without asking (on a terminal vtg asks first)."),
 ) -> None:
     from vtg.device import encoder_precision, set_precision
     from vtg.video.backends import indexing_decoder, set_decoder
     from vtg.video.limits import set_limits
 
+    from vtg.encoders.hub import assume_yes
+
+    assume_yes(yes)
     set_limits(frame_limit, pixel_limit)  # every run sets them afresh (in-process callers run many)
     set_decoder(decoder)
     indexing_decoder()  # a bad $VTG_DECODER fails here, before any model loads
@@ -116,11 +121,12 @@ def setup_logging() -> None:
 
 
 def lift_debug(argv: list[str]) -> list[str]:
-    """``argv`` with every ``--debug`` moved to the front, where the root option is parsed, so
-    ``vtg ground v.mp4 q --debug`` works too. Arguments after ``--`` are left alone."""
+    """``argv`` with every ``--debug`` and ``--yes`` moved to the front, where the root options are
+    parsed, so ``vtg ground v.mp4 q --debug --yes`` works too. Arguments after ``--`` are left alone."""
     end = argv.index("--") if "--" in argv else len(argv)
-    head = [a for a in argv[:end] if a != "--debug"]
-    return (["--debug"] if len(head) < end else []) + head + argv[end:]
+    lifted = [flag for flag in ("--debug", "--yes") if flag in argv[:end]]
+    head = [a for a in argv[:end] if a not in lifted]
+    return lifted + head + argv[end:]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,14 +95,15 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
     if not todo:
         return str(_snapshot_root(Path(_cached_path(repo_id, names[0], cache_dir)), names[0]))
     total = sum(sizes.get(n) or 0 for n in todo)
+    confirm_download(repo_id, total)
     print(f"vtg: downloading {repo_id} ({human_size(total)} in {len(todo)} file{'s' * (len(todo) != 1)}) "
           f"from {endpoint()} into {cache_dir}; it is cached for next time", file=sys.stderr, flush=True)
     from tqdm import tqdm
 
     from huggingface_hub import hf_hub_download
 
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc=repo_id.split("/")[-1][:30],
-               file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc=repo_id, file=sys.stderr, mininterval=0.5,
+               **bar_width())
     folder = None
     try:
         with _client_errors(repo_id), _quiet_client():
@@ -113,6 +114,58 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
     finally:
         bar.close()
     return str(folder)
+
+
+#: Downloads larger than this many bytes ask first on a terminal ($VTG_ASK_ABOVE_BYTES overrides).
+ASK_ABOVE_BYTES = 1_000_000_000
+_answers = {"yes": False}
+
+
+class DownloadDeclinedError(WeightsNotFoundError):
+    """The user answered no to a large download."""
+
+
+def assume_yes(value: bool) -> None:
+    """``vtg --yes`` (or ``$VTG_YES=1``): download without asking, whatever the size."""
+    _answers["yes"] = bool(value)
+
+
+def confirm_download(repo_id: str, total: int) -> None:
+    """Ask before a download over :data:`ASK_ABOVE_BYTES` when a person is at a terminal (stdin
+    and stderr both TTYs): a first command should not silently start fetching many GB. Scripts
+    (no TTY) and ``--yes`` go ahead, as whisper and transformers do; the size line says how much."""
+    if total <= ask_above() or _answers["yes"] or os.environ.get("VTG_YES", "").strip().lower() in ("1", "yes", "true"):
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return
+    print(f"vtg: {repo_id} is {human_size(total)} to download from {endpoint()}. Download it now? [y/N] ",
+          end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline().strip().lower()
+    except (OSError, KeyboardInterrupt):
+        answer = ""
+    if answer not in ("y", "yes"):
+        raise DownloadDeclinedError(
+            f"did not download {repo_id} ({human_size(total)}); pick a smaller model (for TFVTG: --encoder "
+            f"ViT-B-32/openai, about 600 MB), or run `vtg models download {repo_id}` later, or add --yes")
+
+
+def ask_above() -> int:
+    """The size above which :func:`confirm_download` asks: ``$VTG_ASK_ABOVE_BYTES``, else 1 GB."""
+    from vtg.envvars import positive_number
+
+    return int(positive_number("VTG_ASK_ABOVE_BYTES", ASK_ABOVE_BYTES))
+
+
+def bar_width() -> dict:
+    """tqdm's width options: follow the terminal, but a terminal that reports no or a tiny width
+    (a zero-width pseudo terminal, some CI runners) gets a fixed 80 columns instead of a bar
+    squeezed to nothing."""
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, ValueError, OSError):  # not a terminal (a file, a pipe, a test's buffer)
+        return {"ncols": 80}
+    return {"dynamic_ncols": True} if columns >= 40 else {"ncols": 80}
 
 
 def _cached_path(repo_id: str, name: str, cache_dir) -> str | None:
