@@ -76,4 +76,5 @@ def ground_command(
     if html is not None:
         from vtg.report import write_report
 
-        write_report([result], video, html, inputs=[video, image])
+        written = write_report([result], video, html, inputs=[video, image])
+        typer.echo(f"wrote {written}", err=True)  # stderr: stdout holds the result (a table or JSON)
