@@ -48,6 +48,7 @@ def ground_command(
     from vtg.features import set_verify
     from vtg.outputs import check_output
 
+    check_not_swapped(video, query)
     for target, what in ((output, "-o"), (html, "--html")):  # before loading or downloading a model
         if target is not None:
             check_output(target, inputs=[video, image], what=what)
@@ -78,3 +79,17 @@ def ground_command(
 
         written = write_report([result], video, html, inputs=[video, image])
         typer.echo(f"wrote {written}", err=True)  # stderr: stdout holds the result (a table or JSON)
+
+
+def check_not_swapped(video: Path, query: str | None) -> None:
+    """``vtg ground "person sits" video.mp4``: the "video" does not exist but the query names a
+    file, so say so instead of a bare "video not found: person sits"."""
+    from vtg.errors import VideoNotFoundError
+
+    try:
+        swapped = bool(query) and not video.exists() and Path(str(query)).is_file()
+    except (OSError, ValueError):  # a query too long or odd to be a path is a query
+        return
+    if swapped:
+        raise VideoNotFoundError(f"video not found: {video}; did you swap VIDEO and QUERY? ({query} is a file; "
+                                 "the order is: vtg ground VIDEO QUERY)")
