@@ -62,3 +62,11 @@ def test_ground_marks_its_order_and_final_nms_leaves_no_overlap(three_scene_vide
     ms = final.moments
     assert all(a.iou(b) <= 0.3 for i, a in enumerate(ms) for b in ms[i + 1:])
     assert set(ms) <= set(plain.moments)                                  # a subset, order kept
+
+
+def test_report_page_carries_the_same_note():
+    from vtg.report.page import render_page
+
+    page = render_page([result({"nms_before_shift": 0.3})], "v.mp4", title="v.mp4")
+    assert '<p class="note">note: moments 1 and 3 overlap (IoU 0.67 &gt; nms_iou 0.3)' in page
+    assert "overlap (IoU" not in render_page([result({})], "v.mp4", title="v.mp4")

@@ -123,8 +123,12 @@ def query_section(result: Grounding, index: int, ground_truth=(), *, top_k: int 
     if gt_text:
         meta += f" · ground truth {esc(gt_text)}"
     curve = saliency_svg(result, ground_truth, top_k=top_k, svg_id=f"curve{index}")
+    from vtg.writers import overlap_note
+
+    overlap = overlap_note(result)  # near-duplicate moments, said as the table says it
+    note = f'<p class="note">{esc(overlap)}</p>' if overlap else ""
     return (f'<section class="query" id="q{index}"><h2>{esc(result.query or "(image query)")}</h2>'
-            f'<p class="meta">{meta}</p>{curve}{moment_list(result, top_k)}</section>')
+            f'<p class="meta">{meta}</p>{curve}{moment_list(result, top_k)}{note}</section>')
 
 
 def render_page(results: list[Grounding], video_src: str, *, title: str,
