@@ -40,7 +40,8 @@ def ground_command(
 ) -> None:
     """Find when QUERY happens in VIDEO: ranked moments and a saliency curve.
 
-    A model used for the first time is downloaded (size and progress on stderr) unless --offline.
+    A model used for the first time is downloaded (size and progress on stderr) unless --offline;
+    one over 1 GB asks first on a terminal (--yes skips the question).
     Before long work a plan line (frames, model, device, estimated time) goes to stderr."""
     from vtg.api import check_video_path
     from vtg.cli import preflight
