@@ -48,6 +48,7 @@ def test_write_report_for_ground_html(three_scene_video, tmp_path, monkeypatch):
     # no model is loaded, so none needs to be made local first (and no plan: nothing is encoded)
     monkeypatch.setattr(preflight, "prepare", lambda method, options, video: preflight.Settings(None, None, None))
     page = tmp_path / "out" / "report.html"
+    page.parent.mkdir()  # a file flag's folder must exist (vtg does not create it for --html / -o)
     assert main(["ground", str(three_scene_video), NASTY, "--html", str(page), "--json"]) == 0
     text = page.read_text()
     assert "&lt;script&gt;" in text and f'src="../{three_scene_video.name}"' in text
