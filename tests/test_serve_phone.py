@@ -119,6 +119,7 @@ def test_phone_width_fits_and_desktop_keeps_two_columns(driver, served):  # noqa
     title = driver.execute_script("var h = document.getElementById('now-title');"
                                   "return getComputedStyle(h).wordBreak;")
     assert title != "break-all"                                                             # words stay whole
+    assert driver.execute_script("return document.querySelectorAll('#now-title wbr').length") > 0  # breaks at _
     assert driver.execute_script("return document.documentElement.scrollWidth") <= width, too_wide(driver, width)
     status = driver.execute_script("var x = new XMLHttpRequest(); x.open('GET', '/favicon.ico', false);"
                                    "x.send(); return [x.status, x.getResponseHeader('content-type')];")

@@ -19,6 +19,17 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
+  // Text with line-break opportunities after _ - . / (file names have no spaces): a narrow screen
+  // breaks "kitchen_camera_2024.mp4" after an underscore, not in the middle of a word. Built
+  // from text nodes and <wbr> elements, never parsed as HTML.
+  function breakable(node, text) {
+    node.replaceChildren();
+    String(text).split(/(?<=[_\-.\/])/).forEach(function (part, i) {
+      if (i) node.appendChild(document.createElement("wbr"));
+      node.appendChild(document.createTextNode(part));
+    });
+    return node;
+  }
   function svg(tag, attrs) {
     var e = document.createElementNS(SVGNS, tag);
     Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, String(attrs[k])); });
@@ -90,7 +101,7 @@
     results.forEach(function (g) {
       var moments = (g.pred_relevant_windows || []).slice(0, perVideo);
       if (!moments.length) return;
-      var head = el("li", "video-head", g.video);
+      var head = breakable(el("li", "video-head"), g.video);
       list.appendChild(head);
       var best = moments[0][2] || 1;
       moments.forEach(function (w, i) {
@@ -124,7 +135,7 @@
     if (current && current.button) current.button.classList.remove("active");
     button.classList.add("active");
     current = {result: g, moment: w, button: button};
-    $("now-title").textContent = g.video + " — " + g.query;
+    breakable($("now-title"), g.video + " — " + g.query);
     $("now-meta").textContent = "moment " + clock(w[0]) + " – " + clock(w[1]) + " · score " + w[2].toFixed(3) +
       " · method " + g.method + " · video " + clock(g.duration);
     drawCurve(g, w);
