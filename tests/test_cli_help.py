@@ -56,3 +56,5 @@ def test_lift_debug_keeps_arguments_after_the_separator():
     assert lift_debug(["--debug", "ground", "v.mp4"]) == ["--debug", "ground", "v.mp4"]
     assert lift_debug(["ground", "v.mp4", "--", "--debug"]) == ["ground", "v.mp4", "--", "--debug"]
     assert lift_debug(["eval", "p.jsonl"]) == ["eval", "p.jsonl"]
+    assert lift_debug(["ground", "v.mp4", "q", "--yes", "--debug"]) == ["--debug", "--yes", "ground", "v.mp4", "q"]
+    assert lift_debug(["ground", "v.mp4", "--", "--yes"]) == ["ground", "v.mp4", "--", "--yes"]

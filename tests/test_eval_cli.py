@@ -58,3 +58,21 @@ def test_eval_bad_input_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("vtg: error:") and "bad.jsonl:1" in err
     assert main(["eval", str(gt), str(tmp_path / "none.jsonl")]) == 1
+
+
+def test_eval_nothing_matched_is_one_line_error_and_some_unmatched_warn(files, tmp_path, capsys):
+    preds, gt = files
+    other = write(tmp_path / "other.jsonl", [{"qid": 99, "vid": "w", "query": "zzz",
+                                              "pred_relevant_windows": [[1, 2, 0.5]]}])
+    for extra in ([], ["--json"]):
+        assert main(["eval", str(other), str(gt), *extra]) == 1
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("vtg: error: none of the 1 predictions in")
+        assert "right pair of files" in lines[0] and captured.out == ""
+    half = write(tmp_path / "half.jsonl", [{"qid": 1, "pred_relevant_windows": [[10, 20, 0.9]]}])
+    assert main(["eval", str(half), str(gt), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "vtg: warning: 1 of 2 queries in" in captured.err and json.loads(captured.out)["missing"] == 1
+    assert main(["eval", str(preds), str(gt)]) == 0                   # a failed record is not "unmatched"
+    assert "warning" not in capsys.readouterr().err

@@ -50,3 +50,25 @@ def test_quickstart_runs_with_a_local_encoder(three_scene_video, tmp_path, monke
 def test_examples_document_their_flags(script):
     text = (ROOT / "examples" / "README.md").read_text()
     assert f"examples/{script}" in text and "--encoder" in text and "--model" in text
+
+
+def test_readme_snippet_first_command_and_help_agree_on_the_encoder(capsys, monkeypatch):
+    """The main command, the first "Using it" line and the Python snippet fetch the same ~600 MB
+    encoder; `vtg ground --help` names TFVTG's default and both sizes; the CPU install comes
+    before the plain `pip install -e .`."""
+    from vtg.cli.main import main
+
+    text = (ROOT / "README.md").read_text()
+    main_encoder = readme_encoder(ROOT / "README.md", "vtg ground ../shared/data/videos/charades_example.mp4")
+    using = text[text.index("## Using it"):]
+    first = next(l for l in using.splitlines() if l.startswith("vtg ground"))
+    assert re.search(r"(-e|--encoder) (\S+)", first).group(2) == main_encoder
+    snippet = next(l for l in using.splitlines() if l.startswith("result = vtg.ground("))
+    assert f'encoder="{main_encoder}"' in snippet
+    install = text[text.index("## Install"):]
+    assert install.index("download.pytorch.org/whl/cpu") < install.index("\npip install -e .\n")
+    assert "MB" in install.split("pip install -e .")[0] and "GB" in install.split("pip install -e .")[0]
+    monkeypatch.setenv("COLUMNS", "100")
+    main(["ground", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "TFVTG's default is blip2" in help_text and "about 600 MB" in help_text

@@ -121,6 +121,23 @@ def test_text_search_cli_writes_what_export_cuts(folder, clip_dir, tmp_path, cap
     assert capsys.readouterr().out.startswith("qid,video,query,rank,start,end,score,method")
 
 
+def test_search_table_is_one_ranking_across_videos(folder, clip_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    lib = tmp_path / "lib"
+    index(lib, [folder], clip_dir)
+    assert main(["search", "a green scene", "--library", str(lib), "--top", "9", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("┏") == 1 and "in library" in out                     # one table, not one per video
+    rows = [line.split("│") for line in out.splitlines() if line.startswith("│")]
+    videos = {cells[2].strip() for cells in rows}
+    assert len(rows) >= 3 and len(videos) >= 2                             # the video named on each row
+    assert videos <= {"three.mp4", "blue.mp4", "grey.mp4"}
+    scores = [float(cells[6]) for cells in rows]
+    assert scores == sorted(scores, reverse=True) and [int(c[1]) for c in rows] == list(range(1, len(rows) + 1))
+    assert "score (search, tfvtg): the moment's confidence inside its own video" in out
+    assert "1 = the best window." not in out                                # not ground's legend
+
+
 def test_rerun_is_incremental_drop_touch_and_modify(folder, clip_dir, tmp_path, monkeypatch):
     lib = tmp_path / "lib"
     index(lib, [folder], clip_dir)

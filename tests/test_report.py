@@ -26,7 +26,7 @@ def test_page_escapes_user_text_and_is_self_contained(tmp_path):
     assert "<script>alert" not in page and "&lt;script&gt;alert" in page
     assert 'src="v&lt;i&gt;.mp4"' in page and "<b>" not in page
     # nothing fetched from elsewhere: no external scripts, styles or images
-    assert not re.search(r'<(script|link|img)[^>]+(src|href)=', page)
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="(?!data:)', page)  # the icon is a data: URI
     assert page.count("<svg") == 1 and "<polyline" in page
     assert page.count('class="moment"') == 2 and 'data-start="8.500"' in page
 
@@ -48,6 +48,7 @@ def test_write_report_for_ground_html(three_scene_video, tmp_path, monkeypatch):
     # no model is loaded, so none needs to be made local first (and no plan: nothing is encoded)
     monkeypatch.setattr(preflight, "prepare", lambda method, options, video: preflight.Settings(None, None, None))
     page = tmp_path / "out" / "report.html"
+    page.parent.mkdir()  # a file flag's folder must exist (vtg does not create it for --html / -o)
     assert main(["ground", str(three_scene_video), NASTY, "--html", str(page), "--json"]) == 0
     text = page.read_text()
     assert "&lt;script&gt;" in text and f'src="../{three_scene_video.name}"' in text

@@ -37,7 +37,10 @@ def test_three_moments_by_default_with_number_one_drawn_last_and_shaded_alone():
     assert f'fill="{TOP_COLOUR}"/>' not in others.split('class="top-shade"')[1]  # no other moment in #1's colour
     # #1 spans 50-70 s of 150 s: its shade covers exactly that part of the axis
     x0, width = float(shade.group(1)), float(shade.group(2))
-    assert abs(x0 - (44 + 746 * 50 / 150)) < 0.1 and abs(width - 746 * 20 / 150) < 0.2
+    from vtg.report.svg import LEFT, RIGHT, WIDTH
+
+    inner = WIDTH - LEFT - RIGHT
+    assert abs(x0 - (LEFT + inner * 50 / 150)) < 0.1 and abs(width - inner * 20 / 150) < 0.2
     # lanes do not overlap each other or the curve's area
     ys = sorted(float(y) for y in re.findall(r'<g class="band"[^>]*><rect x="[\d.]+" y="([\d.]+)"', svg))
     assert all(b - a >= 9 for a, b in zip(ys, ys[1:]))

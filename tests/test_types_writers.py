@@ -85,6 +85,20 @@ def test_table_says_when_nothing_was_found():
     r = sample_result()
     empty = Grounding(r.query, r.video, r.duration, (), r.saliency, r.method)
     assert "no moment found" in render([empty], "table")
+    assert "answered" not in render([empty], "table")                  # no answer, no line about it
+
+
+def test_table_shows_a_video_llms_answer_when_nothing_was_found():
+    r = sample_result()
+    said = Grounding(r.query, r.video, r.duration, (), r.saliency, "numpro",
+                     meta={"answer": "\n  I cannot see a door in this video.\nIt shows a kitchen.",
+                           "status": "no moment found"})
+    text = render([said], "table")
+    assert "the model answered: 'I cannot see a door in this video.' ..." in text
+    assert "meta.answer" in text and "kitchen" not in text              # the first line only
+    assert json.loads(render([said], "json"))["meta"]["answer"].endswith("kitchen.")
+    found = Grounding(r.query, r.video, r.duration, r.moments, r.saliency, "numpro", meta={"answer": "0-2 s"})
+    assert "the model answered:" not in render([found], "table")       # moments found: the table says it
 
 
 def test_unknown_writer_lists_known():

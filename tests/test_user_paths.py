@@ -216,5 +216,6 @@ def test_eval_says_when_nothing_matches(tmp_path, capsys):
     gt.write_text(json.dumps({"qid": 1, "query": "q", "vid": "v", "duration": 30, "relevant_windows": [[5, 10]]}) + "\n")
     pred = tmp_path / "pred.jsonl"
     pred.write_text(json.dumps({"qid": 2, "query": "other", "vid": "w", "pred_relevant_windows": [[5, 10, 1.0]]}) + "\n")
-    assert main(["eval", str(pred), str(gt)]) == 0
-    assert "no prediction matches this ground truth" in capsys.readouterr().out
+    assert main(["eval", str(pred), str(gt)]) == 1                     # a script notices the wrong pair
+    err = capsys.readouterr().err
+    assert err.startswith("vtg: error: none of the 1 predictions") and err.count("\n") == 1

@@ -74,9 +74,13 @@ def check_output(path: str | Path, *, inputs: Iterable[str | Path | None] = (), 
     """Refuse ``path`` as a whole-file output (see the module docstring); returns it as a Path.
 
     ``what`` names the output in the message (``"-o"``, ``"--times"``...). An existing regular
-    file that is none of the inputs may be replaced: it is the output of an earlier run.
+    file that is none of the inputs may be replaced: it is the output of an earlier run. A file
+    named by a command-line flag (``what`` starting with ``-``) must go into an existing folder: a
+    typo in ``-o /data/reslts/out.json`` is one line naming the missing folder, not a new tree.
     """
     path = Path(path)
+    if what.startswith("-"):
+        check_folder_exists(path, what)
     st = _lstat(path)
     if st is not None:
         if stat.S_ISLNK(st.st_mode):
@@ -93,6 +97,20 @@ def check_output(path: str | Path, *, inputs: Iterable[str | Path | None] = (), 
                                   "vtg never overwrites its input: name a new file")
     check_writable_parent(path, what=what)
     return path
+
+
+def check_folder_exists(path: Path, what: str) -> None:
+    """The folder ``path`` goes in exists (and is a folder), else one line naming it."""
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        is_dir, exists = parent.is_dir(), parent.exists()
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"cannot write {what} {path}: {_reason(exc)}") from None
+    if not exists:
+        raise OutputError(f"cannot write {what} {path}: folder {parent} does not exist (create it first; "
+                          "vtg does not create folders for a file output)")
+    if not is_dir:
+        raise OutputError(f"cannot write {what} {path}: {parent} is not a directory")
 
 
 def check_output_dir(folder: str | Path, *, inputs: Iterable[str | Path | None] = (), what: str = "output folder") -> Path:

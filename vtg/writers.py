@@ -123,6 +123,9 @@ class TableWriter(Writer):
         width = terminal_width()
         # emoji=False: a query such as "a :dog: barks" is printed as typed
         console = Console(file=buf, width=width, force_terminal=False, color_system=None, emoji=False)
+        if results and all(is_search_result(r) for r in results):
+            self.render_search(console, results)
+            return buf.getvalue()
         for r in results:
             # A heading line rather than a table title: a title wraps to the narrow table's width.
             # escape: "[/bold]" in a query or file name is text, not rich markup (which would raise)
@@ -135,6 +138,12 @@ class TableWriter(Writer):
             if not r.moments:
                 table.add_row("-", "-", "-", "-", "no moment found")
             console.print(table)
+            said = answer_line(r)
+            if said:
+                console.print(escape(said), highlight=False)
+            overlap = overlap_note(r)
+            if overlap:
+                console.print(escape(overlap), highlight=False)
             start, end = f"saliency {hms(0.0)} ", f" {hms(r.duration)}"
             line = self.sparkline(r, width=max(10, min(60, width - len(start) - len(end))))
             if line:
@@ -142,6 +151,89 @@ class TableWriter(Writer):
         for note in score_notes(results):
             console.print(escape(note), highlight=False)
         return buf.getvalue()
+
+
+    def render_search(self, console, results: list[Grounding]) -> None:
+        """A library search as ONE table ranked across videos, the video named on each row: the
+        scores of a search are comparable between videos (module docstring of vtg.library.search),
+        so a table per video would hide the very ranking the search computed."""
+        from rich.markup import escape
+        from rich.table import Table
+
+        first = results[0]
+        console.print(escape(f"{first.query!r} in library {first.meta.get('library')} "
+                             f"({len(results)} videos with a hit, {first.method})"), highlight=False)
+        table = Table()
+        table.add_column("rank", justify="right")
+        table.add_column("video", overflow="fold")
+        for col in ("start", "end", "length", "score"):
+            table.add_column(col, justify="right")
+        for rank, (video, start, end, score) in enumerate(ranked_moments(results), 1):
+            table.add_row(str(rank), escape(video_label(video, results)), hms(start), hms(end),
+                          f"{end - start:.1f}s", f"{score:.3f}")
+        console.print(table)
+        console.print(escape(f"score (search, {first.method}): {SEARCH_SCORE_MEANING}"), highlight=False)
+
+
+#: What a library search's score means (vtg.library.search, step 4).
+SEARCH_SCORE_MEANING = ("the moment's confidence inside its own video (1 = that video's best window) times the "
+                        "video's relevance (1 + cosine of the query to its best frame in the moment) / 2; "
+                        "comparable across videos, higher is better; the best hit is rarely near 1 (an "
+                        "encoder's cosines between a sentence and a frame are small).")
+
+
+def ranked_moments(results: list[Grounding]) -> list[tuple[str, float, float, float]]:
+    """``(video, start, end, score)`` of every moment of ``results``, best first across videos
+    (ties keep the search's order)."""
+    rows = [(g.video, m.start, m.end, m.score) for g in results for m in g.moments]
+    return sorted(rows, key=lambda r: -r[3])
+
+
+def answer_line(r: Grounding, limit: int = 200) -> str:
+    """For a result without moments whose model answered in words (a Video-LLM), the first
+    non-blank line of that answer: "no moment found" alone gives no clue whether the model
+    refused, described the video or answered in a format the parser does not read."""
+    answer = r.meta.get("answer")
+    if r.moments or not isinstance(answer, str):
+        return ""
+    first = next((line.strip() for line in answer.splitlines() if line.strip()), "")
+    if not first:
+        return "the model's answer was empty"
+    more = " ..." if len(first) > limit or len(answer.strip()) > len(first) else ""
+    return f"the model answered: {first[:limit]!r}{more} (all of it in --json: meta.answer)"
+
+
+def overlap_note(r: Grounding) -> str:
+    """A note when two moments of ``r`` overlap by more than the IoU its method suppressed at
+    *before* moving starts (``meta["nms_before_shift"]``, TFVTG's reference order): without it a
+    table shows near-duplicates with no reason given. "" when nothing overlaps that much."""
+    limit = r.meta.get("nms_before_shift")
+    if not isinstance(limit, (int, float)):
+        return ""
+    ms = r.moments
+    pairs = [(i + 1, j + 1, ms[i].iou(ms[j])) for i in range(len(ms)) for j in range(i + 1, len(ms))]
+    over = [p for p in pairs if p[2] > limit]
+    if not over:
+        return ""
+    i, j, value = max(over, key=lambda p: p[2])
+    more = f" ({len(over)} such pairs)" if len(over) > 1 else ""
+    return (f"note: moments {i} and {j} overlap (IoU {value:.2f} > nms_iou {limit:g}){more}: {r.method} suppresses "
+            f"overlapping windows before moving each start back to where the rise began, as its reference code "
+            f"does; -O final_nms={limit:g} also suppresses the moments as shown")
+
+
+def is_search_result(r: Grounding) -> bool:
+    """A grounding produced by ``vtg search`` (it names the library it came from)."""
+    return bool(r.meta.get("library")) and "relevance" in r.meta
+
+
+def video_label(video: str, results: list[Grounding]) -> str:
+    """The shortest readable name of ``video``: its file name, or its path when two videos of the
+    search share a file name."""
+    from pathlib import Path
+
+    name = Path(video).name
+    return name if sum(Path(r.video).name == name for r in results) == 1 else video
 
 
 def score_notes(results: list[Grounding]) -> list[str]:

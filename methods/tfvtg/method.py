@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar
 
 import numpy as np
 
-from vtg.errors import VideoError
+from vtg.errors import UsageError, VideoError
 from vtg.methods.base import Method, Query
 from vtg.methods.tfvtg import calibration
 from vtg.options import IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
@@ -99,6 +99,9 @@ class TFVTG(Method):
         mask_threshold: Fraction = 0.2
         rise_threshold: Fraction = 0.0005
         nms_iou: IoU = 0.3
+        #: A second greedy suppression at this IoU on the moments as shown (after the start shift);
+        #: None keeps the reference's single suppression before the shift (see ``shown_overlaps``).
+        final_nms: IoU | None = None
         #: Exponent of the IoU in the proposal vote (0: every overlap votes fully).
         gamma: Annotated[float, Range(0, 10)] = 0.6
         dynamic_weight: Annotated[float, Range(0, 100)] = 0.0
@@ -116,7 +119,7 @@ class TFVTG(Method):
         #: models), ``device``.
         line_options: ClassVar[frozenset[str]] = frozenset({
             "preset", "fps", "stride", "max_window_fraction", "mask_threshold", "rise_threshold", "nms_iou",
-            "gamma", "dynamic_weight", "calibration", "top_k", "long_after"})
+            "final_nms", "gamma", "dynamic_weight", "calibration", "top_k", "long_after"})
 
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         from vtg.encoders import load_encoder
@@ -153,6 +156,10 @@ class TFVTG(Method):
             meta["decomposition"] = plan.to_dict()
         if not moments:
             meta["note"] = "no frame is above the mask threshold; nothing found"
+        if cfg.final_nms is not None:
+            moments = suppress_shown(moments, cfg.final_nms)
+        else:
+            meta["nms_before_shift"] = cfg.nms_iou  # shown moments may overlap more: writers say so
         return Grounding(query=query.label, video=str(path), duration=duration, moments=tuple(moments[:cfg.top_k]),
                          saliency=Saliency(feats.times, saliency), method=self.name, meta=meta)
 
@@ -214,6 +221,20 @@ class TFVTG(Method):
         """Moments and saliency for a decomposed sentence query."""
         sims = encoder.similarity(features, encoder.encode_texts(plan_texts(plan)))
         return ground_similarities(sims, plan, calib, localise, self.config.gamma)
+
+
+def suppress_shown(moments: list[Moment], iou: float) -> list[Moment]:
+    """Greedy suppression on the moments as shown (``-O final_nms=IOU``): drop a moment whose IoU
+    with a better kept one exceeds ``iou``. The reference suppresses only on the unshifted windows
+    (docs/tfvtg.md, step 5), so moving starts back to where the rise began can make two kept
+    windows overlap; this second pass is off by default for fidelity."""
+    if not isinstance(iou, (int, float)) or not 0.0 < iou <= 1.0:
+        raise UsageError(f"final_nms must be an IoU in (0, 1], got {iou!r}")
+    kept: list[Moment] = []
+    for m in moments:
+        if all(m.iou(k) <= iou for k in kept):
+            kept.append(m)
+    return kept
 
 
 def plan_texts(plan) -> list[str]:

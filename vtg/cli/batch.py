@@ -43,6 +43,7 @@ def batch_command(
     from vtg.features import set_verify
 
     set_verify(verify)
+    warn_oversubscribed(workers, engine)
     options = method_options(encoder=encoder, fps=fps, preset=preset, device=device)
     options.update(parse_key_values(option))
     check_method_options(method, options, known_only=True)  # out of range: one error now, not one per line
@@ -59,3 +60,20 @@ def batch_command(
 
         raise BatchFailedError(f"{summary.failed} of {summary.lines} lines failed; their error records are in {output} "
                                "(--retry-errors runs bad-input errors again)")
+
+
+def warn_oversubscribed(workers: int, engine: str) -> None:
+    """Local workers beyond the usable CPU cores compete for them (each decodes and encodes), and
+    the batch gets slower, not faster: say so, with the number that fits."""
+    import os
+
+    if engine != "local" or workers <= 1:
+        return
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    if workers > cores:
+        print(f"vtg: warning: --workers {workers} is more than the {cores} CPU core{'s' * (cores != 1)} this "
+              f"process may use; the workers compete for them and the batch runs slower; --workers {cores} or "
+              "fewer fits", file=sys.stderr)

@@ -32,6 +32,7 @@ def eval_command(
         check_output(output, inputs=[predictions, ground_truth], what="-o")
     gt = load_ground_truth(ground_truth)
     preds = read_predictions(predictions)
+    check_matches(preds, gt, predictions, ground_truth)
     metrics = evaluate(preds.records, gt, decimals=None if raw else 2)
     if preds.errors and not as_json:
         print(f"vtg: note: {len(preds.errors)} failed records in {predictions} count as misses",
@@ -44,3 +45,20 @@ def eval_command(
         atomic_write_text(output, text)
     sys.stdout.write(text if as_json else format_table(metrics, by_length=by_length,
                                                        errors=len(preds.errors)))
+
+
+def check_matches(preds, gt: list[dict], predictions: Path, ground_truth: Path) -> None:
+    """Nothing matched is an error (the wrong pair of files scores 0 everywhere and would pass a
+    script unnoticed); ground-truth queries without a prediction are a warning (they score 0).
+    Failed batch records count as matched here: they have their own note."""
+    from vtg.errors import DataError
+    from vtg.eval.evaluate import match_predictions
+
+    matched = sum(p is not None for p in match_predictions([*preds.records, *preds.errors], gt))
+    if gt and not matched:
+        total = len(preds.records) + len(preds.errors)
+        raise DataError(f"none of the {total} predictions in {predictions} matches a query of {ground_truth} "
+                        "(by qid, or by video and query): is this the right pair of files?")
+    if matched < len(gt):
+        print(f"vtg: warning: {len(gt) - matched} of {len(gt)} queries in {ground_truth} have no prediction "
+              f"in {predictions}; they score 0", file=sys.stderr)

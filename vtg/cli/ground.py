@@ -41,7 +41,8 @@ def ground_command(
 ) -> None:
     """Find when QUERY happens in VIDEO: ranked moments and a saliency curve.
 
-    A model used for the first time is downloaded (size and progress on stderr) unless --offline.
+    A model used for the first time is downloaded (size and progress on stderr) unless --offline;
+    one over 1 GB asks first on a terminal (--yes skips the question).
     Before long work a plan line (frames, model, device, estimated time) goes to stderr."""
     from vtg.api import check_video_path
     from vtg.cli import preflight
@@ -49,6 +50,7 @@ def ground_command(
     from vtg.features import set_verify
     from vtg.outputs import check_output
 
+    check_not_swapped(video, query)
     for target, what in ((output, "-o"), (html, "--html")):  # before loading or downloading a model
         if target is not None:
             check_output(target, inputs=[video, image], what=what)
@@ -77,4 +79,19 @@ def ground_command(
     if html is not None:
         from vtg.report import write_report
 
-        write_report([result], video, html, inputs=[video, image])
+        written = write_report([result], video, html, inputs=[video, image])
+        typer.echo(f"wrote {written}", err=True)  # stderr: stdout holds the result (a table or JSON)
+
+
+def check_not_swapped(video: Path, query: str | None) -> None:
+    """``vtg ground "person sits" video.mp4``: the "video" does not exist but the query names a
+    file, so say so instead of a bare "video not found: person sits"."""
+    from vtg.errors import VideoNotFoundError
+
+    try:
+        swapped = bool(query) and not video.exists() and Path(str(query)).is_file()
+    except (OSError, ValueError):  # a query too long or odd to be a path is a query
+        return
+    if swapped:
+        raise VideoNotFoundError(f"video not found: {video}; did you swap VIDEO and QUERY? ({query} is a file; "
+                                 "the order is: vtg ground VIDEO QUERY)")

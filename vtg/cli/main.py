@@ -79,12 +79,17 @@ def _root(
     max_download_gb: Optional[float] = typer.Option(
         None, "--max-download-gb", metavar="GB", help="Refuse downloading a model larger than this (default 200, or "
         "$VTG_MAX_DOWNLOAD_GB)."),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Download a model over 1 GB without asking (on a terminal vtg asks first; or $VTG_YES=1)."),
 ) -> None:
     from vtg.device import encoder_precision, set_precision
     from vtg.envvars import check_environment
     from vtg.video.backends import indexing_decoder, set_decoder
     from vtg.video.limits import set_limits
 
+    from vtg.encoders.hub import assume_yes
+
+    assume_yes(yes)
     set_limits(frame_limit, pixel_limit)  # every run sets them afresh (in-process callers run many)
     from vtg.encoders.listing import set_max_download_gb
     from vtg.modelsize import set_max_model_gb
@@ -136,11 +141,12 @@ def setup_logging() -> None:
 
 
 def lift_debug(argv: list[str]) -> list[str]:
-    """``argv`` with every ``--debug`` moved to the front, where the root option is parsed, so
-    ``vtg ground v.mp4 q --debug`` works too. Arguments after ``--`` are left alone."""
+    """``argv`` with every ``--debug`` and ``--yes`` moved to the front, where the root options are
+    parsed, so ``vtg ground v.mp4 q --debug --yes`` works too. Arguments after ``--`` are left alone."""
     end = argv.index("--") if "--" in argv else len(argv)
-    head = [a for a in argv[:end] if a != "--debug"]
-    return (["--debug"] if len(head) < end else []) + head + argv[end:]
+    lifted = [flag for flag in ("--debug", "--yes") if flag in argv[:end]]
+    head = [a for a in argv[:end] if a not in lifted]
+    return lifted + head + argv[end:]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,8 @@ from vtg.types import Grounding
 #: Flags that become method options, declared once for ``ground``, ``serve`` and ``search``:
 #: name -> (parameter declarations, help).
 METHOD_FLAGS: dict[str, tuple[tuple[str, ...], str]] = {
-    "encoder": (("--encoder", "-e"), "Feature encoder: ViT-B-32/openai, blip2 (TFVTG's BLIP-2), hf-clip:<id or dir>, "
+    "encoder": (("--encoder", "-e"), "Feature encoder. TFVTG's default is blip2 (the paper's BLIP-2, several GB "
+                                      "to download once); ViT-B-32/openai is about 600 MB. Also hf-clip:<id or dir>, "
                                       "or a local model directory (see `vtg models`)."),
     "model": (("--model",), "Model id or directory for Video-LLM / UniVTG methods."),
     "fps": (("--fps",), "Frames sampled per second."),

@@ -99,6 +99,8 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
     if not todo:                                                                # unchanged blobs, not refetched
         return str(folder)
     total = check_download(repo_id, todo, _free_bytes(cache_dir))
+    if not quiet:
+        confirm_download(repo_id, total)
     deadline = transfer.Deadline(deadline_seconds(total), f"{repo_id} ({human_size(total)})",
                                  "set VTG_DOWNLOAD_DEADLINE (seconds) to allow longer")
     if not quiet:
@@ -106,8 +108,8 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
               f"from {endpoint()} into {cache_dir}; it is cached for next time", file=sys.stderr, flush=True)
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc=repo_id.split("/")[-1][:30], file=sys.stderr,
-               dynamic_ncols=True, mininterval=0.5, disable=quiet)
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc=repo_id, file=sys.stderr, mininterval=0.5,
+               disable=quiet, **bar_width())
     try:
         with _client_errors(repo_id), _quiet_client():
             for remote in todo:
@@ -116,6 +118,60 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
     finally:
         bar.close()
     return str(folder)
+
+
+#: Downloads larger than this many bytes ask first on a terminal ($VTG_ASK_ABOVE_BYTES overrides).
+ASK_ABOVE_BYTES = 1_000_000_000
+_answers = {"yes": False}
+
+
+class DownloadDeclinedError(WeightsNotFoundError):
+    """The user answered no to a large download."""
+
+
+def assume_yes(value: bool) -> None:
+    """``vtg --yes`` (or ``$VTG_YES=1``): download without asking, whatever the size."""
+    _answers["yes"] = bool(value)
+
+
+def confirm_download(repo_id: str, total: int) -> None:
+    """Ask before a download over :data:`ASK_ABOVE_BYTES` when a person is at a terminal (stdin
+    and stderr both TTYs): a first command should not silently start fetching many GB. Scripts
+    (no TTY) and ``--yes`` go ahead, as whisper and transformers do; the size line says how much."""
+    from vtg.envvars import env_value
+
+    if total <= ask_above() or _answers["yes"] or env_value("VTG_YES", False):
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return
+    print(f"vtg: {repo_id} is {human_size(total)} to download from {endpoint()}. Download it now? [y/N] ",
+          end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline().strip().lower()
+    except (OSError, KeyboardInterrupt):
+        answer = ""
+    if answer not in ("y", "yes"):
+        raise DownloadDeclinedError(
+            f"did not download {repo_id} ({human_size(total)}); pick a smaller model (for TFVTG: --encoder "
+            f"ViT-B-32/openai, about 600 MB), or run `vtg models download {repo_id}` later, or add --yes")
+
+
+def ask_above() -> int:
+    """The size above which :func:`confirm_download` asks: ``$VTG_ASK_ABOVE_BYTES``, else 1 GB."""
+    from vtg.envvars import positive_number
+
+    return int(positive_number("VTG_ASK_ABOVE_BYTES", ASK_ABOVE_BYTES))
+
+
+def bar_width() -> dict:
+    """tqdm's width options: follow the terminal, but a terminal that reports no or a tiny width
+    (a zero-width pseudo terminal, some CI runners) gets a fixed 80 columns instead of a bar
+    squeezed to nothing."""
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, ValueError, OSError):  # not a terminal (a file, a pipe, a test's buffer)
+        return {"ncols": 80}
+    return {"dynamic_ncols": True} if columns >= 40 else {"ncols": 80}
 
 
 def _free_bytes(cache_dir: str | Path) -> int | None:

@@ -77,8 +77,6 @@ def format_table(metrics: dict, *, by_length: bool = False, errors: int = 0) -> 
         line += f", {metrics['missing']} without a prediction (scored 0)"
     if errors:
         line += f", {errors} failed batch records skipped"
-    if not errors and metrics.get("missing") and metrics["missing"] == metrics.get("queries"):  # wrong files?
-        line += "\nno prediction matches this ground truth (by qid, or vid + query)"
     console.print(line)
     table = _moment_table(metrics, by_length)
     fits = console.measure(table, options=console.options.update_width(1000)).maximum <= console.width

@@ -34,6 +34,7 @@ import numpy as np
 from vtg.errors import UsageError
 from vtg.methods.base import Query
 from vtg.types import Grounding, Moment, Saliency
+from vtg.writers import ranked_moments
 
 #: Methods whose localiser can run on library features: name -> "module:class".
 SEARCHERS = {"tfvtg": "vtg.library.tfvtg:TFVTGSearch"}
@@ -121,8 +122,7 @@ def rank(view, searcher, prepared, *, top: int, candidates: int, per_video: int 
 
 def ranked_rows(results: list[Grounding]) -> list[tuple[str, float, float, float]]:
     """``(video, start, end, score)`` of every moment of a search, best first across videos."""
-    rows = [(g.video, m.start, m.end, m.score) for g in results for m in g.moments]
-    return sorted(rows, key=lambda r: -r[3])
+    return ranked_moments(results)
 
 
 def _group(name: str, hits: list, found: dict, label: str, spec: str, method: str) -> list[Grounding]:

@@ -15,7 +15,7 @@ from vtg.fileio import atomic_write_text
 from vtg.outputs import check_output, check_output_dir
 from vtg.plot import DEFAULT_MOMENTS
 from vtg.report.data import ground_truth_index, read_groundings, windows_for
-from vtg.report.page import render_page, video_source
+from vtg.report.page import FAVICON_LINK, STYLE, render_page, video_source
 from vtg.types import Grounding
 
 
@@ -85,13 +85,30 @@ def write_reports(predictions: str | Path, out_dir: str | Path, *, video_dir: st
     return {"pages": pages, "missing_videos": missing}
 
 
+INDEX_STYLE = """
+table.videos{border-collapse:collapse;width:100%}
+table.videos th,table.videos td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid #e3e3e3}
+table.videos th{font-size:.8rem;color:#666;font-weight:600}
+table.videos .n{text-align:right;font-variant-numeric:tabular-nums;color:#444}
+table.videos a{color:#1f4e79;text-decoration:none;font-weight:600;overflow-wrap:anywhere}
+table.videos a:hover{text-decoration:underline}table.videos tr:hover td{background:#fff7ea}
+"""
+
+
 def index_page(links: list[tuple[str, str, int]]) -> str:
+    """The folder's front page: a table of the videos with their number of queries, in the
+    pages' own style (fonts, colours, icon)."""
     esc = html.escape
-    items = "".join(f'<li><a href="{esc(href)}">{esc(name)}</a> ({n} quer{"y" if n == 1 else "ies"})</li>'
-                    for href, name, n in links)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vtg reports</title>"
-            "<style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:800px}</style>"
-            f"</head><body><h1>vtg reports</h1><ul>{items}</ul></body></html>\n")
+    rows = "".join(f'<tr><td><a href="{esc(href)}">{esc(name)}</a></td><td class="n">{n}</td></tr>'
+                   for href, name, n in links)
+    queries = sum(n for _, _, n in links)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>vtg reports</title>"
+            f"{FAVICON_LINK}<style>{STYLE}{INDEX_STYLE}</style></head><body><h1>vtg reports</h1>"
+            f"<p class=\"meta\">{len(links)} video{'s' * (len(links) != 1)} · {queries} quer"
+            f"{'y' if queries == 1 else 'ies'} · click a video for its player, curves and moments</p>"
+            f"<table class=\"videos\"><thead><tr><th>video</th><th class=\"n\">queries</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></body></html>\n")
 
 
 __all__ = ["write_report", "write_reports", "find_video", "render_page", "video_source"]

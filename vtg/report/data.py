@@ -13,7 +13,33 @@ def read_groundings(path: str | Path) -> list[Grounding]:
     checked by the shared validator (:mod:`vtg.predictions`)."""
     from vtg.predictions import read_groundings as read
 
+    check_results_file(path)
     return read(path)
+
+
+#: What `vtg plot` and `vtg report` read, said when they are given something else.
+EXPECTED = "expected `vtg ground --json` output or a Grounding JSONL (`vtg batch -o`)"
+
+
+def check_results_file(path: str | Path) -> None:
+    """A binary file (most often the video itself: ``vtg plot video.mp4``) is refused with what
+    the command reads instead of a decoder's "not a UTF-8 text file"."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return  # the reader says what is wrong with the path
+    try:
+        head.decode("utf-8")
+        binary = b"\0" in head
+    except UnicodeDecodeError as exc:
+        binary = exc.start < len(head) - 4  # not just a character cut at the 4096-byte edge
+    if binary:
+        from vtg.batch.inputs import VIDEO_EXTENSIONS
+
+        hint = " (this looks like a video: run `vtg ground VIDEO QUERY --json -o result.json` first)" \
+            if Path(path).suffix.lower() in VIDEO_EXTENSIONS else ""
+        raise DataError(f"{path} is a binary file; {EXPECTED}{hint}")
 
 
 def pick_record(path: str | Path, qid: str | None = None) -> Grounding:

@@ -26,8 +26,9 @@ EMBED_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpe
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem auto;max-width:900px;color:#222}
-h1{font-size:1.25rem;word-break:break-all}h2{font-size:1.05rem;margin:.2rem 0}
-video{width:100%;max-height:60vh;background:#000}
+h1{font-size:1.25rem;overflow-wrap:anywhere}h2{font-size:1.05rem;margin:.2rem 0}
+video{display:block;max-width:100%;max-height:40vh;margin:0 auto;background:#000}
+.player{position:sticky;top:0;z-index:1;background:#fff;padding:.3rem 0;border-bottom:1px solid #ddd}
 section.query{border-top:1px solid #ddd;margin-top:1rem;padding-top:.6rem}
 .meta{color:#666;font-size:.85rem;margin:.2rem 0 .4rem}
 svg.saliency{width:100%;height:auto;cursor:pointer;background:#fafafa}
@@ -37,7 +38,16 @@ ol.moments{padding-left:1.4rem}ol.moments li{margin:.25rem 0}
 button.moment{font:inherit;cursor:pointer;border:1px solid #999;border-radius:4px;background:#fff;padding:.2rem .6rem}
 button.moment:hover,button.moment.playing{background:#ffe7c2}
 .score{color:#666;margin-left:.5rem;font-size:.85rem}.note{color:#666;font-size:.8rem}.missing{color:#b00}
+body{padding:0 1rem}
+@media (max-width:600px){body{margin:.8rem auto;padding:0 .6rem}
+ svg .label{font-size:17px}svg .rank{font-size:14px}svg .yname{display:none}}
 """
+
+#: The page's icon inline (a data: URI), so a served folder of pages asks for no /favicon.ico.
+FAVICON_LINK = ('<link rel="icon" href="data:image/svg+xml,' + quote(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
+    'fill="#1f3b57"/><polyline points="4,24 10,22 14,9 19,8 22,21 28,23" fill="none" stroke="#fff" '
+    'stroke-width="2.5"/></svg>') + '">')
 
 SCRIPT = """
 (function(){
@@ -113,8 +123,12 @@ def query_section(result: Grounding, index: int, ground_truth=(), *, top_k: int 
     if gt_text:
         meta += f" · ground truth {esc(gt_text)}"
     curve = saliency_svg(result, ground_truth, top_k=top_k, svg_id=f"curve{index}")
+    from vtg.writers import overlap_note
+
+    overlap = overlap_note(result)  # near-duplicate moments, said as the table says it
+    note = f'<p class="note">{esc(overlap)}</p>' if overlap else ""
     return (f'<section class="query" id="q{index}"><h2>{esc(result.query or "(image query)")}</h2>'
-            f'<p class="meta">{meta}</p>{curve}{moment_list(result, top_k)}</section>')
+            f'<p class="meta">{meta}</p>{curve}{moment_list(result, top_k)}{note}</section>')
 
 
 def render_page(results: list[Grounding], video_src: str, *, title: str,
@@ -128,8 +142,9 @@ def render_page(results: list[Grounding], video_src: str, *, title: str,
     note_html = f'<p class="missing">{esc(note)}</p>' if note else ""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-            f"<title>{esc(title)} - vtg</title><style>{STYLE}</style></head><body>"
+            f"<title>{esc(title)} - vtg</title>{FAVICON_LINK}<style>{STYLE}</style></head><body>"
             f"<h1>{esc(title)}</h1><p class=\"meta\">{len(results)} quer"
             f"{'y' if len(results) == 1 else 'ies'} · {hms(duration)}</p>{note_html}"
-            f"<video id=\"player\" controls preload=\"auto\" playsinline src=\"{esc(video_src)}\"></video>"
+            f"<div class=\"player\"><video id=\"player\" controls preload=\"auto\" playsinline "
+            f"src=\"{esc(video_src)}\"></video></div>"
             f"{sections}{score_note(results)}<script>{SCRIPT}</script></body></html>\n")

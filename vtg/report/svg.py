@@ -16,7 +16,7 @@ from vtg.timefmt import span
 from vtg.types import Grounding
 
 WIDTH, HEIGHT = 800.0, 170.0  # HEIGHT: without moment lanes; each lane adds its height
-LEFT, RIGHT, TOP, BOTTOM = 44.0, 10.0, 10.0, 28.0
+LEFT, RIGHT, TOP, BOTTOM = 50.0, 10.0, 10.0, 28.0
 LANE_HEIGHT, LANE_GAP = 9.0, 2.0  # one lane per drawn moment, above the curve
 
 
@@ -68,7 +68,14 @@ def _axis(scale: Scale) -> list[str]:
         parts.append(f'<line class="tick" x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}"/>'
                      f'<text class="label" x="{x:.1f}" y="{base + 16}" text-anchor="middle">'
                      f'{tick_label(round(t, 6), clock=scale.duration >= 120)}</text>')
-    parts.append(f'<text class="label" x="4" y="{TOP + 8}">saliency</text>')
+    # The score scale: the curve's top and bottom values (a bare curve says nothing about whether
+    # its peak is 0.3 or 30), and the axis name written upwards beside them.
+    parts.append(f'<line class="axis" x1="{LEFT}" y1="{scale.top:.1f}" x2="{LEFT}" y2="{base}"/>')
+    for value, y in ((scale.hi, scale.top + 8), (scale.lo, base - 2)):
+        parts.append(f'<text class="label ylabel" x="{LEFT - 4:g}" y="{y:.1f}" text-anchor="end">{value:.2f}</text>')
+    middle = (scale.top + base) / 2
+    parts.append(f'<text class="label yname" transform="rotate(-90)" x="{-middle:.1f}" y="10" '
+                 f'text-anchor="middle">saliency</text>')
     return parts
 
 

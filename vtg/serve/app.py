@@ -21,7 +21,8 @@ from vtg.serve.config import MAX_QUERY_CHARS, MAX_TOP
 from vtg.serve.guard import Guard
 from vtg.serve.service import Service
 
-STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
+          "favicon.svg": "image/svg+xml"}
 #: The page loads nothing from elsewhere; scripts only from this server (no inline script).
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
        "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -66,6 +67,11 @@ def create_app(service: Service):
         if name not in STATIC:
             return JSONResponse({"error": "not found"}, status_code=404)
         return Response(static_text(name), media_type=STATIC[name])
+
+    @app.get("/favicon.ico")  # browsers ask for it whatever the page says: an icon, not a 404
+    async def favicon():
+        return Response(static_text("favicon.svg"), media_type=STATIC["favicon.svg"],
+                        headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/health")
     async def health() -> Dict[str, Any]:

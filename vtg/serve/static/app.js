@@ -4,7 +4,10 @@
 (function () {
   "use strict";
   var SVGNS = "http://www.w3.org/2000/svg";
-  var W = 800, H = 150, L = 40, R = 10, T = 10, B = 26;
+  // The curve is drawn in CSS pixels at its box's width (W is set per draw), so a phone gets
+  // 11-px labels and fewer ticks instead of an 800-unit drawing shrunk to half size.
+  var W = 800, H = 150, L = 44, R = 12, T = 10, B = 26;
+  var NARROW = window.matchMedia ? window.matchMedia("(max-width: 800px)") : {matches: false};
   var $ = function (id) { return document.getElementById(id); };
   var player = $("player"), list = $("list"), status = $("status"), scope = $("scope");
   var current = null;  // {result, moment, button}
@@ -15,6 +18,17 @@
     if (cls) e.className = cls;
     if (text !== undefined) e.textContent = text;
     return e;
+  }
+  // Text with line-break opportunities after _ - . / (file names have no spaces): a narrow screen
+  // breaks "kitchen_camera_2024.mp4" after an underscore, not in the middle of a word. Built
+  // from text nodes and <wbr> elements, never parsed as HTML.
+  function breakable(node, text) {
+    node.replaceChildren();
+    String(text).split(/(?<=[_\-.\/])/).forEach(function (part, i) {
+      if (i) node.appendChild(document.createElement("wbr"));
+      node.appendChild(document.createTextNode(part));
+    });
+    return node;
   }
   function svg(tag, attrs) {
     var e = document.createElementNS(SVGNS, tag);
@@ -87,7 +101,7 @@
     results.forEach(function (g) {
       var moments = (g.pred_relevant_windows || []).slice(0, perVideo);
       if (!moments.length) return;
-      var head = el("li", "video-head", g.video);
+      var head = breakable(el("li", "video-head"), g.video);
       list.appendChild(head);
       var best = moments[0][2] || 1;
       moments.forEach(function (w, i) {
@@ -121,11 +135,16 @@
     if (current && current.button) current.button.classList.remove("active");
     button.classList.add("active");
     current = {result: g, moment: w, button: button};
-    $("now-title").textContent = g.video + " — " + g.query;
+    breakable($("now-title"), g.video + " — " + g.query);
     $("now-meta").textContent = "moment " + clock(w[0]) + " – " + clock(w[1]) + " · score " + w[2].toFixed(3) +
       " · method " + g.method + " · video " + clock(g.duration);
     drawCurve(g, w);
+    var reveal = function () {  // one column: the player is below the list, bring it into view
+      if (NARROW.matches) $("viewer").scrollIntoView({block: "start"});
+    };
+    reveal();
     var seek = function () {
+      reveal();  // again once the video's size is known (the player's height may have changed)
       player.currentTime = w[0];
       stopAt = w[1];
       var p = player.play();
@@ -143,6 +162,7 @@
   function drawCurve(g, chosen) {
     var box = $("curve");
     box.replaceChildren();
+    W = Math.max(280, Math.round(box.clientWidth || 800));
     var d = g.duration || 1, times = g.saliency_times || [], scores = g.saliency_scores || [];
     var lo = Math.min.apply(null, scores.concat([0])), hi = Math.max.apply(null, scores.concat([lo + 1e-9]));
     if (hi <= lo) hi = lo + 1;
@@ -161,7 +181,14 @@
         return x(t).toFixed(1) + "," + y(scores[i]).toFixed(1); }).join(" ")}));
     }
     root.appendChild(svg("line", {"class": "axis", x1: L, y1: H - B, x2: W - R, y2: H - B}));
-    var step = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].find(function (s) { return d / s <= 10; }) || 7200;
+    [[hi, T + 4], [lo, H - B]].forEach(function (v) {  // the score scale: its top and bottom values
+      var yl = svg("text", {"class": "label ylabel", x: L - 5, y: v[1]});
+      yl.textContent = v[0].toFixed(2);
+      root.appendChild(yl);
+    });
+    root.appendChild(svg("line", {"class": "axis", x1: L, y1: T, x2: L, y2: H - B}));
+    var most = Math.max(3, Math.floor((W - L - R) / 60));  // ticks at least 60 px apart
+    var step = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].find(function (s) { return d / s <= most; }) || 7200;
     for (var t = 0; t <= d + 1e-9; t += step) {
       root.appendChild(svg("line", {"class": "tick", x1: x(t), y1: H - B, x2: x(t), y2: H - B + 4}));
       var label = svg("text", {"class": "label", x: x(t), y: H - B + 16, "text-anchor": "middle"});
@@ -189,6 +216,12 @@
       head.setAttribute("x1", xx);
       head.setAttribute("x2", xx);
     }
+  });
+
+  var resized = null;
+  window.addEventListener("resize", function () {  // keep the curve at the box's pixel width
+    clearTimeout(resized);
+    resized = setTimeout(function () { if (current) drawCurve(current.result, current.moment); }, 150);
   });
 
   $("search-form").addEventListener("submit", search);
