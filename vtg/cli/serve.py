@@ -24,7 +24,10 @@ def serve_command(
     port: int = typer.Option(8000, "--port", "-p", help="TCP port."),
     token: Optional[str] = typer.Option(None, "--token", envvar="VTG_SERVE_TOKEN",
                                         help="Every request must carry it (Bearer header or the page's cookie)."),
-    max_concurrent: int = typer.Option(2, "--max-concurrent", min=1, help="Grounding/search requests run at once; more get 503."),
+    max_concurrent: int = typer.Option(2, "--max-concurrent", min=1, help="Grounding/search requests run at once; more wait in the queue."),
+    queue: int = typer.Option(8, "--queue", help="Requests that may wait for a slot (0-1000); past that, 503."),
+    queue_wait: float = typer.Option(5.0, "--queue-wait", help="Seconds a queued request waits for a slot (0.1-60), then 503."),
+    max_connections: int = typer.Option(1000, "--max-connections", help="Open connections (8-100000); past that, the idlest is closed."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Grounding method (see `vtg methods`)."),
     encoder: Optional[str] = method_flag("encoder"),
     model: Optional[str] = method_flag("model"),
@@ -47,7 +50,8 @@ def serve_command(
                              device=device)
     options.update(parse_key_values(option))
     config = ServeConfig(roots=tuple(roots or ()), libraries=tuple(library or ()), host=host, port=port,
-                         token=token, max_concurrent=max_concurrent, method=method, method_options=options)
+                         token=token, max_concurrent=max_concurrent, queue=queue, queue_wait=queue_wait,
+                         max_connections=max_connections, method=method, method_options=options)
 
     def ready(service) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -9,6 +9,7 @@ root instead of revealing where the server keeps its folders.
 from __future__ import annotations
 
 import logging
+import random
 from pathlib import Path
 
 from vtg.errors import (DataError, LLMError, ModelError, UsageError, VideoError, VideoNotFoundError,
@@ -18,8 +19,18 @@ from vtg.serve.catalog import OutsideRootError
 log = logging.getLogger("vtg.serve")
 
 
+def retry_after(busy_fraction: float = 1.0) -> int:
+    """Seconds a refused client should wait, with jitter so refused clients do not come back in
+    lockstep: uniform over 1..(2 + 4 x how full the server is) seconds."""
+    return random.randint(1, 2 + int(4 * min(max(busy_fraction, 0.0), 1.0)))
+
+
 class Overloaded(Exception):
-    """Every slot is busy: the request is refused at once (503) rather than queued."""
+    """Every slot is busy and the queue is full (or the wait ran out): 503 with ``Retry-After``."""
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 #: Most specific class first.
@@ -61,7 +72,7 @@ def install(app, roots: tuple[Path, ...]) -> None:
 
     @app.exception_handler(Overloaded)
     async def overloaded(request, exc: Overloaded):
-        return answer(503, str(exc), {"Retry-After": "1"})
+        return answer(503, str(exc), {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc: RequestValidationError):
