@@ -13,6 +13,7 @@ made every request, authenticated or not, answer a text ``503``. This protocol c
   past the cap evicts the connection that has waited longest for a request head (an idle or slow
   client), so idle sockets can never lock out a client that sends its request; only when every
   open connection is busy with a request does the newcomer get a JSON ``503`` with ``Retry-After``.
+* **Every refusal is JSON**: a request h11 cannot parse gets a JSON ``400`` (uvicorn's is text).
 * Requests in flight are bounded by the cap (h11 serves one request per connection at a time);
   the costly work has its own admission queue (:mod:`vtg.serve.admission`).
 
@@ -109,6 +110,13 @@ class GuardedH11Protocol(H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing() and not self._in_request():
             self._await_head()
+
+    def send_400_response(self, msg: str) -> None:
+        """A request h11 cannot parse (bad request line, head over 16 KiB...): JSON, not uvicorn's text."""
+        self._stop_head_timer()
+        if not self.transport.is_closing():
+            self.transport.write(raw_json_response(400, "Bad Request", f"malformed HTTP request ({msg.rstrip('.')})"))
+            self.transport.close()
 
     # -- the head deadline -------------------------------------------------------------------
     def _in_request(self) -> bool:
