@@ -35,7 +35,7 @@ from vtg.serve.errors import retry_after
 log = logging.getLogger("vtg.serve")
 
 
-def raw_json_response(status: int, reason: str, message: str, extra: list[tuple[str, str]] = ()) -> bytes:
+def raw_json_response(status: int, reason: str, message: str, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
     """A complete ``Connection: close`` HTTP/1.1 answer with a JSON error body, as bytes."""
     body = json.dumps({"error": message}).encode()
     head = [f"HTTP/1.1 {status} {reason}", "content-type: application/json",
