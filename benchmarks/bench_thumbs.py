@@ -117,6 +117,7 @@ def main() -> None:
                 w.start()
             for w in workers:
                 w.join()
+            elapsed = time.perf_counter() - started
             health = json.loads(get(port, "/health")[1])
         finally:
             server.terminate()
@@ -125,7 +126,8 @@ def main() -> None:
         at_full = next(rss for n, rss in samples if n >= CACHE_ENTRIES)
         end = rss_mb_final = samples[-1][1]
         print(f"\n{args.n} thumbnails ({failures[0]} failed), {args.clients} clients: made "
-              f"{health['thumbnails']['made']}, cached {health['thumbnails']['cached']}")
+              f"{health['thumbnails']['made']}, cached {health['thumbnails']['cached']}, "
+              f"{elapsed:.0f} s ({1000 * elapsed / args.n:.1f} ms per thumbnail)")
         print(f"RSS at {CACHE_ENTRIES} (cache full): {at_full:.1f} MB; at the end: {end:.1f} MB; "
               f"growth after the cache filled: {rss_mb_final - at_full:+.1f} MB")
 

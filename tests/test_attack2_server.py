@@ -402,3 +402,16 @@ def test_shutdown_past_the_grace_answers_json_503_and_exits_promptly(gated):
     log = srv.log.read_text(errors="replace")
     assert "still running after the 10-s grace" in log
     assert "Traceback" not in log and "vtg: internal error" not in log
+
+
+# -- the new settings are checked ------------------------------------------------------------------
+
+@pytest.mark.parametrize("flag, value", [("--queue", "-1"), ("--queue", "100000"), ("--queue-wait", "nan"),
+                                         ("--queue-wait", "1e308"), ("--queue-wait", "0"),
+                                         ("--max-connections", "1")])
+def test_overload_settings_out_of_range_are_one_line_errors(tmp_path, capsys, flag, value):
+    from vtg.cli.main import main
+
+    assert main(["serve", str(tmp_path), flag, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"vtg: error: {flag} must be between") and "Traceback" not in err[0]
