@@ -6,7 +6,7 @@ scattered over many arenas and are rarely given back: the server grew by ~90 MB 
 thumbnails although its cache held at most 512 (flat with ``MALLOC_ARENA_MAX=2``). So the server
 (1) caps the arenas at :data:`ARENAS` before its threads start (``mallopt(M_ARENA_MAX)``, what
 ``MALLOC_ARENA_MAX`` does; an explicit ``MALLOC_ARENA_MAX`` in the environment wins),
-(2) decodes thumbnails on one decoder thread (:mod:`vtg.serve.thumbs`), and (3) asks glibc to
+(2) decodes thumbnails with at most two FFmpeg threads (:mod:`vtg.serve.thumbs`), and (3) asks glibc to
 return freed memory every :data:`TRIM_EVERY` new thumbnails (``malloc_trim(0)``).
 ``benchmarks/bench_thumbs.py`` shows the effect. Elsewhere (macOS, musl) these are no-ops.
 """

@@ -240,7 +240,7 @@ def shown_at_targets(frames, targets: np.ndarray, convert) -> Iterator[tuple[flo
 def seek_decode(path: Path, info: VideoInfo, targets: np.ndarray,
                 out_size: tuple[int, int] | None, threads: int = CODEC_THREADS) -> Iterator[tuple[float, np.ndarray]]:
     """Per-target seeking, the alternative the benchmark compares against (not used by default);
-    the server's thumbnails use it with one decoder ``threads`` (a frame or two per request)."""
+    the server's thumbnails use it with few decoder ``threads`` (one frame per request)."""
     convert = _converter(info, out_size)
     with open_container(path) as container:
         stream = video_stream(container, path)
