@@ -3,8 +3,8 @@
 Refusing the request past the last slot at once (the first policy) turned ordinary bursts into
 errors: with two slots, four clients that do not retry saw 96% of their requests refused. A small
 queue absorbs such bursts: up to ``queue`` requests wait, each at most ``wait`` seconds, for a
-slot; past that the answer is 503 with a jittered ``Retry-After`` (see
-:func:`vtg.serve.errors.retry_after`), so a burst never becomes minutes of queued work and
+slot; past that the answer is 503 with a jittered ``Retry-After`` scaled to the work in front
+(:func:`vtg.serve.errors.retry_after`), so a burst never becomes minutes of queued work and
 refused clients do not all return in the same second.
 
 Waiting happens in the event loop (an ``asyncio.Condition``), not in a worker thread, so waiting
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from typing import Any, AsyncIterator, Callable, TypeVar
 
 from vtg.serve.errors import Overloaded, retry_after
@@ -32,12 +33,16 @@ class Admission:
         self.size, self.queue, self.wait, self.what = size, queue, wait, what
         self.busy = 0      # running now
         self.waiting = 0   # queued now
+        self.mean_seconds = 1.0  # running average of how long one holds its slot
         self._freed: asyncio.Condition | None = None  # made in the server's loop on first use
 
+    def expected_wait(self) -> float:
+        """Seconds until the work in front of a newcomer (running and queued) has drained."""
+        return (self.busy + self.waiting) / self.size * self.mean_seconds
+
     def _refuse(self, why: str) -> Overloaded:
-        load = (self.busy + self.waiting) / max(1, self.size + self.queue)
         return Overloaded(f"the server is busy ({self.size} {self.what} running, {self.waiting} waiting; "
-                          f"{why}); retry shortly", retry_after(load))
+                          f"{why}); retry shortly", retry_after(self.expected_wait()))
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -55,10 +60,12 @@ class Admission:
             finally:
                 self.waiting -= 1
         self.busy += 1
+        started = time.monotonic()
         try:
             yield
         finally:
             self.busy -= 1
+            self.mean_seconds += 0.2 * (time.monotonic() - started - self.mean_seconds)
             async with self._freed:
                 self._freed.notify_all()  # each waiter re-checks; a timed-out one cannot swallow the wake-up
 

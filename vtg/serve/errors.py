@@ -9,6 +9,7 @@ root instead of revealing where the server keeps its folders.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from pathlib import Path
 
@@ -19,10 +20,16 @@ from vtg.serve.catalog import OutsideRootError
 log = logging.getLogger("vtg.serve")
 
 
-def retry_after(busy_fraction: float = 1.0) -> int:
-    """Seconds a refused client should wait, with jitter so refused clients do not come back in
-    lockstep: uniform over 1..(2 + 4 x how full the server is) seconds."""
-    return random.randint(1, 2 + int(4 * min(max(busy_fraction, 0.0), 1.0)))
+MAX_RETRY_AFTER = 30
+
+
+def retry_after(expected_wait: float = 1.0) -> int:
+    """Seconds a refused client should wait: a whole number drawn uniformly from 1 to twice the
+    expected wait for a free slot (at least 2, at most :data:`MAX_RETRY_AFTER`), so refused
+    clients spread out instead of returning in lockstep, and do not wait longer than the work
+    in front of them takes."""
+    high = min(MAX_RETRY_AFTER, max(2, math.ceil(2 * expected_wait))) if math.isfinite(expected_wait) else 2
+    return random.randint(1, high)
 
 
 class Overloaded(Exception):

@@ -64,7 +64,7 @@ async def _over_capacity(scope, receive, send) -> None:
     body = json.dumps({"error": "the server has too many open connections; retry shortly"}).encode()
     await send({"type": "http.response.start", "status": 503,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"retry-after", str(retry_after()).encode()), (b"connection", b"close")]})
+                            (b"retry-after", str(retry_after(2.0)).encode()), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
 
