@@ -95,7 +95,8 @@ def open_video(path: Path, root: Path | None, require_suffix: bool = True) -> tu
             now = os.stat(real)
         except (OSError, RuntimeError):
             raise VideoNotFoundError(f"{display(path, root)} no longer exists") from None
-        if (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino) or (root is not None and not real.is_relative_to(root)):
+        moved = (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino)
+        if moved or (root is not None and not real.is_relative_to(root)):
             raise OutsideRootError(f"{display(path, root)} now points outside the served folders")
         if not looks_like_video(os.pread(fd, SNIFF_BYTES, 0)):
             raise NotAVideoError(f"{display(path, root)} is not a video file (no video container signature)")

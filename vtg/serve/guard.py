@@ -116,7 +116,7 @@ class Guard:
         return name in LOCAL_HOSTS
 
     async def _login(self, send, given: str) -> None:
-        if not same_token(given, self.token):
+        if self.token is None or not same_token(given, self.token):
             return await send_json(send, 401, "wrong token")
         cookie = f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
         await send({"type": "http.response.start", "status": 303,

@@ -4,9 +4,9 @@ Results pages show one per moment; making them on request (instead of at index t
 library small and lets any time be previewed. The cache holds at most ``max_entries`` images of
 at most :data:`WIDTH` pixels across (a few kB each), least recently used out first, so memory
 stays bounded however many moments are browsed. Each thumbnail is decoded with at most
-:data:`DECODER_THREADS` FFmpeg threads (not one per core per request), and freed heap memory is handed back to the system every
-:data:`vtg.serve.memory.TRIM_EVERY` thumbnails, so the process's memory levels off too
-(``benchmarks/bench_thumbs.py``).
+:data:`DECODER_THREADS` FFmpeg threads (not one per core per request), and freed heap memory
+is handed back to the system every :data:`vtg.serve.memory.TRIM_EVERY` thumbnails, so the
+process's memory levels off too (``benchmarks/bench_thumbs.py``).
 """
 
 from __future__ import annotations
