@@ -415,3 +415,37 @@ def test_overload_settings_out_of_range_are_one_line_errors(tmp_path, capsys, fl
     assert main(["serve", str(tmp_path), flag, value]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"vtg: error: {flag} must be between") and "Traceback" not in err[0]
+
+
+# -- the id key file -------------------------------------------------------------------------------
+
+def test_an_id_key_readable_by_others_is_neither_used_nor_touched(tmp_path):
+    import logging
+
+    from vtg.serve.ids import key_path, load_id_key
+
+    path = key_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"k" * 32)
+    path.chmod(0o644)
+    seen: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("vtg.serve").addHandler(handler)
+    try:
+        first, second = load_id_key(tmp_path), load_id_key(tmp_path)
+    finally:
+        logging.getLogger("vtg.serve").removeHandler(handler)
+    assert first != b"k" * 32 and first != second  # a fresh key per process, not the exposed one
+    assert path.read_bytes() == b"k" * 32 and stat.S_IMODE(path.stat().st_mode) == 0o644  # left alone
+    assert len(seen) == 2 and all("ids will change when the server restarts" in m for m in seen)
+
+
+def test_the_id_key_is_created_once_and_private(tmp_path):
+    from vtg.serve.ids import key_path, load_id_key
+
+    keys = {load_id_key(tmp_path) for _ in range(3)}
+    path = key_path(tmp_path)
+    assert len(keys) == 1 and path.read_bytes() in keys
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in path.parent.iterdir()) == ["id-key"]  # no temporary file left
