@@ -113,7 +113,7 @@ class Server:
 
 
 def start_server(args: list[str], log: Path, *, token: str | None = None, cache: Path | None = None,
-                 timeout: float = 300) -> Server:
+                 timeout: float = 300, log_level: str = "warning") -> Server:
     """Start ``vtg serve ARGS --port P`` and wait until ``/health`` answers (or the process dies).
     ``cache``: the server's feature cache (module-scoped servers start before the per-test one)."""
     port = free_port()
@@ -121,7 +121,7 @@ def start_server(args: list[str], log: Path, *, token: str | None = None, cache:
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     if cache is not None:
         env["VTG_CACHE_DIR"] = str(cache)
-    cmd = [sys.executable, "-m", "serve_helpers", "serve", *args, "--port", str(port), "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "serve_helpers", "serve", *args, "--port", str(port), "--log-level", log_level]
     if token:
         cmd += ["--token", token]
     handle = open(log, "wb")

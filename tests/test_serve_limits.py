@@ -1,5 +1,6 @@
-"""`vtg serve` under load and at shutdown: N+1 concurrent requests give exactly one 503, an
-unexpected exception gives a generic 500, and SIGTERM stops the process cleanly (exit 0, port freed).
+"""`vtg serve` under load and at shutdown: with N slots and a queue of Q, N+Q concurrent requests
+are all served and request N+Q+1 gets one 503, an unexpected exception gives a generic 500, and
+SIGTERM stops the process cleanly (exit 0, port freed).
 
 The server runs the test-only ``gated-test`` method (tests/serve_helpers.py): each grounding
 request holds until the test creates a release file, so "slow" is decided by the test, not a clock.
@@ -18,6 +19,7 @@ from serve_helpers import port_is_free, start_server
 
 pytestmark = pytest.mark.slow
 LIMIT = 2
+QUEUE = 1
 
 
 @pytest.fixture
@@ -27,7 +29,8 @@ def gated(tmp_path, make_video):
     gate.mkdir()
     make_video("clip.mp4").rename(root / "clip.mp4")
     server = start_server([str(root), "--method", "gated-test", "-O", f"gate={gate}",
-                           "--max-concurrent", str(LIMIT)], tmp_path / "server.log")
+                           "--max-concurrent", str(LIMIT), "--queue", str(QUEUE), "--queue-wait", "60"],
+                          tmp_path / "server.log")
     yield server, gate
     (gate / "release").touch()
     server.stop()
@@ -42,7 +45,7 @@ def wait_until(predicate, what: str, timeout: float = 120.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_requests_beyond_the_limit_get_503_at_once(gated):
+def test_requests_beyond_the_limit_and_queue_get_503_at_once(gated):
     server, gate = gated
     answers: list[int] = []
     body = {"video": "clip.mp4", "query": "red"}
@@ -56,15 +59,19 @@ def test_requests_beyond_the_limit_get_503_at_once(gated):
     wait_until(lambda: len(list(gate.glob("started-*"))) == LIMIT, f"{LIMIT} requests inside the method")
     assert server.json("GET", "/health")[1]["busy"] == LIMIT  # health needs no slot
 
-    status, headers, data = server.request("POST", "/ground", body)  # request N+1
-    assert status == 503 and headers["retry-after"] == "1" and "busy" in json.loads(data)["error"]
+    queued = threading.Thread(target=call)  # request N+1 waits in the queue
+    queued.start()
+    wait_until(lambda: server.json("GET", "/health")[1]["waiting"] == QUEUE, "a request in the queue")
+
+    status, headers, data = server.request("POST", "/ground", body)  # request N+Q+1
+    assert status == 503 and 1 <= int(headers["retry-after"]) <= 6 and "busy" in json.loads(data)["error"]
     assert server.request("POST", "/search", {"query": "red"})[0] == 503  # search shares the slots
-    assert len(list(gate.glob("started-*"))) == LIMIT  # the refused one never reached the method
+    assert len(list(gate.glob("started-*"))) == LIMIT  # neither the queued nor the refused reached the method
 
     (gate / "release").touch()
-    for t in held:
+    for t in [*held, queued]:
         t.join(timeout=120)
-    assert sorted(answers) == [200] * LIMIT
+    assert sorted(answers) == [200] * (LIMIT + QUEUE)  # the queued one was served once a slot freed
     assert server.json("GET", "/health")[1]["busy"] == 0
     assert server.request("POST", "/ground", body)[0] == 200  # slots are given back
 

@@ -24,7 +24,12 @@ def serve_command(
     port: int = ranged(8000, "--port", "-p", low=0, high=65535, help="TCP port."),
     token: Optional[str] = typer.Option(None, "--token", envvar="VTG_SERVE_TOKEN",
                                         help="Every request must carry it (Bearer header or the page's cookie)."),
-    max_concurrent: int = ranged(2, "--max-concurrent", high=1024, help="Grounding/search requests run at once; more get 503."),
+    max_concurrent: int = ranged(2, "--max-concurrent", high=1024, help="Grounding/search requests run at once; more wait in the queue."),
+    queue: int = ranged(8, "--queue", low=0, high=1000, help="Requests that may wait for a slot (0-1000); past that, 503."),
+    queue_wait: float = ranged(5.0, "--queue-wait", kind=float, low=0.1, high=60,
+                               help="Seconds a queued request waits for a slot (0.1-60), then 503."),
+    max_connections: int = ranged(1000, "--max-connections", low=8, high=100000,
+                                  help="Open connections (8-100000); past that, the idlest is closed."),
     method: str = typer.Option("tfvtg", "--method", "-m", help="Grounding method (see `vtg methods`)."),
     encoder: Optional[str] = method_flag("encoder"),
     model: Optional[str] = method_flag("model"),
@@ -48,7 +53,8 @@ def serve_command(
     options.update(parse_key_values(option))
     check_method_options(method, options)  # before fastapi and the warm-up load anything
     config = ServeConfig(roots=tuple(roots or ()), libraries=tuple(library or ()), host=host, port=port,
-                         token=token, max_concurrent=max_concurrent, method=method, method_options=options)
+                         token=token, max_concurrent=max_concurrent, queue=queue, queue_wait=queue_wait,
+                         max_connections=max_connections, method=method, method_options=options)
 
     def ready(service) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -16,6 +16,11 @@ import signal
 from vtg.errors import DependencyError, VtgError
 from vtg.serve.config import ServeConfig
 
+#: Seconds requests in flight may take to finish once the server is told to stop.
+GRACE = 10
+#: Seconds a kept-alive connection may stay idle between requests.
+KEEP_ALIVE = 5
+
 
 def build(config: ServeConfig):
     """The warmed-up service and its ASGI app (models load here, before any port is bound)."""
@@ -33,17 +38,29 @@ def build(config: ServeConfig):
 
 
 def run(config: ServeConfig, *, log_level: str = "info", ready=None) -> None:
-    """Serve until SIGTERM or SIGINT, then finish the requests in flight (at most 10 s) and return.
+    """Serve until SIGTERM or SIGINT, then finish the requests in flight (at most
+    :data:`GRACE` s) and return.
 
     uvicorn re-raises the signal it caught once it has shut down; the handlers installed here
-    absorb it, so a stopped server exits 0 instead of dying by the signal.
+    absorb it, so a stopped server exits 0 instead of dying by the signal. Requests still running
+    when the grace period ends are answered 503 and abandoned (their computation runs in daemon
+    threads, so it does not hold the process): ``run`` then raises VtgError saying how many, so
+    the exit status is 1 and the last line says why.
     """
     import uvicorn
 
+    from vtg.serve.logs import install_redaction
+    from vtg.serve.memory import limit_malloc_arenas
+    from vtg.serve.protocol import ensure_descriptors, protocol_class
+
+    limit_malloc_arenas()  # before the decoders' and servers' threads exist
+    ensure_descriptors(config.max_connections + 256)
     service, app = build(config)
-    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=log_level,
-                                           timeout_graceful_shutdown=10, server_header=False,
-                                           limit_concurrency=max(64, 4 * config.max_concurrent)))
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=config.host, port=config.port, log_level=log_level, timeout_graceful_shutdown=GRACE,
+        server_header=False, http=protocol_class(config.head_timeout, config.max_connections),
+        timeout_keep_alive=KEEP_ALIVE, limit_concurrency=None, ws="none"))
+    install_redaction(config.token)  # uvicorn.Config set up its log handlers just now
     if ready is not None:
         ready(service)
     previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -55,6 +72,9 @@ def run(config: ServeConfig, *, log_level: str = "info", ready=None) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if app.abandoned:
+        raise VtgError(f"stopped with {app.abandoned} request(s) still running after the {GRACE}-s grace "
+                       "period; they were answered 503 and their work abandoned")
 
 
 def _absorb(signum, frame) -> None:

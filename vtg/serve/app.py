@@ -1,9 +1,11 @@
 """The FastAPI application: routes over a :class:`~vtg.serve.service.Service`.
 
 Routes stay thin: they validate the body (pydantic models with bounded fields), take a slot
-without waiting, run the blocking work in a worker thread and return JSON. ``GET /videos/{id}``
-is starlette's ``FileResponse``, which answers HTTP range requests (206 with ``Content-Range``,
-suffix ranges, 416 for a range past the end), so browsers can seek without downloading.
+(waiting briefly in a bounded queue, :mod:`vtg.serve.admission`), run the blocking work in a
+daemon thread and return JSON. ``GET /videos/{id}``
+streams from the descriptor the catalog opened and checked (:mod:`vtg.serve.files`), answering
+HTTP range requests (206 with ``Content-Range``, suffix ranges, JSON 416 for a range past the
+end), so browsers can seek without downloading.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from importlib import resources
 from typing import Any, Dict, Optional, Union
 
 from fastapi import FastAPI, Query
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from vtg.serve import errors
+from vtg.serve.admission import in_thread
+from vtg.serve.files import VideoResponse
 from vtg.serve.config import MAX_QUERY_CHARS, MAX_TOP
 from vtg.serve.guard import Guard
 from vtg.serve.service import Service
@@ -79,27 +82,28 @@ def create_app(service: Service):
 
     @app.post("/ground")
     async def ground(req: GroundRequest) -> Dict[str, Any]:
-        with service.slots.hold():
-            return await run_in_threadpool(service.ground, req.video, req.query, req.image, req.top_k, req.options)
+        async with service.slots.slot():
+            return await in_thread(service.ground, req.video, req.query, req.image, req.top_k, req.options)
 
     @app.post("/search")
     async def search(req: SearchRequest) -> Dict[str, Any]:
-        with service.slots.hold():
-            return await run_in_threadpool(service.search, req.library, req.query, req.image, req.top, req.options)
+        async with service.slots.slot():
+            return await in_thread(service.search, req.library, req.query, req.image, req.top, req.options)
 
     @app.get("/videos")
     async def videos() -> Dict[str, Any]:
-        return {"videos": await run_in_threadpool(service.videos)}
+        return {"videos": await in_thread(service.videos)}
 
     @app.get("/videos/{ident}")
     async def video(ident: str):
-        entry = await run_in_threadpool(service.catalog.get, ident)
-        return FileResponse(entry.path, media_type=media_type(entry.path.name),
-                            headers={"Cache-Control": "private, max-age=3600"})
+        entry, fd, info = await in_thread(service.catalog.open_id, ident)
+        return VideoResponse(fd, info.st_size, media_type(entry.path.name),
+                             {"Cache-Control": "private, max-age=3600"})
 
     @app.get("/thumbs/{ident}")
     async def thumb(ident: str, t: float = Query(0.0)):
-        data = await run_in_threadpool(service.thumbnail, ident, t)
+        async with service.thumb_slots.slot():
+            data = await in_thread(service.thumbnail, ident, t)
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
     return Guard(app, token=service.config.token, loopback=service.config.loopback,

@@ -25,6 +25,9 @@ REQUEST_OPTIONS = frozenset({
 MAX_BODY_BYTES = 64 * 1024
 MAX_QUERY_CHARS = 1000
 MAX_TOP = 100
+MAX_QUEUE = 1000
+MAX_QUEUE_WAIT = 60.0
+MAX_CONNECTIONS = 100_000
 #: Tokens travel in a header and a cookie: no spaces, quotes, commas or semicolons.
 TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{8,256}")
 
@@ -34,8 +37,10 @@ class ServeConfig:
     """``roots``: folders whose videos may be read; ``libraries``: library names or paths to search.
 
     ``method``/``method_options`` configure the one warm method every request uses;
-    ``max_concurrent`` grounding or search requests run at once (more get 503 at once, never a
-    queue); ``token`` is required by every request when set.
+    ``max_concurrent`` grounding or search requests run at once, up to ``queue`` more wait at most
+    ``queue_wait`` seconds for a slot, the rest get 503 (:mod:`vtg.serve.admission`); ``token`` is
+    required by every request when set. ``max_connections`` and ``head_timeout`` bound what idle
+    or slow clients can hold (:mod:`vtg.serve.protocol`).
     """
 
     roots: tuple[Path, ...] = ()
@@ -44,6 +49,10 @@ class ServeConfig:
     port: int = 8000
     token: str | None = None
     max_concurrent: int = 2
+    queue: int = 8
+    queue_wait: float = 5.0
+    max_connections: int = 1000
+    head_timeout: float = 10.0
     method: str = "tfvtg"
     method_options: dict[str, Any] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
@@ -67,12 +76,22 @@ class ServeConfig:
                              "give --token (or VTG_SERVE_TOKEN) so every request must carry it")
         if self.max_concurrent < 1:
             raise UsageError("--max-concurrent must be at least 1")
+        check_range("--queue", self.queue, 0, MAX_QUEUE)
+        check_range("--queue-wait", self.queue_wait, 0.1, MAX_QUEUE_WAIT)
+        check_range("--max-connections", self.max_connections, 8, MAX_CONNECTIONS)
+        check_range("head_timeout", self.head_timeout, 1.0, 300.0)
         if not 0 <= self.port <= 65535:
             raise UsageError(f"--port {self.port} is not a TCP port")
 
     @property
     def loopback(self) -> bool:
         return is_loopback(self.host)
+
+
+def check_range(name: str, value: float, low: float, high: float) -> None:
+    """A finite number in ``[low, high]``, else a UsageError naming the setting and the range."""
+    if not (isinstance(value, (int, float)) and low <= value <= high):  # False for nan
+        raise UsageError(f"{name} must be between {low:g} and {high:g}, not {value!r}")
 
 
 def is_loopback(host: str) -> bool:

@@ -9,6 +9,8 @@ root instead of revealing where the server keeps its folders.
 from __future__ import annotations
 
 import logging
+import math
+import random
 from pathlib import Path
 
 from vtg.errors import (DataError, LLMError, ModelError, UsageError, VideoError, VideoNotFoundError,
@@ -18,8 +20,24 @@ from vtg.serve.catalog import OutsideRootError
 log = logging.getLogger("vtg.serve")
 
 
+MAX_RETRY_AFTER = 30
+
+
+def retry_after(expected_wait: float = 1.0) -> int:
+    """Seconds a refused client should wait: a whole number drawn uniformly from 1 to twice the
+    expected wait for a free slot (at least 2, at most :data:`MAX_RETRY_AFTER`), so refused
+    clients spread out instead of returning in lockstep, and do not wait longer than the work
+    in front of them takes."""
+    high = min(MAX_RETRY_AFTER, max(2, math.ceil(2 * expected_wait))) if math.isfinite(expected_wait) else 2
+    return random.randint(1, high)
+
+
 class Overloaded(Exception):
-    """Every slot is busy: the request is refused at once (503) rather than queued."""
+    """Every slot is busy and the queue is full (or the wait ran out): 503 with ``Retry-After``."""
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 #: Most specific class first.
@@ -61,7 +79,7 @@ def install(app, roots: tuple[Path, ...]) -> None:
 
     @app.exception_handler(Overloaded)
     async def overloaded(request, exc: Overloaded):
-        return answer(503, str(exc), {"Retry-After": "1"})
+        return answer(503, str(exc), {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc: RequestValidationError):

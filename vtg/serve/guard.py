@@ -11,18 +11,25 @@ the application reads a byte of it.
 * **Host** (loopback binds, which need no token): the Host header must name this machine, so a
   web site the user visits cannot reach the server through DNS rebinding.
 * **Body**: a declared ``Content-Length`` over the limit is refused at once (413); a body without
-  one (chunked) is counted while it arrives and refused as soon as it passes the limit.
+  one (chunked) is counted while it arrives and refused as soon as it passes the limit; a body
+  that has not fully arrived within :data:`BODY_TIMEOUT` seconds is answered 408.
+* **Shutdown**: a request still running when the server's grace period ends is cancelled by
+  uvicorn; it is answered with a JSON 503 (uvicorn's own answer would be a text 500) and counted
+  in :attr:`Guard.abandoned`, so the server can say so when it exits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+import time
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
 COOKIE = "vtg_token"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+BODY_TIMEOUT = 10.0
 
 
 async def send_json(send, status: int, message: str, headers: list | None = None) -> None:
@@ -66,10 +73,28 @@ class Guard:
 
     def __init__(self, app, *, token: str | None, loopback: bool, max_body: int):
         self.app, self.token, self.loopback, self.max_body = app, token, loopback, max_body
+        self.abandoned = 0  # requests cut off by the end of the shutdown grace period
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._checked(scope, receive, tracked)
+        except asyncio.CancelledError:  # uvicorn's graceful shutdown ran out of time
+            self.abandoned += 1
+            if not started:
+                await send_json(send, 503, "the server is shutting down; retry later", [(b"connection", b"close")])
+            # returning (instead of re-raising) keeps uvicorn from logging a traceback and
+            # answering a text 500 of its own
+
+    async def _checked(self, scope, receive, send):
         if self.loopback and not self._local_host(scope):
             return await send_json(send, 400, "the Host header must name this machine (127.0.0.1 or localhost)")
         if self.token is not None:
@@ -91,7 +116,7 @@ class Guard:
         return name in LOCAL_HOSTS
 
     async def _login(self, send, given: str) -> None:
-        if not same_token(given, self.token):
+        if self.token is None or not same_token(given, self.token):
             return await send_json(send, 401, "wrong token")
         cookie = f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
         await send({"type": "http.response.start", "status": 303,
@@ -106,8 +131,13 @@ class Guard:
             if int(declared) > self.max_body:
                 return await send_json(send, 413, f"request body larger than {self.max_body} bytes")
         chunks, size = [], 0
+        deadline = time.monotonic() + BODY_TIMEOUT
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                return await send_json(send, 408, f"the request body did not arrive within {BODY_TIMEOUT:g} s",
+                                       [(b"connection", b"close")])
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")

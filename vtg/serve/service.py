@@ -2,45 +2,29 @@
 
 :class:`Service` is built once per process: it loads the method (and its models) at start-up and
 warms them, so the first request costs what every later one does. Routes call its ``ground`` /
-``search`` from worker threads; :class:`Slots` caps how many run at once and refuses the rest
-immediately (the caller answers 503), so a burst of requests never becomes a queue of minutes.
+``search`` from worker threads; an :class:`~vtg.serve.admission.Admission` caps how many run at
+once, lets a few more wait briefly and refuses the rest (the caller answers 503), so a burst of
+requests never becomes a queue of minutes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from typing import Any
 
 from vtg.errors import UsageError
 from vtg.serve.catalog import Catalog, Entry
+from vtg.serve.ids import load_id_key
 from vtg.serve.config import MAX_QUERY_CHARS, REQUEST_OPTIONS, ServeConfig
-from vtg.serve.errors import Overloaded
+from vtg.serve.admission import Admission
 from vtg.serve.thumbs import ThumbnailCache
 from vtg.types import Grounding
 
 log = logging.getLogger("vtg.serve")
-
-
-class Slots:
-    """A counting semaphore that never waits: ``hold()`` raises :class:`Overloaded` when full."""
-
-    def __init__(self, size: int):
-        self.size, self.busy = size, 0
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def hold(self):
-        with self._lock:
-            if self.busy >= self.size:
-                raise Overloaded(f"the server is busy ({self.size} requests running); retry shortly")
-            self.busy += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.busy -= 1
+#: Thumbnail requests beyond the decoders that may wait, and for how long (a results page asks
+#: for one per moment at once).
+THUMB_QUEUE = 64
+THUMB_WAIT = 10.0
 
 
 def allowed_request_options(method) -> list[str]:
@@ -70,10 +54,10 @@ class Service:
         from vtg.methods import load_method
 
         self.config = config
-        self.catalog = Catalog(config.roots)
+        self.catalog = Catalog(config.roots, load_id_key())
         self.method = load_method(config.method, **config.method_options)
-        self.slots = Slots(config.max_concurrent)
-        self.thumb_slots = threading.BoundedSemaphore(max(2, config.max_concurrent))
+        self.slots = Admission(config.max_concurrent, config.queue, config.queue_wait)
+        self.thumb_slots = Admission(max(2, config.max_concurrent), THUMB_QUEUE, THUMB_WAIT, "thumbnails")
         self.thumbs = ThumbnailCache(config.thumb_cache_entries)
         self.libraries = {name: self._open_library(name) for name in config.libraries}
 
@@ -112,7 +96,7 @@ class Service:
         import vtg
 
         entry = self.catalog.resolve(video)
-        image_path = self.catalog.resolve(image, "image").path if image else None
+        image_path = self.catalog.resolve_image(image) if image else None
         result = vtg.ground(entry.path, check_query(query), image=image_path, method=self.method_for(options),
                             top_k=top_k)
         return result_json(result, entry)
@@ -122,7 +106,7 @@ class Service:
         from vtg.library import search
 
         name, lib = self.library(library)
-        image_path = self.catalog.resolve(image, "image").path if image else None
+        image_path = self.catalog.resolve_image(image) if image else None
         # the library dictates its encoder; the operator's other options (device, llm...) apply
         opts = {k: v for k, v in self.config.method_options.items() if k != "encoder"}
         opts.update(request_options(self.method, options))
@@ -140,13 +124,9 @@ class Service:
         return name, self.libraries[name]
 
     def thumbnail(self, ident: str, t: float) -> bytes:
+        """The JPEG (callers hold a :attr:`thumb_slots` slot)."""
         entry = self.catalog.get(ident)
-        if not self.thumb_slots.acquire(timeout=10):
-            raise Overloaded("thumbnail decoders are busy; retry shortly")
-        try:
-            return self.thumbs.get(entry.id, entry.path, t)
-        finally:
-            self.thumb_slots.release()
+        return self.thumbs.get(entry.id, entry.path, t)
 
     def videos(self) -> list[dict]:
         entries = self.catalog.list_roots()
@@ -163,6 +143,7 @@ class Service:
         return {"status": "ok", "version": vtg.__version__, "method": self.config.method,
                 "libraries": list(self.libraries), "roots": len(self.config.roots),
                 "busy": self.slots.busy, "max_concurrent": self.slots.size,
+                "waiting": self.slots.waiting, "queue": self.slots.queue,
                 "request_options": allowed_request_options(self.method),
                 "max_query_chars": MAX_QUERY_CHARS,
                 "thumbnails": {"made": self.thumbs.made, "cached": len(self.thumbs)},

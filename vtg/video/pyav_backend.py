@@ -238,12 +238,14 @@ def shown_at_targets(frames, targets: np.ndarray, convert) -> Iterator[tuple[flo
 
 
 def seek_decode(path: Path, info: VideoInfo, targets: np.ndarray,
-                out_size: tuple[int, int] | None) -> Iterator[tuple[float, np.ndarray]]:
-    """Per-target seeking, the alternative the benchmark compares against (not used by default)."""
+                out_size: tuple[int, int] | None, threads: int = CODEC_THREADS) -> Iterator[tuple[float, np.ndarray]]:
+    """Per-target seeking, the alternative the benchmark compares against (not used by default);
+    the server's thumbnails use it with few decoder ``threads`` (one frame per request)."""
     convert = _converter(info, out_size)
     with open_container(path) as container:
         stream = video_stream(container, path)
         stream.thread_type = "AUTO"
+        stream.thread_count = threads
         origin = stream.start_time or 0
         for target in targets:
             pts = origin + int(math.floor(target / stream.time_base))
