@@ -76,7 +76,11 @@ class EntryWriter:
         self.count = 0
         self.times: list[np.ndarray] = []
         self.fh = open(self.tmp, "wb", buffering=0)
-        _write_all(self.fh, b"\0" * _HEADER)
+        try:
+            _write_all(self.fh, b"\0" * _HEADER)
+        except OSError:
+            self.abort()
+            raise
 
     def add(self, times: np.ndarray, feats: np.ndarray) -> None:
         half = np.ascontiguousarray(feats, dtype=DTYPE)

@@ -41,7 +41,7 @@ from typing import Iterator
 import numpy as np
 
 from vtg.errors import UsageError, VtgError
-from vtg.fileio import load_array
+from vtg.fileio import is_file, load_array
 from vtg.outputs import OutputError
 
 log = logging.getLogger(__name__)
@@ -220,12 +220,14 @@ def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: P
         try:
             _write_sidecar(folder, key, enc.spec, fps, max_frames, float(info.duration), writer.count, tail,
                            time.perf_counter() - start, {**facts, "computed": computed_on(enc)})
+            loaded = _load(folder, key, facts.get("sha256"))
         except (OSError, OutputError) as exc:  # OutputError: something not vtg's sits at the sidecar's name
             _warn_unsaved(exc, path, folder)
-        loaded = _load(folder, key, facts.get("sha256"))
+            loaded = None
         if loaded is not None:
             return dataclasses.replace(loaded, cached=False)
         kept = [(writer.all_times(), load_array(writer.final, np.float16, mmap=False))]
+        _drop_unfinished(folder, key)
     times = np.concatenate([t for t, _ in kept]) if kept else np.zeros(0, np.float64)
     feats = np.concatenate([f for _, f in kept]) if kept else np.zeros((0, *enc._image_feature_shape()), np.float16)
     return Features(times, feats, float(info.duration), enc.spec, fps, max_frames, cached=False, path=None)
@@ -249,6 +251,21 @@ def _give_up(writer, exc: OSError, path: Path, folder: Path) -> list:
     finally:
         writer.abort()
     return kept
+
+
+def _drop_unfinished(folder: Path, key: str) -> None:
+    """Arrays whose sidecar could not be written are no entry: remove them, unless an earlier
+    sidecar of the same key still stands (its entry is complete: same key, same arrays)."""
+    from vtg.feature_store import paths
+
+    feats_path, times_path, meta_path = paths(folder, key)
+    if is_file(meta_path):
+        return
+    for leftover in (feats_path, times_path):
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _warn_unsaved(exc: Exception, path: Path, folder: Path) -> None:

@@ -123,7 +123,7 @@ def open_regular(path: str | Path):
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"{path} is not a regular file (it is {_kind(mode)})")
+            raise OSError(errno.EINVAL, f"{path} is not a regular file but {_kind(mode)}")
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -148,7 +148,7 @@ def require_regular(path: str | Path, *, missing_ok: bool = False) -> None:
             return
         raise
     if not stat.S_ISREG(mode):
-        raise OSError(errno.EINVAL, f"{path} is not a regular file (it is {_kind(mode)})")
+        raise OSError(errno.EINVAL, f"not a regular file but {_kind(mode)}")
 
 
 #: Sidecars and other small JSON files vtg writes are a few KiB; anything far larger is not one.

@@ -59,7 +59,7 @@ def open_library(name_or_path: str | Path, *, create: bool = False) -> "Library"
     """Open the library ``name_or_path``; ``create`` makes it when it does not exist yet."""
     folder = library_folder(name_or_path)
     manifest = folder / MANIFEST
-    if not manifest.is_file():
+    if not os.path.lexists(manifest):  # something else than a file there is refused by Manifest
         if not create:
             raise UsageError(f"no library {os.fspath(name_or_path)!r} at {folder}; build one with "
                              f"`vtg index DIR... --library {os.fspath(name_or_path)}`")
