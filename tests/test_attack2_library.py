@@ -308,30 +308,33 @@ def test_encoder_features_are_bit_identical_with_1_or_3_threads(tmp_path, family
 
 @pytest.mark.slow
 def test_the_same_batch_gives_identical_records_with_default_threads_and_one(tmp_path):
-    """The issue's criterion: ``vtg batch`` with torch's default threads and with
-    ``OMP_NUM_THREADS=1`` (what Ray's workers get) writes the same bytes. Videos of 23 and 27
-    sampled frames end in partial batches (7 and 11 frames), where the thread count mattered."""
-    spec = str(random_open_clip(tmp_path / "oc"))
+    """The issue's criterion: ``vtg batch`` with torch's default threads, with 3 and with
+    ``OMP_NUM_THREADS=1`` (what Ray's workers get) writes the same bytes. Full-size ViT-B/32 (random
+    weights) on videos of noise whose 23-27 sampled frames end in partial batches: without the
+    fixed thread count 18 float16 feature values and the records differed (3 threads against 1)."""
+    import open_clip
+
+    spec = str(random_open_clip(tmp_path / "vitb32", open_clip.get_model_config("ViT-B-32")))
+    rng = np.random.default_rng(0)
     lines = []
-    for name, seconds in (("a.mp4", 2.3), ("b.mp4", 2.7)):
-        video = scenes_video(tmp_path / name, [((200, 30, 30), seconds / 2, 1), ((30, 200, 30), seconds / 2, 2)])
-        lines += [json.dumps({"video": str(video), "query": q, "qid": f"{name}-{q}"}) for q in ("red", "green stripes")]
+    for name, count in (("n1.mp4", 23), ("n2.mp4", 27), ("n3.mp4", 26), ("n4.mp4", 25)):
+        video = write_video(tmp_path / name, [rng.integers(0, 256, (64, 96, 3), dtype=np.uint8) for _ in range(count)])
+        lines += [json.dumps({"video": str(video), "query": q, "qid": f"{name}-{q}"})
+                  for q in ("red", "green stripes", "noise", "a dog")]
     queries = tmp_path / "q.jsonl"
     queries.write_text("\n".join(lines) + "\n")
     outputs = []
-    for label, threads in (("default", None), ("one", "1")):
-        env = {"VTG_CACHE_DIR": str(tmp_path / f"cache-{label}")}
-        if threads:
+    for threads in ("default", "3", "1"):
+        env = {"VTG_CACHE_DIR": str(tmp_path / f"cache-{threads}")}
+        if threads != "default":
             env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-        else:
-            env.update(OMP_NUM_THREADS="3", MKL_NUM_THREADS="3")  # more than one, whatever the machine has
-        out = tmp_path / f"{label}.jsonl"
+        out = tmp_path / f"threads-{threads}.jsonl"
         proc = run_vtg("batch", str(queries), "-o", str(out), "-e", spec, "--fps", "10", "--device", "cpu",
                        "--no-progress", env=env)
         assert proc.returncode == 0, proc.stderr
         outputs.append(out.read_bytes())
-    assert len(outputs[0].splitlines()) == 4
-    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == 16
+    assert outputs[0] == outputs[1] == outputs[2]
 
 
 # --- Ray's helpers die with a SIGKILLed driver ----------------------------------------------
