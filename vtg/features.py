@@ -41,7 +41,7 @@ from typing import Iterator
 import numpy as np
 
 from vtg.errors import UsageError, VtgError
-from vtg.fileio import is_file, load_array
+from vtg.fileio import is_file, load_array, read_regular_text
 from vtg.outputs import OutputError
 
 log = logging.getLogger(__name__)
@@ -368,7 +368,6 @@ def _load(folder: Path, key: str, digest: str | None = None) -> Features | None:
     """A complete, consistent cache entry, or None (missing, damaged or — when ``digest`` is given —
     unverified entries are recomputed). Features come back memory-mapped (float16)."""
     from vtg.feature_store import finite_once, open_entry, paths
-    from vtg.fileio import read_regular_text
 
     feats_path, _, meta_path = paths(folder, key)
     try:
@@ -439,7 +438,6 @@ def _write_sidecar(folder: Path, key: str, encoder: str, fps, max_frames, durati
 def list_cached(cache_dir: str | Path | None = None) -> list[dict]:
     """Sidecars of the cached feature entries (for ``vtg models`` and housekeeping)."""
     from vtg.feature_store import entry_bytes
-    from vtg.fileio import read_regular_text
 
     out = []
     for meta_path in sorted(features_dir(cache_dir).glob("*.json")):
