@@ -24,6 +24,7 @@ or batch answering many queries on one video does not re-read the whole file eac
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -59,17 +60,27 @@ def npy_header(shape: tuple[int, ...], dtype=DTYPE) -> bytes:
 class EntryWriter:
     """Streams feature batches into a temporary ``.npy`` beside the entry; :meth:`commit` renames it.
 
-    Only the times (float64, 8 bytes a frame) are kept in memory until the end."""
+    Only the times (float64, 8 bytes a frame) are kept in memory until the end. Nothing under the
+    entry's final names is touched before both arrays are complete on disk: a write that fails
+    (a full disk, ``ulimit -f``) leaves no partial entry, and an earlier entry of the same key
+    stays as it was. Writes are unbuffered and a failed one is cut back to the last whole batch,
+    so :meth:`written` can always read back what was streamed."""
 
     def __init__(self, folder: Path, key: str):
         self.final, self.times_path, _ = paths(folder, key)
         remove_orphans(folder)
-        self.tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.npy.tmp"
+        stem = f".{key}.{os.getpid()}.{threading.get_ident()}"
+        self.tmp = folder / f"{stem}.npy.tmp"
+        self.times_tmp = folder / f"{stem}.times.npy.tmp"
         self.tail: tuple[int, ...] | None = None
         self.count = 0
         self.times: list[np.ndarray] = []
-        self.fh = open(self.tmp, "wb")
-        self.fh.write(b"\0" * _HEADER)
+        self.fh = open(self.tmp, "wb", buffering=0)
+        try:
+            _write_all(self.fh, b"\0" * _HEADER)
+        except OSError:
+            self.abort()
+            raise
 
     def add(self, times: np.ndarray, feats: np.ndarray) -> None:
         half = np.ascontiguousarray(feats, dtype=DTYPE)
@@ -77,14 +88,19 @@ class EntryWriter:
             self.tail = tuple(half.shape[1:])
         elif tuple(half.shape[1:]) != self.tail:
             raise ValueError(f"feature batches disagree in shape: {half.shape[1:]} after {self.tail}")
-        self.fh.write(half.tobytes())
+        try:
+            _write_all(self.fh, half.tobytes())
+        except OSError:
+            self.fh.truncate(_HEADER + self.count * self._row_bytes())  # back to the last whole batch
+            raise
         self.count += len(half)
         self.times.append(np.asarray(times, np.float64))
 
+    def _row_bytes(self) -> int:
+        return int(np.prod(self.tail or (), dtype=np.int64)) * np.dtype(DTYPE).itemsize
+
     def written(self) -> np.ndarray:
         """What was streamed so far, read back into memory (when the entry cannot be finished)."""
-        if not self.fh.closed:
-            self.fh.flush()
         data = np.fromfile(self.tmp, dtype=DTYPE, offset=_HEADER, count=self.count * int(np.prod(self.tail or ())))
         return data.reshape(self.count, *(self.tail or ()))
 
@@ -92,22 +108,26 @@ class EntryWriter:
         return np.concatenate(self.times) if self.times else np.zeros(0, np.float64)
 
     def commit(self, tail: tuple[int, ...]) -> Path:
-        """Finish the header, flush to disk and move the files into place (sidecar: the caller)."""
-        from vtg import fileio
-
+        """Finish both arrays under temporary names, flush them to disk, then move them into place
+        (sidecar: the caller). On an OSError nothing has been renamed; :meth:`abort` removes both."""
         import io
 
-        buf = io.BytesIO()  # the times first: if that write fails, the features file is still open
-        np.save(buf, self.all_times())
-        fileio.atomic_write_bytes(self.times_path, buf.getvalue())
+        from vtg import fileio
+
         shape = (self.count, *(self.tail if self.tail is not None else tail))
         self.fh.seek(0)
-        self.fh.write(npy_header(shape))
-        self.fh.flush()
+        _write_all(self.fh, npy_header(shape))
         os.fsync(self.fh.fileno())
         self.fh.close()
-        os.chmod(self.tmp, fileio._file_mode(self.final))
+        buf = io.BytesIO()
+        np.save(buf, self.all_times())
+        with open(self.times_tmp, "wb", buffering=0) as fh:
+            _write_all(fh, buf.getvalue())
+            os.fsync(fh.fileno())
+        for tmp, final in ((self.tmp, self.final), (self.times_tmp, self.times_path)):
+            os.chmod(tmp, fileio._file_mode(final))
         os.replace(self.tmp, self.final)
+        os.replace(self.times_tmp, self.times_path)
         return self.final
 
     def abort(self) -> None:
@@ -115,11 +135,22 @@ class EntryWriter:
             self.fh.close()
         finally:
             self.tmp.unlink(missing_ok=True)
+            self.times_tmp.unlink(missing_ok=True)
+
+
+def _write_all(fh, data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file (a raw write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        n = fh.write(view)
+        if not n:
+            raise OSError(errno.EIO, "the file system accepted no bytes")
+        view = view[n:]
 
 
 #: A temporary entry untouched this long, whose writing process is gone, is an orphan.
 ORPHAN_SECONDS = 600
-_TMP = re.compile(r"^\.[0-9a-f]{64}\.(\d+)\.\d+\.npy\.tmp$")
+_TMP = re.compile(r"^\.[0-9a-f]{64}\.(\d+)\.\d+\.(?:times\.)?npy\.tmp$")
 
 
 def remove_orphans(folder: Path, now: float | None = None) -> list[Path]:

@@ -41,6 +41,8 @@ from typing import Iterator
 import numpy as np
 
 from vtg.errors import UsageError, VtgError
+from vtg.fileio import is_file, load_array, read_regular_text
+from vtg.outputs import OutputError
 
 log = logging.getLogger(__name__)
 
@@ -218,12 +220,14 @@ def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: P
         try:
             _write_sidecar(folder, key, enc.spec, fps, max_frames, float(info.duration), writer.count, tail,
                            time.perf_counter() - start, {**facts, "computed": computed_on(enc)})
-        except OSError as exc:
+            loaded = _load(folder, key, facts.get("sha256"))
+        except (OSError, OutputError) as exc:  # OutputError: something not vtg's sits at the sidecar's name
             _warn_unsaved(exc, path, folder)
-        loaded = _load(folder, key, facts.get("sha256"))
+            loaded = None
         if loaded is not None:
             return dataclasses.replace(loaded, cached=False)
-        kept = [(writer.all_times(), np.load(writer.final, allow_pickle=False))]
+        kept = [(writer.all_times(), load_array(writer.final, np.float16, mmap=False))]
+        _drop_unfinished(folder, key)
     times = np.concatenate([t for t, _ in kept]) if kept else np.zeros(0, np.float64)
     feats = np.concatenate([f for _, f in kept]) if kept else np.zeros((0, *enc._image_feature_shape()), np.float16)
     return Features(times, feats, float(info.duration), enc.spec, fps, max_frames, cached=False, path=None)
@@ -249,9 +253,24 @@ def _give_up(writer, exc: OSError, path: Path, folder: Path) -> list:
     return kept
 
 
-def _warn_unsaved(exc: OSError, path: Path, folder: Path) -> None:
+def _drop_unfinished(folder: Path, key: str) -> None:
+    """Arrays whose sidecar could not be written are no entry: remove them, unless an earlier
+    sidecar of the same key still stands (its entry is complete: same key, same arrays)."""
+    from vtg.feature_store import paths
+
+    feats_path, times_path, meta_path = paths(folder, key)
+    if is_file(meta_path):
+        return
+    for leftover in (feats_path, times_path):
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _warn_unsaved(exc: Exception, path: Path, folder: Path) -> None:
     log.warning("could not save features of %s in the cache %s (%s); they will be recomputed next time",
-                path, folder, exc.strerror or exc)
+                path, folder, getattr(exc, "strerror", None) or exc)
 
 
 def check_writable(folder: Path) -> None:
@@ -352,9 +371,9 @@ def _load(folder: Path, key: str, digest: str | None = None) -> Features | None:
 
     feats_path, _, meta_path = paths(folder, key)
     try:
-        if not meta_path.is_file():
+        if not os.path.lexists(meta_path):
             return None
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(read_regular_text(meta_path))  # a FIFO planted there is refused, not waited on
         if digest is not None and meta.get("sha256") != digest:
             log.info("feature cache entry %s does not record this file's SHA-256; recomputing", feats_path)
             return None
@@ -370,7 +389,7 @@ def _load(folder: Path, key: str, digest: str | None = None) -> Features | None:
         return Features(times, feats, duration, meta["encoder"], meta["fps"], meta["max_frames"],
                         cached=True, path=str(feats_path))
     except Exception as exc:  # any damage (also to the sidecar's fields) means: ignore and recompute
-        log.warning("ignoring damaged feature cache entry %s: %s", feats_path, exc)
+        log.warning("ignoring damaged feature cache entry %s: %s", feats_path, getattr(exc, "strerror", None) or exc)
         return None
 
 
@@ -423,8 +442,11 @@ def list_cached(cache_dir: str | Path | None = None) -> list[dict]:
     out = []
     for meta_path in sorted(features_dir(cache_dir).glob("*.json")):
         try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
+            meta = json.loads(read_regular_text(meta_path))
+        except OSError as exc:  # not a regular file, unreadable: say so, and list the others
+            log.warning("skipping feature cache sidecar %s: %s", meta_path, exc.strerror or exc)
+            continue
+        except ValueError:
             continue
         meta["bytes"] = entry_bytes(meta_path.parent, meta_path.stem)
         out.append(meta)

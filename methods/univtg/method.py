@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar
 
 import numpy as np
 
+from vtg.determinism import fixed_threads
 from vtg.errors import UsageError
 from vtg.methods.base import Method, Query
 from vtg.options import DeviceName, IoU, Range, TopK
@@ -73,7 +74,7 @@ def run_model(net, video: np.ndarray, text: np.ndarray, device: str) -> HeadOutp
 
     src_vid = torch.from_numpy(with_tef(video))[None].to(device)
     src_txt = torch.from_numpy(np.ascontiguousarray(text, dtype=np.float32))[None].to(device)
-    with torch.inference_mode():
+    with torch.inference_mode(), fixed_threads(device):
         out = net(src_txt, torch.ones(src_txt.shape[:2], device=device), src_vid,
                   torch.ones(src_vid.shape[:2], device=device))
     return HeadOutputs(out["pred_logits"][0, :, 0].float().cpu().numpy(), out["pred_spans"][0].float().cpu().numpy(),

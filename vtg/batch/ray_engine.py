@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from vtg.batch.inputs import BatchItem
 from vtg.batch.local import group_items
+from vtg.batch.ray_reaper import watch_cluster
 from vtg.batch.records import apply_settings, error_record, method_spec, process_settings
 from vtg.errors import DependencyError
 
@@ -152,6 +153,7 @@ def run_ray(items: list[BatchItem], sink: Sink, *, workers: int = 1, top_k: int 
     if not tasks:
         return
     started = connect(address, num_cpus)
+    reaper = watch_cluster() if started and not address else None  # a local cluster dies with vtg
     try:
         if num_gpus is None:
             num_gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
@@ -165,6 +167,8 @@ def run_ray(items: list[BatchItem], sink: Sink, *, workers: int = 1, top_k: int 
     finally:
         if started:
             ray.shutdown()
+        if reaper is not None:
+            reaper.close()
 
 
 def dispatch(ray: Any, actors: list, tasks: list[dict[str, Any]]):

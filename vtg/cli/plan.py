@@ -103,6 +103,7 @@ def measured_rate(encoder: str, cache_dir=None, limit: int = 20, computed: dict 
     from vtg.encoders.specs import parse_spec
     from vtg.errors import VtgError
     from vtg.features import features_dir
+    from vtg.fileio import read_regular_text
 
     try:
         canonical = parse_spec(encoder).canonical
@@ -112,7 +113,7 @@ def measured_rate(encoder: str, cache_dir=None, limit: int = 20, computed: dict 
     sidecars = sorted(features_dir(cache_dir).glob("*.json"), key=_mtime, reverse=True)
     for path in sidecars[:500]:
         try:
-            meta = json.loads(path.read_text())
+            meta = json.loads(read_regular_text(path))  # never waits on a FIFO planted there
             count, seconds = int(meta["count"]), float(meta["seconds"])
         except (OSError, ValueError, KeyError, TypeError):
             continue

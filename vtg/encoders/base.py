@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from vtg.determinism import fixed_threads
 from vtg.errors import UsageError
 
 
@@ -98,7 +99,7 @@ class Encoder:
         """Pixel tensor from :meth:`prepare_images` -> normalised features (a tensor on the device)."""
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), fixed_threads(self.device):
             return self._forward(pixels)
 
     def encode_texts(self, texts: list[str] | str) -> np.ndarray:
@@ -166,7 +167,7 @@ class Encoder:
     def _run(self, fn, batch) -> np.ndarray:
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), fixed_threads(self.device):
             out = fn(batch)
         return out.float().cpu().numpy().astype(np.float32, copy=False)
 

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from vtg.determinism import fixed_threads
 from vtg.encoders.base import Encoder, _as_texts, l2_normalize, pooled
 from vtg.encoders.preprocess import for_hf_processor
 from vtg.encoders.specs import EncoderSpec
@@ -63,7 +64,7 @@ class HFClipEncoder(Encoder):
         if not texts:
             return []
         tokens = self._tokens(texts)
-        with torch.inference_mode():
+        with torch.inference_mode(), fixed_threads(self.device):
             # CLIPModel / CLIPTextModelWithProjection hold it as ``text_model``; transformers 5's
             # SiglipTextModel is the text transformer itself.
             text_model = getattr(self.model, "text_model", self.model)

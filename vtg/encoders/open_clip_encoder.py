@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vtg.determinism import fixed_threads
 from vtg.encoders.base import Encoder, l2_normalize, skipped_weight_init
 from vtg.encoders.specs import EncoderSpec
 from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
@@ -66,7 +67,7 @@ class OpenClipEncoder(Encoder):
         if not texts:
             return []
         tokens = self.tokenizer(texts).to(self.device)
-        with torch.inference_mode():
+        with torch.inference_mode(), fixed_threads(self.device):
             hidden = _text_token_states(self.model, tokens).float().cpu().numpy()
         lengths = _token_lengths(self.model, tokens.cpu())
         return [hidden[i, :n].astype(np.float32) for i, n in enumerate(lengths)]

@@ -92,6 +92,20 @@ def _video(row) -> VideoRow:
                     mtime_ns=int(row[10]), shard=row[11], row_start=row[12])
 
 
+def _check_files(path: Path, create: bool) -> None:
+    """Refuse a manifest (or its WAL, shared-memory or rollback journal) that is not a regular
+    file: SQLite would open a FIFO planted there and wait on it forever."""
+    from vtg.errors import DataError
+    from vtg.fileio import require_regular
+
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            require_regular(f"{path}{suffix}", missing_ok=create or bool(suffix))
+        except OSError as exc:
+            raise DataError(f"library manifest {path}{suffix} cannot be used: {exc.strerror or exc}; "
+                            "remove it, or rebuild the library with `vtg index`") from None
+
+
 def path_bytes(path: Path | str) -> bytes:
     return os.fsencode(os.fspath(path))
 
@@ -107,6 +121,7 @@ class Manifest:
         """Open the manifest at ``path``; ``create`` makes the tables (a new library). Opening an
         existing one writes nothing, so searches never wait for an index run's transactions."""
         self.path = path
+        _check_files(path, create)
         self.db = sqlite3.connect(os.fspath(path), timeout=30.0, check_same_thread=False)
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")

@@ -99,7 +99,8 @@ def _map(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
     try:
         return load_array(path, dtype, shape)
     except (OSError, ValueError) as exc:
-        raise DataError(f"library shard {path} is missing, damaged or not what the manifest says ({exc}); "
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+        raise DataError(f"library shard {path} is missing, damaged or not what the manifest says ({reason}); "
                         "run `vtg index` on the library's folders again to rebuild it") from None
 
 

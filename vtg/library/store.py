@@ -17,6 +17,7 @@ import fcntl
 import logging
 import os
 import re
+import stat
 import threading
 import time
 from contextlib import contextmanager
@@ -58,7 +59,7 @@ def open_library(name_or_path: str | Path, *, create: bool = False) -> "Library"
     """Open the library ``name_or_path``; ``create`` makes it when it does not exist yet."""
     folder = library_folder(name_or_path)
     manifest = folder / MANIFEST
-    if not manifest.is_file():
+    if not os.path.lexists(manifest):  # something else than a file there is refused by Manifest
         if not create:
             raise UsageError(f"no library {os.fspath(name_or_path)!r} at {folder}; build one with "
                              f"`vtg index DIR... --library {os.fspath(name_or_path)}`")
@@ -152,8 +153,10 @@ class Library:
     def exclusive(self):
         """Hold the library's write lock; a second writer gets a clear error instead of waiting."""
         path = self.folder / "lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise DataError(f"library lock file {path} is not a regular file; remove it")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
