@@ -1,0 +1,133 @@
+"""The DETR-family grounding methods: released (converted) weights run from a raw video.
+
+``vtg ground video.mp4 "query" -m moment_detr --model DIR`` extracts the features the checkpoint
+was trained on through vtg's feature cache (CLIP ViT-B/32 of each 2-s clip's centre frame, the
+HERO / Moment-DETR extractor's sampling, :mod:`vtg.methods.univtg.features`; the query's CLIP token
+features; SlowFast R50 per clip first for SlowFast+CLIP weights, from ``-O slowfast=FILE``), adds the
+temporal endpoint feature when the checkpoint used it, runs the network once and decodes windows
+with the authors' post-processing (:mod:`.decode`). Saliency is the network's per-clip score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vtg.errors import UsageError
+from vtg.methods.base import Method, Query
+from vtg.types import Grounding, Saliency
+
+from ..univtg.features import CLIP_ENCODER, clip_sample_rate
+
+
+@dataclass(frozen=True)
+class DetrMethodConfig:
+    #: Directory written by ``vtg models convert <method> model_best.ckpt``.
+    model: str | None = None
+    device: str = "auto"
+    #: Clip/text encoder: CLIP ViT-B/32, what every released checkpoint was trained on.
+    encoder: str = CLIP_ENCODER
+    #: Precomputed SlowFast R50 features of this video (.npy/.npz, 2304-d per 2-s clip) for SlowFast+CLIP weights.
+    slowfast: str | None = None
+    #: NMS IoU threshold; None = the checkpoint's own setting (negative: no NMS, Moment-DETR's release).
+    nms_iou: float | None = None
+    max_moments: int = 10
+
+    line_options: ClassVar[frozenset[str]] = frozenset({"slowfast", "nms_iou", "max_moments"})
+
+
+def loaded_model(family: str, model_dir: str | None, device: str):
+    """(network, config), shared per process through the model manager."""
+    from vtg.engine import default_manager
+
+    from .weights import load_model, resolve_model_dir
+
+    path = resolve_model_dir(model_dir, family)
+    return default_manager().get(family, (str(path.resolve()), device), lambda: load_model(path, family, device),
+                                 label=f"{family} {path} ({device})")
+
+
+def run_network(net, video: np.ndarray, text: np.ndarray, device: str) -> dict[str, np.ndarray]:
+    """One forward pass on one (clips, tokens) pair -> logits (Q, 2), spans (Q, 2), saliency (L,)."""
+    import torch
+
+    src_vid = torch.from_numpy(np.ascontiguousarray(video, dtype=np.float32))[None].to(device)
+    src_txt = torch.from_numpy(np.ascontiguousarray(text, dtype=np.float32))[None].to(device)
+    with torch.inference_mode():
+        out = net(src_txt, torch.ones(src_txt.shape[:2], device=device), src_vid,
+                  torch.ones(src_vid.shape[:2], device=device))
+    return {k: out[k][0].float().cpu().numpy() for k in ("pred_logits", "pred_spans", "saliency_scores")}
+
+
+class DetrMethod(Method):
+    """Shared by Moment-DETR and its successors: only the network differs."""
+
+    family: ClassVar[str]
+    Config = DetrMethodConfig
+    score_meaning = ("the moment query's foreground probability (softmax over foreground/background, 0 to 1); "
+                     "saliency: the network's per-clip score (unbounded).")
+
+    def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+        from vtg.device import resolve_device
+
+        from ..univtg.data import with_tef
+        from ..univtg.features import text_tokens, video_input
+        from .decode import decode_windows
+
+        self.check_query(query)
+        device = resolve_device(self.config.device)
+        net, cfg = loaded_model(self.family, self.config.model, device)
+        self._check_features(cfg.video_features)
+        vi = video_input(video, encoder=self.config.encoder, device=device, clip_len=cfg.clip_length,
+                         slowfast=self.config.slowfast, progress=progress)
+        clips = with_tef(vi.clips) if cfg.tef else vi.clips
+        tokens = text_tokens(query.text or "", encoder=self.config.encoder, device=device)[: cfg.max_q_l]
+        if clips.shape[1] != cfg.v_feat_dim or tokens.shape[1] != cfg.t_feat_dim:
+            raise UsageError(f"the model takes {cfg.v_feat_dim}-d clips and {cfg.t_feat_dim}-d tokens; the features "
+                             f"are {clips.shape[1]}-d and {tokens.shape[1]}-d")
+        out = run_network(net, clips, tokens, device)
+        nms = cfg.nms_thd if self.config.nms_iou is None else self.config.nms_iou
+        moments = decode_windows(out["pred_logits"], out["pred_spans"], vi.duration, clip_len=cfg.clip_length,
+                                 nms_thd=nms, keep=self.config.max_moments)
+        meta: dict[str, Any] = {"model": str(self.config.model), "clips": len(clips), "clip_length": cfg.clip_length,
+                                "features": cfg.video_features, "nms_iou": nms}
+        if len(clips) > cfg.max_v_l:
+            meta["note"] = (f"the video has {len(clips)} clips; the model was trained on at most {cfg.max_v_l} "
+                            f"({cfg.max_v_l * cfg.clip_length:g} s)")
+        return Grounding(query=query.label, video=str(video), duration=vi.duration, moments=tuple(moments),
+                         saliency=Saliency(vi.times[: len(clips)], out["saliency_scores"].astype(np.float64)),
+                         method=self.name, meta=meta)
+
+    def feature_settings(self, video: str | Path | None = None) -> dict:
+        """CLIP at two frames per 2-s clip (the clip-centre ones are used), so ``vtg index`` fills
+        exactly what ``ground`` reads."""
+        return {"encoder": self.config.encoder, "fps": clip_sample_rate(2.0), "max_frames": None}
+
+    def check_weights(self) -> None:
+        from .weights import resolve_model_dir
+
+        resolve_model_dir(self.config.model, self.family)
+
+    def warm_up(self) -> None:
+        from vtg.device import resolve_device
+
+        loaded_model(self.family, self.config.model, resolve_device(self.config.device))
+        super().warm_up()
+
+    def _check_features(self, kind: str) -> None:
+        if kind == "slowfast_clip" and not self.config.slowfast:
+            raise UsageError(f"these {self.family} weights take SlowFast+CLIP features: pass the video's SlowFast R50 "
+                             "features with -O slowfast=FILE.npy (2304-d per 2-s clip), or use CLIP-only weights")
+        if kind != "slowfast_clip" and self.config.slowfast:
+            raise UsageError(f"these {self.family} weights take no SlowFast features; drop the slowfast option")
+
+
+class MomentDETR(DetrMethod):
+    name = "moment_detr"
+    family = "moment_detr"
+    summary = "Moment-DETR: DETR moment queries over joint clip+word encoding (moments + saliency)"
+    paper = ("Lei et al., QVHighlights: Detecting Moments and Highlights in Videos via Natural Language Queries, "
+             "NeurIPS 2021")
