@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "vtgllm": "vtg.methods.vtgllm:VTGLLM",
     "univtg": "vtg.methods.univtg:UniVTG",
     "moment_detr": "vtg.methods.detr:MomentDETR",
+    "qd_detr": "vtg.methods.detr:QDDETR",
     "refine": "vtg.methods.refine:Refine",
 }
 
@@ -30,7 +31,7 @@ REGISTRY: dict[str, str] = {
 #: mounts them without knowing any method by name; only these modules load at CLI start.
 COMMANDS: dict[str, str] = {
     "univtg": "vtg.methods.univtg.cli:cli_commands",
-    "detr": "vtg.methods.detr.cli:cli_commands",  # moment_detr: `vtg models convert moment_detr`
+    "detr": "vtg.methods.detr.cli:cli_commands",  # `vtg models convert moment_detr|qd_detr`
     "videollm": "vtg.methods.videollm.cli:cli_commands",  # shared by numpro, timemarker, vtgllm: `vtg parse`
 }
 

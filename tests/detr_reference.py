@@ -230,3 +230,260 @@ def ref_decode(pred_logits, pred_spans, duration, clip_length=2.0, max_ts=150.0,
     if nms_thd != -1:
         preds = ref_temporal_nms(preds[:max_after_nms], nms_thd=nms_thd, max_after_nms=max_after_nms)
     return preds
+
+
+# --- QD-DETR (github.com/wjun0830/QD-DETR qd_detr/model.py, transformer.py, attention.py; as
+# packaged by github.com/line/lighthouse lighthouse/common/qd_detr*.py, attention.py) ---------
+
+
+def ref_inverse_sigmoid(x, eps=1e-3):
+    x = x.clamp(min=0, max=1)
+    return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
+
+
+def ref_gen_sineembed_for_position(pos_tensor):
+    scale = 2 * math.pi
+    dim_t = torch.arange(128, dtype=torch.float32, device=pos_tensor.device)
+    dim_t = 10000 ** (2 * (dim_t // 2) / 128)
+    pos_x = pos_tensor[:, :, 0][:, :, None] * scale / dim_t
+    pos_x = torch.stack((pos_x[:, :, 0::2].sin(), pos_x[:, :, 1::2].cos()), dim=3).flatten(2)
+    pos_w = pos_tensor[:, :, 1][:, :, None] * scale / dim_t
+    pos_w = torch.stack((pos_w[:, :, 0::2].sin(), pos_w[:, :, 1::2].cos()), dim=3).flatten(2)
+    return torch.cat((pos_x, pos_w), dim=2)
+
+
+class RefPlainMHA(nn.Module):
+    """attention.py's MultiheadAttention: no input projections, out_proj (vdim, vdim)."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, vdim=None):
+        super().__init__()
+        self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
+        self.vdim = vdim if vdim is not None else embed_dim
+        self.out_proj = nn.Linear(self.vdim, self.vdim)
+
+    def forward(self, query, key, value, key_padding_mask=None, attn_mask=None):
+        tgt_len, bsz, embed_dim = query.size()
+        head_dim, v_head_dim = embed_dim // self.num_heads, self.vdim // self.num_heads
+        q = query * float(head_dim) ** -0.5
+        q = q.contiguous().view(tgt_len, bsz * self.num_heads, head_dim).transpose(0, 1)
+        k = key.contiguous().view(-1, bsz * self.num_heads, head_dim).transpose(0, 1)
+        v = value.contiguous().view(-1, bsz * self.num_heads, v_head_dim).transpose(0, 1)
+        src_len = k.size(1)
+        w = torch.bmm(q, k.transpose(1, 2))
+        if key_padding_mask is not None:
+            w = w.view(bsz, self.num_heads, tgt_len, src_len)
+            w = w.masked_fill(key_padding_mask.unsqueeze(1).unsqueeze(2), float("-inf"))
+            w = w.view(bsz * self.num_heads, tgt_len, src_len)
+        w = F.softmax(w - w.max(dim=-1, keepdim=True)[0], dim=-1)
+        out = torch.bmm(w, v).transpose(0, 1).contiguous().view(tgt_len, bsz, self.vdim)
+        return F.linear(out, self.out_proj.weight, self.out_proj.bias), None
+
+
+class RefT2VLayer(nn.Module):
+    def __init__(self, d_model, nhead, dim_feedforward, dropout=0.1):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
+        self.activation = nn.PReLU()
+        self.nhead = nhead
+
+    def forward(self, src, src_key_padding_mask, pos, video_length):
+        pos_src = src + pos
+        global_token, q, k, v = src[0].unsqueeze(0), pos_src[1:video_length + 1], pos_src[video_length + 1:], src[video_length + 1:]
+        qmask = src_key_padding_mask[:, 1:video_length + 1].unsqueeze(2)
+        kmask = src_key_padding_mask[:, video_length + 1:].unsqueeze(1)
+        attn_mask = torch.matmul(qmask.float(), kmask.float()).bool().repeat(self.nhead, 1, 1)
+        src2 = self.self_attn(q, k, value=v, attn_mask=attn_mask,
+                              key_padding_mask=src_key_padding_mask[:, video_length + 1:])[0]
+        src2 = src[1:video_length + 1] + self.dropout1(src2)
+        src3 = self.norm1(src2)
+        src3 = self.linear2(self.dropout(self.activation(self.linear1(src3))))
+        src2 = self.norm2(src2 + self.dropout2(src3))
+        return torch.cat([torch.cat([global_token, src2], dim=0), src[video_length + 1:]])
+
+
+class RefPReLUEncoderLayer(RefEncoderLayer):
+    def __init__(self, d_model, nhead, dim_feedforward, dropout):
+        super().__init__(d_model, nhead, dim_feedforward, dropout)
+        self.activation = nn.PReLU()
+
+    def forward(self, src, src_key_padding_mask, pos):
+        q = k = src + pos
+        src2 = self.self_attn(q, k, value=src, key_padding_mask=src_key_padding_mask)[0]
+        src = self.norm1(src + self.dropout1(src2))
+        src2 = self.linear2(self.dropout(self.activation(self.linear1(src))))
+        return self.norm2(src + self.dropout2(src2))
+
+
+class RefCondDecoderLayer(nn.Module):
+    def __init__(self, d_model, nhead, dim_feedforward, dropout=0.1):
+        super().__init__()
+        self.sa_qcontent_proj = nn.Linear(d_model, d_model)
+        self.sa_qpos_proj = nn.Linear(d_model, d_model)
+        self.sa_kcontent_proj = nn.Linear(d_model, d_model)
+        self.sa_kpos_proj = nn.Linear(d_model, d_model)
+        self.sa_v_proj = nn.Linear(d_model, d_model)
+        self.self_attn = RefPlainMHA(d_model, nhead, dropout=dropout, vdim=d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.dropout1 = nn.Dropout(dropout)
+        self.ca_qcontent_proj = nn.Linear(d_model, d_model)
+        self.ca_qpos_proj = nn.Linear(d_model, d_model)
+        self.ca_kcontent_proj = nn.Linear(d_model, d_model)
+        self.ca_kpos_proj = nn.Linear(d_model, d_model)
+        self.ca_v_proj = nn.Linear(d_model, d_model)
+        self.ca_qpos_sine_proj = nn.Linear(d_model, d_model)
+        self.cross_attn = RefPlainMHA(d_model * 2, nhead, dropout=dropout, vdim=d_model)
+        self.nhead = nhead
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.dropout2, self.dropout3 = nn.Dropout(dropout), nn.Dropout(dropout)
+        self.activation = nn.PReLU()
+
+    def forward(self, tgt, memory, memory_key_padding_mask, pos, query_pos, query_sine_embed, is_first):
+        q = self.sa_qcontent_proj(tgt) + self.sa_qpos_proj(query_pos)
+        k = self.sa_kcontent_proj(tgt) + self.sa_kpos_proj(query_pos)
+        tgt2 = self.self_attn(q, k, value=self.sa_v_proj(tgt))[0]
+        tgt = self.norm1(tgt + self.dropout1(tgt2))
+        q_content = self.ca_qcontent_proj(tgt)
+        k_content = self.ca_kcontent_proj(memory)
+        v = self.ca_v_proj(memory)
+        num_queries, bs, n_model = q_content.shape
+        hw = k_content.shape[0]
+        k_pos = self.ca_kpos_proj(pos)
+        if is_first:
+            q, k = q_content + self.ca_qpos_proj(query_pos), k_content + k_pos
+        else:
+            q, k = q_content, k_content
+        q = q.view(num_queries, bs, self.nhead, n_model // self.nhead)
+        qse = self.ca_qpos_sine_proj(query_sine_embed).view(num_queries, bs, self.nhead, n_model // self.nhead)
+        q = torch.cat([q, qse], dim=3).view(num_queries, bs, n_model * 2)
+        k = k.view(hw, bs, self.nhead, n_model // self.nhead)
+        k_pos = k_pos.view(hw, bs, self.nhead, n_model // self.nhead)
+        k = torch.cat([k, k_pos], dim=3).view(hw, bs, n_model * 2)
+        tgt2 = self.cross_attn(query=q, key=k, value=v, key_padding_mask=memory_key_padding_mask)[0]
+        tgt = self.norm2(tgt + self.dropout2(tgt2))
+        tgt2 = self.linear2(self.dropout(self.activation(self.linear1(tgt))))
+        return self.norm3(tgt + self.dropout3(tgt2))
+
+
+class RefAnchorDecoder(nn.Module):
+    def __init__(self, layer, num_layers, d_model):
+        super().__init__()
+        self.layers = nn.ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
+        for layer_id in range(num_layers - 1):
+            self.layers[layer_id + 1].ca_qpos_proj = None
+        self.num_layers = num_layers
+        self.norm = nn.LayerNorm(d_model)
+        self.query_scale = RefMLP(d_model, d_model, d_model, 2)
+        self.ref_point_head = RefMLP(d_model, d_model, d_model, 2)
+        self.bbox_embed = RefMLP(d_model, d_model, 2, 3)
+        self.ref_anchor_head = RefMLP(d_model, d_model, 1, 2)
+
+    def forward(self, tgt, memory, memory_key_padding_mask, pos, refpoints_unsigmoid):
+        output = tgt
+        intermediate = []
+        reference_points = refpoints_unsigmoid.sigmoid()
+        ref_points = [reference_points]
+        for layer_id, layer in enumerate(self.layers):
+            obj_center = reference_points[..., :2]
+            query_sine_embed = ref_gen_sineembed_for_position(obj_center)
+            query_pos = self.ref_point_head(query_sine_embed)
+            pos_transformation = 1 if layer_id == 0 else self.query_scale(output)
+            query_sine_embed = query_sine_embed * pos_transformation
+            reft_cond = self.ref_anchor_head(output).sigmoid()
+            query_sine_embed *= (reft_cond[..., 0] / obj_center[..., 1]).unsqueeze(-1)
+            output = layer(output, memory, memory_key_padding_mask, pos, query_pos, query_sine_embed,
+                           is_first=(layer_id == 0))
+            tmp = self.bbox_embed(output)
+            tmp[..., :2] += ref_inverse_sigmoid(reference_points)
+            new_reference_points = tmp[..., :2].sigmoid()
+            if layer_id != self.num_layers - 1:
+                ref_points.append(new_reference_points)
+            reference_points = new_reference_points.detach()
+            intermediate.append(self.norm(output))
+        output = self.norm(output)
+        intermediate.pop()
+        intermediate.append(output)
+        return torch.stack(intermediate).transpose(1, 2), torch.stack(ref_points).transpose(1, 2)
+
+
+class RefQDTransformer(nn.Module):
+    def __init__(self, d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward, dropout=0.1):
+        super().__init__()
+        self.t2v_encoder = RefEncoder(RefT2VLayer(d_model, nhead, dim_feedforward, dropout), num_encoder_layers)
+        self.encoder = RefEncoder(RefPReLUEncoderLayer(d_model, nhead, dim_feedforward, dropout), num_encoder_layers)
+        self.decoder = RefAnchorDecoder(RefCondDecoderLayer(d_model, nhead, dim_feedforward, dropout),
+                                        num_decoder_layers, d_model)
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+        self.d_model = d_model
+
+    def forward(self, src, mask, query_embed, pos_embed, video_length):
+        bs, _, d = src.shape
+        src, pos_embed = src.permute(1, 0, 2), pos_embed.permute(1, 0, 2)
+        refpoint_embed = query_embed.unsqueeze(1).repeat(1, bs, 1)
+        for layer in self.t2v_encoder.layers:
+            src = layer(src, mask, pos_embed, video_length)
+        src, mask, pos_embed = src[:video_length + 1], mask[:, :video_length + 1], pos_embed[:video_length + 1]
+        memory = self.encoder(src, mask, pos_embed)
+        memory_global, memory_local = memory[0], memory[1:]
+        tgt = torch.zeros(refpoint_embed.shape[0], bs, d, device=src.device)
+        hs, references = self.decoder(tgt, memory_local, mask[:, 1:], pos_embed[1:], refpoint_embed)
+        return hs, references, memory_local.transpose(0, 1), memory_global
+
+
+class RefQDDETR(nn.Module):
+    def __init__(self, txt_dim, vid_dim, hidden_dim=256, nheads=8, enc_layers=2, dec_layers=2, dim_feedforward=1024,
+                 num_queries=10, n_input_proj=2, max_q_l=32, use_txt_pos=False, input_dropout=0.5, dropout=0.1):
+        super().__init__()
+        self.transformer = RefQDTransformer(hidden_dim, nheads, enc_layers, dec_layers, dim_feedforward, dropout)
+        self.position_embed = RefSine(hidden_dim)
+        self.txt_position_embed = RefTrainablePE(max_q_l, hidden_dim, input_dropout)
+        self.span_embed = RefMLP(hidden_dim, hidden_dim, 2, 3)
+        self.class_embed = nn.Linear(hidden_dim, 2)
+        self.use_txt_pos = use_txt_pos
+        self.query_embed = nn.Embedding(num_queries, 2)
+        relu_args = [True] * 3
+        relu_args[n_input_proj - 1] = False
+        self.input_txt_proj = nn.Sequential(*[
+            RefLinearLayer(txt_dim, hidden_dim, dropout=input_dropout, relu=relu_args[0]),
+            RefLinearLayer(hidden_dim, hidden_dim, dropout=input_dropout, relu=relu_args[1]),
+            RefLinearLayer(hidden_dim, hidden_dim, dropout=input_dropout, relu=relu_args[2])][:n_input_proj])
+        self.input_vid_proj = nn.Sequential(*[
+            RefLinearLayer(vid_dim, hidden_dim, dropout=input_dropout, relu=relu_args[0]),
+            RefLinearLayer(hidden_dim, hidden_dim, dropout=input_dropout, relu=relu_args[1]),
+            RefLinearLayer(hidden_dim, hidden_dim, dropout=input_dropout, relu=relu_args[2])][:n_input_proj])
+        self.saliency_proj1 = nn.Linear(hidden_dim, hidden_dim)
+        self.saliency_proj2 = nn.Linear(hidden_dim, hidden_dim)
+        self.hidden_dim = hidden_dim
+        self.global_rep_token = nn.Parameter(torch.randn(hidden_dim))
+        self.global_rep_pos = nn.Parameter(torch.randn(hidden_dim))
+
+    def forward(self, src_txt, src_txt_mask, src_vid, src_vid_mask):
+        src_vid = self.input_vid_proj(src_vid)
+        src_txt = self.input_txt_proj(src_txt)
+        src = torch.cat([src_vid, src_txt], dim=1)
+        mask = torch.cat([src_vid_mask, src_txt_mask], dim=1).bool()
+        pos_vid = self.position_embed(src_vid, src_vid_mask)
+        pos_txt = self.txt_position_embed(src_txt) if self.use_txt_pos else torch.zeros_like(src_txt)
+        pos = torch.cat([pos_vid, pos_txt], dim=1)
+        mask_ = torch.tensor([[True]]).to(mask.device).repeat(mask.shape[0], 1)
+        mask = torch.cat([mask_, mask], dim=1)
+        src = torch.cat([self.global_rep_token.reshape([1, 1, self.hidden_dim]).repeat(src.shape[0], 1, 1), src], dim=1)
+        pos = torch.cat([self.global_rep_pos.reshape([1, 1, self.hidden_dim]).repeat(pos.shape[0], 1, 1), pos], dim=1)
+        video_length = src_vid.shape[1]
+        hs, reference, memory, memory_global = self.transformer(src, ~mask, self.query_embed.weight, pos, video_length)
+        outputs_class = self.class_embed(hs)
+        outputs_coord = (self.span_embed(hs) + ref_inverse_sigmoid(reference)).sigmoid()
+        out = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1]}
+        vid_mem = memory[:, :src_vid.shape[1]]
+        out["saliency_scores"] = torch.sum(self.saliency_proj1(vid_mem) * self.saliency_proj2(memory_global).unsqueeze(1),
+                                           dim=-1) / math.sqrt(self.hidden_dim)
+        return out

@@ -27,6 +27,8 @@ class DetrConfig:
     nheads: int = 8
     enc_layers: int = 2
     dec_layers: int = 2
+    #: QD-DETR / CG-DETR: layers of clip-to-word cross-attention before the encoder
+    t2v_layers: int = 2
     dim_feedforward: int = 1024
     num_queries: int = 10
     n_input_proj: int = 2

@@ -19,15 +19,32 @@ from .weights import build_network, save_model
 TRAINING_ONLY = ("contrastive_align_projection_",)
 
 
+def detected_family(state: dict) -> str | None:
+    """Which DETR-family model a state dict holds, from parameters only that model has."""
+    if "global_rep_token" in state and any(k.startswith("transformer.t2v_encoder.") for k in state):
+        return "qd_detr"
+    if "query_embed.weight" in state and "transformer.decoder.layers.0.multihead_attn.in_proj_weight" in state:
+        return "moment_detr"
+    return None
+
+
 def shape_options(family: str, state: dict) -> dict[str, int]:
     if family == "moment_detr":
         from .moment_detr import shape_options as moment_shapes
 
         return moment_shapes(state)
+    if family == "qd_detr":
+        from .qd_detr import shape_options as qd_shapes
+
+        return qd_shapes(state)
     raise CheckpointError(f"no converter for {family!r}")
 
 
 def config_from_checkpoint(family: str, state: dict, options: dict) -> DetrConfig:
+    found = detected_family(state)
+    if found is not None and found != family:
+        raise CheckpointError(f"the checkpoint holds a {found} model, not {family}; convert it with: "
+                              f"vtg models convert {found} CKPT")
     sizes = shape_options(family, state)
     for key in ("t_feat_dim", "hidden_dim", "num_queries", "enc_layers", "dec_layers", "dim_feedforward"):
         stated = options.get(key)

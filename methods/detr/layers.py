@@ -76,7 +76,7 @@ class LearnedPositions(nn.Module):
         return self.dropout(self.LayerNorm(x + self.position_embeddings(ids)[None]))
 
 
-def _attend(attn: nn.MultiheadAttention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+def attend(attn: nn.MultiheadAttention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
             pad: torch.Tensor | None) -> torch.Tensor:
     """Multi-head attention on batch-first tensors through the sequence-first module the
     checkpoints hold (``pad``: True where a key is padding)."""
@@ -85,10 +85,12 @@ def _attend(attn: nn.MultiheadAttention, q: torch.Tensor, k: torch.Tensor, v: to
 
 
 class EncoderLayer(nn.Module):
-    """Post-norm self-attention + feed-forward; position codes go into queries and keys only."""
+    """Post-norm self-attention + feed-forward; position codes go into queries and keys only.
+    ``prelu``: the feed-forward's activation is a learned PReLU (QD-DETR, CG-DETR), else ReLU."""
 
-    def __init__(self, width: int, heads: int, hidden: int, dropout: float = 0.1):
+    def __init__(self, width: int, heads: int, hidden: int, dropout: float = 0.1, prelu: bool = False):
         super().__init__()
+        self.activation = nn.PReLU() if prelu else nn.ReLU()
         self.self_attn = nn.MultiheadAttention(width, heads, dropout=dropout)
         self.linear1 = nn.Linear(width, hidden)
         self.dropout = nn.Dropout(dropout)
@@ -97,8 +99,8 @@ class EncoderLayer(nn.Module):
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, pad: torch.Tensor | None, pos: torch.Tensor) -> torch.Tensor:
-        x = self.norm1(x + self.dropout1(_attend(self.self_attn, x + pos, x + pos, x, pad)))
-        return self.norm2(x + self.dropout2(self.linear2(self.dropout(F.relu(self.linear1(x))))))
+        x = self.norm1(x + self.dropout1(attend(self.self_attn, x + pos, x + pos, x, pad)))
+        return self.norm2(x + self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x))))))
 
 
 class DecoderLayer(nn.Module):
@@ -116,8 +118,8 @@ class DecoderLayer(nn.Module):
 
     def forward(self, t: torch.Tensor, memory: torch.Tensor, pad: torch.Tensor | None, pos: torch.Tensor,
                 query_pos: torch.Tensor) -> torch.Tensor:
-        t = self.norm1(t + self.dropout1(_attend(self.self_attn, t + query_pos, t + query_pos, t, None)))
-        t = self.norm2(t + self.dropout2(_attend(self.multihead_attn, t + query_pos, memory + pos, memory, pad)))
+        t = self.norm1(t + self.dropout1(attend(self.self_attn, t + query_pos, t + query_pos, t, None)))
+        t = self.norm2(t + self.dropout2(attend(self.multihead_attn, t + query_pos, memory + pos, memory, pad)))
         return self.norm3(t + self.dropout3(self.linear2(self.dropout(F.relu(self.linear1(t))))))
 
 

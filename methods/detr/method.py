@@ -131,3 +131,11 @@ class MomentDETR(DetrMethod):
     summary = "Moment-DETR: DETR moment queries over joint clip+word encoding (moments + saliency)"
     paper = ("Lei et al., QVHighlights: Detecting Moments and Highlights in Videos via Natural Language Queries, "
              "NeurIPS 2021")
+
+
+class QDDETR(DetrMethod):
+    name = "qd_detr"
+    family = "qd_detr"
+    summary = "QD-DETR: query-dependent clip encoding + anchor-query DETR decoder (moments + saliency)"
+    paper = ("Moon et al., Query-Dependent Video Representation for Moment Retrieval and Highlight Detection, "
+             "CVPR 2023")

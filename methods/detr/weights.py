@@ -16,6 +16,8 @@ CONFIG_FILE = "config.json"
 RELEASES = {
     "moment_detr": "https://github.com/jayleicn/moment_detr (run_on_video/moment_detr_ckpt/model_best.ckpt) "
                    "or Lighthouse's released weights (https://github.com/line/lighthouse)",
+    "qd_detr": "https://github.com/wjun0830/QD-DETR (README: model zoo) or Lighthouse's released weights "
+               "(https://github.com/line/lighthouse)",
 }
 
 
@@ -25,11 +27,15 @@ def how_to_get(family: str) -> str:
 
 
 def build_network(cfg: DetrConfig):
-    """The network a config describes (only Moment-DETR so far)."""
+    """The network a config describes."""
     if cfg.family == "moment_detr":
         from .moment_detr import MomentDETRNet
 
         return MomentDETRNet(cfg)
+    if cfg.family == "qd_detr":
+        from .qd_detr import QDDETRNet
+
+        return QDDETRNet(cfg)
     raise CheckpointError(f"unknown DETR-family model {cfg.family!r} in config.json")
 
 
