@@ -384,6 +384,7 @@ class RefAnchorDecoder(nn.Module):
         self.ref_point_head = RefMLP(d_model, d_model, d_model, 2)
         self.bbox_embed = RefMLP(d_model, d_model, 2, 3)
         self.ref_anchor_head = RefMLP(d_model, d_model, 1, 2)
+        self.sine = ref_gen_sineembed_for_position  # QD-DETR: 128 features per coordinate
 
     def forward(self, tgt, memory, memory_key_padding_mask, pos, refpoints_unsigmoid):
         output = tgt
@@ -392,7 +393,7 @@ class RefAnchorDecoder(nn.Module):
         ref_points = [reference_points]
         for layer_id, layer in enumerate(self.layers):
             obj_center = reference_points[..., :2]
-            query_sine_embed = ref_gen_sineembed_for_position(obj_center)
+            query_sine_embed = self.sine(obj_center)
             query_pos = self.ref_point_head(query_sine_embed)
             pos_transformation = 1 if layer_id == 0 else self.query_scale(output)
             query_sine_embed = query_sine_embed * pos_transformation
@@ -483,6 +484,207 @@ class RefQDDETR(nn.Module):
         outputs_class = self.class_embed(hs)
         outputs_coord = (self.span_embed(hs) + ref_inverse_sigmoid(reference)).sigmoid()
         out = {"pred_logits": outputs_class[-1], "pred_spans": outputs_coord[-1]}
+        vid_mem = memory[:, :src_vid.shape[1]]
+        out["saliency_scores"] = torch.sum(self.saliency_proj1(vid_mem) * self.saliency_proj2(memory_global).unsqueeze(1),
+                                           dim=-1) / math.sqrt(self.hidden_dim)
+        return out
+
+
+# --- CG-DETR (github.com/wjun0830/CGDETR cg_detr/model.py, transformer.py, crossattention.py; as
+# packaged by Lighthouse, lighthouse/common/cg_detr*.py, crossattention.py); inference path only --
+
+
+def ref_gen_sineembed_d(pos_tensor, d_model):
+    scale = 2 * math.pi
+    dim_t = torch.arange(d_model // 2, dtype=torch.float32, device=pos_tensor.device)
+    dim_t = 10000 ** (2 * (dim_t // 2) / (d_model // 2))
+    pos_x = pos_tensor[:, :, 0][:, :, None] * scale / dim_t
+    pos_x = torch.stack((pos_x[:, :, 0::2].sin(), pos_x[:, :, 1::2].cos()), dim=3).flatten(2)
+    pos_w = pos_tensor[:, :, 1][:, :, None] * scale / dim_t
+    pos_w = torch.stack((pos_w[:, :, 0::2].sin(), pos_w[:, :, 1::2].cos()), dim=3).flatten(2)
+    return torch.cat((pos_x, pos_w), dim=2)
+
+
+class RefCateAttention(nn.Module):
+    def __init__(self, embed_dim, num_heads, num_dummies):
+        super().__init__()
+        self.embed_dim, self.num_heads, self.num_dummies = embed_dim, num_heads, num_dummies
+        self.out_proj = nn.Linear(embed_dim, embed_dim)
+
+    def forward(self, query, key, value, attn_mask=None, key_padding_mask=None, dummy=True):
+        tgt_len, bsz, embed_dim = query.size()
+        head_dim = embed_dim // self.num_heads
+        q = (query * float(head_dim) ** -0.5).contiguous().view(tgt_len, bsz * self.num_heads, head_dim).transpose(0, 1)
+        k = key.contiguous().view(-1, bsz * self.num_heads, head_dim).transpose(0, 1)
+        v = value.contiguous().view(-1, bsz * self.num_heads, head_dim).transpose(0, 1)
+        src_len = k.size(1)
+        w = torch.bmm(q, k.transpose(1, 2))
+        if attn_mask is not None:
+            w.masked_fill_(attn_mask, float("-inf"))
+        if key_padding_mask is not None:
+            w = w.view(bsz, self.num_heads, tgt_len, src_len)
+            w = w.masked_fill(key_padding_mask.unsqueeze(1).unsqueeze(2), float("-inf"))
+            w = w.view(bsz * self.num_heads, tgt_len, src_len)
+        w = F.softmax(w, dim=-1)
+        if dummy:
+            out = torch.bmm(w[:, :, self.num_dummies:], v[:, self.num_dummies:, :])
+        else:
+            out = torch.bmm(w, v)
+        out = out.transpose(0, 1).contiguous().view(tgt_len, bsz, embed_dim)
+        out = F.linear(out, self.out_proj.weight, self.out_proj.bias)
+        return out, w.view(bsz, self.num_heads, tgt_len, src_len).sum(dim=1) / self.num_heads
+
+
+class RefCGT2VLayer(nn.Module):
+    def __init__(self, d_model, nhead, dim_feedforward, num_dummies, dropout=0.1):
+        super().__init__()
+        self.self_attn = RefCateAttention(d_model, nhead, num_dummies)
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.activation = nn.PReLU()
+        self.nhead = nhead
+
+    def forward(self, src, src_key_padding_mask, pos, video_length, dummy=True):
+        pos_src = src + pos
+        q, k, v = pos_src[:video_length], pos_src[video_length:], src[video_length:]
+        qmask = src_key_padding_mask[:, :video_length].unsqueeze(2)
+        kmask = src_key_padding_mask[:, video_length:].unsqueeze(1)
+        attn_mask = torch.matmul(qmask.float(), kmask.float()).bool().repeat(self.nhead, 1, 1)
+        src2, attn_weights = self.self_attn(q, k, v, attn_mask=attn_mask,
+                                            key_padding_mask=src_key_padding_mask[:, video_length:], dummy=dummy)
+        src2 = src[:video_length] + src2
+        src3 = self.linear2(self.dropout(self.activation(self.linear1(self.norm1(src2)))))
+        src2 = self.norm2(src2 + src3)
+        return torch.cat([src2, src[video_length:]]), attn_weights
+
+
+class RefCATEEncoder(nn.Module):
+    def __init__(self, layer, n):
+        super().__init__()
+        self.layers = nn.ModuleList([copy.deepcopy(layer) for _ in range(n)])
+        self.num_layers = n
+
+    def forward(self, src, src_key_padding_mask, pos, video_length, dummy=True):
+        attn_weights = None
+        for layer in self.layers:
+            src, w = layer(src, src_key_padding_mask, pos, video_length, dummy)
+            attn_weights = w if attn_weights is None else attn_weights + w
+        return src, attn_weights / self.num_layers
+
+
+class RefCGTransformer(nn.Module):
+    def __init__(self, d_model, nhead, enc_layers, dec_layers, t2v_layers, dim_feedforward, num_dummies,
+                 num_prompts, dropout=0.1):
+        super().__init__()
+        self.t2v_encoder = RefCATEEncoder(RefCGT2VLayer(d_model, nhead, dim_feedforward, num_dummies, dropout), t2v_layers)
+        self.encoder = RefEncoder(RefPReLUEncoderLayer(d_model, nhead, dim_feedforward, dropout), enc_layers)
+        self.decoder = RefAnchorDecoder(RefCondDecoderLayer(d_model, nhead, dim_feedforward, dropout), dec_layers, d_model)
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+        self.d_model, self.num_dummies, self.num_prompts = d_model, num_dummies, num_prompts
+
+    def forward(self, src, mask, query_embed, pos_embed, video_length, ctxtoken, gtoken, gpos, vlen):
+        bs, _, d = src.shape
+        src, pos_embed = src.permute(1, 0, 2), pos_embed.permute(1, 0, 2)
+        refpoint_embed = query_embed.unsqueeze(1).repeat(1, bs, 1)
+        t2v_src, attn_weights = self.t2v_encoder(src, mask, pos_embed, video_length)
+        ctx_src_ = ctxtoken.permute(1, 0, 2)
+        fr_token_sim = torch.softmax(torch.matmul(F.normalize((src[:video_length] - ctx_src_).permute(1, 0, 2), dim=2),
+                                                  F.normalize(gtoken, dim=1).T), dim=-1)
+        frame_importance = attn_weights[:, :, self.num_dummies:].sum(2).clone().detach()
+        for i in range(len(frame_importance)):
+            frame_importance[i][vlen[i]:] *= 0.
+        frame_importance = (frame_importance / frame_importance.sum(1).unsqueeze(1)) * frame_importance.size(1)
+        fr_token_sim = fr_token_sim * frame_importance.unsqueeze(2).repeat(1, 1, fr_token_sim.size(2))
+        fr_token_sim = fr_token_sim.mean(1)
+        topk_val, topkidx = torch.topk(fr_token_sim, k=self.num_prompts, dim=1)
+        src_ = torch.zeros((len(fr_token_sim), self.d_model), device=src.device)
+        for i in range(len(fr_token_sim)):
+            src_[i] = (topk_val[i].unsqueeze(1) * gtoken[topkidx[i]]).sum(0)
+        src_ = src_.reshape(1, src.size(1), -1) + ctx_src_
+        pos_ = gpos.reshape([1, 1, self.d_model]).repeat(1, pos_embed.shape[1], 1)
+        mask_ = torch.tensor([[False]]).to(mask.device).repeat(mask.shape[0], 1)
+        src_, _ = self.t2v_encoder(src_, mask_, pos_, video_length, dummy=False)
+        src = torch.cat([src_, t2v_src], dim=0)
+        mask = torch.cat([mask_, mask], dim=1)
+        pos_embed = torch.cat([pos_, pos_embed], dim=0)
+        src, mask, pos_embed = src[:video_length + 1], mask[:, :video_length + 1], pos_embed[:video_length + 1]
+        memory = self.encoder(src, mask, pos_embed)
+        memory_global, memory_local = memory[0], memory[1:]
+        memory_local += memory_global.unsqueeze(0).repeat(memory_local.size(0), 1, 1)
+        tgt = torch.zeros(refpoint_embed.shape[0], bs, d, device=src.device)
+        hs, references = self.decoder(tgt, memory_local, mask[:, 1:], pos_embed[1:], refpoint_embed)
+        return hs, references, memory_local.transpose(0, 1), memory_global
+
+
+class RefCGDETR(nn.Module):
+    def __init__(self, txt_dim, vid_dim, hidden_dim=256, nheads=8, enc_layers=2, dec_layers=2, t2v_layers=2,
+                 dummy_layers=2, dim_feedforward=1024, num_queries=10, n_input_proj=2, max_q_l=32, use_txt_pos=False,
+                 num_dummies=45, total_prompts=10, num_prompts=2, input_dropout=0.5, dropout=0.1):
+        super().__init__()
+        self.transformer = RefCGTransformer(hidden_dim, nheads, enc_layers, dec_layers, t2v_layers, dim_feedforward,
+                                            num_dummies, num_prompts, dropout)
+        self.transformer.decoder.sine = lambda p: ref_gen_sineembed_d(p, hidden_dim)  # d/2 per coordinate
+        self.position_embed = RefSine(hidden_dim)
+        self.txt_position_embed = RefTrainablePE(max_q_l, hidden_dim, input_dropout)
+        self.span_embed = RefMLP(hidden_dim, hidden_dim, 2, 3)
+        self.class_embed = nn.Linear(hidden_dim, 2)
+        self.token_type_embeddings = nn.Embedding(2, hidden_dim)
+        self.use_txt_pos = use_txt_pos
+        self.query_embed = nn.Embedding(num_queries, 2)
+        relu_args = [True] * 3
+        relu_args[n_input_proj - 1] = False
+        self.input_txt_proj = nn.Sequential(*[
+            RefLinearLayer(txt_dim, hidden_dim, dropout=input_dropout, relu=relu_args[0]),
+            RefLinearLayer(hidden_dim, hidden_dim, dropout=input_dropout, relu=relu_args[1]),
+            RefLinearLayer(hidden_dim, hidden_dim, dropout=input_dropout, relu=relu_args[2])][:n_input_proj])
+        self.input_vid_proj = nn.Sequential(*[
+            RefLinearLayer(vid_dim, hidden_dim, dropout=input_dropout, relu=relu_args[0]),
+            RefLinearLayer(hidden_dim, hidden_dim, dropout=input_dropout, relu=relu_args[1]),
+            RefLinearLayer(hidden_dim, hidden_dim, dropout=input_dropout, relu=relu_args[2])][:n_input_proj])
+        self.saliency_proj1 = nn.Linear(hidden_dim, hidden_dim)
+        self.saliency_proj2 = nn.Linear(hidden_dim, hidden_dim)
+        self.hidden_dim, self.num_dummies = hidden_dim, num_dummies
+        self.global_rep_token = nn.Parameter(torch.randn(total_prompts, hidden_dim))
+        self.global_rep_pos = nn.Parameter(torch.randn(1, hidden_dim))
+        self.dummy_rep_token = nn.Parameter(torch.randn(num_dummies, hidden_dim))
+        self.dummy_rep_pos = nn.Parameter(torch.randn(num_dummies, hidden_dim))
+        self.txtproj_encoder = RefEncoder(RefPReLUEncoderLayer(hidden_dim, 8, dim_feedforward, 0.1), dummy_layers)
+
+    def forward(self, src_txt, src_txt_mask, src_vid, src_vid_mask):
+        src_vid = self.input_vid_proj(src_vid)
+        src_txt = self.input_txt_proj(src_txt)
+        src_vid = src_vid + self.token_type_embeddings(torch.full_like(src_vid_mask.long(), 1))
+        src_txt = src_txt + self.token_type_embeddings(torch.zeros_like(src_txt_mask.long()))
+        pos_vid = self.position_embed(src_vid, src_vid_mask)
+        pos_txt = self.txt_position_embed(src_txt) if self.use_txt_pos else torch.zeros_like(src_txt)
+        b, nd = src_txt.shape[0], self.num_dummies
+        txt_dummy = self.dummy_rep_token.reshape([1, nd, self.hidden_dim]).repeat(b, 1, 1)
+        src_txt_dummy = torch.cat([txt_dummy, src_txt], dim=1)
+        mask_txt = torch.tensor([[True] * nd]).to(src_txt_mask.device).repeat(b, 1)
+        src_txt_mask_dummy = torch.cat([mask_txt, src_txt_mask], dim=1)
+        pos_dummy = self.dummy_rep_pos.reshape([1, nd, self.hidden_dim]).repeat(b, 1, 1)
+        pos_txt_dummy = torch.cat([pos_dummy, pos_txt], dim=1)
+        memory = self.txtproj_encoder(src_txt_dummy.permute(1, 0, 2), ~(src_txt_mask_dummy.bool()),
+                                      pos_txt_dummy.permute(1, 0, 2))
+        dummy_token = memory[:nd].permute(1, 0, 2)
+        src_txt_dummy = torch.cat([dummy_token, src_txt], dim=1)
+        src_txt_mask_dummy = torch.cat([mask_txt, src_txt_mask], dim=1)
+        src = torch.cat([src_vid, src_txt_dummy], dim=1)
+        mask = torch.cat([src_vid_mask, src_txt_mask_dummy], dim=1).bool()
+        pos = torch.cat([pos_vid, pos_txt_dummy], dim=1)
+        vidsrc_ = torch.zeros((len(src_vid), 1, self.hidden_dim), device=src_vid.device)
+        for i in range(len(src_vid)):
+            vidsrc_[i] = src_vid[i][:src_vid_mask.sum(1)[i].long()].mean(0).clone().detach()
+        video_length = src_vid.shape[1]
+        hs, reference, memory, memory_global = self.transformer(
+            src, ~mask, self.query_embed.weight, pos, video_length, ctxtoken=vidsrc_, gtoken=self.global_rep_token,
+            gpos=self.global_rep_pos, vlen=src_vid_mask.sum(1).long())
+        outputs_coord = (self.span_embed(hs) + ref_inverse_sigmoid(reference)).sigmoid()
+        out = {"pred_logits": self.class_embed(hs)[-1], "pred_spans": outputs_coord[-1]}
         vid_mem = memory[:, :src_vid.shape[1]]
         out["saliency_scores"] = torch.sum(self.saliency_proj1(vid_mem) * self.saliency_proj2(memory_global).unsqueeze(1),
                                            dim=-1) / math.sqrt(self.hidden_dim)

@@ -1,4 +1,4 @@
-"""The DETR family (Moment-DETR, QD-DETR): forward parity with the authors' code re-typed
+"""The DETR family (Moment-DETR, QD-DETR, CG-DETR): forward parity with the authors' code re-typed
 (tests/detr_reference.py) on random weights, the official post-processing, safe conversion of a
 released-format checkpoint, and grounding from a raw video through the method interface."""
 
@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import vtg  # noqa: E402
-from detr_reference import RefMomentDETR, RefQDDETR, ref_decode  # noqa: E402
+from detr_reference import RefCGDETR, RefMomentDETR, RefQDDETR, ref_decode  # noqa: E402
 from vtg.cli.main import main  # noqa: E402
 from vtg.errors import CheckpointError, WeightsNotFoundError  # noqa: E402
 from vtg.methods.detr.config import DetrConfig  # noqa: E402
@@ -25,8 +25,11 @@ IMG_DIM, TXT_DIM = 16, 32  # the tiny hf-clip encoder's image embedding and text
 ARCHS = {"moment_detr": dict(hidden_dim=32, nheads=4, enc_layers=2, dec_layers=2, dim_feedforward=48, num_queries=6,
                              n_input_proj=2, max_q_l=16),
          "qd_detr": dict(hidden_dim=256, nheads=8, enc_layers=2, dec_layers=2, dim_feedforward=64, num_queries=6,
-                         n_input_proj=2, max_q_l=16)}
-REFERENCES = {"moment_detr": RefMomentDETR, "qd_detr": RefQDDETR}
+                         n_input_proj=2, max_q_l=16),
+         "cg_detr": dict(hidden_dim=32, nheads=4, enc_layers=2, dec_layers=2, t2v_layers=2, dummy_layers=2,
+                         dim_feedforward=48, num_queries=6, n_input_proj=2, max_q_l=16, num_dummies=5,
+                         total_prompts=4, num_prompts=2)}
+REFERENCES = {"moment_detr": RefMomentDETR, "qd_detr": RefQDDETR, "cg_detr": RefCGDETR}
 FAMILIES = list(ARCHS)
 
 
@@ -82,7 +85,7 @@ def test_a_query_scores_the_same_alone_or_in_a_padded_batch(family):
     with torch.no_grad():
         batch, alone = net(*inputs()), net(*one(inputs(), 0))
     assert (batch["pred_spans"][0] - alone["pred_spans"][0]).abs().max() <= 1e-5
-    if family == "qd_detr":
+    if family != "moment_detr":
         ref = reference(family)
         with torch.no_grad():
             diff = (ref(*inputs())["pred_spans"][0] - ref(*one(inputs(), 0))["pred_spans"][0]).abs().max()
@@ -148,7 +151,7 @@ def test_convert_a_release_and_load_it_strictly(tmp_path, capsys, family):
     with torch.no_grad():
         a, b = ref(*one(inputs(), 1)), net(*one(inputs(), 1))
     assert (a["pred_spans"] - b["pred_spans"]).abs().max() <= 1e-6
-    other = "qd_detr" if family == "moment_detr" else "moment_detr"
+    other = "qd_detr" if family != "qd_detr" else "moment_detr"
     with pytest.raises(CheckpointError, match=f"holds a {family} model, not {other}"):
         load_model(tmp_path / "m", other)
     with pytest.raises(CheckpointError, match=f"holds a {family} model, not {other}; convert it with"):

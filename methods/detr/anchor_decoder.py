@@ -63,9 +63,12 @@ class AnchorDecoderLayer(nn.Module):
     def __init__(self, width: int, heads: int, hidden: int, dropout: float = 0.1, first: bool = False):
         super().__init__()
         self.heads = heads
-        for name in ("sa_qcontent_proj", "sa_qpos_proj", "sa_kcontent_proj", "sa_kpos_proj", "sa_v_proj",
-                     "ca_qcontent_proj", "ca_kcontent_proj", "ca_kpos_proj", "ca_v_proj", "ca_qpos_sine_proj"):
-            setattr(self, name, nn.Linear(width, width))
+        self.sa_qcontent_proj, self.sa_qpos_proj = nn.Linear(width, width), nn.Linear(width, width)
+        self.sa_kcontent_proj, self.sa_kpos_proj = nn.Linear(width, width), nn.Linear(width, width)
+        self.sa_v_proj = nn.Linear(width, width)
+        self.ca_qcontent_proj, self.ca_kcontent_proj = nn.Linear(width, width), nn.Linear(width, width)
+        self.ca_kpos_proj, self.ca_v_proj = nn.Linear(width, width), nn.Linear(width, width)
+        self.ca_qpos_sine_proj = nn.Linear(width, width)
         self.ca_qpos_proj = nn.Linear(width, width) if first else None
         self.self_attn = OutputOnlyAttention(width, heads, width)
         self.cross_attn = OutputOnlyAttention(2 * width, heads, width)
@@ -127,10 +130,3 @@ class AnchorDecoder(nn.Module):
             ref = (self.bbox_embed(t) + inverse_sigmoid(ref)).sigmoid().detach()
             outputs.append(self.norm(t))
         return torch.stack(outputs), torch.stack(used)
-
-
-def init_anchor_decoder(decoder: AnchorDecoder) -> None:
-    """DAB-DETR's start: the anchor-update head's last layer at zero (untrained models keep their
-    anchors); irrelevant to released weights, which overwrite it."""
-    nn.init.constant_(decoder.bbox_embed.layers[-1].weight, 0)
-    nn.init.constant_(decoder.bbox_embed.layers[-1].bias, 0)

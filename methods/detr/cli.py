@@ -10,7 +10,7 @@ import typer
 
 from vtg.methods.base import MethodCommand
 
-FAMILIES = ("moment_detr", "qd_detr")
+FAMILIES = ("moment_detr", "qd_detr", "cg_detr")
 
 
 def cli_commands() -> list[MethodCommand]:

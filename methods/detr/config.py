@@ -29,6 +29,12 @@ class DetrConfig:
     dec_layers: int = 2
     #: QD-DETR / CG-DETR: layers of clip-to-word cross-attention before the encoder
     t2v_layers: int = 2
+    #: CG-DETR: learned dummy tokens beside the words, their encoder's depth, and the prompt
+    #: tokens the global token is built from (``num_prompts`` of ``total_prompts`` chosen per query)
+    num_dummies: int = 45
+    dummy_layers: int = 2
+    total_prompts: int = 10
+    num_prompts: int = 2
     dim_feedforward: int = 1024
     num_queries: int = 10
     n_input_proj: int = 2
@@ -77,6 +83,7 @@ def from_official_options(family: str, opt: dict[str, Any], sizes: dict[str, int
     return DetrConfig(
         family=family, **sizes,
         nheads=int(opt.get("nheads", 8)),
+        num_prompts=int(opt.get("num_prompts", 2)),
         use_txt_pos=bool(opt.get("use_txt_pos", False)),
         clip_length=float(opt.get("clip_length", 2.0)),
         tef="tef" in str(opt.get("ctx_mode", "video_tef")),

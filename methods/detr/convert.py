@@ -12,15 +12,19 @@ from vtg.errors import CheckpointError
 
 from ..univtg.convert import checkpoint_options, model_state, read_checkpoint
 from ..univtg.weights import load_state
+from .cg_detr import TRAINING_ONLY as CG_TRAINING_ONLY
 from .config import TEF_DIM, DetrConfig, from_official_options
 from .weights import build_network, save_model
 
-#: Weights some releases carry for training-only losses (Moment-DETR's contrastive alignment).
-TRAINING_ONLY = ("contrastive_align_projection_",)
+#: Weights some releases carry for training-only losses (Moment-DETR's contrastive alignment,
+#: CG-DETR's moment and sentence encoders).
+TRAINING_ONLY = ("contrastive_align_projection_",) + CG_TRAINING_ONLY
 
 
 def detected_family(state: dict) -> str | None:
     """Which DETR-family model a state dict holds, from parameters only that model has."""
+    if "dummy_rep_token" in state:
+        return "cg_detr"
     if "global_rep_token" in state and any(k.startswith("transformer.t2v_encoder.") for k in state):
         return "qd_detr"
     if "query_embed.weight" in state and "transformer.decoder.layers.0.multihead_attn.in_proj_weight" in state:
@@ -37,6 +41,10 @@ def shape_options(family: str, state: dict) -> dict[str, int]:
         from .qd_detr import shape_options as qd_shapes
 
         return qd_shapes(state)
+    if family == "cg_detr":
+        from .cg_detr import shape_options as cg_shapes
+
+        return cg_shapes(state)
     raise CheckpointError(f"no converter for {family!r}")
 
 

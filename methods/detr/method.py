@@ -139,3 +139,11 @@ class QDDETR(DetrMethod):
     summary = "QD-DETR: query-dependent clip encoding + anchor-query DETR decoder (moments + saliency)"
     paper = ("Moon et al., Query-Dependent Video Representation for Moment Retrieval and Highlight Detection, "
              "CVPR 2023")
+
+
+class CGDETR(DetrMethod):
+    name = "cg_detr"
+    family = "cg_detr"
+    summary = "CG-DETR: QD-DETR with dummy tokens calibrating clip-word attention and prompt-built global tokens"
+    paper = ("Moon et al., Correlation-Guided Query-Dependency Calibration for Video Temporal Grounding, "
+             "arXiv:2311.08835, 2023")

@@ -18,6 +18,8 @@ RELEASES = {
                    "or Lighthouse's released weights (https://github.com/line/lighthouse)",
     "qd_detr": "https://github.com/wjun0830/QD-DETR (README: model zoo) or Lighthouse's released weights "
                "(https://github.com/line/lighthouse)",
+    "cg_detr": "https://github.com/wjun0830/CGDETR (README: model zoo) or Lighthouse's released weights "
+               "(https://github.com/line/lighthouse)",
 }
 
 
@@ -36,6 +38,10 @@ def build_network(cfg: DetrConfig):
         from .qd_detr import QDDETRNet
 
         return QDDETRNet(cfg)
+    if cfg.family == "cg_detr":
+        from .cg_detr import CGDETRNet
+
+        return CGDETRNet(cfg)
     raise CheckpointError(f"unknown DETR-family model {cfg.family!r} in config.json")
 
 
