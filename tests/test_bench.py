@@ -91,8 +91,9 @@ def test_benchmark_recognition_and_presets(tmp_path):
     assert detect_benchmark(tmp_path / "test.json", [{"vid": "s13-d21"}]) == "tacos"
     assert detect_benchmark(tmp_path / "x.jsonl", [{"vid": "a", "saliency_scores": []}]) == "qvhighlights"
     assert detect_benchmark(tmp_path / "x.jsonl", [{"vid": "a"}]) is None
-    assert preset_options(method_class("tfvtg").Config, "activitynet") == {"preset": "activitynet"}
-    assert preset_options(method_class("moment_detr").Config, "activitynet") == {}
+    assert preset_options(method_class("tfvtg"), "activitynet") == {"preset": "activitynet"}
+    assert preset_options(method_class("tfvtg"), "tacos") == {}
+    assert preset_options(method_class("moment_detr"), "activitynet") == {}
 
 
 def test_bench_errors_are_one_line(tmp_path, capsys):

@@ -44,7 +44,7 @@ def bench_command(
     if benchmark is not None and benchmark not in BENCHMARK_METRICS:
         raise UsageError(f"--benchmark must be one of {', '.join(BENCHMARK_METRICS)}, got {benchmark!r}")
     name = benchmark or detect_benchmark(annotations, gt)
-    options = preset_options(cls.Config, name)
+    options = preset_options(cls, name)
     options.update(parse_key_values(option))
     if model is not None:
         options["model"] = model

@@ -53,21 +53,13 @@ def detect_split(path: Path) -> str | None:
     return None
 
 
-def preset_options(config_cls: type, benchmark: str | None) -> dict[str, Any]:
-    """The method's own preset for the benchmark, when its options have one of that name
-    (TFVTG's ``preset``: charades, activitynet, qvhighlights)."""
-    import dataclasses
-
-    if benchmark is None or not dataclasses.is_dataclass(config_cls):
-        return {}
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    if "preset" not in names:
-        return {}
-    try:
-        from vtg.methods.tfvtg.presets import PRESETS  # the one method with dataset presets today
-    except ImportError:
-        return {}
-    return {"preset": benchmark} if benchmark in PRESETS else {}
+def preset_options(method_cls: type, benchmark: str | None) -> dict[str, Any]:
+    """The method's own preset for the benchmark: methods that have dataset presets name the
+    benchmarks in ``benchmark_presets`` (TFVTG: charades, activitynet, qvhighlights) and take the
+    ``preset`` option of that name."""
+    if benchmark is not None and benchmark in getattr(method_cls, "benchmark_presets", ()):
+        return {"preset": benchmark}
+    return {}
 
 
 @dataclass(frozen=True)
