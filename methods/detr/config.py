@@ -76,6 +76,9 @@ def from_official_options(family: str, opt: dict[str, Any], sizes: dict[str, int
     whether SlowFast comes first)."""
     if opt.get("pre_norm"):
         raise CheckpointError("pre-norm transformers (pre_norm=True) are not supported; the released models are post-norm")
+    if opt.get("a_feat_dir"):
+        raise CheckpointError("checkpoints trained with audio features (a_feat_dir, PANN) are not supported; "
+                              "use a video-only checkpoint")
     if opt.get("span_loss_type", "l1") != "l1":
         raise CheckpointError("only span_loss_type 'l1' (centre/width regression, every released model) is supported")
     dirs = " ".join(str(d) for d in opt.get("v_feat_dirs") or [])

@@ -41,7 +41,7 @@ def per_video_annotations(doc: dict, path: Path) -> list[Annotation]:
         frames = "fps" in entry or "num_frames" in entry
         vid, duration, fps = _tacos_clock(key, entry, where) if frames else (str(key), entry.get("duration"), 0.0)
         for i, (stamp, sentence) in enumerate(zip(stamps, sentences)):
-            window = _frames_to_seconds(stamp, fps, float(duration)) if fps else stamp
+            window = _frames_to_seconds(stamp, fps, duration) if fps else stamp
             out.append(Annotation(qid=f"{vid}_{i}", vid=vid, query=str(sentence), windows=[window],
                                   duration=duration or 0.0, where=where, line=number))
     return out
@@ -56,7 +56,7 @@ def _tacos_clock(key: str, entry: dict, where: str) -> tuple[str, Any, float]:
     return stem, float(frames) / float(fps), float(fps)
 
 
-def _frames_to_seconds(stamp: Any, fps: float, duration: float) -> Any:
+def _frames_to_seconds(stamp: Any, fps: float, duration: Any) -> Any:
     """2D-TAN's reading: ``[max(s / fps, 0), min(e / fps, duration)]``; a malformed stamp is passed
     through for the loader's window check to name."""
     if not isinstance(stamp, (list, tuple)) or len(stamp) != 2 or not all(_finite(x) for x in stamp):
