@@ -199,3 +199,62 @@ def test_durations_csv_without_its_columns_is_refused(charades, tmp_path, capsys
     csv.write_text("id,length\n3MSZA,thirty\n")
     assert main(["eval", str(preds), str(txt), "--durations", str(csv)]) == 1
     assert "d.csv:2: length 'thirty'" in capsys.readouterr().err
+
+
+# --- TVSum / YouTube Highlights as UMT and Lighthouse ship them (clip labels, no windows) ---------
+
+def reference_hl_ap(pred: list[float], label: list[list[float]], tvsum: bool) -> float:
+    """Lighthouse's compute_hl_results for one query (after UMT), re-typed without torch."""
+    import statistics
+
+    order = sorted(range(len(label)), key=lambda i: -pred[i])
+    columns = range(len(label[0])) if tvsum else [0]
+    aps = []
+    for c in columns:
+        col = [row[c] for row in label]
+        if tvsum:
+            med = statistics.median(col)
+            ranked = [1.0 if col[i] > med else 0.0 for i in order][:5]
+        else:
+            ranked = [col[i] for i in order]
+        num_gt = sum(ranked)
+        if num_gt == 0:
+            aps.append(0.0)
+            continue
+        hits = ap = rec = 0.0
+        prc = 1.0
+        for j, gt in enumerate(ranked):
+            hits += gt
+            _rec, _prc = hits / num_gt, hits / (j + 1)
+            ap += (_rec - rec) * (prc + _prc) / 2
+            rec, prc = _rec, _prc
+        aps.append(ap)
+    return sum(aps) / len(aps)
+
+
+def test_tvsum_and_youtube_highlights_lines_score_as_umt(tmp_path, capsys):
+    import random
+
+    rng = random.Random(3)
+    tvsum_label = [[float(rng.randint(1, 5)) for _ in range(20)] for _ in range(12)]
+    yt_label = [[float(x)] for x in [0, 0, 1, 1, 0, 1, 0, 0]]
+    tvsum = {"qid": "sTEELN-vY30", "query": "BBC - Train crash 2013", "duration": 24, "vid": "sTEELN-vY30",
+             "relevant_clip_ids": None, "relevant_windows": None, "label": tvsum_label}
+    yt = {"qid": "fXx44D1sqUw", "query": "dog", "duration": 16.0, "vid": "fXx44D1sqUw", "relevant_clip_ids": None,
+          "relevant_windows": None, "label": yt_label, "domain": "dog", "frames": 480.0, "fps": 30.0}
+    t_pred = [rng.random() for _ in range(12)]
+    y_pred = [0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.6, 0.4]
+    for name, line, pred, is_tvsum, key in (("tvsum_val_release.jsonl", tvsum, t_pred, True, "HL-top5-mAP"),
+                                            ("youtube_highlight_val_release.jsonl", yt, y_pred, False, "HL-mAP")):
+        gt = write_jsonl(tmp_path / name, [line])
+        preds = write_jsonl(tmp_path / f"p_{name}", [{"qid": line["qid"], "pred_saliency_scores": pred}])
+        assert main(["eval", str(preds), str(gt), "--json", "--raw"]) == 0
+        m = json.loads(capsys.readouterr().out)
+        expected = 100 * reference_hl_ap(pred, line["label"], is_tvsum)
+        assert m[key] == pytest.approx(expected) and 0 < m[key] < 100
+        assert main(["eval", str(preds), str(gt)]) == 0
+        assert key in capsys.readouterr().out
+        assert read_items(gt)[0].text == line["query"]  # batch reads the same lines as queries
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{**yt, "label": [[0], [1, 1]]}])
+    assert main(["eval", str(preds), str(bad)]) == 1
+    assert "bad.jsonl:1: label must be" in capsys.readouterr().err

@@ -18,10 +18,13 @@ BENCHMARK_METRICS = {
     "charades": ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU"),
     "activitynet": ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU"),
     "tacos": ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU"),
+    "tvsum": ("HL-top5-mAP",),
+    "youtube_highlight": ("HL-mAP",),
 }
 GENERIC_METRICS = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")
 _NAMES = (("charades", "charades"), ("activitynet", "activitynet"), ("anet", "activitynet"), ("tacos", "tacos"),
-          ("qvhighlight", "qvhighlights"), ("highlight_", "qvhighlights"))
+          ("tvsum", "tvsum"), ("youtube", "youtube_highlight"), ("qvhighlight", "qvhighlights"),
+          ("highlight_", "qvhighlights"))
 
 
 def detect_benchmark(path: Path, records: list[dict]) -> str | None:

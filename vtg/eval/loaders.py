@@ -131,6 +131,8 @@ def _gt_record(d: Any, where: str, qid: Any) -> dict:
     if not isinstance(d, dict):
         raise DataError(f"{where}: expected an object, got {type(d).__name__}")
     windows = d.get("relevant_windows", d.get("timestamps"))
+    if windows is None and d.get("label") is not None:  # TVSum / YouTube Highlights: clip labels only
+        return _label_record(d, where, qid)
     if windows is None:
         swapped = " (a prediction: give PREDICTIONS first, then GROUND_TRUTH)" if "pred_relevant_windows" in d else ""
         raise DataError(f"{where}: no relevant_windows{swapped}")
@@ -156,6 +158,18 @@ def _gt_record(d: Any, where: str, qid: Any) -> dict:
     if isinstance(d.get("label_type"), str):  # pseudo-labels (vtg pseudo-label) say what kind they are
         out["label_type"] = d["label_type"]
     return out
+
+
+def _label_record(d: dict, where: str, qid: Any) -> dict:
+    """A highlight-detection line of UMT / Lighthouse (TVSum, YouTube Highlights): ``label`` holds
+    one row of annotator scores per clip (:mod:`vtg.eval.clip_labels`)."""
+    rows = _list(d["label"], "label", where)
+    label = [[_number(x, "label score", where) for x in _list(row, "label row", where)] for row in rows]
+    if not label or len({len(r) for r in label}) != 1 or not label[0]:
+        raise DataError(f"{where}: label must be a non-empty list of equally long rows (clips x annotators)")
+    return {"qid": d.get("qid", qid), "query": str(d.get("query", "")), "vid": str(d.get("vid", "")),
+            "duration": _number(d.get("duration") or 0.0, "duration", where), "relevant_windows": [],
+            "label": label, **({"domain": str(d["domain"])} if d.get("domain") is not None else {})}
 
 
 def _per_video(doc: dict, path: Path) -> list[dict]:
