@@ -59,7 +59,8 @@ def query_ap(pred: Any, label: np.ndarray) -> float:
 
 def clip_label_metrics(pairs: list[tuple[Any, dict]]) -> dict[str, float]:
     """``HL-top5-mAP`` (several annotators, TVSum) and/or ``HL-mAP`` (one, YouTube Highlights)."""
-    multi, single = [], []
+    multi: list[float] = []
+    single: list[float] = []
     for pred, gt in pairs:
         label = np.asarray(gt["label"], dtype=float)
         (multi if label.shape[1] > 1 else single).append(query_ap(pred, label))
