@@ -130,11 +130,12 @@ class RunsCode:
         return os.system, (f"touch {self.marker}",)
 
 
-def write_release(path, planted=None, family="moment_detr"):
+def write_release(path, planted=None, family="moment_detr", **opt):
     """A checkpoint laid out like model_best.ckpt: model, optimizer, epoch, opt."""
     ref = reference(family)
     optim = torch.optim.AdamW(ref.parameters(), lr=1e-4)
-    ckpt = {"model": ref.state_dict(), "optimizer": optim.state_dict(), "epoch": 7, "opt": official_options(family)}
+    ckpt = {"model": ref.state_dict(), "optimizer": optim.state_dict(), "epoch": 7,
+            "opt": official_options(family, **opt)}
     if planted is not None:
         ckpt["extra"] = planted
     torch.save(ckpt, path)
@@ -199,3 +200,28 @@ def test_ground_from_a_raw_video(tmp_path, three_scene_video, encoder_dir, capsy
     capsys.readouterr()
     assert main(["methods"]) == 0
     assert family in capsys.readouterr().out
+
+
+def test_a_video_longer_than_the_training_length_runs_in_overlapping_windows(tmp_path, three_scene_video, encoder_dir):
+    """12 s = 6 clips against a model trained on 4: windows of clips [0, 4) and [2, 6), each with its
+    own endpoint feature; saliency averaged where they overlap, moments merged by NMS."""
+    from vtg.methods.detr.decode import clip_windows
+    from vtg.methods.detr.method import run_network
+    from vtg.methods.univtg.data import with_tef
+    from vtg.methods.univtg.features import text_tokens, video_input
+
+    assert clip_windows(6, 4) == [(0, 4), (2, 6)] and clip_windows(4, 4) == [(0, 4)]
+    assert clip_windows(200, 75) == [(0, 75), (37, 112), (74, 149), (111, 186), (125, 200)]
+    write_release(tmp_path / "model_best.ckpt", max_v_l=4)
+    assert main(["models", "convert", "moment_detr", str(tmp_path / "model_best.ckpt"), "-o", str(tmp_path / "m")]) == 0
+    res = vtg.ground(three_scene_video, "a blue screen", method="moment_detr", model=str(tmp_path / "m"),
+                     encoder=str(encoder_dir), device="cpu")
+    assert "2 overlapping windows of 4 clips" in res.meta["note"] and len(res.saliency) == 6
+    assert 1 <= len(res.moments) <= 10 and all(0 <= m.start <= m.end <= res.duration for m in res.moments)
+    net, _ = load_model(tmp_path / "m", "moment_detr")
+    vi = video_input(three_scene_video, encoder=str(encoder_dir), device="cpu")
+    tokens = text_tokens("a blue screen", encoder=str(encoder_dir), device="cpu")
+    first = run_network(net, with_tef(vi.clips[0:4]), tokens, "cpu")["saliency_scores"]
+    second = run_network(net, with_tef(vi.clips[2:6]), tokens, "cpu")["saliency_scores"]
+    np.testing.assert_allclose(res.saliency.scores, [first[0], first[1], (first[2] + second[0]) / 2,
+                                                     (first[3] + second[1]) / 2, second[2], second[3]], rtol=1e-5)

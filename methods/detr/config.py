@@ -87,6 +87,7 @@ def from_official_options(family: str, opt: dict[str, Any], sizes: dict[str, int
         family=family, **sizes,
         nheads=int(opt.get("nheads", 8)),
         num_prompts=int(opt.get("num_prompts", 2)),
+        max_v_l=int(opt.get("max_v_l", 75)),
         use_txt_pos=bool(opt.get("use_txt_pos", False)),
         clip_length=float(opt.get("clip_length", 2.0)),
         tef="tef" in str(opt.get("ctx_mode", "video_tef")),

@@ -45,3 +45,26 @@ def decode_windows(logits: np.ndarray, spans: np.ndarray, duration: float, *, cl
     windows = np.minimum(windows, duration)  # rounding up past the end of a video of odd length
     kept = temporal_nms(windows, scores, nms_thd, keep) if nms_thd >= 0 else list(range(min(keep, len(scores))))
     return [Moment(float(windows[i, 0]), float(windows[i, 1]), float(scores[i])) for i in kept]
+
+
+def clip_windows(num_clips: int, size: int) -> list[tuple[int, int]]:
+    """``[start, end)`` clip ranges covering a video in pieces the model was trained on: the whole
+    video when it fits in ``size`` clips, else windows of ``size`` clips overlapping by half, the
+    last one ending at the last clip."""
+    if num_clips <= size:
+        return [(0, num_clips)]
+    step = max(1, size // 2)
+    starts = list(range(0, num_clips - size, step)) + [num_clips - size]
+    return [(s, s + size) for s in starts]
+
+
+def merge_windows(per_window: list[list[Moment]], nms_thd: float, keep: int) -> list[Moment]:
+    """Moments found in overlapping windows, ranked together; NMS (the checkpoint's threshold, or
+    0.7 when it has none: overlapping windows find the same moment twice) keeps ``keep``."""
+    found = [m for moments in per_window for m in moments]
+    if not found:
+        return []
+    windows = np.array([[m.start, m.end] for m in found])
+    scores = np.array([m.score for m in found])
+    kept = temporal_nms(windows, scores, nms_thd if nms_thd >= 0 else 0.7, keep)
+    return [found[i] for i in kept]

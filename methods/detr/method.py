@@ -18,7 +18,7 @@ import numpy as np
 
 from vtg.errors import UsageError
 from vtg.methods.base import Method, Query
-from vtg.types import Grounding, Saliency
+from vtg.types import Grounding, Moment, Saliency
 
 from ..univtg.features import CLIP_ENCODER, clip_sample_rate
 
@@ -73,9 +73,7 @@ class DetrMethod(Method):
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         from vtg.device import resolve_device
 
-        from ..univtg.data import with_tef
         from ..univtg.features import text_tokens, video_input
-        from .decode import decode_windows
 
         self.check_query(query)
         device = resolve_device(self.config.device)
@@ -83,28 +81,55 @@ class DetrMethod(Method):
         self._check_features(cfg.video_features)
         vi = video_input(video, encoder=self.config.encoder, device=device, clip_len=cfg.clip_length,
                          slowfast=self.config.slowfast, progress=progress)
-        clips = with_tef(vi.clips) if cfg.tef else vi.clips
         tokens = text_tokens(query.text or "", encoder=self.config.encoder, device=device)[: cfg.max_q_l]
-        if clips.shape[1] != cfg.v_feat_dim or tokens.shape[1] != cfg.t_feat_dim:
-            raise UsageError(f"the model takes {cfg.v_feat_dim}-d clips and {cfg.t_feat_dim}-d tokens; the features "
-                             f"are {clips.shape[1]}-d and {tokens.shape[1]}-d")
-        out = run_network(net, clips, tokens, device)
         nms = cfg.nms_thd if self.config.nms_iou is None else self.config.nms_iou
-        moments = decode_windows(out["pred_logits"], out["pred_spans"], vi.duration, clip_len=cfg.clip_length,
-                                 nms_thd=nms, keep=self.config.max_moments)
-        meta: dict[str, Any] = {"model": str(self.config.model), "clips": len(clips), "clip_length": cfg.clip_length,
+        moments, saliency, pieces = self._run(net, cfg, vi, tokens, device, nms)
+        meta: dict[str, Any] = {"model": str(self.config.model), "encoder": self.config.encoder,
+                                "clips": len(vi.clips), "clip_length": cfg.clip_length,
                                 "features": cfg.video_features, "nms_iou": nms}
-        if len(clips) > cfg.max_v_l:
-            meta["note"] = (f"the video has {len(clips)} clips; the model was trained on at most {cfg.max_v_l} "
-                            f"({cfg.max_v_l * cfg.clip_length:g} s)")
+        if pieces > 1:
+            meta["note"] = (f"{len(vi.clips)} clips, more than the {cfg.max_v_l} the model was trained on: "
+                            f"run on {pieces} overlapping windows of {cfg.max_v_l} clips, moments merged by NMS")
         return Grounding(query=query.label, video=str(video), duration=vi.duration, moments=tuple(moments),
-                         saliency=Saliency(vi.times[: len(clips)], out["saliency_scores"].astype(np.float64)),
-                         method=self.name, meta=meta)
+                         saliency=Saliency(vi.times[: len(vi.clips)], saliency), method=self.name, meta=meta)
+
+    def _run(self, net, cfg, vi, tokens: np.ndarray, device: str, nms: float):
+        """(moments, per-clip saliency, number of windows): one pass when the video fits the model's
+        training length (the authors' decoding exactly), else overlapping windows of that length,
+        each with its own temporal endpoint feature, moments merged and saliency averaged."""
+        from ..univtg.data import with_tef
+        from .decode import clip_windows, decode_windows, merge_windows
+
+        n, clip_len = len(vi.clips), cfg.clip_length
+        pieces = clip_windows(n, cfg.max_v_l)
+        saliency, counts, found = np.zeros(n), np.zeros(n), []
+        for start, end in pieces:
+            clips = with_tef(vi.clips[start:end]) if cfg.tef else vi.clips[start:end]
+            if clips.shape[1] != cfg.v_feat_dim or tokens.shape[1] != cfg.t_feat_dim:
+                raise UsageError(f"the model takes {cfg.v_feat_dim}-d clips and {cfg.t_feat_dim}-d tokens; the "
+                                 f"features are {clips.shape[1]}-d and {tokens.shape[1]}-d")
+            out = run_network(net, clips, tokens, device)
+            saliency[start:end] += out["saliency_scores"]
+            counts[start:end] += 1
+            if len(pieces) == 1:
+                return (decode_windows(out["pred_logits"], out["pred_spans"], vi.duration, clip_len=clip_len,
+                                       nms_thd=nms, keep=self.config.max_moments),
+                        out["saliency_scores"].astype(np.float64), 1)
+            t0, t1 = start * clip_len, min(end * clip_len, vi.duration)
+            local = decode_windows(out["pred_logits"], out["pred_spans"], t1 - t0, clip_len=clip_len, nms_thd=-1.0,
+                                   keep=len(out["pred_logits"]))
+            found.append([Moment(m.start + t0, m.end + t0, m.score) for m in local])
+        return merge_windows(found, nms, self.config.max_moments), saliency / np.maximum(counts, 1), len(pieces)
 
     def feature_settings(self, video: str | Path | None = None) -> dict:
-        """CLIP at two frames per 2-s clip (the clip-centre ones are used), so ``vtg index`` fills
-        exactly what ``ground`` reads."""
-        return {"encoder": self.config.encoder, "fps": clip_sample_rate(2.0), "max_frames": None}
+        """CLIP at two frames per clip (the clip-centre ones are used) at the model's clip length,
+        so ``vtg index`` fills exactly what ``ground`` reads; only ``config.json`` is read."""
+        from .config import DetrConfig
+        from .weights import CONFIG_FILE, resolve_model_dir
+
+        clip_len = DetrConfig.load(resolve_model_dir(self.config.model, self.family) / CONFIG_FILE).clip_length \
+            if self.config.model else 2.0
+        return {"encoder": self.config.encoder, "fps": clip_sample_rate(clip_len), "max_frames": None}
 
     def check_weights(self) -> None:
         from .weights import resolve_model_dir
