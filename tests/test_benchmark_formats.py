@@ -126,6 +126,8 @@ def test_activitynet_captions_val_json(tmp_path):
     assert [i.qid for i in items] == [g["qid"] for g in gt]
     assert items[0].video == videos / "uqiMw7tQ1Cc.mp4" and items[0].error is None
     assert items[2].video is None and "v_bXdq2zI1Ms0" in items[2].error
+    path.write_text(json.dumps(val_1, indent=2))  # pretty-printed, as some mirrors re-save it
+    assert [i.qid for i in read_items(path, video_dir=videos)] == [g["qid"] for g in gt]
 
 
 def test_tacos_2dtan_frames_become_seconds(tmp_path):

@@ -162,8 +162,14 @@ def shipped_annotations(path: Path) -> list[Annotation] | None:
     shipped = formats.read_shipped(path, strict=False)  # other text: each line an error item, as JSONL
     if shipped is not None:
         return shipped
-    if not (formats.first_line(path) or "").startswith("{"):
+    first = formats.first_line(path) or ""
+    if not first.startswith("{"):
         return None
+    try:  # a JSONL line on its own: not a per-video document, and no need to read the whole file
+        if not formats.is_per_video(json.loads(first)):
+            return None
+    except (ValueError, RecursionError):  # a document spread over lines, or one line over 64 KiB
+        pass
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (ValueError, RecursionError):  # JSONL (several objects) or malformed: read line by line
