@@ -170,12 +170,18 @@ def test_a_checkpoint_carrying_code_is_refused_and_nothing_runs(tmp_path, capsys
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "e").exists()
 
 
-def test_unconverted_or_missing_weights_say_how_to_get_them(tmp_path, three_scene_video):
+def test_unconverted_or_missing_weights_say_how_to_get_them(tmp_path, three_scene_video, capsys):
     (tmp_path / "model_best.ckpt").write_bytes(b"x")
     with pytest.raises(WeightsNotFoundError, match="vtg models convert moment_detr"):
         load_model(tmp_path / "model_best.ckpt", "moment_detr")
     with pytest.raises(WeightsNotFoundError, match="needs weights"):
         vtg.ground(three_scene_video, "x", method="moment_detr")
+    write_release(tmp_path / "release.ckpt")
+    assert main(["models", "convert", "moment_detr", str(tmp_path / "release.ckpt"), "-o", str(tmp_path / "m")]) == 0
+    # another method's folder: refused from its config.json, before any encoder is loaded or fetched
+    assert main(["ground", str(three_scene_video), "x", "-m", "qd_detr", "--model", str(tmp_path / "m"),
+                 "-O", "encoder=hf-clip:/nonexistent"]) == 1
+    assert "holds a moment_detr model, not qd_detr; use --method moment_detr" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

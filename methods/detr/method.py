@@ -124,17 +124,17 @@ class DetrMethod(Method):
     def feature_settings(self, video: str | Path | None = None) -> dict:
         """CLIP at two frames per clip (the clip-centre ones are used) at the model's clip length,
         so ``vtg index`` fills exactly what ``ground`` reads; only ``config.json`` is read."""
-        from .config import DetrConfig
-        from .weights import CONFIG_FILE, resolve_model_dir
+        from .weights import model_config
 
-        clip_len = DetrConfig.load(resolve_model_dir(self.config.model, self.family) / CONFIG_FILE).clip_length \
-            if self.config.model else 2.0
+        clip_len = model_config(self.config.model, self.family).clip_length if self.config.model else 2.0
         return {"encoder": self.config.encoder, "fps": clip_sample_rate(clip_len), "max_frames": None}
 
     def check_weights(self) -> None:
-        from .weights import resolve_model_dir
+        """Fail before any work (and before the encoder is downloaded) when --model is missing or
+        holds another model."""
+        from .weights import model_config
 
-        resolve_model_dir(self.config.model, self.family)
+        model_config(self.config.model, self.family)
 
     def warm_up(self) -> None:
         from vtg.device import resolve_device

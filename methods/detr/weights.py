@@ -72,14 +72,21 @@ def resolve_model_dir(model: str | Path | None, family: str) -> Path:
     return path
 
 
+def model_config(model_dir: str | Path | None, family: str) -> DetrConfig:
+    """The config of a converted folder, which must hold a ``family`` model (reads only the JSON)."""
+    path = resolve_model_dir(model_dir, family)
+    cfg = DetrConfig.load(path / CONFIG_FILE)
+    if cfg.family != family:
+        raise CheckpointError(f"{path} holds a {cfg.family} model, not {family}; use --method {cfg.family}")
+    return cfg
+
+
 def load_model(model_dir: str | Path, family: str, device: str = "cpu"):
     """(network in eval mode on ``device``, config); the folder must hold a ``family`` model."""
     from safetensors.torch import load_file
 
     path = resolve_model_dir(model_dir, family)
-    cfg = DetrConfig.load(path / CONFIG_FILE)
-    if cfg.family != family:
-        raise CheckpointError(f"{path} holds a {cfg.family} model, not {family}; use --method {cfg.family}")
+    cfg = model_config(path, family)
     try:
         net = build_network(cfg)
     except (TypeError, ValueError, RuntimeError) as exc:
