@@ -32,6 +32,8 @@ class DetrMethodConfig:
     encoder: str = CLIP_ENCODER
     #: Precomputed SlowFast R50 features of this video (.npy/.npz, 2304-d per 2-s clip) for SlowFast+CLIP weights.
     slowfast: str | None = None
+    #: SlowFast R50 weights (PySlowFast's SLOWFAST_8x8_R50.pkl, or .safetensors): vtg computes the features.
+    slowfast_weights: str | None = None
     #: NMS IoU threshold; None = the checkpoint's own setting (negative: no NMS, Moment-DETR's release).
     nms_iou: float | None = None
     max_moments: int = 10
@@ -79,8 +81,13 @@ class DetrMethod(Method):
         device = resolve_device(self.config.device)
         net, cfg = loaded_model(self.family, self.config.model, device)
         self._check_features(cfg.video_features)
+        slowfast = None
+        if cfg.video_features == "slowfast_clip":
+            from vtg.slowfast.features import clip_slowfast
+
+            slowfast = clip_slowfast(video, self.config.slowfast, self.config.slowfast_weights, device)
         vi = video_input(video, encoder=self.config.encoder, device=device, clip_len=cfg.clip_length,
-                         slowfast=self.config.slowfast, progress=progress)
+                         slowfast=slowfast, progress=progress)
         tokens = text_tokens(query.text or "", encoder=self.config.encoder, device=device)[: cfg.max_q_l]
         nms = cfg.nms_thd if self.config.nms_iou is None else self.config.nms_iou
         moments, saliency, pieces = self._run(net, cfg, vi, tokens, device, nms)
@@ -143,9 +150,10 @@ class DetrMethod(Method):
         super().warm_up()
 
     def _check_features(self, kind: str) -> None:
-        if kind == "slowfast_clip" and not self.config.slowfast:
-            raise UsageError(f"these {self.family} weights take SlowFast+CLIP features: pass the video's SlowFast R50 "
-                             "features with -O slowfast=FILE.npy (2304-d per 2-s clip), or use CLIP-only weights")
+        if kind == "slowfast_clip" and not (self.config.slowfast or self.config.slowfast_weights):
+            raise UsageError(f"these {self.family} weights take SlowFast+CLIP features: give the SlowFast R50 weights "
+                             "(-O slowfast_weights=SLOWFAST_8x8_R50.pkl, vtg computes the features) or the video's "
+                             "features (-O slowfast=FILE.npy, 2304-d per 2-s clip), or use CLIP-only weights")
         if kind != "slowfast_clip" and self.config.slowfast:
             raise UsageError(f"these {self.family} weights take no SlowFast features; drop the slowfast option")
 
