@@ -150,7 +150,7 @@ class DetrMethod(Method):
         super().warm_up()
 
     def _check_features(self, kind: str) -> None:
-        if kind == "slowfast_clip" and not (self.config.slowfast or self.config.slowfast_weights):
+        if kind == "slowfast_clip" and not (self.config.slowfast or self.config.slowfast_weights or _release_present()):
             raise UsageError(f"these {self.family} weights take SlowFast+CLIP features: give the SlowFast R50 weights "
                              "(-O slowfast_weights=SLOWFAST_8x8_R50.pkl, vtg computes the features) or the video's "
                              "features (-O slowfast=FILE.npy, 2304-d per 2-s clip), or use CLIP-only weights")
@@ -180,3 +180,10 @@ class CGDETR(DetrMethod):
     summary = "CG-DETR: QD-DETR with dummy tokens calibrating clip-word attention and prompt-built global tokens"
     paper = ("Moon et al., Correlation-Guided Query-Dependency Calibration for Video Temporal Grounding, "
              "arXiv:2311.08835, 2023")
+
+
+def _release_present() -> bool:
+    """The SlowFast release sits where vtg looks for it by default (vtg.slowfast.weights)."""
+    from vtg.slowfast.weights import default_weights
+
+    return default_weights().is_file()

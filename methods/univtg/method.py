@@ -184,7 +184,7 @@ class UniVTG(Method):
         return clip_slowfast(video, self.config.slowfast, self.config.slowfast_weights, device)
 
     def _check_features(self, cfg) -> None:
-        if cfg.video_features == "slowfast_clip" and not (self.config.slowfast or self.config.slowfast_weights):
+        if cfg.video_features == "slowfast_clip" and not (self.config.slowfast or self.config.slowfast_weights or _release_present()):
             raise UsageError("these UniVTG weights take SlowFast+CLIP features: give the SlowFast R50 weights "
                              "(-O slowfast_weights=SLOWFAST_8x8_R50.pkl, vtg computes the features) or the video's "
                              "features (-O slowfast=FILE.npy, 2304-d per 2-s clip), or use a CLIP-only checkpoint")
@@ -198,3 +198,10 @@ class UniVTG(Method):
                              f"{clips.shape[1]}; use the encoder the weights were trained with")
         if tokens.shape[1] != cfg.t_feat_dim:
             raise UsageError(f"the model expects {cfg.t_feat_dim}-d text tokens but the encoder gives {tokens.shape[1]}")
+
+
+def _release_present() -> bool:
+    """The SlowFast release sits where vtg looks for it by default (vtg.slowfast.weights)."""
+    from vtg.slowfast.weights import default_weights
+
+    return default_weights().is_file()

@@ -98,4 +98,8 @@ def clip_slowfast(video: str | Path, precomputed: str | None, weights: str | Non
     given (``-O slowfast=FILE``), else features computed here with ``weights`` (cached)."""
     if precomputed:
         return precomputed
+    if not weights:
+        from .weights import default_weights
+
+        weights = str(default_weights()) if default_weights().is_file() else None
     return cached_features(video, weights, device=device)

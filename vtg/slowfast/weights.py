@@ -166,6 +166,13 @@ def _shape_of(state: dict) -> tuple[int, tuple[int, ...]]:
     return width, depths
 
 
+def default_weights() -> Path:
+    """Where vtg looks for the release when no path is given: ``<vtg cache>/weights/SLOWFAST_8x8_R50.pkl``."""
+    from vtg.features import cache_root
+
+    return cache_root() / "weights" / "SLOWFAST_8x8_R50.pkl"
+
+
 def load_network(path: str | Path | None, device: str = "cpu"):
     """The SlowFast R50 network with the weights in ``path`` (.pkl release or .safetensors), eval mode."""
     import torch
@@ -174,8 +181,8 @@ def load_network(path: str | Path | None, device: str = "cpu"):
 
     if not path:
         raise WeightsNotFoundError("SlowFast+CLIP weights need SlowFast R50 weights: download PySlowFast's "
-                                   f"{RELEASE_URL} and pass its path with -O slowfast_weights=PATH, or pass "
-                                   "precomputed features with -O slowfast=FILE.npy")
+                                   f"{RELEASE_URL} to {default_weights()} or pass its path with "
+                                   "-O slowfast_weights=PATH, or pass precomputed features with -O slowfast=FILE.npy")
     path = Path(path).expanduser()
     if not path.is_file():
         raise WeightsNotFoundError(f"SlowFast weights not found: {path}")
