@@ -102,3 +102,21 @@ def test_bench_errors_are_one_line(tmp_path, capsys):
     assert main(["bench", str(ann), "--videos", str(tmp_path), "-m", "moment_detr"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("vtg: error:") and "x.txt:1" in err and err.count("\n") == 1
+
+
+def test_published_figures_variants_and_split_sizes(tmp_path):
+    from vtg.eval.bench import detect_split, format_comparison
+    from vtg.eval.published import published_for
+
+    assert detect_split(tmp_path / "val_2.json") == "test" and detect_split(tmp_path / "val_1.json") == "val"
+    assert detect_split(tmp_path / "charades_sta_test.txt") == "test" and detect_split(tmp_path / "x.jsonl") is None
+    tfvtg = published_for("tfvtg", "activitynet", "test")
+    assert len(tfvtg) == 1 and tfvtg[0].metrics["mIoU"] == 34.10 and tfvtg[0].queries == 17031
+    first, second = published_for("univtg", "qvhighlights", "val")
+    text = format_comparison("univtg", "qvhighlights", "val", {"queries": 1550, "missing": 0, "MR-full-mAP": 40.0},
+                             first, [second])
+    assert "MR-full-mAP" in text and "+3.87" in text  # 40.00 - 36.13
+    assert "also published for QVHL (w/ PT): MR-full-mAP 45.44" in text and "not the same set" not in text
+    text = format_comparison("univtg", "qvhighlights", "val", {"queries": 2, "missing": 0}, first, [])
+    assert "the published figures are over 1550 queries, this file has 2: not the same set" in text
+    assert published_for("numpro", "charades", "test") == []

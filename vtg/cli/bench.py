@@ -28,6 +28,7 @@ def bench_command(
     benchmark: Optional[str] = typer.Option(None, "--benchmark", help="charades, activitynet, tacos or qvhighlights (default: recognised from the file)."),
     durations: Optional[Path] = typer.Option(None, "--durations", help="CSV with 'id' and 'length' columns for annotations without durations (Charades_v1_test.csv)."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics, published figures and differences as JSON."),
+    published: int = typer.Option(1, "--published", min=1, help="Which published figures to compare with when several released checkpoints have some (1 = the first listed)."),
 ) -> None:
     """Run METHOD on a benchmark, score it, and print it beside the published figures."""
     from vtg.batch import run_batch
@@ -57,14 +58,17 @@ def bench_command(
               file=sys.stderr)
     metrics = evaluate(read_predictions(out).records, gt)
     split = detect_split(annotations)
-    reference = published_for(cls.name, name, split)
+    found = published_for(cls.name, name, split)
+    reference = found[published - 1] if len(found) >= published else None
+    others = [e for e in found if e is not reference]
     if as_json:
         rows = comparison(metrics, name, reference)
         doc = {"method": cls.name, "benchmark": name, "split": split, "options": {k: str(v) for k, v in options.items()},
                "predictions": str(out), "metrics": metrics,
                "comparison": [{"metric": r.metric, "ours": r.ours, "published": r.published,
                                "difference": r.difference} for r in rows],
-               "published_source": reference.source if reference else None}
+               "published_source": reference.source if reference else None,
+               "published_variant": reference.variant if reference else None}
         sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
         return
-    sys.stdout.write(format_comparison(cls.name, name, split, metrics, reference))
+    sys.stdout.write(format_comparison(cls.name, name, split, metrics, reference, others))

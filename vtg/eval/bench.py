@@ -49,7 +49,11 @@ def detect_benchmark(path: Path, records: list[dict]) -> str | None:
 
 
 def detect_split(path: Path) -> str | None:
+    """From the file name; ActivityNet Captions' ``val_1`` / ``val_2`` are the val / test splits
+    grounding papers use."""
     name = path.name.lower()
+    if "val_2" in name:
+        return "test"
     for split in ("val", "test", "train"):
         if split in name:
             return split
@@ -89,7 +93,7 @@ def _finite(value: Any) -> float | None:
 
 
 def format_comparison(method: str, benchmark: str | None, split: str | None, metrics: dict[str, Any],
-                      reference: Published | None) -> str:
+                      reference: Published | None, others: list[Published] | None = None) -> str:
     """The table ``vtg bench`` prints: ours, published, difference, then where the figures come from."""
     rows = comparison(metrics, benchmark, reference)
     title = f"{method} on {benchmark or 'an unrecognised benchmark'}" + (f" ({split})" if split else "")
@@ -98,9 +102,15 @@ def format_comparison(method: str, benchmark: str | None, split: str | None, met
     for row in rows:
         lines.append(f"{row.metric:<22}{_cell(row.ours):>8}{_cell(row.published):>11}{_cell(row.difference, True):>8}")
     if reference is not None:
-        lines.append(f"published: {reference.source}")
+        lines.append(f"published: {reference.source}" + (f" [{reference.variant}]" if reference.variant else ""))
         if reference.notes:
             lines.append(f"  ({reference.notes})")
+        if reference.queries is not None and metrics.get("queries") != reference.queries:
+            lines.append(f"  note: the published figures are over {reference.queries} queries, this file has "
+                         f"{metrics.get('queries')}: not the same set")
+        for other in others or []:
+            lines.append(f"also published for {other.variant or other.source}: "
+                         + ", ".join(f"{k} {v:.2f}" for k, v in other.metrics.items()) + " (--published N)")
     else:
         lines.append(f"published: no published figure in vtg for {method} on {benchmark or 'this file'}"
                      + (f" ({split})" if split else "") + " (see vtg/eval/published.py)")
