@@ -3,8 +3,8 @@
 Only figures read from their source are here, each naming it: the authors' own repositories,
 either the evaluation files released beside their checkpoints (Moment-DETR, QD-DETR) or the
 results tables of their READMEs (TFVTG: "the results in the paper"; UniVTG's model zoo, per
-released checkpoint). Figures that appear only in the papers' PDFs (NumPro, TimeMarker, CG-DETR,
-and the papers' own Moment-DETR / QD-DETR tables) are not transcribed: they could not be read
+released checkpoint; CG-DETR's evaluation files beside its checkpoints). Figures that appear only
+in the papers' PDFs (NumPro, TimeMarker, and the papers' own Moment-DETR / QD-DETR / CG-DETR tables) are not transcribed: they could not be read
 from this build's sources, and a figure that might be wrong is worse than none, so ``vtg bench``
 says "no published figure" for them. ``queries`` is the size of the split the figure was computed
 on, so a run on another file is flagged.
@@ -43,6 +43,19 @@ PUBLISHED: tuple[Published, ...] = (
          "MR-full-mAP@0.75": 38.66, "HL-min-VeryGood-mAP": 37.73, "HL-min-VeryGood-Hit1": 61.1},
         source="github.com/wjun0830/QD-DETR results/QDDETR_onlyclip/best_hl_val_preds_metrics.json ('brief')",
         notes="the released CLIP-only checkpoint (results/QDDETR_onlyclip/model_best.ckpt)", queries=1550),
+    Published(
+        "cg_detr", "qvhighlights", "val",
+        {"MR-full-R1@0.5": 65.42, "MR-full-R1@0.7": 49.61, "MR-full-mAP": 43.56, "MR-full-mAP@0.5": 65.99,
+         "MR-full-mAP@0.75": 44.39, "HL-min-VeryGood-mAP": 39.03, "HL-min-VeryGood-Hit1": 62.97},
+        source="github.com/wjun0830/CGDETR run_on_video/CLIP_ckpt/qvhighlights_onlyCLIP/best_hl_val_preds_metrics.json",
+        notes="the 'QVHighlights only CLIP' checkpoint of its README", queries=1550, variant="only CLIP"),
+    Published(
+        "cg_detr", "qvhighlights", "val",
+        {"MR-full-R1@0.5": 67.35, "MR-full-R1@0.7": 52.06, "MR-full-mAP": 44.93, "MR-full-mAP@0.5": 65.57,
+         "MR-full-mAP@0.75": 45.73, "HL-min-VeryGood-mAP": 40.79, "HL-min-VeryGood-Hit1": 66.71},
+        source="github.com/wjun0830/CGDETR results/qvhighlights/best_hl_val_preds_metrics.json",
+        notes="the 'QVHighlights' (SlowFast + CLIP) checkpoint of its README", features="slowfast_clip",
+        queries=1550, variant="SlowFast + CLIP"),
     Published("tfvtg", "charades", "test", {"R1@0.3": 67.04, "R1@0.5": 49.97, "R1@0.7": 24.32, "mIoU": 44.51},
               source="github.com/minghangz/TFVTG README.md (results of the paper, dataset/charades-sta/charades_test.json)",
               features="blip2", queries=3720),
