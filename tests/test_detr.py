@@ -152,6 +152,10 @@ def test_convert_a_release_and_load_it_strictly(tmp_path, capsys, family):
     with torch.no_grad():
         a, b = ref(*one(inputs(), 1)), net(*one(inputs(), 1))
     assert (a["pred_spans"] - b["pred_spans"]).abs().max() <= 1e-6
+    from vtg.methods.detr.config import from_official_options
+
+    with pytest.raises(CheckpointError, match="features vtg does not compute .*vgg"):
+        from_official_options(family, {"v_feat_dirs": ["features/vgg_features"]}, {})
     other = "qd_detr" if family != "qd_detr" else "moment_detr"
     with pytest.raises(CheckpointError, match=f"holds a {family} model, not {other}"):
         load_model(tmp_path / "m", other)

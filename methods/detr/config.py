@@ -82,6 +82,10 @@ def from_official_options(family: str, opt: dict[str, Any], sizes: dict[str, int
     if opt.get("span_loss_type", "l1") != "l1":
         raise CheckpointError("only span_loss_type 'l1' (centre/width regression, every released model) is supported")
     dirs = " ".join(str(d) for d in opt.get("v_feat_dirs") or [])
+    unknown = [d for d in opt.get("v_feat_dirs") or [] if not any(k in str(d).lower() for k in ("clip", "slowfast"))]
+    if unknown:
+        raise CheckpointError(f"the checkpoint was trained on features vtg does not compute ({unknown[0]!r:.60}); "
+                              "use a CLIP or SlowFast+CLIP checkpoint")
     slowfast = "slowfast" in dirs.lower() or sizes["v_feat_dim"] in (SLOWFAST_DIM + CLIP_DIM, SLOWFAST_DIM + CLIP_DIM + TEF_DIM)
     return DetrConfig(
         family=family, **sizes,
