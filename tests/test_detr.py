@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 import vtg  # noqa: E402
 from detr_reference import RefCGDETR, RefMomentDETR, RefQDDETR, ref_decode  # noqa: E402
 from vtg.cli.main import main  # noqa: E402
-from vtg.errors import CheckpointError, WeightsNotFoundError  # noqa: E402
+from vtg.errors import CheckpointError, UsageError, WeightsNotFoundError  # noqa: E402
 from vtg.methods.detr.config import DetrConfig  # noqa: E402
 from vtg.methods.detr.decode import decode_windows  # noqa: E402
 from vtg.methods.detr.weights import build_network, load_model  # noqa: E402
@@ -130,9 +130,9 @@ class RunsCode:
         return os.system, (f"touch {self.marker}",)
 
 
-def write_release(path, planted=None, family="moment_detr", **opt):
+def write_release(path, planted=None, family="moment_detr", vid_dim=IMG_DIM + 2, **opt):
     """A checkpoint laid out like model_best.ckpt: model, optimizer, epoch, opt."""
-    ref = reference(family)
+    ref = reference(family, vid_dim=vid_dim)
     optim = torch.optim.AdamW(ref.parameters(), lr=1e-4)
     ckpt = {"model": ref.state_dict(), "optimizer": optim.state_dict(), "epoch": 7,
             "opt": official_options(family, **opt)}
@@ -235,3 +235,27 @@ def test_a_video_longer_than_the_training_length_runs_in_overlapping_windows(tmp
     second = run_network(net, with_tef(vi.clips[2:6]), tokens, "cpu")["saliency_scores"]
     np.testing.assert_allclose(res.saliency.scores, [first[0], first[1], (first[2] + second[0]) / 2,
                                                      (first[3] + second[1]) / 2, second[2], second[3]], rtol=1e-5)
+
+
+def test_a_slowfast_clip_release_answers_from_a_raw_video(tmp_path, three_scene_video, encoder_dir, monkeypatch):
+    """A checkpoint whose options name SlowFast then CLIP feature folders: vtg computes the SlowFast
+    features itself (a tiny PySlowFast R50 here: 288-d instead of 2304)."""
+    from slowfast_reference import RefSlowFast
+    from vtg.slowfast.network import SlowFastR50
+    from vtg.slowfast.weights import save_weights
+
+    monkeypatch.setenv("VTG_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    sf = SlowFastR50(8, (1, 1, 1, 1)).eval()
+    sf.load_state_dict(RefSlowFast(8, (1, 1, 1, 1)).state_dict())
+    weights = save_weights(sf, tmp_path / "sf.safetensors")
+    write_release(tmp_path / "model_best.ckpt", family="cg_detr", vid_dim=288 + IMG_DIM + 2,
+                  v_feat_dirs=["features/slowfast_features", "features/clip_features"], v_feat_dim=288 + IMG_DIM)
+    assert main(["models", "convert", "cg_detr", str(tmp_path / "model_best.ckpt"), "-o", str(tmp_path / "m")]) == 0
+    assert load_model(tmp_path / "m", "cg_detr")[1].video_features == "slowfast_clip"
+    with pytest.raises(UsageError, match="slowfast_weights"):
+        vtg.ground(three_scene_video, "a blue screen", method="cg_detr", model=str(tmp_path / "m"),
+                   encoder=str(encoder_dir), device="cpu")
+    res = vtg.ground(three_scene_video, "a blue screen", method="cg_detr", model=str(tmp_path / "m"),
+                     encoder=str(encoder_dir), device="cpu", slowfast_weights=str(weights))
+    assert res.meta["features"] == "slowfast_clip" and len(res.saliency) == 6 and res.moments
