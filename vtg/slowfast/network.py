@@ -82,6 +82,12 @@ class FastToSlow(nn.Module):
         return torch.cat([slow, torch.relu(self.bn(self.conv_f2s(fast)))], dim=1)
 
 
+def _global_average(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, C): average pooling over the whole extent, as the head's pooling
+    (kernel T x 7 x 7 on the 224-pixel input) computes it, so the sums run in the same order."""
+    return torch.nn.functional.avg_pool3d(x, tuple(x.shape[2:])).flatten(1)
+
+
 class StemPair(nn.Module):
     """The two pathways' stems (``pathway0_stem``: slow, ``pathway1_stem``: fast)."""
 
@@ -142,4 +148,4 @@ class SlowFastR50(nn.Module):
             slow, fast = getattr(self, f"s{k + 2}")(slow, fast)
             if k < 3:
                 slow = getattr(self, f"s{k + 2}_fuse")(slow, fast)
-        return torch.cat([slow.mean(dim=(2, 3, 4)), fast.mean(dim=(2, 3, 4))], dim=1)
+        return torch.cat([_global_average(slow), _global_average(fast)], dim=1)
