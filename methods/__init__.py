@@ -20,6 +20,9 @@ REGISTRY: dict[str, str] = {
     "timemarker": "vtg.methods.timemarker:TimeMarker",
     "vtgllm": "vtg.methods.vtgllm:VTGLLM",
     "univtg": "vtg.methods.univtg:UniVTG",
+    "moment_detr": "vtg.methods.detr:MomentDETR",
+    "qd_detr": "vtg.methods.detr:QDDETR",
+    "cg_detr": "vtg.methods.detr:CGDETR",
     "refine": "vtg.methods.refine:Refine",
 }
 
@@ -29,6 +32,7 @@ REGISTRY: dict[str, str] = {
 #: mounts them without knowing any method by name; only these modules load at CLI start.
 COMMANDS: dict[str, str] = {
     "univtg": "vtg.methods.univtg.cli:cli_commands",
+    "detr": "vtg.methods.detr.cli:cli_commands",  # `vtg models convert moment_detr|qd_detr|cg_detr`
     "videollm": "vtg.methods.videollm.cli:cli_commands",  # shared by numpro, timemarker, vtgllm: `vtg parse`
 }
 

@@ -427,8 +427,9 @@ def test_methods_mount_their_commands_through_the_hook(monkeypatch):
 def test_method_commands_come_from_their_packages():
     from vtg.methods import COMMANDS, method_commands
 
-    assert set(COMMANDS) == {"univtg", "videollm"}
+    assert set(COMMANDS) == {"univtg", "videollm", "detr"}
     paths = {c.path: c.callback.__module__ for c in method_commands()}
     assert paths == {("train", "univtg"): "vtg.methods.univtg.cli", ("pseudo-label",): "vtg.methods.univtg.cli",
                      ("summarize",): "vtg.methods.univtg.cli", ("models", "convert", "univtg"): "vtg.methods.univtg.cli",
-                     ("parse",): "vtg.methods.videollm.cli"}
+                     ("parse",): "vtg.methods.videollm.cli",
+                     **{("models", "convert", name): "vtg.methods.detr.cli" for name in ("moment_detr", "qd_detr", "cg_detr")}}

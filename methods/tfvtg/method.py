@@ -80,6 +80,8 @@ class TFVTG(Method):
     """
 
     name = "tfvtg"
+    #: benchmarks whose reference preset ``vtg bench`` selects (the ``preset`` option of that name)
+    benchmark_presets: ClassVar[frozenset[str]] = frozenset({"charades", "activitynet", "qvhighlights"})
     summary = "Training-free grounding: VLM similarity with dynamic/static window scores, optional LLM sub-events"
     paper = "Zheng et al., Training-free Video Temporal Grounding using Large-scale Pre-trained Models, ECCV 2024"
     supports_image_query = True

@@ -136,7 +136,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
             raise CheckpointError(
-                f"refusing to load {module}.{name} from the checkpoint: not something a UniVTG checkpoint "
+                f"refusing to load {module}.{name} from the checkpoint: not something a model checkpoint "
                 "holds (vtg never runs code from checkpoint files)") from None
 
     def persistent_load(self, pid):

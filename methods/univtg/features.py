@@ -7,8 +7,9 @@ clip ``k``, and ``round(duration / 2)`` clips). vtg decodes two frames per clip 
 feature cache (``fps = 2 / clip_len``) and keeps the odd ones, the clip centres;
 a sentence by CLIP ViT-B/32's per-token last hidden states (after the final layer norm, before the
 projection). Both are L2-normalised per row, as the released data loader does. SlowFast+CLIP
-checkpoints additionally need 2304-d SlowFast R50 features per clip, which vtg does not extract:
-users pass them as a precomputed array (``.npy``, or ``.npz`` with a ``features`` array).
+checkpoints additionally need 2304-d SlowFast R50 features per clip: computed by :mod:`vtg.slowfast`
+from the video with the SlowFast weights (``-O slowfast_weights=PATH``), or passed precomputed
+(``-O slowfast=FILE``: ``.npy``, or ``.npz`` with a ``features`` array).
 """
 
 from __future__ import annotations
@@ -106,17 +107,19 @@ def clip_frame_features(video: str | Path, enc, clip_len: float = 2.0, progress:
 
 
 def video_input(video: str | Path, *, encoder: str = CLIP_ENCODER, device: str = "auto",
-                clip_len: float = 2.0, slowfast: str | Path | None = None, progress: bool = False) -> VideoInput:
+                clip_len: float = 2.0, slowfast: str | Path | np.ndarray | None = None,
+                progress: bool = False) -> VideoInput:
     """CLIP clip features of ``video`` (cached: the encoder loads only on a miss), preceded by
-    user-given SlowFast features if any."""
+    SlowFast features if any (a file the user gave, or an array vtg computed: :mod:`vtg.slowfast`)."""
     clip, times, duration = clip_frame_features(video, encoder, clip_len, progress, device=device)
     parts = [clip]
     if slowfast is not None:
-        sf = load_array(slowfast)
-        if sf.shape[1] != SLOWFAST_DIM:
+        computed = isinstance(slowfast, np.ndarray)  # by vtg.slowfast: its network's width
+        sf = slowfast.astype(np.float32) if isinstance(slowfast, np.ndarray) else load_array(slowfast)
+        if not computed and sf.shape[1] != SLOWFAST_DIM:
             raise DataError(f"SlowFast features must be {SLOWFAST_DIM}-d per clip, {slowfast} has {sf.shape[1]}")
         if abs(len(sf) - len(clip)) > 2:
-            raise DataError(f"{slowfast} has {len(sf)} clips but the video has {len(clip)} 2-second clips")
+            raise DataError(f"{'the SlowFast features' if computed else slowfast} have {len(sf)} clips but the video has {len(clip)} 2-second clips")
         parts = [sf, clip]
     combined = combine_clip_features(parts)
     return VideoInput(combined, duration, times[:len(combined)])

@@ -33,6 +33,9 @@ class UniVTGConfig:
     encoder: str | None = None
     #: Precomputed SlowFast R50 features of this video (.npy/.npz, 2304-d per 2-s clip) for SlowFast+CLIP weights.
     slowfast: str | None = None
+    #: SlowFast R50 weights (PySlowFast's SLOWFAST_8x8_R50.pkl, or .safetensors) for SlowFast+CLIP
+    #: weights: vtg then computes the SlowFast features from the video itself (vtg.slowfast).
+    slowfast_weights: str | None = None
     nms_iou: IoU = 0.7
     max_moments: TopK = 10
     #: Return a summary: the top fraction of clips by saliency, merged into intervals.
@@ -144,7 +147,7 @@ class UniVTG(Method):
         self._check_features(cfg)
         encoder = self.encoder_spec()
         vi = video_input(video, encoder=encoder, device=device, clip_len=cfg.clip_length,
-                         slowfast=cfg_m.slowfast if cfg.video_features == "slowfast_clip" else None, progress=progress)
+                         slowfast=self._slowfast(video, cfg, device), progress=progress)
         query_text = text or cfg_m.highlight_query
         tokens = text_tokens(query_text, encoder=encoder, device=device)
         self._check_dims(cfg, vi.clips, tokens)
@@ -174,10 +177,19 @@ class UniVTG(Method):
                          saliency=Saliency(clip_centres(n, cfg.clip_length, duration), sal),
                          method=self.name, meta=meta)
 
+    def _slowfast(self, video, cfg, device: str):
+        """SlowFast features for SlowFast+CLIP weights: the given file, else computed (and cached)."""
+        if cfg.video_features != "slowfast_clip":
+            return None
+        from vtg.slowfast.features import clip_slowfast
+
+        return clip_slowfast(video, self.config.slowfast, self.config.slowfast_weights, device)
+
     def _check_features(self, cfg) -> None:
-        if cfg.video_features == "slowfast_clip" and not self.config.slowfast:
-            raise UsageError("these UniVTG weights take SlowFast+CLIP features: pass the video's SlowFast R50 "
-                             "features with -O slowfast=FILE.npy (2304-d per 2-s clip), or use a CLIP-only checkpoint")
+        if cfg.video_features == "slowfast_clip" and not (self.config.slowfast or self.config.slowfast_weights or _release_present()):
+            raise UsageError("these UniVTG weights take SlowFast+CLIP features: give the SlowFast R50 weights "
+                             "(-O slowfast_weights=SLOWFAST_8x8_R50.pkl, vtg computes the features) or the video's "
+                             "features (-O slowfast=FILE.npy, 2304-d per 2-s clip), or use a CLIP-only checkpoint")
         if cfg.video_features != "slowfast_clip" and self.config.slowfast:
             raise UsageError("these UniVTG weights take no SlowFast features; drop the slowfast option")
 
@@ -188,3 +200,10 @@ class UniVTG(Method):
                              f"{clips.shape[1]}; use the encoder the weights were trained with")
         if tokens.shape[1] != cfg.t_feat_dim:
             raise UsageError(f"the model expects {cfg.t_feat_dim}-d text tokens but the encoder gives {tokens.shape[1]}")
+
+
+def _release_present() -> bool:
+    """The SlowFast release sits where vtg looks for it by default (vtg.slowfast.weights)."""
+    from vtg.slowfast.weights import default_weights
+
+    return default_weights().is_file()

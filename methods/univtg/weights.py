@@ -77,7 +77,7 @@ def load_model(model_dir: str | Path, device: str = "cpu", filename: str = WEIGH
     return net.to(device).eval(), cfg
 
 
-def load_state(net, state: dict, where: str) -> None:
+def load_state(net, state: dict, where: str, architecture: str = "UniVTG") -> None:
     """``load_state_dict(strict=True)`` with a one-line error naming missing/unexpected/misshaped keys."""
     own = net.state_dict()
     missing = sorted(set(own) - set(state))
@@ -92,7 +92,7 @@ def load_state(net, state: dict, where: str) -> None:
             parts.append(f"unexpected {unexpected[:4]}{' ...' if len(unexpected) > 4 else ''}")
         if shapes:
             parts.append(f"shape mismatch {shapes[:3]}")
-        raise CheckpointError(f"{where} does not fit the UniVTG architecture in its config: {'; '.join(parts)}")
+        raise CheckpointError(f"{where} does not fit the {architecture} architecture in its config: {'; '.join(parts)}")
     net.load_state_dict(state, strict=True)
 
 

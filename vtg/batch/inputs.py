@@ -9,7 +9,13 @@ Two line forms are accepted, mixed freely:
   paths or devices, which come only from the command line or the environment;
 * annotation files of QVHighlights / Charades-STA / ActivityNet (``qid, query, vid, duration,
   relevant_windows``): ``vid`` is mapped to a file in ``video_dir`` (``vid.mp4``, ``.mkv``, ...;
-  for ActivityNet's ``v_XXXX`` ids also ``XXXX.mp4``).
+  for ActivityNet's ``v_XXXX`` ids also ``XXXX.mp4``); TVR-style lines (``desc_id, desc,
+  vid_name``) are read the same way.
+
+Benchmark files as their authors ship them are read whole instead (:mod:`vtg.eval.formats`):
+Charades-STA's ``vid start end##sentence`` text (each query keeps its line number) and per-video
+JSON (ActivityNet Captions' ``val_1.json``, 2D-TAN's TaCoS; ``line`` counts videos), with the qids
+``vtg eval`` gives the same file, so ``vtg eval predictions.jsonl charades_sta_test.txt`` matches.
 
 Every non-blank line becomes exactly one :class:`BatchItem`; a line that cannot run (malformed
 JSON, no video, duplicate qid) is still an item, carrying the reason in ``error``, so the batch
@@ -32,6 +38,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vtg.errors import DataError
+from vtg.eval import formats
+from vtg.eval.formats import Annotation
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
 
@@ -130,15 +138,53 @@ def read_items(path: Path, *, method: str = "tfvtg", options: dict[str, Any] | N
     directory = VideoDirectory(video_dir) if video_dir is not None else None
     seen: dict[str, int] = {}
     items = []
-    for number, text in iter_lines(path):
-        item = parse_line(number, text, method=method, options=options or {},
-                          video_dir=video_dir, directory=directory)
+    shipped = shipped_annotations(path)
+    parsed: Iterator[BatchItem]
+    if shipped is not None:
+        parsed = (annotation_item(a, method=method, options=options or {}, video_dir=video_dir,
+                                  directory=directory) for a in shipped)
+    else:
+        parsed = (parse_line(number, text, method=method, options=options or {},
+                             video_dir=video_dir, directory=directory) for number, text in iter_lines(path))
+    for item in parsed:
+        number = item.line
         if item.key in seen:
             item = BatchItem(qid=f"{item.qid}#line{number}", line=number, video=item.video, text=item.text,
                              error=f"duplicate qid {item.qid!r} (first on line {seen[item.key]})")
         seen.setdefault(item.key, number)
         items.append(item)
     return items
+
+
+def shipped_annotations(path: Path) -> list[Annotation] | None:
+    """The queries of a benchmark file as shipped (Charades-STA text, per-video JSON), or None for
+    JSONL, which is read line by line. A per-video JSON is one document, usually on one line."""
+    shipped = formats.read_shipped(path, strict=False)  # other text: each line an error item, as JSONL
+    if shipped is not None:
+        return shipped
+    first = formats.first_line(path) or ""
+    if not first.startswith("{"):
+        return None
+    try:  # a JSONL line on its own: not a per-video document, and no need to read the whole file
+        if not formats.is_per_video(json.loads(first)):
+            return None
+    except (ValueError, RecursionError):  # a document spread over lines, or one line over 64 KiB
+        pass
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (ValueError, RecursionError):  # JSONL (several objects) or malformed: read line by line
+        return None
+    return formats.per_video_annotations(doc, path) if formats.is_per_video(doc) else None
+
+
+def annotation_item(a: Annotation, *, method: str, options: dict[str, Any], video_dir: Path | None,
+                    directory: VideoDirectory | None) -> BatchItem:
+    """One query of a shipped benchmark file, its video found by ``vid`` in ``--video-dir``."""
+    data = {"qid": a.qid, "vid": a.vid, "query": a.query}
+    problem = check_fields(data)
+    video, missing = locate_video(data, video_dir, directory)
+    return BatchItem(qid=a.qid, line=a.line, video=video, text=a.query, method=method, options=dict(options),
+                     error=problem or missing)
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -159,6 +205,7 @@ def parse_line(number: int, text: str, *, method: str, options: dict[str, Any],
         return BatchItem(qid=auto_qid, line=number, error=f"malformed JSON on line {number}: {str(exc)[:200]}")
     if not isinstance(data, dict):
         return BatchItem(qid=auto_qid, line=number, error=f"line {number} is not a JSON object")
+    data = formats.from_tvr(data)
     qid = data.get("qid", auto_qid)
     if qid is None:
         qid = auto_qid

@@ -16,11 +16,12 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     predictions: Path = typer.Argument(..., help="Predictions: Grounding JSONL (vtg batch / vtg ground -f jsonl) or QVHighlights predictions."),
-    ground_truth: Path = typer.Argument(..., help="Ground truth: QVHighlights / Charades-STA / ActivityNet JSONL, or TFVTG per-video JSON."),
+    ground_truth: Path = typer.Argument(..., help="Ground truth: QVHighlights / Charades-STA / ActivityNet JSONL, per-video JSON (TFVTG, ActivityNet Captions val_1.json, 2D-TAN TaCoS), or Charades-STA's raw charades_sta_test.txt."),
     as_json: bool = typer.Option(False, "--json", help="Print every metric as one JSON object (official QVHighlights names and rounding)."),
     by_length: bool = typer.Option(False, "--by-length", help="Break moment retrieval down by ground-truth window length (QVHighlights buckets)."),
     raw: bool = typer.Option(False, "--raw", help="Do not round to 2 decimals (the official script rounds)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON object to this file."),
+    durations: Optional[Path] = typer.Option(None, "--durations", help="CSV with 'id' and 'length' columns (Charades_v1_test.csv): durations for ground truth that has none (raw Charades-STA)."),
 ) -> None:
     """Score PREDICTIONS against GROUND_TRUTH: R1/R5@IoU, mIoU, mAP, and highlight mAP / HIT@1."""
     from vtg.eval import evaluate, load_ground_truth, read_predictions
@@ -29,8 +30,10 @@ def eval_command(
     from vtg.outputs import check_output
 
     if output is not None:  # before reading: `-o GT` must fail with GT untouched
-        check_output(output, inputs=[predictions, ground_truth], what="-o")
-    gt = load_ground_truth(ground_truth)
+        check_output(output, inputs=[predictions, ground_truth, *([durations] if durations else [])], what="-o")
+    from vtg.eval.formats import read_durations_csv
+
+    gt = load_ground_truth(ground_truth, read_durations_csv(durations) if durations is not None else None)
     preds = read_predictions(predictions)
     check_matches(preds, gt, predictions, ground_truth)
     metrics = evaluate(preds.records, gt, decimals=None if raw else 2)

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "vtg.cli.batch",
     "vtg.cli.export",
     "vtg.cli.evaluate",
+    "vtg.cli.bench",
     "vtg.cli.plot",
     "vtg.cli.report",
     "vtg.cli.method_commands",

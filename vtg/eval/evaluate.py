@@ -13,6 +13,8 @@ Keys (percentages; ``None`` for an empty length bucket, where the official scrip
   window of length in (0, 10], (10, 30] or (30, 150] seconds, and only those windows.
 * ``HL-min-{Fair,Good,VeryGood}-{mAP,Hit1}`` when the ground truth has clip saliency.
 * Charades-STA style: ``R1@0.3/0.5/0.7``, ``R5@0.3/0.5/0.7``, ``mIoU`` over all queries.
+* ``HL-top5-mAP`` / ``HL-mAP`` for TVSum / YouTube Highlights clip labels (:mod:`.clip_labels`);
+  a file of only such queries gets only these and the counts.
 * Counts (not percentages): ``queries``, ``missing`` (ground-truth queries without a
   prediction; they score 0), ``MR-{bucket}-queries``, ``HL-queries``.
 
@@ -28,6 +30,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from vtg.eval.clip_labels import clip_label_metrics
 from vtg.eval.highlights import highlight_metrics
 from vtg.eval.moments import AP_THRESHOLDS, as_windows, detection_ap, top1_iou, topk_iou
 
@@ -139,6 +142,11 @@ def evaluate(predictions: list[dict], ground_truth: list[dict], *, decimals: int
              by_length: bool = True) -> dict[str, float | int | None]:
     """All metrics for ``predictions`` against ``ground_truth`` (see the module docstring)."""
     matched = match_predictions(predictions, ground_truth)
+    if ground_truth and all("label" in g for g in ground_truth):  # highlight detection only
+        raw_hd: dict[str, Any] = {"queries": len(ground_truth), "missing": sum(p is None for p in matched)}
+        raw_hd.update(clip_label_metrics([(p.get("pred_saliency_scores") if p else None, g)
+                                          for p, g in zip(matched, ground_truth)]))
+        return to_percent(raw_hd, decimals)
     windows = [list(p.get("pred_relevant_windows") or []) if p else [] for p in matched]
     pairs = list(zip(windows, ground_truth))
     raw: dict[str, Any] = {"queries": len(ground_truth), "missing": sum(p is None for p in matched)}

@@ -8,6 +8,9 @@ Ground truth comes in two shapes:
 * TFVTG's per-video JSON: ``{vid: {"duration", "timestamps", "sentences"}}``. Its sentences
   have no ids, so query ``i`` of video ``vid`` gets ``qid = f"{vid}_{i}"`` (``i`` counts from 0
   in file order). JSONL records without a ``qid`` get the same scheme.
+* Benchmark files as their authors ship them (:mod:`vtg.eval.formats`): Charades-STA's raw
+  ``vid start end##sentence`` text, ActivityNet Captions' ``val_1.json`` (the per-video form
+  above), TaCoS in 2D-TAN's frame-numbered JSON, TVR-style JSONL lines.
 
 Predictions are Grounding JSONL (``vtg ground --format jsonl`` / ``vtg batch``), a superset of
 the QVHighlights prediction format. Records with ``"status": "error"`` (a failed batch item)
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vtg.errors import DataError
+from vtg.eval import formats
 from vtg.fileio import split_jsonl
 from vtg.predictions import check_prediction
 
@@ -123,9 +127,12 @@ def _list(value: Any, what: str, where: str) -> list:
 
 
 def _gt_record(d: Any, where: str, qid: Any) -> dict:
+    d = formats.from_tvr(d)
     if not isinstance(d, dict):
         raise DataError(f"{where}: expected an object, got {type(d).__name__}")
     windows = d.get("relevant_windows", d.get("timestamps"))
+    if windows is None and d.get("label") is not None:  # TVSum / YouTube Highlights: clip labels only
+        return _label_record(d, where, qid)
     if windows is None:
         swapped = " (a prediction: give PREDICTIONS first, then GROUND_TRUTH)" if "pred_relevant_windows" in d else ""
         raise DataError(f"{where}: no relevant_windows{swapped}")
@@ -153,30 +160,39 @@ def _gt_record(d: Any, where: str, qid: Any) -> dict:
     return out
 
 
+def _label_record(d: dict, where: str, qid: Any) -> dict:
+    """A highlight-detection line of UMT / Lighthouse (TVSum, YouTube Highlights): ``label`` holds
+    one row of annotator scores per clip (:mod:`vtg.eval.clip_labels`)."""
+    rows = _list(d["label"], "label", where)
+    label = [[_number(x, "label score", where) for x in _list(row, "label row", where)] for row in rows]
+    if not label or len({len(r) for r in label}) != 1 or not label[0]:
+        raise DataError(f"{where}: label must be a non-empty list of equally long rows (clips x annotators)")
+    return {"qid": d.get("qid", qid), "query": str(d.get("query", "")), "vid": str(d.get("vid", "")),
+            "duration": _number(d.get("duration") or 0.0, "duration", where), "relevant_windows": [],
+            "label": label, **({"domain": str(d["domain"])} if d.get("domain") is not None else {})}
+
+
 def _per_video(doc: dict, path: Path) -> list[dict]:
-    """TFVTG's ``{vid: {duration, timestamps, sentences}}`` -> one record per sentence."""
-    out = []
-    for vid, entry in doc.items():
-        where = f"{path}: video {vid!r}"
-        if not isinstance(entry, dict) or "timestamps" not in entry or "sentences" not in entry:
-            raise DataError(f"{where}: expected {{duration, timestamps, sentences}}")
-        if len(_list(entry["timestamps"], "timestamps", where)) != len(_list(entry["sentences"], "sentences", where)):
-            raise DataError(f"{where}: {len(entry['timestamps'])} timestamps but "
-                            f"{len(entry['sentences'])} sentences")
-        for i, (ts, sentence) in enumerate(zip(entry["timestamps"], entry["sentences"])):
-            out.append(_gt_record({"query": sentence, "vid": vid, "duration": entry.get("duration"),
-                                   "relevant_windows": [ts]}, where, f"{vid}_{i}"))
-    return out
+    """Per-video JSON (TFVTG, ActivityNet Captions, 2D-TAN's TaCoS) -> one record per sentence."""
+    return [_gt_record(a.as_record(), a.where, a.qid) for a in formats.per_video_annotations(doc, path)]
 
 
-def load_ground_truth(path: str | Path) -> list[dict]:
-    """Annotations as QVHighlights-style dicts (see the module docstring for the accepted forms)."""
+def load_ground_truth(path: str | Path, durations: dict[str, float] | None = None) -> list[dict]:
+    """Annotations as QVHighlights-style dicts (see the module docstring for the accepted forms).
+    ``durations`` (``{vid: seconds}``, e.g. from :func:`vtg.eval.formats.read_durations_csv`)
+    fills in durations a file does not carry (Charades-STA's text)."""
     path = Path(path)
-    records: list[dict] = []
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    shipped = formats.read_shipped(path, durations)
+    if shipped is not None:
+        records = [_gt_record(a.as_record(), a.where, a.qid) for a in shipped]
+        _refuse_duplicates(records, path)
+        return records
+    records = []
     per_vid: dict[str, int] = {}
     for number, obj in _json_records(path):
-        if isinstance(obj, dict) and obj and all(isinstance(v, dict) and "timestamps" in v
-                                                 for v in obj.values()):
+        if formats.is_per_video(obj):
             records.extend(_per_video(obj, path))
             continue
         for item in obj if isinstance(obj, list) else [obj]:

@@ -78,6 +78,11 @@ def format_table(metrics: dict, *, by_length: bool = False, errors: int = 0) -> 
     if errors:
         line += f", {errors} failed batch records skipped"
     console.print(line)
+    if "HL-top5-mAP" in metrics or "HL-mAP" in metrics:  # TVSum / YouTube Highlights: no moments
+        for key in ("HL-top5-mAP", "HL-mAP"):
+            if key in metrics:
+                console.print(f"{key}: {_cell(metrics[key])}")
+        return buf.getvalue()
     table = _moment_table(metrics, by_length)
     fits = console.measure(table, options=console.options.update_width(1000)).maximum <= console.width
     for t in [table] if fits or by_length else _narrow_moment_tables(metrics):
