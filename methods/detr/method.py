@@ -184,7 +184,9 @@ class CGDETR(DetrMethod):
 
 
 def _release_present() -> bool:
-    """The SlowFast release sits where vtg looks for it by default (vtg.slowfast.weights)."""
+    """The SlowFast release sits where vtg looks for it by default (vtg.slowfast.weights), or will
+    be downloaded there on first use (downloads are on)."""
+    from vtg.encoders.weights import offline_mode
     from vtg.slowfast.weights import default_weights
 
-    return default_weights().is_file()
+    return default_weights().is_file() or not offline_mode()
