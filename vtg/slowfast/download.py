@@ -165,3 +165,9 @@ def _declared_size(response, url: str) -> int:
         raise DownloadRefusedError(f"{url}: the server declares {int(length):,} bytes, not a SlowFast R50 "
                                    f"checkpoint (at most {sfw.MAX_BYTES:,}); refused before reading")
     return int(length)
+
+
+def offline_remedy() -> str:
+    """What a model that needs the release says when it is missing and downloads are off."""
+    return (f"; offline (--offline or HF_HUB_OFFLINE=1), vtg does not download {sfw.RELEASE_URL}: put it at "
+            f"{sfw.default_weights()} or run once without --offline")
