@@ -184,3 +184,20 @@ def test_the_features_entry_point_downloads_nothing_offline(cache, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(WeightsNotFoundError, match="never-requested.pkl"):
         clip_slowfast("video.mp4", None, None)
+
+
+def test_a_large_download_asks_first_at_a_terminal(tmp_path, cache, monkeypatch):
+    from test_download_confirm import at_terminal
+
+    from vtg.encoders.hub import DownloadDeclinedError
+
+    monkeypatch.setenv("VTG_ASK_ABOVE_BYTES", "1000")  # the tiny release is "large" here
+    monkeypatch.delenv("VTG_YES", raising=False)
+    err = at_terminal(monkeypatch, "n\n")
+    release = Release(release_bytes(tmp_path))
+    with serve(release) as url, pytest.raises(DownloadDeclinedError, match="add --yes"):
+        sfd.ensure_release(url=url, arch=TINY)
+    assert "Download it now?" in err.getvalue() and url in err.getvalue() and nothing_left(cache)
+    at_terminal(monkeypatch, "y\n")
+    with serve(release) as url:
+        assert sfd.ensure_release(url=url, arch=TINY).is_file()
