@@ -253,9 +253,11 @@ def test_a_slowfast_clip_release_answers_from_a_raw_video(tmp_path, three_scene_
                   v_feat_dirs=["features/slowfast_features", "features/clip_features"], v_feat_dim=288 + IMG_DIM)
     assert main(["models", "convert", "cg_detr", str(tmp_path / "model_best.ckpt"), "-o", str(tmp_path / "m")]) == 0
     assert load_model(tmp_path / "m", "cg_detr")[1].video_features == "slowfast_clip"
-    with pytest.raises(UsageError, match="slowfast_weights"):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # online, the release would be downloaded on first use
+    with pytest.raises(UsageError, match="slowfast_weights.*offline.*dl.fbaipublicfiles.com"):
         vtg.ground(three_scene_video, "a blue screen", method="cg_detr", model=str(tmp_path / "m"),
                    encoder=str(encoder_dir), device="cpu")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
     res = vtg.ground(three_scene_video, "a blue screen", method="cg_detr", model=str(tmp_path / "m"),
                      encoder=str(encoder_dir), device="cpu", slowfast_weights=str(weights))
     assert res.meta["features"] == "slowfast_clip" and len(res.saliency) == 6 and res.moments

@@ -164,8 +164,10 @@ def test_a_slowfast_clip_model_answers_from_a_raw_video(three_scene_video, encod
     ref = reference_net()
     weights = save_weights(ours_from(ref), tmp_path / "slowfast.safetensors")
     model = tiny_univtg(tmp_path / "sf", v_feat_dim=36 * WIDTH + IMG_DIM + 2, video_features="slowfast_clip")
-    with pytest.raises(UsageError, match="slowfast_weights"):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # online, the release would be downloaded on first use
+    with pytest.raises(UsageError, match="slowfast_weights.*offline.*dl.fbaipublicfiles.com"):
         vtg.ground(three_scene_video, "red", method="univtg", model=str(model), encoder=str(encoder_dir), device="cpu")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
     loads = []
     real = sf_features.load_network
     monkeypatch.setattr(sf_features, "load_network", lambda *a, **k: loads.append(a) or real(*a, **k))

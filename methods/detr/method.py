@@ -154,7 +154,7 @@ class DetrMethod(Method):
         if kind == "slowfast_clip" and not (self.config.slowfast or self.config.slowfast_weights or _release_present()):
             raise UsageError(f"these {self.family} weights take SlowFast+CLIP features: give the SlowFast R50 weights "
                              "(-O slowfast_weights=SLOWFAST_8x8_R50.pkl, vtg computes the features) or the video's "
-                             "features (-O slowfast=FILE.npy, 2304-d per 2-s clip), or use CLIP-only weights")
+                             "features (-O slowfast=FILE.npy, 2304-d per 2-s clip), or use CLIP-only weights" + _offline_remedy())
         if kind != "slowfast_clip" and self.config.slowfast:
             raise UsageError(f"these {self.family} weights take no SlowFast features; drop the slowfast option")
 
@@ -183,8 +183,16 @@ class CGDETR(DetrMethod):
              "arXiv:2311.08835, 2023")
 
 
+def _offline_remedy() -> str:
+    from vtg.slowfast.download import offline_remedy
+
+    return offline_remedy()
+
+
 def _release_present() -> bool:
-    """The SlowFast release sits where vtg looks for it by default (vtg.slowfast.weights)."""
+    """The SlowFast release sits where vtg looks for it by default (vtg.slowfast.weights), or will
+    be downloaded there on first use (downloads are on)."""
+    from vtg.encoders.weights import offline_mode
     from vtg.slowfast.weights import default_weights
 
-    return default_weights().is_file()
+    return default_weights().is_file() or not offline_mode()

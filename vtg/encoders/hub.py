@@ -134,22 +134,25 @@ def assume_yes(value: bool) -> None:
     _answers["yes"] = bool(value)
 
 
-def confirm_download(repo_id: str, total: int) -> None:
+def confirm_download(repo_id: str, total: int, *, source: str | None = None) -> None:
     """Ask before a download over :data:`ASK_ABOVE_BYTES` when a person is at a terminal (stdin
     and stderr both TTYs): a first command should not silently start fetching many GB. Scripts
-    (no TTY) and ``--yes`` go ahead, as whisper and transformers do; the size line says how much."""
+    (no TTY) and ``--yes`` go ahead, as whisper and transformers do; the size line says how much.
+    ``source``: where a download that is not a hub model comes from (its URL)."""
     from vtg.envvars import env_value
 
     if total <= ask_above() or _answers["yes"] or env_value("VTG_YES", False):
         return
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return
-    print(f"vtg: {repo_id} is {human_size(total)} to download from {endpoint()}. Download it now? [y/N] ",
+    print(f"vtg: {repo_id} is {human_size(total)} to download from {source or endpoint()}. Download it now? [y/N] ",
           end="", file=sys.stderr, flush=True)
     try:
         answer = sys.stdin.readline().strip().lower()
     except (OSError, KeyboardInterrupt):
         answer = ""
+    if answer not in ("y", "yes") and source:
+        raise DownloadDeclinedError(f"did not download {repo_id} ({human_size(total)}) from {source}; add --yes")
     if answer not in ("y", "yes"):
         raise DownloadDeclinedError(
             f"did not download {repo_id} ({human_size(total)}); pick a smaller model (for TFVTG: --encoder "

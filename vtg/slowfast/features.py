@@ -99,7 +99,7 @@ def clip_slowfast(video: str | Path, precomputed: str | None, weights: str | Non
     if precomputed:
         return precomputed
     if not weights:
-        from .weights import default_weights
+        from .download import ensure_release
 
-        weights = str(default_weights()) if default_weights().is_file() else None
+        weights = str(ensure_release())  # the default location; downloaded there on first use
     return cached_features(video, weights, device=device)

@@ -7,8 +7,10 @@
   dropped; every parameter of the network must be found, with its shape.
 * a ``.safetensors`` file with PySlowFast's names (what :func:`save_weights` writes).
 
-Where to get the release: :data:`RELEASE_URL`. vtg does not download it yet: its checksum could not
-be taken for this build, and vtg does not fetch weights it cannot verify.
+Where the release comes from: :data:`RELEASE_URL`, downloaded on first use into
+:func:`default_weights` by :mod:`vtg.slowfast.download`. The release publishes no checksum, so that
+download is trusted on first use: refused unless it has every parameter of the network with its
+shape, its sha256 recorded beside it and checked by :func:`load_network` on every later load.
 """
 
 from __future__ import annotations
@@ -145,12 +147,18 @@ def state_from_caffe2(blobs: dict[str, Any], own: dict[str, Any]) -> dict[str, A
     """The network's state dict from Caffe2 blobs; a missing or misshaped parameter is an error."""
     import torch
 
-    state = {}
+    state, misshaped = {}, {}
     for blob, array in blobs.items():
         name = torch_name(str(blob))
         if name in own and tuple(getattr(array, "shape", ())) == tuple(own[name].shape):
             state[name] = torch.from_numpy(array.astype("float32", copy=True))
+        elif name in own:
+            misshaped[name] = tuple(getattr(array, "shape", ()))
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    wrong = [k for k in missing if k in misshaped]
+    if wrong:
+        raise CheckpointError(f"the SlowFast checkpoint has {len(wrong)} parameters of the wrong shape for this "
+                              f"network (e.g. {wrong[0]}: {misshaped[wrong[0]]}, expected {tuple(own[wrong[0]].shape)})")
     if missing:
         raise CheckpointError(f"the SlowFast checkpoint lacks {len(missing)} parameters of the R50 network "
                               f"(e.g. {missing[:3]})")
@@ -180,7 +188,7 @@ def load_network(path: str | Path | None, device: str = "cpu"):
     from .network import R50_DEPTHS, SlowFastR50
 
     if not path:
-        raise WeightsNotFoundError("SlowFast+CLIP weights need SlowFast R50 weights: download PySlowFast's "
+        raise WeightsNotFoundError("SlowFast+CLIP models need SlowFast R50 weights: download PySlowFast's "
                                    f"{RELEASE_URL} to {default_weights()} or pass its path with "
                                    "-O slowfast_weights=PATH, or pass precomputed features with -O slowfast=FILE.npy")
     path = Path(path).expanduser()
@@ -197,6 +205,9 @@ def load_network(path: str | Path | None, device: str = "cpu"):
         net = SlowFastR50(*_shape_of(state))  # a tiny test network as well as the release
         own = net.state_dict()
     else:
+        from .download import check_recorded
+
+        check_recorded(path)  # a release vtg downloaded must not have changed since
         net = SlowFastR50(64, R50_DEPTHS)
         own = net.state_dict()
         state = state_from_caffe2(read_caffe2(path), own)
