@@ -130,3 +130,14 @@ class AnchorDecoder(nn.Module):
             ref = (self.bbox_embed(t) + inverse_sigmoid(ref)).sigmoid().detach()
             outputs.append(self.norm(t))
         return torch.stack(outputs), torch.stack(used)
+
+
+def anchor_heads(net: nn.Module, clips: torch.Tensor, glob: torch.Tensor, pad: torch.Tensor,
+                 pos_vid: torch.Tensor) -> dict[str, torch.Tensor]:
+    """QD-DETR's and CG-DETR's shared outputs: the anchor decoder over the clips, spans refined
+    from the last layer's anchors, and saliency as each clip's agreement with the global token
+    (scaled by the width's square root, as both papers' code does)."""
+    hs, anchors = net.transformer.decoder(clips, pad[:, 1:], pos_vid, net.query_embed.weight)
+    spans = (net.span_embed(hs[-1]) + inverse_sigmoid(anchors[-1])).sigmoid()
+    saliency = (net.saliency_proj1(clips) * net.saliency_proj2(glob)[:, None]).sum(-1) / math.sqrt(clips.shape[2])
+    return {"pred_logits": net.class_embed(hs[-1]), "pred_spans": spans, "saliency_scores": saliency}

@@ -8,16 +8,16 @@ alone (moment / sentence encoders) are dropped at conversion (:data:`TRAINING_ON
 
 from __future__ import annotations
 
-import math
 from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .anchor_decoder import AnchorDecoder, OutputOnlyAttention, inverse_sigmoid
+from .anchor_decoder import AnchorDecoder, OutputOnlyAttention, anchor_heads
 from .config import DetrConfig
 from .layers import MLP, EncoderLayer, LearnedPositions, Stack, input_projection, sine_positions
+from .shapes import StateShapes
 
 TRAINING_ONLY = ("transformer.mcls_encoder.", "scls_encoder.", "txt_proj_linear.", "moment_rep_token",
                  "moment_rep_pos", "sent_rep_token", "sent_rep_pos")
@@ -150,36 +150,14 @@ class CGDETRNet(nn.Module):
             memory = layer(memory, pad, pos)
         glob = memory[:, 0]
         clips = memory[:, 1:] + glob[:, None]
-        hs, anchors = self.transformer.decoder(clips, pad[:, 1:], pos_vid, self.query_embed.weight)
-        spans = (self.span_embed(hs[-1]) + inverse_sigmoid(anchors[-1])).sigmoid()
-        saliency = (self.saliency_proj1(clips) * self.saliency_proj2(glob)[:, None]).sum(-1) / math.sqrt(clips.shape[2])
-        return {"pred_logits": self.class_embed(hs[-1]), "pred_spans": spans, "saliency_scores": saliency}
+        return anchor_heads(self, clips, glob, pad, pos_vid)
 
 
 def shape_options(state: dict) -> dict[str, int]:
     """Sizes of a CG-DETR state dict."""
-    from vtg.errors import CheckpointError
-
-    def dim(key: str, axis: int) -> int:
-        if key not in state:
-            raise CheckpointError(f"the checkpoint lacks {key}; is it a CG-DETR model?")
-        return int(state[key].shape[axis])
-
-    def count(prefix: str) -> int:
-        return len({k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)})
-
-    return {
-        "v_feat_dim": dim("input_vid_proj.0.LayerNorm.weight", 0),
-        "t_feat_dim": dim("input_txt_proj.0.LayerNorm.weight", 0),
-        "hidden_dim": dim("dummy_rep_token", 1),
-        "num_queries": dim("query_embed.weight", 0),
-        "enc_layers": count("transformer.encoder.layers."),
-        "t2v_layers": count("transformer.t2v_encoder.layers."),
-        "dec_layers": count("transformer.decoder.layers."),
-        "dummy_layers": count("txtproj_encoder.layers."),
-        "num_dummies": dim("dummy_rep_token", 0),
-        "total_prompts": dim("global_rep_token", 0),
-        "dim_feedforward": dim("transformer.encoder.layers.0.linear1.weight", 0),
-        "max_q_l": dim("txt_position_embed.position_embeddings.weight", 0),
-        "n_input_proj": count("input_vid_proj."),
-    }
+    shapes = StateShapes(state, "CG-DETR")
+    return {**shapes.common(), "hidden_dim": shapes.dim("dummy_rep_token", 1),
+            "t2v_layers": shapes.count("transformer.t2v_encoder.layers."),
+            "dummy_layers": shapes.count("txtproj_encoder.layers."),
+            "num_dummies": shapes.dim("dummy_rep_token", 0),
+            "total_prompts": shapes.dim("global_rep_token", 0)}

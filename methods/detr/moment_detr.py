@@ -11,6 +11,7 @@ from torch import nn
 
 from .config import DetrConfig
 from .layers import MLP, DetrTransformer, LearnedPositions, input_projection, sine_positions
+from .shapes import StateShapes
 
 
 class MomentDETRNet(nn.Module):
@@ -45,24 +46,5 @@ class MomentDETRNet(nn.Module):
 
 def shape_options(state: dict) -> dict[str, int]:
     """Sizes of a Moment-DETR state dict (these win over the options a checkpoint states)."""
-    from vtg.errors import CheckpointError
-
-    def dim(key: str, axis: int) -> int:
-        if key not in state:
-            raise CheckpointError(f"the checkpoint lacks {key}; is it a Moment-DETR model?")
-        return int(state[key].shape[axis])
-
-    def count(prefix: str) -> int:
-        return len({k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)})
-
-    return {
-        "v_feat_dim": dim("input_vid_proj.0.LayerNorm.weight", 0),
-        "t_feat_dim": dim("input_txt_proj.0.LayerNorm.weight", 0),
-        "hidden_dim": dim("query_embed.weight", 1),
-        "num_queries": dim("query_embed.weight", 0),
-        "enc_layers": count("transformer.encoder.layers."),
-        "dec_layers": count("transformer.decoder.layers."),
-        "dim_feedforward": dim("transformer.encoder.layers.0.linear1.weight", 0),
-        "max_q_l": dim("txt_position_embed.position_embeddings.weight", 0),
-        "n_input_proj": count("input_vid_proj."),
-    }
+    shapes = StateShapes(state, "Moment-DETR")
+    return {**shapes.common(), "hidden_dim": shapes.dim("query_embed.weight", 1)}

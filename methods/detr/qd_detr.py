@@ -6,14 +6,14 @@ saliency is the scaled dot product between each encoded clip and the global toke
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import nn
 
-from .anchor_decoder import AnchorDecoder, inverse_sigmoid
+from .anchor_decoder import AnchorDecoder, anchor_heads
 from .config import DetrConfig
 from .layers import MLP, EncoderLayer, LearnedPositions, Stack, attend, input_projection, sine_positions
+from .shapes import StateShapes
 
 
 class TextToVideoLayer(nn.Module):
@@ -82,33 +82,11 @@ class QDDETRNet(nn.Module):
         for layer in self.transformer.encoder.layers:
             memory = layer(memory, pad, pos)
         glob, clips = memory[:, 0], memory[:, 1:]
-        hs, anchors = self.transformer.decoder(clips, pad[:, 1:], pos_vid, self.query_embed.weight)
-        spans = (self.span_embed(hs[-1]) + inverse_sigmoid(anchors[-1])).sigmoid()
-        saliency = (self.saliency_proj1(clips) * self.saliency_proj2(glob)[:, None]).sum(-1) / math.sqrt(clips.shape[2])
-        return {"pred_logits": self.class_embed(hs[-1]), "pred_spans": spans, "saliency_scores": saliency}
+        return anchor_heads(self, clips, glob, pad, pos_vid)
 
 
 def shape_options(state: dict) -> dict[str, int]:
     """Sizes of a QD-DETR state dict."""
-    from vtg.errors import CheckpointError
-
-    def dim(key: str, axis: int) -> int:
-        if key not in state:
-            raise CheckpointError(f"the checkpoint lacks {key}; is it a QD-DETR model?")
-        return int(state[key].shape[axis])
-
-    def count(prefix: str) -> int:
-        return len({k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)})
-
-    return {
-        "v_feat_dim": dim("input_vid_proj.0.LayerNorm.weight", 0),
-        "t_feat_dim": dim("input_txt_proj.0.LayerNorm.weight", 0),
-        "hidden_dim": dim("global_rep_token", 0),
-        "num_queries": dim("query_embed.weight", 0),
-        "enc_layers": count("transformer.encoder.layers."),
-        "t2v_layers": count("transformer.t2v_encoder.layers."),
-        "dec_layers": count("transformer.decoder.layers."),
-        "dim_feedforward": dim("transformer.encoder.layers.0.linear1.weight", 0),
-        "max_q_l": dim("txt_position_embed.position_embeddings.weight", 0),
-        "n_input_proj": count("input_vid_proj."),
-    }
+    shapes = StateShapes(state, "QD-DETR")
+    return {**shapes.common(), "hidden_dim": shapes.dim("global_rep_token", 0),
+            "t2v_layers": shapes.count("transformer.t2v_encoder.layers.")}
