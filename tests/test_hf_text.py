@@ -115,10 +115,12 @@ def edit_json(path: Path, **changes) -> None:
     path.write_text(json.dumps(data))
 
 
-def test_a_cached_query_with_a_transformers_clip_does_not_import_transformers(tmp_path, three_scene_video):
+@pytest.mark.parametrize("family", ["hf-clip", "blip2"])
+def test_a_cached_query_with_a_transformers_model_does_not_import_transformers(tmp_path, three_scene_video, family):
     import vtg
+    from vtg.encoders.testing import BUILDERS
 
-    clip = tiny_hf_clip(tmp_path / "clip")
+    clip = BUILDERS[family](tmp_path / family)
     vtg.ground(three_scene_video, "index it", encoder=str(clip), device="cpu")  # features cached
     code = ("import sys, vtg; r = vtg.ground(sys.argv[1], 'a person opens the door', encoder=sys.argv[2], "
             "device='cpu'); assert r.meta['features_cached']; "

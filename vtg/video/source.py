@@ -50,7 +50,8 @@ class VideoSource(os.PathLike):
                 from vtg.video.files import readable_video
 
                 path = readable_video(self.path)
-                self._infos[backend] = PROBES.get(path, backend, lambda: get_backend(backend).probe(path))
+                # keyed by the path too: the probe's VideoInfo names the path it was given
+                self._infos[backend] = PROBES.get(path, (str(path), backend), lambda: get_backend(backend).probe(path))
             return self._infos[backend]
 
     def __fspath__(self) -> str:
