@@ -13,8 +13,9 @@ vtg's per-query machinery, not a large model), then alternates, in one process, 
 * ``multi``: 3 calls ``vtg.ground(video_path, [30 sentences], ...)``,
 
 all on cached features (every round clears the text-embedding cache first, so every sentence
-runs through the text tower). It prints each one's median ms per query over ``--rounds`` rounds
-and the ratios to batch (medians of the per-round ratios; goal for ``loop``: at most 2x).
+runs through the text tower). It prints each one's median ms per query over ``--rounds`` rounds,
+wall clock and CPU time of this process (all its threads; steadier on a shared machine), and the
+ratios to batch (medians of the per-round ratios; goal for ``loop``: at most 2x).
 
     python benchmarks/bench_api_loop.py
     python benchmarks/bench_api_loop.py --rounds 9
@@ -128,19 +129,24 @@ def main(argv: list[str] | None = None) -> None:
         for fn in runs.values():  # warm-up: torch, the text tower, the rules backend
             fn()
         ms: dict[str, list[float]] = {k: [] for k in runs}
+        cpu: dict[str, list[float]] = {k: [] for k in runs}
         for _ in range(args.rounds):
             for name, fn in runs.items():
                 default_manager().text_cache.clear()
+                before = time.process_time()
                 ms[name].append(1000 * fn() / n)
+                cpu[name].append(1000 * (time.process_time() - before) / n)
         load = os.getloadavg()
         print(f"{n} distinct sentences over {args.videos} indexed clips, tfvtg + tiny CLIP on cpu, "
               f"{args.rounds} alternating rounds, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-        print(f"{'path':<15}{'median ms/query':>17}{'x batch':>9}{'x batch-nofsync':>17}"
-              "   (ratios: medians of per-round ratios)")
-        for name, values in ms.items():
-            ratios = [statistics.median(v / b for v, b in zip(values, ms[base])) for base in ("batch", "batch-nofsync")]
-            print(f"{name:<15}{statistics.median(values):>17.2f}{ratios[0]:>9.2f}{ratios[1]:>17.2f}   rounds: "
-                  + " ".join(f"{v:.2f}" for v in values))
+        for label, table in (("wall", ms), ("cpu", cpu)):
+            print(f"{label + ' ms/query':<15}{'median':>9}{'x batch':>9}{'x batch-nofsync':>17}"
+                  "   (ratios: medians of per-round ratios)")
+            for name, values in table.items():
+                ratios = [statistics.median(v / b for v, b in zip(values, table[base]))
+                          for base in ("batch", "batch-nofsync")]
+                print(f"  {name:<13}{statistics.median(values):>9.2f}{ratios[0]:>9.2f}{ratios[1]:>17.2f}   rounds: "
+                      + " ".join(f"{v:.2f}" for v in values))
 
 
 if __name__ == "__main__":

@@ -89,11 +89,13 @@ def test_the_real_clip_tokenizer_gives_transformers_ids(tmp_path):
 
 
 @pytest.mark.parametrize("change", ["no tokenizer.json", "sentencepiece tokenizer class", "unknown activation",
-                                    "a text weight missing"])
+                                    "a text weight missing", "a damaged tokenizer.json"])
 def test_what_the_tower_does_not_reproduce_loads_through_transformers(tmp_path, change):
     folder = tiny_hf_clip(tmp_path / "clip")
     if change == "no tokenizer.json":
         (folder / "tokenizer.json").rename(folder / "tokenizer.json.off")
+    elif change == "a damaged tokenizer.json":
+        (folder / "tokenizer.json").write_text('{"model": {"type": "WordLevel", "vocab": 3}}')
     elif change == "sentencepiece tokenizer class":
         edit_json(folder / "tokenizer_config.json", tokenizer_class="SiglipTokenizer")
     elif change == "unknown activation":

@@ -207,7 +207,7 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder | None:
     """The text path of ``parsed`` built here, or None when this module does not reproduce it."""
     from vtg.encoders import weights
     from vtg.encoders.blip2 import REFERENCE_TEXT_TOKENS
-    from vtg.encoders.hf_text import TextTokenizer, build_tower, read_text_state, single_safetensors
+    from vtg.encoders.hf_text import build_tower, open_tokenizer, read_text_state, single_safetensors
     from vtg.modelsize import check_module
 
     weight_file = single_safetensors(parsed)
@@ -215,6 +215,11 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder | None:
     if weight_file is None or setup is None:
         return None
     cfg = setup["model"]
+    # TFVTG's reference truncates at 35 tokens (see vtg.encoders.blip2), padding to the longest
+    tokenizer = open_tokenizer(weight_file.parent / "tokenizer.json", setup["pad_token"],
+                               min(REFERENCE_TEXT_TOKENS, int(cfg["max_position_embeddings"])), pad_to_max=False)
+    if tokenizer is None:
+        return None
     check_module(lambda: Blip2TextTower(cfg), dtype, f"the text path of {parsed.canonical}", [weight_file])
     try:
         state = read_text_state(weight_file, ("embeddings.", "qformer.layernorm.", "qformer.encoder.", "text_projection."))
@@ -222,8 +227,5 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder | None:
     except CheckpointError as exc:
         log.info("text path of %s: %s; loading it through transformers", parsed.canonical, exc)
         return None
-    # TFVTG's reference truncates at 35 tokens (see vtg.encoders.blip2), padding to the longest
-    tokenizer = TextTokenizer(weight_file.parent / "tokenizer.json", setup["pad_token"],
-                              min(REFERENCE_TEXT_TOKENS, int(cfg["max_position_embeddings"])), pad_to_max=False)
     return Blip2TextEncoder(parsed.canonical, tower, tokenizer, device, dtype, int(cfg["projection_dim"]),
                             weights.fingerprint(str(weight_file)))

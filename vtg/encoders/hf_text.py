@@ -78,6 +78,17 @@ class TextTokenizer:
                 [sum(e.attention_mask) for e in encodings])
 
 
+def open_tokenizer(path: Path, pad_token: str, max_length: int, *, pad_to_max: bool,
+                   eos_token: str | None = None) -> TextTokenizer | None:
+    """:class:`TextTokenizer`, or None when the ``tokenizers`` library cannot read the file (the
+    caller falls back to transformers, which reports what is wrong with it)."""
+    try:
+        return TextTokenizer(path, pad_token, max_length, pad_to_max, eos_token)
+    except Exception as exc:  # tokenizers raises its own exception types on a damaged file
+        log.info("%s: %s; loading the tokenizer through transformers", path, str(exc).splitlines()[0][:200] if str(exc) else exc)
+        return None
+
+
 def text_setup(parsed: EncoderSpec, folder: Path) -> dict | None:
     """The tower's config (with ``projection_dim`` and ``family``) and its tokenizer settings when
     this module reproduces the checkpoint in ``folder``; None otherwise (transformers loads it)."""
@@ -222,15 +233,17 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder | None:
     cfg = setup["model"]
     from vtg.encoders.hf_text_model import HFTextTower
 
+    siglip = parsed.family == "hf-siglip"
+    tokenizer = open_tokenizer(weight_file.parent / "tokenizer.json", setup["pad_token"],
+                               int(cfg["max_position_embeddings"]), pad_to_max=siglip, eos_token=setup["eos_token"])
+    if tokenizer is None:
+        return None
     check_module(lambda: HFTextTower(cfg), dtype, f"the text tower of {parsed.canonical}", [weight_file])
     try:
         tower = build_tower(HFTextTower, cfg, read_text_state(weight_file), device, dtype)
     except CheckpointError as exc:  # transformers converts layouts this module does not read, or says why not
         log.info("text tower of %s: %s; loading it through transformers", parsed.canonical, exc)
         return None
-    siglip = parsed.family == "hf-siglip"
-    tokenizer = TextTokenizer(weight_file.parent / "tokenizer.json", setup["pad_token"],
-                              int(cfg["max_position_embeddings"]), pad_to_max=siglip, eos_token=setup["eos_token"])
     cls = HFSiglipTextEncoder if siglip else HFTextEncoder
     dim = int(cfg["projection_dim"])
     return cls(parsed.canonical, tower, tokenizer, device, dtype, dim, weights.fingerprint(str(weight_file)))
