@@ -84,6 +84,17 @@ class Method(ABC):
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
         """Find when ``query`` happens in ``video``."""
 
+    def ground_many(self, video: str | Path, queries: list[Query], *, progress: bool = False) -> list[Grounding]:
+        """Every query of ``queries`` on one video, in order (``vtg.ground(video, [q1, q2, ...])``).
+
+        Default: :meth:`ground` once per query on one shared :class:`vtg.video.VideoSource`.
+        Methods that can share work between queries (encode all sentences in one text batch)
+        override it; the results must equal those of single :meth:`ground` calls."""
+        from vtg.video.source import VideoSource
+
+        source = VideoSource.of(video)
+        return [self.ground(source, q, progress=progress) for q in queries]
+
     def prepare(self, video: str | Path, *, progress: bool = False) -> None:
         """Hook: decode and encode ``video`` ahead of ``ground`` (e.g. fill the feature cache).
 

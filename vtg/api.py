@@ -10,7 +10,7 @@ manager (:mod:`vtg.engine`); a caller that grounds many queries can also pass a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence, overload
 
 from vtg.options import TopK, check_of, check_value
 from vtg.types import Grounding
@@ -28,17 +28,33 @@ def check_video_path(video: str | Path, what: str = "video") -> Path:
     return existing_file(video, what)
 
 
+@overload
+def ground(video: "str | Path | VideoSource", query: "str | Query | None" = None, *,
+           image: str | Path | None = None, method: "str | Method" = "tfvtg", top_k: int | None = None,
+           progress: bool = False, **options: Any) -> Grounding: ...
+
+
+@overload
+def ground(video: "str | Path | VideoSource", query: "list[str | Query] | tuple[str | Query, ...]", *,
+           image: None = None, method: "str | Method" = "tfvtg", top_k: int | None = None,
+           progress: bool = False, **options: Any) -> list[Grounding]: ...
+
+
 def ground(
     video: "str | Path | VideoSource",
-    query: "str | Query | None" = None,
+    query: "str | Query | Sequence[str | Query] | None" = None,
     *,
     image: str | Path | None = None,
     method: "str | Method" = "tfvtg",
     top_k: int | None = None,
     progress: bool = False,
     **options: Any,
-) -> Grounding:
+) -> "Grounding | list[Grounding]":
     """Find when ``query`` (a sentence) or ``image`` (an example frame) happens in ``video``.
+
+    ``query`` may also be a list of sentences (or :class:`~vtg.methods.Query` objects): then
+    the result is a list of groundings in the same order, equal to single calls, with the
+    video's features read once and the sentences encoded in one batch (faster for many queries).
 
     ``method`` is a registered name (``vtg methods`` lists them) configured with ``options``
     (``encoder``, ``fps``, ``device``, ``llm``...; an unknown one is an error), or a method object
@@ -50,6 +66,8 @@ def ground(
 
     if top_k is not None:
         top_k = check_value("top_k", top_k, int, check_of(TopK))
+    if isinstance(query, (list, tuple)):
+        return _ground_many(video, query, image, method, top_k, progress, options)
     q = Query.of(query, image)
     source = VideoSource.of(video)
     if q.image is not None:
@@ -58,6 +76,29 @@ def ground(
     runner.check_query(q)
     result = runner.ground(source, q, progress=progress)
     return result.top(top_k) if top_k is not None else result
+
+
+def _ground_many(video, queries: "Sequence[str | Query]", image, method, top_k: int | None, progress: bool,
+                 options: dict[str, Any]) -> list[Grounding]:
+    """``ground`` with a list of queries: every query checked before any work, then one
+    :meth:`~vtg.methods.Method.ground_many` call."""
+    from vtg.errors import UsageError
+    from vtg.methods import Query
+    from vtg.video.source import VideoSource
+
+    if image is not None:
+        raise UsageError("give either a list of queries or image=, not both; put image queries in the list "
+                         "as vtg.methods.Query(image=PATH)")
+    qs = [Query.of(q) for q in queries]
+    source = VideoSource.of(video)
+    for q in qs:
+        if q.image is not None:
+            check_video_path(q.image, what="image")
+    runner = resolve_method(method, options)
+    for q in qs:
+        runner.check_query(q)
+    results = runner.ground_many(source, qs, progress=progress) if qs else []
+    return [r.top(top_k) for r in results] if top_k is not None else results
 
 
 def resolve_method(method: "str | Method", options: dict[str, Any]) -> "Method":

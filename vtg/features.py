@@ -42,6 +42,7 @@ import numpy as np
 
 from vtg.errors import UsageError, VtgError
 from vtg.fileio import is_file, load_array, read_regular_text
+from vtg.filestamp import StampedMemo
 from vtg.outputs import OutputError
 
 log = logging.getLogger(__name__)
@@ -114,10 +115,18 @@ def full_hash(path: str | Path) -> str:
     return h.hexdigest()
 
 
+#: File identities of this process per file stamp: a loop of queries hashes each video once.
+IDENTITIES = StampedMemo()
+
+
 def file_identity(path: str | Path) -> str:
-    """What the cache key knows of a file: :func:`content_hash`, its size and modification time."""
-    st = Path(path).stat()
-    return f"{content_hash(path)}:{st.st_size}:{st.st_mtime_ns}"
+    """What the cache key knows of a file: :func:`content_hash`, its size and modification time
+    (remembered per file stamp, :mod:`vtg.filestamp`, so an edited file is hashed again)."""
+    def compute() -> str:
+        st = Path(path).stat()
+        return f"{content_hash(path)}:{st.st_size}:{st.st_mtime_ns}"
+
+    return IDENTITIES.get(path, "identity", compute)
 
 
 def verify_enabled() -> bool:

@@ -124,38 +124,55 @@ class TFVTG(Method):
             "final_nms", "gamma", "dynamic_weight", "calibration", "top_k", "long_after"})
 
     def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+        return self.ground_many(video, [query], progress=progress)[0]
+
+    def ground_many(self, video: str | Path, queries: list[Query], *, progress: bool = False) -> list[Grounding]:
+        """All ``queries`` on one video: features read once, and every sentence of every query
+        (with the decomposition's rewrites and sub-events) through the text tower in one batch."""
         from vtg.encoders import load_encoder
         from vtg.features import video_features
 
-        self.check_query(query)
+        for query in queries:
+            self.check_query(query)
         cfg = self.config
         path = VideoSource.of(video)
         calibration.check(cfg.calibration)
         preset, fps = self._sampling(path)
-        plan = None if query.image is not None else self.decompose(query.text, path.stem)
+        plans = [None if q.image is not None else self.decompose(q.text, path.stem) for q in queries]
         # Features first: on a cache hit no frame is decoded and the image tower is never loaded,
-        # so a sentence query loads only the text side of the encoder.
+        # so sentence queries load only the text side of the encoder.
         feats = video_features(path, cfg.encoder, fps, progress=progress, device=cfg.device)
-        encoder = load_encoder(cfg.encoder, device=cfg.device, text_only=plan is not None)
+        encoder = load_encoder(cfg.encoder, device=cfg.device, text_only=all(p is not None for p in plans))
         n, duration = len(feats.times), float(feats.duration)
         if n == 0 or duration <= 0:
             raise VideoError(f"no frames could be sampled from {path}")
-
-        calib = calibration.resolve(cfg.calibration, encoder.family, query.image is not None)
+        texts = list(dict.fromkeys(t for p in plans if p is not None for t in plan_texts(p)))
+        embedded = dict(zip(texts, encoder.encode_texts(texts))) if texts else {}
         stride, lengths, localise = self.localiser(n, duration, preset)
-        meta = {"encoder": encoder.spec, "fps": fps, "preset": preset.name, "frames": n,
-                "stride_frames": stride, "window_lengths_s": [round(k / n * duration, 3) for k in lengths],
-                "calibration": calib, "features_cached": bool(feats.cached),
-                "query_by": "image" if plan is None else "text"}
-        if preset.name != get_preset(cfg.preset).name:
-            meta["preset_note"] = f"{cfg.preset} -> long: video is {duration:.0f} s > {cfg.long_after:.0f} s"
+        out = []
+        for query, plan in zip(queries, plans):
+            calib = calibration.resolve(cfg.calibration, encoder.family, query.image is not None)
+            q_meta = {"encoder": encoder.spec, "fps": fps, "preset": preset.name, "frames": n,
+                      "stride_frames": stride, "window_lengths_s": [round(k / n * duration, 3) for k in lengths],
+                      "calibration": calib, "features_cached": bool(feats.cached),
+                      "query_by": "image" if plan is None else "text"}
+            if preset.name != get_preset(cfg.preset).name:
+                q_meta["preset_note"] = f"{cfg.preset} -> long: video is {duration:.0f} s > {cfg.long_after:.0f} s"
+            if plan is None:
+                curve = calibration.calibrate(image_similarity(encoder, feats.features, query.image), calib)
+                moments, saliency = localise(curve), curve
+            else:
+                text_feats = np.stack([embedded[t] for t in plan_texts(plan)])
+                sims = encoder.similarity(feats.features, text_feats)
+                moments, saliency = ground_similarities(sims, plan, calib, localise, cfg.gamma)
+                q_meta["decomposition"] = plan.to_dict()
+            out.append(self._grounding(query, path, duration, moments, Saliency(feats.times, saliency), q_meta))
+        return out
 
-        if plan is None:
-            curve = calibration.calibrate(image_similarity(encoder, feats.features, query.image), calib)
-            moments, saliency = localise(curve), curve
-        else:
-            moments, saliency = self._ground_text(encoder, feats.features, plan, calib, localise)
-            meta["decomposition"] = plan.to_dict()
+    def _grounding(self, query: Query, path: VideoSource, duration: float, moments: list[Moment],
+                   saliency: Saliency, meta: dict) -> Grounding:
+        """The result as shown: the optional second suppression, the top ``top_k`` moments."""
+        cfg = self.config
         if not moments:
             meta["note"] = "no frame is above the mask threshold; nothing found"
         if cfg.final_nms is not None:
@@ -163,7 +180,7 @@ class TFVTG(Method):
         else:
             meta["nms_before_shift"] = cfg.nms_iou  # shown moments may overlap more: writers say so
         return Grounding(query=query.label, video=str(path), duration=duration, moments=tuple(moments[:cfg.top_k]),
-                         saliency=Saliency(feats.times, saliency), method=self.name, meta=meta)
+                         saliency=saliency, method=self.name, meta=meta)
 
     def prepare(self, video: str | Path, *, progress: bool = False) -> None:
         """Fill the feature cache for ``video`` ahead of its queries (``vtg batch --workers``)."""
@@ -218,11 +235,6 @@ class TFVTG(Method):
         cfg = self.config
         return decompose(text, cfg.llm, url=cfg.llm_url, video_id=video_id, device=cfg.device,
                          deadline=cfg.llm_timeout)
-
-    def _ground_text(self, encoder, features, plan, calib: str, localise):
-        """Moments and saliency for a decomposed sentence query."""
-        sims = encoder.similarity(features, encoder.encode_texts(plan_texts(plan)))
-        return ground_similarities(sims, plan, calib, localise, self.config.gamma)
 
 
 def suppress_shown(moments: list[Moment], iou: float) -> list[Moment]:

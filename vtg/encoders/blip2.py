@@ -78,9 +78,15 @@ class Blip2Encoder(Encoder):
         return l2_normalize(m.text_projection(cls))
 
 
-def load_text(parsed: EncoderSpec, device: str, dtype) -> Blip2Encoder:
-    """Only the text path: ``Blip2TextModelWithProjection`` (Q-Former text embeddings, Q-Former,
-    ``text_projection``) from the retrieval checkpoint, without the ViT-g (about 1B parameters)."""
+def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
+    """Only the text path, without the ViT-g (about 1B parameters): vtg's own Q-Former text tower
+    (:mod:`vtg.encoders.blip2_text`, no transformers import) when it reproduces the checkpoint,
+    else ``Blip2TextModelWithProjection`` (Q-Former text embeddings, Q-Former, ``text_projection``)."""
+    from vtg.encoders import blip2_text
+
+    own = blip2_text.load_text(parsed, device, dtype)
+    if own is not None:
+        return own
     from transformers import Blip2TextModelWithProjection
 
     from vtg.encoders.hf_clip import load_text_parts

@@ -109,9 +109,15 @@ class HFSiglipEncoder(HFClipEncoder):
         return out
 
 
-def load_text(parsed: EncoderSpec, device: str, dtype) -> HFClipEncoder:
-    """Only the text side: ``CLIPTextModelWithProjection`` / ``SiglipTextModel`` from the full
-    checkpoint (the vision weights are never read into memory)."""
+def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
+    """Only the text side: vtg's own tower (:mod:`vtg.encoders.hf_text`, no transformers import)
+    when it reproduces the checkpoint, else ``CLIPTextModelWithProjection`` / ``SiglipTextModel``
+    from the full checkpoint (the vision weights are never read into memory either way)."""
+    from vtg.encoders import hf_text
+
+    own = hf_text.load_text(parsed, device, dtype)
+    if own is not None:
+        return own
     if parsed.family == "hf-siglip":
         from transformers import SiglipTextModel
 

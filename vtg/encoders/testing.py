@@ -114,3 +114,37 @@ def random_open_clip(out: str | Path, model_cfg: dict | None = None, seed: int =
 
 
 BUILDERS = {"open_clip": random_open_clip, "hf-clip": tiny_hf_clip, "hf-siglip": tiny_hf_siglip, "blip2": tiny_blip2}
+
+
+def clip_bpe_tokenizer(out: str | Path):
+    """transformers' CLIP tokenizer (lower-cased byte-level BPE, 49,408 tokens) built from the merge
+    list open_clip ships, saved to ``out`` as ``save_pretrained`` writes it (no download)."""
+    import gzip
+
+    from transformers import CLIPTokenizer
+
+    from vtg.encoders.clip_text import ClipTokenizer, _byte_symbols, open_clip_package_dir
+
+    folder = open_clip_package_dir()
+    if folder is None:
+        raise RuntimeError("open_clip is not installed: its BPE merge list is the vocabulary source")
+    lines = gzip.open(folder / "bpe_simple_vocab_16e6.txt.gz").read().decode("utf-8").split("\n")
+    merges = [tuple(line.split()) for line in lines[1:ClipTokenizer.MERGES + 1]]
+    symbols = list(_byte_symbols().values())
+    vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    tok = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=merges)
+    tok.save_pretrained(str(out))
+    return tok
+
+
+def random_hf_clip(out: str | Path, seed: int = 0, **text_config) -> Path:
+    """A transformers CLIPModel of ViT-B/32's size (CLIPConfig's defaults; ``text_config`` overrides)
+    with random weights and CLIP's real tokenizer (:func:`clip_bpe_tokenizer`): full-size timings."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    torch.manual_seed(seed)
+    clip_bpe_tokenizer(out)
+    CLIPModel(CLIPConfig(text_config=text_config or None)).save_pretrained(str(out))
+    CLIPImageProcessor().save_pretrained(str(out))
+    return Path(out)

@@ -3,7 +3,9 @@
 Grounding a query touches the video in several layers (the method's sampling plan, the feature
 cache, the decoder). Each used to check the path and probe the container again; passing a
 :class:`VideoSource` instead lets every layer share one existence check (when it is made) and
-one probe per backend (on first use). It behaves as a path (``os.fspath``, ``str``), so code
+one probe per backend (on first use). Probes are also remembered process-wide per file stamp
+(:mod:`vtg.filestamp`), so a loop of ``vtg.ground`` calls on one path probes it once, and an
+edited file is probed again. It behaves as a path (``os.fspath``, ``str``), so code
 that only needs the file name keeps working; :func:`vtg.video.probe`, :func:`vtg.video.iter_frames`
 and :func:`vtg.features.video_features` recognise it and reuse what it already knows.
 """
@@ -13,6 +15,11 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+
+from vtg.filestamp import StampedMemo
+
+#: Probe results of this process, per (file stamp, backend).
+PROBES = StampedMemo()
 
 
 class VideoSource(os.PathLike):
@@ -42,7 +49,9 @@ class VideoSource(os.PathLike):
                 from vtg.video.backends import get_backend
                 from vtg.video.files import readable_video
 
-                self._infos[backend] = get_backend(backend).probe(readable_video(self.path))
+                path = readable_video(self.path)
+                # keyed by the path too: the probe's VideoInfo names the path it was given
+                self._infos[backend] = PROBES.get(path, (str(path), backend), lambda: get_backend(backend).probe(path))
             return self._infos[backend]
 
     def __fspath__(self) -> str:
