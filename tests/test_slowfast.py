@@ -188,3 +188,42 @@ def test_a_slowfast_clip_model_answers_from_a_raw_video(three_scene_video, encod
     with pytest.raises(UsageError, match="expects"):
         vtg.ground(three_scene_video, "red", method="univtg", model=str(model), encoder=str(encoder_dir),
                    device="cpu", slowfast=str(tmp_path / "given.npy"))
+
+
+def test_an_official_slowfast_clip_univtg_checkpoint_answers_from_a_raw_video(three_scene_video, encoder_dir,
+                                                                              tmp_path, monkeypatch):
+    """The released layout end to end: a ``model_best.ckpt`` whose options name
+    ``v_feat_types="slowfast_clip"`` (random weights; a width-8 SlowFast, so 288 + 16 + 2 input
+    channels instead of 2304 + 512 + 2), converted with ``vtg models convert univtg``, answers from
+    the raw video with no features given, and the SlowFast features it used are the reference's."""
+    import argparse
+
+    from test_univtg_method import IMG_DIM, TXT_DIM
+    from vtg.cli.main import main
+    from vtg.methods.univtg.model import ModelConfig, UniVTGModel
+    from vtg.methods.univtg.weights import load_model
+
+    monkeypatch.setenv("VTG_CACHE_DIR", str(tmp_path / "cache"))
+    ref = reference_net()
+    weights = save_weights(ours_from(ref), tmp_path / "slowfast.safetensors")
+    arch = dict(v_feat_dim=36 * WIDTH + IMG_DIM + 2, t_feat_dim=TXT_DIM, hidden_dim=16, enc_layers=1, nheads=2,
+                dim_feedforward=32)
+    torch.manual_seed(0)
+    net = UniVTGModel(ModelConfig(**arch))
+    opt = argparse.Namespace(model_id="univtg", dset_name="qvhighlights", v_feat_types="slowfast_clip",
+                             t_feat_type="clip", clip_length=2, max_v_l=75, max_q_l=75, use_txt_pos=False,
+                             n_input_proj=2, nms_thd=0.7, max_after_nms=10, **arch)
+    torch.save({"model": {"module." + k: v for k, v in net.state_dict().items()}, "epoch": 3, "opt": opt},
+               tmp_path / "model_best.ckpt")
+    assert main(["models", "convert", "univtg", str(tmp_path / "model_best.ckpt"), "-o", str(tmp_path / "m")]) == 0
+    assert load_model(tmp_path / "m", "cpu")[1].video_features == "slowfast_clip"
+    res = vtg.ground(three_scene_video, "red", method="univtg", model=str(tmp_path / "m"), encoder=str(encoder_dir),
+                     device="cpu", slowfast_weights=str(weights))
+    assert len(res.saliency) == 6 and 1 <= len(res.moments)
+    assert all(0.0 <= m.start < m.end <= res.duration for m in res.moments)
+    from vtg.video import iter_frames, probe
+
+    info = probe(three_scene_video)
+    frames = np.concatenate([centre_crop(np.asarray(b.frames)) for b in iter_frames(three_scene_video, fps=30, size=224)])
+    expected = ref_features(ref, ref_preprocess(torch.from_numpy(frames), info.duration, info.fps)).numpy()
+    assert np.abs(sf_features.cached_features(three_scene_video, weights) - expected).max() <= 1e-5

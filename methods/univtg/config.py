@@ -185,7 +185,11 @@ def official_encoder(t_feat_dim: int, video_features: str) -> str | None:
 
 
 def video_features_kind(v_feat_dim: int, types: str = "") -> str:
-    """Which feature layout a video input width implies (CLIP, SlowFast+CLIP, or something else)."""
+    """Which feature layout a checkpoint's video input has (CLIP, SlowFast+CLIP, or something else):
+    the feature types its options name (``v_feat_types="slowfast_clip"``), else what the width implies.
+    A SlowFast+CLIP model's width is checked against the features vtg computes when it runs."""
+    if sorted(t for t in types.lower().replace("+", "_").split("_") if t) == ["clip", "slowfast"]:
+        return "slowfast_clip"
     if v_feat_dim == CLIP_DIM + TEF_DIM and "slowfast" not in types:
         return "clip"
     if v_feat_dim == SLOWFAST_DIM + CLIP_DIM + TEF_DIM:
