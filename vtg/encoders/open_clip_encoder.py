@@ -105,8 +105,6 @@ def _token_lengths(model, tokens) -> list[int]:
 
 def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     """Build the model, its validation transform and tokenizer from local files only."""
-    import open_clip
-
     from vtg.device import precision_name
     from vtg.encoders import weights
 
@@ -128,6 +126,7 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
         kwargs.update(pretrained=parsed.source)
     fp = weights.spec_fingerprint(parsed)
     _check_size(parsed, name, kwargs, dtype)
+    open_clip = _open_clip(parsed)
     try:
         with skipped_weight_init():  # every weight comes from the checkpoint (open_clip loads it strictly)
             model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
@@ -174,11 +173,10 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
 def _check_size(parsed: EncoderSpec, name: str, kwargs: dict, dtype) -> None:
     """The model's size from its config, built on the meta device, against the ceiling; the
     weights' tensor shapes against it (:mod:`vtg.modelsize`), before open_clip reads any weight."""
-    import open_clip
-
     from vtg.modelsize import check_config_counts, check_module
 
     found = _config_and_weights(parsed)
+    open_clip = _open_clip(parsed)
     if found is not None:
         check_config_counts(found[0], parsed.canonical)
     import inspect
@@ -190,6 +188,15 @@ def _check_size(parsed: EncoderSpec, name: str, kwargs: dict, dtype) -> None:
     weight_files = [found[1]] if found else []
     check_module(lambda: open_clip.create_model(name, device="meta", **build_kwargs), dtype, parsed.canonical,
                  weight_files, prefixes=("", "module."))
+
+
+def _open_clip(parsed: EncoderSpec):
+    """The open_clip module, imported without transformers, timm and torchvision's model zoo when
+    the model needs none of them (:mod:`vtg.encoders.open_clip_import`: seconds of start-up)."""
+    from vtg.encoders.open_clip_import import import_open_clip, needs_full_import
+
+    found = _config_and_weights(parsed)
+    return import_open_clip(light=not needs_full_import(found[0] if found else None))
 
 
 def _config_and_weights(parsed: EncoderSpec) -> tuple[dict, str] | None:
@@ -239,12 +246,13 @@ def _arch_name(arch: str) -> str:
     """A built-in architecture name, or a model-config JSON registered under a unique name."""
     if not arch.endswith(".json"):
         return arch
-    import open_clip
+    from vtg.encoders.open_clip_import import import_open_clip, needs_full_import
 
     try:
         cfg = json.loads(Path(arch).read_text())
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read open_clip model config {arch}: {exc}") from exc
+    open_clip = import_open_clip(light=not needs_full_import(cfg))
     name = "vtg-" + hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
     if open_clip.get_model_config(name) is None:
         folder = Path(tempfile.mkdtemp(prefix="vtg-open-clip-cfg-"))
