@@ -94,9 +94,12 @@ def _read_loadavg() -> str | None:
 
 
 def available_cores(read=None) -> int:
-    """Usable cores not taken by other runnable tasks right now (at least 1)."""
+    """Usable cores not taken by other runnable tasks right now (at least 1). The count is the
+    whole machine's, so where this process may use only some of its CPUs (a cpuset) the others'
+    tasks are counted in that proportion."""
     cores = usable_cores()
-    return max(1, min(cores, int(cores - runnable_elsewhere(read=read) + 0.5)))
+    elsewhere = runnable_elsewhere(read=read) * cores / max(cores, os.cpu_count() or cores)
+    return max(1, min(cores, int(cores - elsewhere + 0.5)))
 
 
 def default_workers(read=None) -> int:
@@ -109,8 +112,8 @@ def default_workers(read=None) -> int:
     threads 0.91 s, one with a single thread 0.91 s, two one-thread segment decoders 0.59 s.
     Why free cores and not all of them (issue 22): where other processes keep the cores busy, the
     decoders only contend with them and with this process's own encoder thread for the
-    interpreter's lock: indexing with the tiny encoder at load ~9 on 2 cores took 0.79x a plain
-    single-threaded PyAV decode of every frame with two decoders, 0.51x with one (3 rounds).
+    interpreter's lock: indexing with the tiny encoder at load ~10 on 2 cores took 0.75x a plain
+    single-threaded PyAV decode of every frame with two decoders, 0.42x with one (medians of 5).
     Videos too short to split (:func:`plan`) keep one decoder with FFmpeg's threads. At most
     :data:`MAX_WORKERS`: each decoder's per-packet Python work takes the interpreter's lock, so many
     more threads would queue on it (not measured beyond 2 cores here; cores beyond go to FFmpeg's
