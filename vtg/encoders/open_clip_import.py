@@ -71,9 +71,9 @@ def _light_import() -> Any:
     root = list(spec.submodule_search_locations)[0]
     stand_ins = {name: _package_stand_in(name, os.path.join(root, *name.split(".")[1:]))
                  for name in ("torchvision", "torchvision.ops")}
-    marks = dict.fromkeys(_OPTIONAL)
     sys.modules.update(stand_ins)
-    sys.modules.update(marks)  # None: "import transformers" raises ImportError
+    for name in _OPTIONAL:
+        sys.modules[name] = None  # type: ignore[assignment]  # None: "import transformers" raises ImportError
     try:
         return importlib.import_module("open_clip")
     finally:
