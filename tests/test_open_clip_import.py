@@ -37,8 +37,8 @@ def test_an_open_clip_model_loads_and_encodes_without_the_model_zoos(tmp_path: P
         from vtg.encoders import load_encoder
         enc = load_encoder({str(model)!r}, device="cpu")
         feats = enc.encode_images(np.zeros((3, 64, 80, 3), np.uint8))
-        loaded = [m for m in ("transformers", "timm", "torchvision", "torchvision.models", "torch._dynamo")
-                  if m in sys.modules]
+        loaded = [m for m in ("transformers", "timm", "torchvision", "torchvision.models", "torch._dynamo",
+                                "sympy") if m in sys.modules]
         import torchvision  # the real package still imports, with the submodules open_clip took early
         import torchvision.ops
         ok = torchvision.ops.misc.FrozenBatchNorm2d is not None and torchvision.transforms.Resize is not None
@@ -46,7 +46,7 @@ def test_an_open_clip_model_loads_and_encodes_without_the_model_zoos(tmp_path: P
                           "models": "torchvision.models" in sys.modules}}))
     """)
     assert got["shape"][0] == 3
-    assert not {"transformers", "timm", "torchvision", "torchvision.models", "torch._dynamo"} & set(got["loaded"])
+    assert not {"transformers", "timm", "torchvision", "torchvision.models", "torch._dynamo", "sympy"} & set(got["loaded"])
     assert got["real_torchvision"] and got["models"]
 
 
@@ -61,3 +61,18 @@ def test_a_model_that_needs_transformers_after_a_light_import_gets_a_full_open_c
                           "again": import_open_clip(light=True) is full}))
     """)
     assert got == {"light_without_hf": True, "full_has_hf": True, "again": True}
+
+
+def test_the_meta_size_check_counts_what_the_real_build_holds():
+    """The size check answers meta arithmetic and random factories itself (no compiler stack):
+    its parameter count and shapes are the real model's."""
+    import open_clip
+    import torch
+
+    from vtg.modelsize import estimate
+
+    est = estimate(lambda: open_clip.create_model("ViT-B-32", device="meta", load_weights=False), torch.float32,
+                   "ViT-B-32")
+    real = open_clip.create_model("ViT-B-32", load_weights=False)
+    assert est.params == sum(p.numel() for p in real.parameters()) + sum(b.numel() for b in real.buffers())
+    assert est.shapes == {k: tuple(v.shape) for k, v in real.state_dict().items()}

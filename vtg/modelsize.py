@@ -128,8 +128,9 @@ _ELEMENTWISE = frozenset({"mul", "add", "sub", "div", "true_divide", "__mul__", 
 
 
 def _meta_arithmetic():
-    """A torch function mode answering arithmetic on meta tensors (``scale * torch.randn(w)``,
-    ``mask.fill_(-inf).triu_(1)``, as model constructors write) without computing anything.
+    """A torch function mode answering random factories and arithmetic on meta tensors
+    (``scale * torch.randn(w)``, ``mask.fill_(-inf).triu_(1)``, as model constructors write)
+    without computing anything; only inside ``torch.device("meta")``.
 
     Why: on the meta device torch runs these through its Python reference implementations, whose
     first call imports the compiler stack (torch._dynamo, sympy): ~1.8 s of ``vtg index``'s
@@ -137,6 +138,7 @@ def _meta_arithmetic():
     call goes through unchanged."""
     import numbers
 
+    import numpy as np
     import torch
     from torch.overrides import TorchFunctionMode
 
@@ -146,11 +148,15 @@ def _meta_arithmetic():
     class MetaArithmetic(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             name = getattr(func, "__name__", "")
+            if name in ("randn", "rand") and str((kwargs or {}).get("device") or "meta") == "meta":
+                rest = {k: v for k, v in (kwargs or {}).items() if k != "generator"}
+                return torch.empty(*args, **rest)  # on the meta device (the mode around this one)
             if not kwargs and args and meta(args[0]) and name in _VALUE_ONLY_INPLACE:
                 return args[0]
             if (not kwargs and len(args) == 2 and name in _ELEMENTWISE and any(meta(a) for a in args)
                     and all(meta(a) or isinstance(a, numbers.Number) for a in args)):
-                shape = torch.broadcast_shapes(*(a.shape for a in args if isinstance(a, torch.Tensor)))
+                # numpy's rule (the same as torch's): torch.broadcast_shapes imports its symbolic shapes
+                shape = np.broadcast_shapes(*(tuple(a.shape) for a in args if isinstance(a, torch.Tensor)))
                 dtype = torch.result_type(*args)
                 if "div" in name and not dtype.is_floating_point:
                     dtype = torch.get_default_dtype()
