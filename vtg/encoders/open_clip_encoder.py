@@ -36,8 +36,17 @@ class OpenClipEncoder(Encoder):
         from vtg.encoders.preprocess import for_open_clip
 
         super().__init__(spec, device, dtype, dim, fingerprint=fingerprint)
-        self.model, self.preprocess, self.tokenizer = model, preprocess, tokenizer
+        self.model, self.preprocess = model, preprocess
+        self._tokenizer = tokenizer
         self.image_transform = for_open_clip(preprocess)
+
+    @property
+    def tokenizer(self):
+        """open_clip's tokenizer, built on first use when given as :class:`_LazyTokenizer` (reading
+        the BPE vocabulary costs ~0.1 s that indexing frames never needs)."""
+        if isinstance(self._tokenizer, _LazyTokenizer):
+            self._tokenizer = self._tokenizer.build()
+        return self._tokenizer
 
     def _reference_pixels(self, frames: np.ndarray):
         import torch
@@ -93,6 +102,19 @@ def _text_token_states(model, tokens):
     raise ModelError(f"{type(model).__name__} does not expose per-token text features")
 
 
+class _LazyTokenizer:
+    """``open_clip.get_tokenizer(name)``, called when the encoder first needs it."""
+
+    def __init__(self, open_clip, name: str, spec: str):
+        self.open_clip, self.name, self.spec = open_clip, name, spec
+
+    def build(self):
+        try:
+            return self.open_clip.get_tokenizer(self.name)
+        except (RuntimeError, ValueError, KeyError, OSError) as exc:
+            raise CheckpointError(f"cannot load the tokenizer of open_clip model {self.spec}: {exc}") from exc
+
+
 def _token_lengths(model, tokens) -> list[int]:
     pool = getattr(model, "text_pool_type", "argmax")
     if pool == "argmax":
@@ -130,7 +152,7 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     try:
         with skipped_weight_init():  # every weight comes from the checkpoint (open_clip loads it strictly)
             model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
-        tokenizer = open_clip.get_tokenizer(tok_name)
+        tokenizer = _LazyTokenizer(open_clip, tok_name, parsed.canonical)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"cannot load open_clip model {parsed.canonical}: {exc}") from exc
     except (pickle.UnpicklingError, EOFError) as exc:  # torch.load(weights_only=True) refused or hit the end
