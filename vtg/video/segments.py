@@ -113,7 +113,8 @@ def default_workers(read=None) -> int:
     Why free cores and not all of them (issue 22): where other processes keep the cores busy, the
     decoders only contend with them and with this process's own encoder thread for the
     interpreter's lock: indexing with the tiny encoder at load ~10 on 2 cores took 0.75x a plain
-    single-threaded PyAV decode of every frame with two decoders, 0.42x with one (medians of 5).
+    single-threaded PyAV decode of every frame with two decoders, 0.42x with one (medians of 5);
+    at load ~5 the two were even (two runs: one decoder 0.92x / 0.76x, two 0.74x / 0.73x).
     Videos too short to split (:func:`plan`) keep one decoder with FFmpeg's threads. At most
     :data:`MAX_WORKERS`: each decoder's per-packet Python work takes the interpreter's lock, so many
     more threads would queue on it (not measured beyond 2 cores here; cores beyond go to FFmpeg's
