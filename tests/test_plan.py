@@ -12,14 +12,34 @@ from vtg.encoders.testing import random_open_clip
 from vtg.features import features_dir
 
 
-def test_the_issue_example_ten_minutes_at_three_fps_on_a_cpu():
+def test_the_issue_example_ten_minutes_at_three_fps_on_a_cpu(monkeypatch):
     """A 10-minute video at TFVTG's 3 fps is 1,845 frames: ~11 min of ViT-B/32 on a CPU (as measured
     in the issue), long enough to suggest a lower --fps."""
+    monkeypatch.setattr("vtg.device.emulated_on_cpu", lambda precision, cpuinfo="": True)  # no bf16 units
     lines, long = plan.describe(1845, 615.0, 3.0, "open_clip:ViT-B-32/openai", "cpu")
     assert long and len(lines) == 2
     assert lines[0].startswith("vtg: plan: 1,845 frames (3 fps over 10:15) with open_clip:ViT-B-32/openai on cpu")
     assert "estimated 11 min (rough estimate for this model size on a CPU" in lines[0]
     assert lines[1].startswith("vtg: hint: --fps 0.5 would sample 308 frames")
+
+
+def test_long_cpu_work_points_at_bf16_where_the_cpu_has_bf16_units(monkeypatch):
+    from vtg.device import set_precision
+
+    monkeypatch.delenv("VTG_PRECISION", raising=False)
+    monkeypatch.setattr("vtg.device.emulated_on_cpu", lambda precision, cpuinfo="": False)  # bf16 units
+    lines, long = plan.describe(1845, 615.0, 3.0, "open_clip:ViT-B-32/openai", "cpu")
+    assert long and lines[-1].startswith("vtg: hint: this CPU has bf16 units: vtg --precision bf16 encodes ~3.5x")
+    assert "cosine of 0.9999 of fp32" in lines[-1]
+    assert not any("bf16" in line for line in plan.describe(30, 30.0, 1.0, "open_clip:ViT-B-32/openai", "cpu")[0])
+    assert not any("bf16" in line for line in plan.describe(1845, 615.0, 3.0, "open_clip:ViT-B-32/openai", "cuda")[0])
+    set_precision("fp32")  # a precision the user chose: no hint
+    try:
+        assert not any("bf16" in line for line in plan.describe(1845, 615.0, 3.0, "open_clip:ViT-B-32/openai", "cpu")[0])
+    finally:
+        set_precision(None)
+    monkeypatch.setattr("vtg.device.emulated_on_cpu", lambda precision, cpuinfo="": True)  # emulated: no hint
+    assert not any("bf16" in line for line in plan.describe(1845, 615.0, 3.0, "open_clip:ViT-B-32/openai", "cpu")[0])
 
 
 def test_short_work_and_unknown_models():

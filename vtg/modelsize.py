@@ -119,6 +119,53 @@ def check_config_counts(config: Any, what: str) -> None:
                                          "the config is damaged or not meant for this model")
 
 
+#: In-place tensor methods that change values only: on the meta device there are none to change.
+_VALUE_ONLY_INPLACE = frozenset({"fill_", "triu_", "tril_", "zero_", "normal_", "uniform_", "mul_", "add_", "sub_",
+                                 "div_", "clamp_", "copy_"})
+#: Elementwise arithmetic whose meta result is the broadcast shape in the promoted dtype.
+_ELEMENTWISE = frozenset({"mul", "add", "sub", "div", "true_divide", "__mul__", "__rmul__", "__add__", "__radd__",
+                          "__sub__", "__rsub__", "__truediv__", "__rtruediv__"})
+
+
+def _meta_arithmetic():
+    """A torch function mode answering random factories and arithmetic on meta tensors
+    (``scale * torch.randn(w)``, ``mask.fill_(-inf).triu_(1)``, as model constructors write)
+    without computing anything; only inside ``torch.device("meta")``.
+
+    Why: on the meta device torch runs these through its Python reference implementations, whose
+    first call imports the compiler stack (torch._dynamo, sympy): ~1.8 s of ``vtg index``'s
+    start-up for one size check (issue 22). Only the shapes and dtypes matter here; any other
+    call goes through unchanged."""
+    import numbers
+
+    import numpy as np
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    def meta(value: object) -> bool:
+        return isinstance(value, torch.Tensor) and value.is_meta
+
+    class MetaArithmetic(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            name = getattr(func, "__name__", "")
+            if name in ("randn", "rand") and str((kwargs or {}).get("device") or "meta") == "meta":
+                rest = {k: v for k, v in (kwargs or {}).items() if k != "generator"}
+                return torch.empty(*args, **rest)  # on the meta device (the mode around this one)
+            if not kwargs and args and meta(args[0]) and name in _VALUE_ONLY_INPLACE:
+                return args[0]
+            if (not kwargs and len(args) == 2 and name in _ELEMENTWISE and any(meta(a) for a in args)
+                    and all(meta(a) or isinstance(a, numbers.Number) for a in args)):
+                # numpy's rule (the same as torch's): torch.broadcast_shapes imports its symbolic shapes
+                shape = np.broadcast_shapes(*(tuple(a.shape) for a in args if isinstance(a, torch.Tensor)))
+                dtype = torch.result_type(*args)
+                if "div" in name and not dtype.is_floating_point:
+                    dtype = torch.get_default_dtype()
+                return torch.empty(shape, dtype=dtype, device="meta")
+            return func(*args, **(kwargs or {}))
+
+    return MetaArithmetic()
+
+
 def estimate(build: Callable[[], Any], dtype: Any, what: str) -> Estimate:
     """Build ``build()`` on the meta device (no memory, no initialisers) and count it in ``dtype``
     (floating tensors; integer buffers keep their own size)."""
@@ -127,7 +174,7 @@ def estimate(build: Callable[[], Any], dtype: Any, what: str) -> Estimate:
     from vtg.encoders.base import skipped_weight_init
 
     try:
-        with torch.device("meta"), skipped_weight_init(), _quiet_root_logger():
+        with torch.device("meta"), skipped_weight_init(), _quiet_root_logger(), _meta_arithmetic():
             module = build()
     except (ValueError, TypeError, KeyError, RuntimeError, AttributeError, AssertionError, OverflowError) as exc:
         raise CheckpointError(f"cannot build {what} from its config: {type(exc).__name__}: "

@@ -39,6 +39,8 @@ THROUGHPUT = {"cpu": 12.0, "cuda": 20000.0}
 #: Encoder speed-up of bf16 over fp32 on a CPU with bf16 units (ViT-B/32, open_clip's mixed
 #: precision, avx512_bf16, this project's 2-core machine: 70.5 vs 19.8 frames/s).
 CPU_BF16_SPEEDUP = 3.5
+#: Lowest cosine of bf16 ViT-B/32 features to fp32 ones measured (bench_index.py, 60-120 frames).
+BF16_MIN_COSINE = 0.9999
 DECODE_FPS = 150.0
 #: Beyond this many seconds the plan suggests a lower --fps.
 LONG_SECONDS = 120.0
@@ -66,7 +68,23 @@ def describe(frames: int | None, duration: float, fps: float | None, encoder: st
         if better is not None:
             lines.append(f"vtg: hint: --fps {better:g} would sample {math.ceil(duration * better):,} frames "
                          f"(~{span(math.ceil(duration * better) / rate)}), at a coarser time resolution")
+    if long and bf16_would_help(device):
+        lines.append(f"vtg: hint: this CPU has bf16 units: vtg --precision bf16 encodes ~{CPU_BF16_SPEEDUP:g}x faster, "
+                     f"features within a cosine of {BF16_MIN_COSINE} of fp32 (~3 significant digits; "
+                     "results can differ from fp32 ones)")
     return lines, long
+
+
+def bf16_would_help(device: str) -> bool:
+    """Whether to point at ``--precision bf16``: the CPU default (fp32) is in use because nothing
+    chose a precision, and this CPU has bf16 units. Why a hint and not the default: see
+    :func:`vtg.device.encoder_precision`."""
+    import os
+
+    from vtg.device import chosen_precision, device_kind, emulated_on_cpu
+
+    return (device_kind(device) == "cpu" and chosen_precision() is None and not os.environ.get("VTG_PRECISION")
+            and not emulated_on_cpu("bf16"))
 
 
 def frames_per_second(encoder: str, device: str) -> tuple[float | None, str]:

@@ -36,8 +36,17 @@ class OpenClipEncoder(Encoder):
         from vtg.encoders.preprocess import for_open_clip
 
         super().__init__(spec, device, dtype, dim, fingerprint=fingerprint)
-        self.model, self.preprocess, self.tokenizer = model, preprocess, tokenizer
+        self.model, self.preprocess = model, preprocess
+        self._tokenizer = tokenizer
         self.image_transform = for_open_clip(preprocess)
+
+    @property
+    def tokenizer(self):
+        """open_clip's tokenizer, built on first use when given as :class:`_LazyTokenizer` (reading
+        the BPE vocabulary costs ~0.1 s that indexing frames never needs)."""
+        if isinstance(self._tokenizer, _LazyTokenizer):
+            self._tokenizer = self._tokenizer.build()
+        return self._tokenizer
 
     def _reference_pixels(self, frames: np.ndarray):
         import torch
@@ -93,6 +102,19 @@ def _text_token_states(model, tokens):
     raise ModelError(f"{type(model).__name__} does not expose per-token text features")
 
 
+class _LazyTokenizer:
+    """``open_clip.get_tokenizer(name)``, called when the encoder first needs it."""
+
+    def __init__(self, open_clip, name: str, spec: str):
+        self.open_clip, self.name, self.spec = open_clip, name, spec
+
+    def build(self):
+        try:
+            return self.open_clip.get_tokenizer(self.name)
+        except (RuntimeError, ValueError, KeyError, OSError) as exc:
+            raise CheckpointError(f"cannot load the tokenizer of open_clip model {self.spec}: {exc}") from exc
+
+
 def _token_lengths(model, tokens) -> list[int]:
     pool = getattr(model, "text_pool_type", "argmax")
     if pool == "argmax":
@@ -105,8 +127,6 @@ def _token_lengths(model, tokens) -> list[int]:
 
 def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     """Build the model, its validation transform and tokenizer from local files only."""
-    import open_clip
-
     from vtg.device import precision_name
     from vtg.encoders import weights
 
@@ -128,10 +148,11 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
         kwargs.update(pretrained=parsed.source)
     fp = weights.spec_fingerprint(parsed)
     _check_size(parsed, name, kwargs, dtype)
+    open_clip = _open_clip(parsed)
     try:
         with skipped_weight_init():  # every weight comes from the checkpoint (open_clip loads it strictly)
             model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
-        tokenizer = open_clip.get_tokenizer(tok_name)
+        tokenizer = _LazyTokenizer(open_clip, tok_name, parsed.canonical)
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"cannot load open_clip model {parsed.canonical}: {exc}") from exc
     except (pickle.UnpicklingError, EOFError) as exc:  # torch.load(weights_only=True) refused or hit the end
@@ -174,11 +195,10 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
 def _check_size(parsed: EncoderSpec, name: str, kwargs: dict, dtype) -> None:
     """The model's size from its config, built on the meta device, against the ceiling; the
     weights' tensor shapes against it (:mod:`vtg.modelsize`), before open_clip reads any weight."""
-    import open_clip
-
     from vtg.modelsize import check_config_counts, check_module
 
     found = _config_and_weights(parsed)
+    open_clip = _open_clip(parsed)
     if found is not None:
         check_config_counts(found[0], parsed.canonical)
     import inspect
@@ -190,6 +210,15 @@ def _check_size(parsed: EncoderSpec, name: str, kwargs: dict, dtype) -> None:
     weight_files = [found[1]] if found else []
     check_module(lambda: open_clip.create_model(name, device="meta", **build_kwargs), dtype, parsed.canonical,
                  weight_files, prefixes=("", "module."))
+
+
+def _open_clip(parsed: EncoderSpec):
+    """The open_clip module, imported without transformers, timm and torchvision's model zoo when
+    the model needs none of them (:mod:`vtg.encoders.open_clip_import`: seconds of start-up)."""
+    from vtg.encoders.open_clip_import import import_open_clip, needs_full_import
+
+    found = _config_and_weights(parsed)
+    return import_open_clip(light=not needs_full_import(found[0] if found else None))
 
 
 def _config_and_weights(parsed: EncoderSpec) -> tuple[dict, str] | None:
@@ -239,12 +268,13 @@ def _arch_name(arch: str) -> str:
     """A built-in architecture name, or a model-config JSON registered under a unique name."""
     if not arch.endswith(".json"):
         return arch
-    import open_clip
+    from vtg.encoders.open_clip_import import import_open_clip, needs_full_import
 
     try:
         cfg = json.loads(Path(arch).read_text())
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read open_clip model config {arch}: {exc}") from exc
+    open_clip = import_open_clip(light=not needs_full_import(cfg))
     name = "vtg-" + hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
     if open_clip.get_model_config(name) is None:
         folder = Path(tempfile.mkdtemp(prefix="vtg-open-clip-cfg-"))

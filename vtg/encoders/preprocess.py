@@ -100,16 +100,17 @@ def for_open_clip(compose) -> BatchTransform | None:
     (or there is none: a text-only model, which must not import torchvision)."""
     if not getattr(compose, "transforms", None):
         return None
-    from torchvision import transforms as T
+    # from the submodule: it may be loaded without torchvision's package (vtg.encoders.open_clip_import)
+    from torchvision.transforms import CenterCrop, Normalize, Resize
 
     resize = crop = norm = None
     for step in getattr(compose, "transforms", []):
         name = getattr(step, "__name__", type(step).__name__)
-        if isinstance(step, T.Resize) and resize is None and step.max_size is None and step.antialias in (True, None):
+        if isinstance(step, Resize) and resize is None and step.max_size is None and step.antialias in (True, None):
             resize = step
-        elif isinstance(step, T.CenterCrop) and crop is None:
+        elif isinstance(step, CenterCrop) and crop is None:
             crop = step
-        elif isinstance(step, T.Normalize) and norm is None:
+        elif isinstance(step, Normalize) and norm is None:
             norm = step
         elif name not in _NEUTRAL:
             return None
