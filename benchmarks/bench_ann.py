@@ -11,8 +11,8 @@ meaningless), 1 fps, 512-d, written through the library's shard writer. Per size
   (:func:`vtg.library.ann.update`, every core); ``load s``: reading the index file;
 * ``exact ms``: the exact scan (:func:`vtg.library.scan.scan`) as a search runs it (torch loaded),
   median over ``--exact-queries`` x ``--rounds``;
-* ``ann ms``: candidate videos from the index (one-thread faiss search of ``DEFAULT_FRAMES``
-  frames + exact re-scoring of those frames on the memory-mapped shards), median over every query
+* ``ann ms``: candidate videos from the index (one-thread faiss search of ``DEFAULT_SEGMENTS``
+  segments of 16 frames + exact re-scoring of their frames on the memory-mapped shards), median over every query
   and round;
 * ``recall@20``: mean over ``--queries`` queries of |exact top-20 videos & approximate top-20| / 20,
   where a video's score is its best frame's similarity (what picks the videos a search localises);
@@ -84,7 +84,7 @@ def measure(folder: Path, hours: float, args) -> dict:
         index = ann.open_index(lib.folder)
         assert index is not None
         row["load_s"] = round(time.perf_counter() - t0, 2)
-        row["params"] = dict(index.state.params, frames=index.frames)
+        row["params"] = dict(index.state.params, nprobe=index.nprobe, segments=index.segments, segment=ann.SEGMENT)
         row["bytes_per_frame"] = round((lib.folder / ann.FOLDER / index.state.file).stat().st_size / row["frames"], 1)
         queries = synthetic_library.queries(view, args.queries, seed=7)
         t0 = time.perf_counter()

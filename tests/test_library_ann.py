@@ -73,6 +73,10 @@ def big(tmp_path, monkeypatch):
     return folder
 
 
+def segments(view) -> int:
+    return sum(-(-s.rows // ann.SEGMENT) for s in view.shards)
+
+
 def update(folder: Path, **kw) -> ann.UpdateReport:
     with open_library(folder) as lib, lib.exclusive():
         return ann.update(lib, **kw)
@@ -89,7 +93,7 @@ def test_index_built_and_used_above_the_threshold_only(tmp_path, big, monkeypatc
     with open_library(big) as lib:
         view = lib.view()
         index = search_module.approximate_index(big, view)
-        assert index is not None and index.state.entries == 12_000
+        assert index is not None and index.state.entries == segments(view)
         calls = []
         monkeypatch.setattr(ann, "candidate_scores", lambda *a, **k: calls.append(1) or ({}, {}))
         prepared = prepared_query(query(3))
@@ -144,14 +148,15 @@ def test_incremental_add_equals_a_rebuild(big, tmp_path):
     done = update(big)
     assert done.action == "updated" and done.added == 2000 and done.removed == 0
     incremental = ann.open_index(big)
-    assert incremental is not None and incremental.state.entries == 14_000
+    with open_library(big) as lib:
+        assert incremental is not None and incremental.state.entries == segments(lib.view())
     # the same trained quantisers fed every frame at once: identical lists, identical answers
     rebuilt = faiss.clone_index(incremental.index)
     rebuilt.reset()
     with open_library(big) as lib:
         view = lib.view()
         for s in view.shards:
-            rebuilt.add_with_ids(np.asarray(view.features[s.id], np.float32), ann.frame_id(s.id, np.arange(s.rows)))
+            rebuilt.add_with_ids(*ann.segment_means(view.features[s.id], 0, s.id))
         for seed in range(5):
             q = near_query(view, seed)
             a = incremental.search(q, 200)
@@ -164,7 +169,7 @@ def test_incremental_add_equals_a_rebuild(big, tmp_path):
 
 
 def test_dropped_shards_leave_the_index_and_drift_asks_for_a_rebuild(big):
-    update(big)
+    first = update(big)
     with open_library(big) as lib:
         victims = [v.id for v in lib.view().videos[:200]]
         lib.manifest.drop(victims)
@@ -172,7 +177,7 @@ def test_dropped_shards_leave_the_index_and_drift_asks_for_a_rebuild(big):
         state = ann.read_state(big)
         assert state is not None
         done = ann.update(lib)
-    assert done.action == "updated" and done.removed > 0 and done.entries + done.removed == 12_000
+    assert done.action == "updated" and done.removed > 0 and done.entries + done.removed == first.entries
     again = update(big)  # over MAX_DEAD of its entries were removed: re-trained on what is left
     assert again.action == "rebuilt" and "removed" in again.reason and again.entries == done.entries
     index = ann.open_index(big)
