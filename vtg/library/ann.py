@@ -39,6 +39,7 @@ import math
 import os
 import threading
 import uuid
+from bisect import bisect_right
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from vtg.errors import DataError, UsageError
+from vtg.errors import DataError
+from vtg.library.scan import dot_scores
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +65,18 @@ MIN_FRAMES = 2_000_000
 #: per 16 rows makes the index 16x smaller and faster to build, and 2,048 candidates span 32,768
 #: frames, contiguous on disk, all re-scored exactly.
 SEGMENT = 16
-#: Candidate segments the index proposes for exact re-scoring (the default search setting).
-DEFAULT_SEGMENTS = 2048
-#: Fraction of the inverted lists a query visits (at least :data:`MIN_NPROBE`). A quarter: the
-#: 20 best *videos* (not frames) need their best frames found, and the 20th video's best frame is
-#: far down the frame ranking (clustered test library: 1/16 gave recall@20 0.77, 1/8 0.92, 1/4
-#: 0.975, 1/2 0.995). A quarter of 4-bit codes is still 1/128 of the bytes an exact scan reads.
-NPROBE_FRACTION = 1 / 4
+#: Candidate segments the index proposes (the default search setting).
+DEFAULT_SEGMENTS = 16384
+#: Videos (best candidate segment first) whose frames are all re-scored exactly. Re-scoring only
+#: the candidate segments misses a video's best frame when it sits in a segment whose mean is
+#: unremarkable (clustered 100-h library: recall@20 of videos 0.77-0.87 whatever the candidate
+#: count); a whole video is one contiguous read, and the localiser reads the best ones anyway.
+DEFAULT_VIDEOS = 64
+#: Fraction of the inverted lists a query visits (at least :data:`MIN_NPROBE`). A half: the 20
+#: best *videos* (not frames) must be among the candidates, and the 20th is far from the query
+#: (clustered 100-h library, 128 lists: recall@20 of videos 0.86 visiting 32 lists, 0.99 all).
+#: Half of the 4-bit codes (40 bytes per 16 frames) is still ~1/800 of the bytes an exact scan reads.
+NPROBE_FRACTION = 1 / 2
 MIN_NPROBE = 8
 #: The index is rebuilt (re-trained) when this fraction of its entries belongs to dead shards, or
 #: when it was trained on fewer than this fraction of the frames it now holds.
@@ -166,6 +173,7 @@ class AnnIndex:
     state: State
     nprobe: int
     segments: int = DEFAULT_SEGMENTS
+    videos: int = DEFAULT_VIDEOS
 
     def search(self, direction: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(approximate scores, ids)`` of the ``k`` segments with the highest approximate inner
@@ -423,32 +431,36 @@ def candidate_scores(view, direction: np.ndarray, ann: AnnIndex, scan_score) -> 
         rest_ids = {s.id for s in rest}
         sub = View(rest, [v for v in view.videos if v.shard in rest_ids], view.features, view.times)
         best, _ = scan(sub, scan_score)
-    _, ids = ann.search(direction, ann.segments)
-    ids = ids[ids >= 0]
-    shard_of, row_of = ids >> 32, ids & 0xFFFFFFFF
+    approx, ids = ann.search(direction, ann.segments)
+    found = ids >= 0
+    approx, ids = approx[found], ids[found]
+    shard_of, first_of = ids >> 32, ids & 0xFFFFFFFF
+    members = {sid: sorted(by_shard[sid], key=lambda v: v.row_start) for sid in by_shard}
+    chosen = _pick_videos(shard_of, first_of, members, covered, ann.videos)
     q = np.asarray(direction, np.float32)
     rescored = 0
-    for sid in np.unique(shard_of).tolist():
-        if sid not in covered or sid not in by_shard:
-            continue
-        feats = view.features[sid]
-        firsts = np.sort(row_of[shard_of == sid])
-        rows = np.unique((firsts[:, None] + np.arange(SEGMENT)).ravel())
-        rows = rows[rows < len(feats)]
-        members = sorted(by_shard[sid], key=lambda v: v.row_start)
-        starts = np.array([v.row_start for v in members], np.int64)
-        ends = starts + np.array([v.frames for v in members], np.int64)
-        pos = np.searchsorted(starts, rows, side="right") - 1
-        live = (pos >= 0) & (rows < ends[np.maximum(pos, 0)])  # rows of dropped videos belong to none
-        rows, pos = rows[live], pos[live]
-        if not len(rows):
-            continue
-        scores = np.asarray(feats[rows], np.float32) @ q  # exact, on the stored features
-        rescored += len(rows)
-        order = np.lexsort((-scores, pos))  # per video, best first
-        first = np.r_[True, pos[order][1:] != pos[order][:-1]]
-        for p, score in zip(pos[order][first].tolist(), scores[order][first].tolist()):
-            vid = members[p].id
-            if score > best.get(vid, -np.inf):
-                best[vid] = score
+    for sid, index in chosen:
+        video = members[sid][index]
+        rows = view.features[sid][video.row_start:video.row_start + video.frames]
+        best[video.id] = float(np.max(dot_scores(rows, q)))  # exact, on the stored features
+        rescored += video.frames
     return best, {"ann_candidates": int(len(ids)), "rescored": rescored, "scanned_shards": len(rest)}
+
+
+def _pick_videos(shard_of: np.ndarray, first_of: np.ndarray, members: dict, covered: set,
+                 videos: int) -> list[tuple[int, int]]:
+    """(shard id, member index) of the ``videos`` best videos by their best candidate segment
+    (faiss returns candidates best first). A segment counts for the video of its first row."""
+    chosen: dict[tuple[int, int], None] = {}
+    starts_of = {sid: [v.row_start for v in members[sid]] for sid in set(shard_of.tolist()) & set(members)}
+    for sid, first in zip(shard_of.tolist(), first_of.tolist()):
+        if sid not in covered or sid not in starts_of:
+            continue
+        member = bisect_right(starts_of[sid], first) - 1
+        video = members[sid][member] if member >= 0 else None
+        if video is None or first >= video.row_start + video.frames:  # rows of a dropped video
+            continue
+        chosen[(sid, member)] = None
+        if len(chosen) >= videos:
+            break
+    return list(chosen)
