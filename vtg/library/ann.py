@@ -8,9 +8,10 @@ keeps ~40 bytes per 16 frames in memory (64 four-bit codes of 8-d sub-vectors, p
 visits only the ``nprobe`` lists nearest the query.
 
 An entry summarises :data:`SEGMENT` consecutive rows (their mean, see there). How search uses it
-(:func:`candidate_scores`): the index proposes ``segments`` candidate segments; each of their frames
-is re-scored exactly on its stored float16 features (read from the memory-mapped shards), so every
-score a search returns is exact, and only which videos get localised is approximate. Shards the
+(:func:`candidate_scores`): the index proposes ``segments`` candidate segments; the ``videos``
+videos whose best segment ranks highest have all their frames re-scored exactly on their stored
+float16 features (one contiguous read of the memory-mapped shard each), so every score a search
+returns is exact, and only which videos are looked at is approximate. Shards the
 index does not cover yet (written after the last update, or by a run that crashed before updating)
 are scanned exactly, so a search never misses a committed video.
 
@@ -28,7 +29,9 @@ Thread policy (measured on the 2-core shared machine, issue 22): building and ad
 coarse assignment, PQ encoding: large batched matrix products) use every core faiss sees; one
 query's search runs on ONE thread (:data:`SEARCH_THREADS`): its work is small (a few hundred
 thousand codes), and waking an OpenMP pool on a loaded machine costs more than it saves (the
-torch scan slowed 35x under load, faiss 8.7x). The exact re-ranking is a numpy gather + product.
+torch scan slowed 35x under load, faiss 8.7x). The exact re-scoring of the candidate videos goes
+through :func:`vtg.library.scan.dot_scores`, the exact scan's own product (numpy for blocks of one
+video's size). faiss's global thread count is set around each call under a lock and restored.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 1. The query is decomposed and encoded once with the library's encoder (a sentence loads only its
    text tower).
 2. An exact scan (:mod:`vtg.library.scan`) scores every frame of every video and keeps each
-   video's best frame similarity.
+   video's best frame similarity. Libraries of :data:`vtg.library.ann.MIN_FRAMES` frames or more
+   with an approximate index (faiss) take their candidate videos from it instead, re-scored
+   exactly over all their frames (:mod:`vtg.library.ann`); ``exact=True`` (``--exact``) scans.
 3. The ``candidates`` videos with the best frames (default: twice the videos the list can span,
    ``2 * ceil(top / per_video)``, at least 10) are read back one at a time and the method's localiser places the boundaries on their curves (TFVTG: the
    same window scoring and fusion as ``vtg ground``; :mod:`vtg.library.tfvtg`).
