@@ -442,11 +442,19 @@ def candidate_scores(view, direction: np.ndarray, ann: AnnIndex, scan_score) -> 
     chosen = _pick_videos(shard_of, first_of, members, covered, ann.videos)
     q = np.asarray(direction, np.float32)
     rescored = 0
+    by_shard_chosen: dict[int, list] = {}
     for sid, index in chosen:
-        video = members[sid][index]
-        rows = view.features[sid][video.row_start:video.row_start + video.frames]
-        best[video.id] = float(np.max(dot_scores(rows, q)))  # exact, on the stored features
-        rescored += video.frames
+        by_shard_chosen.setdefault(sid, []).append(members[sid][index])
+    for sid, videos in by_shard_chosen.items():
+        # one product per shard over its chosen videos' rows (exact, on the stored features): a
+        # large block takes the scan's float16 product, many per-video blocks would widen each
+        feats = view.features[sid]
+        block = np.concatenate([feats[v.row_start:v.row_start + v.frames] for v in videos])
+        scores = np.asarray(dot_scores(block, q), np.float32)
+        bounds = np.cumsum([0] + [v.frames for v in videos[:-1]])
+        for video, peak in zip(videos, np.maximum.reduceat(scores, bounds).tolist()):
+            best[video.id] = float(peak)
+        rescored += len(block)
     return best, {"ann_candidates": int(len(ids)), "rescored": rescored, "scanned_shards": len(rest)}
 
 
