@@ -113,7 +113,7 @@ class FakeEncoder:
     spec = "synthetic"
 
 
-def test_exact_flag_forces_the_scan(big, monkeypatch):
+def test_the_index_is_used_only_when_asked_for(big, monkeypatch):
     update(big)
     q = query(4)
     monkeypatch.setattr(search_module, "_encoder", lambda *a, **k: FakeEncoder())
@@ -127,9 +127,9 @@ def test_exact_flag_forces_the_scan(big, monkeypatch):
         return best, stats
 
     monkeypatch.setattr("vtg.library.scan.scan", counting_scan)
-    approx = search_module.search(big, "anything", top=5, device="cpu")
+    approx = search_module.search(big, "anything", top=5, device="cpu", approximate=True)
     assert scanned == []  # every shard is covered by the index: nothing scanned exactly
-    exact = search_module.search(big, "anything", top=5, device="cpu", exact=True)
+    exact = search_module.search(big, "anything", top=5, device="cpu")  # the default scans
     assert scanned == [12_000]
     assert approx and exact and approx[0].video == exact[0].video
     assert approx[0].moments == exact[0].moments  # re-ranked exactly: the same localiser input
@@ -260,7 +260,7 @@ def test_a_library_without_faiss_still_searches(big, monkeypatch, capsys):
     monkeypatch.setattr(search_module, "_encoder", lambda *a, **k: FakeEncoder())
     monkeypatch.setattr(TFVTGSearch, "prepare", lambda self, encoder, query: prepared_query(q))
     monkeypatch.setattr(search_module, "_noted", set())
-    hits = search_module.search(big, "anything", top=5, device="cpu")
+    hits = search_module.search(big, "anything", top=5, device="cpu", approximate=True)
     assert hits
     err = capsys.readouterr().err
     assert err.count("vtg: note:") == 1 and "vtg[ann]" in err and "internal error" not in err

@@ -30,7 +30,7 @@ def search_command(
     method: str = typer.Option("tfvtg", "--method", "-m", help="Localiser placing the boundaries (methods that ground from frame features)."),
     per_video: int = ranged(3, "--per-video", high=MAX_TOP, help="At most this many moments of one video in the list."),
     candidates: Optional[int] = ranged(None, "--candidates", high=100_000, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
-    exact: bool = typer.Option(False, "--exact", help="Scan every frame even when the library has an approximate index."),
+    approximate: bool = typer.Option(False, "--approximate", help="Take candidate videos from the library's approximate index (faiss; big libraries; recall below the exact scan's, see docs/library.md)."),
     llm: Optional[str] = method_flag("llm"),
     llm_url: Optional[str] = method_flag("llm_url"),
     device: Optional[str] = method_flag("device"),
@@ -46,7 +46,7 @@ def search_command(
     options.update(parse_key_values(option))
     fmt = pick_format(fmt, as_json, output)
     results = search(library, query, image=image, top=top, method=method, candidates=candidates, per_video=per_video,
-                     exact=exact, **options)
+                     approximate=approximate, **options)
     if not results:
         typer.echo(f"vtg search: no moment found in library {library!r}", err=True)
     emit(results, fmt, output)
