@@ -19,6 +19,7 @@ from vtg.options import MAX_TOP
 
 def register(app: typer.Typer) -> None:
     app.command("search")(search_command)
+    app.command("ann-index")(ann_index_command)
 
 
 def search_command(
@@ -29,6 +30,7 @@ def search_command(
     method: str = typer.Option("tfvtg", "--method", "-m", help="Localiser placing the boundaries (methods that ground from frame features)."),
     per_video: int = ranged(3, "--per-video", high=MAX_TOP, help="At most this many moments of one video in the list."),
     candidates: Optional[int] = ranged(None, "--candidates", high=100_000, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
+    approximate: bool = typer.Option(False, "--approximate", help="Take candidate videos from the library's approximate index (faiss; big libraries; recall below the exact scan's, see docs/library.md)."),
     llm: Optional[str] = method_flag("llm"),
     llm_url: Optional[str] = method_flag("llm_url"),
     device: Optional[str] = method_flag("device"),
@@ -44,10 +46,32 @@ def search_command(
     options.update(parse_key_values(option))
     fmt = pick_format(fmt, as_json, output)
     results = search(library, query, image=image, top=top, method=method, candidates=candidates, per_video=per_video,
-                     **options)
+                     approximate=approximate, **options)
     if not results:
         typer.echo(f"vtg search: no moment found in library {library!r}", err=True)
     emit(results, fmt, output)
+
+
+def ann_index_command(
+    library: str = typer.Option(..., "--library", "-L", help="Library name (or folder) built by `vtg index DIR... --library`."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Re-train the index from scratch (when the library changed a lot since it was trained)."),
+    remove: bool = typer.Option(False, "--remove", help="Delete the approximate index (searches scan every frame)."),
+) -> None:
+    """Build, update, re-train (--rebuild) or --remove a library's approximate index (faiss); `vtg index`
+    keeps it up to date on its own once the library is big enough."""
+    from vtg.errors import UsageError
+    from vtg.library import ann, open_library
+
+    with open_library(library) as lib, lib.exclusive():
+        if remove:
+            typer.echo(f"library {library}: approximate index {'removed' if ann.remove(lib.folder) else 'absent'}")
+            return
+        if ann.load_faiss() is None:
+            raise UsageError("the approximate index needs faiss: pip install 'vtg[ann]'")
+        done = ann.update(lib, rebuild=rebuild, min_frames=0)
+    why = f" ({done.reason})" if done.reason else ""
+    typer.echo(f"library {library}: approximate index {done.action}{why}: +{done.added} -{done.removed} frames, "
+               f"{done.entries} in the index")
 
 
 def index_library_command(folders: List[Path], library: str, *, method: str, encoder: str | None, fps: float | None,
@@ -78,6 +102,8 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
         total = sum(1 for row in lib.videos() if row.status == "ok")
         folder = lib.folder
     line = summary.to_dict() | {"videos": total, "folder": str(folder)}
+    if summary.ann and not as_json:
+        typer.echo(f"library {library}: {summary.ann}", err=True)
     if as_json:
         typer.echo(json.dumps(line))
     else:

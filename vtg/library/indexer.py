@@ -49,11 +49,12 @@ class IndexSummary:
     compacted: int = 0
     frames: int = 0
     seconds: float = 0.0
+    ann: str = ""  # what the approximate index update did (vtg.library.ann), "" when nothing
     items: list[tuple[str, str, str]] = field(default_factory=list)  # (path, status, detail)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("library", "indexed", "unchanged", "touched", "errors", "dropped",
-                                              "skipped", "compacted", "frames", "seconds")}
+                                              "skipped", "compacted", "frames", "seconds")} | ({"ann": self.ann} if self.ann else {})
 
 
 def index_library(library, roots: list[Path], *, encoder: str | None = None, fps: float | None = None,
@@ -97,9 +98,25 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
             note(path, status, detail)
         writer.flush()
         summary.compacted = library.compact(writer)
+        summary.ann = _update_ann(library)
     library.collect_garbage()
     summary.seconds = round(time.perf_counter() - start, 3)
     return summary
+
+
+def _update_ann(library) -> str:
+    """Bring the approximate index up to date (:func:`vtg.library.ann.update`); a one-line account
+    of what it did, or a note when a big library would benefit from faiss."""
+    from vtg.library import ann
+
+    done = ann.update(library)
+    if done.action == "skipped":
+        frames = sum(s.rows for s in library.view().shards)
+        if ann.load_faiss() is None and frames >= ann.MIN_FRAMES:
+            return f"note: {frames:,} frames are scanned exactly; `pip install 'vtg[ann]'` adds an approximate index"
+        return ""
+    why = f" ({done.reason})" if done.reason else ""
+    return f"approximate index {done.action}{why}: +{done.added} -{done.removed} frames, {done.entries} in the index"
 
 
 def _drop_missing(library, rows: dict, found, note) -> int:

@@ -1,0 +1,266 @@
+"""The approximate index of big libraries (vtg.library.ann): when it is used, incremental updates,
+crash safety, recall against the exact scan, and libraries without faiss."""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vtg.library import ann, open_library
+from vtg.library.scan import dot_scores, scan
+from vtg.library.tfvtg import PreparedQuery, TFVTGSearch
+from vtg.llm.types import Decomposition
+
+search_module = importlib.import_module("vtg.library.search")  # the package exports the function under this name
+faiss = pytest.importorskip("faiss")
+DIM = 64
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def clustered_videos(count: int, seed: int, frames: int = 40) -> list[np.ndarray]:
+    """Videos as random walks around centres grouped in topics (iid noise would make recall meaningless)."""
+    rng = np.random.default_rng(seed)
+    topics = unit(rng.standard_normal((20, DIM)))
+    out = []
+    for _ in range(count):
+        centre = unit(topics[rng.integers(0, 20)] + 0.8 * unit(rng.standard_normal(DIM)))
+        walk = np.cumsum(rng.standard_normal((frames, DIM)), axis=0) * (0.5 / np.sqrt(frames * DIM))
+        out.append(unit(centre + walk + 0.02 * rng.standard_normal((frames, DIM))).astype(np.float32))
+    return out
+
+
+def add_videos(folder: Path, videos: list[np.ndarray], first: int = 0, shard_bytes: int = 64 << 10) -> None:
+    with open_library(folder, create=True) as lib, \
+            lib.writer(encoder="synthetic", fingerprint="0", shard_bytes=shard_bytes) as w:
+        for i, feats in enumerate(videos, first):
+            w.add(Path(f"/synthetic/v{i:05d}.mp4"), features=feats, times=np.arange(len(feats), dtype=np.float64),
+                  duration=float(len(feats)), encoder="synthetic", fps=1.0, key=str(i), size=len(feats), mtime_ns=i)
+
+
+def query(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return unit(rng.standard_normal(DIM)).astype(np.float32)
+
+
+def near_query(view, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    video = view.videos[int(rng.integers(0, len(view.videos)))]
+    frame = np.asarray(view.video_features(video)[int(rng.integers(0, video.frames))], np.float32)
+    return unit(unit(frame) + 1.0 * unit(rng.standard_normal(DIM))).astype(np.float32)
+
+
+def exact_best(view, q) -> dict[int, float]:
+    return scan(view, lambda block: dot_scores(block, q, use_torch=False))[0]
+
+
+def top(scores: dict[int, float], k: int) -> list[int]:
+    return sorted(scores, key=lambda v: (-scores[v], v))[:k]
+
+
+@pytest.fixture()
+def big(tmp_path, monkeypatch):
+    """A library of 300 clustered videos (12,000 frames) above a lowered size threshold."""
+    monkeypatch.setattr(ann, "MIN_FRAMES", 10_000)
+    folder = tmp_path / "lib"
+    add_videos(folder, clustered_videos(300, seed=1))
+    return folder
+
+
+def segments(view) -> int:
+    return sum(-(-s.rows // ann.SEGMENT) for s in view.shards)
+
+
+def update(folder: Path, **kw) -> ann.UpdateReport:
+    with open_library(folder) as lib, lib.exclusive():
+        return ann.update(lib, **kw)
+
+
+def test_index_built_and_used_above_the_threshold_only(tmp_path, big, monkeypatch):
+    small = tmp_path / "small"
+    add_videos(small, clustered_videos(20, seed=2))  # 800 frames
+    assert update(small).action == "skipped" and ann.read_state(small) is None
+    with open_library(small) as lib:
+        assert search_module.approximate_index(small, lib.view()) is None
+
+    assert update(big).action == "built"
+    with open_library(big) as lib:
+        view = lib.view()
+        index = search_module.approximate_index(big, view)
+        assert index is not None and index.state.entries == segments(view)
+        calls = []
+        monkeypatch.setattr(ann, "candidate_scores", lambda *a, **k: calls.append(1) or ({}, {}))
+        prepared = prepared_query(query(3))
+        search_module.video_scores(view, prepared, index)
+        assert calls == [1]
+    monkeypatch.setattr(ann, "MIN_FRAMES", 12_001)  # the same library, now below the threshold
+    with open_library(big) as lib:
+        assert search_module.approximate_index(big, lib.view()) is None
+
+
+def prepared_query(q: np.ndarray) -> PreparedQuery:
+    return PreparedQuery("q", q[None], Decomposition.whole("q", "rules"), "minmax",
+                         lambda feats, cols: feats @ cols.T, False)
+
+
+class FakeEncoder:
+    spec = "synthetic"
+
+
+def test_the_index_is_used_only_when_asked_for(big, monkeypatch):
+    update(big)
+    q = query(4)
+    monkeypatch.setattr(search_module, "_encoder", lambda *a, **k: FakeEncoder())
+    monkeypatch.setattr(TFVTGSearch, "prepare", lambda self, encoder, query: prepared_query(q))
+    scanned: list[int] = []
+    real_scan = scan
+
+    def counting_scan(view, score, **kw):
+        best, stats = real_scan(view, score, **kw)
+        scanned.append(stats.frames)
+        return best, stats
+
+    monkeypatch.setattr("vtg.library.scan.scan", counting_scan)
+    approx = search_module.search(big, "anything", top=5, device="cpu", approximate=True)
+    assert scanned == []  # every shard is covered by the index: nothing scanned exactly
+    exact = search_module.search(big, "anything", top=5, device="cpu")  # the default scans
+    assert scanned == [12_000]
+    assert approx and exact and approx[0].video == exact[0].video
+    assert approx[0].moments == exact[0].moments  # re-ranked exactly: the same localiser input
+
+
+def test_incremental_add_equals_a_rebuild(big, tmp_path):
+    assert update(big).action == "built"
+    add_videos(big, clustered_videos(50, seed=5), first=300)  # new shards after the build
+    with open_library(big) as lib:
+        view = lib.view()
+        index = ann.open_index(big)
+        assert index is not None
+        covered_before = set(index.state.shards)
+        best, info = ann.candidate_scores(view, query(6), index, lambda b: dot_scores(b, query(6), use_torch=False))
+        assert info["scanned_shards"] == len([s for s in view.shards if s.id not in covered_before]) > 0
+    done = update(big)
+    assert done.action == "updated" and done.added == 2000 and done.removed == 0
+    incremental = ann.open_index(big)
+    with open_library(big) as lib:
+        assert incremental is not None and incremental.state.entries == segments(lib.view())
+    # the same trained quantisers fed every frame at once: identical lists, identical answers
+    rebuilt = faiss.clone_index(incremental.index)
+    rebuilt.reset()
+    with open_library(big) as lib:
+        view = lib.view()
+        for s in view.shards:
+            rebuilt.add_with_ids(*ann.segment_means(view.features[s.id], 0, s.id))
+        for seed in range(5):
+            q = near_query(view, seed)
+            a = incremental.search(q, 200)
+            incremental.index, saved = rebuilt, incremental.index
+            b = incremental.search(q, 200)
+            incremental.index = saved
+            assert np.array_equal(np.sort(a[1]), np.sort(b[1]))
+            assert ann.candidate_scores(view, q, incremental, None)[0] == \
+                ann.candidate_scores(view, q, ann.AnnIndex(rebuilt, incremental.state, incremental.nprobe), None)[0]
+
+
+def test_dropped_shards_leave_the_index_and_drift_asks_for_a_rebuild(big):
+    first = update(big)
+    with open_library(big) as lib:
+        victims = [v.id for v in lib.view().videos[:200]]
+        lib.manifest.drop(victims)
+    with open_library(big) as lib, lib.exclusive():  # the write lock collects the dead shards
+        state = ann.read_state(big)
+        assert state is not None
+        done = ann.update(lib)
+    assert done.action == "updated" and done.removed > 0 and done.entries + done.removed == first.entries
+    again = update(big)  # over MAX_DEAD of its entries were removed: re-trained on what is left
+    assert again.action == "rebuilt" and "removed" in again.reason and again.entries == done.entries
+    index = ann.open_index(big)
+    assert index is not None
+    with open_library(big) as lib:
+        view = lib.view()
+        live = {v.id for v in view.videos}
+        best, _ = ann.candidate_scores(view, near_query(view, 1), index, None)
+        assert best and set(best) <= live
+
+
+def test_a_crash_mid_build_leaves_the_old_index_usable(big, monkeypatch):
+    update(big)
+    before = ann.read_state(big)
+    assert before is not None
+    add_videos(big, clustered_videos(30, seed=8), first=300)
+
+    def crash(*a, **k):
+        raise KeyboardInterrupt("killed while adding")
+
+    monkeypatch.setattr(ann, "_add_shard", crash)
+    with pytest.raises(KeyboardInterrupt):
+        update(big, rebuild=True)
+    after = ann.read_state(big)
+    assert after == before
+    assert sorted(p.name for p in (big / ann.FOLDER).iterdir()) == sorted([ann.CURRENT, before.file])
+    index = ann.open_index(big)
+    assert index is not None and index.index.ntotal == before.entries
+    with open_library(big) as lib:
+        view = lib.view()
+        q = near_query(view, 2)
+        best, info = ann.candidate_scores(view, q, index, lambda b: dot_scores(b, q, use_torch=False))
+        assert info["scanned_shards"] >= 1  # the new shard, not in the old index, is scanned exactly
+        assert top(best, 5) == top(exact_best(view, q), 5)
+
+
+def test_a_crash_while_writing_the_file_leaves_no_partial_index(big, monkeypatch):
+    update(big)
+    before = ann.read_state(big)
+    add_videos(big, clustered_videos(30, seed=9), first=300)
+
+    def half_write(index, path):
+        Path(path).write_bytes(b"half an index")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", half_write)
+    with pytest.raises(OSError):
+        update(big)
+    assert ann.read_state(big) == before
+    assert not [p for p in (big / ann.FOLDER).iterdir() if p.name.endswith(ann.TMP_SUFFIX)]
+    assert ann.open_index(big) is not None
+
+
+def test_recall_at_20_on_a_clustered_library(big):
+    update(big)
+    index = ann.open_index(big)
+    assert index is not None
+    with open_library(big) as lib:
+        view = lib.view()
+        recalls = []
+        for seed in range(20):
+            q = near_query(view, 100 + seed)
+            approx, _ = ann.candidate_scores(view, q, index, None)
+            recalls.append(len(set(top(approx, 20)) & set(top(exact_best(view, q), 20))) / 20)
+    assert np.mean(recalls) >= 0.95, recalls
+
+
+def test_a_library_without_faiss_still_searches(big, monkeypatch, capsys):
+    real_import = builtins.__import__
+
+    def no_faiss(name, *args, **kwargs):
+        if name == "faiss" or name.startswith("faiss."):
+            raise ImportError("No module named 'faiss'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_faiss)
+    assert ann.load_faiss() is None
+    assert update(big).action == "skipped"
+    q = query(11)
+    monkeypatch.setattr(search_module, "_encoder", lambda *a, **k: FakeEncoder())
+    monkeypatch.setattr(TFVTGSearch, "prepare", lambda self, encoder, query: prepared_query(q))
+    monkeypatch.setattr(search_module, "_noted", set())
+    hits = search_module.search(big, "anything", top=5, device="cpu", approximate=True)
+    assert hits
+    err = capsys.readouterr().err
+    assert err.count("vtg: note:") == 1 and "vtg[ann]" in err and "internal error" not in err
