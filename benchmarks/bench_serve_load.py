@@ -17,11 +17,8 @@ import argparse
 import collections
 import http.client
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -78,39 +75,19 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_serve import free_port
-    from bench_thumbs import make_clip, wait_ready
+    from bench_thumbs import tiny_server
 
-    from vtg.encoders.testing import tiny_hf_clip
-
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        tmp = Path(tmp)
-        videos = tmp / "videos"
-        videos.mkdir()
-        make_clip(videos / "clip.mp4", args.seconds)
-        model = tiny_hf_clip(tmp / "clip")
-        env = dict(os.environ, VTG_CACHE_DIR=str(tmp / "cache"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        port = free_port()
-        log = open(tmp / "serve.log", "wb")
-        server = subprocess.Popen([args.python, "-m", "vtg.cli.main", "serve", str(videos), "--encoder", str(model),
-                                   "--device", "cpu", "-O", "stride=1", "--port", str(port), "--log-level", "warning"],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-        try:
-            wait_ready(server, port, tmp / "serve.log")
-            start = time.perf_counter()
-            assert post(port, {"video": "clip.mp4", "query": "warm the feature cache"})[0] == 200
-            print(f"first request (decodes and caches the clip): {time.perf_counter() - start:.1f} s", flush=True)
-            for retrying in (False, True):
-                statuses, latencies = run_clients(port, args.clients, args.requests, retrying)
-                total = sum(statuses.values())
-                kind = "retrying" if retrying else "plain"
-                print(f"{args.clients} {kind} clients x {args.requests}: {dict(sorted(statuses.items()))}, "
-                      f"refused {100 * statuses[503] / total:.0f}%, median {statistics.median(latencies):.2f} s, "
-                      f"p99 {p99(latencies):.2f} s", flush=True)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
-            log.close()
+    with tiny_server(args.seconds, args.python, "bench-load-", "-O", "stride=1") as (server, port):
+        start = time.perf_counter()
+        assert post(port, {"video": "clip.mp4", "query": "warm the feature cache"})[0] == 200
+        print(f"first request (decodes and caches the clip): {time.perf_counter() - start:.1f} s", flush=True)
+        for retrying in (False, True):
+            statuses, latencies = run_clients(port, args.clients, args.requests, retrying)
+            total = sum(statuses.values())
+            kind = "retrying" if retrying else "plain"
+            print(f"{args.clients} {kind} clients x {args.requests}: {dict(sorted(statuses.items()))}, "
+                  f"refused {100 * statuses[503] / total:.0f}%, median {statistics.median(latencies):.2f} s, "
+                  f"p99 {p99(latencies):.2f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ filled (RSS at the end minus RSS at 512 thumbnails).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -67,6 +68,35 @@ def wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float = 60
     raise SystemExit("vtg serve did not come up")
 
 
+@contextlib.contextmanager
+def tiny_server(seconds: int, python: str, prefix: str, *extra: str):
+    """``vtg serve`` (run by ``python``) over one made clip of ``seconds`` with a tiny CLIP encoder,
+    up and answering /health; yields (process, port) and stops it afterwards. Shared by the serve
+    benchmarks that watch a live server (thumbnail memory, overload)."""
+    from bench_serve import free_port
+
+    from vtg.encoders.testing import tiny_hf_clip
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        tmp = Path(name)
+        videos = tmp / "videos"
+        videos.mkdir()
+        make_clip(videos / "clip.mp4", seconds)
+        model = tiny_hf_clip(tmp / "clip")
+        env = dict(os.environ, VTG_CACHE_DIR=str(tmp / "cache"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        port = free_port()
+        with open(tmp / "serve.log", "wb") as log:
+            server = subprocess.Popen([python, "-m", "vtg.cli.main", "serve", str(videos), "--encoder", str(model),
+                                       "--device", "cpu", *extra, "--port", str(port), "--log-level", "warning"],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+            try:
+                wait_ready(server, port, tmp / "serve.log")
+                yield server, port
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=3000, help="new thumbnails to make")
@@ -76,53 +106,32 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable, help="the interpreter whose vtg serves")
     args = parser.parse_args()
 
-    from vtg.encoders.testing import tiny_hf_clip
+    with tiny_server(args.seconds, args.python, "bench-thumbs-") as (server, port):
+        ident = json.loads(get(port, "/videos")[1])["videos"][0]["id"]
+        times = [round(i * 0.01, 2) % (args.seconds - 1) for i in range(args.n)]
+        done, failures, lock = [0], [0], threading.Lock()
+        samples: list[tuple[int, float]] = [(0, rss_mb(server.pid))]
+        print(f"server pid {server.pid}: RSS {samples[0][1]:.0f} MB before any thumbnail", flush=True)
+        started = time.perf_counter()
 
-    with tempfile.TemporaryDirectory(prefix="bench-thumbs-") as tmp:
-        tmp = Path(tmp)
-        videos = tmp / "videos"
-        videos.mkdir()
-        make_clip(videos / "clip.mp4", args.seconds)
-        model = tiny_hf_clip(tmp / "clip")
-        env = dict(os.environ, VTG_CACHE_DIR=str(tmp / "cache"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        from bench_serve import free_port
+        def client(k: int) -> None:
+            for t in times[k::args.clients]:
+                status, _ = get(port, f"/thumbs/{ident}?t={t}")
+                with lock:
+                    done[0] += 1
+                    failures[0] += status != 200
+                    if done[0] % args.every == 0 or done[0] == CACHE_ENTRIES:
+                        samples.append((done[0], rss_mb(server.pid)))
+                        print(f"{done[0]:6d} thumbnails: RSS {samples[-1][1]:7.1f} MB "
+                              f"({time.perf_counter() - started:.0f} s)", flush=True)
 
-        port = free_port()
-        log = open(tmp / "serve.log", "wb")
-        server = subprocess.Popen([args.python, "-m", "vtg.cli.main", "serve", str(videos), "--encoder", str(model),
-                                   "--device", "cpu", "--port", str(port), "--log-level", "warning"],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-        try:
-            wait_ready(server, port, tmp / "serve.log")
-            ident = json.loads(get(port, "/videos")[1])["videos"][0]["id"]
-            times = [round(i * 0.01, 2) % (args.seconds - 1) for i in range(args.n)]
-            done, failures, lock = [0], [0], threading.Lock()
-            samples: list[tuple[int, float]] = [(0, rss_mb(server.pid))]
-            print(f"server pid {server.pid}: RSS {samples[0][1]:.0f} MB before any thumbnail", flush=True)
-            started = time.perf_counter()
-
-            def client(k: int) -> None:
-                for t in times[k::args.clients]:
-                    status, _ = get(port, f"/thumbs/{ident}?t={t}")
-                    with lock:
-                        done[0] += 1
-                        failures[0] += status != 200
-                        if done[0] % args.every == 0 or done[0] == CACHE_ENTRIES:
-                            samples.append((done[0], rss_mb(server.pid)))
-                            print(f"{done[0]:6d} thumbnails: RSS {samples[-1][1]:7.1f} MB "
-                                  f"({time.perf_counter() - started:.0f} s)", flush=True)
-
-            workers = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            elapsed = time.perf_counter() - started
-            health = json.loads(get(port, "/health")[1])
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
-            log.close()
+        workers = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        elapsed = time.perf_counter() - started
+        health = json.loads(get(port, "/health")[1])
         at_full = next(rss for n, rss in samples if n >= CACHE_ENTRIES)
         end = rss_mb_final = samples[-1][1]
         print(f"\n{args.n} thumbnails ({failures[0]} failed), {args.clients} clients: made "
