@@ -58,3 +58,15 @@ def test_lift_debug_keeps_arguments_after_the_separator():
     assert lift_debug(["eval", "p.jsonl"]) == ["eval", "p.jsonl"]
     assert lift_debug(["ground", "v.mp4", "q", "--yes", "--debug"]) == ["--debug", "--yes", "ground", "v.mp4", "q"]
     assert lift_debug(["ground", "v.mp4", "--", "--yes"]) == ["ground", "v.mp4", "--", "--yes"]
+
+
+def test_python_dash_m_vtg_is_the_same_command_line():
+    """``python -m vtg`` runs vtg's CLI (it used to fail: the package had no ``__main__``)."""
+    import subprocess
+    import sys
+
+    import vtg
+
+    proc = subprocess.run([sys.executable, "-m", "vtg", "--version"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert vtg.__version__ in proc.stdout + proc.stderr
