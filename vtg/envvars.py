@@ -87,8 +87,7 @@ def check_environment() -> None:
         env_value(name)
 
 
-def positive_number(name: str, default: float, *, minimum: float = 0.0) -> float:
-    """``$name`` (a declared number) in its declared range, or ``default`` when unset or blank.
-    ``minimum`` is kept for callers written before the declarations (their ranges now say it)."""
+def positive_number(name: str, default: float) -> float:
+    """``$name`` (a declared number) in its declared range, or ``default`` when unset or blank."""
     value = env_value(name)
     return default if value is None else value

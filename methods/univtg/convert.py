@@ -53,7 +53,7 @@ _MAX_DIMS = 16
 def default_max_bytes() -> int:
     from vtg.envvars import positive_number
 
-    return int(positive_number("VTG_MAX_CHECKPOINT_BYTES", DEFAULT_MAX_BYTES, minimum=1))
+    return int(positive_number("VTG_MAX_CHECKPOINT_BYTES", DEFAULT_MAX_BYTES))
 
 
 def _positive(value: float, name: str) -> int:

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import quote, urlsplit
 
 from vtg.envvars import positive_number
@@ -171,20 +171,30 @@ def _receive(location: str, headers: dict, remote: RemoteFile, start: int, out, 
         with get_session().stream("GET", location, headers=request_headers, timeout=timeout,
                                   follow_redirects=True) as response:
             _check_answer(response, remote, start)
-            got = start
-            for chunk in response.iter_raw():
-                if got + len(chunk) > remote.size:
-                    raise DownloadRefusedError(
-                        f"{remote.name}: the server sent more than the {remote.size:,} bytes the hub declared; "
-                        "stopped there and kept nothing")
-                out.write(chunk)
-                digest.update(chunk)
-                progress(len(chunk))
-                got += len(chunk)
-                deadline.left()
+            write_bounded(response.iter_raw(), out, digest, start=start, size=remote.size,
+                          overflow=f"{remote.name}: the server sent more than the {remote.size:,} bytes the hub "
+                                   "declared", progress=progress, deadline=deadline)
     except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
         deadline.left()
         raise _Transient(f"{type(exc).__name__}: {exc}") from None
+
+
+def write_bounded(chunks: Iterable[bytes], out, digest, *, start: int, size: int, overflow: str,
+                  progress: Callable[[int], Any], deadline: Deadline) -> int:
+    """Append ``chunks`` to ``out`` (hashing them into ``digest``) from byte ``start``, never past
+    the declared ``size``: the first chunk that would pass it stops the transfer with ``overflow``.
+    The deadline is checked after every chunk, so a server that drips bytes also ends. Returns the
+    bytes held afterwards. Shared by the hub's downloads and SlowFast's release download."""
+    got = start
+    for chunk in chunks:
+        if got + len(chunk) > size:
+            raise DownloadRefusedError(f"{overflow}; stopped there and kept nothing")
+        out.write(chunk)
+        digest.update(chunk)
+        progress(len(chunk))
+        got += len(chunk)
+        deadline.left()
+    return got
 
 
 def _check_answer(response, remote: RemoteFile, start: int) -> None:

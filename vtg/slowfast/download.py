@@ -95,18 +95,12 @@ def check_recorded(path: Path) -> None:
         return  # a file the user put there: vtg never recorded (or changes) it
     with open(record, "rb") as f:
         expected = f.read(200).decode("ascii", errors="replace").strip().lower()  # a sha256 line, bounded
-    if sha256_of(path) != expected:
+    from vtg.features import full_hash
+
+    if full_hash(path) != expected:
         raise CheckpointError(f"{path} changed since vtg downloaded it (its sha256 no longer matches {record.name}); "
                               f"delete both files to download it again, or download {sfw.RELEASE_URL} yourself "
                               "and pass it with -O slowfast_weights=PATH")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _stream(url: str, partial: Path, target: Path) -> str:
@@ -116,7 +110,7 @@ def _stream(url: str, partial: Path, target: Path) -> str:
 
     from vtg.encoders.hub import bar_width, confirm_download, human_size
     from vtg.encoders.listing import deadline_seconds
-    from vtg.encoders.transfer import Deadline, DownloadRefusedError, read_timeout
+    from vtg.encoders.transfer import Deadline, read_timeout, write_bounded
 
     digest = hashlib.sha256()
     got, total = 0, 0
@@ -131,15 +125,14 @@ def _stream(url: str, partial: Path, target: Path) -> str:
                   file=sys.stderr, flush=True)
             with open(partial, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc="SlowFast R50",
                                                   file=sys.stderr, mininterval=0.5, **bar_width()) as bar:
-                for chunk in response.iter_raw():
-                    if got + len(chunk) > total:
-                        raise DownloadRefusedError(f"{url}: the server sent more than the {total:,} bytes it "
-                                                   "declared; stopped there and kept nothing")
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-                    got += len(chunk)
-                    deadline.left()
+                def received(n: int) -> None:  # counted here too: a broken body's message says how far it got
+                    nonlocal got
+                    got += n
+                    bar.update(n)
+
+                write_bounded(response.iter_raw(), out, digest, start=0, size=total,
+                              overflow=f"{url}: the server sent more than the {total:,} bytes it declared",
+                              progress=received, deadline=deadline)
     except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
         problem = f"{type(exc).__name__}: {exc}"
         if total and isinstance(exc, httpx2.RemoteProtocolError):

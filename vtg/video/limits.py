@@ -40,7 +40,7 @@ class VideoTooLargeError(VideoError):
 
 
 def _env_limit(name: str, default: int) -> int:
-    return int(positive_number(name, default, minimum=1))
+    return int(positive_number(name, default))
 
 
 def max_frames() -> int:
