@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["VTG_CACHE_DIR"] = str(root / "cache")
         from vtg.encoders.testing import tiny_hf_clip
         from vtg.engine import default_manager
-        from vtg.methods import load_method
+        from vtg.registry import load_method
 
         options = {"encoder": str(tiny_hf_clip(root / "tiny-clip")), "device": "cpu"}
         videos = make_videos(root, args.videos, args.duration)

@@ -144,9 +144,9 @@ def main(argv: list[str] | None = None) -> None:
 
     sys.path.insert(0, str(HERE))
     from vtg.encoders.testing import tiny_hf_clip
-    from vtg.methods import REGISTRY
+    from vtg.registry import RUNTIME_METHODS
 
-    REGISTRY["tfvtg-timed"] = "bench_batch:TimedTFVTG"
+    RUNTIME_METHODS["tfvtg-timed"] = "bench_batch:TimedTFVTG"
     with tempfile.TemporaryDirectory(prefix="vtg-bench-batch-") as tmp:
         root = Path(tmp)
         encoder = str(tiny_hf_clip(root / "tiny-clip"))

@@ -117,7 +117,7 @@ def warm_latency(model: Path, video: Path, workdir: Path, calls: int) -> dict[st
     """First call, repeated sentence and new sentences of ``vtg.ground`` inside one process."""
     os.environ["VTG_CACHE_DIR"] = str(workdir / "cache")
     import vtg
-    from vtg.methods import load_method
+    from vtg.registry import load_method
 
     method = load_method("tfvtg", encoder=str(model), device="cpu")
     start = time.perf_counter()

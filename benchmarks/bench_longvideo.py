@@ -96,8 +96,8 @@ def recall(windows_per_event, events, ks=(1, 3, 5, 10)) -> dict[int, float]:
 def fast_stage_recall(video: Path, events, encoder: str, tmp: Path) -> None:
     from PIL import Image
 
-    from vtg.methods import load_method
-    from vtg.methods.base import Query
+    from vtg.registry import load_method
+    from vtg.types import Query
     from vtg.methods.refine import widen
 
     tfvtg = load_method("tfvtg", encoder=encoder, device="cpu", fps=1.0, top_k=10,
@@ -128,15 +128,15 @@ class _SmallFrames:
 
     @staticmethod
     def numpro(model: str, **extra):
-        from vtg.methods import load_method
+        from vtg.registry import load_method
 
         return load_method("numpro", model=model, device="cpu", max_new_tokens=8,
                            frame_pixels=56 * 56, max_frames=None, **extra)
 
 
 def coarse_to_fine_cost(video: Path, encoder: str, model: str, image: Path) -> None:
-    from vtg.methods import load_method
-    from vtg.methods.base import Query
+    from vtg.registry import load_method
+    from vtg.types import Query
 
     refine = load_method("refine", model=model, encoder=encoder, device="cpu", fps=1.0, k=5, window_frames=64)
     llm = _SmallFrames.numpro(model, frame_budget=64)
@@ -163,7 +163,7 @@ def coarse_to_fine_cost(video: Path, encoder: str, model: str, image: Path) -> N
 def selection_counts(tmp: Path, model: str) -> None:
     import av  # noqa: F401  (fail early with the real dependency)
 
-    from vtg.methods import load_method
+    from vtg.registry import load_method
     from vtg.video import read_frames
 
     path = tmp / "static_busy.mp4"

@@ -11,8 +11,8 @@ missing are reported with vtg's own message and skipped.
 import argparse
 
 import vtg
-from vtg.methods import method_class
-from vtg.methods.base import option_names
+from vtg.registry import method_class
+from vtg.method import option_names
 
 
 def method_options(method: str, encoder: str | None, models: list[str]) -> dict:

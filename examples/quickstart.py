@@ -12,8 +12,8 @@ import numpy as np
 
 import vtg
 from vtg.encoders.weights import offline
-from vtg.methods import method_class
-from vtg.methods.base import option_names
+from vtg.registry import method_class
+from vtg.method import option_names
 
 
 def main() -> None:

@@ -37,7 +37,8 @@ from typing import Annotated, ClassVar
 import numpy as np
 
 from vtg.errors import UsageError
-from vtg.methods.base import Method, Query
+from vtg.method import Method
+from vtg.types import Query
 from vtg.methods.videollm.method import VideoLLMMethod
 from vtg.methods.videollm.selection import RULES
 from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
@@ -177,7 +178,7 @@ class Refine(Method):
     def fast_stage(self, video: str | Path | None) -> Method:
         """TFVTG (features cached, windows capped at ``max_window`` s on ``video``) or UniVTG with
         a model; ``video`` None: the stage as configured, without the cap."""
-        from vtg.methods import load_method
+        from vtg.registry import load_method
 
         cfg = self.config
         fast = cfg.fast if cfg.fast != "auto" else ("univtg" if cfg.fast_model else "tfvtg")
@@ -197,7 +198,7 @@ class Refine(Method):
         return method if video is None else _cap_windows(method, video, cfg.max_window)
 
     def video_llm(self) -> Method:
-        from vtg.methods import load_method
+        from vtg.registry import load_method
 
         cfg = self.config
         options = {"device": cfg.device, "dtype": cfg.dtype, "frame_budget": cfg.window_frames,

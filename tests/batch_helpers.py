@@ -22,7 +22,8 @@ from typing import ClassVar
 import numpy as np
 
 from vtg.encoders.base import Encoder
-from vtg.methods.base import Method, Query
+from vtg.method import Method
+from vtg.types import Query
 from vtg.types import Grounding, Moment, Saliency
 
 COLOURS = {"red": (1.0, 0.1, 0.1), "green": (0.1, 1.0, 0.1), "blue": (0.1, 0.1, 1.0)}
@@ -101,9 +102,9 @@ def runs_above(times: np.ndarray, scores: np.ndarray, step: float) -> list[Momen
 
 def register() -> None:
     """Make ``colour-test`` a known method in this process."""
-    from vtg.methods import REGISTRY
+    from vtg.registry import RUNTIME_METHODS
 
-    REGISTRY["colour-test"] = "batch_helpers:ColourMethod"
+    RUNTIME_METHODS["colour-test"] = "batch_helpers:ColourMethod"
 
 
 if __name__ == "__main__":

@@ -144,10 +144,10 @@ def start_server(args: list[str], log: Path, *, token: str | None = None, cache:
 
 def register() -> None:
     from batch_helpers import register as register_colour
-    from vtg.methods import REGISTRY
+    from vtg.registry import RUNTIME_METHODS
 
     register_colour()
-    REGISTRY["gated-test"] = "serve_helpers:GatedMethod"
+    RUNTIME_METHODS["gated-test"] = "serve_helpers:GatedMethod"
 
 
 if __name__ == "__main__":

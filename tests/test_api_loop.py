@@ -19,7 +19,7 @@ from vtg.encoders.hf_clip import HFClipEncoder
 from vtg.encoders.testing import tiny_hf_clip
 from vtg.errors import UsageError
 from vtg.features import IDENTITIES
-from vtg.methods import Query
+from vtg.types import Query
 from vtg.video.source import PROBES
 
 SENTENCES = ["a person opens the door", "a man walks then sits down", "red stripes", "a blue wall"]

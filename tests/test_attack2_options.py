@@ -91,7 +91,7 @@ def test_out_of_range_method_option_is_one_line_before_any_model(capsys, three_s
 
 
 def test_python_api_checks_the_same_ranges_defaults_included(three_scene_video):
-    from vtg.methods import method_class
+    from vtg.registry import method_class
 
     tfvtg = method_class("tfvtg")
     with pytest.raises(UsageError, match=r"nms_iou must be a number in \[0, 1\], got nan"):
@@ -109,7 +109,7 @@ def test_python_api_checks_the_same_ranges_defaults_included(three_scene_video):
 def test_json_values_of_the_wrong_kind_or_size_are_usage_errors(options):
     """A JSON line or request can carry a 400-digit integer (float() overflows on it), a bool where
     an integer belongs, or a number where a word does: each is the same one-line UsageError."""
-    from vtg.methods import load_method
+    from vtg.registry import load_method
 
     (key, value), = options.items()
     with pytest.raises(UsageError, match=f"tfvtg option {key} must be"):
@@ -213,10 +213,10 @@ def test_decoder_choices_match_the_backends():
 
 
 def test_every_numeric_option_of_every_method_has_a_range():
-    from vtg.methods import REGISTRY, method_class
     from vtg.options import field_specs
+    from vtg.registry import method_class, registered_methods
 
-    for name in REGISTRY:
+    for name in registered_methods():
         for field, spec in field_specs(method_class(name).Config).items():
             if spec.kind in (int, float):
                 assert spec.check is not None, f"{name} option {field} has no declared range"
@@ -265,7 +265,7 @@ def test_serve_option_out_of_range_is_refused_before_starting(capsys, tmp_path, 
 def test_request_options_out_of_range_are_a_400_before_the_method_runs():
     """The server's per-request copy of the warm method (Service.method_for) applies the schema; the
     app maps the UsageError to a JSON 400 (vtg.serve.errors)."""
-    from vtg.methods import load_method
+    from vtg.registry import load_method
     from vtg.serve.errors import status_of
     from vtg.serve.service import Service
 
@@ -334,7 +334,7 @@ def test_docs_list_every_option_with_its_range():
     import dataclasses
 
     from vtg.envvars import ENV_VARS
-    from vtg.methods import list_methods
+    from vtg.registry import list_methods
     from vtg.options import describe_options
 
     page = (REPO / "docs" / "options.md").read_text()

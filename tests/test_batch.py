@@ -24,7 +24,7 @@ def colour_method(monkeypatch, tmp_path):
     """Registers colour-test and returns the decode log (one line per real decode + encode)."""
     import batch_helpers
 
-    monkeypatch.setitem(__import__("vtg.methods", fromlist=["REGISTRY"]).REGISTRY, "colour-test",
+    monkeypatch.setitem(__import__("vtg.registry", fromlist=["RUNTIME_METHODS"]).RUNTIME_METHODS, "colour-test",
                         "batch_helpers:ColourMethod")
     log = tmp_path / "decodes.log"
     monkeypatch.setenv("VTG_TEST_DECODE_LOG", str(log))

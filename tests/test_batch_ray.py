@@ -34,9 +34,9 @@ def ray_cluster(tmp_path_factory):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own DataContext deprecations
 def test_ray_engine_matches_local_and_resumes(ray_cluster, tmp_path, make_video, monkeypatch):
     import batch_helpers
-    from vtg.methods import REGISTRY
+    from vtg.registry import RUNTIME_METHODS
 
-    monkeypatch.setitem(REGISTRY, "colour-test", "batch_helpers:ColourMethod")
+    monkeypatch.setitem(RUNTIME_METHODS, "colour-test", "batch_helpers:ColourMethod")
     assert batch_helpers.ColourMethod.name == "colour-test"
     a = make_video("a.mp4", [(RED, 2, 0), (GREEN, 2, 0), (BLUE, 2, 0)], size=(64, 48))
     b = make_video("b.mp4", [(BLUE, 2, 0), (RED, 2, 0), (GREEN, 2, 0)], size=(64, 48))

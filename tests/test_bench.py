@@ -82,7 +82,7 @@ def test_bench_prints_the_released_checkpoints_figures_beside_ours(tmp_path, ben
 
 
 def test_benchmark_recognition_and_presets(tmp_path):
-    from vtg.methods import method_class
+    from vtg.registry import method_class
 
     txt = tmp_path / "anything.txt"
     txt.write_text("3MSZA 24.3 30.4##person turn a light on.\n")

@@ -17,7 +17,7 @@ import pytest
 import vtg
 from vtg.engine import ModelManager, default_manager
 from vtg.errors import UsageError
-from vtg.methods import load_method
+from vtg.registry import load_method
 
 
 # --- the manager --------------------------------------------------------------------------------
@@ -369,7 +369,7 @@ def test_ground_takes_a_loaded_method_object(three_scene_video, model_dirs):
 
 # --- method hooks and the CLI ---------------------------------------------------------------------
 def test_feature_settings_is_declared_with_a_default():
-    from vtg.methods.base import Method
+    from vtg.method import Method
 
     assert "feature_settings" in Method.__dict__ and "prepare" in Method.__dict__
     assert "encoder" not in load_method("numpro").feature_settings()  # Video-LLMs read no cached features
@@ -378,13 +378,13 @@ def test_feature_settings_is_declared_with_a_default():
 
 
 def test_cli_imports_no_method_internals():
-    """vtg/cli reaches methods only through the registry (vtg.methods) and the base interface."""
+    """vtg/cli reaches methods only through the registry (vtg.registry) and the contract (vtg.method)."""
     import ast
     from pathlib import Path
 
     import vtg.cli
 
-    allowed = {"vtg.methods", "vtg.methods.base"}
+    allowed: set[str] = set()
     for path in Path(vtg.cli.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
@@ -399,8 +399,8 @@ def test_methods_mount_their_commands_through_the_hook(monkeypatch):
 
     import vtg.cli.method_commands as mount
     import vtg.cli.models
-    import vtg.methods
-    from vtg.methods.base import MethodCommand
+    import vtg.registry
+    from vtg.method import MethodCommand
 
     def train(data: str = typer.Argument(...)) -> None:
         """Train the dummy method."""
@@ -410,7 +410,7 @@ def test_methods_mount_their_commands_through_the_hook(monkeypatch):
         """Convert a dummy checkpoint."""
         typer.echo(f"converted {ckpt}")
 
-    monkeypatch.setattr(vtg.methods, "method_commands",
+    monkeypatch.setattr(vtg.registry, "method_commands",
                         lambda: [MethodCommand(("train", "dummy"), train), MethodCommand(("models", "convert", "dummy"), convert)])
     models_app = typer.Typer()
     models_app.command("list")(lambda: None)
@@ -425,9 +425,9 @@ def test_methods_mount_their_commands_through_the_hook(monkeypatch):
 
 
 def test_method_commands_come_from_their_packages():
-    from vtg.methods import COMMANDS, method_commands
+    from vtg.registry import COMMANDS_GROUP, _group, method_commands
 
-    assert set(COMMANDS) == {"univtg", "videollm", "detr"}
+    assert set(_group(COMMANDS_GROUP)) == {"univtg", "videollm", "detr"}
     paths = {c.path: c.callback.__module__ for c in method_commands()}
     assert paths == {("train", "univtg"): "vtg.methods.univtg.cli", ("pseudo-label",): "vtg.methods.univtg.cli",
                      ("summarize",): "vtg.methods.univtg.cli", ("models", "convert", "univtg"): "vtg.methods.univtg.cli",

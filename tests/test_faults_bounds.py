@@ -35,9 +35,9 @@ HANG_GUARD_S = 60.0  # only turns a hang into a failure; never an assertion abou
 @pytest.fixture
 def colour_method(monkeypatch):
     import batch_helpers  # noqa: F401  (tests/ is on sys.path under pytest)
-    from vtg.methods import REGISTRY
+    from vtg.registry import RUNTIME_METHODS
 
-    monkeypatch.setitem(REGISTRY, "colour-test", "batch_helpers:ColourMethod")
+    monkeypatch.setitem(RUNTIME_METHODS, "colour-test", "batch_helpers:ColourMethod")
 
 
 @pytest.fixture
@@ -176,8 +176,8 @@ def test_a_line_may_still_set_what_changes_the_result(tmp_path, clip, colour_met
 
 def test_every_method_declares_its_line_options():
     """Each registered method says what a line may set, and none of it names a place or device."""
-    from vtg.methods import list_methods
-    from vtg.methods.base import line_options
+    from vtg.registry import list_methods
+    from vtg.method import line_options
 
     never = {"llm", "llm_url", "encoder", "model", "device", "dtype", "llm_timeout", "time_tokens", "fast_model",
              "select_encoder", "videollm", "max_new_tokens"}

@@ -96,7 +96,7 @@ def test_report_embeds_only_video_files(tmp_path, make_video):
 def colour_method(monkeypatch, tmp_path):
     import batch_helpers  # noqa: F401  (tests/ is on sys.path under pytest)
 
-    monkeypatch.setitem(__import__("vtg.methods", fromlist=["REGISTRY"]).REGISTRY, "colour-test",
+    monkeypatch.setitem(__import__("vtg.registry", fromlist=["RUNTIME_METHODS"]).RUNTIME_METHODS, "colour-test",
                         "batch_helpers:ColourMethod")
     monkeypatch.setenv("VTG_TEST_DECODE_LOG", str(tmp_path / "decodes.log"))
 
@@ -593,7 +593,7 @@ def test_nul_bytes_in_paths_from_jsonl(tmp_path):
 def test_undecodable_query_bytes_reach_the_tokenizer_as_replacement_characters(tmp_path):
     from vtg.encoders import load_encoder
     from vtg.encoders.testing import tiny_hf_clip
-    from vtg.methods.base import Query
+    from vtg.types import Query
 
     assert Query(text="red \udcff door").text == "red \ufffd door"  # argv / JSONL byte 0xff
     text = Query(text="\ud800 red").text

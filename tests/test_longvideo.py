@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from vtg.errors import UnknownNameError, UsageError
-from vtg.methods import load_method
-from vtg.methods.base import Query
+from vtg.registry import load_method
+from vtg.types import Query
 from vtg.methods.refine import Window, normalised_scores, rank, widen
 from vtg.methods.videollm.answers import parse_answer, parse_timechat, parse_vtimellm
 from vtg.methods.videollm.selection import diff_prune, keyframes, merge_to_budget, select

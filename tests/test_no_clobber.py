@@ -66,11 +66,11 @@ def write_jsonl(path: Path, records, newline: bool = True) -> Path:
 
 @pytest.fixture
 def colour_method(monkeypatch, tmp_path):
-    from vtg.methods import REGISTRY
+    from vtg.registry import RUNTIME_METHODS
 
-    monkeypatch.setitem(REGISTRY, "colour-test", "batch_helpers:ColourMethod")
-    monkeypatch.setitem(REGISTRY, "nan-test", "test_no_clobber:NanMethod")
-    monkeypatch.setitem(REGISTRY, "flaky-test", "test_no_clobber:FlakyMethod")
+    monkeypatch.setitem(RUNTIME_METHODS, "colour-test", "batch_helpers:ColourMethod")
+    monkeypatch.setitem(RUNTIME_METHODS, "nan-test", "test_no_clobber:NanMethod")
+    monkeypatch.setitem(RUNTIME_METHODS, "flaky-test", "test_no_clobber:FlakyMethod")
     monkeypatch.setenv("VTG_TEST_DECODE_LOG", str(tmp_path / "decodes.log"))
 
 

@@ -373,7 +373,7 @@ def sampled_at(times, duration):
 
 def test_methods_read_their_answers_strictly_with_parse_strict():
     from vtg.errors import UsageError
-    from vtg.methods import load_method
+    from vtg.registry import load_method
 
     sampled = sampled_at([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 6.0)
     numpro = load_method("numpro", parse="strict")

@@ -1,14 +1,14 @@
-"""The built wheel holds every package of the source tree, mapped into the vtg namespace.
+"""The built wheel holds every package of the source tree, in the vtg namespace.
 
-methods/ and overlays/ install as vtg.methods and vtg.overlays through pyproject's package-dir
-mapping, and the package list is kept by hand (setuptools' finder cannot map a folder into
-another package's namespace). A subpackage left out of that list still imports in an editable
-install and in the tests, and silently vanishes from the wheel users get; building the wheel is
-the only check that sees it.
+methods/ and overlays/ install as vtg.methods and vtg.overlays: vtg/methods and vtg/overlays are
+symbolic links to them, and setuptools' package finder follows the links, so no package list is
+kept by hand. A package the finder missed would still import in an editable install and in the
+tests and silently vanish from the wheel users get; building the wheel is the check that sees it.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -18,20 +18,26 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MAPPED = {"vtg": "vtg", "methods": "vtg/methods", "overlays": "vtg/overlays"}
+FOLDERS = ("vtg", "methods", "overlays")
 
 
 def source_modules() -> set[str]:
-    """Every .py file of every package directory (one holding __init__.py), as its wheel path."""
+    """Every .py file of every package directory (one holding __init__.py) under vtg/, following
+    the links to methods/ and overlays/, as its wheel path."""
     found = set()
-    for folder, target in MAPPED.items():
-        for init in (ROOT / folder).rglob("__init__.py"):
-            if "__pycache__" in init.parts:
-                continue
-            package = init.parent
-            for module in package.glob("*.py"):
-                found.add(f"{target}/{module.relative_to(ROOT / folder).as_posix()}")
+    for folder, _dirs, files in os.walk(ROOT / "vtg", followlinks=True):
+        if "__init__.py" not in files or "__pycache__" in folder:
+            continue
+        for name in files:
+            if name.endswith(".py"):
+                found.add((Path(folder) / name).relative_to(ROOT).as_posix())
     return found
+
+
+def test_methods_and_overlays_are_links_into_the_package():
+    for name in ("methods", "overlays"):
+        link = ROOT / "vtg" / name
+        assert link.is_symlink() and link.resolve() == (ROOT / name).resolve()
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +48,9 @@ def wheel_names(tmp_path_factory) -> set[str]:
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, src / name)
-    for folder in MAPPED:  # a copy, so the build writes nothing into the repository
-        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for folder in FOLDERS:  # a copy (links kept as links), so the build writes nothing into the repository
+        shutil.copytree(ROOT / folder, src / folder, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
                            "-q", str(src), "-w", str(work / "dist")], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -57,7 +64,7 @@ def test_every_package_and_module_is_in_the_wheel(wheel_names):
     expected = source_modules()
     assert "vtg/methods/tfvtg/localizer.py" in expected and "vtg/overlays/__init__.py" in expected
     missing = sorted(expected - wheel_names)
-    assert not missing, f"not in the wheel (add the package to pyproject.toml's list): {missing}"
+    assert not missing, f"not in the wheel (is the folder a package, with __init__.py?): {missing}"
 
 
 def test_nothing_lands_outside_the_vtg_namespace(wheel_names):

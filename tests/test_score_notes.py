@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vtg.methods import REGISTRY, score_meaning
+from vtg.registry import registered_methods, score_meaning
 from vtg.types import Grounding, Moment, Saliency
 from vtg.writers import render
 
@@ -19,7 +19,7 @@ def result(method: str, score: float = -0.42) -> Grounding:
                      Saliency(np.arange(3.0), np.zeros(3)), method)
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("name", sorted(registered_methods()))
 def test_every_method_says_what_its_score_is(name):
     assert len(score_meaning(name)) > 40
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vtg.errors import UsageError
-from vtg.methods import load_method
+from vtg.registry import load_method
 from vtg.methods.tfvtg.method import suppress_shown
 from vtg.types import Grounding, Moment, Saliency
 from vtg.writers import overlap_note, render

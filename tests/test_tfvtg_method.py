@@ -12,7 +12,7 @@ import vtg
 from vtg.cli.main import main
 from vtg.encoders.testing import tiny_blip2, tiny_hf_clip
 from vtg.errors import DataError, UnknownNameError, UsageError
-from vtg.methods import load_method
+from vtg.registry import load_method
 from vtg.methods.tfvtg.method import TFVTG
 from vtg.video import read_frames
 

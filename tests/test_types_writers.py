@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from vtg.errors import EmptyQueryError, UnknownNameError, UsageError
-from vtg.methods.base import Query, apply_options, coerce_value
+from vtg.types import Query
+from vtg.options import apply_options, coerce_value
 from vtg.types import Grounding, Moment, Saliency
 from vtg.writers import WRITERS, render, srt_time
 

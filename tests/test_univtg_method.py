@@ -180,7 +180,7 @@ def test_warm_up_loads_the_network_and_its_encoder(encoder_dir, model_dir):
     """What `vtg serve` calls before binding its port: UniVTG's network and encoder are loaded then,
     not on the first request."""
     from vtg.engine import default_manager
-    from vtg.methods import load_method
+    from vtg.registry import load_method
 
     manager = default_manager()
     manager.release()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from vtg.errors import UsageError, WeightsNotFoundError
-from vtg.methods import load_method
-from vtg.methods.base import Query
+from vtg.registry import load_method
+from vtg.types import Query
 from vtg.methods.videollm import Image, Video, fit_frames, load_videollm, smart_resize
 from vtg.methods.videollm.tiny import save_tiny_qwen2vl
 from vtg.types import Grounding
@@ -216,7 +216,7 @@ def test_numbered_frames_reach_the_model_unresized(tiny_model):
 def test_warm_up_loads_the_video_llm(tiny_model):
     """`vtg serve` warms the method before binding its port: a Video-LLM method loads its model then."""
     from vtg.engine import default_manager
-    from vtg.methods import load_method
+    from vtg.registry import load_method
 
     manager = default_manager()
     manager.release("video-llm")

@@ -93,8 +93,8 @@ def test_cli_ground_answers_a_valid_record_on_every_family(method, family_model,
 
 
 def test_refine_runs_on_every_family(family_model, short_video, tiny_clip):
-    from vtg.methods import load_method
-    from vtg.methods.base import Query
+    from vtg.registry import load_method
+    from vtg.types import Query
 
     name, folder = family_model
     result = load_method("refine", model=folder, encoder=tiny_clip, device="cpu", k=1, window_frames=4,
@@ -165,7 +165,7 @@ def test_frames_a_caller_did_not_fit_are_resized_by_the_processor(family_model):
 
 
 def test_video_llava_shows_at_most_its_eight_frames(tiny_models, short_video):
-    from vtg.methods import load_method
+    from vtg.registry import load_method
 
     folder = tiny_models("video-llava")
     assert len(load_method("vtgllm", model=folder, device="cpu").sample(short_video).times) == 8

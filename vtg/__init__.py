@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 def list_methods():
     """The registered grounding method classes (name, summary, options)."""
-    from vtg.methods import list_methods as _list
+    from vtg.registry import list_methods as _list
 
     return _list()
 

@@ -16,7 +16,8 @@ from vtg.options import TopK, check_of, check_value
 from vtg.types import Grounding
 
 if TYPE_CHECKING:
-    from vtg.methods.base import Method, Query
+    from vtg.method import Method
+    from vtg.types import Query
     from vtg.video.source import VideoSource
 
 
@@ -61,7 +62,7 @@ def ground(
     already configured (then ``options`` must be empty). ``top_k`` keeps the best moments.
     The video's path is checked once and the file probed at most once for the whole query.
     """
-    from vtg.methods import Query
+    from vtg.types import Query
     from vtg.video.source import VideoSource
 
     if top_k is not None:
@@ -83,7 +84,7 @@ def _ground_many(video, queries: "Sequence[str | Query]", image, method, top_k: 
     """``ground`` with a list of queries: every query checked before any work, then one
     :meth:`~vtg.methods.Method.ground_many` call."""
     from vtg.errors import UsageError
-    from vtg.methods import Query
+    from vtg.types import Query
     from vtg.video.source import VideoSource
 
     if image is not None:
@@ -104,7 +105,8 @@ def _ground_many(video, queries: "Sequence[str | Query]", image, method, top_k: 
 def resolve_method(method: "str | Method", options: dict[str, Any]) -> "Method":
     """A method object from a registered name and its options, or the given object itself."""
     from vtg.errors import UsageError
-    from vtg.methods import Method, load_method
+    from vtg.method import Method
+    from vtg.registry import load_method
 
     if isinstance(method, Method):
         if options:

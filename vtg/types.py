@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vtg.errors import EmptyQueryError, UsageError
+
 
 def _clean_float(x: float) -> float:
     """Round floats for JSON so files stay small and diffs stay readable."""
@@ -196,3 +198,46 @@ class Grounding:
             meta=dict(d.get("meta") or {}),
             qid=d.get("qid"),
         )
+
+
+def _valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD. Undecodable bytes in argv or a JSONL line
+    arrive as surrogates; tokenizers (and UTF-8 output) refuse them, so they become U+FFFD here
+    (bytes smuggled in by ``surrogateescape`` are decoded back first)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to look for: a sentence, or an example image (query by example), or both."""
+
+    text: str | None = None
+    image: Path | None = None
+
+    def __post_init__(self) -> None:
+        text = _valid_unicode(self.text).strip() if isinstance(self.text, str) else None
+        object.__setattr__(self, "text", text or None)
+        if self.image is not None:
+            object.__setattr__(self, "image", Path(self.image))
+        if self.text is None and self.image is None:
+            raise EmptyQueryError("the query is empty: give a sentence, or an example image with --image")
+
+    @property
+    def label(self) -> str:
+        """Human-readable form stored in ``Grounding.query``."""
+        return self.text if self.text is not None else f"<image {self.image.name}>"
+
+    @classmethod
+    def of(cls, query: "str | Query | None" = None, image: str | Path | None = None) -> "Query":
+        if isinstance(query, Query):
+            return query
+        if query is not None and not isinstance(query, str):
+            raise UsageError(f"query must be a string, got {type(query).__name__}")
+        return cls(text=query, image=Path(image) if image is not None else None)

@@ -1,5 +1,5 @@
 """``vtg models convert moment_detr CKPT`` (one command per DETR-family model), mounted through the
-method registry's command hook (:data:`vtg.methods.COMMANDS`)."""
+method registry's command hook (the ``vtg.commands`` entry points)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 import typer
 
-from vtg.methods.base import MethodCommand
+from vtg.method import MethodCommand
 
 FAMILIES = ("moment_detr", "qd_detr", "cg_detr")
 

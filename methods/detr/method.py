@@ -17,7 +17,8 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 
 from vtg.errors import UsageError
-from vtg.methods.base import Method, Query
+from vtg.method import Method
+from vtg.types import Query
 from vtg.options import DeviceName, Range, TopK
 from vtg.types import Grounding, Moment, Saliency
 

@@ -16,7 +16,8 @@ from typing import Annotated, ClassVar
 import numpy as np
 
 from vtg.errors import UsageError, VideoError
-from vtg.methods.base import Method, Query
+from vtg.method import Method
+from vtg.types import Query
 from vtg.methods.tfvtg import calibration
 from vtg.options import IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
 from vtg.methods.tfvtg.fusion import fuse
@@ -116,7 +117,7 @@ class TFVTG(Method):
         top_k: TopK = 10
         long_after: PositiveSeconds = LONG_VIDEO_SECONDS
 
-        #: What a line of a batch file may set (see :func:`vtg.methods.base.line_options`): not
+        #: What a line of a batch file may set (see :func:`vtg.method.line_options`): not
         #: ``encoder`` (names files or downloads), ``llm``/``llm_url`` (network endpoints, files,
         #: models), ``device``.
         line_options: ClassVar[frozenset[str]] = frozenset({

@@ -1,5 +1,5 @@
 """UniVTG's own commands, mounted by the CLI through the method registry's command hook
-(:data:`vtg.methods.COMMANDS`): ``vtg train univtg``, ``vtg pseudo-label``, ``vtg summarize`` and
+(the ``vtg.commands`` entry points): ``vtg train univtg``, ``vtg pseudo-label``, ``vtg summarize`` and
 ``vtg models convert univtg CKPT``. The core CLI knows none of them by name."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import typer
 
 from vtg.cli.options import FLAG_CHECKS, ranged
 from vtg.errors import UsageError
-from vtg.methods.base import MethodCommand
+from vtg.method import MethodCommand
 from vtg.options import MAX_TOP, Range
 
 
@@ -173,7 +173,7 @@ def summarize_command(
     """Highlights / video summary with UniVTG: the top clips by saliency, merged into intervals."""
     from vtg.api import check_video_path
     from vtg.cli.options import emit, parse_key_values, pick_format
-    from vtg.methods import load_method
+    from vtg.registry import load_method
 
     from vtg.outputs import check_output
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from vtg.determinism import fixed_threads
 from vtg.errors import UsageError
-from vtg.methods.base import Method, Query
+from vtg.method import Method
+from vtg.types import Query
 from vtg.options import DeviceName, IoU, Range, TopK
 from vtg.types import Grounding, Saliency
 

@@ -29,8 +29,8 @@ from vtg.errors import DataError, UsageError
 
 
 def cli_commands() -> list:
-    """Mounted by the CLI through the method registry's command hook (:data:`vtg.methods.COMMANDS`)."""
-    from vtg.methods.base import MethodCommand
+    """Mounted by the CLI through the method registry's command hook (the ``vtg.commands`` entry points)."""
+    from vtg.method import MethodCommand
 
     return [MethodCommand(("parse",), parse_command)]
 

@@ -16,7 +16,8 @@ from typing import Annotated, ClassVar, Sequence
 import numpy as np
 
 from vtg.errors import UsageError, VideoError
-from vtg.methods.base import Method, Query
+from vtg.method import Method
+from vtg.types import Query
 from vtg.methods.videollm.families import FAMILIES
 from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
 from vtg.methods.videollm.selection import RULES, check_rule, select

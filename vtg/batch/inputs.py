@@ -228,13 +228,13 @@ def parse_line(number: int, text: str, *, method: str, options: dict[str, Any],
 
 def untrusted_option_problem(method: str, options: dict[str, Any]) -> str | None:
     """Why a line's own ``options`` are refused: a line is data and may set only the options its
-    method's ``Config`` declares safe (:func:`vtg.methods.base.line_options`), never endpoints,
+    method's ``Config`` declares safe (:func:`vtg.method.line_options`), never endpoints,
     credentials, model paths or devices. An unknown method is left to fail when it is loaded."""
     if not options:
         return None
     from vtg.errors import VtgError
-    from vtg.methods import method_class
-    from vtg.methods.base import line_option_problem
+    from vtg.registry import method_class
+    from vtg.method import line_option_problem
 
     try:
         cls = method_class(method)

@@ -76,7 +76,7 @@ def apply_settings(settings: dict[str, Any]) -> None:
 def method_spec(name: str) -> str:
     """``"module:Class"`` of a registered method, resolved on the driver so remote workers
     (which import vtg afresh) run exactly the class the driver would."""
-    from vtg.methods import method_class
+    from vtg.registry import method_class
 
     cls = method_class(name)
     return f"{cls.__module__}:{cls.__qualname__}"
@@ -121,7 +121,7 @@ def run_item(method: Any, item: BatchItem, top_k: int | None, video: "VideoSourc
     """Ground one item through :func:`vtg.ground` (the path the CLI and the server take); any
     exception becomes an error record so the batch carries on."""
     from vtg.api import ground
-    from vtg.methods.base import Query
+    from vtg.types import Query
 
     try:
         query = Query(text=item.text, image=item.image)

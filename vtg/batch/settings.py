@@ -52,7 +52,7 @@ def _typed(method: str, key: str, value: Any) -> Any:
     hint = _config_hints(method).get(key)
     if hint is None or not isinstance(value, str):
         return value
-    from vtg.methods.base import coerce_value
+    from vtg.options import coerce_value
 
     try:
         return coerce_value(value, hint, key)
@@ -63,7 +63,7 @@ def _typed(method: str, key: str, value: Any) -> Any:
 @functools.lru_cache(maxsize=64)
 def _config_hints(method: str) -> dict[str, Any]:
     try:
-        from vtg.methods import method_class
+        from vtg.registry import method_class
 
         return typing.get_type_hints(method_class(method).Config)
     except Exception:  # unknown method, a missing optional dependency: keep values as given

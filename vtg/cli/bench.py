@@ -38,7 +38,7 @@ def bench_command(
     from vtg.eval.bench import BENCHMARK_METRICS, comparison, detect_benchmark, detect_split, format_comparison, preset_options
     from vtg.eval.formats import read_durations_csv
     from vtg.eval.published import published_for
-    from vtg.methods import method_class
+    from vtg.registry import method_class
 
     cls = method_class(method)
     gt = load_ground_truth(annotations, read_durations_csv(durations) if durations is not None else None)

@@ -63,7 +63,7 @@ def ground_command(
     fmt = pick_format(fmt, as_json, output)
     show_progress = sys.stderr.isatty() if progress is None else progress
     with offline_scope(offline):
-        from vtg.methods import Query
+        from vtg.types import Query
         from vtg.video.source import VideoSource
 
         Query.of(query, image)  # bad input fails before any download, in vtg.ground's order

@@ -17,7 +17,7 @@ def methods_command(
     """List the grounding methods."""
     import textwrap
 
-    from vtg.methods import list_methods
+    from vtg.registry import list_methods
     from vtg.options import describe_options
     from vtg.writers import terminal_width
 

@@ -1,7 +1,7 @@
 """Commands that grounding methods add to ``vtg`` (training, checkpoint conversion, summaries).
 
 The core CLI names no method: each method package lists its commands through the registry's hook
-(:func:`vtg.methods.method_commands`), and this module mounts them where their ``path`` says,
+(:func:`vtg.registry.method_commands`), and this module mounts them where their ``path`` says,
 creating the shared groups (``vtg train``, ``vtg models convert``) on first use.
 """
 
@@ -18,7 +18,7 @@ GROUP_HELP = {
 
 def register(app: typer.Typer) -> None:
     from vtg.cli.models import models_app
-    from vtg.methods import method_commands
+    from vtg.registry import method_commands
 
     groups: dict[tuple[str, ...], typer.Typer] = {(): app, ("models",): models_app}
     for command in method_commands():

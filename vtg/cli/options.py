@@ -83,7 +83,7 @@ def check_method_options(method: str, options: dict[str, Any], *, known_only: bo
     do not change results, vtg.batch.settings)."""
     import dataclasses
 
-    from vtg.methods import method_class
+    from vtg.registry import method_class
     from vtg.options import apply_options
 
     cls = method_class(method)

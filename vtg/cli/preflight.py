@@ -32,7 +32,7 @@ def method_settings(method: str, options: dict, video: Path | None, *, check: bo
     ``feature_settings(video)`` hook (declared on :class:`vtg.methods.Method`: the config's values
     unless the method chooses rates per video). With ``check``, the method's own
     ``check_weights`` hook runs first (UniVTG's --model folder)."""
-    from vtg.methods import load_method
+    from vtg.registry import load_method
 
     instance = load_method(method, **options)
     if check:  # the method's own weights before its encoder is downloaded

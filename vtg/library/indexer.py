@@ -64,7 +64,7 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
     """Index ``roots`` into ``library``; see the module docstring. Encoder or usage errors stop the
     run at once (they would fail every video the same way); video errors are recorded per row."""
     from vtg.library.store import DEFAULT_SHARD_BYTES
-    from vtg.methods import load_method
+    from vtg.registry import load_method
 
     start = time.perf_counter()
     summary = IndexSummary(library.name)

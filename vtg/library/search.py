@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from vtg.errors import UsageError
-from vtg.methods.base import Query
+from vtg.types import Query
 from vtg.types import Grounding, Moment, Saliency
 from vtg.writers import ranked_moments
 

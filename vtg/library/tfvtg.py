@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vtg.library.scan import dot_scores
-from vtg.methods.base import Query
+from vtg.types import Query
 from vtg.types import Moment
 
 
@@ -70,7 +70,7 @@ class TFVTGSearch:
     name = "tfvtg"
 
     def __init__(self, **options) -> None:
-        from vtg.methods import load_method
+        from vtg.registry import load_method
 
         self.method = load_method("tfvtg", **options)
         self.config = self.method.config

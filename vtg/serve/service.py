@@ -30,7 +30,7 @@ THUMB_WAIT = 10.0
 def allowed_request_options(method) -> list[str]:
     """:data:`REQUEST_OPTIONS` (scoring parameters) that ``method`` also declares safe for untrusted
     data (its ``Config.line_options``, the allow-list batch lines obey)."""
-    from vtg.methods.base import line_options
+    from vtg.method import line_options
 
     return sorted(REQUEST_OPTIONS & line_options(type(method.config)))
 
@@ -51,7 +51,7 @@ class Service:
     """The warm method, the catalog of served files, the open libraries and the thumbnails."""
 
     def __init__(self, config: ServeConfig):
-        from vtg.methods import load_method
+        from vtg.registry import load_method
 
         self.config = config
         self.catalog = Catalog(config.roots, load_id_key())

@@ -1,10 +1,11 @@
-"""The interface every grounding method implements.
+"""The contract every grounding method implements, in core so front ends and plugins share it.
 
 A method is a class with a ``name``, a frozen ``Config`` dataclass holding its parameters (with
 the paper's defaults; each field's type and range in its annotation, checked by
 :mod:`vtg.options`), and ``ground(video, query) -> Grounding``. Heavy imports (torch,
 transformers, ...) happen inside methods, never at module import, so listing methods is cheap and
-a missing optional dependency disables only the method that needs it.
+a missing optional dependency disables only the method that needs it. Methods register under the
+``vtg.methods`` entry-point group (:mod:`vtg.registry`), vtg's own ones included.
 """
 
 from __future__ import annotations
@@ -16,51 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from vtg.errors import EmptyQueryError, UsageError
-from vtg.options import apply_options, coerce_value, option_problem  # noqa: F401  (the option schema lives in core)
-from vtg.types import Grounding
-
-
-def _valid_unicode(text: str) -> str:
-    """``text`` with lone surrogates replaced by U+FFFD. Undecodable bytes in argv or a JSONL line
-    arrive as surrogates; tokenizers (and UTF-8 output) refuse them, so they become U+FFFD here
-    (bytes smuggled in by ``surrogateescape`` are decoded back first)."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        try:
-            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:
-            return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-
-
-@dataclass(frozen=True)
-class Query:
-    """What to look for: a sentence, or an example image (query by example), or both."""
-
-    text: str | None = None
-    image: Path | None = None
-
-    def __post_init__(self) -> None:
-        text = _valid_unicode(self.text).strip() if isinstance(self.text, str) else None
-        object.__setattr__(self, "text", text or None)
-        if self.image is not None:
-            object.__setattr__(self, "image", Path(self.image))
-        if self.text is None and self.image is None:
-            raise EmptyQueryError("the query is empty: give a sentence, or an example image with --image")
-
-    @property
-    def label(self) -> str:
-        """Human-readable form stored in ``Grounding.query``."""
-        return self.text if self.text is not None else f"<image {self.image.name}>"
-
-    @classmethod
-    def of(cls, query: "str | Query | None" = None, image: str | Path | None = None) -> "Query":
-        if isinstance(query, Query):
-            return query
-        if query is not None and not isinstance(query, str):
-            raise UsageError(f"query must be a string, got {type(query).__name__}")
-        return cls(text=query, image=Path(image) if image is not None else None)
+from vtg.options import apply_options, option_problem
+from vtg.types import Grounding, Query
 
 
 class Method(ABC):
@@ -141,7 +99,7 @@ class Method(ABC):
 
 @dataclass(frozen=True)
 class MethodCommand:
-    """A CLI command a method package adds to ``vtg`` (its hook is listed in :data:`vtg.methods.COMMANDS`).
+    """A CLI command a method package adds to ``vtg`` (its hook is registered under the ``vtg.commands`` entry-point group).
 
     ``path`` says where it mounts: ``("summarize",)`` is ``vtg summarize``; ``("train", "univtg")``
     is ``vtg train univtg`` (groups are created on first use); ``("models", "convert", "univtg")``
