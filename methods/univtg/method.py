@@ -174,7 +174,7 @@ class UniVTG(Method):
             moments = decode_moments(heads.fg, heads.spans, duration, clip_len=cfg.clip_length,
                                      convention=cfg.timestamp, nms_iou=self.config.nms_iou,
                                      max_moments=self.config.max_moments)
-        return Grounding(query=query, video=str(video), duration=duration, moments=moments,
+        return Grounding(query=query, video=str(video), duration=duration, moments=tuple(moments),
                          saliency=Saliency(clip_centres(n, cfg.clip_length, duration), sal),
                          method=self.name, meta=meta)
 

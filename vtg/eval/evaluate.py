@@ -64,10 +64,10 @@ def match_predictions(predictions: Iterable[dict], ground_truth: list[dict]) -> 
         by_text[_text_key(p.get("vid"), p.get("query"))] = p
     out: list[dict | None] = []
     for g in ground_truth:
-        p = by_qid.get(_key(g["qid"]))
-        if p is None:
-            p = by_text.get(_text_key(g.get("vid"), g.get("query")))
-        out.append(p)
+        match = by_qid.get(_key(g["qid"]))
+        if match is None:
+            match = by_text.get(_text_key(g.get("vid"), g.get("query")))
+        out.append(match)
     return out
 
 

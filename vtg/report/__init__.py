@@ -68,7 +68,8 @@ def write_reports(predictions: str | Path, out_dir: str | Path, *, video_dir: st
     groups: "OrderedDict[str, list[Grounding]]" = OrderedDict()
     for r in read_groundings(predictions):
         groups.setdefault(r.video if Path(r.video).suffix else r.vid, []).append(r)
-    pages, missing, taken, links = [], [], set(), []
+    pages, missing, links = [], [], []
+    taken: set[str] = set()
     for key, results in groups.items():
         video = find_video(results[0], vdir)
         note = None
