@@ -109,16 +109,21 @@ class Recipe:
 
     ``operator(models)``: options only the command line may give (model folders, device...);
     ``line``: options a batch line (and, where the server allows them, a request) sets;
-    ``score_says``: words ``score_meaning`` must contain, naming the range ``score_range``
-    (closed; None = unbounded) that every moment's score must then lie in; ``best_is_one``: the
-    meaning says the best moment scores exactly 1.
+    ``samples``: how many times the method samples (saliency scores it returns) on the contract
+    video with these options; ``score_says``: words ``score_meaning`` must contain, naming the
+    range ``score_range`` (closed; None = unbounded) that every moment's score must then lie in;
+    ``best_is_one``: the meaning says the best moment scores exactly 1. ``answer``: for a
+    Video-LLM, the text its loaded model is scripted to answer (random weights answer noise, which
+    holds no interval), in the method's own answer format.
     """
 
     operator: Callable[[TinyModels], dict[str, Scalar]]
+    samples: int
     score_says: str
     score_range: tuple[float | None, float | None]
     line: dict[str, Scalar] = field(default_factory=dict)
     best_is_one: bool = False
+    answer: Callable[[], str] | None = None
 
     def in_range(self, score: float) -> bool:
         low, high = self.score_range
@@ -136,20 +141,38 @@ def _detr_options(family: str) -> Callable[[TinyModels], dict[str, Scalar]]:
 VIDEO_LLM_SAYS = "every interval the model answered scores 1"
 DETR_SAYS = "foreground probability (softmax over foreground/background, 0 to 1)"
 
+def _vtgllm_answer() -> str:
+    from vtg.methods.vtgllm import format_time
+
+    return f"{format_time(1.0)} - {format_time(99.0)} seconds"
+
+
+# The scripted answers end past the 6-s video (frame 40, second 99): the moment must be clipped.
 RECIPES: dict[str, Recipe] = {
     # the window's contrast over the best window's: the best scores 1, others may go below 0
-    "tfvtg": Recipe(lambda m: {"encoder": m["clip"], "device": "cpu"}, "1 = the best window", (None, 1.0),
+    "tfvtg": Recipe(lambda m: {"encoder": m["clip"], "device": "cpu"}, 18, "1 = the best window", (None, 1.0),
                     line={"stride": 3}, best_is_one=True),
-    "numpro": Recipe(_videollm(), VIDEO_LLM_SAYS, (1.0, 1.0), line={"fps": 1.0}),
-    "timemarker": Recipe(_videollm(max_frame_tokens=16), VIDEO_LLM_SAYS, (1.0, 1.0), line={"max_frames": 8}),
-    "vtgllm": Recipe(_videollm(time_tokens="add"), VIDEO_LLM_SAYS, (1.0, 1.0), line={"num_frames": 6}),
-    "univtg": Recipe(lambda m: {"model": m["univtg"], "encoder": m["clip"], "device": "cpu"},
+    "numpro": Recipe(_videollm(), 6, VIDEO_LLM_SAYS, (1.0, 1.0), line={"fps": 1.0},
+                     answer=lambda: "From Frame 2 to Frame 40."),
+    "timemarker": Recipe(_videollm(max_frame_tokens=16), 8, VIDEO_LLM_SAYS, (1.0, 1.0), line={"max_frames": 8},
+                         answer=lambda: "The event happens in second{1.0} - second{99.0}."),
+    "vtgllm": Recipe(_videollm(time_tokens="add"), 6, VIDEO_LLM_SAYS, (1.0, 1.0), line={"num_frames": 6},
+                     answer=_vtgllm_answer),
+    "univtg": Recipe(lambda m: {"model": m["univtg"], "encoder": m["clip"], "device": "cpu"}, 3,
                      "foreground probability (0 to 1)", (0.0, 1.0), line={"max_moments": 5}),
-    **{family: Recipe(_detr_options(family), DETR_SAYS, (0.0, 1.0), line={"nms_iou": 0.7}) for family in DETR_ARCHS},
-    "refine": Recipe(lambda m: {"model": m["qwen2vl"], "encoder": m["clip"], "device": "cpu"},
-                     "0.5 + half the fast stage's score", (0.0, 1.0),
-                     line={"k": 2, "window_frames": 4, "fps": 2.0}),
+    **{family: Recipe(_detr_options(family), 3, DETR_SAYS, (0.0, 1.0), line={"nms_iou": 0.7})
+       for family in DETR_ARCHS},
+    # saliency: TFVTG's curve at 2 fps; the Video-LLM (NumPro) answers inside each candidate window
+    "refine": Recipe(lambda m: {"model": m["qwen2vl"], "encoder": m["clip"], "device": "cpu"}, 12,
+                     "0.5 + half the fast stage's score", (0.0, 1.0), line={"k": 2, "window_frames": 4, "fps": 2.0},
+                     answer=lambda: "From Frame 1 to Frame 40."),
 }
+
+
+def loaded_video_llm(method: Any) -> Any:
+    """The Video-LLM a method object runs (refine's inner method's), as the model manager holds it."""
+    inner = method.video_llm() if hasattr(method, "video_llm") else method
+    return inner.runner()
 
 
 def finite(values: list[float]) -> bool:

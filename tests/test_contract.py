@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from contract_models import RECIPES, VIDEO_SECONDS, Recipe, TinyModels, contract_video, finite
+from contract_models import RECIPES, VIDEO_SECONDS, Recipe, TinyModels, contract_video, finite, loaded_video_llm
 from vtg.registry import method_class, registered_methods
 
 METHODS = sorted(registered_methods())
@@ -37,14 +37,6 @@ TOP_K = 3
 #: Fields every grounding record has (the QVHighlights prediction format and vtg's additions).
 FIELDS = {"qid", "query", "vid", "duration", "method", "pred_relevant_windows", "pred_saliency_scores",
           "saliency_times", "saliency_scores", "meta"}
-#: Frames each method samples from the 6-s contract video with its recipe's options.
-SAMPLES = {"tfvtg": 18, "numpro": 6, "timemarker": 8, "vtgllm": 6, "univtg": 3, "moment_detr": 3,
-           "qd_detr": 3, "cg_detr": 3, "refine": 12}
-#: What the scripted Video-LLM answers (each method's own answer format; the end is past the video).
-ANSWERS = {"numpro": "From Frame 2 to Frame 40.", "refine": "From Frame 1 to Frame 40.",
-           "timemarker": "The event happens in second{1.0} - second{99.0}."}
-
-
 def recipe_of(name: str) -> Recipe:
     if name not in RECIPES:
         pytest.fail(f"method {name!r} is registered but has no tiny-model recipe in tests/contract_models.py")
@@ -67,25 +59,16 @@ def api_records() -> dict[str, dict]:
     return {}
 
 
-def scripted_answer(name: str) -> str | None:
-    if name == "vtgllm":
-        from vtg.methods.vtgllm import format_time
-
-        return f"{format_time(1.0)} - {format_time(99.0)} seconds"
-    return ANSWERS.get(name)
-
-
 @pytest.fixture
 def method(request: pytest.FixtureRequest, models: TinyModels, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The method's name, its models built and, for a Video-LLM, the shared loaded model scripted."""
     name: str = request.param
     recipe = recipe_of(name)
-    answer = scripted_answer(name)
-    if answer is not None:
+    if recipe.answer is not None:
         from vtg.registry import load_method
 
-        runner: Any = load_method(name, **recipe.operator(models))
-        llm = (runner.video_llm() if name == "refine" else runner).runner()  # the model manager's instance
+        answer = recipe.answer()
+        llm = loaded_video_llm(load_method(name, **recipe.operator(models)))  # shared by every front end
         monkeypatch.setattr(llm, "generate", lambda parts, **kw: answer)
     yield name
 
@@ -212,7 +195,10 @@ def assert_no_internal_error(text: str) -> None:
 
 def check_record(record: dict, name: str) -> None:
     """The documented fields and types, saliency per sampled time, moments inside and ranked."""
+    from vtg.predictions import check_prediction
+
     recipe = RECIPES[name]
+    check_prediction(record, f"{name}'s record")  # what `vtg eval` and `vtg report` accept
     assert FIELDS <= set(record), FIELDS - set(record)
     assert record["method"] == name and record["query"] == QUERY
     assert isinstance(record["vid"], str) and record["vid"]
@@ -221,7 +207,7 @@ def check_record(record: dict, name: str) -> None:
     duration = record["duration"]
     assert isinstance(duration, float) and duration == pytest.approx(VIDEO_SECONDS, abs=0.25)
     times, scores = record["saliency_times"], record["saliency_scores"]
-    assert len(times) == len(scores) == SAMPLES[name]
+    assert len(times) == len(scores) == recipe.samples
     assert finite(times) and finite(scores)
     assert np.all(np.diff(times) > 0) and 0.0 <= times[0] and times[-1] <= duration
     clips = record["pred_saliency_scores"]
@@ -276,7 +262,7 @@ def test_score_meaning_states_the_range_the_recipe_checks(name: str) -> None:
 def test_api(method: str, models: TinyModels, video: Path, api_records: dict[str, dict]) -> None:
     record = api_record(method, models, video, api_records)
     check_record(record, method)
-    if scripted_answer(method) is not None:  # the scripted answer ran past the end: clipped
+    if RECIPES[method].answer is not None:  # the scripted answer ran past the end: clipped
         assert record["pred_relevant_windows"] and record["pred_relevant_windows"][0][1] == pytest.approx(
             record["duration"])
 
@@ -292,6 +278,8 @@ def test_cli(method: str, models: TinyModels, video: Path, api_records: dict[str
 @by_method
 def test_batch(method: str, models: TinyModels, video: Path, api_records: dict[str, dict], tmp_path: Path,
                capsys: pytest.CaptureFixture[str]) -> None:
+    from vtg.predictions import check_prediction
+
     good, errors = via_batch(method, models, video, tmp_path, capsys)
     assert good["status"] == "ok" and good["qid"] == "good"
     check_record(good, method)
@@ -301,6 +289,7 @@ def test_batch(method: str, models: TinyModels, video: Path, api_records: dict[s
         assert record["status"] == "error" and record["error_kind"] == "input", record
         assert re.search(says, record["error"]), (key, record["error"])
         assert "Traceback" not in record["error"]
+        check_prediction(record, f"{method}'s error record for the {key} line")
 
 
 @by_method
