@@ -27,7 +27,8 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from contract_models import RECIPES, VIDEO_SECONDS, Recipe, TinyModels, contract_video, finite, loaded_video_llm
+from contract_models import (RECIPES, VIDEO_SECONDS, Recipe, Scalar, TinyModels, contract_video, finite,
+                             loaded_video_llm)
 from vtg.registry import method_class, registered_methods
 
 METHODS = sorted(registered_methods())
@@ -163,11 +164,10 @@ def asgi_request(app: Any, method: str, path: str, body: dict | None = None) -> 
     return status, json.loads(data)
 
 
-def via_server(name: str, models: TinyModels, video: Path) -> tuple[dict, tuple[int, dict]]:
-    """The record ``POST /ground`` answers, and the answer to a request for a missing video.
-
-    The recipe's line options go in the request where ``GET /health`` lists them as settable per
-    request; the others are the operator's, given when the server is built."""
+def served(name: str, models: TinyModels, video: Path) -> tuple[Any, dict[str, Scalar]]:
+    """The server's app for ``name`` serving the video's folder, and the recipe's line options a
+    request carries: those ``GET /health`` lists as settable per request (the others are the
+    operator's, given when the server is built)."""
     from vtg.serve import ServeConfig, build
 
     recipe = RECIPES[name]
@@ -181,8 +181,12 @@ def via_server(name: str, models: TinyModels, video: Path) -> tuple[dict, tuple[
     assert status == 200 and isinstance(health["request_options"], list), health
     options = {k: v for k, v in recipe.line.items() if k in health["request_options"]}
     fixed = {k: v for k, v in recipe.line.items() if k not in options}
-    if fixed:
-        app = serve(**fixed)
+    return (serve(**fixed) if fixed else app), options
+
+
+def via_server(name: str, models: TinyModels, video: Path) -> tuple[dict, tuple[int, dict]]:
+    """The record ``POST /ground`` answers, and the answer to a request for a missing video."""
+    app, options = served(name, models, video)
     status, record = asgi_request(app, "POST", "/ground", {"video": video.name, "query": QUERY, "top_k": TOP_K,
                                                           "options": options})
     assert status == 200, record
@@ -195,14 +199,15 @@ def assert_no_internal_error(text: str) -> None:
     assert "internal error" not in text.lower()
 
 
-def check_record(record: dict, name: str) -> None:
+def check_record(record: dict, name: str, query: str | None = QUERY) -> None:
     """The documented fields and types, saliency per sampled time, moments inside and ranked."""
     from vtg.predictions import check_prediction
 
     recipe = RECIPES[name]
     check_prediction(record, f"{name}'s record")  # what `vtg eval` and `vtg report` accept
     assert FIELDS <= set(record), FIELDS - set(record)
-    assert record["method"] == name and record["query"] == QUERY
+    assert record["method"] == name and isinstance(record["query"], str)
+    assert query is None or record["query"] == query
     assert isinstance(record["vid"], str) and record["vid"]
     assert record["qid"] is None or isinstance(record["qid"], (str, int))
     assert isinstance(record["meta"], dict)
@@ -308,3 +313,101 @@ def test_server(method: str, models: TinyModels, video: Path, api_records: dict[
     check_same(record, api_record(method, models, video, api_records))
     assert 400 <= status < 500 and isinstance(missing.get("error"), str), (status, missing)
     assert_no_internal_error(json.dumps(missing))
+
+
+# -- query by example image: every front end answers it alike, or refuses it alike ----------------
+@pytest.fixture(scope="module")
+def image(video: Path) -> Path:
+    """A frame of the video's green scene (t = 3 s) as a PNG beside it (inside the served folder)."""
+    from PIL import Image
+
+    from vtg.video import read_frames
+
+    png = video.parent / "green.png"
+    Image.fromarray(read_frames(video, fps=1).frames[3]).save(png)
+    return png
+
+
+def image_via_api(name: str, models: TinyModels, video: Path, image: Path) -> dict | str:
+    import vtg
+    from vtg.errors import VtgError
+
+    recipe = RECIPES[name]
+    options: dict[str, Any] = {**recipe.operator(models), **recipe.line}
+    try:
+        result = vtg.ground(video, image=image, method=name, top_k=TOP_K, **options)
+    except VtgError as exc:
+        return str(exc)
+    return json.loads(json.dumps(result.to_dict(), allow_nan=False))
+
+
+def image_via_cli(name: str, models: TinyModels, video: Path, image: Path,
+                  capsys: pytest.CaptureFixture[str]) -> dict | str:
+    from vtg.cli.main import main
+
+    recipe = RECIPES[name]
+    capsys.readouterr()
+    code = main(["ground", str(video), "--image", str(image), "-m", name, "--json", "--no-progress", "-k",
+                 str(TOP_K), *option_flags({**recipe.operator(models), **recipe.line})])
+    out, err = capsys.readouterr()
+    assert_no_internal_error(out + err)
+    if code != 0:
+        assert err.startswith("vtg: error: ") and len(err.strip().splitlines()) == 1, err
+        return err
+    parsed = json.loads(out)
+    return parsed[0] if isinstance(parsed, list) else parsed
+
+
+def image_via_batch(name: str, models: TinyModels, video: Path, image: Path, folder: Path,
+                    capsys: pytest.CaptureFixture[str]) -> dict | str:
+    from vtg.cli.main import main
+
+    recipe = RECIPES[name]
+    source, output = folder / "images.jsonl", folder / "predictions.jsonl"
+    line = {"qid": "image", "video": str(video), "image": str(image), "options": recipe.line}
+    source.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    main(["batch", str(source), "-o", str(output), "-m", name, "--no-progress", "-k", str(TOP_K),
+          *option_flags(recipe.operator(models))])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert_no_internal_error(out + err + output.read_text(encoding="utf-8"))
+    [record] = map(json.loads, output.read_text(encoding="utf-8").splitlines())
+    if record["status"] == "error":
+        assert record["error_kind"] == "input", record
+        return str(record["error"])
+    return dict(record)
+
+
+def image_via_server(name: str, models: TinyModels, video: Path, image: Path) -> dict | str:
+    app, options = served(name, models, video)
+    status, body = asgi_request(app, "POST", "/ground", {"video": video.name, "image": image.name, "top_k": TOP_K,
+                                                        "options": options})
+    assert_no_internal_error(json.dumps(body))
+    if status != 200:
+        assert 400 <= status < 500 and isinstance(body.get("error"), str), (status, body)
+        return str(body["error"])
+    return body
+
+
+@by_method
+def test_image_query(method: str, models: TinyModels, video: Path, image: Path, tmp_path: Path,
+                     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """A method that declares ``supports_image_query`` answers an example image the same through
+    every front end; one that does not refuses it in every front end with an input error naming
+    the image query (a one-line ``vtg: error:``, an error record, a 4xx JSON body)."""
+    answers = {"api": image_via_api(method, models, video, image),
+               "cli": image_via_cli(method, models, video, image, capsys),
+               "batch": image_via_batch(method, models, video, image, tmp_path, capsys),
+               "server": image_via_server(method, models, video, image)}
+    assert_no_internal_error(caplog.text)
+    if not method_class(method).supports_image_query:
+        for front_end, answer in answers.items():
+            assert isinstance(answer, str) and "image" in answer, (front_end, answer)
+        return
+    expected = answers["api"]
+    assert isinstance(expected, dict), expected
+    for front_end, answer in answers.items():
+        assert isinstance(answer, dict), (front_end, answer)
+        check_record(answer, method, query=None)
+        check_same(answer, expected)
