@@ -272,8 +272,16 @@ def test_score_meaning_states_the_range_the_recipe_checks(name: str) -> None:
 
 @by_method
 def test_api(method: str, models: TinyModels, video: Path, api_records: dict[str, dict]) -> None:
+    import vtg
+
     record = api_record(method, models, video, api_records)
     check_record(record, method)
+    # several queries in one call equal single calls (Method.ground_many's promise)
+    recipe = RECIPES[method]
+    options: dict[str, Any] = {**recipe.operator(models), **recipe.line}
+    many = vtg.ground(video, ["a red car", QUERY], method=method, top_k=TOP_K, **options)
+    assert [g.query for g in many] == ["a red car", QUERY]
+    check_same(json.loads(json.dumps(many[1].to_dict())), record)
     if RECIPES[method].answer is not None:  # the scripted answer ran past the end: clipped
         assert record["pred_relevant_windows"] and record["pred_relevant_windows"][0][1] == pytest.approx(
             record["duration"])
