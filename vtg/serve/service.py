@@ -160,7 +160,10 @@ def check_query(query: str | None) -> str | None:
 
 def result_json(result: Grounding, entry: Entry) -> dict:
     """``Grounding.to_dict()`` naming the video as users see it (never the server's absolute path),
-    with the id and URL the page plays it from."""
+    with the id and URL the page plays it from, checked by the server's record model
+    (:mod:`vtg.serve.models`, derived from the one record schema)."""
+    from vtg.serve.models import served
+
     out = result.to_dict()
     out.update(video=entry.name, video_id=entry.id, video_url=f"/videos/{entry.id}")
-    return out
+    return served(out)
