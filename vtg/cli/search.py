@@ -83,7 +83,7 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
     from vtg.library import library_folder, open_library
     from vtg.library.walk import resolve_roots
 
-    resolve_roots(folders)  # usage errors (missing folder, bad library name) before any download
+    resolve_roots([*folders])  # usage errors (missing folder, bad library name) before any download
     library_folder(library)
     spec = encoder or preflight.method_settings(method, {}, None, check=False).encoder
     if spec:
