@@ -159,7 +159,7 @@ def saliency_drawing(result: Grounding, *, top_k: int | None = DEFAULT_MOMENTS,
     step = tick_step(duration) or nice_step(duration)
     xticks = tuple(Tick(t, seconds_label(t, clock=clock))
                    for t in (round(i * step, 6) for i in range(int(duration / step + 1e-9) + 1)))
-    yticks = (Tick(lo, f"{lo:.2f}"), Tick(hi, f"{hi:.2f}")) if len(sal) else ()
+    yticks = tuple(Tick(v, f"{v:.2f}") for v in dict.fromkeys((lo, hi))) if len(sal) else ()  # flat: one
     return SaliencyDrawing(
         title=title or f"{result.query!r} in {result.vid} ({result.method})", duration=duration,
         times=sal.times, scores=sal.scores, low=lo - pad, high=hi + pad, bars=bars,
