@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vtg.fileio import atomic_write_text
 from vtg.outputs import check_output, check_output_dir
-from vtg.plot import DEFAULT_MOMENTS
+from vtg.drawing import DEFAULT_MOMENTS
 from vtg.report.data import ground_truth_index, read_groundings, windows_for
 from vtg.report.page import FAVICON_LINK, STYLE, render_page, video_source
 from vtg.types import Grounding
