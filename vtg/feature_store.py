@@ -175,7 +175,7 @@ def remove_orphans(folder: Path, now: float | None = None) -> list[Path]:
     here and which nobody has written to for :data:`ORPHAN_SECONDS` (a cache folder shared with
     another machine may hold its live writes: those stay fresh). Returns what was removed."""
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     try:
         names = os.listdir(folder)
     except OSError:

@@ -168,7 +168,7 @@ def video_key(path: str | Path, encoder_spec: str, fingerprint: str, fps: float 
     return cache_key(file_identity(path), encoder_spec, fingerprint, fps, max_frames)
 
 
-def video_features(video: str | Path, encoder, fps: float | None, *, max_frames: int | None = None,
+def video_features(video: str | os.PathLike[str], encoder, fps: float | None, *, max_frames: int | None = None,
                    progress: bool = False, cache_dir: str | Path | None = None, device: str = "auto",
                    backend: str | None = None, refresh: bool = False, verify: bool | None = None) -> Features:
     """Features of ``video`` sampled at ``fps`` with ``encoder`` (an Encoder or a spec string).
@@ -187,9 +187,9 @@ def video_features(video: str | Path, encoder, fps: float | None, *, max_frames:
     _check_sampling(fps, max_frames)
     verify = _VERIFY["on"] if verify is None else bool(verify)
     spec, fingerprint = _encoder_identity(encoder)
-    key = video_key(path, spec, fingerprint, fps, max_frames)
+    key = video_key(path.path, spec, fingerprint, fps, max_frames)
     folder = features_dir(cache_dir)
-    digest = full_hash(path) if verify else None
+    digest = full_hash(path.path) if verify else None
     if not refresh:
         hit = _load(folder, key, digest)
         if hit is not None:
@@ -300,7 +300,7 @@ def check_writable(folder: Path) -> None:
                          "set VTG_CACHE_DIR to a writable folder") from None
 
 
-def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int | None = None,
+def compute_features(path: str | os.PathLike[str], encoder, fps: float | None, *, max_frames: int | None = None,
                      progress: bool = False, backend: str | None = None, workers: int | None = None) -> Features:
     """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
     ``workers`` parallel decoders for long videos (default: one per usable core, at most 16); ``backend``

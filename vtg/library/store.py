@@ -206,7 +206,8 @@ class Library:
         view = self.view()
         live: dict[int, int] = {}
         for v in view.videos:
-            live[v.shard] = live.get(v.shard, 0) + v.frames
+            if v.shard is not None:
+                live[v.shard] = live.get(v.shard, 0) + v.frames
         small_rows = {s.id for s in view.shards
                       if s.rows * 2 * int(np.prod(s.shape, dtype=np.int64)) < writer.shard_bytes // 4}
         emptied = {s.id for s in view.shards if live.get(s.id, 0) < min_live * s.rows}
@@ -214,7 +215,7 @@ class Library:
             emptied |= small_rows
         names = {s.id: s.name for s in view.shards}
         for v in view.videos:
-            if v.shard in emptied:
+            if v.shard in emptied and v.shard is not None and v.duration is not None and v.encoder is not None:
                 writer.add(v.path, features=view.video_features(v), times=view.video_times(v), duration=v.duration,
                            encoder=v.encoder, fps=v.fps, key=v.key, size=v.size, mtime_ns=v.mtime_ns,
                            feature_entry=v.feature_entry,
@@ -263,10 +264,19 @@ class View:
 
     def video_features(self, video: VideoRow) -> np.ndarray:
         """One video's rows of its shard (still memory-mapped float16)."""
-        return self.features[video.shard][video.row_start:video.row_start + video.frames]
+        shard, start = _placed(video)
+        return self.features[shard][start:start + video.frames]
 
     def video_times(self, video: VideoRow) -> np.ndarray:
-        return np.array(self.times[video.shard][video.row_start:video.row_start + video.frames], np.float64)
+        shard, start = _placed(video)
+        return np.array(self.times[shard][start:start + video.frames], np.float64)
+
+
+def _placed(video: VideoRow) -> tuple[int, int]:
+    """(shard id, first row) of an indexed video; a row without them has no features to read."""
+    if video.shard is None or video.row_start is None:
+        raise DataError(f"video {video.id} ({video.path}) is not indexed: {video.error or 'no features'}")
+    return video.shard, video.row_start
 
 
 class ShardWriter:
