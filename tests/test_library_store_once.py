@@ -82,6 +82,8 @@ def test_index_stores_features_once_and_ground_reads_them(folder, clip_dir, tmp_
         assert {Path(s["stored"]["features"]).name.split(".")[0] for s in sidecars} <= names
         assert all(v.feature_entry is not None for v in opened.videos())
     capsys.readouterr()
+    assert main(["models"]) == 0
+    assert "(3 entries, 0.0 MB, 3 stored in libraries)" in capsys.readouterr().out
 
     decodes.clear()
     png = green_png(tmp_path)
