@@ -173,3 +173,33 @@ def test_a_read_only_cache_keeps_its_copy_and_the_index_still_succeeds(folder, c
     assert len(sidecars) == 3 and not any("stored" in s for s in sidecars)
     assert npy_bytes(features_dir()) > 0                             # the entries keep their arrays
     assert os.listdir(lib / "shards")
+
+
+def test_killed_while_linking_the_library_and_the_cache_stay_whole(folder, clip_dir, tmp_path, monkeypatch, decodes):
+    """A run killed after a shard is registered but while its entries are being rewritten (here:
+    after the first sidecar, before its arrays are deleted): every video is searchable, every entry
+    still loads without decoding (linked, or with its own copy), and a rerun has nothing to do."""
+    import vtg.feature_store
+
+    real_unlink = Path.unlink
+
+    def killed(self, *args, **kwargs):
+        if self.suffix == ".npy" and self.parent == features_dir():
+            raise KeyboardInterrupt
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", killed)
+    with pytest.raises(KeyboardInterrupt):
+        with open_library(tmp_path / "lib", create=True) as lib:
+            lib.index([folder], encoder=str(clip_dir), device="cpu")
+    monkeypatch.setattr(Path, "unlink", real_unlink)
+    sidecars = [json.loads(p.read_text()) for p in features_dir().glob("*.json")]
+    assert sum("stored" in s for s in sidecars) == 1                 # one rewritten, two not yet
+    with open_library(tmp_path / "lib") as lib:
+        assert sorted(v.path.name for v in lib.videos() if v.status == "ok") == ["blue.mp4", "grey.mp4", "three.mp4"]
+    decodes.clear()
+    for name in ("three.mp4", "sub/blue.mp4", "sub/grey.mp4"):
+        assert vtg.ground(folder / name, "red", encoder=str(clip_dir), device="cpu").meta["features_cached"] is True
+    with open_library(tmp_path / "lib") as lib:
+        again = lib.index([folder], encoder=str(clip_dir), device="cpu")
+    assert again.unchanged == 3 and decodes == []
