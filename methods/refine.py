@@ -39,6 +39,7 @@ import numpy as np
 from vtg.errors import UsageError
 from vtg.method import Method, option_names, supports_feature_search
 from vtg.types import Query
+from vtg.methods.tfvtg.method import as_path
 from vtg.methods.videollm.method import VideoLLMMethod
 from vtg.methods.videollm.selection import RULES
 from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
@@ -145,14 +146,14 @@ class Refine(Method):
         query = Query.of(query)
         self.check_query(query)
         cfg = self.config  # typed and in range (vtg.options), checked when configured
-        video = VideoSource.of(video)  # checked and probed once for both stages and every window
+        video = as_path(VideoSource.of(video))  # checked and probed once for both stages and every window
         coarse = self.fast_stage(video).ground(video, query, progress=progress)
         windows = widen(coarse.moments[:cfg.k], coarse.duration, cfg.margin, cfg.min_margin)
         fast_scores = normalised_scores([w.fast.score for w in windows])
         llm = self.video_llm()
         entries, notes = [], []
         for window, f in zip(windows, fast_scores):
-            answered, note = self.refine_window(llm, video, query.text, window)
+            answered, note = self.refine_window(llm, video, query.text or "", window)
             entries.append((answered[0] if answered else window.fast, bool(answered), f))
             notes.append(note)
         moments = rank(entries)[:cfg.top_k]

@@ -14,7 +14,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
+from typing import Any, Callable, ClassVar, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class Method(ABC):
         override it; the results must equal those of single :meth:`ground` calls."""
         from vtg.video.source import VideoSource
 
-        source = VideoSource.of(video)
+        source = cast(Path, VideoSource.of(video))  # os.PathLike, carrying its one probe and hash
         return [self.ground(source, q, progress=progress) for q in queries]
 
     def prepare(self, video: str | Path, *, progress: bool = False) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, cast
 
 import numpy as np
 
@@ -142,10 +142,10 @@ class TFVTG(Method):
         path = VideoSource.of(video)
         calibration.check(cfg.calibration)
         preset, fps = self._sampling(path)
-        plans = [None if q.image is not None else self.decompose(q.text, path.stem) for q in queries]
+        plans = [None if q.image is not None else self.decompose(q.text or "", path.stem) for q in queries]
         # Features first: on a cache hit no frame is decoded and the image tower is never loaded,
         # so sentence queries load only the text side of the encoder.
-        feats = video_features(path, cfg.encoder, fps, progress=progress, device=cfg.device)
+        feats = video_features(as_path(path), cfg.encoder, fps, progress=progress, device=cfg.device)
         encoder = load_encoder(cfg.encoder, device=cfg.device, text_only=all(p is not None for p in plans))
         n, duration = len(feats.times), float(feats.duration)
         if n == 0 or duration <= 0:
@@ -163,7 +163,7 @@ class TFVTG(Method):
             if preset.name != get_preset(cfg.preset).name:
                 q_meta["preset_note"] = f"{cfg.preset} -> long: video is {duration:.0f} s > {cfg.long_after:.0f} s"
             if plan is None:
-                sims = image_similarity(encoder, feats.features, query.image)[:, None]
+                sims = image_similarity(encoder, feats.features, Path(query.image or ""))[:, None]
             else:
                 sims = encoder.similarity(feats.features, np.stack([embedded[t] for t in plan_texts(plan)]))
                 q_meta["decomposition"] = plan.to_dict()
@@ -237,9 +237,9 @@ class TFVTG(Method):
         from vtg.features import video_features
 
         source = VideoSource.of(video)
-        settings = self.feature_settings(source)
+        settings = self.feature_settings(as_path(source))
         encoder = load_encoder(settings["encoder"], device=self.config.device)
-        video_features(source, encoder, settings["fps"], progress=progress, device=self.config.device)
+        video_features(as_path(source), encoder, settings["fps"], progress=progress, device=self.config.device)
 
     def feature_settings(self, video: str | Path | None = None) -> dict:
         """The encoder and frame rate ``ground`` uses on ``video``; ``vtg index`` fills exactly these.
@@ -322,6 +322,12 @@ def ground_similarities(sims: np.ndarray, plan, calib: str, localise, gamma: flo
         subs.append(per_desc[pos:pos + size])
         pos += size
     return fuse(query_results, subs, plan.relationship, gamma), saliency
+
+
+def as_path(source: VideoSource) -> Path:
+    """``source`` where signatures say ``str | Path``: a :class:`VideoSource` is an ``os.PathLike``
+    that carries its one probe and hash, so it is passed on as it is, not converted."""
+    return cast(Path, source)
 
 
 def video_duration(video: str | Path | VideoSource) -> float:
