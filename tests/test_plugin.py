@@ -220,3 +220,13 @@ def test_the_plugin_serves_ground_and_search(plugin, videos, clip_dir, tmp_path)
         assert found and all(r["method"] == "toy" for r in found)
     finally:
         server.stop()
+
+
+def test_refine_takes_any_method_with_the_capability_as_its_fast_stage(plugin, clip_dir):
+    from vtg.errors import UsageError
+    from vtg.registry import load_method
+
+    fast = load_method("refine", fast="toy", encoder=str(clip_dir), device="cpu").fast_stage(None)
+    assert fast.name == "toy" and fast.config.encoder == str(clip_dir) and fast.config.device == "cpu"
+    with pytest.raises(UsageError, match="localises on cached frame features"):
+        load_method("refine", fast="numpro").fast_stage(None)
