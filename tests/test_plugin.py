@@ -230,3 +230,15 @@ def test_refine_takes_any_method_with_the_capability_as_its_fast_stage(plugin, c
     assert fast.name == "toy" and fast.config.encoder == str(clip_dir) and fast.config.device == "cpu"
     with pytest.raises(UsageError, match="localises on cached frame features"):
         load_method("refine", fast="numpro").fast_stage(None)
+
+
+def test_a_library_that_does_not_record_its_method_asks_for_one(tmp_path):
+    """Libraries written without `vtg index` (or before it recorded the method) name no default."""
+    from vtg.errors import UsageError
+    from vtg.library import open_library, search
+
+    with open_library(tmp_path / "lib", create=True) as lib, lib.writer(encoder="synthetic", fingerprint="0") as w:
+        w.add(tmp_path / "v.mp4", features=np.ones((4, 8), np.float16), times=np.arange(4.0), duration=4.0,
+              encoder="synthetic", fps=1.0, key="k", size=1, mtime_ns=1)
+    with pytest.raises(UsageError, match="does not record the method that indexed it"):
+        search(tmp_path / "lib", "anything")
