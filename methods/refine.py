@@ -43,6 +43,7 @@ from vtg.methods.videollm.method import VideoLLMMethod
 from vtg.methods.videollm.selection import RULES
 from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
                          TopK)
+from vtg.planning import Plan, hub_or_local_need
 from vtg.types import Grounding, Moment
 from vtg.video.source import VideoSource
 
@@ -147,6 +148,7 @@ class Refine(Method):
         windows = widen(coarse.moments[:cfg.k], coarse.duration, cfg.margin, cfg.min_margin)
         fast_scores = normalised_scores([w.fast.score for w in windows])
         llm = self.video_llm()
+        llm.fetch_model()  # first use downloads it (the plan listed it)
         entries, notes = [], []
         for window, f in zip(windows, fast_scores):
             answered, note = self.refine_window(llm, video, query.text, window)
@@ -166,6 +168,13 @@ class Refine(Method):
 
     def check_weights(self) -> None:
         self.fast_stage(None).check_weights()
+
+    def plan(self, video: str | Path, query: Query | None = None) -> Plan:
+        """The fast stage's plan (its features, its models) plus the Video-LLM that refines."""
+        source = VideoSource.of(video)
+        fast = self.fast_stage(source).plan(source, query)
+        model = self.video_llm().config.model
+        return replace(fast, method=self.name).with_models(hub_or_local_need("video-llm", model))
 
     def prepare(self, video: str | Path, *, progress: bool = False) -> None:
         self.fast_stage(video).prepare(video, progress=progress)
@@ -197,7 +206,7 @@ class Refine(Method):
         method = load_method("tfvtg", **options)
         return method if video is None else _cap_windows(method, video, cfg.max_window)
 
-    def video_llm(self) -> Method:
+    def video_llm(self) -> VideoLLMMethod:
         from vtg.registry import load_method
 
         cfg = self.config
@@ -205,7 +214,10 @@ class Refine(Method):
                    "select": cfg.select}
         if cfg.model:
             options["model"] = cfg.model
-        return load_method(cfg.videollm, **options)
+        method = load_method(cfg.videollm, **options)
+        if not isinstance(method, VideoLLMMethod):
+            raise UsageError(f"refine option videollm={cfg.videollm!r} is not a Video-LLM method")
+        return method
 
     def refine_window(self, llm, video, text: str, window: Window) -> tuple[list[Moment], dict]:
         """Run the Video-LLM on ``window`` shown as a clip from 0; answers back in video time."""

@@ -44,6 +44,7 @@ from vtg.errors import UsageError, VtgError
 from vtg.fileio import is_file, load_array, read_regular_text
 from vtg.filestamp import StampedMemo
 from vtg.outputs import OutputError
+from vtg.video.sampling import expected_frames
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,9 @@ def file_identity(path: str | Path) -> str:
         st = Path(path).stat()
         return f"{content_hash(path)}:{st.st_size}:{st.st_mtime_ns}"
 
+    remembered = getattr(path, "remembered", None)  # a VideoSource: hashed at most once per query
+    if remembered is not None:
+        return remembered("identity", lambda: IDENTITIES.get(path, "identity", compute))
     return IDENTITIES.get(path, "identity", compute)
 
 
@@ -182,15 +186,16 @@ def video_features(video: str | Path, encoder, fps: float | None, *, max_frames:
     _check_sampling(fps, max_frames)
     verify = _VERIFY["on"] if verify is None else bool(verify)
     spec, fingerprint = _encoder_identity(encoder)
-    key = video_key(path, spec, fingerprint, fps, max_frames)
     folder = features_dir(cache_dir)
     digest = full_hash(path) if verify else None
-    if not refresh:
-        hit = _load(folder, key, digest)
+    if not refresh and fingerprint is not None:  # weights not on this machine: nothing can be cached
+        hit = _load(folder, video_key(path, spec, fingerprint, fps, max_frames), digest)
         if hit is not None:
             return hit
     check_writable(folder)
-    enc = encoder if isinstance(encoder, Encoder) else load_encoder(encoder, device=device)
+    enc = encoder if isinstance(encoder, Encoder) else load_encoder(encoder, device=device)  # fetches on first use
+    fingerprint = enc.fingerprint
+    key = video_key(path, spec, fingerprint, fps, max_frames)
     if backend is None:
         from vtg.video.backends import indexing_decoder
 
@@ -319,7 +324,7 @@ def _encoded(path, encoder, fps, max_frames, progress: bool, backend: str, worke
     """The pipeline's (times, features) batches, with the progress bar."""
     from vtg.pipeline import encoded_batches
 
-    bar = _bar(progress, _expected_count(info, fps, max_frames), path.name)
+    bar = _bar(progress, expected_frames(info.duration, fps, max_frames, info.num_frames), path.name)
     try:
         for times, feats in encoded_batches(path, encoder, fps, max_frames=max_frames, backend=backend,
                                             workers=workers):
@@ -344,23 +349,27 @@ def _check_sampling(fps, max_frames) -> None:
         raise UsageError(f"max_frames must be a positive integer, got {max_frames!r}")
 
 
-def _encoder_identity(encoder) -> tuple[str, str]:
-    """(canonical spec, weights fingerprint) without loading the model when given a spec."""
+def _encoder_identity(encoder) -> tuple[str, str | None]:
+    """(canonical spec, weights fingerprint) without loading the model when given a spec; the
+    fingerprint is None when the weights are not on this machine (never downloaded here)."""
     from vtg.encoders import Encoder
     from vtg.encoders.specs import parse_spec
-    from vtg.encoders.weights import spec_fingerprint
+    from vtg.encoders.weights import local_fingerprint
 
     if isinstance(encoder, Encoder):
         return encoder.spec, encoder.fingerprint
     parsed = parse_spec(encoder)
-    return parsed.canonical, spec_fingerprint(parsed)
+    return parsed.canonical, local_fingerprint(parsed)
 
 
-def _expected_count(info, fps, max_frames) -> int | None:
-    n = info.num_frames if fps is None else int(math.ceil(info.duration * fps - 1e-9))
-    if n is not None and max_frames is not None:
-        n = min(n, max_frames)
-    return n
+def features_cached(video: str | Path, encoder: str, fps: float | None, max_frames: int | None,
+                    cache_dir: str | Path | None = None) -> bool:
+    """Whether the cache holds a complete entry for this (video, encoder, sampling) now: what a
+    query's plan reports. Loads nothing and downloads nothing (missing weights: not cached)."""
+    spec, fingerprint = _encoder_identity(encoder)
+    if fingerprint is None:
+        return False
+    return is_file(features_dir(cache_dir) / f"{video_key(video, spec, fingerprint, fps, max_frames)}.json")
 
 
 def _bar(enabled: bool, total: int | None, name: str):

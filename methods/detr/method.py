@@ -18,6 +18,7 @@ import numpy as np
 
 from vtg.errors import UsageError
 from vtg.method import Method
+from vtg.planning import Plan, local_need
 from vtg.types import Query
 from vtg.options import DeviceName, Range, TopK
 from vtg.types import Grounding, Moment, Saliency
@@ -144,6 +145,11 @@ class DetrMethod(Method):
         from .weights import model_config
 
         model_config(self.config.model, self.family)
+
+    def plan(self, video: str | Path, query: Query | None = None) -> Plan:
+        """The default plan (the encoder's cached features) plus the model folder (--model)."""
+        plan = super().plan(video, query)
+        return plan.with_models(local_need(f"{self.family} checkpoint", self.config.model)) if self.config.model else plan
 
     def warm_up(self) -> None:
         from vtg.device import resolve_device

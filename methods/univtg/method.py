@@ -18,6 +18,7 @@ import numpy as np
 from vtg.determinism import fixed_threads
 from vtg.errors import UsageError
 from vtg.method import Method
+from vtg.planning import Plan, local_need
 from vtg.types import Query
 from vtg.options import DeviceName, IoU, Range, TopK
 from vtg.types import Grounding, Saliency
@@ -115,6 +116,11 @@ class UniVTG(Method):
         from .weights import resolve_model_dir
 
         resolve_model_dir(self.config.model)
+
+    def plan(self, video: str | Path, query: Query | None = None) -> Plan:
+        """The default plan (the encoder's cached features) plus the model folder (--model)."""
+        plan = super().plan(video, query)
+        return plan.with_models(local_need("UniVTG model", self.config.model)) if self.config.model else plan
 
     def warm_up(self) -> None:
         """UniVTG's network, and the encoder its queries use (the default hook's)."""
