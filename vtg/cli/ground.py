@@ -76,8 +76,9 @@ def ground_command(
         runner = resolve_method(method, options)  # the one method object of this query
         runner.check_query(q)
         plan = runner.plan(source, q)  # before torch: what will run, what is missing
-        preflight.print_plan(plan, options.get("device"), verbose=show_progress)
+        preflight.print_downloads(plan, verbose=show_progress)
         planning.fetch_models(plan)  # the download step (or, offline, a one-line error)
+        preflight.print_work(plan, options.get("device"), verbose=show_progress)
         result = vtg.ground(source, q, method=runner, top_k=top_k, progress=show_progress)
     emit([result], fmt, output, inputs=[video, image])
     if html is not None:

@@ -77,8 +77,9 @@ def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_jso
                 raise UsageError(f"method {method!r} chooses its frame rate per video; pass --fps "
                                  f"(encoder: {settings['encoder']})")
             plan = planning.feature_plan(method, source, settings)
-            preflight.print_plan(plan, device, verbose=show)
+            preflight.print_downloads(plan, verbose=show)
             planning.fetch_models(plan)  # before torch: download on first use, or fail at once offline
+            preflight.print_work(plan, device, verbose=show)
             feats = video_features(source, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
                                    progress=show, device=device, refresh=refresh)
         except VideoError as exc:  # this video is bad; model and usage errors stop the run

@@ -5,8 +5,10 @@
 anything heavy is imported, print it here, and then run the download step
 (:func:`vtg.planning.fetch_models`): models used for the first time are downloaded with their size
 and a progress bar, or, offline, a missing one is a one-line error within a second of the command
-starting. :func:`print_plan` puts the plan on stderr — models to download, frames to sample, model,
-device, estimated time — and suggests ``--fps`` when the estimate is long (see :mod:`vtg.cli.plan`).
+starting. Around that step the plan goes to stderr: :func:`print_downloads` the models about to be
+downloaded, then :func:`print_work` frames to sample, model, device and estimated time, with a
+``--fps`` suggestion when the estimate is long (see :mod:`vtg.cli.plan`). The work line comes after
+the download so that offline, a missing model is one line and nothing else.
 """
 
 from __future__ import annotations
@@ -16,31 +18,36 @@ import sys
 from vtg.planning import Plan
 
 
-def plan_lines(plan: Plan, device: str | None) -> tuple[list[str], bool]:
-    """(lines to print, whether the estimate is long): the models to download, then the frame
-    and time line when features must be computed (nothing to say when they are cached)."""
+def print_downloads(plan: Plan, *, verbose: bool) -> None:
+    """Before the download step: one line per model the plan is missing (with ``verbose``).
+    Offline nothing is said: the step's one-line error is the whole answer."""
+    from vtg.encoders.weights import offline_mode
+
+    if not verbose or offline_mode():
+        return
+    for m in plan.missing:
+        if m.source != "local":  # a missing path is the download step's error, not a download
+            print(f"vtg: plan: the {m.role} {m.name} is not on this machine; downloading it first",
+                  file=sys.stderr, flush=True)
+
+
+def work_lines(plan: Plan, device: str | None) -> tuple[list[str], bool]:
+    """(lines to print, whether the estimate is long) for the frames to decode and encode; none
+    when the method reads no cached features or they are cached already (no work)."""
     from vtg.cli.plan import describe
 
-    lines = [f"vtg: plan: {m.role} {m.name} is not on this machine; {fetch_verb()}" for m in plan.missing
-             if m.source != "local"]
     if not plan.encoder or plan.features_cached:
-        return lines, False
-    more, long = describe(plan.frames, plan.duration, plan.fps, plan.encoder, resolved_device(device))
-    return lines + more, long
+        return [], False
+    return describe(plan.frames, plan.duration, plan.fps, plan.encoder, resolved_device(device))
 
 
-def print_plan(plan: Plan, device: str | None, *, verbose: bool) -> None:
-    """The plan on stderr (with ``verbose``, or always when the estimate is long)."""
-    lines, long = plan_lines(plan, device)
+def print_work(plan: Plan, device: str | None, *, verbose: bool) -> None:
+    """After the download step: the work line on stderr (with ``verbose``, or always when the
+    estimate is long)."""
+    lines, long = work_lines(plan, device)
     if verbose or long:
         for line in lines:
             print(line, file=sys.stderr, flush=True)
-
-
-def fetch_verb() -> str:
-    from vtg.encoders.weights import offline_mode
-
-    return "offline: it cannot be downloaded" if offline_mode() else "downloading it first"
 
 
 def resolved_device(device: str | None) -> str:
