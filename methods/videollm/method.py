@@ -21,7 +21,8 @@ from vtg.types import Query
 from vtg.methods.videollm.families import FAMILIES
 from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
 from vtg.methods.videollm.selection import RULES, check_rule, select
-from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, ensure_videollm, load_videollm, model_family
+from vtg.methods.videollm.runner import (DEFAULT_MODEL, Part, VideoLLM, ensure_videollm, load_videollm, local_folder,
+                                         looks_local, model_family)
 from vtg.options import Choice, DeviceName, FrameCount, Fps, Range
 from vtg.planning import Plan, encoder_need, hub_or_local_need
 from vtg.types import Grounding, Moment, Saliency
@@ -173,10 +174,16 @@ class VideoLLMMethod(Method):
         one is a one-line error), before its config says how frames are sampled."""
         ensure_videollm(self.config.model)
 
+    def check_weights(self) -> None:
+        """A ``--model`` directory must hold config.json (a hub id is the download step's business)."""
+        if looks_local(self.config.model):
+            local_folder(self.config.model)
+
     def plan(self, video: str | Path, query: Query | None = None) -> Plan:
         """The paper's sampling on this video (the frame rule, ``frame_budget``, and the model
         family's own cap when its config is here), the Video-LLM, and ``select_encoder`` if set."""
         source = VideoSource.of(video)
+        self.check_weights()
         info = source.info()
         cfg = self.config
         fps, max_frames = self.frame_rule(float(info.duration))
