@@ -43,7 +43,7 @@ from vtg.methods.videollm.method import VideoLLMMethod
 from vtg.methods.videollm.selection import RULES
 from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
                          TopK)
-from vtg.planning import Plan, hub_or_local_need
+from vtg.planning import Plan, VideoInput, hub_or_local_need
 from vtg.types import Grounding, Moment
 from vtg.video.source import VideoSource
 
@@ -151,7 +151,7 @@ class Refine(Method):
         llm.fetch_model()  # first use downloads it (the plan listed it)
         entries, notes = [], []
         for window, f in zip(windows, fast_scores):
-            answered, note = self.refine_window(llm, video, query.text, window)
+            answered, note = self.refine_window(llm, video, query.text or "", window)  # check_query: text
             entries.append((answered[0] if answered else window.fast, bool(answered), f))
             notes.append(note)
         moments = rank(entries)[:cfg.top_k]
@@ -162,14 +162,14 @@ class Refine(Method):
 
     # -- stages ---------------------------------------------------------------------------
     # -- hooks: the fast stage reads the cached features, so it answers for them --------------
-    def feature_settings(self, video: str | Path | None = None) -> dict:
+    def feature_settings(self, video: VideoInput | None = None) -> dict:
         """The fast stage's encoder and sampling (``vtg index`` and the preflight use them)."""
         return self.fast_stage(video).feature_settings(video)
 
     def check_weights(self) -> None:
         self.fast_stage(None).check_weights()
 
-    def plan(self, video: str | Path, query: Query | None = None) -> Plan:
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
         """The fast stage's plan (its features, its models) plus the Video-LLM that refines."""
         source = VideoSource.of(video)
         fast = self.fast_stage(source).plan(source, query)
@@ -184,7 +184,7 @@ class Refine(Method):
         self.fast_stage(None).warm_up()
         self.video_llm().warm_up()
 
-    def fast_stage(self, video: str | Path | None) -> Method:
+    def fast_stage(self, video: VideoInput | None) -> Method:
         """TFVTG (features cached, windows capped at ``max_window`` s on ``video``) or UniVTG with
         a model; ``video`` None: the stage as configured, without the cap."""
         from vtg.registry import load_method
@@ -236,7 +236,7 @@ class Refine(Method):
         return answered, note
 
 
-def _cap_windows(method, video: str | Path, max_window: float):
+def _cap_windows(method, video: VideoInput, max_window: float):
     """TFVTG with ``max_window_fraction`` lowered so no window is longer than ``max_window`` s
     (unless the user set the fraction): candidates stay event-sized on hour-long videos."""
     from vtg.methods.tfvtg.method import video_duration

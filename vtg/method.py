@@ -19,7 +19,7 @@ from typing import Any, Callable, ClassVar
 
 from vtg.errors import EmptyQueryError, UsageError
 from vtg.options import apply_options, option_problem
-from vtg.planning import Plan, feature_plan
+from vtg.planning import Plan, VideoInput, feature_plan
 from vtg.types import Grounding, Query
 
 
@@ -79,7 +79,7 @@ class Method(ABC):
 
             load_encoder(spec, device=getattr(self.config, "device", "auto")).encode_texts(["warm up"])
 
-    def feature_settings(self, video: str | Path | None = None) -> dict:
+    def feature_settings(self, video: VideoInput | None = None) -> dict:
         """Hook: the ``encoder``, ``fps`` and ``max_frames`` whose cached features ``ground`` reads.
 
         ``vtg index`` (and library indexing) fills the feature cache with exactly these, so a
@@ -99,7 +99,7 @@ class Method(ABC):
             raise EmptyQueryError("the query is empty")
 
     # -- the plan of a query (vtg.planning): what will run, said before it runs ------------------
-    def plan(self, video: str | Path, query: Query | None = None) -> Plan:
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
         """What grounding ``query`` in ``video`` will run: encoder, sampling and frame count,
         whether the features are cached, the models needed (here or to fetch), the LLM backend.
 

@@ -19,10 +19,14 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from vtg.errors import WeightsNotFoundError
 from vtg.video.sampling import expected_frames
+
+#: What a plan (and a method's ``feature_settings``) takes as the video: a path, or a
+#: :class:`~vtg.video.VideoSource` (a path-like that carries its probe and content hash).
+VideoInput = Union[str, "os.PathLike[str]"]
 
 #: How a :class:`ModelNeed` is made local: an encoder spec, a Hugging Face hub id, or a local path
 #: (nothing to download: it must exist).

@@ -18,7 +18,7 @@ import numpy as np
 from vtg.errors import UsageError, VideoError
 from vtg.llm import backend_kind
 from vtg.method import Method
-from vtg.planning import Plan, hub_or_local_need
+from vtg.planning import Plan, VideoInput, hub_or_local_need
 from vtg.types import Query
 from vtg.methods.tfvtg import calibration
 from vtg.options import IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
@@ -195,13 +195,13 @@ class TFVTG(Method):
         encoder = load_encoder(settings["encoder"], device=self.config.device)
         video_features(source, encoder, settings["fps"], progress=progress, device=self.config.device)
 
-    def feature_settings(self, video: str | Path | None = None) -> dict:
+    def feature_settings(self, video: VideoInput | None = None) -> dict:
         """The encoder and frame rate ``ground`` uses on ``video``; ``vtg index`` fills exactly these.
         Without a video: the preset's rate (the ``long`` preset needs the video's duration)."""
         _, fps = self._sampling(VideoSource.of(video) if video is not None else None)
         return {"encoder": self.config.encoder, "fps": fps, "max_frames": None}
 
-    def plan(self, video: str | Path, query: Query | None = None) -> Plan:
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
         """The default plan (encoder, sampling, cached features) plus the sub-event decomposition's
         backend (``--llm``), and its chat model when it is a local one (``hf:<model>``)."""
         plan = super().plan(video, query)
@@ -290,7 +290,7 @@ def ground_similarities(sims: np.ndarray, plan, calib: str, localise, gamma: flo
     return fuse(query_results, subs, plan.relationship, gamma), saliency
 
 
-def video_duration(video: str | Path | VideoSource) -> float:
+def video_duration(video: VideoInput) -> float:
     """The video's duration from its probe (a :class:`VideoSource` is probed once for all its queries)."""
     return VideoSource.of(video).info().duration
 

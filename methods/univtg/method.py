@@ -18,7 +18,7 @@ import numpy as np
 from vtg.determinism import fixed_threads
 from vtg.errors import UsageError
 from vtg.method import Method
-from vtg.planning import Plan, local_need
+from vtg.planning import Plan, VideoInput, local_need
 from vtg.types import Query
 from vtg.options import DeviceName, IoU, Range, TopK
 from vtg.types import Grounding, Saliency
@@ -100,7 +100,7 @@ class UniVTG(Method):
         self.check_query(query)
         return self.ground_text(video, query.text, progress=progress)
 
-    def feature_settings(self, video: str | Path | None = None) -> dict:
+    def feature_settings(self, video: VideoInput | None = None) -> dict:
         """The encoder and rate ``ground`` reads from the feature cache (two frames per clip, 1 fps for
         the 2-s clips of every released model, of which the clip-centre ones are used), so ``vtg index
         --method univtg`` fills exactly that. Only the model's ``config.json`` is read, not its weights."""
@@ -117,7 +117,7 @@ class UniVTG(Method):
 
         resolve_model_dir(self.config.model)
 
-    def plan(self, video: str | Path, query: Query | None = None) -> Plan:
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
         """The default plan (the encoder's cached features) plus the model folder (--model)."""
         plan = super().plan(video, query)
         return plan.with_models(local_need("UniVTG model", self.config.model)) if self.config.model else plan
@@ -180,7 +180,7 @@ class UniVTG(Method):
             moments = decode_moments(heads.fg, heads.spans, duration, clip_len=cfg.clip_length,
                                      convention=cfg.timestamp, nms_iou=self.config.nms_iou,
                                      max_moments=self.config.max_moments)
-        return Grounding(query=query, video=str(video), duration=duration, moments=moments,
+        return Grounding(query=query, video=str(video), duration=duration, moments=tuple(moments),
                          saliency=Saliency(clip_centres(n, cfg.clip_length, duration), sal),
                          method=self.name, meta=meta)
 

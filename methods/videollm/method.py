@@ -24,7 +24,7 @@ from vtg.methods.videollm.selection import RULES, check_rule, select
 from vtg.methods.videollm.runner import (DEFAULT_MODEL, Part, VideoLLM, ensure_videollm, load_videollm, local_folder,
                                          looks_local, model_family)
 from vtg.options import Choice, DeviceName, FrameCount, Fps, Range
-from vtg.planning import Plan, encoder_need, hub_or_local_need
+from vtg.planning import Plan, VideoInput, encoder_need, hub_or_local_need
 from vtg.types import Grounding, Moment, Saliency
 from vtg.video.sampling import expected_frames
 from vtg.video.source import VideoSource
@@ -167,7 +167,7 @@ class VideoLLMMethod(Method):
         self.check_query(query)
         self.strict()  # a bad -O parse= fails before any frame is decoded
         self.fetch_model()
-        return self.ground_frames(self.sample(video), query.text, video=video)
+        return self.ground_frames(self.sample(video), query.text or "", video=video)  # check_query: text
 
     def fetch_model(self) -> None:
         """The download step: the Video-LLM made local (first use downloads it, offline a missing
@@ -179,7 +179,7 @@ class VideoLLMMethod(Method):
         if looks_local(self.config.model):
             local_folder(self.config.model)
 
-    def plan(self, video: str | Path, query: Query | None = None) -> Plan:
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
         """The paper's sampling on this video (the frame rule, ``frame_budget``, and the model
         family's own cap when its config is here), the Video-LLM, and ``select_encoder`` if set."""
         source = VideoSource.of(video)
@@ -215,6 +215,6 @@ class VideoLLMMethod(Method):
             "prompt": prompt_text(parts),
             **sampled.note,
         }
-        return Grounding(query=query, video=str(video), duration=sampled.duration, moments=moments,
+        return Grounding(query=query, video=str(video), duration=sampled.duration, moments=tuple(moments),
                          saliency=Saliency(sampled.times, scores), method=self.name, meta=meta)
 
