@@ -18,6 +18,7 @@ import contextlib
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
 
@@ -109,7 +110,10 @@ def require_hf_model(repo_or_dir: str, is_local: bool, *, offline: bool | None =
         raise WeightsNotFoundError(f"no weights in {path} (expected one of {', '.join(HF_WEIGHT_FILES)}, "
                                    "as written by save_pretrained)")
     ensure_hf_model(repo_or_dir, offline=offline)
-    return hf_weights_cached(repo_or_dir)
+    found = hf_weights_cached(repo_or_dir)
+    if found is None:  # ensure_hf_model checked it; a cache emptied meanwhile says so plainly
+        raise WeightsNotFoundError(missing_hf_message(repo_or_dir))
+    return found
 
 
 def ensure_hf_model(repo_id: str, *, offline: bool | None = None) -> str:
@@ -153,7 +157,7 @@ def load_hf_parts(parsed, model_cls, dtype, device: str):
 
     check_transformers_model(os.path.dirname(weight_file), model_cls, dtype, what=parsed.canonical)
 
-    common = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
+    common: dict[str, Any] = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
     quiet_transformers()
     try:
         model = model_cls.from_pretrained(parsed.source, dtype=dtype, **common)
@@ -285,7 +289,7 @@ def ensure_weights(spec, *, offline: bool | None = None) -> str:
         if parsed.family != "open_clip":
             return require_hf_model(parsed.source, parsed.is_local)
         if parsed.kind == "tag":
-            return open_clip_tag_weights(parsed.arch, parsed.tag)[0]
+            return open_clip_tag_weights(parsed.arch or "", parsed.tag or "")[0]  # a tag spec has both
         if parsed.kind == "hub":
             return open_clip_hub_dir(parsed.source)
         return parsed.source
@@ -323,7 +327,7 @@ def find_weights(spec) -> str | None:
         return hf_weights_cached(parsed.source)
     if parsed.kind == "tag":
         try:
-            return find_open_clip_tag_weights(open_clip_tag_config(parsed.arch, parsed.tag))
+            return find_open_clip_tag_weights(open_clip_tag_config(parsed.arch or "", parsed.tag or ""))
         except ModelError:  # an unknown tag: ensure_weights says which tags exist
             return None
     if parsed.kind == "hub":
