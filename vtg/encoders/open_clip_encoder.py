@@ -132,9 +132,10 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
 
     # open_clip's "fp16"/"bf16" (vtg's names too): OpenAI's mixed precision, LayerNorms in float32
     kwargs: dict = dict(precision=precision_name(dtype), device=device, pretrained_text=False, weights_only=True)
+    arch, tag = parsed.arch or "", parsed.tag or ""  # set for tag and file specs (vtg.encoders.specs)
     if parsed.kind == "tag":
-        path, cfg = weights.open_clip_tag_weights(parsed.arch, parsed.tag)
-        name = tok_name = parsed.arch
+        path, cfg = weights.open_clip_tag_weights(arch, tag)
+        name = tok_name = arch
         kwargs.update(pretrained=path, force_quick_gelu=bool(cfg.get("quick_gelu")),
                       **{f"image_{k}": cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if cfg.get(k)})
     elif parsed.kind in ("hub", "dir"):
@@ -144,7 +145,7 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
                                        "open_clip_pytorch_model.bin beside open_clip_config.json)")
         name = tok_name = f"local-dir:{folder}"
     else:
-        name = tok_name = _arch_name(parsed.arch)
+        name = tok_name = _arch_name(arch)
         kwargs.update(pretrained=parsed.source)
     fp = weights.fetch_fingerprint(parsed)
     _check_size(parsed, name, kwargs, dtype)
@@ -176,7 +177,7 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     fp = weights.fetch_fingerprint(parsed)  # missing weights fail here, as a full load would
     found = _config_and_weights(parsed)
     cfg = text_tower_config(found[0]) if found else None
-    if cfg is None:
+    if cfg is None or found is None:
         return load(parsed, device, dtype)
     from vtg.encoders.clip_text_model import ClipTextTower
     from vtg.modelsize import check_module
@@ -226,6 +227,8 @@ def _config_and_weights(parsed: EncoderSpec) -> tuple[dict, str] | None:
     from vtg.encoders import weights
     from vtg.encoders.clip_text import builtin_model_config
 
+    arch, tag = parsed.arch or "", parsed.tag or ""  # set for tag and file specs
+
     if parsed.kind in ("dir", "hub"):
         folder = Path(weights.open_clip_hub_dir(parsed.source) if parsed.kind == "hub" else parsed.source)
         try:
@@ -235,15 +238,15 @@ def _config_and_weights(parsed: EncoderSpec) -> tuple[dict, str] | None:
         path = _checkpoint_in_dir(folder)
         return (cfg, path) if path else None
     if parsed.kind == "file":
-        if parsed.arch.endswith(".json"):
+        if arch.endswith(".json"):
             try:
-                return json.loads(Path(parsed.arch).read_text()), parsed.source
+                return json.loads(Path(arch).read_text()), parsed.source
             except (OSError, ValueError):
                 return None
-        cfg = builtin_model_config(parsed.arch.replace("/", "-"))
+        cfg = builtin_model_config(arch.replace("/", "-"))
         return (cfg, parsed.source) if cfg else None
-    path, tag_cfg = weights.open_clip_tag_weights(parsed.arch, parsed.tag)
-    cfg = builtin_model_config(parsed.arch.replace("/", "-"))
+    path, tag_cfg = weights.open_clip_tag_weights(arch, tag)
+    cfg = builtin_model_config(arch.replace("/", "-"))
     if cfg is None:
         return None
     if tag_cfg.get("quick_gelu"):  # the tag's activation wins, as in load()
