@@ -192,9 +192,9 @@ def video_features(video: str | os.PathLike[str], encoder, fps: float | None, *,
     verify = _VERIFY["on"] if verify is None else bool(verify)
     spec, fingerprint = _encoder_identity(encoder)
     folder = features_dir(cache_dir)
-    digest = full_hash(path.path) if verify else None
+    digest = full_hash(path) if verify else None
     if not refresh and fingerprint is not None:  # weights not on this machine: nothing can be cached
-        hit = _load(folder, video_key(path.path, spec, fingerprint, fps, max_frames), digest)
+        hit = _load(folder, video_key(path, spec, fingerprint, fps, max_frames), digest)
         if hit is not None:
             return hit
     check_writable(folder)
