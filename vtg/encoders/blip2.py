@@ -84,7 +84,7 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
     else ``Blip2TextModelWithProjection`` (Q-Former text embeddings, Q-Former, ``text_projection``)."""
     from vtg.encoders import blip2_text
 
-    own = blip2_text.load_text(parsed, device, dtype)
+    own = blip2_text.load_text(parsed, device, dtype, REFERENCE_TEXT_TOKENS)
     if own is not None:
         return own
     from transformers import Blip2TextModelWithProjection

@@ -203,10 +203,12 @@ class Blip2TextEncoder(Encoder):
         return l2_normalize(self.model.embed(ids.to(self.device), mask.to(self.device)))
 
 
-def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder | None:
-    """The text path of ``parsed`` built here, or None when this module does not reproduce it."""
+def load_text(parsed: EncoderSpec, device: str, dtype, max_tokens: int) -> Encoder | None:
+    """The text path of ``parsed`` built here, or None when this module does not reproduce it.
+
+    ``max_tokens`` is the caller's truncation length (vtg.encoders.blip2 passes the reference
+    setup's), so this module needs nothing from the transformers-based one that loads it."""
     from vtg.encoders import weights
-    from vtg.encoders.blip2 import REFERENCE_TEXT_TOKENS
     from vtg.encoders.hf_text import build_tower, open_tokenizer, read_text_state, single_safetensors
     from vtg.modelsize import check_module
 
@@ -217,7 +219,7 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder | None:
     cfg = setup["model"]
     # TFVTG's reference truncates at 35 tokens (see vtg.encoders.blip2), padding to the longest
     tokenizer = open_tokenizer(weight_file.parent / "tokenizer.json", setup["pad_token"],
-                               min(REFERENCE_TEXT_TOKENS, int(cfg["max_position_embeddings"])), pad_to_max=False)
+                               min(max_tokens, int(cfg["max_position_embeddings"])), pad_to_max=False)
     if tokenizer is None:
         return None
     check_module(lambda: Blip2TextTower(cfg), dtype, f"the text path of {parsed.canonical}", [weight_file])
