@@ -120,7 +120,7 @@ def serial_index(path: Path, encoder, fps: float) -> np.ndarray:
     FFmpeg's threads decoding every picture (no skipping), each kept frame converted to RGB at
     full size, preprocessed image by image with the model's reference transform, then encoded;
     one step after the other."""
-    from vtg.features import decode_batch_size
+    from vtg.pipeline import decode_batch_size
     from vtg.video import iter_frames, probe, skipping
 
     info = probe(path)

@@ -54,8 +54,6 @@ _VERIFY = {"on": False}
 class CacheError(VtgError):
     """The feature cache folder cannot be created or written."""
 _CHUNK = 1 << 20
-#: Decoded frames held at once are capped at this many bytes (a 4K batch of 64 would be 1.6 GB).
-DECODE_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -331,12 +329,6 @@ def _encoded(path, encoder, fps, max_frames, progress: bool, backend: str, worke
             bar.close()
 
 
-def decode_batch_size(encoder_batch: int, width: int, height: int) -> int:
-    """Frames per decoded batch: the encoder's batch, fewer for very large frames."""
-    frame_bytes = max(1, width * height * 3)
-    return max(1, min(int(encoder_batch), DECODE_BYTES // frame_bytes))
-
-
 def _check_sampling(fps, max_frames) -> None:
     if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
         raise UsageError(f"fps must be a positive number, got {fps!r}")
@@ -348,7 +340,7 @@ def _encoder_identity(encoder) -> tuple[str, str]:
     """(canonical spec, weights fingerprint) without loading the model when given a spec."""
     from vtg.encoders import Encoder
     from vtg.encoders.specs import parse_spec
-    from vtg.encoders.weights import spec_fingerprint
+    from vtg.encoders.fetch import spec_fingerprint
 
     if isinstance(encoder, Encoder):
         return encoder.spec, encoder.fingerprint
