@@ -63,7 +63,6 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
                   shard_bytes: int | None = None, **options) -> IndexSummary:
     """Index ``roots`` into ``library``; see the module docstring. Encoder or usage errors stop the
     run at once (they would fail every video the same way); video errors are recorded per row."""
-    from vtg.library.store import DEFAULT_SHARD_BYTES
     from vtg.registry import load_method
 
     start = time.perf_counter()
@@ -80,7 +79,9 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
     for path, why in found.skipped:
         summary.skipped += 1
         note(path, "skipped", why)
-    with library.writer(shard_bytes=shard_bytes or DEFAULT_SHARD_BYTES) as writer:
+    # the library's own default shard size unless one is given (the indexer never imports the store:
+    # Library.index calls it)
+    with (library.writer(shard_bytes=shard_bytes) if shard_bytes else library.writer()) as writer:
         rows = library.manifest.by_path()
         summary.dropped = _drop_missing(library, rows, found, note)
         session = _Session(library, writer, instance, overrides, device, progress, refresh)
@@ -182,7 +183,7 @@ class _Session:
         if spec not in self.encoders:
             from vtg.encoders import load_encoder
             from vtg.encoders.specs import parse_spec
-            from vtg.encoders.weights import spec_fingerprint
+            from vtg.encoders.fetch import spec_fingerprint
 
             parsed = parse_spec(spec)
             self.writer.claim_encoder(parsed.canonical, lambda: spec_fingerprint(parsed), new_weights=self.refresh)
