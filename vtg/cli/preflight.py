@@ -2,7 +2,7 @@
 
 ``vtg ground`` and ``vtg index`` call :func:`prepare` before anything heavy is imported: the
 method's encoder (and a Video-LLM's or ``--llm hf:``'s hub model) are made local by
-:func:`vtg.encoders.weights.ensure_weights` — downloaded on first use with their size and a
+:func:`vtg.encoders.fetch.ensure_weights` — downloaded on first use with their size and a
 progress bar, or, offline, a one-line error within a second of the command starting. Then
 :func:`print_plan` puts one line on stderr — frames to sample, model, device, estimated time — and
 suggests ``--fps`` when the estimate is long (see :mod:`vtg.cli.plan`).
@@ -48,9 +48,10 @@ def method_settings(method: str, options: dict, video: Path | None, *, check: bo
 def ensure_models(settings: Settings) -> None:
     """Download (first use) or check (offline) the encoder and hub model ``settings`` name."""
     from vtg.encoders import weights
+    from vtg.encoders.fetch import ensure_weights
 
     if settings.encoder:
-        weights.ensure_weights(settings.encoder)
+        ensure_weights(settings.encoder)
     for model in (settings.model, settings.llm_model):
         if model and is_hub_id(model):
             weights.ensure_hf_model(model)
@@ -82,7 +83,7 @@ def expected_frames(video: Path, fps: float | None, max_frames: int | None) -> t
 def features_cached(video: Path, settings: Settings) -> bool:
     """Whether the feature cache already holds this (video, encoder, sampling): no work to plan."""
     from vtg.encoders.specs import parse_spec
-    from vtg.encoders.weights import spec_fingerprint
+    from vtg.encoders.fetch import spec_fingerprint
     from vtg.features import features_dir, video_key
 
     parsed = parse_spec(settings.encoder)

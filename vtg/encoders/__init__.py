@@ -6,49 +6,40 @@
 >>> txt = enc.encode_texts(["a person opens a door"])    # float32 [1, D]
 >>> enc.similarity(img, txt)                             # cosine [N, 1]
 
-Spec strings are described in :mod:`vtg.encoders.specs`; weights are found only locally
-(:mod:`vtg.encoders.weights`), never downloaded on load. Heavy libraries load inside
+Spec strings are described in :mod:`vtg.encoders.specs`; the weights a spec needs are found
+locally or fetched on first use (:mod:`vtg.encoders.fetch`). Heavy libraries load inside
 :func:`load_encoder`, so importing this package is cheap.
 """
 
 from __future__ import annotations
 
 from vtg.encoders.base import Encoder
-from vtg.encoders.registry import KNOWN_MODELS, ModelEntry, ModelStatus, download, list_encoders, register_model
+from vtg.encoders.fetch import download, list_encoders
+from vtg.encoders.loading import FAMILY_MODULES, shared_encoder
+from vtg.encoders.registry import KNOWN_MODELS, ModelEntry, ModelStatus, register_model
 from vtg.encoders.specs import DEFAULT_BLIP2, EncoderSpec, parse_spec
-
-#: family -> module with ``load(parsed_spec, device, dtype) -> Encoder`` and, optionally,
-#: ``load_text(parsed_spec, device, dtype) -> Encoder`` that builds only the text side.
-FAMILY_MODULES = {
-    "open_clip": "vtg.encoders.open_clip_encoder",
-    "hf-clip": "vtg.encoders.hf_clip",
-    "hf-siglip": "vtg.encoders.hf_clip",
-    "blip2": "vtg.encoders.blip2",
-}
+from vtg.engine import ModelManager, default_manager
 
 
 def load_encoder(spec: str | Encoder, device: str = "auto", half: bool | None = None, *,
-                 text_only: bool = False) -> Encoder:
-    """Load an encoder by spec, shared per process through :func:`vtg.engine.default_manager`.
+                 text_only: bool = False, manager: ModelManager | None = None) -> Encoder:
+    """Load an encoder by spec, shared through ``manager`` (default: the process's,
+    :func:`vtg.engine.default_manager`).
 
     ``device`` is ``auto`` (CUDA when present), ``cuda``, ``cuda:N`` or ``cpu``; ``half`` defaults
     to fp16 on CUDA and fp32 on the CPU. ``text_only`` loads just what encodes sentences (the text
     tower) unless the full model is already loaded. Missing weights raise
     :class:`vtg.errors.WeightsNotFoundError` saying how to fetch them.
     """
-    from vtg.engine import default_manager
-
-    return default_manager().encoder(spec, device, half, text_only=text_only)
+    return shared_encoder(manager or default_manager(), spec, device, half, text_only=text_only)
 
 
 def clear_loaded() -> None:
     """Forget loaded encoders and cached text embeddings (frees their memory once no one else holds them)."""
-    from vtg.engine import default_manager
-
     default_manager().release("encoder")
 
 
 __all__ = [
-    "DEFAULT_BLIP2", "Encoder", "EncoderSpec", "KNOWN_MODELS", "ModelEntry", "ModelStatus", "clear_loaded",
-    "download", "list_encoders", "load_encoder", "parse_spec", "register_model",
+    "DEFAULT_BLIP2", "FAMILY_MODULES", "Encoder", "EncoderSpec", "KNOWN_MODELS", "ModelEntry", "ModelStatus",
+    "clear_loaded", "download", "list_encoders", "load_encoder", "parse_spec", "register_model",
 ]

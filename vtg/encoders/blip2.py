@@ -100,8 +100,8 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
 def load(parsed: EncoderSpec, device: str, dtype) -> Blip2Encoder:
     from transformers import Blip2ForImageTextRetrieval
 
-    from vtg.encoders import weights
+    from vtg.encoders.hf_clip import load_hf_parts
 
-    model, image_processor, tokenizer, fingerprint = weights.load_hf_parts(
+    model, image_processor, tokenizer, fingerprint = load_hf_parts(
         parsed, Blip2ForImageTextRetrieval, dtype, device)
     return Blip2Encoder(parsed.canonical, model, image_processor, tokenizer, device, dtype, fingerprint)

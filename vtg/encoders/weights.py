@@ -139,32 +139,6 @@ def quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def load_hf_parts(parsed, model_cls, dtype, device: str):
-    """Model, image processor, tokenizer and weights fingerprint of a transformers encoder.
-
-    Shared by the CLIP/SigLIP and BLIP-2 loaders: the weights are made local first (downloaded on
-    first use unless offline, before transformers is imported), then loaded with
-    ``local_files_only``; a directory that exists but cannot be read becomes a CheckpointError.
-    """
-    weight_file = require_hf_model(parsed.source, parsed.is_local)
-    from transformers import AutoImageProcessor, AutoTokenizer
-
-    from vtg.modelsize import check_transformers_model
-
-    check_transformers_model(os.path.dirname(weight_file), model_cls, dtype, what=parsed.canonical)
-
-    common = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
-    quiet_transformers()
-    try:
-        model = model_cls.from_pretrained(parsed.source, dtype=dtype, **common)
-        image_processor = AutoImageProcessor.from_pretrained(parsed.source, **common)
-        tokenizer = AutoTokenizer.from_pretrained(parsed.source, **common)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot load {parsed.canonical}: {exc}") from exc
-    model.to(device).eval()
-    return model, image_processor, tokenizer, fingerprint(weight_file)
-
-
 def missing_hf_message(repo_id: str) -> str:
     return (f"weights for {repo_id!r} are not in the local Hugging Face cache ({hf_cache_dir()}); run "
             f"`vtg models download {repo_id}` or `hf download {repo_id}` (needs network), "
@@ -268,26 +242,6 @@ def _cached_open_clip_hub_dir(repo_id: str) -> str | None:
     return str(Path(config).parent) if config and weights else None
 
 
-def ensure_weights(spec, *, offline: bool | None = None) -> str:
-    """Local path of the weights an encoder spec (string or parsed) loads: a file, or a model folder.
-
-    Downloads on first use unless ``offline`` (default: :func:`offline_mode`); raises
-    :class:`WeightsNotFoundError` with the remedy otherwise. Imports nothing heavy, so callers run
-    it before loading torch to fail (or download) first. Model loaders call it too.
-    """
-    from vtg.encoders.specs import EncoderSpec, parse_spec
-
-    with offline_scope(offline):
-        parsed = spec if isinstance(spec, EncoderSpec) else parse_spec(spec)
-        if parsed.family != "open_clip":
-            return require_hf_model(parsed.source, parsed.is_local)
-        if parsed.kind == "tag":
-            return open_clip_tag_weights(parsed.arch, parsed.tag)[0]
-        if parsed.kind == "hub":
-            return open_clip_hub_dir(parsed.source)
-        return parsed.source
-
-
 def offline_scope(flag: bool | None):
     """``offline()`` when ``flag`` is True; nothing otherwise (None = leave the current mode)."""
     return offline(True) if flag else contextlib.nullcontext()
@@ -303,13 +257,3 @@ def fingerprint(*paths: str | Path) -> str:
         except OSError:
             parts.append(f"{Path(p).name}:?")
     return ";".join(parts)
-
-
-def spec_fingerprint(parsed) -> str:
-    """Fingerprint of the weight files a parsed spec resolves to (no model is loaded).
-
-    Missing weights are downloaded first, or raise WeightsNotFoundError offline, as loading would."""
-    path = Path(ensure_weights(parsed))
-    if path.is_dir():  # open_clip hub or local folder: its config and weights
-        return fingerprint(*sorted(p for p in path.iterdir() if p.name.startswith("open_clip")))
-    return fingerprint(path)
