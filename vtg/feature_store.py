@@ -125,7 +125,7 @@ class EntryWriter:
             _write_all(fh, buf.getvalue())
             os.fsync(fh.fileno())
         for tmp, final in ((self.tmp, self.final), (self.times_tmp, self.times_path)):
-            os.chmod(tmp, fileio._file_mode(final))
+            os.chmod(tmp, fileio.file_mode(final))
         os.replace(self.tmp, self.final)
         os.replace(self.times_tmp, self.times_path)
         return self.final
@@ -161,7 +161,7 @@ def remove_orphans(folder: Path, now: float | None = None) -> list[Path]:
     here and which nobody has written to for :data:`ORPHAN_SECONDS` (a cache folder shared with
     another machine may hold its live writes: those stay fresh). Returns what was removed."""
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     try:
         names = os.listdir(folder)
     except OSError:

@@ -213,7 +213,7 @@ def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: P
                 except OSError as exc:
                     kept, writer = _give_up(writer, exc, path, folder), None
             kept.append((np.asarray(times, np.float64), np.asarray(feats, np.float16)))
-        tail = enc._image_feature_shape()
+        tail = enc.image_feature_shape()
         if writer is not None:
             try:
                 writer.commit(tail)
@@ -236,7 +236,7 @@ def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: P
         kept = [(writer.all_times(), load_array(writer.final, np.float16, mmap=False))]
         _drop_unfinished(folder, key)
     times = np.concatenate([t for t, _ in kept]) if kept else np.zeros(0, np.float64)
-    feats = np.concatenate([f for _, f in kept]) if kept else np.zeros((0, *enc._image_feature_shape()), np.float16)
+    feats = np.concatenate([f for _, f in kept]) if kept else np.zeros((0, *enc.image_feature_shape()), np.float16)
     return Features(times, feats, float(info.duration), enc.spec, fps, max_frames, cached=False, path=None)
 
 
@@ -308,7 +308,7 @@ def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int 
     for batch_times, batch_feats in _encoded(path, encoder, fps, max_frames, progress, backend, workers, info):
         feats.append(batch_feats)
         times.append(np.asarray(batch_times, np.float64))
-    empty = np.zeros((0, *encoder._image_feature_shape()), np.float32)
+    empty = np.zeros((0, *encoder.image_feature_shape()), np.float32)
     return Features(np.concatenate(times) if times else np.zeros(0, np.float64),
                     np.concatenate(feats) if feats else empty, float(info.duration), encoder.spec, fps, max_frames)
 

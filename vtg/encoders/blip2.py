@@ -44,7 +44,8 @@ class Blip2Encoder(Encoder):
         self.max_length = min(REFERENCE_TEXT_TOKENS, int(model.config.qformer_config.max_position_embeddings))
         self.image_transform = for_hf_processor(image_processor)
 
-    def _image_feature_shape(self) -> tuple[int, ...]:
+    def image_feature_shape(self) -> tuple[int, ...]:
+        """One row per Q-Former query token: ``(num_queries, dim)``."""
         return (self.num_queries, self.dim)
 
     def _pixel_dtype(self):

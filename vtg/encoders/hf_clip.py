@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from vtg.determinism import fixed_threads
-from vtg.encoders.base import Encoder, _as_texts, l2_normalize, pooled
+from vtg.encoders.base import Encoder, as_texts, l2_normalize, pooled
 from vtg.encoders.preprocess import for_hf_processor
 from vtg.encoders.specs import EncoderSpec
 
@@ -61,7 +61,7 @@ class HFClipEncoder(Encoder):
         """Text-encoder ``last_hidden_state`` (after ``final_layer_norm``), real tokens only."""
         import torch
 
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         if not texts:
             return []
         tokens = self._tokens(texts)

@@ -70,9 +70,9 @@ class OpenClipEncoder(Encoder):
         """
         import torch
 
-        from vtg.encoders.base import _as_texts
+        from vtg.encoders.base import as_texts
 
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         if not texts:
             return []
         tokens = self.tokenizer(texts).to(self.device)
