@@ -155,16 +155,16 @@ def test_emulated_precision_warns_once_per_load(monkeypatch, tmp_path, caplog):
     monkeypatch.setattr(device, "emulated_on_cpu", lambda precision: precision == "bf16")
     device.set_precision("bf16")
     manager = ModelManager()
-    with caplog.at_level(logging.WARNING, logger="vtg.engine"):
+    with caplog.at_level(logging.WARNING, logger="vtg.encoders.loading"):
         load_encoder(spec, "cpu", manager=manager)
         load_encoder(spec, "cpu", manager=manager)  # shared: loaded (and warned) once
-    warnings = [r.getMessage() for r in caplog.records if r.name == "vtg.engine"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "vtg.encoders.loading"]
     assert len(warnings) == 1 and "bf16 on this CPU is emulated" in warnings[0] and "--precision fp32" in warnings[0]
     device.set_precision("fp32")
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="vtg.engine"):
+    with caplog.at_level(logging.WARNING, logger="vtg.encoders.loading"):
         load_encoder(spec, "cpu", manager=ModelManager())
-    assert not [r for r in caplog.records if r.name == "vtg.engine"]
+    assert not [r for r in caplog.records if r.name == "vtg.encoders.loading"]
 
 
 def test_batch_workers_in_other_processes_get_the_drivers_precision():

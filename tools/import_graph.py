@@ -7,8 +7,10 @@ links, and counts every import: at module top, inside functions, relative ones, 
 
 Which imports of vtg modules may stay inside a function (:class:`Boundaries`): those that reach a
 heavy library (torch, transformers, ... imported at a module's top, directly or through the
-modules it imports at top), and those that keep a start-up path (``import vtg``, ``vtg --help``)
-from loading modules it does not need; an import line marked ``# lazy: <why>`` stays as well.
+modules it imports at top), those that keep a cold path (``import vtg``, ``vtg --help``,
+``vtg methods``) from loading modules it does not need, and ``from M import f`` where a test
+replaces ``M.f`` (monkeypatch): moved to the top, the module would keep the original. An import
+line marked ``# lazy: <why>`` stays as well.
 
 Used by tests/test_import_layers.py and tools/hoist_imports.py; run it directly to print the
 cycles and the number of imports of vtg modules that sit inside function bodies.
@@ -131,7 +133,7 @@ def imports_of(tree: ast.Module) -> list[tuple[ast.Import | ast.ImportFrom, bool
     return found
 
 
-def targets(node: ast.Import | ast.ImportFrom, here: str, files: dict[str, Path]) -> list[str]:
+def targets_of(node: ast.Import | ast.ImportFrom, here: str, files: dict[str, Path]) -> list[str]:
     """The vtg modules one import statement loads (the deepest known module per name)."""
     if isinstance(node, ast.Import):
         return [known_prefix(alias.name, files) for alias in node.names if alias.name.split(".")[0] == "vtg"]
@@ -160,7 +162,7 @@ def scan(files: dict[str, Path] | None = None) -> list[Edge]:
     for name, path in files.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node, in_function in imports_of(tree):
-            for target in targets(node, name, files):
+            for target in targets_of(node, name, files):
                 if target and target != name:
                     edges.append(Edge(name, target, node.lineno, in_function))
     return edges
@@ -270,13 +272,43 @@ def reachable(adjacency: dict[str, set[str]], starts: list[str] | tuple[str, ...
     return seen
 
 
-def startup_modules() -> set[str]:
-    """The vtg modules the cold paths (:data:`COLD_PATHS`) load, each run in a fresh interpreter."""
-    found: set[str] = set()
-    for argv in COLD_PATHS.values():
+def patched_names(tests: Path = ROOT / "tests") -> set[tuple[str, str]]:
+    """``(module, name)`` of every ``monkeypatch.setattr(module, "name", ...)`` (or ``"module.name"``)
+    in the tests, the module resolved through the test file's imports."""
+    found: set[tuple[str, str]] = set()
+    files = module_files()
+    for path in sorted(tests.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vtg"):
+                modules.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names
+                                if f"{node.module}.{a.name}" in files})
+            elif isinstance(node, ast.Import):
+                modules.update({a.asname: a.name for a in node.names if a.asname and a.name.startswith("vtg")})
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "setattr" and len(node.args) >= 2):
+                continue
+            owner, attr = node.args[0], node.args[1]
+            if isinstance(owner, ast.Constant) and isinstance(owner.value, str) and owner.value.startswith("vtg."):
+                module, _, name = owner.value.rpartition(".")
+                found.add((module, name))
+            elif isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+                text = ast.unparse(owner)
+                resolved = modules.get(text) or (text if text in files else None)
+                if resolved:
+                    found.add((resolved, attr.value))
+    return found
+
+
+def startup_modules() -> dict[str, set[str]]:
+    """The vtg modules each cold path (:data:`COLD_PATHS`) loads, each run in a fresh interpreter."""
+    found: dict[str, set[str]] = {}
+    for name, argv in COLD_PATHS.items():
         out = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True,
                              cwd=ROOT, check=True, timeout=300).stdout
-        found.update(json.loads(out.strip().splitlines()[-1]))
+        found[name] = set(json.loads(out.strip().splitlines()[-1]))
     return found
 
 
@@ -289,20 +321,26 @@ class Boundaries:
         self.top = graph([e for e in self.edges if not e.in_function])
         importers = heavy_importers(self.files)
         self.heavy = {m for m in self.files if reachable(self.top, [m]) & importers}
-        self.startup = startup_modules() & set(self.files)
+        self.cold = {path: loaded & set(self.files) for path, loaded in startup_modules().items()}
+        self.startup = set().union(*self.cold.values())
+        self.patched = patched_names()
 
-    def reason(self, source: str, targets: list[str], line: str = "") -> str | None:
-        """Why an import of ``targets`` inside a function of ``source`` stays there, or None."""
+    def reason(self, source: str, targets: list[str], line: str = "",
+               names: list[tuple[str, str]] = ()) -> str | None:  # type: ignore[assignment]
+        """Why an import of ``targets`` (``names``: its ``(module, name)`` pairs of a from-import) inside
+        a function of ``source`` stays there, or None."""
         if LAZY_MARK in line:
             return "marked " + line[line.index(LAZY_MARK):].strip()
+        patched = sorted(f"{m}.{n}" for m, n in names if (m, n) in self.patched)
+        if patched:
+            return f"late-bound: tests replace {', '.join(patched)}"
         heavy = sorted(t for t in targets if t in self.heavy)
         if heavy:
             return f"heavy boundary: {', '.join(heavy)} import(s) a heavy library at top level"
-        if source in self.startup:
-            late = sorted(t for t in targets if t not in self.startup)
-            if late:
-                return f"start-up boundary: {source} is loaded by a cold path ({', '.join(COLD_PATHS)}), " \
-                       f"{', '.join(late)} is not"
+        for path, loaded in self.cold.items():  # each cold path loads no more than it does now
+            late = sorted(t for t in targets if t not in loaded)
+            if source in loaded and late:
+                return f"start-up boundary: `{path}` loads {source}, not {', '.join(late)}"
         return None
 
 
@@ -310,18 +348,27 @@ def lines_of(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
+def imported_names(node: ast.Import | ast.ImportFrom, here: str, files: dict[str, Path]) -> list[tuple[str, str]]:
+    """``(module, name)`` pairs a from-import binds (none for a plain import)."""
+    if isinstance(node, ast.Import):
+        return []
+    base = absolute(node.module, node.level, here, files)
+    return [(base, alias.name) for alias in node.names]
+
+
 def unaccepted_lazy(boundaries: Boundaries) -> list[str]:
     """Imports of vtg modules inside functions that no boundary explains (``module:line -> targets``)."""
-    by_site: dict[tuple[str, int], list[str]] = {}
-    for edge in boundaries.edges:
-        if edge.in_function:
-            by_site.setdefault((edge.source, edge.line), []).append(edge.target)
     found = []
-    cache: dict[str, list[str]] = {}
-    for (source, line), targets in sorted(by_site.items()):
-        text = cache.setdefault(source, lines_of(boundaries.files[source]))[line - 1]
-        if boundaries.reason(source, targets, text) is None:
-            found.append(f"{source}:{line} -> {', '.join(sorted(set(targets)))}")
+    for source, path in sorted(boundaries.files.items()):
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for node, in_function in imports_of(ast.parse(text)):
+            targets = [t for t in targets_of(node, source, boundaries.files) if t and t != source]
+            if not in_function or not targets:
+                continue
+            names = imported_names(node, source, boundaries.files)
+            if boundaries.reason(source, targets, lines[node.lineno - 1], names) is None:
+                found.append(f"{source}:{node.lineno} -> {', '.join(sorted(set(targets)))}")
     return found
 
 

@@ -81,10 +81,10 @@ class VideoLLM:
 
     def _load(self):
         self.family = model_family(self.model_id)  # before any of its code could be imported
+        from vtg.encoders.weights import quiet_transformers
+
         try:
             from transformers import AutoModelForImageTextToText, AutoProcessor
-
-            from vtg.encoders.weights import quiet_transformers
         except ImportError as exc:  # pragma: no cover - transformers is a core dependency
             raise ModelError(f"transformers cannot load Video-LLMs here: {exc}") from exc
         from vtg.modelsize import check_transformers_model

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from vtg.device import default_dtype, emulated_on_cpu, precision_name, resolve_device
+from vtg import device as devices
 from vtg.encoders.base import Encoder
 from vtg.encoders.specs import EncoderSpec, parse_spec
 from vtg.engine import ModelManager
@@ -38,8 +38,8 @@ def shared_encoder(manager: ModelManager, spec: str | Encoder, device: str = "au
     if isinstance(spec, Encoder):
         return spec
     parsed = parse_spec(spec)
-    dev = resolve_device(device)
-    dtype = default_dtype(dev, half)
+    dev = devices.resolve_device(device)
+    dtype = devices.default_dtype(dev, half)
     base = (parsed, dev, str(dtype))
     label = f"{parsed.canonical} ({dev}, {str(dtype).replace('torch.', '')})"
     if text_only:
@@ -55,8 +55,8 @@ def shared_encoder(manager: ModelManager, spec: str | Encoder, device: str = "au
 
 def _load(manager: ModelManager, parsed: EncoderSpec, device: str, dtype, text_only: bool) -> Encoder:
     """Build the encoder (or its text tower) with its family's module; it shares the manager's text cache."""
-    precision = precision_name(dtype)
-    if device == "cpu" and emulated_on_cpu(precision):
+    precision = devices.precision_name(dtype)
+    if device == "cpu" and devices.emulated_on_cpu(precision):
         log.warning(
             "%s on this CPU is emulated (no %s units): %s will encode slower than with --precision fp32",
             precision, precision, parsed.canonical)
