@@ -22,7 +22,6 @@ from typing import Annotated, ClassVar, Sequence
 import numpy as np
 
 from vtg.errors import UsageError
-from vtg.methods.videollm.answers import parse_answer as read_format
 from vtg.methods.videollm.frames import Sampled
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod
 # NumPro's answer reading lives beside the other answer parsers, which answers.py reads every format with
@@ -86,6 +85,8 @@ class NumPro(VideoLLMMethod):
         return [Video(frames, sampled.times), question]
 
     def read_answer(self, answer: str, sampled: Sampled):
+        from vtg.methods.videollm.answers import parse_answer as read_format  # not loaded by `vtg methods`
+
         moments = (read_format("numpro", answer, sampled.duration, sampled.times, strict=True) if self.strict()
                    else parse_answer(answer, sampled.times, sampled.duration))
         scores = np.zeros(len(sampled.times))

@@ -22,6 +22,7 @@ import ast
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,14 +40,14 @@ HEAVY = frozenset({
 #: The cold paths whose speed the boundaries keep: what each loads is measured by running it.
 COLD_PATHS = {"import vtg": None, "vtg --help": ["--help"], "vtg methods": ["methods"]}
 _PROBE = """
-import contextlib, io, json, sys
-argv = json.loads(sys.argv[1])
-with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+import atexit, json, runpy, sys
+out, argv = sys.argv[1], json.loads(sys.argv[2])
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "vtg"))))
+if argv is None:
     import vtg
-    if argv is not None:
-        from vtg.cli.main import main
-        main(argv)
-print(json.dumps(sorted(m for m in sys.modules if m == "vtg" or m.startswith("vtg."))))
+else:
+    sys.argv = ["vtg", *argv]
+    runpy.run_module("vtg", run_name="__main__", alter_sys=True)  # as `python -m vtg ...` runs
 """
 #: A comment that keeps one import inside its function, with the reason after it.
 LAZY_MARK = "# lazy:"
@@ -305,10 +306,12 @@ def patched_names(tests: Path = ROOT / "tests") -> set[tuple[str, str]]:
 def startup_modules() -> dict[str, set[str]]:
     """The vtg modules each cold path (:data:`COLD_PATHS`) loads, each run in a fresh interpreter."""
     found: dict[str, set[str]] = {}
-    for name, argv in COLD_PATHS.items():
-        out = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv)], capture_output=True, text=True,
-                             cwd=ROOT, check=True, timeout=300).stdout
-        found[name] = set(json.loads(out.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "modules.json"
+        for name, argv in COLD_PATHS.items():
+            subprocess.run([sys.executable, "-c", _PROBE, str(out), json.dumps(argv)], cwd=ROOT, timeout=300,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            found[name] = set(json.loads(out.read_text()))
     return found
 
 

@@ -18,7 +18,6 @@ import numpy as np
 from vtg.errors import UsageError, VideoError
 from vtg.method import Method
 from vtg.types import Query
-from vtg.methods.videollm.answers import check_reading
 from vtg.methods.videollm.families import FAMILIES
 from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
 from vtg.methods.videollm.selection import RULES, check_rule, select
@@ -102,6 +101,8 @@ class VideoLLMMethod(Method):
     def strict(self) -> bool:
         """Whether ``-O parse=strict`` asks for the authors' reading (checked: lenient|strict, and
         only for methods whose authors publish a parser)."""
+        from vtg.methods.videollm.answers import check_reading  # not loaded by `vtg methods`
+
         return check_reading(self.config.parse, self.name) == "strict"
 
     # -- shared path ------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 from vtg.errors import UsageError
-from vtg.methods.videollm.answers import parse_answer as read_format
 from vtg.methods.videollm.frames import Sampled
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod, saliency_inside
 from vtg.methods.videollm.parsing import seconds_answer
@@ -83,6 +82,8 @@ class VTGLLM(VideoLLMMethod):
 
     def read_answer(self, answer: str, sampled: Sampled):
         if self.strict():
+            from vtg.methods.videollm.answers import parse_answer as read_format  # not loaded by `vtg methods`
+
             moments = read_format("vtgllm", answer, strict=True)
         else:
             moments = parse_answer(answer, sampled.duration or None)
