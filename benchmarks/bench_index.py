@@ -120,7 +120,7 @@ def serial_index(path: Path, encoder, fps: float) -> np.ndarray:
     FFmpeg's threads decoding every picture (no skipping), each kept frame converted to RGB at
     full size, preprocessed image by image with the model's reference transform, then encoded;
     one step after the other."""
-    from vtg.features import decode_batch_size
+    from vtg.pipeline import decode_batch_size
     from vtg.video import iter_frames, probe, skipping
 
     info = probe(path)
@@ -161,14 +161,14 @@ def encode_only(encoder, batches: list) -> None:
 
 def segment_decode(path: Path, encoder, fps: float, workers: int) -> int:
     """Parallel segments with one codec thread per decoder (scaling of the segments alone)."""
-    from vtg.video import pyav_backend
+    from vtg.video import decoding
 
-    saved = pyav_backend.CODEC_THREADS
-    pyav_backend.CODEC_THREADS = 1
+    saved = decoding.CODEC_THREADS
+    decoding.CODEC_THREADS = 1
     try:
         return sum(len(f) for f in decode_only(path, encoder, fps, workers))
     finally:
-        pyav_backend.CODEC_THREADS = saved
+        decoding.CODEC_THREADS = saved
 
 
 def plain_decode_threads(path: Path, threads: int) -> None:

@@ -24,7 +24,9 @@ import numpy as np
 from vtg.errors import UsageError
 from vtg.methods.videollm.frames import Sampled
 from vtg.methods.videollm.method import VideoLLMConfig, VideoLLMMethod
-from vtg.methods.videollm.parsing import clamp, find_ranges, single_frames
+# NumPro's answer reading lives beside the other answer parsers, which answers.py reads every format with
+from vtg.methods.videollm.parsing import frame_spans
+from vtg.methods.videollm.parsing import parse_frame_answer as parse_answer
 from vtg.methods.videollm.runner import Image, Part, Video, VideoLLM
 from vtg.options import Choice, FrameCount, FramePixels, Fps
 from vtg.types import Moment
@@ -60,61 +62,6 @@ class NumProConfig(VideoLLMConfig):
         "fps", "max_frames", "frame_pixels", "input", "strip_query"}
 
 
-def frame_spans(times: np.ndarray, duration: float | None) -> np.ndarray:
-    """When each sampled frame stops being the current sample: the next frame's time, and for
-    the last frame the video's end (or one median step after it)."""
-    times = np.asarray(times, dtype=np.float64)
-    if times.size == 0:
-        return times
-    step = float(np.median(np.diff(times))) if times.size > 1 else 0.0
-    last = duration if duration is not None and duration > times[-1] else times[-1] + step
-    return np.append(times[1:], last)
-
-
-def parse_answer(text: str, timestamps: Sequence[float] | np.ndarray, duration: float | None = None) -> list[Moment]:
-    """Moments in seconds from a NumPro answer such as "From Frame 3 to Frame 7".
-
-    ``timestamps`` are the true times of the numbered frames (frame ``i`` shown at
-    ``timestamps[i]``). Frame numbers outside ``0..len-1`` are clamped; reversed ranges swapped;
-    an answer naming one frame ("in frame 5") gives that frame's span. No interval: ``[]``.
-    """
-    times = np.asarray(timestamps, dtype=np.float64).reshape(-1)
-    if times.size == 0 or not isinstance(text, str):
-        return []
-    ranges = find_ranges(text) or [(f, f) for f in single_frames(text)]
-    ends = frame_spans(times, duration)
-    moments = []
-    for a, b in clamp(ranges, 0, times.size - 1):
-        i, j = int(round(a)), int(round(b))
-        moments.append(within(times[i], max(ends[j], times[i]), duration))
-    return _unique(moments)
-
-
-def parse_one_per_second(text: str, duration: float) -> list[Moment]:
-    """:func:`parse_answer` with frame ``i`` shown at ``i`` s for ``ceil(duration)`` frames (the
-    paper's 1 fps), computed per answered range: work follows the answer, not the duration."""
-    if not isinstance(text, str):
-        return []
-    last = max(1, math.ceil(duration)) - 1
-    ranges = find_ranges(text) or [(f, f) for f in single_frames(text)]
-    moments = []
-    for a, b in clamp(ranges, 0, last):
-        i, j = int(round(a)), int(round(b))
-        moments.append(within(float(i), float(j + 1) if j < last else max(duration, float(j)), duration))
-    return _unique(moments)
-
-
-def within(start: float, end: float, duration: float | None) -> Moment:
-    """``[start, end]`` clamped to ``[0, duration]``: timestamps a file lists may run past it."""
-    if duration is not None:
-        start, end = min(start, duration), min(end, duration)
-    return Moment(start, max(start, end))
-
-
-def _unique(moments: list[Moment]) -> list[Moment]:
-    return list(dict.fromkeys(moments))
-
-
 class NumPro(VideoLLMMethod):
     """Number the sampled frames and ask the Video-LLM for a frame range (training-free)."""
 
@@ -138,7 +85,7 @@ class NumPro(VideoLLMMethod):
         return [Video(frames, sampled.times), question]
 
     def read_answer(self, answer: str, sampled: Sampled):
-        from vtg.methods.videollm.answers import parse_answer as read_format
+        from vtg.methods.videollm.answers import parse_answer as read_format  # not loaded by `vtg methods`
 
         moments = (read_format("numpro", answer, sampled.duration, sampled.times, strict=True) if self.strict()
                    else parse_answer(answer, sampled.times, sampled.duration))

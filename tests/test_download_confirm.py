@@ -14,7 +14,7 @@ import pytest
 import vtg
 from hub_server import LocalHub
 from vtg.cli.main import main
-from vtg.encoders import clear_loaded, hub, weights
+from vtg.encoders import clear_loaded, fetch, hub, weights
 from vtg.encoders.testing import tiny_hf_clip
 from vtg.errors import VtgError
 
@@ -62,7 +62,7 @@ def at_terminal(monkeypatch, answer: str) -> Terminal:
 def test_no_at_the_prompt_downloads_nothing_and_names_the_small_model(online, monkeypatch):
     err = at_terminal(monkeypatch, "n\n")
     with pytest.raises(hub.DownloadDeclinedError, match="ViT-B-32/openai, about 600 MB") as caught:
-        weights.ensure_weights(f"hf-clip:{REPO}")
+        fetch.ensure_weights(f"hf-clip:{REPO}")
     assert f"{REPO} is " in err.getvalue() and "KB to download" in err.getvalue()
     assert "[y/N]" in err.getvalue() and isinstance(caught.value, VtgError)
     assert online.downloaded() == []                                    # not a byte of weights
@@ -70,7 +70,7 @@ def test_no_at_the_prompt_downloads_nothing_and_names_the_small_model(online, mo
 
 def test_yes_at_the_prompt_downloads(online, monkeypatch):
     err = at_terminal(monkeypatch, "y\n")
-    assert weights.ensure_weights(f"hf-clip:{REPO}").endswith("model.safetensors")
+    assert fetch.ensure_weights(f"hf-clip:{REPO}").endswith("model.safetensors")
     assert "[y/N]" in err.getvalue() and f"vtg: downloading {REPO}" in err.getvalue()
 
 
@@ -84,7 +84,7 @@ def test_yes_flag_and_scripts_do_not_ask(online, monkeypatch, tmp_path):
 
 def test_no_terminal_goes_ahead_with_the_size_line(online, monkeypatch, capsys):
     monkeypatch.setenv("VTG_ASK_ABOVE_BYTES", "1000")
-    assert weights.ensure_weights(f"hf-clip:{REPO}")                     # stdin is not a TTY under pytest
+    assert fetch.ensure_weights(f"hf-clip:{REPO}")                     # stdin is not a TTY under pytest
     assert "[y/N]" not in capsys.readouterr().err
 
 

@@ -13,7 +13,8 @@ import vtg.video
 from vtg.encoders import load_encoder
 from vtg.encoders.testing import random_open_clip
 from vtg.errors import UsageError, VideoNotFoundError
-from vtg.features import decode_batch_size, features_dir, list_cached, video_features
+from vtg.features import features_dir, list_cached, video_features
+from vtg.pipeline import decode_batch_size
 
 
 @pytest.fixture(scope="module")

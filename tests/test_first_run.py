@@ -18,7 +18,7 @@ import pytest
 
 from hub_server import LocalHub, closed_port_url
 from vtg.cli.main import main
-from vtg.encoders import clear_loaded, weights
+from vtg.encoders import clear_loaded, fetch, weights
 from vtg.encoders.testing import random_open_clip, tiny_hf_clip
 from vtg.errors import UnknownNameError, WeightsNotFoundError
 
@@ -68,7 +68,7 @@ def subprocess_env(tmp_path: Path, endpoint: str, **extra) -> dict:
 
 
 def test_first_use_downloads_with_size_and_bar_then_uses_the_cache(online, hub, capsys):
-    path = weights.ensure_weights(f"hf-clip:{CLIP_REPO}")
+    path = fetch.ensure_weights(f"hf-clip:{CLIP_REPO}")
     assert Path(path).is_file() and str(online) in path and path.endswith("model.safetensors")
     err = capsys.readouterr().err
     assert f"downloading {CLIP_REPO} (" in err and "KB in 5 files" in err
@@ -77,7 +77,7 @@ def test_first_use_downloads_with_size_and_bar_then_uses_the_cache(online, hub, 
     assert bodies == ["config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json",
                       "tokenizer_config.json"]
     seen = len(hub.requests)
-    assert weights.ensure_weights(f"hf-clip:{CLIP_REPO}") == path  # second use: no request at all
+    assert fetch.ensure_weights(f"hf-clip:{CLIP_REPO}") == path  # second use: no request at all
     assert len(hub.requests) == seen and capsys.readouterr().err == ""
 
 
@@ -161,12 +161,12 @@ def test_unreachable_hub_is_one_line_without_retries(online, monkeypatch, capsys
     assert err.count("\n") == 1 and err.startswith("vtg: error: cannot reach the Hugging Face hub at http://127.0.0.1:")
     assert "Retry" not in err and not [r for r in caplog.records if "Retry" in r.getMessage()]
     with pytest.raises(WeightsNotFoundError, match="cannot reach"):
-        weights.ensure_weights(f"hf-clip:{CLIP_REPO}")
+        fetch.ensure_weights(f"hf-clip:{CLIP_REPO}")
 
 
 def test_offline_context_refuses_to_download(online, hub):
     with weights.offline(), pytest.raises(WeightsNotFoundError, match="offline"):
-        weights.ensure_weights(f"hf-clip:{CLIP_REPO}")
+        fetch.ensure_weights(f"hf-clip:{CLIP_REPO}")
     assert hub.requests == []
 
 
@@ -300,7 +300,7 @@ def test_hub_name_lookup_that_hangs_is_one_line(online, monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", hung_lookup)
     try:
         with pytest.raises(WeightsNotFoundError, match="cannot reach the Hugging Face hub at http://hub.invalid"):
-            weights.ensure_weights(f"hf-clip:{CLIP_REPO}")
+            fetch.ensure_weights(f"hf-clip:{CLIP_REPO}")
         assert not release.is_set() and looked_up == ["hub.invalid"]
     finally:
         release.set()

@@ -106,6 +106,7 @@ def test_a_missing_model_folder_fails_the_plan(three_scene_video, tmp_path):
 
 def test_find_weights_only_looks(tmp_path, no_downloads, monkeypatch, tiny_encoder):
     from vtg.encoders import weights
+    from vtg.encoders.fetch import fetch_fingerprint
     from vtg.encoders.specs import parse_spec
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -113,7 +114,7 @@ def test_find_weights_only_looks(tmp_path, no_downloads, monkeypatch, tiny_encod
     assert weights.find_weights("hf-clip:acme/not-here") is None
     assert weights.local_fingerprint(parse_spec("hf-clip:acme/not-here")) is None
     assert weights.find_weights(str(tiny_encoder)) == str(tiny_encoder)
-    assert weights.local_fingerprint(parse_spec(str(tiny_encoder))) == weights.fetch_fingerprint(
+    assert weights.local_fingerprint(parse_spec(str(tiny_encoder))) == fetch_fingerprint(
         parse_spec(str(tiny_encoder)))
 
 

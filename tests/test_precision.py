@@ -17,7 +17,7 @@ from vtg import device
 from vtg.batch.records import apply_settings, process_settings
 from vtg.cli import plan
 from vtg.cli.main import main
-from vtg.encoders import testing
+from vtg.encoders import load_encoder, testing
 from vtg.engine import ModelManager
 from vtg.errors import UsageError
 from vtg.features import features_dir
@@ -80,8 +80,8 @@ def test_every_family_encodes_in_bf16_on_the_cpu_close_to_fp32(family, tmp_path)
     out = {}
     for precision in ("fp32", "bf16"):
         device.set_precision(precision)
-        full = ModelManager().encoder(spec, "cpu")
-        text_only = ModelManager().encoder(spec, "cpu", text_only=True)
+        full = load_encoder(spec, "cpu", manager=ModelManager())
+        text_only = load_encoder(spec, "cpu", text_only=True, manager=ModelManager())
         out[precision] = (full.encode_images(frames), full.encode_texts(texts), text_only.encode_texts(texts))
         assert str(full.dtype) == {"fp32": "torch.float32", "bf16": "torch.bfloat16"}[precision]
         assert str(text_only.dtype) == str(full.dtype)
@@ -155,16 +155,16 @@ def test_emulated_precision_warns_once_per_load(monkeypatch, tmp_path, caplog):
     monkeypatch.setattr(device, "emulated_on_cpu", lambda precision: precision == "bf16")
     device.set_precision("bf16")
     manager = ModelManager()
-    with caplog.at_level(logging.WARNING, logger="vtg.engine"):
-        manager.encoder(spec, "cpu")
-        manager.encoder(spec, "cpu")  # shared: loaded (and warned) once
-    warnings = [r.getMessage() for r in caplog.records if r.name == "vtg.engine"]
+    with caplog.at_level(logging.WARNING, logger="vtg.encoders.loading"):
+        load_encoder(spec, "cpu", manager=manager)
+        load_encoder(spec, "cpu", manager=manager)  # shared: loaded (and warned) once
+    warnings = [r.getMessage() for r in caplog.records if r.name == "vtg.encoders.loading"]
     assert len(warnings) == 1 and "bf16 on this CPU is emulated" in warnings[0] and "--precision fp32" in warnings[0]
     device.set_precision("fp32")
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="vtg.engine"):
-        ModelManager().encoder(spec, "cpu")
-    assert not [r for r in caplog.records if r.name == "vtg.engine"]
+    with caplog.at_level(logging.WARNING, logger="vtg.encoders.loading"):
+        load_encoder(spec, "cpu", manager=ModelManager())
+    assert not [r for r in caplog.records if r.name == "vtg.encoders.loading"]
 
 
 def test_batch_workers_in_other_processes_get_the_drivers_precision():

@@ -106,17 +106,17 @@ def test_iter_frames_streams_fixed_size_batches(indexed):
 
 def test_iter_frames_is_lazy(indexed, monkeypatch):
     """The first batch arrives after decoding only about a batch of frames: memory stays bounded."""
-    from vtg.video import pyav_backend
+    from vtg.video import decoding
 
     decoded = []
-    real = pyav_backend._timed_frames
+    real = decoding.timed_frames
 
     def counting(*args):
         for item in real(*args):
             decoded.append(item[0])
             yield item
 
-    monkeypatch.setattr(pyav_backend, "_timed_frames", counting)
+    monkeypatch.setattr(decoding, "timed_frames", counting)
     first = next(iter_frames(indexed, fps=10, batch_size=4))
     assert len(first) == 4 and len(decoded) <= 6
 

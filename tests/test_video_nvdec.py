@@ -74,7 +74,7 @@ def test_indexing_uses_the_chosen_decoder(tmp_path, monkeypatch):
     from vtg.encoders import load_encoder
     from vtg.encoders.testing import random_open_clip
     from vtg.features import compute_features
-    from vtg.video import pyav_backend
+    from vtg.video import decoding, pyav_backend
 
     path = write_video(tmp_path / "v.mp4", (index_frame(i) for i in range(30)), 10)
     enc = load_encoder(str(random_open_clip(tmp_path / "tiny")), device="cpu")
@@ -89,7 +89,8 @@ def test_indexing_uses_the_chosen_decoder(tmp_path, monkeypatch):
 
     monkeypatch.setattr(nvdec_backend, "check", checked.append)
     monkeypatch.setattr(nvdec_backend, "accel", lambda: "nvdec-settings")
-    monkeypatch.setattr(pyav_backend, "open_container", open_counting)
+    monkeypatch.setattr(pyav_backend, "open_container", open_counting)  # the probe's
+    monkeypatch.setattr(decoding, "open_container", open_counting)  # the decoder's
     monkeypatch.setenv("VTG_DECODER", "nvdec")
     ours = compute_features(path, enc, 2.0)
     assert len(checked) == 1 and opened.count("nvdec-settings") == 1  # nvdec's probe, and its decoder

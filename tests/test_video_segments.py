@@ -136,10 +136,10 @@ def test_plan_bounds_memory_and_skips_short_videos(tmp_path):
 def test_segments_start_at_key_frames_so_no_picture_is_decoded_twice(tmp_path, monkeypatch):
     import threading
 
-    from vtg.video import pyav_backend
+    from vtg.video import decoding
 
     count, lock = {"pictures": 0}, threading.Lock()
-    real = pyav_backend.decoded_frames
+    real = decoding.decoded_frames
 
     def counting(container, stream, targets):
         for frame in real(container, stream, targets):
@@ -147,7 +147,7 @@ def test_segments_start_at_key_frames_so_no_picture_is_decoded_twice(tmp_path, m
                 count["pictures"] += 1
             yield frame
 
-    monkeypatch.setattr(pyav_backend, "decoded_frames", counting)
+    monkeypatch.setattr(decoding, "decoded_frames", counting)
     path = write_timed(tmp_path / "g.mp4", [100 * i for i in range(300)])  # key frame every 10 pictures
 
     def decoded(workers):

@@ -16,7 +16,7 @@ import pytest
 from video_helpers import read_index, stream_copy_cut, write_timed
 
 from vtg.video import read_frames
-from vtg.video import pyav_backend, skipping
+from vtg.video import decoding, skipping
 from vtg.video.sampling import select_indices
 
 
@@ -31,7 +31,7 @@ def decoded(monkeypatch):
             count["frames"] += 1
             yield frame
 
-    monkeypatch.setattr(pyav_backend, "decoded_frames", counting)
+    monkeypatch.setattr(decoding, "decoded_frames", counting)
     return count
 
 

@@ -8,7 +8,7 @@ them together.
 
 >>> from vtg.engine import default_manager
 >>> manager = default_manager()
->>> enc = manager.encoder("ViT-B-32/openai", device="cpu", text_only=True)   # text tower only
+>>> enc = load_encoder("ViT-B-32/openai", device="cpu", text_only=True)   # vtg.encoders, through it
 >>> manager.memory()                   # parameter bytes per model, CUDA memory when present
 >>> manager.release()                  # drop every model (and the CUDA cache)
 
@@ -194,53 +194,6 @@ class ModelManager:
         infos = self.models()
         return {"models": [m.to_dict() for m in infos], "parameter_bytes": sum(m.parameter_bytes for m in infos),
                 "text_cache_entries": len(self.text_cache), "cuda": cuda_memory()}
-
-    # --- typed front doors ---------------------------------------------------------------------
-    def encoder(self, spec, device: str = "auto", half: bool | None = None, *, text_only: bool = False):
-        """A frame/text encoder (:class:`vtg.encoders.Encoder`) by spec, shared per (spec, device, dtype).
-
-        ``text_only`` asks only for what encodes sentences (the text tower): what a query on a
-        video with cached features needs. A full encoder already loaded serves text too, so it is
-        returned instead; loading the full encoder later drops the text-only copy.
-        """
-        from vtg.encoders import Encoder
-
-        if isinstance(spec, Encoder):
-            return spec
-        from vtg.device import default_dtype, resolve_device
-        from vtg.encoders.specs import parse_spec
-
-        parsed = parse_spec(spec)
-        dev = resolve_device(device)
-        dtype = default_dtype(dev, half)
-        base = (parsed, dev, str(dtype))
-        label = f"{parsed.canonical} ({dev}, {str(dtype).replace('torch.', '')})"
-        if text_only:
-            full = self.peek("encoder", base + ("full",))
-            if full is not None:
-                return full
-            return self.get("encoder", base + ("text",), lambda: self._load_encoder(parsed, dev, dtype, True),
-                            label=label + " text tower")
-        enc = self.get("encoder", base + ("full",), lambda: self._load_encoder(parsed, dev, dtype, False), label=label)
-        self.discard("encoder", base + ("text",))
-        return enc
-
-    def _load_encoder(self, parsed, device: str, dtype, text_only: bool):
-        import importlib
-
-        from vtg.device import emulated_on_cpu, precision_name
-        from vtg.encoders import FAMILY_MODULES
-
-        precision = precision_name(dtype)
-        if device == "cpu" and emulated_on_cpu(precision):
-            log.warning(
-                "%s on this CPU is emulated (no %s units): %s will encode slower than with --precision fp32",
-                precision, precision, parsed.canonical)
-        module = importlib.import_module(FAMILY_MODULES[parsed.family])
-        loader = getattr(module, "load_text", None) if text_only else None
-        enc = (loader or module.load)(parsed, device, dtype)
-        enc.text_cache = self.text_cache
-        return enc
 
 
 def parameter_bytes(model: Any) -> tuple[int, str]:

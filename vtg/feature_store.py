@@ -139,7 +139,7 @@ class EntryWriter:
             _write_all(fh, buf.getvalue())
             os.fsync(fh.fileno())
         for tmp, final in ((self.tmp, self.final), (self.times_tmp, self.times_path)):
-            os.chmod(tmp, fileio._file_mode(final))
+            os.chmod(tmp, fileio.file_mode(final))
         os.replace(self.tmp, self.final)
         os.replace(self.times_tmp, self.times_path)
         return self.final

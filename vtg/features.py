@@ -57,8 +57,6 @@ _VERIFY = {"on": False}
 class CacheError(VtgError):
     """The feature cache folder cannot be created or written."""
 _CHUNK = 1 << 20
-#: Decoded frames held at once are capped at this many bytes (a 4K batch of 64 would be 1.6 GB).
-DECODE_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -225,7 +223,7 @@ def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: P
                 except OSError as exc:
                     kept, writer = _give_up(writer, exc, path, folder), None
             kept.append((np.asarray(times, np.float64), np.asarray(feats, np.float16)))
-        tail = enc._image_feature_shape()
+        tail = enc.image_feature_shape()
         if writer is not None:
             try:
                 writer.commit(tail)
@@ -248,7 +246,7 @@ def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: P
         kept = [(writer.all_times(), load_array(writer.final, np.float16, mmap=False))]
         _drop_unfinished(folder, key)
     times = np.concatenate([t for t, _ in kept]) if kept else np.zeros(0, np.float64)
-    feats = np.concatenate([f for _, f in kept]) if kept else np.zeros((0, *enc._image_feature_shape()), np.float16)
+    feats = np.concatenate([f for _, f in kept]) if kept else np.zeros((0, *enc.image_feature_shape()), np.float16)
     return Features(times, feats, float(info.duration), enc.spec, fps, max_frames, cached=False, path=None)
 
 
@@ -320,7 +318,7 @@ def compute_features(path: str | os.PathLike[str], encoder, fps: float | None, *
     for batch_times, batch_feats in _encoded(source, encoder, fps, max_frames, progress, backend, workers, info):
         feats.append(batch_feats)
         times.append(np.asarray(batch_times, np.float64))
-    empty = np.zeros((0, *encoder._image_feature_shape()), np.float32)
+    empty = np.zeros((0, *encoder.image_feature_shape()), np.float32)
     return Features(np.concatenate(times) if times else np.zeros(0, np.float64),
                     np.concatenate(feats) if feats else empty, float(info.duration), encoder.spec, fps, max_frames)
 
@@ -339,12 +337,6 @@ def _encoded(path, encoder, fps, max_frames, progress: bool, backend: str, worke
     finally:
         if bar is not None:
             bar.close()
-
-
-def decode_batch_size(encoder_batch: int, width: int, height: int) -> int:
-    """Frames per decoded batch: the encoder's batch, fewer for very large frames."""
-    frame_bytes = max(1, width * height * 3)
-    return max(1, min(int(encoder_batch), DECODE_BYTES // frame_bytes))
 
 
 def _check_sampling(fps, max_frames) -> None:

@@ -42,7 +42,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     short = path.name.encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore")
     fd, tmp = tempfile.mkstemp(prefix=f".{short}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600: reports and results must stay shareable
+        os.fchmod(fd, file_mode(path))  # mkstemp makes 0600: reports and results must stay shareable
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -53,7 +53,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _file_mode(path: Path) -> int:
+def file_mode(path: Path) -> int:
     """The mode a plain ``open(path, "w")`` would give: the existing file's, else 0666 minus the
     umask (read from /proc, since ``os.umask`` can only be read by setting it, racing threads)."""
     try:

@@ -30,6 +30,8 @@ from vtg import stages
 
 #: Batches waiting between two stages.
 DEPTH = 2
+#: Decoded frames held at once are capped at this many bytes (a 4K batch of 64 would be 1.6 GB).
+DECODE_BYTES = 256 << 20
 
 
 def encoded_batches(video, encoder, fps: float | None, *, max_frames: int | None = None,
@@ -37,7 +39,6 @@ def encoded_batches(video, encoder, fps: float | None, *, max_frames: int | None
                     depth: int = DEPTH) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(times [n], features [n, ...])`` per batch of sampled frames of ``video`` (a path or a
     :class:`~vtg.video.source.VideoSource`, probed once), in time order."""
-    from vtg.features import decode_batch_size
     from vtg.video import iter_frames
     from vtg.video.source import VideoSource
 
@@ -110,6 +111,12 @@ def _encode(encoder, pixels, ready):
 #: Share of the free GPU memory the encoder's batches may fill (the rest: queued frames, allocator slack).
 CUDA_MEMORY_SHARE = 0.6
 CUDA_MAX_BATCH = 1024
+
+
+def decode_batch_size(encoder_batch: int, width: int, height: int) -> int:
+    """Frames per decoded batch: the encoder's batch, fewer for very large frames."""
+    frame_bytes = max(1, width * height * 3)
+    return max(1, min(int(encoder_batch), DECODE_BYTES // frame_bytes))
 
 
 def cuda_batch_size(encoder, width: int, height: int) -> int:

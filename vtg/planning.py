@@ -160,9 +160,10 @@ def fetch_models(plan: Plan) -> None:
 def fetch_model(need: ModelNeed) -> str:
     """One model made local; its path."""
     from vtg.encoders import weights
+    from vtg.encoders.fetch import ensure_weights
 
     if need.source == "encoder":
-        return weights.ensure_weights(need.name)
+        return ensure_weights(need.name)
     if need.source == "hub":
         return weights.ensure_hf_model(need.name)
     if need.path is not None and Path(need.path).exists():

@@ -168,15 +168,4 @@ def check_prediction(d: Any, where: str) -> dict[str, Any]:
     return out
 
 
-def read_groundings(path: Any) -> list:
-    """Every successful result of a ``vtg ground --json`` file, a JSON list or a Grounding JSONL
-    (a ``vtg batch`` journal), validated record by record; error records are left out. The one
-    reader behind ``vtg export``, ``vtg report`` and ``vtg plot``."""
-    from vtg.eval.loaders import read_predictions
-    from vtg.types import Grounding
-
-    return [Grounding.from_dict(r) for r in read_predictions(path).records]
-
-
-__all__ = ["KIND_CHECKS", "check_field", "check_pairs", "check_prediction", "finite", "number_list", "read_groundings",
-           "window"]
+__all__ = ["KIND_CHECKS", "check_field", "check_pairs", "check_prediction", "finite", "number_list", "window"]

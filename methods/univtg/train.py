@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 
 from vtg.errors import CheckpointError, UsageError, VtgError
 
@@ -88,34 +87,10 @@ def predict(model, samples: Sequence[Sample], cfg: ModelConfig, device: str, bat
     return preds
 
 
-def local_metrics(preds: list[dict], gts: list[dict]) -> dict[str, float]:
-    """R1@{0.3,0.5,0.7} and mIoU of the top window (used only when vtg.eval is unavailable)."""
-    by_qid = {g["qid"]: g for g in gts}
-    ious: list[float] = []
-    for p in preds:
-        g = by_qid[p["qid"]]
-        if not p["pred_relevant_windows"]:
-            ious.append(0.0)
-            continue
-        s, e = p["pred_relevant_windows"][0][:2]
-        best = 0.0
-        for gs, ge in g["relevant_windows"]:
-            inter = max(0.0, min(e, ge) - max(s, gs))
-            union = max(e, ge) - min(s, gs)
-            best = max(best, inter / union if union > 0 else 0.0)
-        ious.append(best)
-    iou_arr = np.asarray(ious)
-    out = {f"R1@{t}": float((iou_arr >= t).mean() * 100) for t in (0.3, 0.5, 0.7)}
-    out["mIoU"] = float(iou_arr.mean() * 100)
-    return out
-
-
 def evaluate_predictions(preds: list[dict], gts: list[dict]) -> Mapping[str, float | None]:
-    """The metrics of ``vtg eval`` when available, else the local R1/mIoU."""
-    try:
-        from vtg.eval import evaluate
-    except ImportError:
-        return local_metrics(preds, gts)
+    """The metrics of ``vtg eval`` (vtg.eval is part of vtg, so always there)."""
+    from vtg.eval import evaluate
+
     return dict(evaluate(preds, gts))
 
 

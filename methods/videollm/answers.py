@@ -32,6 +32,7 @@ import numpy as np
 
 from vtg.errors import UnknownNameError, UsageError
 from vtg.methods.videollm import official
+from vtg.methods.videollm.parsing import parse_frame_answer, parse_frame_answer_one_per_second, seconds_answer
 from vtg.types import Moment
 
 # Two-digit indices joined by "to" / "and" / a dash, as VTimeLLM writes them ("from 04 to 12").
@@ -71,27 +72,17 @@ def _check_vtimellm_duration(duration: float | None) -> float:
     return float(duration)
 
 
-def _numpro(text: str, duration: float | None,
-            timestamps: Sequence[float] | np.ndarray | None) -> list[Moment]:
-    from vtg.methods.numpro import parse_answer, parse_one_per_second
-
+def _numpro(text: str, duration: float | None, timestamps: Sequence[float] | np.ndarray | None) -> list[Moment]:
     if timestamps is not None:
-        return parse_answer(text, timestamps, duration)
+        return parse_frame_answer(text, timestamps, duration)
     if duration is None:
         raise UsageError("numpro answers name frame numbers: give the frames' timestamps or the duration")
-    return parse_one_per_second(text, duration)  # NumPro's 1 fps, never a list as long as the video
+    return parse_frame_answer_one_per_second(text, duration)  # NumPro's 1 fps, never a list as long as the video
 
 
-def _timemarker(text: str, duration: float | None, _timestamps=None) -> list[Moment]:
-    from vtg.methods.timemarker import parse_answer
-
-    return parse_answer(text, duration)
-
-
-def _vtgllm(text: str, duration: float | None, _timestamps=None) -> list[Moment]:
-    from vtg.methods.vtgllm.method import parse_answer
-
-    return parse_answer(text, duration)
+def _seconds(text: str, duration: float | None, _timestamps=None) -> list[Moment]:
+    """TimeMarker's and VTG-LLM's answers name times in seconds (or VTG-LLM's time tokens)."""
+    return seconds_answer(text, duration)
 
 
 #: format name -> parser(text, duration, timestamps) -> moments.
@@ -99,8 +90,8 @@ FORMATS: dict[str, Callable[..., list[Moment]]] = {
     "timechat": lambda text, duration, _timestamps=None: parse_timechat(text, duration),
     "vtimellm": lambda text, duration, _timestamps=None: parse_vtimellm(text, duration),
     "numpro": _numpro,
-    "timemarker": _timemarker,
-    "vtgllm": _vtgllm,
+    "timemarker": _seconds,
+    "vtgllm": _seconds,
 }
 
 

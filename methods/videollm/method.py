@@ -105,7 +105,7 @@ class VideoLLMMethod(Method):
     def strict(self) -> bool:
         """Whether ``-O parse=strict`` asks for the authors' reading (checked: lenient|strict, and
         only for methods whose authors publish a parser)."""
-        from vtg.methods.videollm.answers import check_reading
+        from vtg.methods.videollm.answers import check_reading  # not loaded by `vtg methods`
 
         return check_reading(self.config.parse, self.name) == "strict"
 

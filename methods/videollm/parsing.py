@@ -15,6 +15,11 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Sequence
+
+import numpy as np
+
+from vtg.types import Moment
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 _SECOND_BRACES = re.compile(r"seconds?\s*\{\s*([0-9:.]+)\s*\}")
@@ -133,9 +138,62 @@ def clamp(pairs: list[tuple[float, float]], low: float, high: float | None) -> l
 def seconds_answer(text, duration: float | None = None) -> list:
     """Moments from an answer that names times in seconds (``4.0 - 6.0``, ``second{4}``, HH:MM:SS,
     VTG-LLM's ``0002.5``), clamped to ``[0, duration]`` when given; ``[]`` when it names none."""
-    from vtg.types import Moment
-
     if not isinstance(text, str):
         return []
     return [Moment(a, b) for a, b in clamp(find_ranges(text), 0.0, duration)
             if math.isfinite(a) and math.isfinite(b)]  # a 400-digit "number" is inf
+
+
+def frame_spans(times: np.ndarray, duration: float | None) -> np.ndarray:
+    """When each sampled frame stops being the current sample: the next frame's time, and for
+    the last frame the video's end (or one median step after it)."""
+    times = np.asarray(times, dtype=np.float64)
+    if times.size == 0:
+        return times
+    step = float(np.median(np.diff(times))) if times.size > 1 else 0.0
+    last = duration if duration is not None and duration > times[-1] else times[-1] + step
+    return np.append(times[1:], last)
+
+
+def parse_frame_answer(text: str, timestamps: Sequence[float] | np.ndarray, duration: float | None = None) -> list[Moment]:
+    """Moments in seconds from a NumPro answer such as "From Frame 3 to Frame 7" (Wu et al. 2025).
+
+    ``timestamps`` are the true times of the numbered frames (frame ``i`` shown at
+    ``timestamps[i]``). Frame numbers outside ``0..len-1`` are clamped; reversed ranges swapped;
+    an answer naming one frame ("in frame 5") gives that frame's span. No interval: ``[]``.
+    """
+    times = np.asarray(timestamps, dtype=np.float64).reshape(-1)
+    if times.size == 0 or not isinstance(text, str):
+        return []
+    ranges = find_ranges(text) or [(f, f) for f in single_frames(text)]
+    ends = frame_spans(times, duration)
+    moments = []
+    for a, b in clamp(ranges, 0, times.size - 1):
+        i, j = int(round(a)), int(round(b))
+        moments.append(within(times[i], max(ends[j], times[i]), duration))
+    return _unique(moments)
+
+
+def parse_frame_answer_one_per_second(text: str, duration: float) -> list[Moment]:
+    """:func:`parse_frame_answer` with frame ``i`` shown at ``i`` s for ``ceil(duration)`` frames (the
+    paper's 1 fps), computed per answered range: work follows the answer, not the duration."""
+    if not isinstance(text, str):
+        return []
+    last = max(1, math.ceil(duration)) - 1
+    ranges = find_ranges(text) or [(f, f) for f in single_frames(text)]
+    moments = []
+    for a, b in clamp(ranges, 0, last):
+        i, j = int(round(a)), int(round(b))
+        moments.append(within(float(i), float(j + 1) if j < last else max(duration, float(j)), duration))
+    return _unique(moments)
+
+
+def within(start: float, end: float, duration: float | None) -> Moment:
+    """``[start, end]`` clamped to ``[0, duration]``: timestamps a file lists may run past it."""
+    if duration is not None:
+        start, end = min(start, duration), min(end, duration)
+    return Moment(start, max(start, end))
+
+
+def _unique(moments: list[Moment]) -> list[Moment]:
+    return list(dict.fromkeys(moments))

@@ -14,42 +14,18 @@ Face cache or a local directory; missing ones raise :class:`vtg.errors.WeightsNo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any, Sequence
 
 import numpy as np
 
 from vtg.errors import ModelError, UsageError, WeightsNotFoundError
 from vtg.methods.videollm.families import Family, family_of
+from vtg.methods.videollm.parts import Image, Part, Video
 
 DEFAULT_MODEL = "Qwen/Qwen2-VL-7B-Instruct"
 
 
-@dataclass(frozen=True)
-class Image:
-    """One frame (uint8 [H, W, 3] RGB) placed at this point of the prompt."""
-
-    frame: np.ndarray
-
-
-@dataclass(frozen=True)
-class Video:
-    """Frames (uint8 [N, H, W, 3]) given to the model as one video, with their true times."""
-
-    frames: np.ndarray
-    times: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-    @property
-    def sampled_fps(self) -> float:
-        """Average sampling rate (Qwen2.5-VL aligns its temporal positions to it)."""
-        t = np.asarray(self.times, dtype=np.float64)
-        if t.size < 2 or t[-1] <= t[0]:
-            return 1.0
-        return float((t.size - 1) / (t[-1] - t[0]))
-
-
-Part = Union[str, Image, Video]
 
 
 def resolve_dtype(device: str, dtype: str | None):
@@ -116,10 +92,10 @@ class VideoLLM:
     def _load(self):
         ensure_videollm(self.model_id)  # first use downloads it
         self.family = model_family(self.model_id)  # before any of its code could be imported
+        from vtg.encoders.weights import quiet_transformers
+
         try:
             from transformers import AutoModelForImageTextToText, AutoProcessor
-
-            from vtg.encoders.weights import quiet_transformers
         except ImportError as exc:  # pragma: no cover - transformers is a core dependency
             raise ModelError(f"transformers cannot load Video-LLMs here: {exc}") from exc
         from vtg.modelsize import check_transformers_model

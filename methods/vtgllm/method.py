@@ -82,7 +82,7 @@ class VTGLLM(VideoLLMMethod):
 
     def read_answer(self, answer: str, sampled: Sampled):
         if self.strict():
-            from vtg.methods.videollm.answers import parse_answer as read_format
+            from vtg.methods.videollm.answers import parse_answer as read_format  # not loaded by `vtg methods`
 
             moments = read_format("vtgllm", answer, strict=True)
         else:

@@ -61,7 +61,7 @@ class Encoder:
         self._check_image_side()
         frames = _as_frames(frames)
         if len(frames) == 0:
-            return np.zeros((0, *self._image_feature_shape()), np.float32)
+            return np.zeros((0, *self.image_feature_shape()), np.float32)
         chunks = [self._run(self._encode_image_batch, frames[i:i + self.batch_size])
                   for i in range(0, len(frames), self.batch_size)]
         return np.concatenate(chunks, axis=0)
@@ -105,7 +105,7 @@ class Encoder:
 
     def encode_texts(self, texts: list[str] | str) -> np.ndarray:
         """Sentences -> float32 L2-normalised [M, D] (repeated sentences come from ``text_cache``)."""
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         if self.text_cache is not None:
@@ -162,7 +162,9 @@ class Encoder:
         """One batch of sentences -> torch tensor of normalised features."""
         raise NotImplementedError
 
-    def _image_feature_shape(self) -> tuple[int, ...]:
+    def image_feature_shape(self) -> tuple[int, ...]:
+        """Shape of one frame's features (``(dim,)``; BLIP-2: one row per query token), so callers
+        can shape an empty result without encoding anything."""
         return (self.dim,)
 
     def _run(self, fn, batch) -> np.ndarray:
@@ -231,7 +233,9 @@ def _as_frames(frames) -> np.ndarray:
     return arr
 
 
-def _as_texts(texts) -> list[str]:
+def as_texts(texts) -> list[str]:
+    """``texts`` (one string or an iterable of them) as a list, checked: every encoder family's
+    ``encode_texts`` accepts the same input and rejects anything else with the same error."""
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)

@@ -44,7 +44,8 @@ class Blip2Encoder(Encoder):
         self.max_length = min(REFERENCE_TEXT_TOKENS, int(model.config.qformer_config.max_position_embeddings))
         self.image_transform = for_hf_processor(image_processor)
 
-    def _image_feature_shape(self) -> tuple[int, ...]:
+    def image_feature_shape(self) -> tuple[int, ...]:
+        """One row per Q-Former query token: ``(num_queries, dim)``."""
         return (self.num_queries, self.dim)
 
     def _pixel_dtype(self):
@@ -84,7 +85,7 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
     else ``Blip2TextModelWithProjection`` (Q-Former text embeddings, Q-Former, ``text_projection``)."""
     from vtg.encoders import blip2_text
 
-    own = blip2_text.load_text(parsed, device, dtype)
+    own = blip2_text.load_text(parsed, device, dtype, REFERENCE_TEXT_TOKENS)
     if own is not None:
         return own
     from transformers import Blip2TextModelWithProjection
@@ -100,8 +101,8 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
 def load(parsed: EncoderSpec, device: str, dtype) -> Blip2Encoder:
     from transformers import Blip2ForImageTextRetrieval
 
-    from vtg.encoders import weights
+    from vtg.encoders.hf_clip import load_hf_parts
 
-    model, image_processor, tokenizer, fingerprint = weights.load_hf_parts(
+    model, image_processor, tokenizer, fingerprint = load_hf_parts(
         parsed, Blip2ForImageTextRetrieval, dtype, device)
     return Blip2Encoder(parsed.canonical, model, image_processor, tokenizer, device, dtype, fingerprint)

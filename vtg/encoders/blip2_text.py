@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vtg.encoders.base import Encoder, l2_normalize
-from vtg.encoders.hf_text_model import ACTIVATIONS, _activation
+from vtg.encoders.hf_text_model import ACTIVATIONS, activation
 from vtg.encoders.specs import EncoderSpec
 from vtg.errors import CheckpointError
 
@@ -42,9 +42,9 @@ def same_as_rebuilt_bert(tok_config: dict, folder: Path) -> bool:
     """Whether ``tokenizer.json`` is what transformers' BertTokenizer builds from ``tok_config``:
     BERT's normaliser with the configured lower-casing, accent stripping and CJK handling, BERT's
     pre-tokeniser and a WordPiece model with the ``##`` continuation prefix."""
-    from vtg.encoders.hf_text import _read_json
+    from vtg.encoders.hf_text import read_json_object
 
-    data = _read_json(folder / "tokenizer.json") or {}
+    data = read_json_object(folder / "tokenizer.json") or {}
     norm, pre, model = (data.get(k) or {} for k in ("normalizer", "pre_tokenizer", "model"))
     return (isinstance(norm, dict) and norm.get("type") == "BertNormalizer" and norm.get("clean_text") is True
             and norm.get("lowercase") == tok_config.get("do_lower_case", True)
@@ -98,7 +98,7 @@ class _Intermediate(nn.Module):
         self.dense = nn.Linear(width, inner)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _activation(self.act, self.dense(x))
+        return activation(self.act, self.dense(x))
 
 
 class _Layer(nn.Module):
@@ -163,10 +163,10 @@ class Blip2TextTower(nn.Module):
 def text_setup(folder: Path) -> dict | None:
     """The tower's config and tokenizer settings for the checkpoint in ``folder``, or None when
     this module does not reproduce it (transformers then loads the text model)."""
-    from vtg.encoders.hf_text import _read_json, _token
+    from vtg.encoders.hf_text import read_json_object, special_token
 
-    config = _read_json(folder / "config.json")
-    tok_config = _read_json(folder / "tokenizer_config.json")
+    config = read_json_object(folder / "config.json")
+    tok_config = read_json_object(folder / "tokenizer_config.json")
     if config is None or tok_config is None or config.get("model_type") != "blip-2":
         return None
     kind = tok_config.get("tokenizer_class")
@@ -182,7 +182,7 @@ def text_setup(folder: Path) -> dict | None:
         return None
     if cfg["hidden_act"] not in ACTIVATIONS or cfg["hidden_size"] % cfg["num_attention_heads"]:
         return None
-    pad = _token(tok_config.get("pad_token"))
+    pad = special_token(tok_config.get("pad_token"))
     return None if pad is None else {"model": cfg, "pad_token": pad}
 
 
@@ -203,10 +203,12 @@ class Blip2TextEncoder(Encoder):
         return l2_normalize(self.model.embed(ids.to(self.device), mask.to(self.device)))
 
 
-def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder | None:
-    """The text path of ``parsed`` built here, or None when this module does not reproduce it."""
+def load_text(parsed: EncoderSpec, device: str, dtype, max_tokens: int) -> Encoder | None:
+    """The text path of ``parsed`` built here, or None when this module does not reproduce it.
+
+    ``max_tokens`` is the caller's truncation length (vtg.encoders.blip2 passes the reference
+    setup's), so this module needs nothing from the transformers-based one that loads it."""
     from vtg.encoders import weights
-    from vtg.encoders.blip2 import REFERENCE_TEXT_TOKENS
     from vtg.encoders.hf_text import build_tower, open_tokenizer, read_text_state, single_safetensors
     from vtg.modelsize import check_module
 
@@ -217,7 +219,7 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder | None:
     cfg = setup["model"]
     # TFVTG's reference truncates at 35 tokens (see vtg.encoders.blip2), padding to the longest
     tokenizer = open_tokenizer(weight_file.parent / "tokenizer.json", setup["pad_token"],
-                               min(REFERENCE_TEXT_TOKENS, int(cfg["max_position_embeddings"])), pad_to_max=False)
+                               min(max_tokens, int(cfg["max_position_embeddings"])), pad_to_max=False)
     if tokenizer is None:
         return None
     check_module(lambda: Blip2TextTower(cfg), dtype, f"the text path of {parsed.canonical}", [weight_file])

@@ -123,7 +123,7 @@ def _strip(key: str) -> str:
 
 # --- tokenizer --------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _byte_symbols() -> dict[int, str]:
+def byte_symbols() -> dict[int, str]:
     """Byte -> printable character, as GPT-2/CLIP byte-level BPE defines it: printable Latin-1
     bytes map to themselves, the rest to code points from 256 up, in byte order. The table's order
     (printable bytes first) is the order of the first 256 vocabulary entries."""
@@ -147,7 +147,7 @@ class ClipTokenizer:
 
         lines = gzip.open(bpe_file).read().decode("utf-8").split("\n")[1:self.MERGES + 1]
         merges = [tuple(line.split()) for line in lines]
-        symbols = list(_byte_symbols().values())
+        symbols = list(byte_symbols().values())
         vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
         vocab += ["<start_of_text>", "<end_of_text>"]
         self.ids = {tok: i for i, tok in enumerate(vocab)}
@@ -172,7 +172,7 @@ class ClipTokenizer:
         return out
 
     def encode(self, text: str) -> list[int]:
-        table = _byte_symbols()
+        table = byte_symbols()
         ids: list[int] = []
         for piece in self.pattern.findall(_clean(text)):
             word = "".join(table[b] for b in piece.encode("utf-8"))

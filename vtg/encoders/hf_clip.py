@@ -11,11 +11,12 @@ an attention mask, as in big_vision, where SigLIP was trained. Weights load with
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
 from vtg.determinism import fixed_threads
-from vtg.encoders.base import Encoder, _as_texts, l2_normalize, pooled
+from vtg.encoders.base import Encoder, as_texts, l2_normalize, pooled
 from vtg.encoders.preprocess import for_hf_processor
 from vtg.encoders.specs import EncoderSpec
 
@@ -60,7 +61,7 @@ class HFClipEncoder(Encoder):
         """Text-encoder ``last_hidden_state`` (after ``final_layer_norm``), real tokens only."""
         import torch
 
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         if not texts:
             return []
         tokens = self._tokens(texts)
@@ -132,9 +133,38 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
     return enc_cls(parsed.canonical, model, None, tokenizer, device, dtype, fingerprint)
 
 
+def load_hf_parts(parsed: EncoderSpec, model_cls, dtype, device: str):
+    """Model, image processor, tokenizer and weights fingerprint of a transformers encoder.
+
+    Shared by the CLIP/SigLIP and BLIP-2 loaders: the weights are made local first (downloaded on
+    first use unless offline, before transformers is imported), then loaded with
+    ``local_files_only``; a directory that exists but cannot be read becomes a CheckpointError.
+    """
+    from vtg.encoders import weights
+    from vtg.errors import CheckpointError
+
+    weight_file = weights.require_hf_model(parsed.source, parsed.is_local)
+    from transformers import AutoImageProcessor, AutoTokenizer
+
+    from vtg.modelsize import check_transformers_model
+
+    check_transformers_model(os.path.dirname(weight_file), model_cls, dtype, what=parsed.canonical)
+
+    common: dict[str, Any] = dict(local_files_only=True, cache_dir=str(weights.hf_cache_dir()))
+    weights.quiet_transformers()
+    try:
+        model = model_cls.from_pretrained(parsed.source, dtype=dtype, **common)
+        image_processor = AutoImageProcessor.from_pretrained(parsed.source, **common)
+        tokenizer = AutoTokenizer.from_pretrained(parsed.source, **common)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot load {parsed.canonical}: {exc}") from exc
+    model.to(device).eval()
+    return model, image_processor, tokenizer, weights.fingerprint(weight_file)
+
+
 def load_text_parts(parsed: EncoderSpec, model_cls, dtype, device: str):
     """Model and tokenizer (no image processor) of a transformers checkpoint, offline; as
-    :func:`vtg.encoders.weights.load_hf_parts` for the text side of CLIP, SigLIP and BLIP-2.
+    :func:`load_hf_parts` for the text side of CLIP, SigLIP and BLIP-2.
 
     The checkpoint holds both towers: the vision weights are skipped (expected), but a text
     weight missing from it, or of another shape, is an error, never a random initialisation.
@@ -196,5 +226,5 @@ def load(parsed: EncoderSpec, device: str, dtype) -> HFClipEncoder:
     from vtg.encoders import weights
 
     model_cls, enc_cls = (SiglipModel, HFSiglipEncoder) if parsed.family == "hf-siglip" else (CLIPModel, HFClipEncoder)
-    model, image_processor, tokenizer, fingerprint = weights.load_hf_parts(parsed, model_cls, dtype, device)
+    model, image_processor, tokenizer, fingerprint = load_hf_parts(parsed, model_cls, dtype, device)
     return enc_cls(parsed.canonical, model, image_processor, tokenizer, device, dtype, fingerprint)

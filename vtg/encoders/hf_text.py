@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from vtg.determinism import fixed_threads
-from vtg.encoders.base import Encoder, _as_texts, l2_normalize
+from vtg.encoders.base import Encoder, as_texts, l2_normalize
 from vtg.encoders.specs import EncoderSpec
 from vtg.errors import CheckpointError
 
@@ -94,8 +94,8 @@ def text_setup(parsed: EncoderSpec, folder: Path) -> dict | None:
     this module reproduces the checkpoint in ``folder``; None otherwise (transformers loads it)."""
     if not ENABLED or parsed.family not in _MODEL_TYPES:
         return None
-    config = _read_json(folder / "config.json")
-    tok_config = _read_json(folder / "tokenizer_config.json")
+    config = read_json_object(folder / "config.json")
+    tok_config = read_json_object(folder / "tokenizer_config.json")
     if config is None or tok_config is None or config.get("model_type") != _MODEL_TYPES[parsed.family]:
         return None
     if tok_config.get("tokenizer_class") not in _TOKENIZERS[parsed.family] or not (folder / "tokenizer.json").is_file():
@@ -115,20 +115,22 @@ def text_setup(parsed: EncoderSpec, folder: Path) -> dict | None:
         return None
     if cfg["hidden_size"] % cfg["num_attention_heads"]:
         return None
-    pad, eos = (_token(tok_config.get(name)) for name in ("pad_token", "eos_token"))
+    pad, eos = (special_token(tok_config.get(name)) for name in ("pad_token", "eos_token"))
     if pad is None:
         return None
     cfg["family"] = parsed.family
     return {"model": cfg, "pad_token": pad, "eos_token": eos}
 
 
-def _token(value: Any) -> str | None:
+def special_token(value: Any) -> str | None:
     """A special token of ``tokenizer_config.json``: a string, or an AddedToken dict (older files)."""
     value = value.get("content") if isinstance(value, dict) else value
     return value if isinstance(value, str) else None
 
 
-def _read_json(path: Path) -> dict | None:
+def read_json_object(path: Path) -> dict | None:
+    """A JSON object from a model folder's file (config, tokenizer config); None when the file is
+    missing, unreadable or not an object, so the caller falls back to transformers' own loader."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -189,7 +191,7 @@ class HFTextEncoder(Encoder):
         the first end-of-text token."""
         import torch
 
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         if not texts:
             return []
         ids, real = self.tokenizer.encode(texts)

@@ -20,7 +20,9 @@ from torch import nn
 ACTIVATIONS = ("quick_gelu", "gelu", "gelu_pytorch_tanh", "gelu_new")
 
 
-def _activation(name: str, x: torch.Tensor) -> torch.Tensor:
+def activation(name: str, x: torch.Tensor) -> torch.Tensor:
+    """The MLP activation a transformers config names (one of :data:`ACTIVATIONS`); shared with
+    BLIP-2's Q-Former text tower (vtg.encoders.blip2_text), which reads the same config key."""
     if name == "quick_gelu":
         return x * torch.sigmoid(1.702 * x)
     if name == "gelu":
@@ -53,7 +55,7 @@ class _Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(_activation(self.act, self.fc1(x)))
+        return self.fc2(activation(self.act, self.fc1(x)))
 
 
 class _Layer(nn.Module):

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from vtg.encoders import transfer
-from vtg.encoders.listing import Listing, check_download, deadline_seconds, fetch_listing
+from vtg.encoders.listing import Listing, RepoNotFoundError, check_download, deadline_seconds, fetch_listing
 from vtg.errors import WeightsNotFoundError
 from vtg.net import check_resolvable
 
@@ -35,10 +35,6 @@ IGNORED = ("*.msgpack", "*.h5", "*.ot", "*.onnx", "*.onnx_data", "*.tflite", "*.
            "*.jpg", "*.jpeg", "*.gif", ".gitattributes")
 #: PyTorch pickles, skipped when the repo also has safetensors (never load a pickle when not needed).
 PICKLES = ("*.bin", "*.pt", "*.pth", "*.ckpt")
-
-
-class RepoNotFoundError(WeightsNotFoundError):
-    """The hub has no such repository (or it is private and no token was sent)."""
 
 
 def endpoint() -> str:
@@ -190,7 +186,7 @@ def _free_bytes(cache_dir: str | Path) -> int | None:
         return None
 
 
-def human_size(n: int) -> str:
+def human_size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

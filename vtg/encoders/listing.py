@@ -36,6 +36,10 @@ _HEX = {40: re.compile(r"[0-9a-f]{40}"), 64: re.compile(r"[0-9a-f]{64}")}
 _override: dict[str, float | None] = {"download": None}
 
 
+class RepoNotFoundError(WeightsNotFoundError):
+    """The hub has no such repository (or it is private and no token was sent)."""
+
+
 @dataclass(frozen=True)
 class Listing:
     """A repo's commit and its files by name."""
@@ -114,8 +118,6 @@ def _bounded_body(response, repo_id: str, deadline: Deadline) -> bytes:
 
 def listing_http_error(repo_id: str, endpoint: str, status: int, headers, body: bytes) -> WeightsNotFoundError:
     """The one-line error of a failed listing request (the hub's own error message when it gave one)."""
-    from vtg.encoders.hub import RepoNotFoundError
-
     code = headers.get("X-Error-Code", "")
     if code == "GatedRepo":
         return WeightsNotFoundError(f"{repo_id!r} is gated on {endpoint}: accept its terms on the model page, then "

@@ -70,9 +70,9 @@ class OpenClipEncoder(Encoder):
         """
         import torch
 
-        from vtg.encoders.base import _as_texts
+        from vtg.encoders.base import as_texts
 
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         if not texts:
             return []
         tokens = self.tokenizer(texts).to(self.device)
@@ -129,6 +129,7 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     """Build the model, its validation transform and tokenizer from local files only."""
     from vtg.device import precision_name
     from vtg.encoders import weights
+    from vtg.encoders.fetch import fetch_fingerprint
 
     # open_clip's "fp16"/"bf16" (vtg's names too): OpenAI's mixed precision, LayerNorms in float32
     kwargs: dict = dict(precision=precision_name(dtype), device=device, pretrained_text=False, weights_only=True)
@@ -146,7 +147,7 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     else:
         name = tok_name = _arch_name(parsed.architecture())
         kwargs.update(pretrained=parsed.source)
-    fp = weights.fetch_fingerprint(parsed)
+    fp = fetch_fingerprint(parsed)
     _check_size(parsed, name, kwargs, dtype)
     open_clip = _open_clip(parsed)
     try:
@@ -172,8 +173,9 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     in full through :func:`load`, which encodes text just the same."""
     from vtg.encoders import weights
     from vtg.encoders.clip_text import build_tower, clip_tokenizer, read_text_state, text_tower_config
+    from vtg.encoders.fetch import fetch_fingerprint
 
-    fp = weights.fetch_fingerprint(parsed)  # missing weights fail here, as a full load would
+    fp = fetch_fingerprint(parsed)  # missing weights fail here, as a full load would
     found = _config_and_weights(parsed)
     cfg = text_tower_config(found[0]) if found else None
     if found is None or cfg is None:

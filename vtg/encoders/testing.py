@@ -123,14 +123,14 @@ def clip_bpe_tokenizer(out: str | Path):
 
     from transformers import CLIPTokenizer
 
-    from vtg.encoders.clip_text import ClipTokenizer, _byte_symbols, open_clip_package_dir
+    from vtg.encoders.clip_text import ClipTokenizer, byte_symbols, open_clip_package_dir
 
     folder = open_clip_package_dir()
     if folder is None:
         raise RuntimeError("open_clip is not installed: its BPE merge list is the vocabulary source")
     lines = gzip.open(folder / "bpe_simple_vocab_16e6.txt.gz").read().decode("utf-8").split("\n")
     merges = [tuple(line.split()) for line in lines[1:ClipTokenizer.MERGES + 1]]
-    symbols = list(_byte_symbols().values())
+    symbols = list(byte_symbols().values())
     vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
     # transformers annotates ``merges`` as list[str] but hands it to tokenizers' BPE, which takes pairs
     tok = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=merges)  # type: ignore[arg-type]

@@ -143,32 +143,6 @@ def quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def load_hf_parts(parsed, model_cls, dtype, device: str):
-    """Model, image processor, tokenizer and weights fingerprint of a transformers encoder.
-
-    Shared by the CLIP/SigLIP and BLIP-2 loaders: the weights are made local first (downloaded on
-    first use unless offline, before transformers is imported), then loaded with
-    ``local_files_only``; a directory that exists but cannot be read becomes a CheckpointError.
-    """
-    weight_file = require_hf_model(parsed.source, parsed.is_local)
-    from transformers import AutoImageProcessor, AutoTokenizer
-
-    from vtg.modelsize import check_transformers_model
-
-    check_transformers_model(os.path.dirname(weight_file), model_cls, dtype, what=parsed.canonical)
-
-    common: dict[str, Any] = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
-    quiet_transformers()
-    try:
-        model = model_cls.from_pretrained(parsed.source, dtype=dtype, **common)
-        image_processor = AutoImageProcessor.from_pretrained(parsed.source, **common)
-        tokenizer = AutoTokenizer.from_pretrained(parsed.source, **common)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot load {parsed.canonical}: {exc}") from exc
-    model.to(device).eval()
-    return model, image_processor, tokenizer, fingerprint(weight_file)
-
-
 def missing_hf_message(repo_id: str) -> str:
     return (f"weights for {repo_id!r} are not in the local Hugging Face cache ({hf_cache_dir()}); run "
             f"`vtg models download {repo_id}` or `hf download {repo_id}` (needs network), "
@@ -272,29 +246,6 @@ def _cached_open_clip_hub_dir(repo_id: str) -> str | None:
     return str(Path(config).parent) if config and weights else None
 
 
-def ensure_weights(spec, *, offline: bool | None = None) -> str:
-    """Local path of the weights an encoder spec (string or parsed) loads: a file, or a model folder.
-
-    Downloads on first use unless ``offline`` (default: :func:`offline_mode`); raises
-    :class:`WeightsNotFoundError` with the remedy otherwise. Imports nothing heavy, so callers run
-    it before loading torch to fail (or download) first. Model loaders call it too.
-    """
-    from vtg.encoders.specs import EncoderSpec, parse_spec
-
-    with offline_scope(offline):
-        parsed = spec if isinstance(spec, EncoderSpec) else parse_spec(spec)
-        found = find_weights(parsed)
-        if found is not None:
-            return found
-        if parsed.family != "open_clip":
-            return require_hf_model(parsed.source, parsed.is_local)
-        if parsed.kind == "tag":
-            return open_clip_tag_weights(parsed.arch or "", parsed.tag or "")[0]  # a tag spec has both
-        if parsed.kind == "hub":
-            return open_clip_hub_dir(parsed.source)
-        return parsed.source
-
-
 def offline_scope(flag: bool | None):
     """``offline()`` when ``flag`` is True; nothing otherwise (None = leave the current mode)."""
     return offline(True) if flag else contextlib.nullcontext()
@@ -350,8 +301,3 @@ def local_fingerprint(parsed) -> str | None:
     found = find_weights(parsed)
     return files_fingerprint(found) if found is not None else None
 
-
-def fetch_fingerprint(parsed) -> str:
-    """Make the weights local (downloaded on first use, or WeightsNotFoundError offline: the
-    :func:`ensure_weights` step), then fingerprint them. For loaders, which need them anyway."""
-    return files_fingerprint(ensure_weights(parsed))

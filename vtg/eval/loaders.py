@@ -31,6 +31,7 @@ from vtg import jsonl
 from vtg.errors import DataError
 from vtg.eval import formats
 from vtg.predictions import check_prediction
+from vtg.types import Grounding
 
 HL_KEYS = ("relevant_clip_ids", "saliency_scores")
 
@@ -241,6 +242,13 @@ def read_predictions(path: str | Path) -> PredictionFile:
     qids = [str(r["qid"]) for r in out.records if r.get("qid") is not None]
     out.duplicates = len(qids) - len(set(qids))
     return out
+
+
+def read_groundings(path: str | Path) -> list[Grounding]:
+    """Every successful result of a ``vtg ground --json`` file, a JSON list or a Grounding JSONL
+    (a ``vtg batch`` journal), validated record by record; error records are left out. The one
+    reader behind ``vtg export``, ``vtg report`` and ``vtg plot``."""
+    return [Grounding.from_dict(r) for r in read_predictions(path).records]
 
 
 def load_predictions(path: str | Path) -> list[dict]:

@@ -47,7 +47,7 @@ class ExportedClip:
 def load_results(path: str | Path) -> list[Grounding]:
     """Results from a ``vtg ground`` JSON file (object or list) or a predictions JSONL, through
     the shared record validator (one line naming the file, line and field on bad records)."""
-    from vtg.predictions import read_groundings
+    from vtg.eval.loaders import read_groundings
 
     if not Path(path).is_file():
         raise DataError(f"results file not found: {path}")

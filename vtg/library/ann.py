@@ -36,6 +36,7 @@ video's size). faiss's global thread count is set around each call under a lock 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -422,7 +423,6 @@ def candidate_scores(view, direction: np.ndarray, ann: AnnIndex, scan_score) -> 
     """Best frame score per video, as :func:`vtg.library.scan.scan` returns it, from the index's
     candidates re-scored exactly, plus an exact scan of the shards the index does not cover."""
     from vtg.library.scan import scan
-    from vtg.library.store import View
 
     covered = {s.id for s in view.shards if ann.state.shards.get(s.id) == s.name}
     by_shard: dict[int, list] = {}
@@ -432,7 +432,7 @@ def candidate_scores(view, direction: np.ndarray, ann: AnnIndex, scan_score) -> 
     best: dict[int, float] = {}
     if rest:
         rest_ids = {s.id for s in rest}
-        sub = View(rest, [v for v in view.videos if v.shard in rest_ids], view.features, view.times)
+        sub = dataclasses.replace(view, shards=rest, videos=[v for v in view.videos if v.shard in rest_ids])
         best, _ = scan(sub, scan_score)
     approx, ids = ann.search(direction, ann.segments)
     found = ids >= 0

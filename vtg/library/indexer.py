@@ -67,7 +67,6 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
                   shard_bytes: int | None = None, **options) -> IndexSummary:
     """Index ``roots`` into ``library``; see the module docstring. Encoder or usage errors stop the
     run at once (they would fail every video the same way); video errors are recorded per row."""
-    from vtg.library.store import DEFAULT_SHARD_BYTES
     from vtg.registry import load_method
 
     start = time.perf_counter()
@@ -84,7 +83,9 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
     for path, why in found.skipped:
         summary.skipped += 1
         note(path, "skipped", why)
-    with library.writer(shard_bytes=shard_bytes or DEFAULT_SHARD_BYTES) as writer:
+    # the library's own default shard size unless one is given (the indexer never imports the store:
+    # Library.index calls it)
+    with (library.writer(shard_bytes=shard_bytes) if shard_bytes else library.writer()) as writer:
         if supports_feature_search(instance):  # what `vtg search` uses unless told otherwise
             library.manifest.set_settings({METHOD_SETTING: instance.name})
         rows = library.manifest.by_path()
@@ -189,7 +190,7 @@ class _Session:
         if spec not in self.encoders:
             from vtg.encoders import load_encoder
             from vtg.encoders.specs import parse_spec
-            from vtg.encoders.weights import fetch_fingerprint
+            from vtg.encoders.fetch import fetch_fingerprint
 
             parsed = parse_spec(spec)
             self.writer.claim_encoder(parsed.canonical, lambda: fetch_fingerprint(parsed), new_weights=self.refresh)

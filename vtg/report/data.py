@@ -11,7 +11,7 @@ from vtg.types import Grounding
 def read_groundings(path: str | Path) -> list[Grounding]:
     """Every successful result in a ``vtg ground --json`` file or a Grounding JSONL, each record
     checked by the shared validator (:mod:`vtg.predictions`)."""
-    from vtg.predictions import read_groundings as read
+    from vtg.eval.loaders import read_groundings as read
 
     check_results_file(path)
     return read(path)

@@ -27,17 +27,13 @@ from pathlib import Path
 from vtg.errors import CheckpointError, WeightsNotFoundError
 
 from . import weights as sfw
+from .weights import check_recorded, sidecar
 
 #: The release's sha256, if a maintainer who can reach the release fills it in: then the first
 #: download must hash to it (enforced instead of trust on first use). None: no published checksum.
 RELEASE_SHA256: str | None = None
 
 WHAT = "SlowFast R50 Kinetics-400 weights"
-
-
-def sidecar(path: Path) -> Path:
-    """Where vtg records the sha256 of a release it downloaded: ``<file>.sha256`` beside it."""
-    return path.with_name(path.name + ".sha256")
 
 
 def ensure_release(target: Path | None = None, *, url: str | None = None,
@@ -86,21 +82,6 @@ def verify_structure(path: Path, arch: tuple[int, tuple[int, ...]] | None = None
 
     width, depths = arch or (64, R50_DEPTHS)
     sfw.state_from_caffe2(sfw.read_caffe2(path), SlowFastR50(width, depths).state_dict())
-
-
-def check_recorded(path: Path) -> None:
-    """When vtg downloaded ``path`` (a sidecar is beside it), its content must still hash to the record."""
-    record = sidecar(path)
-    if not record.is_file():
-        return  # a file the user put there: vtg never recorded (or changes) it
-    with open(record, "rb") as f:
-        expected = f.read(200).decode("ascii", errors="replace").strip().lower()  # a sha256 line, bounded
-    from vtg.features import full_hash
-
-    if full_hash(path) != expected:
-        raise CheckpointError(f"{path} changed since vtg downloaded it (its sha256 no longer matches {record.name}); "
-                              f"delete both files to download it again, or download {sfw.RELEASE_URL} yourself "
-                              "and pass it with -O slowfast_weights=PATH")
 
 
 def _stream(url: str, partial: Path, target: Path) -> str:

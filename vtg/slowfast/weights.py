@@ -181,6 +181,26 @@ def default_weights() -> Path:
     return cache_root() / "weights" / "SLOWFAST_8x8_R50.pkl"
 
 
+def sidecar(path: Path) -> Path:
+    """Where vtg records the sha256 of a release it downloaded: ``<file>.sha256`` beside it."""
+    return path.with_name(path.name + ".sha256")
+
+
+def check_recorded(path: Path) -> None:
+    """When vtg downloaded ``path`` (a sidecar is beside it), its content must still hash to the record."""
+    record = sidecar(path)
+    if not record.is_file():
+        return  # a file the user put there: vtg never recorded (or changes) it
+    with open(record, "rb") as f:
+        expected = f.read(200).decode("ascii", errors="replace").strip().lower()  # a sha256 line, bounded
+    from vtg.features import full_hash
+
+    if full_hash(path) != expected:
+        raise CheckpointError(f"{path} changed since vtg downloaded it (its sha256 no longer matches {record.name}); "
+                              f"delete both files to download it again, or download {RELEASE_URL} yourself "
+                              "and pass it with -O slowfast_weights=PATH")
+
+
 def load_network(path: str | Path | None, device: str = "cpu"):
     """The SlowFast R50 network with the weights in ``path`` (.pkl release or .safetensors), eval mode."""
     import torch
@@ -205,8 +225,6 @@ def load_network(path: str | Path | None, device: str = "cpu"):
         net = SlowFastR50(*_shape_of(state))  # a tiny test network as well as the release
         own = net.state_dict()
     else:
-        from .download import check_recorded
-
         check_recorded(path)  # a release vtg downloaded must not have changed since
         net = SlowFastR50(64, R50_DEPTHS)
         own = net.state_dict()

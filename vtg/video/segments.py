@@ -26,6 +26,8 @@ from typing import Iterator
 
 import numpy as np
 
+from vtg.video import decoding
+from vtg.video.decoding import frame_converter, open_decoder, sequential_decode, shown_at_targets, timed_frames
 from vtg.video.files import open_container, video_stream
 from vtg.video.info import VideoInfo
 from vtg.video.sampling import EPS
@@ -188,14 +190,12 @@ def decode_segments(path: Path, info: VideoInfo, targets: np.ndarray, out_size: 
                     workers: int, accel=None) -> Iterator[tuple[float, np.ndarray]]:
     """``(time, rgb)`` for each target, segments decoded by ``workers`` threads, in order
     (``accel``: a factory of PyAV ``HWAccel`` settings, one decoding session on the GPU each)."""
-    from vtg.video import pyav_backend
-
     ranges = plan(info, targets, out_size, workers)
     if len(ranges) == 1:
-        yield from pyav_backend.sequential_decode(path, info, targets, out_size, accel)
+        yield from sequential_decode(path, info, targets, out_size, accel)
         return
     # codec threads per decoder: the cores shared out, so decoders do not oversubscribe them
-    threads = pyav_backend.CODEC_THREADS or max(1, available_cores() // min(workers, len(ranges)))
+    threads = decoding.CODEC_THREADS or max(1, available_cores() // min(workers, len(ranges)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vtg-decode")
     pending: deque[Future] = deque()
     upcoming = iter(ranges)
@@ -253,11 +253,9 @@ def decode_after_seek(path: Path, info: VideoInfo, targets: np.ndarray, out_size
 
 def _decode_segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], seek: bool,
                     threads: int, accel=None) -> Iterator[tuple[float, np.ndarray]]:
-    from vtg.video.pyav_backend import _converter, _timed_frames, open_decoder, shown_at_targets
-
-    convert = _converter(info, out_size)
+    convert = frame_converter(info, out_size)
     with open_decoder(path, threads, accel) as (container, stream):
-        frames = _timed_frames(container, stream, path, info, targets)
+        frames = timed_frames(container, stream, path, info, targets)
         if seek:
             if stream.start_time is None:
                 raise _Reseek()

@@ -20,12 +20,11 @@ this package answers them for one family:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from vtg.methods.videollm.runner import Part, Video
+from vtg.methods.videollm.parts import Image, Part, Video
 
 #: Frame times reach the processors as integer frame indices over a rate: milliseconds keep them exact.
 TIME_SCALE = 1000.0
@@ -41,7 +40,7 @@ class Prompt:
     metadata: list[dict] = field(default_factory=list)
 
 
-def true_time_metadata(video: "Video") -> dict:
+def true_time_metadata(video: Video) -> dict:
     """Processor video metadata whose ``frames_indices / fps`` are the frames' true times (s)."""
     times = np.asarray(video.times, np.float64)
     if times.size != len(video.frames):
@@ -51,7 +50,7 @@ def true_time_metadata(video: "Video") -> dict:
             "frames_indices": indices, "duration": float(times[-1]) if times.size else 0.0}
 
 
-def rate_metadata(video: "Video") -> dict:
+def rate_metadata(video: Video) -> dict:
     """Processor video metadata giving the sampling rate (Qwen2.5-VL aligns positions to it)."""
     n = len(video.frames)
     return {"total_num_frames": n, "fps": video.sampled_fps, "frames_indices": list(range(n))}
@@ -110,10 +109,8 @@ class Family:
         return int(tokens) * side * side
 
     # -- prompt -----------------------------------------------------------------------------
-    def prompt(self, parts: Sequence["Part"]) -> Prompt:
+    def prompt(self, parts: Sequence[Part]) -> Prompt:
         """Chat content and pixel inputs for ``parts`` (text, Image, Video) in order."""
-        from vtg.methods.videollm.runner import Image, Video
-
         out = Prompt()
         # One-frame videos batch only with other one-frame videos (the processors stack videos),
         # so a prompt that also holds a longer video sends its single frames as images.
@@ -141,11 +138,11 @@ class Family:
         out.videos.append(np.ascontiguousarray(video.frames))
         out.metadata.append(self.video_metadata(video))
 
-    def time_text(self, video: "Video") -> str | None:
+    def time_text(self, video: Video) -> str | None:
         """Text the family's own convention puts before a video to give its frame times."""
         return None
 
-    def video_metadata(self, video: "Video") -> dict:
+    def video_metadata(self, video: Video) -> dict:
         return true_time_metadata(video)
 
     def processor_kwargs(self, prompt: Prompt) -> dict[str, Any]:
