@@ -44,7 +44,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import synthetic_library  # noqa: E402
 from vtg.library import ann, open_library  # noqa: E402
-from vtg.library.scan import dot_scores, scan  # noqa: E402
+from vtg.halfdot import dot_scores  # noqa: E402
+from vtg.library.scan import scan  # noqa: E402
 
 
 def exact_best(view, queries: np.ndarray) -> np.ndarray:

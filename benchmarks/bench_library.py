@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vtg.library import open_library  # noqa: E402
-from vtg.library.scan import BLOCK_BYTES, dot_scores, scan  # noqa: E402
+from vtg.halfdot import dot_scores  # noqa: E402
+from vtg.library.scan import BLOCK_BYTES, scan  # noqa: E402
 from vtg.library.search import default_candidates, rank  # noqa: E402
 from vtg.library.store import DEFAULT_SHARD_BYTES  # noqa: E402
 from vtg.llm.types import Decomposition  # noqa: E402

@@ -28,13 +28,13 @@ import import_graph as graph  # noqa: E402
 
 #: Lowest first. A module may import modules of its own layer or of the layers below it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("vtg.errors", "vtg.options", "vtg.types", "vtg.envvars", "vtg.outputs", "vtg.fileio", "vtg.timefmt",
-              "vtg.filestamp", "vtg.net", "vtg.device", "vtg.determinism", "vtg.stages", "vtg.predictions",
-              "vtg.feature_store", "vtg.engine", "vtg.settings", "vtg.session_settings")),
+    ("core", ("vtg.errors", "vtg.options", "vtg.types", "vtg.record", "vtg.envvars", "vtg.outputs", "vtg.fileio",
+              "vtg.jsonl", "vtg.timefmt", "vtg.filestamp", "vtg.net", "vtg.device", "vtg.determinism", "vtg.stages",
+              "vtg.predictions", "vtg.feature_store", "vtg.halfdot", "vtg.engine", "vtg.settings")),
     ("media and models", ("vtg.video", "vtg.encoders", "vtg.modelsize", "vtg.llm")),
-    ("contract and features", ("vtg.method", "vtg.registry", "vtg.features", "vtg.pipeline", "vtg.slowfast",
-                               "vtg.writers", "vtg.plot", "vtg.records", "vtg.jsonl", "vtg.saliency")),
-    ("api and evaluation", ("vtg", "vtg.api", "vtg.session", "vtg.eval", "vtg.plan")),
+    ("contract and features", ("vtg.planning", "vtg.method", "vtg.registry", "vtg.features", "vtg.pipeline",
+                               "vtg.slowfast", "vtg.writers", "vtg.drawing", "vtg.plot")),
+    ("api and evaluation", ("vtg", "vtg.api", "vtg.session", "vtg.eval")),
     ("method plugins", ("vtg.methods", "vtg.overlays")),
     ("applications", ("vtg.library", "vtg.batch", "vtg.export", "vtg.report")),
     ("front ends", ("vtg.serve", "vtg.cli", "vtg.__main__", "vtg.methods.*.cli")),

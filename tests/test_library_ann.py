@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from vtg.library import ann, open_library
-from vtg.library.scan import dot_scores, scan
+from vtg.halfdot import dot_scores
+from vtg.library.scan import scan
 from vtg.methods.tfvtg import TFVTG
 from vtg.methods.tfvtg.encoded import TFVTGQuery
 from vtg.llm.types import Decomposition

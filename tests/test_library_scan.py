@@ -101,7 +101,7 @@ def test_writer_rejects_a_second_feature_shape(tmp_path):
 
 
 def test_the_torch_and_numpy_dot_products_agree():
-    from vtg.library.scan import dot_scores
+    from vtg.halfdot import dot_scores
 
     rng = np.random.default_rng(4)
     block = unit(rng, (3000, 64)).astype(np.float16)

@@ -105,16 +105,15 @@ def test_a_missing_model_folder_fails_the_plan(three_scene_video, tmp_path):
 
 
 def test_find_weights_only_looks(tmp_path, no_downloads, monkeypatch, tiny_encoder):
-    from vtg.encoders import weights
-    from vtg.encoders.fetch import fetch_fingerprint
+    from vtg.encoders.fetch import fetch_fingerprint, find_weights, local_fingerprint
     from vtg.encoders.specs import parse_spec
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.delenv("HF_HUB_OFFLINE")  # downloads allowed: still nothing may be fetched
-    assert weights.find_weights("hf-clip:acme/not-here") is None
-    assert weights.local_fingerprint(parse_spec("hf-clip:acme/not-here")) is None
-    assert weights.find_weights(str(tiny_encoder)) == str(tiny_encoder)
-    assert weights.local_fingerprint(parse_spec(str(tiny_encoder))) == fetch_fingerprint(
+    assert find_weights("hf-clip:acme/not-here") is None
+    assert local_fingerprint(parse_spec("hf-clip:acme/not-here")) is None
+    assert find_weights(str(tiny_encoder)) == str(tiny_encoder)
+    assert local_fingerprint(parse_spec(str(tiny_encoder))) == fetch_fingerprint(
         parse_spec(str(tiny_encoder)))
 
 

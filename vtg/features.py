@@ -351,7 +351,7 @@ def _encoder_identity(encoder) -> tuple[str, str | None]:
     fingerprint is None when the weights are not on this machine (never downloaded here)."""
     from vtg.encoders import Encoder
     from vtg.encoders.specs import parse_spec
-    from vtg.encoders.weights import local_fingerprint
+    from vtg.encoders.fetch import local_fingerprint
 
     if isinstance(encoder, Encoder):
         return encoder.spec, encoder.fingerprint

@@ -101,8 +101,8 @@ def canonical(encoder: str) -> str:
 
 
 def encoder_need(spec: str, role: str = "encoder") -> ModelNeed:
-    """An encoder spec's weights: found locally (:func:`vtg.encoders.weights.find_weights`) or not."""
-    from vtg.encoders.weights import find_weights
+    """An encoder spec's weights: found locally (:func:`vtg.encoders.fetch.find_weights`) or not."""
+    from vtg.encoders.fetch import find_weights
 
     found = find_weights(spec)
     return ModelNeed(role, spec, "encoder", found is not None, found, bytes_on_disk(found))

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vtg.library.scan import dot_scores
+from vtg.halfdot import dot_scores
 
 
 @dataclass
@@ -30,10 +30,8 @@ class TFVTGQuery:
 
     def frame_scores(self, block: np.ndarray) -> np.ndarray:
         """Raw similarity of every frame of a (float16) block to every column: float32 [rows, m].
-        Single-vector features take one dot product per column (:func:`vtg.library.scan.dot_scores`,
+        Single-vector features take one dot product per column (:func:`vtg.halfdot.dot_scores`,
         no float32 copy of the block); token features (BLIP-2) the encoder's own similarity."""
-        from vtg.methods.tfvtg.method import similarity_to_image
-
         if block.ndim == 2:
             return np.stack([dot_scores(block, col) for col in self.columns], axis=1)
         feats = np.asarray(block, np.float32)
@@ -64,3 +62,11 @@ class TFVTGQuery:
     def width(self) -> int:
         """How many leading columns are the whole query (the query and its rewrites)."""
         return 1 if self.plan is None else len(self.plan.descriptions)
+
+
+def similarity_to_image(features: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Cosine of every frame to the encoded example image ``ref`` (one frame's features)."""
+    feats = np.asarray(features, np.float32)
+    if feats.ndim == 3:
+        return np.einsum("nqd,qd->n", feats, ref) / feats.shape[1]
+    return feats @ ref

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ClassVar, cast
+from typing import Annotated, ClassVar, cast
 
 import numpy as np
 
@@ -21,15 +21,13 @@ from vtg.method import Localised, Method
 from vtg.planning import Plan, VideoInput, hub_or_local_need
 from vtg.types import Query
 from vtg.methods.tfvtg import calibration
+from vtg.methods.tfvtg.encoded import TFVTGQuery, similarity_to_image
 from vtg.options import SCORING, IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
 from vtg.methods.tfvtg.fusion import fuse
 from vtg.methods.tfvtg.localizer import propose
 from vtg.methods.tfvtg.presets import LONG_VIDEO_SECONDS, auto_preset, get_preset, window_lengths
 from vtg.types import Grounding, Moment, Saliency
 from vtg.video.source import VideoSource
-
-if TYPE_CHECKING:
-    from vtg.methods.tfvtg.encoded import TFVTGQuery
 
 DEFAULT_ENCODER = "blip2:Salesforce/blip2-itm-vit-g-coco"
 
@@ -184,10 +182,9 @@ class TFVTG(Method):
         return ground_similarities(sims, plan, calib, localise, self.config.gamma)
 
     # -- capability: localise on stored features (vtg.method.FeatureLocaliser) -------------------
-    def encode_query(self, query: Query, encoder) -> "TFVTGQuery":
+    def encode_query(self, query: Query, encoder) -> TFVTGQuery:
         """The query decomposed (text) and encoded with ``encoder`` once, for every video of a
         library: one decomposition without a video id, so every video gets the same plan."""
-        from vtg.methods.tfvtg.encoded import TFVTGQuery  # lazily: ``ground`` needs no library code
 
         query = Query.of(query)
         self.check_query(query)
@@ -206,7 +203,6 @@ class TFVTG(Method):
         """What ``ground`` finds, on stored features: the preset and window grid follow the
         video's duration and frame count, the similarities come from ``encoded``'s columns.
         Moments as ``ground`` ranks them (before the optional ``final_nms``), top ``top_k``."""
-        from vtg.methods.tfvtg.encoded import TFVTGQuery
 
         if not isinstance(encoded, TFVTGQuery):
             raise UsageError(f"tfvtg localises queries encoded by its own encode_query, not {type(encoded).__name__}")
@@ -358,9 +354,3 @@ def image_similarity(encoder, features: np.ndarray, image: Path) -> np.ndarray:
     return similarity_to_image(features, ref)
 
 
-def similarity_to_image(features: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Cosine of every frame to the encoded example image ``ref`` (one frame's features)."""
-    feats = np.asarray(features, np.float32)
-    if feats.ndim == 3:
-        return np.einsum("nqd,qd->n", feats, ref) / feats.shape[1]
-    return feats @ ref

@@ -10,7 +10,7 @@ Spec strings are described in :mod:`vtg.encoders.specs`. Weights come from the l
 path (:mod:`vtg.encoders.weights`); :func:`load_encoder` downloads missing ones on first use (its
 :func:`vtg.encoders.fetch.ensure_weights` step: size and progress on stderr; offline a one-line error), as whisper and
 transformers do. Front ends fetch before loading, in a step of its own
-(:func:`vtg.planning.fetch_models`); :func:`vtg.encoders.weights.find_weights` looks without
+(:func:`vtg.planning.fetch_models`); :func:`vtg.encoders.fetch.find_weights` looks without
 downloading. Heavy libraries load inside :func:`load_encoder`, so importing this package is cheap.
 """
 

@@ -15,7 +15,7 @@ from vtg.encoders import weights
 from vtg.encoders.open_clip_table import is_architecture
 from vtg.encoders.registry import KNOWN_MODELS, ModelEntry, ModelStatus
 from vtg.encoders.specs import EncoderSpec, parse_spec
-from vtg.errors import UnknownNameError, VtgError, WeightsNotFoundError
+from vtg.errors import ModelError, UnknownNameError, VtgError, WeightsNotFoundError
 
 
 def list_encoders() -> list[ModelStatus]:
@@ -67,17 +67,45 @@ def download(name: str) -> str:
     return ensure_weights(entry.spec)
 
 
+def find_weights(spec: str | EncoderSpec) -> str | None:
+    """Local path of the weights an encoder spec loads, or None when they are not on this machine.
+
+    Never downloads and never touches the network (the plan of a query asks it to say what must be
+    fetched); :func:`ensure_weights` is the step that fetches."""
+    parsed = spec if isinstance(spec, EncoderSpec) else parse_spec(spec)
+    if parsed.family != "open_clip":
+        if parsed.is_local:
+            path = Path(parsed.source)
+            return next((str(path / n) for n in weights.HF_WEIGHT_FILES if (path / n).is_file()), None)
+        return weights.hf_weights_cached(parsed.source)
+    if parsed.kind == "tag":
+        try:
+            return weights.find_open_clip_tag_weights(weights.open_clip_tag_config(*parsed.pretrained_tag()))
+        except ModelError:  # an unknown tag: ensure_weights says which tags exist
+            return None
+    if parsed.kind == "hub":
+        return weights.cached_open_clip_hub_dir(parsed.source)
+    return parsed.source if Path(parsed.source).exists() else None
+
+
+def local_fingerprint(parsed: EncoderSpec) -> str | None:
+    """Fingerprint of the weight files a parsed spec resolves to on this machine, or None when
+    they are missing. Never downloads: a cache lookup with missing weights is simply a miss."""
+    found = find_weights(parsed)
+    return weights.files_fingerprint(found) if found is not None else None
+
+
 def ensure_weights(spec, *, offline: bool | None = None) -> str:
     """Local path of the weights an encoder spec (string or parsed) loads: a file, or a model folder.
 
     The download step: fetches on first use unless ``offline`` (default:
     :func:`vtg.encoders.weights.offline_mode`); raises :class:`WeightsNotFoundError` with the remedy
     otherwise. Imports nothing heavy, so callers run it before loading torch to fail (or download)
-    first. Model loaders call it too; :func:`vtg.encoders.weights.find_weights` only looks.
+    first. Model loaders call it too; :func:`find_weights` only looks.
     """
     with weights.offline_scope(offline):
         parsed = spec if isinstance(spec, EncoderSpec) else parse_spec(spec)
-        found = weights.find_weights(parsed)
+        found = find_weights(parsed)
         if found is not None:
             return found
         if parsed.family != "open_clip":
@@ -92,5 +120,5 @@ def ensure_weights(spec, *, offline: bool | None = None) -> str:
 def fetch_fingerprint(parsed) -> str:
     """Make the weights local (the :func:`ensure_weights` step: downloaded on first use, or
     WeightsNotFoundError offline), then fingerprint them. For loaders, which need them anyway;
-    :func:`vtg.encoders.weights.local_fingerprint` never downloads."""
+    :func:`local_fingerprint` never downloads."""
     return weights.files_fingerprint(ensure_weights(parsed))

@@ -224,7 +224,7 @@ def _open_clip_candidates(cfg: dict):
 def open_clip_hub_dir(repo_id: str, *, offline: bool | None = None) -> str:
     """The cached snapshot folder of an ``open_clip:hf-hub:`` model (config + weights), downloaded
     on first use unless offline."""
-    folder = _cached_open_clip_hub_dir(repo_id)
+    folder = cached_open_clip_hub_dir(repo_id)
     if folder:
         return folder
     if not _download_allowed(offline):
@@ -233,14 +233,15 @@ def open_clip_hub_dir(repo_id: str, *, offline: bool | None = None) -> str:
     from vtg.encoders import hub
 
     hub.download(repo_id, cache_dir=hf_cache_dir())
-    folder = _cached_open_clip_hub_dir(repo_id)
+    folder = cached_open_clip_hub_dir(repo_id)
     if not folder:
         raise WeightsNotFoundError(f"{repo_id!r} was downloaded but holds no open_clip_config.json with "
                                    f"{' or '.join(OPEN_CLIP_WEIGHT_FILES)}: is it an open_clip model?")
     return folder
 
 
-def _cached_open_clip_hub_dir(repo_id: str) -> str | None:
+def cached_open_clip_hub_dir(repo_id: str) -> str | None:
+    """The local folder of an open_clip hub model when its config and weights are both cached."""
     config = hf_cached_file(repo_id, "open_clip_config.json")
     weights = next((w for w in (hf_cached_file(repo_id, n) for n in OPEN_CLIP_WEIGHT_FILES) if w), None)
     return str(Path(config).parent) if config and weights else None
@@ -263,29 +264,6 @@ def fingerprint(*paths: str | Path) -> str:
     return ";".join(parts)
 
 
-def find_weights(spec) -> str | None:
-    """Local path of the weights an encoder spec loads, or None when they are not on this machine.
-
-    Never downloads and never touches the network (the plan of a query asks it to say what must be
-    fetched); :func:`ensure_weights` is the step that fetches."""
-    from vtg.encoders.specs import EncoderSpec, parse_spec
-
-    parsed = spec if isinstance(spec, EncoderSpec) else parse_spec(spec)
-    if parsed.family != "open_clip":
-        if parsed.is_local:
-            path = Path(parsed.source)
-            return next((str(path / n) for n in HF_WEIGHT_FILES if (path / n).is_file()), None)
-        return hf_weights_cached(parsed.source)
-    if parsed.kind == "tag":
-        try:
-            return find_open_clip_tag_weights(open_clip_tag_config(parsed.arch or "", parsed.tag or ""))
-        except ModelError:  # an unknown tag: ensure_weights says which tags exist
-            return None
-    if parsed.kind == "hub":
-        return _cached_open_clip_hub_dir(parsed.source)
-    return parsed.source if Path(parsed.source).exists() else None
-
-
 def files_fingerprint(path: str | Path) -> str:
     """:func:`fingerprint` of the weights at ``path`` (a file, or an open_clip folder: its
     config and weights)."""
@@ -293,11 +271,3 @@ def files_fingerprint(path: str | Path) -> str:
     if path.is_dir():
         return fingerprint(*sorted(p for p in path.iterdir() if p.name.startswith("open_clip")))
     return fingerprint(path)
-
-
-def local_fingerprint(parsed) -> str | None:
-    """Fingerprint of the weight files a parsed spec resolves to on this machine, or None when
-    they are missing. Never downloads: a cache lookup with missing weights is simply a miss."""
-    found = find_weights(parsed)
-    return files_fingerprint(found) if found is not None else None
-

@@ -30,7 +30,7 @@ coarse assignment, PQ encoding: large batched matrix products) use every core fa
 query's search runs on ONE thread (:data:`SEARCH_THREADS`): its work is small (a few hundred
 thousand codes), and waking an OpenMP pool on a loaded machine costs more than it saves (the
 torch scan slowed 35x under load, faiss 8.7x). The exact re-scoring of the candidate videos goes
-through :func:`vtg.library.scan.dot_scores`, the exact scan's own product (numpy for blocks of one
+through :func:`vtg.halfdot.dot_scores`, the exact scan's own product (numpy for blocks of one
 video's size). faiss's global thread count is set around each call under a lock and restored.
 """
 
@@ -52,7 +52,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from vtg.errors import DataError
-from vtg.library.scan import dot_scores
+from vtg.halfdot import dot_scores
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from vtg.errors import VideoError
-from vtg.library.manifest import path_bytes
-from vtg.library.search import METHOD_SETTING
+from vtg.library.manifest import METHOD_SETTING, path_bytes
 from vtg.library.walk import inside, walk
 from vtg.method import supports_feature_search
 

@@ -31,6 +31,10 @@ from pathlib import Path
 
 SCHEMA_VERSION = 2
 
+#: The setting naming the method whose feature settings indexed the library (the default method
+#: of its searches).
+METHOD_SETTING = "method"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shards (

@@ -8,10 +8,8 @@ size. Blocks never exceed one shard (and are at most :data:`BLOCK_BYTES` of floa
 bound of "one shard's float32 copy" holds for any shard size.
 
 For 2-D features (CLIP, SigLIP) the query's relevance is one dot product per frame
-(:func:`dot_scores`); when torch is already loaded (a search has loaded the text encoder) its
-float16 matrix-vector product, which accumulates in float32, reads the mapped float16 block with
-no float32 copy at all, several times faster than widening the block first (the widening, not
-the arithmetic, dominates a numpy scan). Without torch the block is widened once, as above.
+(:func:`vtg.halfdot.dot_scores`: torch's float16 product with no float32 copy when torch is
+loaded, the block widened once otherwise).
 
 The per-video maxima are reduced with ``np.maximum.reduceat`` over the block's video boundaries;
 rows of dropped videos (until their shard is rewritten) are scored but belong to no video.
@@ -22,16 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import sys
-import warnings
-
 import numpy as np
 
 #: Largest float32 block scored at once (bytes).
 BLOCK_BYTES = 64 << 20
-
-#: Blocks at least this large (elements) use torch's float16 product when torch is loaded.
-TORCH_MIN_ELEMENTS = 1 << 22
 
 #: ``score(block)``: float16 [rows, *shape] -> float32 [rows], the query's per-frame relevance.
 FrameScore = Callable[[np.ndarray], np.ndarray]
@@ -98,21 +90,3 @@ def _segment_max(curve: np.ndarray, b0: int, b1: int, starts: np.ndarray, ends: 
     for vid, m, a, b in zip(ids[first:last], maxima.tolist(), s.tolist(), e.tolist()):
         if b > a:
             best[vid] = max(best.get(vid, -np.inf), m)
-
-
-def dot_scores(block: np.ndarray, vector: np.ndarray, *, use_torch: bool | None = None) -> np.ndarray:
-    """``block @ vector`` as float32 for a float16 block [rows, D] (see the module docstring).
-    ``use_torch``: None = when torch is already imported and the block is large, True/False to
-    force a path. Small blocks stay in numpy: torch's product runs on its thread pool, and waking
-    the pool costs more than widening a small block (tens of ms on a loaded machine)."""
-    if use_torch is None:
-        use_torch = "torch" in sys.modules and block.size >= TORCH_MIN_ELEMENTS
-    if use_torch:
-        import torch
-
-        with warnings.catch_warnings():  # a read-only memory map: torch only reads it here
-            warnings.simplefilter("ignore", UserWarning)
-            mat = torch.from_numpy(np.ascontiguousarray(block))
-        vec = torch.from_numpy(np.ascontiguousarray(vector, dtype=np.float16))
-        return (mat @ vec).float().numpy()
-    return np.asarray(block, np.float32) @ np.asarray(vector, np.float32)

@@ -41,15 +41,11 @@ from typing import Any
 import numpy as np
 
 from vtg.errors import UsageError, VtgError
+from vtg.library.manifest import METHOD_SETTING
 from vtg.method import EncodedQuery, FeatureLocaliser, supports_feature_search
 from vtg.registry import method_class, registered_methods
-from vtg.types import Query
-from vtg.types import Grounding, Moment, Saliency
+from vtg.types import Grounding, Moment, Query, Saliency
 from vtg.writers import ranked_moments
-
-#: The manifest setting naming the method whose feature settings indexed the library (the default
-#: method of its searches).
-METHOD_SETTING = "method"
 
 
 def search(library, query: str | None = None, *, image: Path | str | None = None, top: int = 20,
