@@ -315,8 +315,9 @@ def greedy_nms(score: np.ndarray, grid: WindowGrid, n: int, iou: float, top_k: i
             first, last, below, above, edge = _relative_ranges(b - a, key, float(iou))
             special = bool(below.any() or above.any() or edge.any())
             plain[b - a] = None if special else (offsets + first, offsets + last + 1)
-        if plain[b - a] is not None:
-            lo, hi = np.maximum(plain[b - a][0] + a, offsets), np.minimum(plain[b - a][1] + a, ends)
+        flat = plain[b - a]
+        if flat is not None:
+            lo, hi = np.maximum(flat[0] + a, offsets), np.minimum(flat[1] + a, ends)
         else:
             first, last, edge = suppressed_starts(ks, a, b, iou, n)
             first, last = np.maximum(first, 0), np.minimum(last, limits)

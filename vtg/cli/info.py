@@ -35,5 +35,5 @@ def methods_command(
         if verbose:
             allowed = describe_options(cls.Config)
             for f in dataclasses.fields(cls.Config):
-                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]  # a field has a default or a factory
                 typer.echo(f"{'':<14} {f.name} = {default!r}  ({allowed[f.name]})")

@@ -60,7 +60,7 @@ def write(folder: Path, features: np.ndarray, times: np.ndarray) -> ShardFile:
         raise ValueError(f"shard features {feats.shape} and times {stamps.shape} do not match")
     folder.mkdir(parents=True, exist_ok=True)
     name = new_name()
-    pairs = [(feature_path(folder, name), feats), (times_path(folder, name), stamps)]
+    pairs: list[tuple[Path, np.ndarray]] = [(feature_path(folder, name), feats), (times_path(folder, name), stamps)]
     written: list[Path] = []
     try:
         for final, array in pairs:
@@ -112,7 +112,7 @@ def delete(folder: Path, name: str) -> None:
 def sweep(folder: Path, registered: set[str]) -> list[str]:
     """Delete temporary files and shards the manifest does not know (left by a crash); returns
     what was deleted. Only names this module writes are touched, so a stray user file stays."""
-    removed = []
+    removed: list[str] = []
     if not folder.is_dir():
         return removed
     for path in folder.iterdir():

@@ -53,7 +53,7 @@ class SearchRequest(BaseModel):
 
 
 def static_text(name: str) -> str:
-    return resources.files("vtg.serve").joinpath("static", name).read_text("utf-8")
+    return resources.files("vtg.serve").joinpath("static").joinpath(name).read_text("utf-8")
 
 
 def create_app(service: Service):
