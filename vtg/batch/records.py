@@ -49,30 +49,6 @@ def ok_record(item: BatchItem, result: Any, top_k: int | None) -> dict[str, Any]
     return record
 
 
-def process_settings() -> dict[str, Any]:
-    """This process's command-line settings (frame/pixel ceilings, cache verification, decoder,
-    precision), for workers in other processes (Ray actors), which would otherwise run with the defaults."""
-    from vtg.device import chosen_precision
-    from vtg.features import verify_enabled
-    from vtg.video.backends import chosen_decoder
-    from vtg.video.limits import overrides
-
-    return {**overrides(), "verify": verify_enabled(), "decoder": chosen_decoder(),
-            "precision": chosen_precision()}
-
-
-def apply_settings(settings: dict[str, Any]) -> None:
-    from vtg.device import set_precision
-    from vtg.features import set_verify
-    from vtg.video.backends import set_decoder
-    from vtg.video.limits import set_limits
-
-    set_limits(settings.get("frames"), settings.get("pixels"))
-    set_verify(bool(settings.get("verify")))
-    set_decoder(settings.get("decoder"))
-    set_precision(settings.get("precision"))
-
-
 def method_spec(name: str) -> str:
     """``"module:Class"`` of a registered method, resolved on the driver so remote workers
     (which import vtg afresh) run exactly the class the driver would."""

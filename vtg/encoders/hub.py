@@ -28,6 +28,7 @@ from vtg.encoders import transfer
 from vtg.encoders.listing import Listing, check_download, deadline_seconds, fetch_listing
 from vtg.errors import WeightsNotFoundError
 from vtg.net import check_resolvable
+from vtg.settings import current_settings
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Files a loader never reads: other frameworks' weights, exports, pictures.
@@ -122,16 +123,10 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
 
 #: Downloads larger than this many bytes ask first on a terminal ($VTG_ASK_ABOVE_BYTES overrides).
 ASK_ABOVE_BYTES = 1_000_000_000
-_answers = {"yes": False}
 
 
 class DownloadDeclinedError(WeightsNotFoundError):
     """The user answered no to a large download."""
-
-
-def assume_yes(value: bool) -> None:
-    """``vtg --yes`` (or ``$VTG_YES=1``): download without asking, whatever the size."""
-    _answers["yes"] = bool(value)
 
 
 def confirm_download(repo_id: str, total: int, *, source: str | None = None) -> None:
@@ -139,9 +134,7 @@ def confirm_download(repo_id: str, total: int, *, source: str | None = None) -> 
     and stderr both TTYs): a first command should not silently start fetching many GB. Scripts
     (no TTY) and ``--yes`` go ahead, as whisper and transformers do; the size line says how much.
     ``source``: where a download that is not a hub model comes from (its URL)."""
-    from vtg.envvars import env_value
-
-    if total <= ask_above() or _answers["yes"] or env_value("VTG_YES", False):
+    if total <= ask_above() or current_settings().assume_yes:  # --yes or $VTG_YES
         return
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return

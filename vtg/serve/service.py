@@ -18,6 +18,7 @@ from vtg.serve.ids import load_id_key
 from vtg.serve.config import MAX_QUERY_CHARS, REQUEST_OPTIONS, ServeConfig
 from vtg.serve.admission import Admission
 from vtg.serve.thumbs import ThumbnailCache
+from vtg.session import Session, current_session
 from vtg.types import Grounding
 
 log = logging.getLogger("vtg.serve")
@@ -50,16 +51,16 @@ def request_options(method, options: dict[str, Any]) -> dict[str, Any]:
 class Service:
     """The warm method, the catalog of served files, the open libraries and the thumbnails."""
 
-    def __init__(self, config: ServeConfig):
-        from vtg.registry import load_method
-
+    def __init__(self, config: ServeConfig, session: Session | None = None):
         self.config = config
+        #: Every request runs in this one session (default: the one current at start-up, the CLI's).
+        self.session = session if session is not None else current_session()
         self.catalog = Catalog(config.roots, load_id_key())
-        self.method = load_method(config.method, **config.method_options)
+        self.method = self.session.load_method(config.method, **config.method_options)
         self.slots = Admission(config.max_concurrent, config.queue, config.queue_wait)
         self.thumb_slots = Admission(max(2, config.max_concurrent), THUMB_QUEUE, THUMB_WAIT, "thumbnails")
         self.thumbs = ThumbnailCache(config.thumb_cache_entries)
-        self.libraries = {name: self._open_library(name) for name in config.libraries}
+        self.libraries = {name: self.session.run(self._open_library, name) for name in config.libraries}
 
     # -- start-up ---------------------------------------------------------------------------
     @staticmethod
@@ -93,12 +94,10 @@ class Service:
     def ground(self, video: str, query: str | None, image: str | None, top_k: int | None,
                options: dict[str, Any]) -> dict:
         """``vtg.ground`` on a served file with the warm method (the one path every front end takes)."""
-        import vtg
-
         entry = self.catalog.resolve(video)
         image_path = self.catalog.resolve_image(image) if image else None
-        result = vtg.ground(entry.path, check_query(query), image=image_path, method=self.method_for(options),
-                            top_k=top_k)
+        result = self.session.ground(entry.path, check_query(query), image=image_path,
+                                     method=self.method_for(options), top_k=top_k)
         return result_json(result, entry)
 
     def search(self, library: str | None, query: str | None, image: str | None, top: int,
@@ -110,7 +109,8 @@ class Service:
         # the library dictates its encoder; the operator's other options (device, llm...) apply
         opts = {k: v for k, v in self.config.method_options.items() if k != "encoder"}
         opts.update(request_options(self.method, options))
-        results = search(lib, check_query(query), image=image_path, top=top, method=self.config.method, **opts)
+        results = self.session.run(search, lib, check_query(query), image=image_path, top=top,
+                                   method=self.config.method, **opts)
         return {"library": name, "results": [result_json(r, self.catalog.register_library_video(r.video))
                                              for r in results]}
 
@@ -126,7 +126,7 @@ class Service:
     def thumbnail(self, ident: str, t: float) -> bytes:
         """The JPEG (callers hold a :attr:`thumb_slots` slot)."""
         entry = self.catalog.get(ident)
-        return self.thumbs.get(entry.id, entry.path, t)
+        return self.session.run(self.thumbs.get, entry.id, entry.path, t)
 
     def videos(self) -> list[dict]:
         entries = self.catalog.list_roots()
@@ -138,7 +138,6 @@ class Service:
 
     def health(self) -> dict:
         import vtg
-        from vtg.engine import default_manager
 
         return {"status": "ok", "version": vtg.__version__, "method": self.config.method,
                 "libraries": list(self.libraries), "roots": len(self.config.roots),
@@ -147,7 +146,7 @@ class Service:
                 "request_options": allowed_request_options(self.method),
                 "max_query_chars": MAX_QUERY_CHARS,
                 "thumbnails": {"made": self.thumbs.made, "cached": len(self.thumbs)},
-                "models": default_manager().memory()}
+                "models": self.session.models.memory()}
 
 
 def check_query(query: str | None) -> str | None:
