@@ -95,16 +95,16 @@ class Settings:
     @classmethod
     def from_environment(cls, **overrides: Any) -> "Settings":
         """Settings from the ``VTG_*`` variables (and ``HF_HUB_OFFLINE``), each checked as
-        declared, with ``overrides`` (flags; None means "not given") taking precedence."""
-        return _from_environment().replace(**overrides)
+        declared, with ``overrides`` (flags; None means "not given") taking precedence. The flags
+        are checked first: a bad flag is the error even when a variable is bad too."""
+        given = _checked_changes(overrides)
+        return _from_environment()._with(given)
 
     def replace(self, **changes: Any) -> "Settings":
         """A copy with ``changes`` (checked as flags are; None leaves a field as it is)."""
-        known = {f.name for f in fields(self)} - {"origins"}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise TypeError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        given = {name: _checked_flag(name, value) for name, value in changes.items() if value is not None}
+        return self._with(_checked_changes(changes))
+
+    def _with(self, given: dict[str, Any]) -> "Settings":
         if not given:
             return self
         origins = dict(self.origins)
@@ -114,6 +114,15 @@ class Settings:
     def origin(self, name: str) -> str | None:
         """The flag or variable that set ``name`` (None: its default)."""
         return dict(self.origins).get(name)
+
+
+def _checked_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """The given (not None) ``changes``, each checked as its flag; TypeError for an unknown name."""
+    known = {f.name for f in fields(Settings)} - {"origins"}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise TypeError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    return {name: _checked_flag(name, value) for name, value in changes.items() if value is not None}
 
 
 def _checked_flag(name: str, value: Any) -> Any:

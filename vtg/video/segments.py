@@ -17,6 +17,7 @@ decoded from the start of the file instead, which is what sequential decoding wo
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 from collections import deque
@@ -202,7 +203,8 @@ def decode_segments(path: Path, info: VideoInfo, targets: np.ndarray, out_size: 
 
     def submit() -> None:
         for lo, hi in upcoming:
-            pending.append(pool.submit(_segment, path, info, targets[lo:hi], out_size, lo > 0, threads, accel))
+            pending.append(pool.submit(contextvars.copy_context().run, _segment, path, info, targets[lo:hi], out_size,
+                                       lo > 0, threads, accel))  # the caller's session, in the pool's thread
             return
 
     try:
