@@ -80,7 +80,7 @@ class TextEmbeddingCache:
         """Embeddings of ``texts`` [M, D]: cached rows, and ``compute`` for the missing ones (one call)."""
         ident = self.identity(encoder)
         with self._lock:
-            rows = {t: self._rows.get((ident, t)) for t in texts}
+            rows: dict[str, np.ndarray | None] = {t: self._rows.get((ident, t)) for t in texts}
             for t, row in rows.items():
                 if row is not None:
                     self._rows.move_to_end((ident, t))
@@ -98,7 +98,7 @@ class TextEmbeddingCache:
                     self._rows[(ident, t)] = row
                 while len(self._rows) > self.capacity:
                     self._rows.popitem(last=False)
-        return np.stack([rows[t] for t in texts]).astype(np.float32, copy=True)
+        return np.stack([rows[t] for t in texts]).astype(np.float32, copy=True)  # type: ignore[misc]  # every row filled above
 
     def clear(self) -> None:
         with self._lock:

@@ -90,7 +90,7 @@ def features_dir(cache_dir: str | Path | None = None) -> Path:
     return cache_root(cache_dir) / "features"
 
 
-def content_hash(path: str | Path) -> str:
+def content_hash(path: str | os.PathLike) -> str:
     """sha256 of the file size and its first, middle and last MiB (the whole file if small)."""
     path = Path(path)
     size = path.stat().st_size
@@ -105,7 +105,7 @@ def content_hash(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def full_hash(path: str | Path) -> str:
+def full_hash(path: str | os.PathLike) -> str:
     """sha256 of the whole file (``--verify``), read in 1-MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -118,14 +118,14 @@ def full_hash(path: str | Path) -> str:
 IDENTITIES = StampedMemo()
 
 
-def file_identity(path: str | Path) -> str:
+def file_identity(path: str | os.PathLike) -> str:
     """What the cache key knows of a file: :func:`content_hash`, its size and modification time
     (remembered per file stamp, :mod:`vtg.filestamp`, so an edited file is hashed again)."""
     def compute() -> str:
         st = Path(path).stat()
         return f"{content_hash(path)}:{st.st_size}:{st.st_mtime_ns}"
 
-    return IDENTITIES.get(path, "identity", compute)
+    return IDENTITIES.get(os.fspath(path), "identity", compute)
 
 
 def verify_enabled() -> bool:
@@ -147,14 +147,14 @@ def cache_key(content: str, encoder_spec: str, fingerprint: str, fps: float | No
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def video_key(path: str | Path, encoder_spec: str, fingerprint: str, fps: float | None,
+def video_key(path: str | os.PathLike, encoder_spec: str, fingerprint: str, fps: float | None,
               max_frames: int | None) -> str:
     """The cache key of ``path``'s features: :func:`file_identity` + encoder + sampling (the one
     place that builds it, so every caller asking "is it cached?" agrees with :func:`video_features`)."""
     return cache_key(file_identity(path), encoder_spec, fingerprint, fps, max_frames)
 
 
-def video_features(video: str | Path, encoder, fps: float | None, *, max_frames: int | None = None,
+def video_features(video: str | os.PathLike, encoder, fps: float | None, *, max_frames: int | None = None,
                    progress: bool = False, cache_dir: str | Path | None = None, device: str = "auto",
                    backend: str | None = None, refresh: bool = False, verify: bool | None = None) -> Features:
     """Features of ``video`` sampled at ``fps`` with ``encoder`` (an Encoder or a spec string).
@@ -286,7 +286,7 @@ def check_writable(folder: Path) -> None:
                          "set VTG_CACHE_DIR to a writable folder") from None
 
 
-def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int | None = None,
+def compute_features(path: str | os.PathLike, encoder, fps: float | None, *, max_frames: int | None = None,
                      progress: bool = False, backend: str | None = None, workers: int | None = None) -> Features:
     """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
     ``workers`` parallel decoders for long videos (default: one per usable core, at most 16); ``backend``
@@ -294,11 +294,11 @@ def compute_features(path: Path, encoder, fps: float | None, *, max_frames: int 
     from vtg.video.backends import indexing_decoder
     from vtg.video.source import VideoSource
 
-    path = VideoSource.of(path)
+    source = VideoSource.of(path)
     backend = backend or indexing_decoder()
-    info = path.info(backend)
+    info = source.info(backend)
     times, feats = [], []
-    for batch_times, batch_feats in _encoded(path, encoder, fps, max_frames, progress, backend, workers, info):
+    for batch_times, batch_feats in _encoded(source, encoder, fps, max_frames, progress, backend, workers, info):
         feats.append(batch_feats)
         times.append(np.asarray(batch_times, np.float64))
     empty = np.zeros((0, *encoder._image_feature_shape()), np.float32)

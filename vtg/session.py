@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
 from vtg import api
 from vtg.engine import ModelManager, default_manager, using_manager
@@ -32,7 +32,8 @@ from vtg.settings import Settings, current_settings, using
 if TYPE_CHECKING:
     from vtg.features import Features
     from vtg.method import Method
-    from vtg.types import Grounding
+    from vtg.types import Grounding, Query
+    from vtg.video.source import VideoSource
 
 T = TypeVar("T")
 
@@ -68,8 +69,16 @@ class Session:
             return fn(*args, **kwargs)
 
     # -- what front ends call ---------------------------------------------------------------
-    def ground(self, video: Any, query: Any = None, **kwargs: Any) -> "Grounding | list[Grounding]":
-        """:func:`vtg.ground` with this session's settings and models."""
+    @overload
+    def ground(self, video: "str | Path | VideoSource", query: "str | Query | None" = None,
+               **kwargs: Any) -> "Grounding": ...
+
+    @overload
+    def ground(self, video: "str | Path | VideoSource", query: "list[str | Query] | tuple[str | Query, ...]",
+               **kwargs: Any) -> "list[Grounding]": ...
+
+    def ground(self, video: "str | Path | VideoSource", query: Any = None, **kwargs: Any) -> Any:
+        """:func:`vtg.ground` with this session's settings and models (same arguments, same result)."""
         with self.active():
             return api.ground(video, query, **kwargs)
 

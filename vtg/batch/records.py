@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from vtg.batch.inputs import BatchItem
+from vtg.errors import UsageError
 
 if TYPE_CHECKING:
     from vtg.video.source import VideoSource
@@ -101,6 +102,9 @@ def run_item(method: Any, item: BatchItem, top_k: int | None, video: "VideoSourc
 
     try:
         query = Query(text=item.text, image=item.image)
-        return ok_record(item, ground(video if video is not None else item.video, query, method=method), top_k)
+        source = video if video is not None else item.video
+        if source is None:  # read_items gives such a line its error; it never reaches an engine
+            raise UsageError(f"line {item.line}: no video")
+        return ok_record(item, ground(source, query, method=method), top_k)
     except Exception as exc:  # one bad line never stops the batch
         return error_record(item, exc)

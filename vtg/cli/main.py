@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click.exceptions.* are handled below
         import click
 
-        aborts, click_errors = (click.exceptions.Abort,), (click.exceptions.ClickException,)
+        aborts: tuple[type[Any], ...] = (click.exceptions.Abort,)
+        click_errors: tuple[type[Any], ...] = (click.exceptions.ClickException,)
         try:  # recent typer raises the exceptions of its own vendored click copy
             from typer._click.exceptions import ClickException as TyperClickException
             from typer.exceptions import Abort as TyperAbort
@@ -233,7 +234,7 @@ def remedy_of(exc: VtgError) -> str:
     return f" ({remedy})" if remedy and remedy not in str(exc) else ""
 
 
-def describe_fault(exc: BaseException) -> str:
+def describe_fault(exc: OSError | MemoryError) -> str:
     """One line for an OSError (naming the path and what to do) or a MemoryError."""
     if isinstance(exc, MemoryError):
         return "out of memory; lower --fps / --frame-limit / --pixel-limit, or use a machine with more memory"

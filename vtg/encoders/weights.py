@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
 from vtg.settings import changed, current_settings
@@ -102,7 +103,10 @@ def require_hf_model(repo_or_dir: str, is_local: bool, *, offline: bool | None =
         raise WeightsNotFoundError(f"no weights in {path} (expected one of {', '.join(HF_WEIGHT_FILES)}, "
                                    "as written by save_pretrained)")
     ensure_hf_model(repo_or_dir, offline=offline)
-    return hf_weights_cached(repo_or_dir)
+    found = hf_weights_cached(repo_or_dir)
+    if found is None:  # ensure_hf_model fetched it or raised
+        raise WeightsNotFoundError(f"{repo_or_dir!r} has no cached weights file")
+    return found
 
 
 def ensure_hf_model(repo_id: str, *, offline: bool | None = None) -> str:
@@ -146,7 +150,7 @@ def load_hf_parts(parsed, model_cls, dtype, device: str):
 
     check_transformers_model(os.path.dirname(weight_file), model_cls, dtype, what=parsed.canonical)
 
-    common = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
+    common: dict[str, Any] = dict(local_files_only=True, cache_dir=str(hf_cache_dir()))
     quiet_transformers()
     try:
         model = model_cls.from_pretrained(parsed.source, dtype=dtype, **common)
@@ -274,7 +278,7 @@ def ensure_weights(spec, *, offline: bool | None = None) -> str:
         parsed = spec if isinstance(spec, EncoderSpec) else parse_spec(spec)
         if parsed.family != "open_clip":
             return require_hf_model(parsed.source, parsed.is_local)
-        if parsed.kind == "tag":
+        if parsed.kind == "tag" and parsed.arch is not None and parsed.tag is not None:
             return open_clip_tag_weights(parsed.arch, parsed.tag)[0]
         if parsed.kind == "hub":
             return open_clip_hub_dir(parsed.source)

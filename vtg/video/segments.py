@@ -23,7 +23,7 @@ import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -258,8 +258,10 @@ def _decode_segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: 
     from vtg.video.pyav_backend import _converter, _timed_frames, open_decoder, shown_at_targets
 
     convert = _converter(info, out_size)
+    container: Any
+    stream: Any  # PyAV's objects
     with open_decoder(path, threads, accel) as (container, stream):
-        frames = _timed_frames(container, stream, path, info, targets)
+        frames: Any = _timed_frames(container, stream, path, info, targets)  # a generator: closed below
         if seek:
             if stream.start_time is None:
                 raise _Reseek()
