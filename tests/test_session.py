@@ -239,8 +239,10 @@ def test_ray_workers_receive_the_whole_settings_offline_included(tmp_path, monke
     summary = run_batch(tmp_path / "in.jsonl", tmp_path / "out.jsonl", engine="ray", session=session)
     assert summary.failed == 2  # the stand-in failed both videos, once each, inside the actors
     assert [args[1] for args in shipped] == [session.settings]
-    assert inside == [session.settings, session.settings]
-    assert inside[0].offline and inside[0].verify and inside[0].max_frames == 77
+    # a worker runs with every setting of the driver's but the cache folder, a path on its own machine
+    worker = session.settings.replace(cache_dir=Settings.from_environment().cache_dir)
+    assert worker != session.settings and inside == [worker, worker]
+    assert inside[0].offline and inside[0].verify and inside[0].max_frames == 77 and inside[0].decoder == "torchcodec"
     assert current_settings() != session.settings  # the driver's thread is back to its own
 
 

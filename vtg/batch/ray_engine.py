@@ -97,13 +97,16 @@ def item_from_dict(d: dict[str, Any]) -> BatchItem:
 class GroundActor:
     """Holds loaded methods (one per method class and options) and grounds one video per task,
     in a session built from the driver's :class:`~vtg.settings.Settings` (pickled: every flag and
-    variable the driver was given, ``--offline`` and ``--verify`` included)."""
+    variable the driver was given, ``--offline`` and ``--verify`` included). The cache folder is
+    the one exception: a path of the driver's machine, so each worker keeps its own
+    (``$VTG_CACHE_DIR`` where it runs), as before."""
 
     def __init__(self, top_k: int | None = None, settings: Settings | None = None):
         import threading
 
         self.top_k = top_k
-        self.session = Session(settings)  # None: this worker's environment
+        here = Settings.from_environment()
+        self.session = Session(here if settings is None else settings.replace(cache_dir=here.cache_dir))
         self.methods: dict[str, Any] = {}
         self._lock = threading.Lock()  # two tasks run at once: load each method only once
 
