@@ -53,11 +53,12 @@ def test_decoder_choice_comes_from_the_flag_then_the_environment(monkeypatch):
         Settings.from_environment(decoder="cuda")
 
 
-def test_batch_workers_in_other_processes_get_the_drivers_decoder():
+def test_batch_workers_in_other_processes_get_the_drivers_decoder(monkeypatch):
     import pickle
 
     from vtg.batch.ray_engine import GroundActor
 
+    monkeypatch.delenv("VTG_DECODER", raising=False)
     with changed(decoder="nvdec"):
         shipped = pickle.loads(pickle.dumps(current_settings()))  # what a Ray actor receives
     actor = GroundActor(settings=shipped)
