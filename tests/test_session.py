@@ -90,7 +90,8 @@ def test_two_sessions_on_two_threads_each_see_only_their_own(tmp_path, make_vide
     failures: list[BaseException] = []
 
     def work(name: str) -> None:
-        session, video, out = sessions[name], videos[name], {}
+        session, video = sessions[name], videos[name]
+        out: dict[str, Any] = {}
         observed[name] = out
         try:
             with session.active():

@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
 from vtg import api
 from vtg.engine import ModelManager, default_manager, using_manager
-from vtg.features import video_features
-from vtg.registry import load_method
 from vtg.settings import Settings, current_settings, using
 
 if TYPE_CHECKING:
@@ -85,11 +83,15 @@ class Session:
     def load_method(self, name: str, **options: Any) -> "Method":
         """A configured method (models load lazily, into this session's manager, when it runs
         inside :meth:`active` or through :meth:`ground`)."""
+        from vtg.registry import load_method  # on use: the CLI builds a session for every command
+
         with self.active():
             return load_method(name, **options)
 
     def features(self, video: Any, encoder: Any, fps: float | None, **kwargs: Any) -> "Features":
         """:func:`vtg.features.video_features` from this session's cache folder."""
+        from vtg.features import video_features  # on use, as load_method
+
         with self.active():
             return video_features(video, encoder, fps, cache_dir=self.settings.cache_dir, **kwargs)
 
