@@ -71,7 +71,7 @@ def frame_spans(times: np.ndarray, duration: float | None) -> np.ndarray:
     return np.append(times[1:], last)
 
 
-def parse_answer(text: str, timestamps: Sequence[float], duration: float | None = None) -> list[Moment]:
+def parse_answer(text: str, timestamps: Sequence[float] | np.ndarray, duration: float | None = None) -> list[Moment]:
     """Moments in seconds from a NumPro answer such as "From Frame 3 to Frame 7".
 
     ``timestamps`` are the true times of the numbered frames (frame ``i`` shown at

@@ -77,7 +77,8 @@ def number_box(height: int, width: int, text: str, font_size: int | None = None,
     size = font_size or font_size_for(height, width)
     font = load_font(size)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    l, t, r, b = probe.textbbox((0, 0), text, font=font)
+    # integers for a FreeType font at an integer origin (Pillow's annotation says float)
+    l, t, r, b = (int(v) for v in probe.textbbox((0, 0), text, font=font))
     if inset > 0:
         margin = int(round(inset * size))
         x, y = width - margin - (r - l), height - margin - (b - t)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def write_numbered_frames(video: str | Path, out_dir: str | Path, fps: float | N
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = []
+    records: list[dict[str, Any]] = []
     for idx, batch_times, frames in numbered_batches(video, fps, max_frames=max_frames, size=size, outline=outline):
         for i, t, frame in zip(idx, batch_times, frames):
             name = f"frame_{int(i):06d}.{image_format}"

@@ -80,13 +80,12 @@ class TextEmbeddingCache:
         """Embeddings of ``texts`` [M, D]: cached rows, and ``compute`` for the missing ones (one call)."""
         ident = self.identity(encoder)
         with self._lock:
-            rows: dict[str, np.ndarray | None] = {t: self._rows.get((ident, t)) for t in texts}
-            for t, row in rows.items():
-                if row is not None:
-                    self._rows.move_to_end((ident, t))
-        missing = list(dict.fromkeys(t for t, row in rows.items() if row is None))
+            rows = {t: self._rows[(ident, t)] for t in texts if (ident, t) in self._rows}
+            for t in rows:
+                self._rows.move_to_end((ident, t))
+        missing = list(dict.fromkeys(t for t in texts if t not in rows))
         with self._lock:
-            self.hits += len(texts) - sum(1 for t in texts if rows[t] is None)
+            self.hits += len(texts) - sum(1 for t in texts if t not in rows)
             self.misses += len(missing)
         if missing:
             fresh = np.asarray(compute(missing), np.float32)
@@ -98,7 +97,7 @@ class TextEmbeddingCache:
                     self._rows[(ident, t)] = row
                 while len(self._rows) > self.capacity:
                     self._rows.popitem(last=False)
-        return np.stack([rows[t] for t in texts]).astype(np.float32, copy=True)  # type: ignore[misc]  # every row filled above
+        return np.stack([rows[t] for t in texts]).astype(np.float32, copy=True)
 
     def clear(self) -> None:
         with self._lock:

@@ -12,6 +12,17 @@ An entry is three files beside each other in the cache folder:
 * ``<key>.json`` — the sidecar (what, how, shape, dtype), written last: an entry is complete
   exactly when its sidecar exists.
 
+Stored once with a library: ``vtg index DIR --library`` packs each video's features into the
+library's shards (:mod:`vtg.library.shards`). Once a shard is durable and registered, the entry's
+sidecar is rewritten (atomically) with a ``stored`` field naming the shard's two files and the
+video's first row, and the entry's own two arrays are deleted (:func:`link_to_shard`): the shard
+*is* the store of that video's features, and a hit memory-maps the video's rows of it. Why this
+way round and not a manifest pointing at per-video entries: a library's exact scan reads a few
+large shards sequentially; thousands of per-video files would be thousands of opens and maps per
+search. The shard name is never reused, so an existing file is the one the entry names; a shard
+that was deleted since (its library removed, its videos rewritten) makes the entry a miss that is
+recomputed, as for any damaged entry.
+
 Why float16: the features are L2-normalised (every value in [-1, 1]), where float16 keeps
 about three significant digits, below what cosine rankings resolve; it halves the cache, the
 page-cache footprint and the bytes a query reads. The arrays a first call returns are the stored
@@ -25,6 +36,7 @@ or batch answering many queries on one video does not re-read the whole file eac
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import stat
@@ -35,10 +47,12 @@ from pathlib import Path
 
 import numpy as np
 
+from vtg.fileio import atomic_write_text, load_array, read_regular_text
+
 DTYPE = np.float16
 _HEADER = 128  # bytes: the .npy preamble + header dict, padded (a multiple of 64, as NumPy aligns)
 _MAGIC = b"\x93NUMPY\x01\x00"
-_VALIDATED: set[tuple[str, int, int]] = set()
+_VALIDATED: set[tuple[str, int, int, tuple[int, int] | None]] = set()
 _LOCK = threading.Lock()
 
 
@@ -161,7 +175,7 @@ def remove_orphans(folder: Path, now: float | None = None) -> list[Path]:
     here and which nobody has written to for :data:`ORPHAN_SECONDS` (a cache folder shared with
     another machine may hold its live writes: those stay fresh). Returns what was removed."""
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     try:
         names = os.listdir(folder)
     except OSError:
@@ -191,20 +205,58 @@ def _running(pid: int) -> bool:
     return True
 
 
-def open_entry(folder: Path, key: str, shape: list) -> tuple[np.ndarray, np.ndarray]:
-    """(times float64 in memory, features float16 memory-mapped read-only); ValueError/OSError on
-    anything that does not match ``shape`` from the sidecar."""
-    from vtg.fileio import load_array
+def open_entry(folder: Path, key: str, meta: dict) -> tuple[np.ndarray, np.ndarray, Path, tuple[int, int]]:
+    """(times float64 in memory, features float16 memory-mapped read-only, the file mapped, the
+    rows ``(start, stop)`` of it that are this entry's); ValueError/OSError on anything that does
+    not match the sidecar ``meta`` (its ``shape``, and its ``stored`` shard when it has one)."""
+    shape = tuple(int(d) for d in meta["shape"])
+    stored = meta.get("stored")
+    if stored is None:
+        feats_path, times_path, _ = paths(folder, key)
+        feats = load_array(feats_path, DTYPE, shape)
+        return load_array(times_path, np.float64, mmap=False), feats, feats_path, (0, shape[0])
+    feats_path, times_path = Path(stored["features"]), Path(stored["times"])
+    rows, start = int(stored["rows"]), int(stored["start"])
+    stop = start + shape[0]
+    if not 0 <= start <= stop <= rows:
+        raise ValueError(f"rows {start}..{stop} are outside the shard's {rows}")
+    feats = load_array(feats_path, DTYPE, (rows, *shape[1:]))[start:stop]
+    times = np.array(load_array(times_path, np.float64, (rows,))[start:stop], np.float64)
+    return times, feats, feats_path, (start, stop)
 
-    feats_path, times_path, _ = paths(folder, key)
-    feats = load_array(feats_path, DTYPE, tuple(shape))
-    return load_array(times_path, np.float64, mmap=False), feats
+
+def link_to_shard(folder: Path, key: str, features: Path, times: Path, rows: int, start: int, frames: int, *,
+                  moved_from: Path | None = None) -> bool:
+    """Make the entry ``key`` refer to rows ``start..start + frames`` of a library shard
+    (``features``/``times``, ``rows`` long) and delete the entry's own arrays; see the module
+    docstring. The shard must be durable and registered already. Only a complete entry of
+    ``frames`` frames whose feature shape the shard's matches is linked; with ``moved_from`` (a shard rewritten by compaction) only an
+    entry that still refers to that shard. Returns whether the entry now refers to ``features``.
+    The sidecar is replaced atomically before the arrays go, so a crash leaves a complete entry
+    (at worst with its arrays still beside it until the next link)."""
+    feats_path, times_path, meta_path = paths(folder, key)
+    meta = json.loads(read_regular_text(meta_path))
+    if meta.get("key") != key or not isinstance(meta.get("shape"), list) or not meta["shape"]:
+        return False
+    stored = meta.get("stored")
+    if moved_from is not None and (stored is None or Path(stored.get("features", "")) != moved_from):
+        return False
+    shard = load_array(features, DTYPE)
+    if int(meta["shape"][0]) != frames or shard.shape[0] != rows or list(shard.shape[1:]) != list(meta["shape"][1:]) \
+            or not 0 <= start <= start + frames <= rows:
+        return False
+    meta["stored"] = {"features": str(features), "times": str(times), "rows": int(rows), "start": int(start)}
+    atomic_write_text(meta_path, json.dumps(meta, indent=1))
+    for array in (feats_path, times_path):
+        array.unlink(missing_ok=True)
+    return True
 
 
-def finite_once(path: Path, feats: np.ndarray) -> bool:
-    """Whether ``feats`` is all finite, read through once per process for each version of the file."""
+def finite_once(path: Path, feats: np.ndarray, span: tuple[int, int] | None = None) -> bool:
+    """Whether ``feats`` is all finite, read through once per process for each version of the file
+    (and each ``span`` of its rows: an entry stored in a shard is a slice of it)."""
     st = path.stat()
-    version = (str(path), st.st_size, st.st_mtime_ns)
+    version = (str(path), st.st_size, st.st_mtime_ns, span)
     with _LOCK:
         if version in _VALIDATED:
             return True
@@ -216,7 +268,8 @@ def finite_once(path: Path, feats: np.ndarray) -> bool:
 
 
 def entry_bytes(folder: Path, key: str) -> int:
-    """Disk bytes of an entry (the old single-file ``.npz`` form too)."""
+    """Disk bytes of an entry's own files (the old single-file ``.npz`` form too); 0 for an entry
+    stored in a library shard, whose bytes the library counts."""
     total = 0
     for path in (*paths(folder, key)[:2], folder / f"{key}.npz"):
         if path.is_file():

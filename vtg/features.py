@@ -21,7 +21,9 @@ Entries live in ``$VTG_CACHE_DIR/features/`` (default ``~/.cache/vtg``) in the f
 indexing pipeline (:mod:`vtg.pipeline`) produces them, float64 times in ``<key>.times.npy`` and the
 ``<key>.json`` sidecar written last, so an entry is either complete or absent; hits are
 memory-mapped. Writing holds one batch and the times, so memory does not grow with the video's
-length; an unreadable or inconsistent entry is ignored and recomputed.
+length; an unreadable or inconsistent entry is ignored and recomputed. A video indexed into a
+library has its features stored once, in the library's shard: its entry keeps only the sidecar,
+which names the shard rows that a hit memory-maps (:func:`vtg.feature_store.link_to_shard`).
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ class Features:
     timestamps); ``features`` [T, D] (BLIP-2: [T, 32, D]): float16 memory-mapped from the cache
     (:func:`video_features`), float32 from :func:`compute_features`; ``duration`` of the video (s);
     ``encoder`` canonical spec; ``fps`` sampling rate asked for (None = every frame).
-    ``cached`` tells whether this came from the cache; ``path`` is the entry's features ``.npy``."""
+    ``cached`` tells whether this came from the cache; ``path`` is the features ``.npy`` mapped (the
+    entry's own, or the library shard it is stored in); ``entry`` the cache entry (folder/key)
+    holding them, None when they could not be saved."""
 
     times: np.ndarray
     features: np.ndarray
@@ -74,6 +78,7 @@ class Features:
     max_frames: int | None = None
     cached: bool = False
     path: str | None = None
+    entry: str | None = None
 
     def __len__(self) -> int:
         return len(self.times)
@@ -90,7 +95,7 @@ def features_dir(cache_dir: str | Path | None = None) -> Path:
     return cache_root(cache_dir) / "features"
 
 
-def content_hash(path: str | os.PathLike) -> str:
+def content_hash(path: str | Path) -> str:
     """sha256 of the file size and its first, middle and last MiB (the whole file if small)."""
     path = Path(path)
     size = path.stat().st_size
@@ -105,7 +110,7 @@ def content_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def full_hash(path: str | os.PathLike) -> str:
+def full_hash(path: str | Path) -> str:
     """sha256 of the whole file (``--verify``), read in 1-MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -118,14 +123,14 @@ def full_hash(path: str | os.PathLike) -> str:
 IDENTITIES = StampedMemo()
 
 
-def file_identity(path: str | os.PathLike) -> str:
+def file_identity(path: str | Path) -> str:
     """What the cache key knows of a file: :func:`content_hash`, its size and modification time
     (remembered per file stamp, :mod:`vtg.filestamp`, so an edited file is hashed again)."""
     def compute() -> str:
         st = Path(path).stat()
         return f"{content_hash(path)}:{st.st_size}:{st.st_mtime_ns}"
 
-    return IDENTITIES.get(os.fspath(path), "identity", compute)
+    return IDENTITIES.get(path, "identity", compute)
 
 
 def verify_enabled() -> bool:
@@ -147,14 +152,14 @@ def cache_key(content: str, encoder_spec: str, fingerprint: str, fps: float | No
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def video_key(path: str | os.PathLike, encoder_spec: str, fingerprint: str, fps: float | None,
+def video_key(path: str | Path, encoder_spec: str, fingerprint: str, fps: float | None,
               max_frames: int | None) -> str:
     """The cache key of ``path``'s features: :func:`file_identity` + encoder + sampling (the one
     place that builds it, so every caller asking "is it cached?" agrees with :func:`video_features`)."""
     return cache_key(file_identity(path), encoder_spec, fingerprint, fps, max_frames)
 
 
-def video_features(video: str | os.PathLike, encoder, fps: float | None, *, max_frames: int | None = None,
+def video_features(video: str | os.PathLike[str], encoder, fps: float | None, *, max_frames: int | None = None,
                    progress: bool = False, cache_dir: str | Path | None = None, device: str = "auto",
                    backend: str | None = None, refresh: bool = False, verify: bool | None = None) -> Features:
     """Features of ``video`` sampled at ``fps`` with ``encoder`` (an Encoder or a spec string).
@@ -173,9 +178,9 @@ def video_features(video: str | os.PathLike, encoder, fps: float | None, *, max_
     _check_sampling(fps, max_frames)
     verify = verify_enabled() if verify is None else bool(verify)
     spec, fingerprint = _encoder_identity(encoder)
-    key = video_key(path, spec, fingerprint, fps, max_frames)
+    key = video_key(path.path, spec, fingerprint, fps, max_frames)
     folder = features_dir(cache_dir)
-    digest = full_hash(path) if verify else None
+    digest = full_hash(path.path) if verify else None
     if not refresh:
         hit = _load(folder, key, digest)
         if hit is not None:
@@ -286,7 +291,7 @@ def check_writable(folder: Path) -> None:
                          "set VTG_CACHE_DIR to a writable folder") from None
 
 
-def compute_features(path: str | os.PathLike, encoder, fps: float | None, *, max_frames: int | None = None,
+def compute_features(path: str | os.PathLike[str], encoder, fps: float | None, *, max_frames: int | None = None,
                      progress: bool = False, backend: str | None = None, workers: int | None = None) -> Features:
     """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
     ``workers`` parallel decoders for long videos (default: one per usable core, at most 16); ``backend``
@@ -294,11 +299,11 @@ def compute_features(path: str | os.PathLike, encoder, fps: float | None, *, max
     from vtg.video.backends import indexing_decoder
     from vtg.video.source import VideoSource
 
-    source = VideoSource.of(path)
+    path = VideoSource.of(path)
     backend = backend or indexing_decoder()
-    info = source.info(backend)
+    info = path.info(backend)
     times, feats = [], []
-    for batch_times, batch_feats in _encoded(source, encoder, fps, max_frames, progress, backend, workers, info):
+    for batch_times, batch_feats in _encoded(path, encoder, fps, max_frames, progress, backend, workers, info):
         feats.append(batch_feats)
         times.append(np.asarray(batch_times, np.float64))
     empty = np.zeros((0, *encoder._image_feature_shape()), np.float32)
@@ -366,31 +371,47 @@ def _bar(enabled: bool, total: int | None, name: str):
 
 def _load(folder: Path, key: str, digest: str | None = None) -> Features | None:
     """A complete, consistent cache entry, or None (missing, damaged or — when ``digest`` is given —
-    unverified entries are recomputed). Features come back memory-mapped (float16)."""
-    from vtg.feature_store import finite_once, open_entry, paths
+    unverified entries are recomputed). Features come back memory-mapped (float16), from the
+    entry's own file or from the library shard it is stored in (:mod:`vtg.feature_store`)."""
+    from vtg.feature_store import paths
 
     feats_path, _, meta_path = paths(folder, key)
-    try:
-        if not os.path.lexists(meta_path):
-            return None
-        meta = json.loads(read_regular_text(meta_path))  # a FIFO planted there is refused, not waited on
-        if digest is not None and meta.get("sha256") != digest:
-            log.info("feature cache entry %s does not record this file's SHA-256; recomputing", feats_path)
-            return None
-        if meta.get("key") != key or meta.get("version") != CACHE_VERSION:
-            raise ValueError("entry does not match its sidecar")
-        times, feats = open_entry(folder, key, meta["shape"])
-        duration = float(meta["duration"])
-        problem = entry_problem(times, feats, duration, check_features=False)
-        if problem is None and not finite_once(feats_path, feats):
-            problem = "features hold NaN or infinite values"
-        if problem:
-            raise ValueError(problem)
-        return Features(times, feats, duration, meta["encoder"], meta["fps"], meta["max_frames"],
-                        cached=True, path=str(feats_path))
-    except Exception as exc:  # any damage (also to the sidecar's fields) means: ignore and recompute
-        log.warning("ignoring damaged feature cache entry %s: %s", feats_path, getattr(exc, "strerror", None) or exc)
+    for attempt in (0, 1):
+        try:
+            if not os.path.lexists(meta_path):
+                return None
+            return _read_entry(folder, key, digest, read_regular_text(meta_path))  # a FIFO is refused
+        except FileNotFoundError as exc:
+            if attempt == 0:  # an index run may have just moved the entry into a shard: read it again
+                continue
+            log.warning("ignoring feature cache entry %s: %s is gone (a library shard removed since?)",
+                        meta_path, exc.filename)
+        except Exception as exc:  # any damage (also to the sidecar's fields) means: ignore and recompute
+            log.warning("ignoring damaged feature cache entry %s: %s", feats_path,
+                        getattr(exc, "strerror", None) or exc)
         return None
+    return None
+
+
+def _read_entry(folder: Path, key: str, digest: str | None, text: str) -> Features | None:
+    """The entry whose sidecar reads ``text``; raises on anything inconsistent (see :func:`_load`)."""
+    from vtg.feature_store import finite_once, open_entry
+
+    meta = json.loads(text)
+    if digest is not None and meta.get("sha256") != digest:
+        log.info("feature cache entry %s does not record this file's SHA-256; recomputing", folder / key)
+        return None
+    if meta.get("key") != key or meta.get("version") != CACHE_VERSION:
+        raise ValueError("entry does not match its sidecar")
+    times, feats, mapped, span = open_entry(folder, key, meta)
+    duration = float(meta["duration"])
+    problem = entry_problem(times, feats, duration, check_features=False)
+    if problem is None and not finite_once(mapped, feats, span):
+        problem = "features hold NaN or infinite values"
+    if problem:
+        raise ValueError(problem)
+    return Features(times, feats, duration, meta["encoder"], meta["fps"], meta["max_frames"],
+                    cached=True, path=str(mapped), entry=str(folder / key))
 
 
 def entry_problem(times: np.ndarray, feats: np.ndarray, duration: float, check_features: bool = True) -> str | None:

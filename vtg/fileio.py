@@ -1,10 +1,9 @@
 """Small file helpers: atomic writes, so an interrupted run never leaves a half-written file, and
-JSON Lines that every line-based reader splits where vtg meant it to."""
+reads of files vtg wrote that refuse anything else (JSON Lines: :mod:`vtg.jsonl`)."""
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 import tempfile
@@ -81,36 +80,6 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         except UnicodeEncodeError:
             data = text.encode("utf-8", "replace")
     atomic_write_bytes(path, data)
-
-
-#: Characters ``str.splitlines()`` (and so many line-based readers) treats as line ends, that
-#: ``json.dumps(ensure_ascii=False)`` leaves raw inside strings; C0 controls (``\x0b``,
-#: ``\x0c``, ``\x1c``-``\x1e``) are always escaped by json, these are not.
-_RAW_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def json_line(obj: object) -> str:
-    """One JSON Lines record: ``obj`` as JSON on one line, ending in ``\\n``.
-
-    Non-ASCII text stays readable (``ensure_ascii=False``), but U+0085, U+2028 and U+2029 are
-    escaped, so a reader that splits with ``str.splitlines()`` (or a JavaScript one) still sees
-    one record per line. NaN and infinities raise ``ValueError``: they are not JSON.
-    """
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
-    for raw, escaped in _RAW_LINE_BREAKS.items():
-        if raw in text:  # these characters only ever occur inside JSON strings here
-            text = text.replace(raw, escaped)
-    return text + "\n"
-
-
-def split_jsonl(text: str) -> list[str]:
-    """The lines of a JSON Lines text, split on ``\\n`` only (JSON strings may legally hold
-    U+2028, U+0085, form feeds... which ``str.splitlines()`` would cut); a trailing ``\\r`` is
-    JSON whitespace and is left to the parser."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 def open_regular(path: str | Path):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from vtg.errors import EmptyQueryError, UsageError
-from vtg.options import apply_options, option_problem
+from vtg.options import apply_options, field_specs, option_problem
 from vtg.types import Grounding, Query
 
 
@@ -130,6 +130,17 @@ def line_options(config_cls: type) -> frozenset[str]:
     ``ClassVar``, so not a dataclass field); a Config without one allows no per-line options.
     """
     return frozenset(getattr(config_cls, LINE_OPTIONS_ATTR, ()))
+
+
+def request_options(config_cls: type) -> frozenset[str]:
+    """Options of ``config_cls`` one request to ``vtg serve`` may set: those a batch line may set
+    (:func:`line_options`: a request is as untrusted as a line) that are also declared scoring
+    parameters (``Annotated[..., SCORING]``, :class:`vtg.options.Scoring`): a request tunes how
+    moments are scored on the warm model, never how much a shared server decodes or loads."""
+    if not dataclasses.is_dataclass(config_cls):
+        return frozenset()
+    specs = field_specs(config_cls)
+    return frozenset(name for name in line_options(config_cls) if name in specs and specs[name].scoring)
 
 
 def line_option_problem(config_cls: type, options: dict[str, Any], owner: str) -> str | None:

@@ -91,6 +91,18 @@ class Device:
 
 Check = Range | Choice | Device
 
+
+@dataclass(frozen=True)
+class Scoring:
+    """Marks an option that tunes how moments are scored and ranked (thresholds, window presets,
+    suppression) rather than which model, device, file or endpoint is used or how many frames are
+    read: ``Annotated[IoU, SCORING]``. ``vtg serve`` lets each request set exactly the options so
+    marked that a batch line may also set (:func:`vtg.method.request_options`), so its allow-list
+    is derived from the declarations instead of kept by hand."""
+
+
+SCORING = Scoring()
+
 # Common option types (annotations a Config field uses; mypy sees the plain type).
 IoU = Annotated[float, Range(0.0, 1.0)]
 Fraction = Annotated[float, Range(0.0, 1.0)]
@@ -190,11 +202,13 @@ def describe_kind(kind: type) -> str:
 # -- a method's Config ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FieldSpec:
-    """What one Config field accepts: its plain type, whether None is allowed, and its check."""
+    """What one Config field accepts: its plain type, whether None is allowed, and its check;
+    ``scoring``: marked :data:`SCORING` (a per-request scoring parameter)."""
 
     kind: Any
     optional: bool
     check: Check | None
+    scoring: bool = False
 
     def describe(self) -> str:
         text = self.check.describe(self.kind) if self.check is not None else describe_kind(self.kind)
@@ -216,11 +230,13 @@ def spec_of(annotation: Any) -> FieldSpec:
         optional = len(args) < len(typing.get_args(annotation))
         annotation = args[0] if len(args) == 1 else Any
     check = None
+    scoring = False
     if typing.get_origin(annotation) is Annotated:
         base, *extras = typing.get_args(annotation)
         check = next((e for e in extras if isinstance(e, (Range, Choice, Device))), None)
+        scoring = any(isinstance(e, Scoring) for e in extras)
         annotation = base
-    return FieldSpec(annotation, optional, check)
+    return FieldSpec(annotation, optional, check, scoring)
 
 
 def check_of(annotation: Any) -> Check | None:

@@ -1,4 +1,5 @@
-"""Saliency-curve pictures: the curve over time, the top moments shaded, ground truth marked.
+"""Saliency-curve pictures with matplotlib: the drawing of :mod:`vtg.drawing` (the one the HTML
+report shows too) rendered on matplotlib axes, saved as png, svg, pdf, ...
 
 matplotlib is imported lazily with the Agg backend, so ``import vtg`` stays light and plotting
 works on headless machines (CI, servers).
@@ -7,25 +8,14 @@ works on headless machines (CI, servers).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from vtg.timefmt import clock as clock_text
-from vtg.timefmt import span
+from vtg.drawing import (CURVE_COLOUR, DEFAULT_MOMENTS, SHADE_OPACITY, TOP_COLOUR, TRUTH_COLOUR, TRUTH_HEIGHT,
+                         LANE_HEIGHT, SaliencyDrawing, moment_colour, saliency_drawing, seconds_label, tick_step)
 from vtg.types import Grounding
 
-#: How many top moments pictures draw unless asked for more (``--top-k``).
-DEFAULT_MOMENTS = 3
-#: The #1 moment's colour: it alone is shaded over the curve, drawn above every other moment.
-TOP_COLOUR = "#d62728"
-#: Ranks 2, 3, ... (cycled): bars in lanes of their own above the curve, never over #1.
-OTHER_COLOURS = ("#f3a712", "#2ca02c", "#8f5ea2", "#17bebb", "#8c564b", "#7f7f7f")
-#: Height of one moment lane, as a fraction of the plot's height.
-LANE = 0.055
-
-
-def moment_colour(rank: int) -> str:
-    """The colour of the moment ranked ``rank`` (1-based), shared by pictures and report pages."""
-    return TOP_COLOUR if rank == 1 else OTHER_COLOURS[(rank - 2) % len(OTHER_COLOURS)]
+__all__ = ["DEFAULT_MOMENTS", "TOP_COLOUR", "draw_grounding", "moment_colour", "picture_format", "plot_grounding",
+           "render", "seconds_label", "tick_step"]
 
 
 def _pyplot():
@@ -35,23 +25,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def seconds_label(seconds: float, _pos=None, *, clock: bool | None = None) -> str:
-    """Tick labels in seconds, switching to m:ss for long videos. ``clock`` forces m:ss (or plain
-    seconds) so one axis never mixes ``90`` with ``2:00``; by default it is chosen per value."""
-    if seconds >= 120 if clock is None else clock:
-        return clock_text(seconds, 0)
-    return f"{seconds:g}"
-
-
-def tick_step(duration: float) -> float | None:
-    """Whole-minute tick spacing for long videos (at most ~10 ticks), instead of matplotlib's
-    decimal steps, which put ticks at 8:20, 16:40, ... on an hour; None under two minutes."""
-    if duration < 120:
-        return None
-    return next((step for step in (30, 60, 120, 300, 600, 900, 1200, 1800, 3600) if duration / step <= 10),
-                3600 * max(1, round(duration / 36000)))
 
 
 def picture_format(output: str | Path) -> str:
@@ -95,68 +68,59 @@ def plot_grounding(result: Grounding, output: str | Path, *, top_k: int = DEFAUL
     return output
 
 
-def draw_grounding(ax, result: Grounding, *, top_k: int = DEFAULT_MOMENTS,
+def draw_grounding(ax: Any, result: Grounding, *, top_k: int = DEFAULT_MOMENTS,
                    ground_truth: Sequence[Sequence[float]] = (), title: str | None = None) -> None:
     """Draw the picture of :func:`plot_grounding` on the matplotlib axes ``ax``."""
-    from matplotlib.ticker import FuncFormatter, MultipleLocator
+    render(ax, saliency_drawing(result, top_k=top_k, ground_truth=ground_truth, title=title))
 
-    sal = result.saliency
-    moments = list(result.moments[:max(top_k, 0)])
-    end = result.duration or (float(sal.times[-1]) if len(sal) else 1.0)
-    if len(sal):
-        ax.plot(sal.times, sal.scores, color="#1f4e79", linewidth=1.6, label="saliency", zorder=5)
-    room = LANE * len(moments) + (0.03 if moments else 0.0)  # the lanes' share of the height
-    _set_ylim(ax, sal.scores if len(sal) else (), room)
-    for rank in range(len(moments), 0, -1):  # #1 last: on top of everything else
-        _draw_moment(ax, moments[rank - 1], rank, end, result.duration, 1.0 - room)
-    for i, (start, stop) in enumerate(ground_truth):
-        ax.axvspan(start, stop, ymin=0.0, ymax=0.06, color="black", zorder=4,
+
+def render(ax: Any, d: SaliencyDrawing) -> None:
+    """``d`` on matplotlib axes: x in seconds, y in scores, with the lanes above the curve as axes
+    fractions (``d.fraction``), so the lanes keep their place however the scores run."""
+    from matplotlib.ticker import FixedLocator
+
+    if len(d.scores):
+        ax.plot(d.times, d.scores, color=CURVE_COLOUR, linewidth=1.6, label="saliency", zorder=5)
+    # the curve's area is the bottom part of the axes; the lanes sit above it
+    ax.set_ylim(d.low, d.low + (d.high - d.low) * d.height / (d.height - d.lanes_height))
+    below = d.fraction(d.lanes_height)
+    for bar in reversed(d.bars):  # #1 last: on top of everything else
+        _draw_bar(ax, d, bar, below)
+    for i, (start, stop) in enumerate(d.truth):
+        ax.axvspan(start, stop, ymin=0.0, ymax=TRUTH_HEIGHT / d.height, color=TRUTH_COLOUR, zorder=4,
                    label="ground truth" if i == 0 else None)
         for edge in (start, stop):
-            ax.axvline(edge, ymax=1.0 - room, color="black", linestyle="--", linewidth=1.0, zorder=4)
-    ax.set_xlim(0.0, max(end, 1e-3))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, pos: seconds_label(v, pos, clock=end >= 120)))
-    if tick_step(end):
-        ax.xaxis.set_major_locator(MultipleLocator(tick_step(end)))
-    ax.set_xlabel("time (s)" if end < 120 else "time (m:ss)" if end < 3600 else "time (h:mm:ss)")
-    ax.set_ylabel("saliency")
-    ax.set_title(title or f"{result.query!r} in {result.vid} ({result.method})", fontsize=10)
+            ax.axvline(edge, ymax=below, color=TRUTH_COLOUR, linestyle="--", linewidth=1.0, zorder=4)
+    ax.set_xlim(0.0, d.duration)
+    ax.xaxis.set_major_locator(FixedLocator([t.at for t in d.xticks]))
+    ax.set_xticklabels([t.label for t in d.xticks])
+    ax.set_yticks([t.at for t in d.yticks], [t.label for t in d.yticks])
+    ax.set_xlabel(d.xlabel)
+    ax.set_ylabel(d.ylabel)
+    ax.set_title(d.title, fontsize=10)
     ax.grid(True, alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: _legend_key(labels[i]))
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], title="moment (score)" if moments else None,
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], title="moment (score)" if d.bars else None,
               title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
 
-def _set_ylim(ax, scores, room: float) -> None:
-    """Y limits leaving the top ``room`` (a fraction of the height) free for the moment lanes."""
-    import numpy as np
-
-    values = np.asarray(scores, dtype=np.float64)
-    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
-    pad = (hi - lo) * 0.05 or 0.05
-    lo, hi = lo - pad, hi + pad
-    ax.set_ylim(lo, hi + (hi - lo) * room / (1.0 - room))
-    ax.set_yticks([t for t in ax.get_yticks() if lo <= t <= hi])  # no saliency ticks beside the lanes
-    ax.set_ylim(lo, hi + (hi - lo) * room / (1.0 - room))
-
-
-def _draw_moment(ax, m, rank: int, end: float, duration: float, below: float) -> None:
-    """One moment: a labelled bar in lane ``rank`` (top down); #1 is also shaded over the curve,
-    with solid edges, up to ``below`` (the bottom of the lanes, a fraction of the height)."""
-    colour = moment_colour(rank)
-    label = f"#{rank} {span(m.start, m.end, duration)} ({m.score:.2f})"
-    top = 1.0 - LANE * (rank - 1) - 0.01
-    ax.axvspan(m.start, m.end, ymin=top - LANE * 0.8, ymax=top, facecolor=colour, edgecolor="white",
-               linewidth=0.8, alpha=0.95, zorder=6 if rank == 1 else 3, label=label)
-    left = min(max(m.start, 0.0), end)
-    ax.text(left, 0, f" #{rank}", transform=ax.get_xaxis_transform(), va="center", ha="left",
+def _draw_bar(ax: Any, d: SaliencyDrawing, bar: Any, below: float) -> None:
+    """One moment: a labelled bar in its lane; #1 is also shaded over the curve, with solid edges,
+    up to ``below`` (the bottom of the lanes, a fraction of the height)."""
+    top, bottom = d.fraction(bar.top), d.fraction(bar.top + LANE_HEIGHT)
+    first = bar.rank == 1
+    ax.axvspan(bar.start, bar.end, ymin=bottom, ymax=top, facecolor=bar.colour, edgecolor="white",
+               linewidth=0.8, alpha=0.95, zorder=6 if first else 3, label=bar.label)
+    left = min(max(bar.start, 0.0), d.duration)
+    ax.text(left, 0, f" #{bar.rank}", transform=ax.get_xaxis_transform(), va="center", ha="left",
             fontsize=7, fontweight="bold", color="white", clip_on=True,
-            zorder=7 if rank == 1 else 3.5).set_y(top - LANE * 0.4)
-    if rank == 1:
-        ax.axvspan(m.start, m.end, ymin=0.0, ymax=below, facecolor=colour, alpha=0.16, linewidth=0, zorder=2)
-        for edge in (m.start, m.end):
-            ax.axvline(edge, ymin=0.0, ymax=below, color=colour, linewidth=1.6, zorder=4)
+            zorder=7 if first else 3.5).set_y((top + bottom) / 2)
+    if first:
+        ax.axvspan(bar.start, bar.end, ymin=0.0, ymax=below, facecolor=bar.colour, alpha=SHADE_OPACITY, linewidth=0,
+                   zorder=2)
+        for edge in (bar.start, bar.end):
+            ax.axvline(edge, ymin=0.0, ymax=below, color=bar.colour, linewidth=1.6, zorder=4)
 
 
 def _legend_key(label: str) -> tuple:

@@ -6,34 +6,22 @@ through :func:`check_prediction` before anything uses it, so a ``duration`` of `
 list where the method name belongs or a window ending before it starts is one line naming the
 file, the line and the field, never a ``TypeError`` deep inside a plot.
 
-Rules (fields absent from a record keep their defaults; QVHighlights' own prediction files have
-only ``qid``, ``query``, ``vid``, ``pred_relevant_windows`` and ``pred_saliency_scores``):
-
-=========================  ====================================================================
-``qid``                    a string or an integer (or absent/null)
-``query`` ``method``       strings
-``video`` ``vid``          strings
-``duration``               a finite number >= 0 (0, absent or null: unknown, as ``vtg parse``
-                           writes for answers without a duration)
-``pred_relevant_windows``  a list of ``[start, end]`` or ``[start, end, score]``: finite numbers,
-                           ``0 <= start <= end``
-``pred_saliency_scores``   a list of finite numbers
-``saliency_times/scores``  lists of finite numbers of equal length, given together
-``meta``                   an object
-``status``                 ``"ok"`` or ``"error"`` (error records are not checked further)
-=========================  ====================================================================
+The fields and their kinds (type and range: ids, strings, seconds >= 0, windows with
+``0 <= start <= end``, lists of finite numbers, objects, ``ok``/``error``) are declared once in
+:mod:`vtg.record`; this module holds the check of each kind (:data:`KIND_CHECKS`), which the
+server's response model (:mod:`vtg.serve.models`) applies too. Fields absent or null keep their
+defaults: QVHighlights' own prediction files carry only ``qid``, ``query``, ``vid``,
+``pred_relevant_windows`` and ``pred_saliency_scores``; a ``duration`` of 0 means unknown, as
+``vtg parse`` writes for answers without one.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
-
+from vtg import record
 from vtg.errors import DataError
-
-STRING_FIELDS = ("query", "method", "video", "vid")
-NUMBER_LISTS = ("pred_saliency_scores", "saliency_times", "saliency_scores")
 
 
 def short(value: Any) -> str:
@@ -104,49 +92,80 @@ def _checked_window(value: Any, name: str, where: str) -> list[float]:
     return [start, end, score]
 
 
+def _status(value: Any, name: str, where: str) -> str:
+    if value not in ("ok", "error"):
+        raise _fail(where, name, f"{short(value)} is neither 'ok' nor 'error'")
+    return value
+
+
+def _id(value: Any, name: str, where: str) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _fail(where, name, f"{short(value)} is not a string or an integer")
+    return value
+
+
+def _string(value: Any, name: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise _fail(where, name, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def _seconds(value: Any, name: str, where: str) -> float:
+    seconds = finite(value, name, where)
+    if seconds < 0:
+        raise _fail(where, name, f"{short(value)} is a negative length")
+    return seconds
+
+
+def _windows(value: Any, name: str, where: str) -> list[list[float]]:
+    if not isinstance(value, list):
+        raise _fail(where, name, f"must be a list, got {type(value).__name__}")
+    return [_plain_window(w) or window(w, f"{name}[{i}]", where) for i, w in enumerate(value)]
+
+
+def _object(value: Any, name: str, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(where, name, f"must be an object, got {type(value).__name__}")
+    return value
+
+
+#: The check of each kind of :mod:`vtg.record`: the value as stored, or a DataError naming the field.
+KIND_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
+    record.ID: _id, record.STRING: _string, record.SECONDS: _seconds, record.WINDOWS: _windows,
+    record.NUMBERS: number_list, record.OBJECT: _object, record.STATUS: _status}
+
+
+def check_field(field: record.RecordField, value: Any, where: str) -> Any:
+    """One field's value checked by its kind (windows come back as ``[start, end, score]``)."""
+    return KIND_CHECKS[field.kind](value, field.name, where)
+
+
+def check_pairs(d: dict[str, Any], where: str) -> None:
+    """Fields of :data:`vtg.record.PAIRED` come together, with as many values each."""
+    for first, second in record.PAIRED:
+        has_first, has_second = d.get(first) is not None, d.get(second) is not None
+        if has_first != has_second:
+            raise _fail(where, first if has_second else second, f"missing ({first} and {second} come together)")
+        if has_first and len(d[first]) != len(d[second]):
+            raise _fail(where, second, f"{len(d[second])} values for {len(d[first])} {first}")
+
+
 def check_prediction(d: Any, where: str) -> dict[str, Any]:
-    """A validated copy of one record (windows as ``[start, end, score]`` floats); a
-    :class:`~vtg.errors.DataError` naming ``where`` (``file:line``) and the field otherwise."""
+    """A validated copy of one record, field by field as :mod:`vtg.record` declares them
+    (windows as ``[start, end, score]`` floats); a :class:`~vtg.errors.DataError` naming
+    ``where`` (``file:line``) and the field otherwise. Error records (``status: error``) have
+    only their ids and strings checked."""
     if not isinstance(d, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(d).__name__}")
     out = dict(d)
-    status = d.get("status")
-    if status is not None and status not in ("ok", "error"):
-        raise _fail(where, "status", f"{short(status)} is neither 'ok' nor 'error'")
-    qid = d.get("qid")
-    if qid is not None and (isinstance(qid, bool) or not isinstance(qid, (str, int))):
-        raise _fail(where, "qid", f"{short(qid)} is not a string or an integer")
-    for name in STRING_FIELDS:
-        if d.get(name) is not None and not isinstance(d[name], str):
-            raise _fail(where, name, f"must be a string, got {type(d[name]).__name__}")
-    if status == "error":
-        return out
-    if d.get("duration") is not None:
-        duration = finite(d["duration"], "duration", where)
-        if duration < 0:
-            raise _fail(where, "duration", f"{short(d['duration'])} is a negative length")
-        out["duration"] = duration
-    windows = d.get("pred_relevant_windows")
-    if windows is not None:
-        if not isinstance(windows, list):
-            raise _fail(where, "pred_relevant_windows", f"must be a list, got {type(windows).__name__}")
-        out["pred_relevant_windows"] = [_plain_window(w) or window(w, f"pred_relevant_windows[{i}]", where)
-                                        for i, w in enumerate(windows)]
-    for name in NUMBER_LISTS:
-        if d.get(name) is not None:
-            out[name] = number_list(d[name], name, where)
-    has_times, has_scores = d.get("saliency_times") is not None, d.get("saliency_scores") is not None
-    if has_times != has_scores:
-        raise _fail(where, "saliency_times" if has_scores else "saliency_scores",
-                    "missing (saliency_times and saliency_scores come together)")
-    if has_times and len(out["saliency_times"]) != len(out["saliency_scores"]):
-        raise _fail(where, "saliency_scores", f"{len(out['saliency_scores'])} scores for "
-                    f"{len(out['saliency_times'])} saliency_times")
-    if d.get("meta") is not None and not isinstance(d["meta"], dict):
-        raise _fail(where, "meta", f"must be an object, got {type(d['meta']).__name__}")
+    error = d.get("status") == "error"
+    for field in record.FIELDS:
+        value = d.get(field.name)
+        if value is not None and (not error or field.kind in record.CHECKED_IN_ERRORS):
+            out[field.name] = check_field(field, value, where)
+    if not error:
+        check_pairs(out, where)
     return out
-
-
 
 
 def read_groundings(path: Any) -> list:
@@ -159,4 +178,5 @@ def read_groundings(path: Any) -> list:
     return [Grounding.from_dict(r) for r in read_predictions(path).records]
 
 
-__all__ = ["check_prediction", "finite", "number_list", "read_groundings", "window"]
+__all__ = ["KIND_CHECKS", "check_field", "check_pairs", "check_prediction", "finite", "number_list", "read_groundings",
+           "window"]

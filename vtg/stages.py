@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Generator, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -30,7 +30,7 @@ class _Failure:
         self.error = error
 
 
-def threaded(source: Iterable[T], depth: int = 2, name: str = "vtg-stage") -> Iterator[T]:
+def threaded(source: Iterable[T], depth: int = 2, name: str = "vtg-stage") -> Generator[T, None, None]:
     """Iterate ``source`` in a daemon thread; yield its items through a queue of ``depth`` slots."""
     items: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
     stop = threading.Event()
@@ -65,7 +65,7 @@ def threaded(source: Iterable[T], depth: int = 2, name: str = "vtg-stage") -> It
     return _drain(items, stop, worker)
 
 
-def _drain(items: queue.Queue, stop: threading.Event, worker: threading.Thread) -> Iterator:
+def _drain(items: queue.Queue, stop: threading.Event, worker: threading.Thread) -> Generator:
     try:
         while True:
             item = items.get()
@@ -79,7 +79,8 @@ def _drain(items: queue.Queue, stop: threading.Event, worker: threading.Thread) 
         worker.join(timeout=5)  # it stops at its next put; a long item may outlive us (daemon)
 
 
-def mapped(fn: Callable[[T], U], source: Iterable[T], depth: int = 2, name: str = "vtg-stage") -> Iterator[U]:
+def mapped(fn: Callable[[T], U], source: Iterable[T], depth: int = 2,
+           name: str = "vtg-stage") -> Generator[U, None, None]:
     """``fn`` applied to each item of ``source`` in its own thread (a pipeline stage)."""
 
     def apply() -> Iterator[U]:

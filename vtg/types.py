@@ -1,8 +1,9 @@
 """Core result types shared by every method, writer, exporter and evaluator.
 
-Times are always float seconds. ``Grounding.to_dict`` writes a superset of the QVHighlights
-prediction format (``qid``, ``query``, ``vid``, ``pred_relevant_windows``,
-``pred_saliency_scores``) so the community's evaluation scripts read vtg output unchanged.
+Times are always float seconds. ``Grounding.to_dict`` writes the record declared in
+:mod:`vtg.record`, a superset of the QVHighlights prediction format (``qid``, ``query``, ``vid``,
+``pred_relevant_windows``, ``pred_saliency_scores``) so the community's evaluation scripts read
+vtg output unchanged.
 """
 
 from __future__ import annotations
@@ -15,11 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vtg.errors import EmptyQueryError, UsageError
-
-
-def _clean_float(x: float) -> float:
-    """Round floats for JSON so files stay small and diffs stay readable."""
-    return float(round(float(x), 4))
+from vtg.record import rounded, write_record
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,7 @@ class Moment:
         return inter / union if union > 0 else 0.0
 
     def to_list(self) -> list[float]:
-        return [_clean_float(self.start), _clean_float(self.end), _clean_float(self.score)]
+        return [rounded(self.start), rounded(self.end), rounded(self.score)]
 
 
 @dataclass(frozen=True)
@@ -155,25 +152,11 @@ class Grounding:
                              f"for {self.vid!r}: the model's weights or the video's features hold NaN/inf")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; a superset of the QVHighlights prediction format. Raises
-        :class:`~vtg.errors.ModelError` for NaN/inf (see :meth:`check_finite`)."""
+        """JSON-ready dict: the fields of the one record schema (:mod:`vtg.record`), a superset of
+        the QVHighlights prediction format. Raises :class:`~vtg.errors.ModelError` for NaN/inf
+        (see :meth:`check_finite`)."""
         self.check_finite()
-        return {
-            "qid": self.qid,
-            "query": self.query,
-            "vid": self.vid,
-            "video": self.video,
-            "duration": _clean_float(self.duration),
-            "method": self.method,
-            "pred_relevant_windows": [m.to_list() for m in self.moments],
-            # No curve (an answer read by `vtg parse`) writes none: zeros for every 2-s clip of a
-            # declared duration would make the output grow with a number, not with the result.
-            "pred_saliency_scores": [_clean_float(s) for s in self.saliency.on_clips(self.duration)]
-            if self.duration > 0 and len(self.saliency) else [],
-            "saliency_times": [_clean_float(t) for t in self.saliency.times],
-            "saliency_scores": [_clean_float(s) for s in self.saliency.scores],
-            "meta": self.meta,
-        }
+        return write_record(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Grounding":
@@ -232,7 +215,8 @@ class Query:
     @property
     def label(self) -> str:
         """Human-readable form stored in ``Grounding.query``."""
-        return self.text if self.text is not None else f"<image {self.image.name}>"
+        name = self.image.name if self.image is not None else ""  # __post_init__ refuses neither
+        return self.text if self.text is not None else f"<image {name}>"
 
     @classmethod
     def of(cls, query: "str | Query | None" = None, image: str | Path | None = None) -> "Query":

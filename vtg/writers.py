@@ -12,6 +12,7 @@ import json
 import re
 from typing import ClassVar, Iterable
 
+from vtg import jsonl
 from vtg.errors import UnknownNameError
 from vtg.timefmt import hms, srt_time
 from vtg.types import Grounding
@@ -47,13 +48,13 @@ def compact_number_lists(text: str) -> str:
 
 
 class JsonlWriter(Writer):
-    """One result per line: the QVHighlights prediction form read by `vtg eval`. ASCII-escaped, so
-    no character inside a string (U+2028, U+0085...) can look like a line end to any reader."""
+    """One result per line (:mod:`vtg.jsonl`): the QVHighlights prediction form read by `vtg eval`.
+    ASCII-escaped, as the json format, so a terminal of any encoding shows it."""
 
     name, suffix = "jsonl", ".jsonl"
 
     def render(self, results: list[Grounding]) -> str:
-        return "".join(json.dumps(r.to_dict(), allow_nan=False) + "\n" for r in results)
+        return jsonl.render((r.to_dict() for r in results), ascii_only=True)
 
 
 def spreadsheet_safe(text: str) -> str:

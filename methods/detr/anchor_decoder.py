@@ -8,6 +8,7 @@ released checkpoints'.
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -132,7 +133,29 @@ class AnchorDecoder(nn.Module):
         return torch.stack(outputs), torch.stack(used)
 
 
-def anchor_heads(net: nn.Module, clips: torch.Tensor, glob: torch.Tensor, pad: torch.Tensor,
+class _WithAnchorDecoder(Protocol):
+    @property
+    def decoder(self) -> AnchorDecoder: ...
+
+
+class AnchorNet(Protocol):
+    """The parts of QD-DETR's and CG-DETR's networks that :func:`anchor_heads` reads."""
+
+    @property
+    def transformer(self) -> _WithAnchorDecoder: ...
+    @property
+    def query_embed(self) -> nn.Embedding: ...
+    @property
+    def span_embed(self) -> MLP: ...
+    @property
+    def class_embed(self) -> nn.Linear: ...
+    @property
+    def saliency_proj1(self) -> nn.Linear: ...
+    @property
+    def saliency_proj2(self) -> nn.Linear: ...
+
+
+def anchor_heads(net: AnchorNet, clips: torch.Tensor, glob: torch.Tensor, pad: torch.Tensor,
                  pos_vid: torch.Tensor) -> dict[str, torch.Tensor]:
     """QD-DETR's and CG-DETR's shared outputs: the anchor decoder over the clips, spans refined
     from the last layer's anchors, and saliency as each clip's agreement with the global token

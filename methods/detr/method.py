@@ -19,7 +19,7 @@ import numpy as np
 from vtg.errors import UsageError
 from vtg.method import Method
 from vtg.types import Query
-from vtg.options import DeviceName, Range, TopK
+from vtg.options import SCORING, DeviceName, Range, TopK
 from vtg.types import Grounding, Moment, Saliency
 
 from ..univtg.features import CLIP_ENCODER, clip_sample_rate
@@ -37,7 +37,7 @@ class DetrMethodConfig:
     #: SlowFast R50 weights (PySlowFast's SLOWFAST_8x8_R50.pkl, or .safetensors): vtg computes the features.
     slowfast_weights: str | None = None
     #: NMS IoU threshold; None = the checkpoint's own setting (negative: no NMS, Moment-DETR's release).
-    nms_iou: Annotated[float, Range(-1, 1)] | None = None
+    nms_iou: Annotated[float, Range(-1, 1), SCORING] | None = None
     max_moments: TopK = 10
 
     line_options: ClassVar[frozenset[str]] = frozenset({"slowfast", "nms_iou", "max_moments"})

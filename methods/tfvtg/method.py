@@ -19,7 +19,7 @@ from vtg.errors import UsageError, VideoError
 from vtg.method import Method
 from vtg.types import Query
 from vtg.methods.tfvtg import calibration
-from vtg.options import IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
+from vtg.options import SCORING, IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
 from vtg.methods.tfvtg.fusion import fuse
 from vtg.methods.tfvtg.localizer import propose
 from vtg.methods.tfvtg.presets import LONG_VIDEO_SECONDS, auto_preset, get_preset, window_lengths
@@ -93,27 +93,28 @@ class TFVTG(Method):
 
     @dataclass(frozen=True)
     class Config:
-        preset: str = "charades"
+        #: ``SCORING``: the options a ``vtg serve`` request may set (:func:`vtg.method.request_options`).
+        preset: Annotated[str, SCORING] = "charades"
         encoder: str = DEFAULT_ENCODER
         fps: Fps | None = None
-        stride: Annotated[int, Range(1, 100_000, unit="frames")] | None = None
-        max_window_fraction: Annotated[float, Range(0, 1, low_open=True)] | None = None
+        stride: Annotated[int, Range(1, 100_000, unit="frames"), SCORING] | None = None
+        max_window_fraction: Annotated[float, Range(0, 1, low_open=True), SCORING] | None = None
         #: Thresholds on the normalised similarity curve, in [0, 1].
-        mask_threshold: Fraction = 0.2
-        rise_threshold: Fraction = 0.0005
-        nms_iou: IoU = 0.3
+        mask_threshold: Annotated[Fraction, SCORING] = 0.2
+        rise_threshold: Annotated[Fraction, SCORING] = 0.0005
+        nms_iou: Annotated[IoU, SCORING] = 0.3
         #: A second greedy suppression at this IoU on the moments as shown (after the start shift);
         #: None keeps the reference's single suppression before the shift (see ``shown_overlaps``).
         final_nms: IoU | None = None
         #: Exponent of the IoU in the proposal vote (0: every overlap votes fully).
-        gamma: Annotated[float, Range(0, 10)] = 0.6
-        dynamic_weight: Annotated[float, Range(0, 100)] = 0.0
+        gamma: Annotated[float, Range(0, 10), SCORING] = 0.6
+        dynamic_weight: Annotated[float, Range(0, 100), SCORING] = 0.0
         llm: str = "rules"
         llm_url: str | None = None
         #: Overall seconds per LLM decomposition (all attempts); None: $VTG_LLM_TIMEOUT or 120.
         llm_timeout: Timeout | None = None
         device: DeviceName = "auto"
-        calibration: str = "auto"
+        calibration: Annotated[str, SCORING] = "auto"
         top_k: TopK = 10
         long_after: PositiveSeconds = LONG_VIDEO_SECONDS
 

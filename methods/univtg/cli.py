@@ -38,8 +38,7 @@ def convert_command(
         from vtg.outputs import check_output_dir
 
         check_output_dir(output, inputs=[checkpoint], what="-o")
-    limit = {} if max_gib is None else {"max_bytes": max_gib * (1 << 30)}
-    out = convert_checkpoint(checkpoint, output, **limit)
+    out = convert_checkpoint(checkpoint, output, max_bytes=None if max_gib is None else int(max_gib * (1 << 30)))
     typer.echo(f"wrote {out}; use it with: vtg ground VIDEO QUERY --method univtg --model {out}")
 
 
@@ -149,7 +148,7 @@ def pseudo_label_command(
     from vtg.outputs import check_output
 
     check_output(output, inputs=[*videos, vocabulary], what="-o")
-    words = read_vocabulary(vocabulary) if vocabulary else [c.strip() for c in concepts.split(",") if c.strip()]
+    words = read_vocabulary(vocabulary) if vocabulary else [c.strip() for c in (concepts or "").split(",") if c.strip()]
     kinds = [k.strip() for k in labels.split(",") if k.strip()]
     paths = [check_video_path(v) for v in videos]
     show = sys.stderr.isatty() if progress is None else progress
@@ -175,6 +174,8 @@ def summarize_command(
     from vtg.cli.options import emit, parse_key_values, pick_format
     from vtg.registry import load_method
 
+    from .method import UniVTG
+
     from vtg.outputs import check_output
 
     if output is not None:  # before loading the model
@@ -182,6 +183,8 @@ def summarize_command(
     options = {k: v for k, v in {"model": model, "encoder": encoder, "device": device}.items() if v is not None}
     options.update(parse_key_values(option))
     runner = load_method("univtg", **options)
+    if not isinstance(runner, UniVTG):  # another distribution registered its own "univtg"
+        raise UsageError(f"vtg summarize needs vtg's UniVTG; the method registered as univtg is {type(runner).__name__}")
     show = sys.stderr.isatty() if progress is None else progress
     result = runner.summarize(check_video_path(video), summary_ratio, query, progress=show)
     emit([result], pick_format(fmt, as_json, output), output, inputs=[video])

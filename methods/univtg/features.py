@@ -162,6 +162,7 @@ class FeatureSource:
         if self.video_dirs:
             parts = [load_array(self._find(d, vid, (".npz", ".npy"))) for d in self.video_dirs]
             return combine_clip_features(parts), None
+        assert self.videos is not None  # __init__ refuses a source with neither features nor videos
         path = self._find(self.videos, vid, self.VIDEO_EXTS)
         vi = video_input(path, encoder=self.encoder, device=self.device, clip_len=self.clip_len)
         return vi.clips, vi.duration
@@ -188,7 +189,7 @@ def build_samples(records, source: FeatureSource, progress: bool = False):
     from .data import Sample, check_sample, curve_from_record
 
     videos: dict[str, tuple[np.ndarray, float | None]] = {}
-    samples = []
+    samples: list[Sample] = []
     items = records
     if progress:
         from tqdm.auto import tqdm

@@ -19,6 +19,8 @@ paper's form only.
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 import torch
@@ -105,5 +107,5 @@ def compute_losses(out, tgt, weights: LossWeights = LossWeights()) -> tuple[torc
     terms["loss_b"], terms["loss_g"] = boundary_losses(out, tgt)
     terms["loss_s_intra"], terms["loss_s_inter"] = saliency_losses(out, tgt)
     coef = weights.as_dict()
-    total = sum(coef[k] * v for k, v in terms.items())
+    total = functools.reduce(operator.add, (coef[k] * v for k, v in terms.items()))
     return total, {k: float(coef[k] * (v.detach() if hasattr(v, "detach") else v)) for k, v in terms.items()}

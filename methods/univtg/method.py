@@ -19,7 +19,7 @@ from vtg.determinism import fixed_threads
 from vtg.errors import UsageError
 from vtg.method import Method
 from vtg.types import Query
-from vtg.options import DeviceName, IoU, Range, TopK
+from vtg.options import SCORING, DeviceName, IoU, Range, TopK
 from vtg.types import Grounding, Saliency
 
 from .features import CLIP_ENCODER, clip_sample_rate
@@ -37,7 +37,7 @@ class UniVTGConfig:
     #: SlowFast R50 weights (PySlowFast's SLOWFAST_8x8_R50.pkl, or .safetensors) for SlowFast+CLIP
     #: weights: vtg then computes the SlowFast features from the video itself (vtg.slowfast).
     slowfast_weights: str | None = None
-    nms_iou: IoU = 0.7
+    nms_iou: Annotated[IoU, SCORING] = 0.7
     max_moments: TopK = 10
     #: Return a summary: the top fraction of clips by saliency, merged into intervals.
     summary_ratio: Annotated[float, Range(0, 1, low_open=True)] | None = None
@@ -174,7 +174,7 @@ class UniVTG(Method):
             moments = decode_moments(heads.fg, heads.spans, duration, clip_len=cfg.clip_length,
                                      convention=cfg.timestamp, nms_iou=self.config.nms_iou,
                                      max_moments=self.config.max_moments)
-        return Grounding(query=query, video=str(video), duration=duration, moments=moments,
+        return Grounding(query=query, video=str(video), duration=duration, moments=tuple(moments),
                          saliency=Saliency(clip_centres(n, cfg.clip_length, duration), sal),
                          method=self.name, meta=meta)
 

@@ -18,7 +18,6 @@ clip is kept (the released loop dropped it because it only closed runs on a lowe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -121,7 +120,7 @@ def pseudo_label_videos(videos: Sequence[str | Path], vocabulary: Sequence[str],
                         kinds: Iterable[str] = ("interval",), clip_len: float = 2.0, progress: bool = False) -> int:
     """Label ``videos`` with the CLIP teacher and write JSONL to ``out_path``; returns the record count."""
     from vtg.encoders import load_encoder
-    from vtg.fileio import atomic_write_text
+    from vtg import jsonl
 
     from .features import clip_frame_features
 
@@ -129,11 +128,10 @@ def pseudo_label_videos(videos: Sequence[str | Path], vocabulary: Sequence[str],
         raise UsageError("the concept vocabulary is empty")
     enc = load_encoder(encoder, device=device)
     concept_feats = np.asarray(enc.encode_texts(list(vocabulary)), dtype=np.float32)
-    lines = []
+    records: list[dict] = []
     for path in videos:
         clips, _, duration = clip_frame_features(path, enc, clip_len, progress)
         video = VideoClips(Path(path).stem, clips, duration)
-        lines += [json.dumps(r) for r in label_records(video, vocabulary, concept_feats, top_k=top_k,
-                                                       kinds=kinds, clip_len=clip_len)]
-    atomic_write_text(out_path, "".join(line + "\n" for line in lines))
-    return len(lines)
+        records += label_records(video, vocabulary, concept_feats, top_k=top_k, kinds=kinds, clip_len=clip_len)
+    jsonl.write(out_path, records, ascii_only=True)
+    return len(records)

@@ -22,7 +22,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -91,7 +91,7 @@ def predict(model, samples: Sequence[Sample], cfg: ModelConfig, device: str, bat
 def local_metrics(preds: list[dict], gts: list[dict]) -> dict[str, float]:
     """R1@{0.3,0.5,0.7} and mIoU of the top window (used only when vtg.eval is unavailable)."""
     by_qid = {g["qid"]: g for g in gts}
-    ious = []
+    ious: list[float] = []
     for p in preds:
         g = by_qid[p["qid"]]
         if not p["pred_relevant_windows"]:
@@ -104,13 +104,13 @@ def local_metrics(preds: list[dict], gts: list[dict]) -> dict[str, float]:
             union = max(e, ge) - min(s, gs)
             best = max(best, inter / union if union > 0 else 0.0)
         ious.append(best)
-    ious = np.asarray(ious)
-    out = {f"R1@{t}": float((ious >= t).mean() * 100) for t in (0.3, 0.5, 0.7)}
-    out["mIoU"] = float(ious.mean() * 100)
+    iou_arr = np.asarray(ious)
+    out = {f"R1@{t}": float((iou_arr >= t).mean() * 100) for t in (0.3, 0.5, 0.7)}
+    out["mIoU"] = float(iou_arr.mean() * 100)
     return out
 
 
-def evaluate_predictions(preds: list[dict], gts: list[dict]) -> dict[str, float]:
+def evaluate_predictions(preds: list[dict], gts: list[dict]) -> Mapping[str, float | None]:
     """The metrics of ``vtg eval`` when available, else the local R1/mIoU."""
     try:
         from vtg.eval import evaluate
@@ -189,7 +189,7 @@ class Trainer:
             raise UsageError("no training samples")
         log = log or (lambda s: None)
         started = time.monotonic()
-        gts = ground_truth_records(val) if val else None
+        gts = ground_truth_records(val) if val else []
         for epoch in range(self.state["epoch"], self.opts.epochs):
             losses = self.train_epoch(train, epoch)
             record: dict[str, Any] = {"epoch": epoch + 1, **{k: round(v, 5) for k, v in losses.items()}}
@@ -197,7 +197,7 @@ class Trainer:
             if val and ((epoch + 1) % self.opts.eval_every == 0 or epoch + 1 == self.opts.epochs):
                 metrics = evaluate_predictions(predict(self.model, val, self.cfg, self.device), gts)
                 record["metrics"] = {k: round(float(v), 3) for k, v in metrics.items()
-                                     if isinstance(v, (int, float)) and not k.startswith("MR-") or k == "MR-full-mAP"}
+                                     if isinstance(v, (int, float)) and (not k.startswith("MR-") or k == "MR-full-mAP")}
             self.state["epoch"] = epoch + 1
             self.state["history"].append(record)
             if metrics is not None and self.opts.main_metric not in metrics:
@@ -260,7 +260,8 @@ def optimizer_to_flat(sd: dict) -> tuple[dict, dict]:
     """Split an optimiser state dict into named tensors (safetensors) and JSON-able metadata."""
     import torch
 
-    tensors, meta_state = {}, {}
+    tensors: dict[str, Any] = {}
+    meta_state: dict[str, dict] = {}
     for pid, st in sd["state"].items():
         meta_state[str(pid)] = {}
         for name, val in st.items():

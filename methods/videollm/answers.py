@@ -28,6 +28,8 @@ import math
 import re
 from typing import Callable, Sequence
 
+import numpy as np
+
 from vtg.errors import UnknownNameError, UsageError
 from vtg.methods.videollm import official
 from vtg.types import Moment
@@ -69,7 +71,8 @@ def _check_vtimellm_duration(duration: float | None) -> float:
     return float(duration)
 
 
-def _numpro(text: str, duration: float | None, timestamps: Sequence[float] | None) -> list[Moment]:
+def _numpro(text: str, duration: float | None,
+            timestamps: Sequence[float] | np.ndarray | None) -> list[Moment]:
     from vtg.methods.numpro import parse_answer, parse_one_per_second
 
     if timestamps is not None:
@@ -119,7 +122,8 @@ def _strict_vtimellm(text: str, duration: float | None, _timestamps=None) -> lis
                          (found[0] / VTIMELLM_FRAMES * duration, found[1] / VTIMELLM_FRAMES * duration))
 
 
-def _strict_numpro(text: str, duration: float | None, timestamps: Sequence[float] | None) -> list[Moment]:
+def _strict_numpro(text: str, duration: float | None,
+                   timestamps: Sequence[float] | np.ndarray | None) -> list[Moment]:
     frames = official.numpro_first(text)
     if frames is None:
         return []
@@ -157,7 +161,7 @@ def check_reading(reading: str, fmt: str) -> str:
 
 
 def parse_answer(fmt: str, text: str, duration: float | None = None,
-                 timestamps: Sequence[float] | None = None, *, strict: bool = False) -> list[Moment]:
+                 timestamps: Sequence[float] | np.ndarray | None = None, *, strict: bool = False) -> list[Moment]:
     """Moments from ``text`` written in answer format ``fmt`` (one of :data:`FORMATS`); with
     ``strict`` the official script's first interval (:data:`STRICT_FORMATS`)."""
     key = str(fmt).strip().lower()

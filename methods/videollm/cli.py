@@ -17,7 +17,6 @@ answers' size: a declared duration is a number, never a loop bound or an array l
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, Optional
 
 import typer
 
+from vtg import jsonl
 from vtg.errors import DataError, UsageError
 
 
@@ -58,10 +58,12 @@ def parse_command(
     results, problems = [], []
     for number, line in _lines(answers):
         try:
-            results.append(grounding_of(json.loads(line), fmt, strict=strict))
-        # RecursionError: "[" nested past the stack; UsageError: this line lacks what its format
-        # needs (a duration for vtimellm): that line's error, the others are still read.
-        except (ValueError, RecursionError, OverflowError, DataError, UsageError, TypeError) as exc:
+            results.append(grounding_of(jsonl.loads(line, number), fmt, strict=strict))
+        except jsonl.LineError as exc:  # malformed JSON, "[" nested past the stack: that line's error
+            problems.append(f"{answers} line {number}: malformed JSON: {exc.reason}")
+        # UsageError: this line lacks what its format needs (a duration for vtimellm): that
+        # line's error, the others are still read.
+        except (ValueError, OverflowError, DataError, UsageError, TypeError) as exc:
             problems.append(f"{answers} line {number}: {exc}")
     emit(results, "jsonl", output, inputs=[answers])
     if results and fmt in STRICT_FORMATS:
@@ -81,11 +83,11 @@ def reading_summary(results: list, fmt: str) -> str:
 
 
 def _lines(path: Path):
-    """Numbered non-empty lines, read as ``vtg batch`` reads its input (``\n`` only, BOM dropped)."""
+    """Numbered non-empty lines by vtg's one JSON Lines rule (:mod:`vtg.jsonl`, as ``vtg batch``
+    reads its input: ``\n`` only, BOM dropped)."""
     from vtg.api import check_video_path
-    from vtg.batch.inputs import iter_lines
 
-    return iter_lines(check_video_path(path, what="answers file"))
+    return jsonl.lines(check_video_path(path, what="answers file"))
 
 
 def grounding_of(record: Any, answer_format: str, *, strict: bool = False):

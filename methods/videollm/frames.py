@@ -57,7 +57,7 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
         return frames
     out = np.empty((len(frames), height, width, 3), np.uint8)
     for i, f in enumerate(frames):
-        out[i] = np.asarray(Image.fromarray(f).resize((width, height), Image.BICUBIC))
+        out[i] = np.asarray(Image.fromarray(f).resize((width, height), Image.Resampling.BICUBIC))
     return out
 
 

@@ -162,6 +162,7 @@ class VideoLLMMethod(Method):
         query = Query.of(query)
         self.check_query(query)
         self.strict()  # a bad -O parse= fails before any frame is decoded
+        assert query.text is not None  # check_query refused image queries; a Query holds one or the other
         return self.ground_frames(self.sample(video), query.text, video=video)
 
     def ground_frames(self, sampled: Sampled, query: str, *, video: str | Path = "") -> Grounding:
@@ -182,6 +183,6 @@ class VideoLLMMethod(Method):
             "prompt": prompt_text(parts),
             **sampled.note,
         }
-        return Grounding(query=query, video=str(video), duration=sampled.duration, moments=moments,
+        return Grounding(query=query, video=str(video), duration=sampled.duration, moments=tuple(moments),
                          saliency=Saliency(sampled.times, scores), method=self.name, meta=meta)
 

@@ -105,7 +105,7 @@ def pixel_signatures(frames: np.ndarray, side: int = 32) -> np.ndarray:
     frames = np.asarray(frames)
     out = np.empty((len(frames), side, side, 3), np.float32)
     for i, f in enumerate(frames):
-        out[i] = np.asarray(Image.fromarray(f).resize((side, side), Image.BILINEAR), np.float32) / 255.0
+        out[i] = np.asarray(Image.fromarray(f).resize((side, side), Image.Resampling.BILINEAR), np.float32) / 255.0
     return out
 
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from vtg import jsonl
 from vtg.errors import DataError
 from vtg.eval import formats
 from vtg.eval.formats import Annotation
@@ -145,7 +146,7 @@ def read_items(path: Path, *, method: str = "tfvtg", options: dict[str, Any] | N
                                   directory=directory) for a in shipped)
     else:
         parsed = (parse_line(number, text, method=method, options=options or {},
-                             video_dir=video_dir, directory=directory) for number, text in iter_lines(path))
+                             video_dir=video_dir, directory=directory) for number, text in jsonl.lines(path))
     for item in parsed:
         number = item.line
         if item.key in seen:
@@ -171,8 +172,8 @@ def shipped_annotations(path: Path) -> list[Annotation] | None:
     except (ValueError, RecursionError):  # a document spread over lines, or one line over 64 KiB
         pass
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (ValueError, RecursionError):  # JSONL (several objects) or malformed: read line by line
+        doc = json.loads(jsonl.read_text(path, strict=True))
+    except (ValueError, RecursionError, DataError):  # JSONL (several objects), malformed, not UTF-8: by line
         return None
     return formats.per_video_annotations(doc, path) if formats.is_per_video(doc) else None
 
@@ -187,22 +188,14 @@ def annotation_item(a: Annotation, *, method: str, options: dict[str, Any], vide
                      error=problem or missing)
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    with open(path, "r", encoding="utf-8", errors="surrogateescape", newline="\n") as fh:
-        for number, raw in enumerate(fh, 1):
-            text = (raw[1:] if number == 1 and raw.startswith("\ufeff") else raw).strip()  # BOM
-            if text:
-                yield number, text
-
-
 def parse_line(number: int, text: str, *, method: str, options: dict[str, Any],
                video_dir: Path | None, directory: VideoDirectory | None) -> BatchItem:
     """One line -> a runnable item, or an item with ``error`` saying what is wrong with it."""
     auto_qid = line_qid(number, text)
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # also 5000-digit ints and "[" nested past the stack
-        return BatchItem(qid=auto_qid, line=number, error=f"malformed JSON on line {number}: {str(exc)[:200]}")
+        data = jsonl.loads(text, number)
+    except jsonl.LineError as exc:  # also 5000-digit ints and "[" nested past the stack
+        return BatchItem(qid=auto_qid, line=number, error=str(exc))
     if not isinstance(data, dict):
         return BatchItem(qid=auto_qid, line=number, error=f"line {number} is not a JSON object")
     data = formats.from_tvr(data)
@@ -212,17 +205,18 @@ def parse_line(number: int, text: str, *, method: str, options: dict[str, Any],
     if not isinstance(qid, (str, int)) or isinstance(qid, bool):
         return BatchItem(qid=auto_qid, line=number, error=f"qid on line {number} must be a string or an integer")
     query = data.get("query")
-    fields = dict(qid=qid, line=number, text=query if isinstance(query, str) else None)
+    sentence = query if isinstance(query, str) else None
     problem = check_fields(data)
     if problem:
         named = data.get("video") or data.get("vid")
-        return BatchItem(**fields, video=Path(named) if isinstance(named, str) else None, error=problem)
+        return BatchItem(qid=qid, line=number, text=sentence, video=Path(named) if isinstance(named, str) else None,
+                         error=problem)
     video, problem = locate_video(data, video_dir, directory)
     image = resolve(data["image"], video_dir) if data.get("image") else None
     name = data.get("method") or method
     own = data.get("options") or {}
     refused = untrusted_option_problem(name, own)
-    return BatchItem(**fields, video=video, image=image, method=name,
+    return BatchItem(qid=qid, line=number, text=sentence, video=video, image=image, method=name,
                      options={**options, **own}, error=refused or problem)
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import gc
-import json
 import os
 import stat
 from pathlib import Path
@@ -45,7 +44,8 @@ from typing import Any, Callable, Iterable
 from vtg.batch.inputs import qid_key
 from vtg.errors import (DataError, DependencyError, FFmpegError, LLMError, ModelError, UsageError, VideoError,
                         VtgError)
-from vtg.fileio import atomic_write_bytes, json_line
+from vtg import jsonl
+from vtg.fileio import atomic_write_bytes
 from vtg.outputs import OutputError, WriteError, check_output, same_file
 
 MARKER = "vtg_batch"
@@ -218,8 +218,9 @@ class Journal:
                 gc.enable()
 
     def _load_records(self) -> None:
-        size = os.fstat(self.fd).st_size
-        data = os.pread(self.fd, size, 0) if size else b""
+        fd = self._open_fd()
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, size, 0) if size else b""
         end = data.rfind(b"\n") + 1
         self._tail, self._tail_record = data[end:], False
         self._raw, self.records, self.status = [], [], {}
@@ -227,7 +228,7 @@ class Journal:
         for number, raw in enumerate(lines, 1):
             if not raw.strip():
                 continue
-            record = self._parse(raw)
+            record = self._parse(raw, number)
             why = "not JSON" if record is None else _why_not_record(record)
             if why:
                 self._refuse(f"line {number} is not a vtg batch record ({why})")
@@ -236,14 +237,14 @@ class Journal:
             self._check_tail(len(lines) + 1)
 
     @staticmethod
-    def _parse(raw: bytes) -> Any:
+    def _parse(raw: bytes, number: int) -> Any:
         try:
-            return json.loads(raw.decode("utf-8"))
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            return jsonl.loads(raw, number)  # strict UTF-8: a record vtg wrote always is
+        except jsonl.LineError:
             return None
 
     def _check_tail(self, number: int) -> None:
-        record = self._parse(self._tail)
+        record = self._parse(self._tail, number)
         if record is not None and _why_not_record(record) is None:
             self._tail_record = True  # a whole record that lost its newline: keep it
             self._keep(self._tail + b"\n", record)
@@ -295,7 +296,8 @@ class Journal:
         if self._tail_record:
             self._write(b"\n")
         elif self._tail:
-            os.ftruncate(self.fd, os.fstat(self.fd).st_size - len(self._tail))
+            fd = self._open_fd()
+            os.ftruncate(fd, os.fstat(fd).st_size - len(self._tail))
             self.truncated_bytes = len(self._tail)
         self._tail, self._tail_record = b"", False
         return self
@@ -311,11 +313,7 @@ class Journal:
         """Write one record as one whole line, then flush it to disk."""
         if self.fd is None or self._tail:
             raise RuntimeError("journal is not open and prepared")
-        try:
-            data = json_line(record).encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates (invalid UTF-8 in the input, "\ud800" in a qid):
-            data = (json.dumps(record, allow_nan=False) + "\n").encode("ascii")  # escape them, stay valid UTF-8
-        self._write(data)
+        self._write(jsonl.dumps(record).encode("utf-8"))  # lone surrogates come out escaped: valid UTF-8
         if self.fsync:
             os.fsync(self.fd)
         self.status[qid_key(record.get("qid"))] = self._status(record)
@@ -324,10 +322,15 @@ class Journal:
         view = memoryview(data)
         try:
             while view:
-                written = os.write(self.fd, view)
+                written = os.write(self._open_fd(), view)
                 view = view[written:]
         except OSError as exc:
             raise WriteError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+
+    def _open_fd(self) -> int:
+        if self.fd is None:
+            raise RuntimeError("journal is not open")
+        return self.fd
 
     def close(self) -> None:
         if self.fd is not None:

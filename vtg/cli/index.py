@@ -9,7 +9,6 @@ error stops the run at once, since it would fail every video the same way.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import List, Optional
 
 import typer
 
+from vtg import jsonl
 from vtg.cli.options import FLAG_CHECKS, fps_flag, ranged
 from vtg.options import FrameCount, check_of
 
@@ -100,9 +100,10 @@ def _settings(method: str, video: Path, encoder, fps, max_frames) -> dict:
 def _report(video: Path, feats, seconds: float, as_json: bool) -> None:
     status = "cached" if feats.cached else "computed"
     if as_json:
-        typer.echo(json.dumps({"video": str(video), "status": status, "frames": len(feats),
-                               "shape": list(feats.features.shape), "duration": feats.duration, "fps": feats.fps,
-                               "encoder": feats.encoder, "seconds": round(seconds, 3), "path": feats.path}))
+        typer.echo(jsonl.dumps({"video": str(video), "status": status, "frames": len(feats),
+                                "shape": list(feats.features.shape), "duration": feats.duration, "fps": feats.fps,
+                                "encoder": feats.encoder, "seconds": round(seconds, 3), "path": feats.path},
+                               ascii_only=True), nl=False)
         return
     shape = "x".join(str(d) for d in feats.features.shape[1:])
     typer.echo(f"{video}: {status} {len(feats)} frames [{shape}] at {feats.fps} fps, {feats.duration:.1f} s video, "

@@ -55,7 +55,9 @@ def models_command(
     typer.echo("")
     typer.echo(f"Hugging Face cache:  {hf_cache_dir()}")
     typer.echo(f"open_clip URL cache: {open_clip_url_cache_dir()}")
-    typer.echo(f"feature cache:       {features_dir()} ({len(entries)} entries, {size / 1e6:.1f} MB)")
+    in_libraries = sum(1 for m in entries if "stored" in m)  # their features are a library's shard rows
+    stored = f", {in_libraries} stored in libraries" if in_libraries else ""
+    typer.echo(f"feature cache:       {features_dir()} ({len(entries)} entries, {size / 1e6:.1f} MB{stored})")
     typer.echo("missing weights download on first use (not with --offline / HF_HUB_OFFLINE=1);\n"
                "`vtg models download NAME` fetches ahead; or pass a local directory as --encoder")
 

@@ -7,12 +7,12 @@ reads them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from vtg import jsonl
 from vtg.cli.options import emit, format_flag, method_flag, method_options, parse_key_values, pick_format, ranged
 from vtg.options import MAX_TOP
 
@@ -83,15 +83,15 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
     from vtg.library import library_folder, open_library
     from vtg.library.walk import resolve_roots
 
-    resolve_roots(folders)  # usage errors (missing folder, bad library name) before any download
+    resolve_roots([*folders])  # usage errors (missing folder, bad library name) before any download
     library_folder(library)
     spec = encoder or preflight.method_settings(method, {}, None, check=False).encoder
     if spec:
         preflight.ensure_models(preflight.Settings(spec, fps, max_frames))
 
     def report(path: Path, status: str, detail: str) -> None:
-        if as_json:  # json.dumps escapes what a terminal would not show, keeping the exact name
-            typer.echo(json.dumps({"video": str(path), "status": status, "detail": detail}))
+        if as_json:  # ASCII escapes: what a terminal would not show, keeping the exact name
+            typer.echo(jsonl.dumps({"video": str(path), "status": status, "detail": detail}, ascii_only=True), nl=False)
         else:
             typer.echo(printable(f"{path}: {status}{': ' + detail if detail else ''}"),
                        err=status in ("error", "skipped"))
@@ -105,7 +105,7 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
     if summary.ann and not as_json:
         typer.echo(f"library {library}: {summary.ann}", err=True)
     if as_json:
-        typer.echo(json.dumps(line))
+        typer.echo(jsonl.dumps(line, ascii_only=True), nl=False)
     else:
         typer.echo(f"library {library}: {summary.indexed} indexed, {summary.touched} touched, {summary.unchanged} "
                    f"unchanged, {summary.dropped} dropped, {summary.errors} errors, {summary.skipped} skipped; "

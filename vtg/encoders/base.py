@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from vtg.determinism import fixed_threads
+from vtg.encoders.preprocess import BatchTransform
 from vtg.errors import UsageError
 
 
@@ -46,7 +47,7 @@ class Encoder:
         self.text_only = False
         self.text_cache = None
         #: Batched preprocessing (:mod:`vtg.encoders.preprocess`), or None: per-image reference path.
-        self.image_transform = None
+        self.image_transform: BatchTransform | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(spec={self.spec!r}, device={self.device!r}, dim={self.dim})"

@@ -173,7 +173,7 @@ class ClipTokenizer:
 
     def encode(self, text: str) -> list[int]:
         table = _byte_symbols()
-        ids = []
+        ids: list[int] = []
         for piece in self.pattern.findall(_clean(text)):
             word = "".join(table[b] for b in piece.encode("utf-8"))
             ids.extend(self.ids[part] for part in self._merge(word))

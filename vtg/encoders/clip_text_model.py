@@ -57,7 +57,9 @@ class _Transformer(nn.Module):
         self.resblocks = nn.ModuleList([_Block(width, heads, mlp_ratio, quick_gelu) for _ in range(layers)])
 
     def get_cast_dtype(self) -> torch.dtype:
-        return self.resblocks[0].mlp.c_fc.weight.dtype
+        first_linear = self.resblocks[0].get_submodule("mlp.c_fc")
+        assert isinstance(first_linear, nn.Linear)
+        return first_linear.weight.dtype
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.resblocks:
@@ -79,7 +81,7 @@ class ClipTextTower(nn.Module):
         self.transformer = _Transformer(width, layers, heads, mlp_ratio, quick_gelu)
         self.ln_final = _LayerNorm(width)
         self.text_projection = nn.Parameter(torch.empty(width, embed_dim))
-        self.attn_mask = None
+        self.attn_mask: torch.Tensor | None = None  # built by finish(), on the final device
 
     def finish(self, device: str, dtype: torch.dtype) -> None:
         """Move to ``device``, cast like open_clip's precision setting, and build the causal mask
@@ -102,6 +104,7 @@ class ClipTextTower(nn.Module):
         one, so the padding after [EOT] cannot change the pooled state, and a short query costs
         a few positions instead of the full context (77 for CLIP). open_clip runs every position;
         the results agree to float rounding (tests: 1e-5)."""
+        assert self.attn_mask is not None, "finish() builds the causal mask before the first encode_text()"
         dtype = self.transformer.get_cast_dtype()
         eot = tokens.argmax(dim=-1)
         n = int(eot.max()) + 1

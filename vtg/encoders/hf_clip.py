@@ -118,6 +118,8 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
     own = hf_text.load_text(parsed, device, dtype)
     if own is not None:
         return own
+    model_cls: type
+    enc_cls: type[HFClipEncoder]
     if parsed.family == "hf-siglip":
         from transformers import SiglipTextModel
 
@@ -172,7 +174,7 @@ def _text_config(source: str, model_cls, common: dict):
     default (512) would not match the checkpoint's projection."""
     if model_cls.__name__ != "CLIPTextModelWithProjection":
         return None
-    from transformers import CLIPConfig
+    from transformers import CLIPConfig, CLIPTextConfig
 
     from vtg.errors import CheckpointError
 
@@ -182,6 +184,8 @@ def _text_config(source: str, model_cls, common: dict):
         raise CheckpointError(f"cannot read the config of {source}: {type(exc).__name__}: "
                               f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from None
     text = full.text_config
+    if not isinstance(text, CLIPTextConfig):  # transformers builds one from any dict or None it reads
+        raise CheckpointError(f"cannot read the text config of {source}")
     text.projection_dim = full.projection_dim
     return text
 

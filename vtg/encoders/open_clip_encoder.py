@@ -133,8 +133,8 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     # open_clip's "fp16"/"bf16" (vtg's names too): OpenAI's mixed precision, LayerNorms in float32
     kwargs: dict = dict(precision=precision_name(dtype), device=device, pretrained_text=False, weights_only=True)
     if parsed.kind == "tag":
-        path, cfg = weights.open_clip_tag_weights(parsed.arch, parsed.tag)
-        name = tok_name = parsed.arch
+        path, cfg = weights.open_clip_tag_weights(*parsed.pretrained_tag())
+        name = tok_name = parsed.architecture()
         kwargs.update(pretrained=path, force_quick_gelu=bool(cfg.get("quick_gelu")),
                       **{f"image_{k}": cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if cfg.get(k)})
     elif parsed.kind in ("hub", "dir"):
@@ -144,7 +144,7 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
                                        "open_clip_pytorch_model.bin beside open_clip_config.json)")
         name = tok_name = f"local-dir:{folder}"
     else:
-        name = tok_name = _arch_name(parsed.arch)
+        name = tok_name = _arch_name(parsed.architecture())
         kwargs.update(pretrained=parsed.source)
     fp = weights.spec_fingerprint(parsed)
     _check_size(parsed, name, kwargs, dtype)
@@ -176,7 +176,7 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     fp = weights.spec_fingerprint(parsed)  # missing weights fail here, as a full load would
     found = _config_and_weights(parsed)
     cfg = text_tower_config(found[0]) if found else None
-    if cfg is None:
+    if found is None or cfg is None:
         return load(parsed, device, dtype)
     from vtg.encoders.clip_text_model import ClipTextTower
     from vtg.modelsize import check_module
@@ -235,15 +235,17 @@ def _config_and_weights(parsed: EncoderSpec) -> tuple[dict, str] | None:
         path = _checkpoint_in_dir(folder)
         return (cfg, path) if path else None
     if parsed.kind == "file":
-        if parsed.arch.endswith(".json"):
+        arch = parsed.architecture()
+        if arch.endswith(".json"):
             try:
-                return json.loads(Path(parsed.arch).read_text()), parsed.source
+                return json.loads(Path(arch).read_text()), parsed.source
             except (OSError, ValueError):
                 return None
-        cfg = builtin_model_config(parsed.arch.replace("/", "-"))
+        cfg = builtin_model_config(arch.replace("/", "-"))
         return (cfg, parsed.source) if cfg else None
-    path, tag_cfg = weights.open_clip_tag_weights(parsed.arch, parsed.tag)
-    cfg = builtin_model_config(parsed.arch.replace("/", "-"))
+    arch, tag = parsed.pretrained_tag()
+    path, tag_cfg = weights.open_clip_tag_weights(arch, tag)
+    cfg = builtin_model_config(arch.replace("/", "-"))
     if cfg is None:
         return None
     if tag_cfg.get("quick_gelu"):  # the tag's activation wins, as in load()

@@ -27,6 +27,7 @@ encoder keeps its per-image reference path.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
@@ -44,12 +45,12 @@ class BatchTransform:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     interpolation: str = "bicubic"
-    processor: object = field(default=None, compare=False, repr=False)
+    processor: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def resized_shape(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) after the resize step, with the reference's rounding (floor)."""
-        if self.mode == "squash":
-            return tuple(self.size)  # type: ignore[return-value]
+        if isinstance(self.size, tuple):  # "squash": (height, width)
+            return self.size
         short, long = (height, width) if height <= width else (width, height)
         new_short, new_long = int(self.size), int(int(self.size) * long / short)
         return (new_short, new_long) if height <= width else (new_long, new_short)
@@ -136,16 +137,19 @@ def for_hf_processor(processor) -> BatchTransform | None:
         return None
     if not isinstance(processor, TorchvisionBackend) or getattr(processor, "do_pad", None):
         return None
-    size = processor.size
-    if processor.do_resize and getattr(size, "shortest_edge", None) and not getattr(size, "longest_edge", None):
+    # transformers sets these from the checkpoint's config at runtime; its classes declare none of them
+    settings: Any = processor
+    size = settings.size
+    dims: tuple[int, int] | int
+    if settings.do_resize and getattr(size, "shortest_edge", None) and not getattr(size, "longest_edge", None):
         mode, dims = "shortest", int(size.shortest_edge)
-    elif processor.do_resize and getattr(size, "height", None) and getattr(size, "width", None):
+    elif settings.do_resize and getattr(size, "height", None) and getattr(size, "width", None):
         mode, dims = "squash", (int(size.height), int(size.width))
     else:
         return None
-    crop = processor.crop_size if processor.do_center_crop else None
+    crop = settings.crop_size if settings.do_center_crop else None
     crop_hw = None if crop is None else (int(crop.height), int(crop.width))
-    return BatchTransform(mode, dims, crop_hw, _triple(processor.image_mean), _triple(processor.image_std),
+    return BatchTransform(mode, dims, crop_hw, _triple(settings.image_mean), _triple(settings.image_std),
                           processor=processor)
 
 

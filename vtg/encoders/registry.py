@@ -73,7 +73,7 @@ def model_status(entry: ModelEntry) -> ModelStatus:
         parsed = parse_spec(entry.spec)
         if parsed.family == "open_clip" and parsed.kind == "tag":
             try:
-                path = weights.find_open_clip_tag_weights(weights.open_clip_tag_config(parsed.arch, parsed.tag))
+                path = weights.find_open_clip_tag_weights(weights.open_clip_tag_config(*parsed.pretrained_tag()))
             except VtgError:
                 path = None
             return ModelStatus(entry, bool(path), path)

@@ -47,6 +47,18 @@ class EncoderSpec:
     arch: str | None = None
     tag: str | None = None
 
+    def architecture(self) -> str:
+        """``arch`` of a ``tag`` or ``file`` spec (:func:`parse_spec` always sets it for them)."""
+        if self.arch is None:
+            raise UsageError(f"encoder spec {self.source!r} names no open_clip architecture")
+        return self.arch
+
+    def pretrained_tag(self) -> tuple[str, str]:
+        """``(arch, tag)`` of a ``tag`` spec."""
+        if self.tag is None:
+            raise UsageError(f"encoder spec {self.source!r} names no open_clip pretrained tag")
+        return self.architecture(), self.tag
+
     @property
     def is_local(self) -> bool:
         return self.kind in ("dir", "file")

@@ -132,7 +132,8 @@ def clip_bpe_tokenizer(out: str | Path):
     merges = [tuple(line.split()) for line in lines[1:ClipTokenizer.MERGES + 1]]
     symbols = list(_byte_symbols().values())
     vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-    tok = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=merges)
+    # transformers annotates ``merges`` as list[str] but hands it to tokenizers' BPE, which takes pairs
+    tok = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=merges)  # type: ignore[arg-type]
     tok.save_pretrained(str(out))
     return tok
 

@@ -62,12 +62,12 @@ def match_predictions(predictions: Iterable[dict], ground_truth: list[dict]) -> 
         if p.get("qid") is not None:
             by_qid[_key(p["qid"])] = p
         by_text[_text_key(p.get("vid"), p.get("query"))] = p
-    out = []
+    out: list[dict | None] = []
     for g in ground_truth:
-        p = by_qid.get(_key(g["qid"]))
-        if p is None:
-            p = by_text.get(_text_key(g.get("vid"), g.get("query")))
-        out.append(p)
+        match = by_qid.get(_key(g["qid"]))
+        if match is None:
+            match = by_text.get(_text_key(g.get("vid"), g.get("query")))
+        out.append(match)
     return out
 
 
@@ -114,14 +114,14 @@ def moment_metrics(pairs: list[tuple[list, dict]], bucket: str, full: list) -> d
 
 def recall_metrics(pairs: list[tuple[list, dict]], top1: list[float]) -> dict[str, float | None]:
     """R1/R5 at IoU 0.3/0.5/0.7 and mIoU, as Charades-STA and ActivityNet papers report them."""
-    top1 = np.array(top1)
+    top1_arr = np.array(top1)
     top5 = np.array([topk_iou(w, as_windows(g["relevant_windows"]), 5) for w, g in pairs])
     out: dict[str, float | None] = {}
     for thr in CHARADES_THRESHOLDS:
-        out[f"R1@{thr}"] = float(np.mean(top1 >= thr)) if pairs else None
+        out[f"R1@{thr}"] = float(np.mean(top1_arr >= thr)) if pairs else None
     for thr in CHARADES_THRESHOLDS:
         out[f"R5@{thr}"] = float(np.mean(top5 >= thr)) if pairs else None
-    out["mIoU"] = float(np.mean(top1)) if pairs else None
+    out["mIoU"] = float(np.mean(top1_arr)) if pairs else None
     return out
 
 

@@ -76,9 +76,9 @@ def query_hl(pred_scores, gt: dict, threshold: int) -> tuple[np.ndarray, float]:
     return aps, hit
 
 
-def highlight_metrics(pairs: list[tuple]) -> dict[str, float]:
+def highlight_metrics(pairs: list[tuple]) -> dict[str, float | None]:
     """``pairs`` of ``(pred_saliency_scores or None, gt)`` -> raw (0-1) mAP and HIT@1 per level."""
-    out: dict[str, float] = {}
+    out: dict[str, float | None] = {}
     for name, threshold in THRESHOLDS.items():
         aps, hits = [], []
         for pred, gt in pairs:

@@ -27,22 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from vtg import jsonl
 from vtg.errors import DataError
 from vtg.eval import formats
-from vtg.fileio import split_jsonl
 from vtg.predictions import check_prediction
 
 HL_KEYS = ("relevant_clip_ids", "saliency_scores")
 
 
 def _open_text(path: Path) -> str:
+    """The file by the JSON Lines rule (:mod:`vtg.jsonl`: BOM dropped, strict UTF-8)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    try:
-        return path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not content
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+    return jsonl.read_text(path, strict=True)
 
 
 def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
@@ -57,15 +55,8 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
         except (ValueError, RecursionError) as exc:  # 5000-digit integers, nesting past the stack
             raise DataError(f"{path}: unreadable JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
         return
-    for number, line in enumerate(split_jsonl(text), 1):  # "\n" only: U+2028 in a query is not a line end
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-        except (ValueError, RecursionError) as exc:  # 5000-digit integers, nesting past the stack
-            raise DataError(f"{path}:{number}: unreadable JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
+    for number, line in jsonl.numbered(text):  # "\n" only: U+2028 in a query is not a line end
+        yield number, jsonl.loads(line, number, path)
 
 
 def _is_single_document(text: str) -> bool:

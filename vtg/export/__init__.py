@@ -96,13 +96,12 @@ def export_clips(results: Iterable[Grounding] | str | Path, out_dir: str | Path,
         raise UsageError("top_k must be >= 1 and pad >= 0")
     inputs: list[Path] = [Path(results)] if isinstance(results, (str, Path)) else []
     out_dir = check_output_dir(out_dir, inputs=inputs, what="--out-dir")  # before any work
-    if inputs:
-        results = load_results(inputs[0])
+    groundings: Iterable[Grounding] = load_results(inputs[0]) if isinstance(results, (str, Path)) else results
     out_dir.mkdir(parents=True, exist_ok=True)
     template = template or (DEFAULT_REEL_TEMPLATE if reel else DEFAULT_TEMPLATE)
     taken: set[str] = set()
     written: list[ExportedClip] = []
-    for result in results:
+    for result in groundings:
         src = source_info(find_video(result, Path(video_dir) if video_dir else None))
         chosen = spans(result, top_k, pad, src.duration or result.duration)
         if not chosen:

@@ -6,8 +6,10 @@ For each video file under the roots (:mod:`vtg.library.walk`):
 * stat changed but the content key (:func:`vtg.features.content_hash`) did not (a ``touch``, a
   copy back into place): the row's stat is updated, nothing is decoded;
 * new or changed content: features are computed with the encoder and sampling the method would
-  use (its ``feature_settings`` hook, through :func:`vtg.features.video_features`, so they also
-  land in the feature cache and ``vtg ground`` on the file is instant), then written to a shard;
+  use (its ``feature_settings`` hook, through :func:`vtg.features.video_features`, so ``vtg
+  ground`` on the file is instant), then written to a shard; once the shard is registered, the
+  feature-cache entry refers to the video's rows of it and drops its own copy, so the features
+  are stored once (:mod:`vtg.library.store`);
 * unreadable: a row with ``status = 'error'`` and the reason; the others still run.
 
 Rows of files under the roots that are gone are dropped first; shards left mostly dead by drops and
@@ -161,7 +163,8 @@ class _Session:
         if len(feats) == 0 or feats.duration <= 0:
             return self._error(path, st, key, "no frames could be sampled")
         self.writer.add(path, features=feats.features, times=feats.times, duration=feats.duration,
-                        encoder=feats.encoder, fps=feats.fps, key=key, size=st.st_size, mtime_ns=st.st_mtime_ns)
+                        encoder=feats.encoder, fps=feats.fps, key=key, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                        feature_entry=feats.entry)
         shape = "x".join(str(d) for d in feats.features.shape[1:])
         return "indexed", f"{len(feats)} frames [{shape}] at {feats.fps} fps, {feats.duration:.1f} s", len(feats)
 

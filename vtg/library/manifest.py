@@ -12,6 +12,11 @@ keeps every name exactly. Rows are written only inside transactions that also re
 they point to, so a reader (or a rerun after SIGKILL) never sees a row without its features; a
 path is UNIQUE, so every video appears once however often indexing is interrupted.
 
+``feature_entry`` names the feature-cache entry (its folder/key, as bytes) whose sidecar refers
+to the video's shard rows, so that moving the rows (compaction) moves the reference too: the
+features are stored once, in the shard (see :mod:`vtg.feature_store`). Schema 1 manifests gain
+the column (NULL: no entry to keep up to date) the first time they are opened.
+
 WAL mode lets ``vtg search`` (and ``vtg serve``) read while an index runs; readers see the last
 committed state.
 """
@@ -24,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,6 +55,7 @@ CREATE TABLE IF NOT EXISTS videos (
     row_start INTEGER,
     frames INTEGER,
     indexed_at TEXT NOT NULL,
+    feature_entry BLOB,
     CHECK ((status = 'ok') = (shard IS NOT NULL))
 );
 CREATE INDEX IF NOT EXISTS videos_by_shard ON videos(shard);
@@ -73,6 +79,7 @@ class VideoRow:
     mtime_ns: int = 0
     shard: int | None = None
     row_start: int | None = None
+    feature_entry: Path | None = None  # the feature-cache entry (folder/key) that refers to these rows
 
 
 @dataclass(frozen=True)
@@ -83,13 +90,15 @@ class ShardRow:
     shape: tuple[int, ...]
 
 
-_VIDEO_COLUMNS = "id, path, content_key, duration, encoder, status, error, fps, frames, size, mtime_ns, shard, row_start"
+_VIDEO_COLUMNS = ("id, path, content_key, duration, encoder, status, error, fps, frames, size, mtime_ns, shard, "
+                  "row_start, feature_entry")
 
 
 def _video(row) -> VideoRow:
     return VideoRow(id=row[0], path=Path(os.fsdecode(bytes(row[1]))), key=row[2], duration=row[3], encoder=row[4],
                     status=row[5], error=row[6], fps=row[7], frames=int(row[8] or 0), size=int(row[9]),
-                    mtime_ns=int(row[10]), shard=row[11], row_start=row[12])
+                    mtime_ns=int(row[10]), shard=row[11], row_start=row[12],
+                    feature_entry=None if row[13] is None else Path(os.fsdecode(bytes(row[13]))))
 
 
 def _check_files(path: Path, create: bool) -> None:
@@ -108,6 +117,10 @@ def _check_files(path: Path, create: bool) -> None:
 
 def path_bytes(path: Path | str) -> bytes:
     return os.fsencode(os.fspath(path))
+
+
+def _entry_bytes(entry: Path | str | None) -> bytes | None:
+    return None if entry is None else path_bytes(entry)
 
 
 def now() -> str:
@@ -131,6 +144,8 @@ class Manifest:
             with self.db:
                 self.db.execute("INSERT OR IGNORE INTO settings VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         schema = self.setting("schema")
+        if schema == "1":
+            schema = self._add_feature_entries()
         if schema != str(SCHEMA_VERSION):
             from vtg.errors import DataError
 
@@ -138,6 +153,16 @@ class Manifest:
 
     def close(self) -> None:
         self.db.close()
+
+    def _add_feature_entries(self) -> str:
+        """Schema 1 -> 2: the ``feature_entry`` column (one transaction; another process may have
+        done it meanwhile). Returns the schema now recorded."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            if self.setting("schema") == "1":
+                self.db.execute("ALTER TABLE videos ADD COLUMN feature_entry BLOB")
+                self.db.execute("UPDATE settings SET value = '2' WHERE key = 'schema'")
+        return self.setting("schema") or ""
 
     # --- settings -----------------------------------------------------------------------
     def setting(self, key: str) -> str | None:
@@ -181,7 +206,7 @@ class Manifest:
                 "VALUES (?, ?, ?, ?, 'error', ?, ?) ON CONFLICT(path) DO UPDATE SET size = excluded.size, "
                 "mtime_ns = excluded.mtime_ns, content_key = excluded.content_key, duration = NULL, "
                 "encoder = NULL, fps = NULL, status = 'error', error = excluded.error, shard = NULL, "
-                "row_start = NULL, frames = NULL, indexed_at = excluded.indexed_at",
+                "row_start = NULL, frames = NULL, indexed_at = excluded.indexed_at, feature_entry = NULL",
                 (path_bytes(path), size, mtime_ns, key, error, now()))
 
     def register_shard(self, name: str, rows: int, shape: tuple[int, ...], nbytes: int, entries: list[dict]) -> None:
@@ -194,13 +219,16 @@ class Manifest:
             stamp = now()
             self.db.executemany(
                 "INSERT INTO videos (path, size, mtime_ns, content_key, duration, encoder, fps, status, error, "
-                "shard, row_start, frames, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?, ?) "
+                "shard, row_start, frames, indexed_at, feature_entry) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
                 "content_key = excluded.content_key, duration = excluded.duration, encoder = excluded.encoder, "
                 "fps = excluded.fps, status = 'ok', error = NULL, shard = excluded.shard, "
-                "row_start = excluded.row_start, frames = excluded.frames, indexed_at = excluded.indexed_at",
+                "row_start = excluded.row_start, frames = excluded.frames, indexed_at = excluded.indexed_at, "
+                "feature_entry = excluded.feature_entry",
                 [(path_bytes(e["path"]), e["size"], e["mtime_ns"], e["key"], e["duration"], e["encoder"], e["fps"],
-                  shard_id, e["row_start"], e["frames"], stamp) for e in entries])
+                  shard_id, e["row_start"], e["frames"], stamp, _entry_bytes(e.get("feature_entry")))
+                 for e in entries])
 
     def drop(self, video_ids: list[int]) -> None:
         with self.db:

@@ -7,6 +7,13 @@
     <library>/shards/<id>.times.npy
     <library>/lock                held by the one `vtg index` allowed to write at a time
 
+Features are stored once: the shards are the store of every indexed video's features, and the
+feature-cache entry that ``vtg index`` computed through (so that ``vtg ground`` on the file stays
+instant) keeps only its sidecar, which names the video's shard rows (:mod:`vtg.feature_store`).
+Shards rather than the cache's per-video files are kept because the exact scan
+(:mod:`vtg.library.scan`) reads a few large files sequentially, however many videos there are;
+a manifest pointing at per-video entries would make a search open and map one file per video.
+
 A plain name (``--library clips``) lives under vtg's cache root (``$VTG_CACHE_DIR/libraries/NAME``,
 beside the feature cache); a name containing a path separator is a folder of the user's choice.
 """
@@ -26,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vtg.errors import DataError, UsageError
+from vtg.errors import DataError, UsageError, VtgError
+from vtg.feature_store import link_to_shard
 from vtg.library import shards
 from vtg.library.manifest import Manifest, ShardRow, VideoRow
 
@@ -198,16 +206,20 @@ class Library:
         view = self.view()
         live: dict[int, int] = {}
         for v in view.videos:
-            live[v.shard] = live.get(v.shard, 0) + v.frames
+            if v.shard is not None:
+                live[v.shard] = live.get(v.shard, 0) + v.frames
         small_rows = {s.id for s in view.shards
                       if s.rows * 2 * int(np.prod(s.shape, dtype=np.int64)) < writer.shard_bytes // 4}
         emptied = {s.id for s in view.shards if live.get(s.id, 0) < min_live * s.rows}
         if len(small_rows - emptied) >= 2:
             emptied |= small_rows
+        names = {s.id: s.name for s in view.shards}
         for v in view.videos:
-            if v.shard in emptied:
+            if v.shard in emptied and v.shard is not None and v.duration is not None and v.encoder is not None:
                 writer.add(v.path, features=view.video_features(v), times=view.video_times(v), duration=v.duration,
-                           encoder=v.encoder, fps=v.fps, key=v.key, size=v.size, mtime_ns=v.mtime_ns)
+                           encoder=v.encoder, fps=v.fps, key=v.key, size=v.size, mtime_ns=v.mtime_ns,
+                           feature_entry=v.feature_entry,
+                           moved_from=shards.feature_path(self.shard_folder, names[v.shard]))
         writer.flush()
         return len(emptied)
 
@@ -252,10 +264,19 @@ class View:
 
     def video_features(self, video: VideoRow) -> np.ndarray:
         """One video's rows of its shard (still memory-mapped float16)."""
-        return self.features[video.shard][video.row_start:video.row_start + video.frames]
+        shard, start = _placed(video)
+        return self.features[shard][start:start + video.frames]
 
     def video_times(self, video: VideoRow) -> np.ndarray:
-        return np.array(self.times[video.shard][video.row_start:video.row_start + video.frames], np.float64)
+        shard, start = _placed(video)
+        return np.array(self.times[shard][start:start + video.frames], np.float64)
+
+
+def _placed(video: VideoRow) -> tuple[int, int]:
+    """(shard id, first row) of an indexed video; a row without them has no features to read."""
+    if video.shard is None or video.row_start is None:
+        raise DataError(f"video {video.id} ({video.path}) is not indexed: {video.error or 'no features'}")
+    return video.shard, video.row_start
 
 
 class ShardWriter:
@@ -280,6 +301,7 @@ class ShardWriter:
         self._entries: list[dict] = []
         self._bytes = 0
         self.shards_written = 0
+        self.linked = 0  # feature-cache entries now stored in this library's shards
 
     def claim_encoder(self, spec: str, fingerprint, *, new_weights: bool = False) -> None:
         """Record the library's encoder on first use; a different one later is a usage error
@@ -301,8 +323,12 @@ class ShardWriter:
                              "index into a new library (or rebuild this one with --refresh)")
 
     def add(self, path: Path, *, features: np.ndarray, times: np.ndarray, duration: float, encoder: str,
-            fps: float | None, key: str | None, size: int, mtime_ns: int) -> None:
-        """Queue one video's features [frames, *shape] (converted to float16 now)."""
+            fps: float | None, key: str | None, size: int, mtime_ns: int, feature_entry: Path | str | None = None,
+            moved_from: Path | None = None) -> None:
+        """Queue one video's features [frames, *shape] (converted to float16 now). ``feature_entry``
+        (folder/key) is the feature-cache entry these features came from: once the shard is
+        registered, the entry refers to its rows and drops its own copy (features stored once);
+        ``moved_from``: the shard the rows are copied from (compaction), whose entries alone move."""
         with np.errstate(over="ignore"):  # values beyond float16 become inf, refused just below
             feats = np.asarray(features, dtype=shards.DTYPE)
         if feats.ndim < 2 or feats.shape[0] == 0 or len(times) != feats.shape[0]:
@@ -314,7 +340,8 @@ class ShardWriter:
             self.flush()
         self._entries.append({"path": path, "size": int(size), "mtime_ns": int(mtime_ns), "key": key,
                               "duration": float(duration), "encoder": encoder, "fps": fps,
-                              "row_start": sum(len(t) for t in self._times), "frames": int(feats.shape[0])})
+                              "row_start": sum(len(t) for t in self._times), "frames": int(feats.shape[0]),
+                              "feature_entry": feature_entry, "moved_from": moved_from})
         self._feats.append(feats)
         self._times.append(np.asarray(times, np.float64))
         self._bytes += feats.nbytes
@@ -333,8 +360,29 @@ class ShardWriter:
         with self.library._lock:
             self.library.manifest.register_shard(written.name, written.rows, written.shape, written.bytes,
                                                  self._entries)
+        entries = self._entries
         self._feats, self._times, self._entries, self._bytes = [], [], [], 0
         self.shards_written += 1
+        self._link_entries(written, entries)
+
+    def _link_entries(self, written: shards.ShardFile, entries: list[dict]) -> None:
+        """Point each video's feature-cache entry at its rows of the shard just registered, which
+        deletes the entry's own copy (:func:`vtg.feature_store.link_to_shard`). Best effort: an
+        entry that cannot be linked (a read-only cache, a sidecar replaced meanwhile) keeps its
+        copy, which costs disk space, never a wrong result."""
+        folder = self.library.shard_folder
+        features, times = shards.feature_path(folder, written.name), shards.times_path(folder, written.name)
+        for e in entries:
+            if e.get("feature_entry") is None:
+                continue
+            entry = Path(e["feature_entry"])
+            try:
+                if link_to_shard(entry.parent, entry.name, features, times, written.rows, e["row_start"],
+                                 e["frames"], moved_from=e.get("moved_from")):
+                    self.linked += 1
+            except (OSError, ValueError, VtgError) as exc:
+                log.info("feature cache entry %s keeps its own copy: %s", entry,
+                         getattr(exc, "strerror", None) or exc)
 
     def _check_shape(self, shape: tuple[int, ...]) -> None:
         m = self.library.manifest

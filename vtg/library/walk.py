@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from vtg.batch.inputs import VIDEO_EXTENSIONS
 from vtg.errors import UsageError
@@ -32,7 +33,7 @@ class Walk:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def resolve_roots(roots: list[Path | str]) -> list[Path]:
+def resolve_roots(roots: Sequence[Path | str]) -> list[Path]:
     """Absolute real paths of existing folders; a missing or non-folder root is a usage error."""
     out: list[Path] = []
     for root in roots:
@@ -54,7 +55,7 @@ def inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def walk(roots: list[Path | str]) -> Walk:
+def walk(roots: Sequence[Path | str]) -> Walk:
     """Every video file under ``roots`` (see the module docstring for the rules)."""
     found = Walk(resolve_roots(roots))
     for root in found.roots:

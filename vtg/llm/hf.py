@@ -9,6 +9,7 @@ The first attempt decodes greedily; retries sample (temperature 0.7) so they can
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from vtg.errors import DependencyError, WeightsNotFoundError
 from vtg.llm.chat import ChatBackend
@@ -42,7 +43,8 @@ def _load(model: str, dev: str):
             f"chat model {model!r} could not be loaded from {source} ({type(exc).__name__}: {exc}); "
             f"download it again with `hf download {model}` or pass a directory written by save_pretrained"
         ) from None
-    net.to(dev).eval()
+    # transformers wraps PreTrainedModel.to in a decorator whose annotation drops the bound self
+    net.to(dev).eval()  # type: ignore[arg-type]
     return tokenizer, net
 
 
@@ -89,7 +91,7 @@ class HFBackend(ChatBackend):
         tokenizer, net = load_chat_model(self.model, self.device)
         inputs = tokenizer(render_prompt(tokenizer, messages), return_tensors="pt", add_special_tokens=False)
         inputs = {k: v.to(net.device) for k, v in inputs.items()}
-        options = {"max_new_tokens": self.max_new_tokens, "do_sample": attempt > 0}
+        options: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": attempt > 0}
         if attempt > 0:
             options.update(temperature=0.7, top_p=0.95)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

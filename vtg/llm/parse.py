@@ -83,7 +83,7 @@ def _drop_think(text: str) -> str:
     while True:
         opening = _THINK_OPEN.search(text, pos)
         closing = _THINK_CLOSE.search(text, opening.end()) if opening else None
-        if closing is None:
+        if opening is None or closing is None:
             break
         out.append(text[pos:opening.start()] + " ")
         pos = closing.end()

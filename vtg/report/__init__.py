@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vtg.fileio import atomic_write_text
 from vtg.outputs import check_output, check_output_dir
-from vtg.plot import DEFAULT_MOMENTS
+from vtg.drawing import DEFAULT_MOMENTS
 from vtg.report.data import ground_truth_index, read_groundings, windows_for
 from vtg.report.page import FAVICON_LINK, STYLE, render_page, video_source
 from vtg.types import Grounding
@@ -68,7 +68,8 @@ def write_reports(predictions: str | Path, out_dir: str | Path, *, video_dir: st
     groups: "OrderedDict[str, list[Grounding]]" = OrderedDict()
     for r in read_groundings(predictions):
         groups.setdefault(r.video if Path(r.video).suffix else r.vid, []).append(r)
-    pages, missing, taken, links = [], [], set(), []
+    pages, missing, links = [], [], []
+    taken: set[str] = set()
     for key, results in groups.items():
         video = find_video(results[0], vdir)
         note = None

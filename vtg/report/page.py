@@ -18,7 +18,7 @@ from urllib.parse import quote
 from vtg.fileio import is_file
 from vtg.types import Grounding
 from vtg.timefmt import hms, span
-from vtg.plot import DEFAULT_MOMENTS, moment_colour
+from vtg.drawing import DEFAULT_MOMENTS, moment_colour
 from vtg.report.svg import saliency_svg
 
 EMBED_LIMIT = 20 * 1024 * 1024  # bytes; larger videos are always linked
@@ -33,7 +33,7 @@ section.query{border-top:1px solid #ddd;margin-top:1rem;padding-top:.6rem}
 .meta{color:#666;font-size:.85rem;margin:.2rem 0 .4rem}
 svg.saliency{width:100%;height:auto;cursor:pointer;background:#fafafa}
 svg .curve{fill:none;stroke:#1f4e79;stroke-width:1.6}svg .axis,svg .tick{stroke:#444;stroke-width:1}
-svg .label{font-size:11px;fill:#444}svg .rank{font-size:8px;font-weight:bold;fill:#fff}svg .gt{fill:#000}svg .playhead{stroke:#111;stroke-width:1.5}
+svg .label{font-size:11px;fill:#444}svg .rank{font-size:8px;font-weight:bold;fill:#fff}svg .gt{fill:#000}svg .gt-edge{stroke:#000;stroke-width:1;stroke-dasharray:4 3}svg .playhead{stroke:#111;stroke-width:1.5}
 ol.moments{padding-left:1.4rem}ol.moments li{margin:.25rem 0}
 button.moment{font:inherit;cursor:pointer;border:1px solid #999;border-radius:4px;background:#fff;padding:.2rem .6rem}
 button.moment:hover,button.moment.playing{background:#ffe7c2}

@@ -15,13 +15,6 @@ from typing import Any
 
 from vtg.errors import UsageError
 
-#: Method options a request may set: they change how moments are scored, never which model,
-#: device, file or endpoint is used (those are the operator's choice, fixed at start-up).
-REQUEST_OPTIONS = frozenset({
-    "preset", "stride", "max_window_fraction", "mask_threshold", "rise_threshold", "nms_iou",
-    "gamma", "dynamic_weight", "calibration",
-})
-
 MAX_BODY_BYTES = 64 * 1024
 MAX_QUERY_CHARS = 1000
 MAX_TOP = 100

@@ -15,7 +15,7 @@ from typing import Any
 from vtg.errors import UsageError
 from vtg.serve.catalog import Catalog, Entry
 from vtg.serve.ids import load_id_key
-from vtg.serve.config import MAX_QUERY_CHARS, REQUEST_OPTIONS, ServeConfig
+from vtg.serve.config import MAX_QUERY_CHARS, ServeConfig
 from vtg.serve.admission import Admission
 from vtg.serve.thumbs import ThumbnailCache
 from vtg.session import Session, current_session
@@ -29,11 +29,13 @@ THUMB_WAIT = 10.0
 
 
 def allowed_request_options(method) -> list[str]:
-    """:data:`REQUEST_OPTIONS` (scoring parameters) that ``method`` also declares safe for untrusted
-    data (its ``Config.line_options``, the allow-list batch lines obey)."""
-    from vtg.method import line_options
+    """The options of ``method`` a request may set, derived from its option schema
+    (:func:`vtg.method.request_options`: scoring parameters a batch line may also set): they change
+    how moments are scored, never which model, device, file or endpoint is used (the operator's
+    choice, fixed at start-up)."""
+    from vtg.method import request_options as declared
 
-    return sorted(REQUEST_OPTIONS & line_options(type(method.config)))
+    return sorted(declared(type(method.config)))
 
 
 def request_options(method, options: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +159,10 @@ def check_query(query: str | None) -> str | None:
 
 def result_json(result: Grounding, entry: Entry) -> dict:
     """``Grounding.to_dict()`` naming the video as users see it (never the server's absolute path),
-    with the id and URL the page plays it from."""
+    with the id and URL the page plays it from, checked by the server's record model
+    (:mod:`vtg.serve.models`, derived from the one record schema)."""
+    from vtg.serve.models import served
+
     out = result.to_dict()
     out.update(video=entry.name, video_id=entry.id, video_url=f"/videos/{entry.id}")
-    return out
+    return served(out)

@@ -159,7 +159,8 @@ def _runs(f: BinaryIO, start: int, end: int, signed: bool) -> list[tuple[int, in
 
 def _composition_times(stts: list[tuple[int, int]], ctts: list[tuple[int, int]]) -> tuple[int, ...]:
     """Composition (presentation) time of every sample, from decode deltas plus offsets."""
-    times, dts = [], 0
+    times: list[int] = []
+    dts = 0
     for count, delta in stts:
         for _ in range(min(count, _MAX_TABLE_ENTRIES - len(times))):
             times.append(dts)
@@ -190,7 +191,8 @@ def _sample_tables(f: BinaryIO, start: int, end: int) -> tuple[int, ...]:
 
 def _track(f: BinaryIO, start: int, end: int, movie_timescale: int) -> TrackEdits:
     edits: tuple[Edit, ...] = ()
-    handler, media_timescale, cts = "", 0, ()
+    handler, media_timescale = "", 0
+    cts: tuple[int, ...] = ()
     for kind, p0, p1 in _boxes(f, start, end):
         if kind == b"edts":
             for k2, q0, q1 in _boxes(f, p0, p1):

@@ -32,7 +32,8 @@ def load_image(path) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             opened = Image.open(p)
         with opened as img:
-            check_pixels(*img.size, p, "the image declares")
+            width, height = img.size
+            check_pixels(width, height, p, "the image declares")
             img.seek(0)
             img = ImageOps.exif_transpose(img)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):

@@ -12,7 +12,7 @@ import contextlib
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Generator, Iterator
 
 import numpy as np
 
@@ -125,7 +125,7 @@ def probe(path: Path) -> VideoInfo:
 
 
 def _timed_frames(container, stream, path: Path, info: VideoInfo,
-                  targets: np.ndarray | None = None) -> Iterator[tuple[float, object]]:
+                  targets: np.ndarray | None = None) -> Generator[tuple[float, Any], None, None]:
     """Decoded frames (not converted) with times from the stream's start; errors as CorruptVideoError.
     With ``targets``, pictures no target can show may be left undecoded (:mod:`vtg.video.skipping`)."""
     origin = stream.start_time
@@ -186,7 +186,7 @@ def _converter(info: VideoInfo, out_size: tuple[int, int] | None):
 
 
 @contextlib.contextmanager
-def open_decoder(path: Path, threads: int, accel=None) -> Iterator[tuple[object, object]]:
+def open_decoder(path: Path, threads: int, accel=None) -> Iterator[tuple[Any, Any]]:
     """``(container, video stream)`` ready to decode: FFmpeg's frame/slice threads (``threads``;
     0: as many as it sees cores), or, with ``accel`` (a factory of PyAV ``HWAccel`` settings), the
     GPU's video engine fed by one thread (NVDEC needs no CPU threads, and frame threads would hold
@@ -230,11 +230,11 @@ def sequential_decode(path: Path, info: VideoInfo, targets: np.ndarray | None,
 def shown_at_targets(frames, targets: np.ndarray, convert) -> Iterator[tuple[float, np.ndarray]]:
     """``(time, converted frame)`` of the frame displayed at each target
     (:func:`vtg.video.sampling.select_stream`), each frame converted once however many targets it serves."""
-    cached_id, cached = None, None
+    last: tuple[object, np.ndarray] | None = None  # (frame, its conversion)
     for _k, time, frame in select_stream(frames, targets):
-        if frame is not cached_id:
-            cached_id, cached = frame, convert(frame)
-        yield time, cached
+        if last is None or frame is not last[0]:
+            last = frame, convert(frame)
+        yield time, last[1]
 
 
 def seek_decode(path: Path, info: VideoInfo, targets: np.ndarray,

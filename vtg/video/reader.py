@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -51,8 +51,8 @@ def _progress_bar(enabled: bool, total: int | None, path: Path):
 
 
 def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None, batch_size: int = 64,
-                size: int | None = None, backend: str = "pyav", progress: bool = False,
-                workers: int | None = None, frame_size=None) -> Iterator[FrameBatch]:
+                size: int | None = None, backend: str = "pyav", progress: bool = False, workers: int | None = None,
+                frame_size: Callable[[int, int], tuple[int, int]] | None = None) -> Iterator[FrameBatch]:
     """Stream frames sampled at ``fps`` (None = every frame) in batches of ``batch_size``.
 
     Targets are ``t_k = k / fps`` while ``t_k < duration``, each served by the frame displayed at

@@ -10,7 +10,7 @@ the target, so downstream code knows exactly when each frame was shown.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator, TypeVar
+from typing import Iterable, Iterator, TypeVar, overload
 
 import numpy as np
 
@@ -32,6 +32,12 @@ def check_request(fps: float | None, max_frames: int | None, size: int | None, b
         raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 
+@overload
+def target_times(duration: float, fps: float, max_frames: int | None = None,
+                 num_frames: int | None = None) -> np.ndarray: ...
+@overload
+def target_times(duration: float, fps: float | None, max_frames: int | None = None,
+                 num_frames: int | None = None) -> np.ndarray | None: ...
 def target_times(duration: float, fps: float | None, max_frames: int | None = None,
                  num_frames: int | None = None) -> np.ndarray | None:
     """Target times in seconds, or ``None`` for "every frame".

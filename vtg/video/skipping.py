@@ -32,7 +32,7 @@ import bisect
 import math
 from collections import deque
 from fractions import Fraction
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def applies(container, stream, targets: np.ndarray | None) -> bool:
 def decoded_frames(container, stream, targets: np.ndarray | None) -> Iterator:
     """``container.decode(stream)``, with non-reference pictures that no target shows dropped
     by the decoder when :func:`applies`."""
-    if not applies(container, stream, targets):
+    if targets is None or not applies(container, stream, targets):
         yield from container.decode(stream)
         return
     context = stream.codec_context
@@ -65,7 +65,7 @@ def decoded_frames(container, stream, targets: np.ndarray | None) -> Iterator:
         yield from packet.decode()
 
 
-def needed_packets(packets: Iterable, targets: np.ndarray, origin: int, time_base) -> Iterator[tuple[object, bool]]:
+def needed_packets(packets: Iterable, targets: np.ndarray, origin: int, time_base) -> Iterator[tuple[Any, bool]]:
     """Each packet with whether its picture may be shown at one of ``targets`` (seconds from
     ``origin``, in ``time_base`` units), decided once ``WINDOW`` later packets are known."""
     targets = np.asarray(targets, np.float64).tolist()
