@@ -44,8 +44,9 @@ from vtg.library import open_library  # noqa: E402
 from vtg.library.scan import BLOCK_BYTES, dot_scores, scan  # noqa: E402
 from vtg.library.search import default_candidates, rank  # noqa: E402
 from vtg.library.store import DEFAULT_SHARD_BYTES  # noqa: E402
-from vtg.library.tfvtg import PreparedQuery, TFVTGSearch  # noqa: E402
 from vtg.llm.types import Decomposition  # noqa: E402
+from vtg.methods.tfvtg import TFVTG  # noqa: E402
+from vtg.methods.tfvtg.encoded import TFVTGQuery  # noqa: E402
 
 
 def unit_pool(n: int, dim: int, seed: int) -> np.ndarray:
@@ -73,11 +74,11 @@ def build(folder: Path, hours: int, dim: int, video_minutes: int, seed: int) -> 
             "bytes": nbytes, "build_s": round(time.perf_counter() - t0, 2)}
 
 
-def prepared_query(dim: int, seed: int) -> PreparedQuery:
-    """What ``TFVTGSearch.prepare`` returns for a one-sentence query, with a random text vector."""
+def prepared_query(dim: int, seed: int) -> TFVTGQuery:
+    """What ``TFVTG.encode_query`` returns for a one-sentence query, with a random text vector."""
     q = np.random.default_rng(seed).standard_normal((1, dim)).astype(np.float32)
     q /= np.linalg.norm(q)
-    return PreparedQuery("synthetic query", q, Decomposition.whole("synthetic query", "rules"), "minmax",
+    return TFVTGQuery("synthetic query", q, Decomposition.whole("synthetic query", "rules"), "minmax",
                          lambda feats, cols: feats @ cols.T, False)
 
 
@@ -121,7 +122,7 @@ def main() -> None:
     if need > 0.9 * free:
         sys.exit(f"needs {need / 2**30:.1f} GiB of float16 shards, {free / 2**30:.1f} GiB free in {base}; "
                  "use a smaller --dim or fewer --hours")
-    searcher = TFVTGSearch()
+    searcher = TFVTG()
     prepared = prepared_query(args.dim, args.seed + 1)
     libs, info = {}, {}
     try:

@@ -37,8 +37,9 @@ from typing import Annotated, ClassVar
 import numpy as np
 
 from vtg.errors import UsageError
-from vtg.method import Method
+from vtg.method import Method, option_names, supports_feature_search
 from vtg.types import Query
+from vtg.methods.tfvtg.method import as_path
 from vtg.methods.videollm.method import VideoLLMMethod
 from vtg.methods.videollm.selection import RULES
 from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
@@ -47,6 +48,8 @@ from vtg.types import Grounding, Moment
 from vtg.video.source import VideoSource
 
 VIDEO_LLMS = ("numpro", "timemarker", "vtgllm")
+#: The fast stage when none is chosen and no UniVTG model is given.
+DEFAULT_FAST = "tfvtg"
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,9 @@ class Refine(Method):
         model: str | None = None
         device: DeviceName = "auto"
         dtype: Annotated[str, Choice(("auto", "bf16", "fp16", "fp32"))] = "auto"
-        #: The fast stage: ``auto`` = UniVTG when ``fast_model`` is given, else TFVTG.
-        fast: Annotated[str, Choice(("auto", "tfvtg", "univtg"))] = "auto"
+        #: The fast stage: ``auto`` = UniVTG when ``fast_model`` is given, else TFVTG; or any method
+        #: that localises on cached frame features (:class:`vtg.method.FeatureLocaliser`).
+        fast: str = "auto"
         fast_model: str | None = None
         encoder: str | None = None
         fps: Fps | None = None
@@ -142,14 +146,14 @@ class Refine(Method):
         query = Query.of(query)
         self.check_query(query)
         cfg = self.config  # typed and in range (vtg.options), checked when configured
-        video = VideoSource.of(video)  # checked and probed once for both stages and every window
+        video = as_path(VideoSource.of(video))  # checked and probed once for both stages and every window
         coarse = self.fast_stage(video).ground(video, query, progress=progress)
         windows = widen(coarse.moments[:cfg.k], coarse.duration, cfg.margin, cfg.min_margin)
         fast_scores = normalised_scores([w.fast.score for w in windows])
         llm = self.video_llm()
         entries, notes = [], []
         for window, f in zip(windows, fast_scores):
-            answered, note = self.refine_window(llm, video, query.text, window)
+            answered, note = self.refine_window(llm, video, query.text or "", window)
             entries.append((answered[0] if answered else window.fast, bool(answered), f))
             notes.append(note)
         moments = rank(entries)[:cfg.top_k]
@@ -178,10 +182,10 @@ class Refine(Method):
     def fast_stage(self, video: str | Path | None) -> Method:
         """TFVTG (features cached, windows capped at ``max_window`` s on ``video``) or UniVTG with
         a model; ``video`` None: the stage as configured, without the cap."""
-        from vtg.registry import load_method
+        from vtg.registry import load_method, method_class
 
         cfg = self.config
-        fast = cfg.fast if cfg.fast != "auto" else ("univtg" if cfg.fast_model else "tfvtg")
+        fast = cfg.fast.strip().lower() if cfg.fast != "auto" else ("univtg" if cfg.fast_model else DEFAULT_FAST)
         options: dict = {"device": cfg.device}
         if cfg.encoder:
             options["encoder"] = cfg.encoder
@@ -189,12 +193,13 @@ class Refine(Method):
             if not cfg.fast_model:
                 raise UsageError("refine with fast=univtg needs -O fast_model=DIR (a converted UniVTG model)")
             return load_method("univtg", model=cfg.fast_model, max_moments=max(cfg.k, 10), **options)
-        if fast != "tfvtg":
-            raise UsageError(f"refine option fast={fast!r}: choose auto, tfvtg or univtg")
-        options.update(llm=cfg.llm, top_k=max(cfg.k, 10))
-        if cfg.fps is not None:
-            options["fps"] = cfg.fps
-        method = load_method("tfvtg", **options)
+        cls = method_class(fast)
+        if not supports_feature_search(cls):
+            raise UsageError(f"refine option fast={fast!r}: the fast stage is univtg (with fast_model) or a method "
+                             "that localises on cached frame features, such as tfvtg")
+        options.update(llm=cfg.llm, top_k=max(cfg.k, 10), fps=cfg.fps)
+        known = set(option_names(cls.Config))
+        method = cls(**{k: v for k, v in options.items() if k in known and v is not None})
         return method if video is None else _cap_windows(method, video, cfg.max_window)
 
     def video_llm(self) -> Method:
@@ -225,13 +230,12 @@ class Refine(Method):
 
 
 def _cap_windows(method, video: str | Path, max_window: float):
-    """TFVTG with ``max_window_fraction`` lowered so no window is longer than ``max_window`` s
-    (unless the user set the fraction): candidates stay event-sized on hour-long videos."""
-    from vtg.methods.tfvtg.method import video_duration
-
-    if method.config.max_window_fraction is not None:
+    """The fast method with ``max_window_fraction`` lowered so no window is longer than
+    ``max_window`` s (unless the user set the fraction): candidates stay event-sized on hour-long
+    videos. Methods without a window-fraction option (and preset) are used as they are."""
+    if getattr(method.config, "max_window_fraction", 0) is not None or not hasattr(method, "preset_for"):
         return method
-    duration = video_duration(video)  # a VideoSource keeps its one probe
+    duration = VideoSource.of(video).info().duration  # a VideoSource keeps its one probe
     if duration <= 0:
         return method
     fraction = min(float(method.preset_for(duration).max_window_fraction), max_window / duration)

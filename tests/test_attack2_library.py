@@ -72,7 +72,7 @@ def built_library(tmp_path_factory, clip_dir):
     scenes_video(root / "b.mp4", [((30, 30, 200), 3.0, 0)])
     lib = tmp_path_factory.mktemp("attack2-lib") / "lib"
     with open_library(lib, create=True) as library:
-        library.index([root], encoder=str(clip_dir), device="cpu")
+        library.index([root], encoder=str(clip_dir), device="cpu", method="tfvtg")
     return lib
 
 

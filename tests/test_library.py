@@ -58,7 +58,7 @@ def folder(tmp_path):
 
 def index(lib_path, roots, clip_dir, **kw):
     with open_library(lib_path, create=True) as lib:
-        return lib.index([Path(r) for r in roots], encoder=str(clip_dir), device="cpu", **kw)
+        return lib.index([Path(r) for r in roots], encoder=str(clip_dir), device="cpu", method="tfvtg", **kw)
 
 
 def rows(lib_path):
@@ -322,7 +322,7 @@ def test_usage_errors(folder, clip_dir, tmp_path, capsys, three_scene_video):
 
 def _index_with_spec(lib, folder, spec):
     with open_library(lib) as opened:
-        return opened.index([folder], encoder=spec, device="cpu", refresh=True)
+        return opened.index([folder], encoder=spec, device="cpu", refresh=True, method="tfvtg")
 
 
 def test_one_writer_at_a_time(tmp_path):

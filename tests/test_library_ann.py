@@ -12,7 +12,8 @@ import pytest
 
 from vtg.library import ann, open_library
 from vtg.library.scan import dot_scores, scan
-from vtg.library.tfvtg import PreparedQuery, TFVTGSearch
+from vtg.methods.tfvtg import TFVTG
+from vtg.methods.tfvtg.encoded import TFVTGQuery
 from vtg.llm.types import Decomposition
 
 search_module = importlib.import_module("vtg.library.search")  # the package exports the function under this name
@@ -104,8 +105,8 @@ def test_index_built_and_used_above_the_threshold_only(tmp_path, big, monkeypatc
         assert search_module.approximate_index(big, lib.view()) is None
 
 
-def prepared_query(q: np.ndarray) -> PreparedQuery:
-    return PreparedQuery("q", q[None], Decomposition.whole("q", "rules"), "minmax",
+def prepared_query(q: np.ndarray) -> TFVTGQuery:
+    return TFVTGQuery("q", q[None], Decomposition.whole("q", "rules"), "minmax",
                          lambda feats, cols: feats @ cols.T, False)
 
 
@@ -117,7 +118,7 @@ def test_the_index_is_used_only_when_asked_for(big, monkeypatch):
     update(big)
     q = query(4)
     monkeypatch.setattr(search_module, "_encoder", lambda *a, **k: FakeEncoder())
-    monkeypatch.setattr(TFVTGSearch, "prepare", lambda self, encoder, query: prepared_query(q))
+    monkeypatch.setattr(TFVTG, "encode_query", lambda self, query, encoder: prepared_query(q))
     scanned: list[int] = []
     real_scan = scan
 
@@ -127,9 +128,9 @@ def test_the_index_is_used_only_when_asked_for(big, monkeypatch):
         return best, stats
 
     monkeypatch.setattr("vtg.library.scan.scan", counting_scan)
-    approx = search_module.search(big, "anything", top=5, device="cpu", approximate=True)
+    approx = search_module.search(big, "anything", top=5, method="tfvtg", device="cpu", approximate=True)
     assert scanned == []  # every shard is covered by the index: nothing scanned exactly
-    exact = search_module.search(big, "anything", top=5, device="cpu")  # the default scans
+    exact = search_module.search(big, "anything", top=5, method="tfvtg", device="cpu")  # the default scans
     assert scanned == [12_000]
     assert approx and exact and approx[0].video == exact[0].video
     assert approx[0].moments == exact[0].moments  # re-ranked exactly: the same localiser input
@@ -258,9 +259,9 @@ def test_a_library_without_faiss_still_searches(big, monkeypatch, capsys):
     assert update(big).action == "skipped"
     q = query(11)
     monkeypatch.setattr(search_module, "_encoder", lambda *a, **k: FakeEncoder())
-    monkeypatch.setattr(TFVTGSearch, "prepare", lambda self, encoder, query: prepared_query(q))
+    monkeypatch.setattr(TFVTG, "encode_query", lambda self, query, encoder: prepared_query(q))
     monkeypatch.setattr(search_module, "_noted", set())
-    hits = search_module.search(big, "anything", top=5, device="cpu", approximate=True)
+    hits = search_module.search(big, "anything", top=5, method="tfvtg", device="cpu", approximate=True)
     assert hits
     err = capsys.readouterr().err
     assert err.count("vtg: note:") == 1 and "vtg[ann]" in err and "internal error" not in err

@@ -26,7 +26,7 @@ INDEXER = textwrap.dedent("""
         print(status, flush=True)
 
     with open_library(sys.argv[1], create=True) as lib:
-        lib.index([Path(sys.argv[2])], encoder=sys.argv[3], device="cpu", shard_bytes=1, report=report)
+        lib.index([Path(sys.argv[2])], encoder=sys.argv[3], device="cpu", method="tfvtg", shard_bytes=1, report=report)
     print("done", flush=True)
 """)
 
@@ -70,7 +70,7 @@ def test_sigkill_mid_index_then_rerun_indexes_every_video_once(tmp_path, clip_di
         assert 2 <= len(committed) < len(videos)
         assert all(r.status == "ok" and r.frames > 0 for r in committed)
     with open_library(lib) as opened:
-        summary = opened.index([root], encoder=str(clip_dir), device="cpu")
+        summary = opened.index([root], encoder=str(clip_dir), device="cpu", method="tfvtg")
         assert summary.unchanged == len(committed) and summary.indexed == len(videos) - len(committed)
         rows = opened.videos()
         paths = [r.path for r in rows]

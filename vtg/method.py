@@ -14,11 +14,13 @@ import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Protocol, cast, runtime_checkable
+
+import numpy as np
 
 from vtg.errors import EmptyQueryError, UsageError
 from vtg.options import apply_options, field_specs, option_problem
-from vtg.types import Grounding, Query
+from vtg.types import Grounding, Moment, Query
 
 
 class Method(ABC):
@@ -50,7 +52,7 @@ class Method(ABC):
         override it; the results must equal those of single :meth:`ground` calls."""
         from vtg.video.source import VideoSource
 
-        source = VideoSource.of(video)
+        source = cast(Path, VideoSource.of(video))  # os.PathLike, carrying its one probe and hash
         return [self.ground(source, q, progress=progress) for q in queries]
 
     def prepare(self, video: str | Path, *, progress: bool = False) -> None:
@@ -95,6 +97,80 @@ class Method(ABC):
             raise UsageError(f"method {self.name!r} cannot take an image query; use a text query")
         if query.text is None and query.image is None:
             raise EmptyQueryError("the query is empty")
+
+
+# -- capability: localise on precomputed frame features --------------------------------------
+
+class EncodedQuery(Protocol):
+    """A query encoded once (text or image features), reused for every video it is run on.
+
+    Library search scores every frame of the library with :meth:`relevance` (the exact scan) and
+    ranks videos by their best frame, so ``relevance`` must be on one scale for every video (raw
+    similarity, not calibrated per video)."""
+
+    #: What the results show as the query (``Query.label``).
+    label: str
+
+    def relevance(self, block: np.ndarray) -> np.ndarray:
+        """The whole query's raw similarity to each frame of ``block`` (float16 ``[rows, *shape]``,
+        possibly memory-mapped: do not copy it whole): float32 ``[rows]``."""
+        ...
+
+    def direction(self) -> np.ndarray | None:
+        """The vector ``d`` with ``relevance(block) == block @ d`` (single-vector features), which
+        lets an approximate index find candidate frames; None when relevance is not one dot product."""
+        ...
+
+
+@dataclass
+class Localised:
+    """What a :class:`FeatureLocaliser` found on one video's features.
+
+    ``moments``: best first, scores as the method's ``score_meaning`` says; ``saliency``: one value
+    per frame, as ``ground`` shows it; ``relevance``: the raw per-frame curve of
+    :meth:`EncodedQuery.relevance` (search ranks videos by its peak inside the best moment);
+    ``meta``: what ``ground`` would record about how the moments were found."""
+
+    moments: list[Moment]
+    saliency: np.ndarray
+    relevance: np.ndarray
+    meta: dict = dataclasses.field(default_factory=dict)
+
+
+@runtime_checkable
+class FeatureLocaliser(Protocol):
+    """The capability of a method that grounds from precomputed frame features.
+
+    Such a method reads features an encoder computed once per video (:meth:`Method.feature_settings`
+    names the encoder and sampling), so a library of videos indexed once can be searched without
+    decoding a frame: ``vtg search`` encodes the query once (:meth:`encode_query`), scans every
+    frame with its :meth:`EncodedQuery.relevance`, and calls :meth:`localise` on the best videos'
+    stored features. ``refine`` uses it for its fast stage and ``vtg serve`` for ``/search``. A
+    method declares the capability by having both methods (no registration: a plugin's method that
+    has them searches a library with no change to vtg); :func:`supports_feature_search` tells.
+    """
+
+    name: ClassVar[str]
+
+    def feature_settings(self, video: str | Path | None = None) -> dict:
+        ...
+
+    def encode_query(self, query: Query, encoder: Any) -> EncodedQuery:
+        """Encode ``query`` with ``encoder`` (a :class:`vtg.encoders.Encoder`: the one that
+        computed the features, which the caller loads, e.g. the library's), once for all videos."""
+        ...
+
+    def localise(self, features: np.ndarray, times: np.ndarray, duration: float,
+                 encoded: EncodedQuery) -> Localised:
+        """Moments of one video from its frame ``features`` (float16 or float32 ``[frames, *shape]``)
+        sampled at ``times`` (seconds) over ``duration`` seconds."""
+        ...
+
+
+def supports_feature_search(method_or_class: object) -> bool:
+    """Whether a method (instance or class) can localise on precomputed features (has
+    ``encode_query`` and ``localise``, :class:`FeatureLocaliser`)."""
+    return all(callable(getattr(method_or_class, name, None)) for name in ("encode_query", "localise"))
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, cast
 
 import numpy as np
 
 from vtg.errors import UsageError, VideoError
-from vtg.method import Method
+from vtg.method import Localised, Method
 from vtg.types import Query
 from vtg.methods.tfvtg import calibration
 from vtg.options import SCORING, IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
@@ -25,6 +25,9 @@ from vtg.methods.tfvtg.localizer import propose
 from vtg.methods.tfvtg.presets import LONG_VIDEO_SECONDS, auto_preset, get_preset, window_lengths
 from vtg.types import Grounding, Moment, Saliency
 from vtg.video.source import VideoSource
+
+if TYPE_CHECKING:
+    from vtg.methods.tfvtg.encoded import TFVTGQuery
 
 DEFAULT_ENCODER = "blip2:Salesforce/blip2-itm-vit-g-coco"
 
@@ -140,10 +143,10 @@ class TFVTG(Method):
         path = VideoSource.of(video)
         calibration.check(cfg.calibration)
         preset, fps = self._sampling(path)
-        plans = [None if q.image is not None else self.decompose(q.text, path.stem) for q in queries]
+        plans = [None if q.image is not None else self.decompose(q.text or "", path.stem) for q in queries]
         # Features first: on a cache hit no frame is decoded and the image tower is never loaded,
         # so sentence queries load only the text side of the encoder.
-        feats = video_features(path, cfg.encoder, fps, progress=progress, device=cfg.device)
+        feats = video_features(as_path(path), cfg.encoder, fps, progress=progress, device=cfg.device)
         encoder = load_encoder(cfg.encoder, device=cfg.device, text_only=all(p is not None for p in plans))
         n, duration = len(feats.times), float(feats.duration)
         if n == 0 or duration <= 0:
@@ -161,15 +164,60 @@ class TFVTG(Method):
             if preset.name != get_preset(cfg.preset).name:
                 q_meta["preset_note"] = f"{cfg.preset} -> long: video is {duration:.0f} s > {cfg.long_after:.0f} s"
             if plan is None:
-                curve = calibration.calibrate(image_similarity(encoder, feats.features, query.image), calib)
-                moments, saliency = localise(curve), curve
+                sims = image_similarity(encoder, feats.features, Path(query.image or ""))[:, None]
             else:
-                text_feats = np.stack([embedded[t] for t in plan_texts(plan)])
-                sims = encoder.similarity(feats.features, text_feats)
-                moments, saliency = ground_similarities(sims, plan, calib, localise, cfg.gamma)
+                sims = encoder.similarity(feats.features, np.stack([embedded[t] for t in plan_texts(plan)]))
                 q_meta["decomposition"] = plan.to_dict()
+            moments, saliency = self.moments_from(sims, plan, calib, localise)
             out.append(self._grounding(query, path, duration, moments, Saliency(feats.times, saliency), q_meta))
         return out
+
+    def moments_from(self, sims: np.ndarray, plan, calib: str, localise) -> tuple[list[Moment], np.ndarray]:
+        """Moments and saliency from raw similarities ``sims`` [frames, columns]: one column for an
+        image query (``plan`` None), else the columns of :func:`plan_texts`. The one path from
+        similarities to moments, shared by ``ground`` and :meth:`localise` (library search)."""
+        if plan is None:
+            curve = calibration.calibrate(sims[:, 0], calib)
+            return localise(curve), curve
+        return ground_similarities(sims, plan, calib, localise, self.config.gamma)
+
+    # -- capability: localise on stored features (vtg.method.FeatureLocaliser) -------------------
+    def encode_query(self, query: Query, encoder) -> "TFVTGQuery":
+        """The query decomposed (text) and encoded with ``encoder`` once, for every video of a
+        library: one decomposition without a video id, so every video gets the same plan."""
+        from vtg.methods.tfvtg.encoded import TFVTGQuery  # lazily: ``ground`` needs no library code
+
+        query = Query.of(query)
+        self.check_query(query)
+        cfg = self.config
+        calibration.check(cfg.calibration)
+        calib = calibration.resolve(cfg.calibration, encoder.family, query.image is not None)
+        if query.image is not None:
+            from vtg.video import load_image
+
+            ref = encoder.encode_images(load_image(query.image)[None])
+            return TFVTGQuery(query.label, ref, None, calib, encoder.similarity, True)
+        plan = self.decompose(query.text or "", None)  # check_query: a text when there is no image
+        return TFVTGQuery(query.label, encoder.encode_texts(plan_texts(plan)), plan, calib, encoder.similarity, False)
+
+    def localise(self, features: np.ndarray, times: np.ndarray, duration: float, encoded) -> Localised:
+        """What ``ground`` finds, on stored features: the preset and window grid follow the
+        video's duration and frame count, the similarities come from ``encoded``'s columns.
+        Moments as ``ground`` ranks them (before the optional ``final_nms``), top ``top_k``."""
+        from vtg.methods.tfvtg.encoded import TFVTGQuery
+
+        if not isinstance(encoded, TFVTGQuery):
+            raise UsageError(f"tfvtg localises queries encoded by its own encode_query, not {type(encoded).__name__}")
+        preset = self.preset_for(duration)
+        stride, _, localise = self.localiser(len(features), duration, preset)
+        sims = encoded.frame_scores(features)
+        moments, saliency = self.moments_from(sims, encoded.plan, encoded.calibration, localise)
+        meta = {"preset": preset.name, "stride_frames": stride, "calibration": encoded.calibration,
+                "query_by": "image" if encoded.image else "text"}
+        if encoded.plan is not None and not encoded.plan.trivial:
+            meta["decomposition"] = encoded.plan.to_dict()
+        return Localised(list(moments[:self.config.top_k]), np.asarray(saliency, np.float64),
+                         encoded.query_curve(sims), meta)
 
     def _grounding(self, query: Query, path: VideoSource, duration: float, moments: list[Moment],
                    saliency: Saliency, meta: dict) -> Grounding:
@@ -190,9 +238,9 @@ class TFVTG(Method):
         from vtg.features import video_features
 
         source = VideoSource.of(video)
-        settings = self.feature_settings(source)
+        settings = self.feature_settings(as_path(source))
         encoder = load_encoder(settings["encoder"], device=self.config.device)
-        video_features(source, encoder, settings["fps"], progress=progress, device=self.config.device)
+        video_features(as_path(source), encoder, settings["fps"], progress=progress, device=self.config.device)
 
     def feature_settings(self, video: str | Path | None = None) -> dict:
         """The encoder and frame rate ``ground`` uses on ``video``; ``vtg index`` fills exactly these.
@@ -275,6 +323,12 @@ def ground_similarities(sims: np.ndarray, plan, calib: str, localise, gamma: flo
         subs.append(per_desc[pos:pos + size])
         pos += size
     return fuse(query_results, subs, plan.relationship, gamma), saliency
+
+
+def as_path(source: VideoSource) -> Path:
+    """``source`` where signatures say ``str | Path``: a :class:`VideoSource` is an ``os.PathLike``
+    that carries its one probe and hash, so it is passed on as it is, not converted."""
+    return cast(Path, source)
 
 
 def video_duration(video: str | Path | VideoSource) -> float:

@@ -27,7 +27,7 @@ def search_command(
     library: str = typer.Option(..., "--library", "-L", help="Library name (or folder) built by `vtg index DIR... --library`."),
     top: int = ranged(20, "--top", "-n", high=10000, help="How many moments to list, across all videos."),
     image: Optional[Path] = typer.Option(None, "--image", help="Query by an example image instead of text."),
-    method: str = typer.Option("tfvtg", "--method", "-m", help="Localiser placing the boundaries (methods that ground from frame features)."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="Method placing the boundaries (one that localises on frame features; default: the one that indexed the library)."),
     per_video: int = ranged(3, "--per-video", high=MAX_TOP, help="At most this many moments of one video in the list."),
     candidates: Optional[int] = ranged(None, "--candidates", high=100_000, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
     approximate: bool = typer.Option(False, "--approximate", help="Take candidate videos from the library's approximate index (faiss; big libraries; recall below the exact scan's, see docs/library.md)."),

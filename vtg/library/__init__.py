@@ -2,7 +2,7 @@
 
 >>> from vtg.library import open_library, search
 >>> lib = open_library("clips", create=True)
->>> lib.index([Path("~/footage")])                      # new and changed files; removed ones dropped
+>>> lib.index([Path("~/footage")], method="tfvtg")                    # new and changed files; removed ones dropped
 >>> hits = search("clips", "person opens the door", top=20)
 >>> [(g.video, m.start, m.end, m.score) for g in hits for m in g.moments]
 

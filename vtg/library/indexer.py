@@ -29,7 +29,9 @@ from typing import Callable
 
 from vtg.errors import VideoError
 from vtg.library.manifest import path_bytes
+from vtg.library.search import METHOD_SETTING
 from vtg.library.walk import inside, walk
+from vtg.method import supports_feature_search
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class IndexSummary:
 
 
 def index_library(library, roots: list[Path], *, encoder: str | None = None, fps: float | None = None,
-                  method: str = "tfvtg", max_frames: int | None = None, device: str = "auto",
+                  method: str, max_frames: int | None = None, device: str = "auto",
                   refresh: bool = False, progress: bool = False, report: Reporter | None = None,
                   shard_bytes: int | None = None, **options) -> IndexSummary:
     """Index ``roots`` into ``library``; see the module docstring. Encoder or usage errors stop the
@@ -83,6 +85,8 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
         summary.skipped += 1
         note(path, "skipped", why)
     with library.writer(shard_bytes=shard_bytes or DEFAULT_SHARD_BYTES) as writer:
+        if supports_feature_search(instance):  # what `vtg search` uses unless told otherwise
+            library.manifest.set_settings({METHOD_SETTING: instance.name})
         rows = library.manifest.by_path()
         summary.dropped = _drop_missing(library, rows, found, note)
         session = _Session(library, writer, instance, overrides, device, progress, refresh)

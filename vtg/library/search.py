@@ -1,7 +1,11 @@
 """``vtg search``: rank moments across every video of a library.
 
-1. The query is decomposed and encoded once with the library's encoder (a sentence loads only its
-   text tower).
+The method is any method with the :class:`vtg.method.FeatureLocaliser` capability (given by name,
+through :mod:`vtg.registry`, or as an instance; by default the one that indexed the library, as its
+manifest records); the library itself names no method.
+
+1. The method encodes the query once with the library's encoder (``encode_query``; a sentence
+   loads only the text tower).
 2. An exact scan (:mod:`vtg.library.scan`) scores every frame of every video and keeps each
    video's best frame similarity. With ``approximate=True`` (``--approximate``), libraries of
    :data:`vtg.library.ann.MIN_FRAMES` frames or more with an approximate index (faiss) take their
@@ -9,8 +13,9 @@
    It is opt-in: on a clustered synthetic 10,000-h library its recall@20 of videos against the
    exact scan was 0.50 at the default setting (docs/library.md), short of what a default needs.
 3. The ``candidates`` videos with the best frames (default: twice the videos the list can span,
-   ``2 * ceil(top / per_video)``, at least 10) are read back one at a time and the method's localiser places the boundaries on their curves (TFVTG: the
-   same window scoring and fusion as ``vtg ground``; :mod:`vtg.library.tfvtg`).
+   ``2 * ceil(top / per_video)``, at least 10) are read back one at a time and the method's
+   ``localise`` places the boundaries on their stored features (TFVTG: the same window scoring
+   and fusion as ``vtg ground``).
 4. Moments are ranked across videos. A localiser's confidences are relative to the best moment of
    their own video (TFVTG divides by it), so they cannot be compared between videos; each moment's
    score is its confidence times the video's *relevance*, ``(1 + r) / 2`` with ``r`` the raw
@@ -29,37 +34,31 @@ video, so the same writers print it and ``vtg export`` cuts its clips.
 
 from __future__ import annotations
 
-import importlib
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from vtg.errors import UsageError
+from vtg.errors import UsageError, VtgError
+from vtg.method import EncodedQuery, FeatureLocaliser, supports_feature_search
+from vtg.registry import method_class, registered_methods
 from vtg.types import Query
 from vtg.types import Grounding, Moment, Saliency
 from vtg.writers import ranked_moments
 
-#: Methods whose localiser can run on library features: name -> "module:class".
-SEARCHERS = {"tfvtg": "vtg.library.tfvtg:TFVTGSearch"}
-
-
-def make_searcher(method: str, **options):
-    """The search-side localiser of ``method``; methods that do not work from frame features
-    (Video-LLMs, UniVTG's token features) cannot search a library."""
-    name = (method or "").strip().lower()
-    if name not in SEARCHERS:
-        raise UsageError(f"method {method!r} cannot search a library (it does not ground from cached frame "
-                         f"features); methods that can: {', '.join(SEARCHERS)}")
-    module, cls = SEARCHERS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**options)
+#: The manifest setting naming the method whose feature settings indexed the library (the default
+#: method of its searches).
+METHOD_SETTING = "method"
 
 
 def search(library, query: str | None = None, *, image: Path | str | None = None, top: int = 20,
-           method: str = "tfvtg", candidates: int | None = None, per_video: int = 3,
+           method: str | FeatureLocaliser | None = None, candidates: int | None = None, per_video: int = 3,
            approximate: bool = False, **options) -> list[Grounding]:
     """The ``top`` best moments of the library for ``query`` (text) or ``image`` (query by example),
-    grouped per video (see the module docstring). ``options`` are the method's options.
+    grouped per video (see the module docstring). ``method``: a method name or instance with the
+    :class:`~vtg.method.FeatureLocaliser` capability; None: the method that indexed the library.
+    ``options`` configure a method given by name.
     ``approximate`` takes candidate videos from the library's approximate index when it is big
     enough to have one (:mod:`vtg.library.ann`); otherwise every frame is scanned."""
     from vtg.library.store import Library, open_library
@@ -88,17 +87,56 @@ def default_candidates(top: int, per_video: int) -> int:
     return max(10, 2 * math.ceil(top / per_video))
 
 
-def _search(lib, q: Query, top: int, candidates: int, per_video: int, method: str,
+def _search(lib, q: Query, top: int, candidates: int, per_video: int, method: str | FeatureLocaliser | None,
             options: dict, approximate: bool) -> list[Grounding]:
-    searcher = make_searcher(method, **_without_encoder(lib, options))
     view = lib.view()
+    if not view.videos and method is None:
+        return []  # nothing indexed: no method recorded yet, and nothing to find
+    localiser = feature_localiser(lib, method, options)
     if not view.videos:
         return []
     index = approximate_index(lib.folder, view) if approximate else None
-    encoder = _encoder(lib, searcher.config.device, text_only=q.image is None)
-    prepared = searcher.prepare(encoder, q)
-    return rank(view, searcher, prepared, top=top, candidates=candidates, per_video=per_video, library=lib.name,
+    encoder = _encoder(lib, getattr(getattr(localiser, "config", None), "device", "auto"), text_only=q.image is None)
+    encoded = localiser.encode_query(q, encoder)
+    return rank(view, localiser, encoded, top=top, candidates=candidates, per_video=per_video, library=lib.name,
                 encoder=encoder.spec, index=index)
+
+
+def feature_localiser(lib, method: str | FeatureLocaliser | None, options: dict) -> FeatureLocaliser:
+    """The method that searches ``lib``: an instance as given, a name configured with ``options``
+    (not ``encoder``: the library's is used), or the method that indexed the library."""
+    if method is not None and not isinstance(method, str):
+        if options:
+            raise UsageError(f"options {', '.join(sorted(options))} go to the method's config, not to search() "
+                             "with a method instance")
+        _check_capable(method, getattr(method, "name", type(method).__name__))
+        return method
+    name = method or lib.manifest.setting(METHOD_SETTING)
+    if not name:
+        raise UsageError(f"library {lib.name!r} does not record the method that indexed it; name one (--method)")
+    cls = method_class(name)
+    _check_capable(cls, name)
+    return cls(**_without_encoder(lib, options))  # type: ignore[return-value]
+
+
+def _check_capable(method: object, name: str) -> None:
+    """A clear error for a method that cannot localise on stored frame features."""
+    if not supports_feature_search(method):
+        raise UsageError(f"method {name!r} cannot search a library (it does not localise on precomputed frame "
+                         f"features); methods that can: {', '.join(capable_methods()) or 'none installed'}")
+
+
+def capable_methods() -> list[str]:
+    """Registered methods with the :class:`~vtg.method.FeatureLocaliser` capability (a method
+    whose module cannot be imported here is left out)."""
+    names = []
+    for name in registered_methods():
+        try:
+            if supports_feature_search(method_class(name)):
+                names.append(name)
+        except (ImportError, VtgError, AttributeError):
+            continue
+    return names
 
 
 def approximate_index(folder: Path, view):
@@ -128,41 +166,45 @@ def _note_once(text: str) -> None:
         print(f"vtg: note: {text}", file=sys.stderr)
 
 
-def rank(view, searcher, prepared, *, top: int, candidates: int, per_video: int = 3, library: str,
-         encoder: str, index=None) -> list[Grounding]:
-    """Steps 2-4 of the module docstring for an already encoded query (``searcher.prepare``);
+def rank(view, localiser: FeatureLocaliser, encoded: EncodedQuery, *, top: int, candidates: int,
+         per_video: int = 3, library: str, encoder: str, index=None) -> list[Grounding]:
+    """Steps 2-4 of the module docstring for an already encoded query (``localiser.encode_query``);
     step 2 through the approximate ``index`` (:class:`vtg.library.ann.AnnIndex`) when given."""
-    best = video_scores(view, prepared, index)
+    best = video_scores(view, encoded, index)
     order = sorted(best, key=lambda vid: (-best[vid], vid))[:candidates]
     videos = {v.id: v for v in view.videos}
-    hits = []  # (score, video order, rank, video id, moment)
+    hits: list[tuple[float, int, int, int, Moment]] = []  # (score, video order, rank, video id, moment)
     found: dict[int, tuple] = {}
     for pos, vid in enumerate(order):
         video = videos[vid]
-        moments, saliency, raw, meta = searcher.localise(prepared, view.video_features(video), float(video.duration))
-        if not moments:
-            continue
-        relevance = _peak_inside(raw, moments[0], float(video.duration))
-        scale = (1.0 + relevance) / 2.0
-        scored = [Moment(m.start, m.end, m.score * scale) for m in moments[:per_video]]
         times = view.video_times(video)
-        meta["peak_time"] = round(float(times[int(np.argmax(raw))]), 3)  # the video's best frame
-        found[vid] = (video, times, saliency, meta, relevance)
+        got = localiser.localise(view.video_features(video), times, float(video.duration), encoded)
+        if not got.moments:
+            continue
+        raw = np.asarray(got.relevance, np.float32)
+        relevance = _peak_inside(raw, got.moments[0], float(video.duration))
+        scale = (1.0 + relevance) / 2.0
+        scored = [Moment(m.start, m.end, m.score * scale) for m in got.moments[:per_video]]
+        meta = {**got.meta, "peak_time": round(float(times[int(np.argmax(raw))]), 3)}  # the video's best frame
+        found[vid] = (video, times, got.saliency, meta, relevance)
         hits.extend((m.score, pos, rank, vid, m) for rank, m in enumerate(scored))
     hits.sort(key=lambda h: (-h[0], h[1], h[2]))
-    return _group(library, hits[:top], found, prepared.label, encoder, searcher.name)
+    return _group(library, hits[:top], found, encoded.label, encoder, localiser.name)
 
 
-def video_scores(view, prepared, index=None) -> dict[int, float]:
-    """Best frame similarity of every candidate video: all videos (exact scan) or, with an
-    approximate ``index``, the videos of its candidate frames, re-scored exactly."""
+def video_scores(view, encoded: EncodedQuery, index=None) -> dict[int, float]:
+    """Best frame similarity of every candidate video: all videos (exact scan of the query's
+    :meth:`~vtg.method.EncodedQuery.relevance`) or, with an approximate ``index`` and a query whose
+    relevance is one dot product (single-vector features), the videos of its candidate frames,
+    re-scored exactly."""
     from vtg.library.scan import scan
 
-    if index is not None and all(len(s.shape) == 1 for s in view.shards):
+    direction = encoded.direction() if index is not None else None
+    if index is not None and direction is not None and all(len(s.shape) == 1 for s in view.shards):
         from vtg.library.ann import candidate_scores
 
-        return candidate_scores(view, prepared.direction(), index, prepared.relevance)[0]
-    return scan(view, prepared.relevance)[0]
+        return candidate_scores(view, direction, index, encoded.relevance)[0]
+    return scan(view, encoded.relevance)[0]
 
 
 def ranked_rows(results: list[Grounding]) -> list[tuple[str, float, float, float]]:
@@ -194,7 +236,7 @@ def _peak_inside(curve: np.ndarray, moment: Moment, duration: float) -> float:
     return float(np.max(curve[i0:i1]))
 
 
-def _without_encoder(lib, options: dict) -> dict:
+def _without_encoder(lib, options: dict[str, Any]) -> dict[str, Any]:
     """The method options minus ``encoder``: a library is searched with the encoder it was built
     with; asking for another one is an error, not a silent switch."""
     options = dict(options)

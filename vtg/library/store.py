@@ -191,7 +191,7 @@ class Library:
                 w.flush()
 
     def index(self, roots: list[Path], *, encoder: str | None = None, fps: float | None = None,
-              method: str = "tfvtg", progress: bool = False, **options):
+              method: str, progress: bool = False, **options):
         """Index the videos under ``roots`` (see :func:`vtg.library.indexer.index_library`)."""
         from vtg.library.indexer import index_library
 

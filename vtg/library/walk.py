@@ -16,6 +16,7 @@ Hidden folders (``.git``, ``.cache``) are skipped: they hold no footage a user m
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from vtg.errors import UsageError
+from vtg.method import supports_feature_search
 from vtg.serve.catalog import Catalog, Entry
 from vtg.serve.ids import load_id_key
 from vtg.serve.config import MAX_QUERY_CHARS, ServeConfig
@@ -108,11 +109,15 @@ class Service:
 
         name, lib = self.library(library)
         image_path = self.catalog.resolve_image(image) if image else None
-        # the library dictates its encoder; the operator's other options (device, llm...) apply
-        opts = {k: v for k, v in self.config.method_options.items() if k != "encoder"}
-        opts.update(request_options(self.method, options))
-        results = self.session.run(search, lib, check_query(query), image=image_path, top=top,
-                                   method=self.config.method, **opts)
+        if supports_feature_search(self.method):
+            # the warm method (with this request's options) localises; the library dictates the encoder
+            results = self.session.run(search, lib, check_query(query), image=image_path, top=top,
+                                       method=self.method_for(options))
+        else:  # the served method cannot localise on features: the one that indexed the library does
+            if options:
+                raise UsageError(f"options apply to the served method {self.method.name!r}, which cannot search a "
+                                 "library; this library is searched with the method that indexed it, as configured")
+            results = self.session.run(search, lib, check_query(query), image=image_path, top=top)
         return {"library": name, "results": [result_json(r, self.catalog.register_library_video(r.video))
                                              for r in results]}
 
