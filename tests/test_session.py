@@ -139,7 +139,10 @@ def test_settings_come_from_the_environment_with_flags_first(monkeypatch, tmp_pa
     monkeypatch.setenv("VTG_CACHE_DIR", str(tmp_path / "c"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("VTG_LLM_TIMEOUT", "7")
+    monkeypatch.setenv("VTG_MAX_FRAME_BYTES", "1000")
+    monkeypatch.setenv("VTG_ASK_ABOVE_BYTES", "0")
     env = Settings.from_environment()
+    assert (env.max_held_bytes, env.ask_above_bytes, env.max_file_gb) == (1000, 0, 50.0)
     assert (env.max_frames, env.decoder, env.assume_yes, env.cache_dir, env.offline, env.llm_timeout) == \
         (100, "torchcodec", True, tmp_path / "c", True, 7.0)
     assert (env.origin("max_frames"), env.origin("offline"), env.origin("verify")) == \

@@ -40,6 +40,9 @@ DEFAULT_MAX_FRAMES = 200_000
 DEFAULT_MAX_PIXELS = 36_000_000
 DEFAULT_MAX_DOWNLOAD_GB = 200.0
 DEFAULT_LLM_TIMEOUT = 120.0
+DEFAULT_MAX_HELD_BYTES = 8 << 30
+DEFAULT_MAX_FILE_GB = 50.0
+DEFAULT_ASK_ABOVE_BYTES = 1_000_000_000
 #: The flag that sets each field from the command line (named in error messages).
 FLAGS = {"max_frames": "--frame-limit", "max_pixels": "--pixel-limit", "decoder": "--decoder",
          "precision": "--precision", "max_model_gb": "--max-model-gb", "max_download_gb": "--max-download-gb",
@@ -48,7 +51,9 @@ FLAGS = {"max_frames": "--frame-limit", "max_pixels": "--pixel-limit", "decoder"
 VARIABLES = {"max_frames": "VTG_MAX_FRAMES", "max_pixels": "VTG_MAX_PIXELS", "decoder": "VTG_DECODER",
              "precision": "VTG_PRECISION", "max_model_gb": "VTG_MAX_MODEL_GB",
              "max_download_gb": "VTG_MAX_DOWNLOAD_GB", "assume_yes": "VTG_YES", "cache_dir": "VTG_CACHE_DIR",
-             "llm_timeout": "VTG_LLM_TIMEOUT", "download_deadline": "VTG_DOWNLOAD_DEADLINE"}
+             "llm_timeout": "VTG_LLM_TIMEOUT", "download_deadline": "VTG_DOWNLOAD_DEADLINE",
+             "max_held_bytes": "VTG_MAX_FRAME_BYTES", "max_file_gb": "VTG_MAX_FILE_GB",
+             "ask_above_bytes": "VTG_ASK_ABOVE_BYTES"}
 _OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 _TRUE = ("1", "true", "yes", "on")
 
@@ -73,7 +78,9 @@ class Settings:
     """Everything a run may be told from outside, besides a method's own options.
 
     ``precision`` None: the device's default (fp16 on CUDA, fp32 on the CPU); ``max_model_gb``
-    None: this machine's RAM plus GPU memory; ``download_deadline`` None: 600 s plus 1 s per MB.
+    None: this machine's RAM plus GPU memory; ``download_deadline`` None: 600 s plus 1 s per MB;
+    ``max_held_bytes``: frames held in memory at once by ``read_frames``; ``max_file_gb``: the
+    largest file a model download may declare; ``ask_above_bytes``: downloads above it ask first.
     ``origins`` says which flag or variable set a field (for messages such as "set by
     --max-model-gb"); fields absent from it hold their default."""
 
@@ -90,6 +97,9 @@ class Settings:
     cache_dir: Path = field(default_factory=_default_cache_dir)
     llm_timeout: float = DEFAULT_LLM_TIMEOUT
     download_deadline: float | None = None
+    max_held_bytes: int = DEFAULT_MAX_HELD_BYTES
+    max_file_gb: float = DEFAULT_MAX_FILE_GB
+    ask_above_bytes: int = DEFAULT_ASK_ABOVE_BYTES
     origins: tuple[tuple[str, str], ...] = ()
 
     @classmethod
@@ -134,13 +144,13 @@ def _checked_flag(name: str, value: Any) -> Any:
         return value
     if name == "precision":
         return _checked_precision(str(value), flag)
-    if name in ("max_frames", "max_pixels"):
+    if name in ("max_frames", "max_pixels", "max_held_bytes", "ask_above_bytes"):
         return int(check_value(flag, value, int, ENV_VARS[VARIABLES[name]].check))
     if name in ("max_model_gb", "max_download_gb"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < float("inf")):
             raise UsageError(f"{flag} must be a positive number, got {value!r}")
         return float(value)
-    if name in ("llm_timeout", "download_deadline"):
+    if name in ("llm_timeout", "download_deadline", "max_file_gb"):
         return float(check_value(flag, value, float, ENV_VARS[VARIABLES[name]].check))
     if name == "cache_dir":
         return Path(value).expanduser()
@@ -189,10 +199,10 @@ def _read_environment() -> Settings:
     precision = os.environ.get("VTG_PRECISION", "").strip().lower()
     if precision:
         values["precision"] = _checked_precision(precision, "VTG_PRECISION")
-    for name in ("max_frames", "max_pixels"):
+    for name in ("max_frames", "max_pixels", "max_held_bytes", "ask_above_bytes"):
         if (number := env_value(VARIABLES[name])) is not None:
             values[name] = int(number)
-    for name in ("max_model_gb", "max_download_gb", "llm_timeout", "download_deadline", "assume_yes"):
+    for name in ("max_model_gb", "max_download_gb", "llm_timeout", "download_deadline", "assume_yes", "max_file_gb"):
         if (value := env_value(VARIABLES[name])) is not None:
             values[name] = value
     if os.environ.get("VTG_CACHE_DIR"):

@@ -28,7 +28,7 @@ from vtg.encoders import transfer
 from vtg.encoders.listing import Listing, check_download, deadline_seconds, fetch_listing
 from vtg.errors import WeightsNotFoundError
 from vtg.net import check_resolvable
-from vtg.settings import current_settings
+from vtg.settings import DEFAULT_ASK_ABOVE_BYTES, current_settings
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Files a loader never reads: other frameworks' weights, exports, pictures.
@@ -122,7 +122,7 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
 
 
 #: Downloads larger than this many bytes ask first on a terminal ($VTG_ASK_ABOVE_BYTES overrides).
-ASK_ABOVE_BYTES = 1_000_000_000
+ASK_ABOVE_BYTES = DEFAULT_ASK_ABOVE_BYTES
 
 
 class DownloadDeclinedError(WeightsNotFoundError):
@@ -153,10 +153,8 @@ def confirm_download(repo_id: str, total: int, *, source: str | None = None) -> 
 
 
 def ask_above() -> int:
-    """The size above which :func:`confirm_download` asks: ``$VTG_ASK_ABOVE_BYTES``, else 1 GB."""
-    from vtg.envvars import positive_number
-
-    return int(positive_number("VTG_ASK_ABOVE_BYTES", ASK_ABOVE_BYTES))
+    """The size above which :func:`confirm_download` asks: the session's ``$VTG_ASK_ABOVE_BYTES``, else 1 GB."""
+    return current_settings().ask_above_bytes
 
 
 def bar_width() -> dict:

@@ -23,12 +23,10 @@ import re
 from dataclasses import dataclass
 
 from vtg.encoders.transfer import Deadline, DownloadRefusedError, RemoteFile
-from vtg.envvars import positive_number
 from vtg.errors import WeightsNotFoundError
-from vtg.settings import DEFAULT_MAX_DOWNLOAD_GB, current_settings
+from vtg.settings import DEFAULT_MAX_DOWNLOAD_GB, DEFAULT_MAX_FILE_GB, current_settings
 
 GB = 1000**3
-DEFAULT_MAX_FILE_GB = 50.0
 BASE_DEADLINE_S = 600.0
 MIN_RATE = 1_000_000  # bytes per second a download must average past the base deadline
 MAX_LISTING_BYTES = 16 << 20  # the list of a 10,000-file repo is ~3 MB
@@ -50,7 +48,7 @@ def max_download_bytes() -> float:
 
 
 def max_file_bytes() -> float:
-    return positive_number("VTG_MAX_FILE_GB", DEFAULT_MAX_FILE_GB) * GB
+    return current_settings().max_file_gb * GB
 
 
 def deadline_seconds(total_bytes: int) -> float:

@@ -22,9 +22,8 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from vtg.envvars import positive_number
 from vtg.errors import VideoError
-from vtg.settings import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, changed, current_settings
+from vtg.settings import DEFAULT_MAX_FRAMES, DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_PIXELS, changed, current_settings
 
 #: Bytes of decoded frames :func:`vtg.video.read_frames` may hold at once (it keeps every frame;
 #: :func:`vtg.video.iter_frames` streams and needs no such bound).
@@ -35,10 +34,6 @@ class VideoTooLargeError(VideoError):
     """A video (or a sampling request) would need more frames or pixels than the ceilings allow."""
 
     exit_code = 2
-
-
-def _env_limit(name: str, default: int) -> int:
-    return int(positive_number(name, default))
 
 
 def max_frames() -> int:
@@ -52,8 +47,8 @@ def max_pixels() -> int:
 
 
 def max_held_bytes() -> int:
-    """Bytes of frames held in memory at once by ``read_frames``: ``$VTG_MAX_FRAME_BYTES`` or 8 GiB."""
-    return _env_limit("VTG_MAX_FRAME_BYTES", DEFAULT_MAX_HELD_BYTES)
+    """Bytes of frames held in memory at once by ``read_frames``: the session's ``$VTG_MAX_FRAME_BYTES``, else 8 GiB."""
+    return current_settings().max_held_bytes
 
 
 def check_held_bytes(count: float, width: int, height: int, path: str | Path) -> None:
