@@ -44,6 +44,7 @@ from vtg.methods.videollm.method import VideoLLMMethod
 from vtg.methods.videollm.selection import RULES
 from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
                          TopK)
+from vtg.planning import Plan, VideoInput, hub_or_local_need
 from vtg.types import Grounding, Moment
 from vtg.video.source import VideoSource
 
@@ -151,9 +152,10 @@ class Refine(Method):
         windows = widen(coarse.moments[:cfg.k], coarse.duration, cfg.margin, cfg.min_margin)
         fast_scores = normalised_scores([w.fast.score for w in windows])
         llm = self.video_llm()
+        llm.fetch_model()  # first use downloads it (the plan listed it)
         entries, notes = [], []
         for window, f in zip(windows, fast_scores):
-            answered, note = self.refine_window(llm, video, query.text or "", window)
+            answered, note = self.refine_window(llm, video, query.text or "", window)  # check_query: text
             entries.append((answered[0] if answered else window.fast, bool(answered), f))
             notes.append(note)
         moments = rank(entries)[:cfg.top_k]
@@ -164,12 +166,19 @@ class Refine(Method):
 
     # -- stages ---------------------------------------------------------------------------
     # -- hooks: the fast stage reads the cached features, so it answers for them --------------
-    def feature_settings(self, video: str | Path | None = None) -> dict:
+    def feature_settings(self, video: VideoInput | None = None) -> dict:
         """The fast stage's encoder and sampling (``vtg index`` and the preflight use them)."""
         return self.fast_stage(video).feature_settings(video)
 
     def check_weights(self) -> None:
         self.fast_stage(None).check_weights()
+
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
+        """The fast stage's plan (its features, its models) plus the Video-LLM that refines."""
+        source = VideoSource.of(video)
+        fast = self.fast_stage(source).plan(source, query)
+        model = self.video_llm().config.model
+        return replace(fast, method=self.name).with_models(hub_or_local_need("video-llm", model))
 
     def prepare(self, video: str | Path, *, progress: bool = False) -> None:
         self.fast_stage(video).prepare(video, progress=progress)
@@ -179,7 +188,7 @@ class Refine(Method):
         self.fast_stage(None).warm_up()
         self.video_llm().warm_up()
 
-    def fast_stage(self, video: str | Path | None) -> Method:
+    def fast_stage(self, video: VideoInput | None) -> Method:
         """TFVTG (features cached, windows capped at ``max_window`` s on ``video``) or UniVTG with
         a model; ``video`` None: the stage as configured, without the cap."""
         from vtg.registry import load_method, method_class
@@ -202,7 +211,7 @@ class Refine(Method):
         method = cls(**{k: v for k, v in options.items() if k in known and v is not None})
         return method if video is None else _cap_windows(method, video, cfg.max_window)
 
-    def video_llm(self) -> Method:
+    def video_llm(self) -> VideoLLMMethod:
         from vtg.registry import load_method
 
         cfg = self.config
@@ -210,7 +219,10 @@ class Refine(Method):
                    "select": cfg.select}
         if cfg.model:
             options["model"] = cfg.model
-        return load_method(cfg.videollm, **options)
+        method = load_method(cfg.videollm, **options)
+        if not isinstance(method, VideoLLMMethod):
+            raise UsageError(f"refine option videollm={cfg.videollm!r} is not a Video-LLM method")
+        return method
 
     def refine_window(self, llm, video, text: str, window: Window) -> tuple[list[Moment], dict]:
         """Run the Video-LLM on ``window`` shown as a clip from 0; answers back in video time."""
@@ -229,7 +241,7 @@ class Refine(Method):
         return answered, note
 
 
-def _cap_windows(method, video: str | Path, max_window: float):
+def _cap_windows(method, video: VideoInput, max_window: float):
     """The fast method with ``max_window_fraction`` lowered so no window is longer than
     ``max_window`` s (unless the user set the fraction): candidates stay event-sized on hour-long
     videos. Methods without a window-fraction option (and preset) are used as they are."""

@@ -41,9 +41,9 @@ def one_line_error(capsys, code: int) -> str:
 def model_work(monkeypatch):
     """Counts the two steps that load or fetch models: the preflight's download and the grounding."""
     calls: list[str] = []
-    from vtg.cli import preflight
+    import vtg.planning
 
-    monkeypatch.setattr(preflight, "ensure_models", lambda *a, **k: calls.append("ensure_models"))
+    monkeypatch.setattr(vtg.planning, "fetch_models", lambda *a, **k: calls.append("fetch_models"))
     monkeypatch.setattr(vtg, "ground", lambda *a, **k: calls.append("ground"))
     return calls
 

@@ -274,27 +274,34 @@ def test_skipped_weight_init_restores_torch_initialisers():
 # --- one probe, one check per query ---------------------------------------------------------------
 @pytest.fixture
 def counted(monkeypatch):
-    """Counts of path checks (existing_file) and container probes (the PyAV backend's probe)."""
+    """Counts of path checks (existing_file), container probes (the PyAV backend's probe), content
+    hashes (the feature cache's key) and method objects made, per query. Each count starts as a
+    fresh process would: the process-wide probe and identity memos are emptied, so a second probe
+    or hash within one query is counted, not hidden by them."""
+    import vtg.features as features
     import vtg.video.files as files
     import vtg.video.pyav_backend as pyav
+    from vtg.method import Method
+    from vtg.video.source import PROBES
 
-    counts = {"checks": 0, "probes": 0}
-    real_check, real_probe = files.existing_file, pyav.probe
+    counts = {"checks": 0, "probes": 0, "hashes": 0, "methods": 0}
 
-    def check(*args, **kwargs):
-        counts["checks"] += 1
-        return real_check(*args, **kwargs)
+    def counting(key: str, real):
+        def counted_call(*args, **kwargs):
+            counts[key] += 1
+            return real(*args, **kwargs)
+        return counted_call
 
-    def probe(*args, **kwargs):
-        counts["probes"] += 1
-        return real_probe(*args, **kwargs)
-
-    monkeypatch.setattr(files, "existing_file", check)
-    monkeypatch.setattr(pyav, "probe", probe)
+    monkeypatch.setattr(files, "existing_file", counting("checks", files.existing_file))
+    monkeypatch.setattr(pyav, "probe", counting("probes", pyav.probe))
+    monkeypatch.setattr(features, "content_hash", counting("hashes", features.content_hash))
+    monkeypatch.setattr(Method, "__init__", counting("methods", Method.__init__))
 
     def take():
         out = dict(counts)
-        counts.update(checks=0, probes=0)
+        counts.update(checks=0, probes=0, hashes=0, methods=0)
+        PROBES.clear()
+        features.IDENTITIES.clear()
         return out
 
     return take
@@ -304,24 +311,52 @@ def test_a_query_checks_the_path_once_and_probes_once(three_scene_video, model_d
     method = load_method("tfvtg", encoder=str(model_dirs["open_clip"]), device="cpu")
     counted()
     cold = vtg.ground(three_scene_video, "a red person", method=method)  # decodes and encodes
-    assert counted() == {"checks": 1, "probes": 1} and not cold.meta["features_cached"]
+    assert counted() == {"checks": 1, "probes": 1, "hashes": 1, "methods": 0} and not cold.meta["features_cached"]
     warm = vtg.ground(three_scene_video, "a red person", method=method)  # cached features
-    assert counted() == {"checks": 1, "probes": 1} and warm.meta["features_cached"]
+    assert counted() == {"checks": 1, "probes": 1, "hashes": 1, "methods": 0} and warm.meta["features_cached"]
     assert warm.to_dict() == cold.to_dict() | {"meta": warm.to_dict()["meta"]}
 
 
+def test_a_query_by_method_name_makes_one_method_object(three_scene_video, model_dirs, counted):
+    options = {"encoder": str(model_dirs["open_clip"]), "device": "cpu"}
+    counted()
+    cold = vtg.ground(three_scene_video, "a red person", method="tfvtg", **options)
+    assert counted() == {"checks": 1, "probes": 1, "hashes": 1, "methods": 1} and not cold.meta["features_cached"]
+    warm = vtg.ground(three_scene_video, "a red person", method="tfvtg", **options)
+    assert counted() == {"checks": 1, "probes": 1, "hashes": 1, "methods": 1} and warm.meta["features_cached"]
+
+
+def test_a_plan_then_its_grounding_share_one_probe_and_one_hash(three_scene_video, model_dirs, counted):
+    """The API's two steps (plan, then ground with the same source and method object) read the
+    video as often as the grounding alone."""
+    from vtg.video.source import VideoSource
+
+    counted()
+    method = load_method("tfvtg", encoder=str(model_dirs["open_clip"]), device="cpu")
+    source = VideoSource.of(three_scene_video)
+    plan = method.plan(source, vtg.types.Query("a red door"))
+    assert not plan.features_cached and plan.frames == 36  # 12 s at the charades preset's 3 fps
+    result = vtg.ground(source, "a red door", method=method)
+    assert counted() == {"checks": 1, "probes": 1, "hashes": 1, "methods": 1}
+    assert len(result.saliency.times) == plan.frames
+    assert load_method("tfvtg", encoder=str(model_dirs["open_clip"]), device="cpu").plan(
+        three_scene_video).features_cached
+
+
 def test_the_cli_query_checks_and_probes_once_too(three_scene_video, model_dirs, counted, capsys):
-    """`vtg ground` adds the first-run preflight (settings, plan line) before vtg.ground: all of it
-    shares the one VideoSource."""
+    """`vtg ground` prints the method's plan and fetches before grounding: the plan and the
+    grounding share the one method object and the one VideoSource (one probe, one hash)."""
     from vtg.cli.main import main
 
     args = ["ground", str(three_scene_video), "a red door", "-e", str(model_dirs["open_clip"]), "--device", "cpu",
             "--json", "--progress"]
     counted()
     assert main(args) == 0  # features computed (the plan line needs the frame count)
-    assert counted() == {"checks": 1, "probes": 1}
+    assert counted() == {"checks": 1, "probes": 1, "hashes": 1, "methods": 1}
+    assert "vtg: plan: 36 frames" in capsys.readouterr().err
     assert main(args) == 0  # cached
-    assert counted() == {"checks": 1, "probes": 1}
+    assert counted() == {"checks": 1, "probes": 1, "hashes": 1, "methods": 1}
+    assert "vtg: plan" not in capsys.readouterr().err  # nothing to compute, nothing to fetch
 
 
 def test_a_cached_query_loads_only_the_text_tower(three_scene_video, model_dirs):
@@ -352,7 +387,8 @@ def test_batch_checks_and_probes_each_video_once(three_scene_video, model_dirs, 
     run_local(items, records.append)
     assert [r["status"] for r in records] == ["ok", "ok", "ok", "error"]
     assert "not found" in records[3]["error"]
-    assert counted() == {"checks": 2, "probes": 1}  # one check per video; the missing one is never probed
+    # one check per video (the missing one is never probed), one hash, one method object for all
+    assert counted() == {"checks": 2, "probes": 1, "hashes": 1, "methods": 1}
 
 
 def test_ground_takes_a_loaded_method_object(three_scene_video, model_dirs):

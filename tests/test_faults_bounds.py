@@ -920,16 +920,14 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys, clip, 
 def test_the_plan_and_the_cache_agree_on_the_key(clip, tiny_encoder):
     """`vtg ground`'s plan line asks whether features are cached with the same key (file identity
     included) that video_features stores them under."""
-    from vtg.cli import preflight
-    from vtg.features import video_features
+    from vtg.features import features_cached, video_features
 
-    settings = preflight.Settings(tiny_encoder, 1.0, None)
-    assert not preflight.features_cached(clip, settings)
+    assert not features_cached(clip, tiny_encoder, 1.0, None)
     video_features(clip, tiny_encoder, 1.0, device="cpu")
-    assert preflight.features_cached(clip, settings)
+    assert features_cached(clip, tiny_encoder, 1.0, None)
     st = clip.stat()
     os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: no longer the cached file
-    assert not preflight.features_cached(clip, settings)
+    assert not features_cached(clip, tiny_encoder, 1.0, None)
 
 
 def test_llm_name_lookup_that_hangs_ends_in_the_fallback(monkeypatch):

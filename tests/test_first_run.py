@@ -81,6 +81,28 @@ def test_first_use_downloads_with_size_and_bar_then_uses_the_cache(online, hub, 
     assert len(hub.requests) == seen and capsys.readouterr().err == ""
 
 
+def test_the_plan_looks_without_a_request_and_the_fetch_step_downloads(online, hub, three_scene_video):
+    from vtg.planning import fetch_models
+    from vtg.registry import load_method
+
+    method = load_method("tfvtg", encoder=f"hf-clip:{CLIP_REPO}", device="cpu")
+    plan = method.plan(three_scene_video)
+    assert hub.requests == [] and [(m.name, m.cached, m.size) for m in plan.missing] == [
+        (f"hf-clip:{CLIP_REPO}", False, None)]
+    fetch_models(plan)
+    assert "model.safetensors" in {p.rsplit("/", 1)[-1] for p in hub.downloaded()}
+    again = method.plan(three_scene_video)
+    assert again.missing == () and again.models[0].size > 0
+
+
+def test_ground_prints_the_download_before_it_starts(online, hub, three_scene_video, capsys):
+    assert main(["ground", str(three_scene_video), "a red door", "-e", f"hf-clip:{CLIP_REPO}", "--device", "cpu",
+                 "--fps", "1", "--json", "--progress"]) == 0
+    err = capsys.readouterr().err
+    announced = err.index(f"vtg: plan: the encoder hf-clip:{CLIP_REPO} is not on this machine; downloading it first")
+    assert announced < err.index(f"vtg: downloading {CLIP_REPO} (") < err.index("vtg: plan: 12 frames")
+
+
 def test_weights_are_the_served_bytes_and_load(online, repos):
     from vtg.encoders import load_encoder
 

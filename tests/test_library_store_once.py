@@ -191,7 +191,7 @@ def test_killed_while_linking_the_library_and_the_cache_stay_whole(folder, clip_
     monkeypatch.setattr(Path, "unlink", killed)
     with pytest.raises(KeyboardInterrupt):
         with open_library(tmp_path / "lib", create=True) as lib:
-            lib.index([folder], encoder=str(clip_dir), device="cpu")
+            lib.index([folder], method="tfvtg", encoder=str(clip_dir), device="cpu")
     monkeypatch.setattr(Path, "unlink", real_unlink)
     sidecars = [json.loads(p.read_text()) for p in features_dir().glob("*.json")]
     assert sum("stored" in s for s in sidecars) == 1                 # one rewritten, two not yet
@@ -201,5 +201,5 @@ def test_killed_while_linking_the_library_and_the_cache_stay_whole(folder, clip_
     for name in ("three.mp4", "sub/blue.mp4", "sub/grey.mp4"):
         assert vtg.ground(folder / name, "red", encoder=str(clip_dir), device="cpu").meta["features_cached"] is True
     with open_library(tmp_path / "lib") as lib:
-        again = lib.index([folder], encoder=str(clip_dir), device="cpu")
+        again = lib.index([folder], method="tfvtg", encoder=str(clip_dir), device="cpu")
     assert again.unchanged == 3 and decodes == []

@@ -42,11 +42,11 @@ def test_video_source_relative_and_embedded(tmp_path):
 def test_write_report_for_ground_html(three_scene_video, tmp_path, monkeypatch):
     import vtg
 
-    from vtg.cli import preflight
+    import vtg.planning
 
-    monkeypatch.setattr(vtg, "ground", lambda video, query, **kw: result(video, query))
-    # no model is loaded, so none needs to be made local first (and no plan: nothing is encoded)
-    monkeypatch.setattr(preflight, "prepare", lambda method, options, video: preflight.Settings(None, None, None))
+    monkeypatch.setattr(vtg, "ground", lambda video, query, **kw: result(video, query.text))  # the CLI's Query
+    # no model is loaded, so none needs to be made local first
+    monkeypatch.setattr(vtg.planning, "fetch_models", lambda plan: None)
     page = tmp_path / "out" / "report.html"
     page.parent.mkdir()  # a file flag's folder must exist (vtg does not create it for --html / -o)
     assert main(["ground", str(three_scene_video), NASTY, "--html", str(page), "--json"]) == 0

@@ -47,6 +47,7 @@ from vtg.fileio import is_file, load_array, read_regular_text
 from vtg.filestamp import StampedMemo
 from vtg.outputs import OutputError
 from vtg.settings import changed, current_settings
+from vtg.video.sampling import expected_frames
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def features_dir(cache_dir: str | Path | None = None) -> Path:
     return cache_root(cache_dir) / "features"
 
 
-def content_hash(path: str | Path) -> str:
+def content_hash(path: str | os.PathLike[str]) -> str:
     """sha256 of the file size and its first, middle and last MiB (the whole file if small)."""
     path = Path(path)
     size = path.stat().st_size
@@ -110,7 +111,7 @@ def content_hash(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def full_hash(path: str | Path) -> str:
+def full_hash(path: str | os.PathLike[str]) -> str:
     """sha256 of the whole file (``--verify``), read in 1-MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -123,14 +124,17 @@ def full_hash(path: str | Path) -> str:
 IDENTITIES = StampedMemo()
 
 
-def file_identity(path: str | Path) -> str:
+def file_identity(path: str | os.PathLike[str]) -> str:
     """What the cache key knows of a file: :func:`content_hash`, its size and modification time
     (remembered per file stamp, :mod:`vtg.filestamp`, so an edited file is hashed again)."""
     def compute() -> str:
         st = Path(path).stat()
         return f"{content_hash(path)}:{st.st_size}:{st.st_mtime_ns}"
 
-    return IDENTITIES.get(path, "identity", compute)
+    remembered = getattr(path, "remembered", None)  # a VideoSource: hashed at most once per query
+    if remembered is not None:
+        return remembered("identity", lambda: IDENTITIES.get(os.fspath(path), "identity", compute))
+    return IDENTITIES.get(os.fspath(path), "identity", compute)
 
 
 def verify_enabled() -> bool:
@@ -152,7 +156,7 @@ def cache_key(content: str, encoder_spec: str, fingerprint: str, fps: float | No
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def video_key(path: str | Path, encoder_spec: str, fingerprint: str, fps: float | None,
+def video_key(path: str | os.PathLike[str], encoder_spec: str, fingerprint: str, fps: float | None,
               max_frames: int | None) -> str:
     """The cache key of ``path``'s features: :func:`file_identity` + encoder + sampling (the one
     place that builds it, so every caller asking "is it cached?" agrees with :func:`video_features`)."""
@@ -178,15 +182,16 @@ def video_features(video: str | os.PathLike[str], encoder, fps: float | None, *,
     _check_sampling(fps, max_frames)
     verify = verify_enabled() if verify is None else bool(verify)
     spec, fingerprint = _encoder_identity(encoder)
-    key = video_key(path.path, spec, fingerprint, fps, max_frames)
     folder = features_dir(cache_dir)
-    digest = full_hash(path.path) if verify else None
-    if not refresh:
-        hit = _load(folder, key, digest)
+    digest = full_hash(path) if verify else None
+    if not refresh and fingerprint is not None:  # weights not on this machine: nothing can be cached
+        hit = _load(folder, video_key(path, spec, fingerprint, fps, max_frames), digest)
         if hit is not None:
             return hit
     check_writable(folder)
-    enc = encoder if isinstance(encoder, Encoder) else load_encoder(encoder, device=device)
+    enc = encoder if isinstance(encoder, Encoder) else load_encoder(encoder, device=device)  # fetches on first use
+    fingerprint = enc.fingerprint
+    key = video_key(path, spec, fingerprint, fps, max_frames)
     if backend is None:
         from vtg.video.backends import indexing_decoder
 
@@ -299,11 +304,11 @@ def compute_features(path: str | os.PathLike[str], encoder, fps: float | None, *
     from vtg.video.backends import indexing_decoder
     from vtg.video.source import VideoSource
 
-    path = VideoSource.of(path)
+    source = VideoSource.of(path)
     backend = backend or indexing_decoder()
-    info = path.info(backend)
+    info = source.info(backend)
     times, feats = [], []
-    for batch_times, batch_feats in _encoded(path, encoder, fps, max_frames, progress, backend, workers, info):
+    for batch_times, batch_feats in _encoded(source, encoder, fps, max_frames, progress, backend, workers, info):
         feats.append(batch_feats)
         times.append(np.asarray(batch_times, np.float64))
     empty = np.zeros((0, *encoder._image_feature_shape()), np.float32)
@@ -315,7 +320,7 @@ def _encoded(path, encoder, fps, max_frames, progress: bool, backend: str, worke
     """The pipeline's (times, features) batches, with the progress bar."""
     from vtg.pipeline import encoded_batches
 
-    bar = _bar(progress, _expected_count(info, fps, max_frames), path.name)
+    bar = _bar(progress, expected_frames(info.duration, fps, max_frames, info.num_frames), path.name)
     try:
         for times, feats in encoded_batches(path, encoder, fps, max_frames=max_frames, backend=backend,
                                             workers=workers):
@@ -340,23 +345,27 @@ def _check_sampling(fps, max_frames) -> None:
         raise UsageError(f"max_frames must be a positive integer, got {max_frames!r}")
 
 
-def _encoder_identity(encoder) -> tuple[str, str]:
-    """(canonical spec, weights fingerprint) without loading the model when given a spec."""
+def _encoder_identity(encoder) -> tuple[str, str | None]:
+    """(canonical spec, weights fingerprint) without loading the model when given a spec; the
+    fingerprint is None when the weights are not on this machine (never downloaded here)."""
     from vtg.encoders import Encoder
     from vtg.encoders.specs import parse_spec
-    from vtg.encoders.weights import spec_fingerprint
+    from vtg.encoders.weights import local_fingerprint
 
     if isinstance(encoder, Encoder):
         return encoder.spec, encoder.fingerprint
     parsed = parse_spec(encoder)
-    return parsed.canonical, spec_fingerprint(parsed)
+    return parsed.canonical, local_fingerprint(parsed)
 
 
-def _expected_count(info, fps, max_frames) -> int | None:
-    n = info.num_frames if fps is None else int(math.ceil(info.duration * fps - 1e-9))
-    if n is not None and max_frames is not None:
-        n = min(n, max_frames)
-    return n
+def features_cached(video: str | os.PathLike[str], encoder: str, fps: float | None, max_frames: int | None,
+                    cache_dir: str | Path | None = None) -> bool:
+    """Whether the cache holds a complete entry for this (video, encoder, sampling) now: what a
+    query's plan reports. Loads nothing and downloads nothing (missing weights: not cached)."""
+    spec, fingerprint = _encoder_identity(encoder)
+    if fingerprint is None:
+        return False
+    return is_file(features_dir(cache_dir) / f"{video_key(video, spec, fingerprint, fps, max_frames)}.json")
 
 
 def _bar(enabled: bool, total: int | None, name: str):

@@ -2,7 +2,8 @@
 
 A method is a class with a ``name``, a frozen ``Config`` dataclass holding its parameters (with
 the paper's defaults; each field's type and range in its annotation, checked by
-:mod:`vtg.options`), and ``ground(video, query) -> Grounding``. Heavy imports (torch,
+:mod:`vtg.options`), and ``ground(video, query) -> Grounding``; ``plan(video, query) -> Plan`` says beforehand what a
+query will run and which models it needs (:mod:`vtg.planning`). Heavy imports (torch,
 transformers, ...) happen inside methods, never at module import, so listing methods is cheap and
 a missing optional dependency disables only the method that needs it. Methods register under the
 ``vtg.methods`` entry-point group (:mod:`vtg.registry`), vtg's own ones included.
@@ -20,6 +21,7 @@ import numpy as np
 
 from vtg.errors import EmptyQueryError, UsageError
 from vtg.options import apply_options, field_specs, option_problem
+from vtg.planning import Plan, VideoInput, feature_plan
 from vtg.types import Grounding, Moment, Query
 
 
@@ -79,7 +81,7 @@ class Method(ABC):
 
             load_encoder(spec, device=getattr(self.config, "device", "auto")).encode_texts(["warm up"])
 
-    def feature_settings(self, video: str | Path | None = None) -> dict:
+    def feature_settings(self, video: VideoInput | None = None) -> dict:
         """Hook: the ``encoder``, ``fps`` and ``max_frames`` whose cached features ``ground`` reads.
 
         ``vtg index`` (and library indexing) fills the feature cache with exactly these, so a
@@ -97,6 +99,23 @@ class Method(ABC):
             raise UsageError(f"method {self.name!r} cannot take an image query; use a text query")
         if query.text is None and query.image is None:
             raise EmptyQueryError("the query is empty")
+
+    # -- the plan of a query (vtg.planning): what will run, said before it runs ------------------
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
+        """What grounding ``query`` in ``video`` will run: encoder, sampling and frame count,
+        whether the features are cached, the models needed (here or to fetch), the LLM backend.
+
+        Reads the video's header and content hash through one :class:`~vtg.video.VideoSource`
+        (pass the same source to :meth:`ground` and neither is read again); loads no model and
+        never downloads (:func:`vtg.planning.fetch_models` is that step). The method's own
+        weights are checked first (:meth:`check_weights`), so a missing ``--model`` folder fails
+        before anything else. Default: the cached features :meth:`feature_settings` names;
+        methods with models of their own add them (:meth:`Plan.with_models`)."""
+        from vtg.video.source import VideoSource
+
+        source = VideoSource.of(video)
+        self.check_weights()
+        return feature_plan(self.name, source, self.feature_settings(source))
 
 
 # -- capability: localise on precomputed frame features --------------------------------------

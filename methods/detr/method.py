@@ -18,6 +18,7 @@ import numpy as np
 
 from vtg.errors import UsageError
 from vtg.method import Method
+from vtg.planning import Plan, VideoInput, local_need
 from vtg.types import Query
 from vtg.options import SCORING, DeviceName, Range, TopK
 from vtg.types import Grounding, Moment, Saliency
@@ -130,7 +131,7 @@ class DetrMethod(Method):
             found.append([Moment(m.start + t0, m.end + t0, m.score) for m in local])
         return merge_windows(found, nms, self.config.max_moments), saliency / np.maximum(counts, 1), len(pieces)
 
-    def feature_settings(self, video: str | Path | None = None) -> dict:
+    def feature_settings(self, video: VideoInput | None = None) -> dict:
         """CLIP at two frames per clip (the clip-centre ones are used) at the model's clip length,
         so ``vtg index`` fills exactly what ``ground`` reads; only ``config.json`` is read."""
         from .weights import model_config
@@ -144,6 +145,11 @@ class DetrMethod(Method):
         from .weights import model_config
 
         model_config(self.config.model, self.family)
+
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
+        """The default plan (the encoder's cached features) plus the model folder (--model)."""
+        plan = super().plan(video, query)
+        return plan.with_models(local_need(f"{self.family} checkpoint", self.config.model)) if self.config.model else plan
 
     def warm_up(self) -> None:
         from vtg.device import resolve_device

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, cast
 import numpy as np
 
 from vtg.errors import UsageError, VideoError
+from vtg.llm import backend_kind
 from vtg.method import Localised, Method
+from vtg.planning import Plan, VideoInput, hub_or_local_need
 from vtg.types import Query
 from vtg.methods.tfvtg import calibration
 from vtg.options import SCORING, IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
@@ -242,11 +244,23 @@ class TFVTG(Method):
         encoder = load_encoder(settings["encoder"], device=self.config.device)
         video_features(as_path(source), encoder, settings["fps"], progress=progress, device=self.config.device)
 
-    def feature_settings(self, video: str | Path | None = None) -> dict:
+    def feature_settings(self, video: VideoInput | None = None) -> dict:
         """The encoder and frame rate ``ground`` uses on ``video``; ``vtg index`` fills exactly these.
         Without a video: the preset's rate (the ``long`` preset needs the video's duration)."""
         _, fps = self._sampling(VideoSource.of(video) if video is not None else None)
         return {"encoder": self.config.encoder, "fps": fps, "max_frames": None}
+
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
+        """The default plan (encoder, sampling, cached features) plus the sub-event decomposition's
+        backend (``--llm``), and its chat model when it is a local one (``hf:<model>``)."""
+        plan = super().plan(video, query)
+        if query is not None and query.text is None:  # an image query is not decomposed
+            return plan
+        cfg = self.config
+        kind, arg = backend_kind(cfg.llm, cfg.llm_url)
+        shown = f"{cfg.llm} at {cfg.llm_url}" if kind == "openai" else cfg.llm
+        needs = (hub_or_local_need("chat model (--llm)", arg),) if kind == "hf" and arg else ()
+        return plan.with_models(*needs, llm=shown)
 
     def _sampling(self, path: VideoSource | None):
         """The preset and frame rate: the ``long`` preset for long videos unless sampling is fixed."""
@@ -331,7 +345,7 @@ def as_path(source: VideoSource) -> Path:
     return cast(Path, source)
 
 
-def video_duration(video: str | Path | VideoSource) -> float:
+def video_duration(video: VideoInput) -> float:
     """The video's duration from its probe (a :class:`VideoSource` is probed once for all its queries)."""
     return VideoSource.of(video).info().duration
 

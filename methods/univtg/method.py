@@ -18,6 +18,7 @@ import numpy as np
 from vtg.determinism import fixed_threads
 from vtg.errors import UsageError
 from vtg.method import Method
+from vtg.planning import Plan, VideoInput, local_need
 from vtg.types import Query
 from vtg.options import SCORING, DeviceName, IoU, Range, TopK
 from vtg.types import Grounding, Saliency
@@ -99,7 +100,7 @@ class UniVTG(Method):
         self.check_query(query)
         return self.ground_text(video, query.text, progress=progress)
 
-    def feature_settings(self, video: str | Path | None = None) -> dict:
+    def feature_settings(self, video: VideoInput | None = None) -> dict:
         """The encoder and rate ``ground`` reads from the feature cache (two frames per clip, 1 fps for
         the 2-s clips of every released model, of which the clip-centre ones are used), so ``vtg index
         --method univtg`` fills exactly that. Only the model's ``config.json`` is read, not its weights."""
@@ -115,6 +116,11 @@ class UniVTG(Method):
         from .weights import resolve_model_dir
 
         resolve_model_dir(self.config.model)
+
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
+        """The default plan (the encoder's cached features) plus the model folder (--model)."""
+        plan = super().plan(video, query)
+        return plan.with_models(local_need("UniVTG model", self.config.model)) if self.config.model else plan
 
     def warm_up(self) -> None:
         """UniVTG's network, and the encoder its queries use (the default hook's)."""

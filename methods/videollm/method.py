@@ -21,9 +21,13 @@ from vtg.types import Query
 from vtg.methods.videollm.families import FAMILIES
 from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
 from vtg.methods.videollm.selection import RULES, check_rule, select
-from vtg.methods.videollm.runner import DEFAULT_MODEL, Part, VideoLLM, load_videollm, model_family
+from vtg.methods.videollm.runner import (DEFAULT_MODEL, Part, VideoLLM, ensure_videollm, load_videollm, local_folder,
+                                         looks_local, model_family)
 from vtg.options import Choice, DeviceName, FrameCount, Fps, Range
+from vtg.planning import Plan, VideoInput, encoder_need, hub_or_local_need
 from vtg.types import Grounding, Moment, Saliency
+from vtg.video.sampling import expected_frames
+from vtg.video.source import VideoSource
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,36 @@ class VideoLLMMethod(Method):
         query = Query.of(query)
         self.check_query(query)
         self.strict()  # a bad -O parse= fails before any frame is decoded
-        assert query.text is not None  # check_query refused image queries; a Query holds one or the other
-        return self.ground_frames(self.sample(video), query.text, video=video)
+        self.fetch_model()
+        return self.ground_frames(self.sample(video), query.text or "", video=video)  # check_query: text
+
+    def fetch_model(self) -> None:
+        """The download step: the Video-LLM made local (first use downloads it, offline a missing
+        one is a one-line error), before its config says how frames are sampled."""
+        ensure_videollm(self.config.model)
+
+    def check_weights(self) -> None:
+        """A ``--model`` directory must hold config.json (a hub id is the download step's business)."""
+        if looks_local(self.config.model):
+            local_folder(self.config.model)
+
+    def plan(self, video: VideoInput, query: Query | None = None) -> Plan:
+        """The paper's sampling on this video (the frame rule, ``frame_budget``, and the model
+        family's own cap when its config is here), the Video-LLM, and ``select_encoder`` if set."""
+        source = VideoSource.of(video)
+        self.check_weights()
+        info = source.info()
+        cfg = self.config
+        fps, max_frames = self.frame_rule(float(info.duration))
+        need = hub_or_local_need("video-llm", cfg.model)
+        caps = [cfg.frame_budget, model_family(cfg.model).max_frames if need.cached else None]
+        for cap in (c for c in caps if c is not None):
+            max_frames = cap if max_frames is None else min(max_frames, cap)
+        plan = Plan(self.name, str(source), float(info.duration), fps=fps, max_frames=max_frames,
+                    frames=expected_frames(info.duration, fps, max_frames, info.num_frames), models=(need,))
+        if cfg.select_encoder:
+            return plan.with_models(encoder_need(cfg.select_encoder, "selection encoder"))
+        return plan
 
     def ground_frames(self, sampled: Sampled, query: str, *, video: str | Path = "") -> Grounding:
         """Ground ``query`` in already sampled frames (the part of :meth:`ground` after decoding)."""

@@ -67,17 +67,27 @@ def resolve_dtype(device: str, dtype: str | None):
     return torch.float32
 
 
-def check_weights(model: str) -> None:
-    """Make ``model`` local: a directory must hold config.json; a hub id is downloaded on first use.
-    Offline (``--offline``, ``HF_HUB_OFFLINE=1``) a missing one raises :class:`WeightsNotFoundError`
-    with the remedy."""
+def looks_local(model: str) -> bool:
+    """Whether ``--model`` names a directory rather than a hub id."""
+    return model.startswith((".", "/", "~")) or Path(model).expanduser().exists() or model.count("/") > 1
+
+
+def local_folder(model: str) -> Path:
+    """A local model directory, which must hold config.json."""
     path = Path(model).expanduser()
-    looks_local = model.startswith((".", "/", "~")) or path.exists() or model.count("/") > 1
-    if looks_local:
-        if not (path / "config.json").is_file():
-            raise WeightsNotFoundError(
-                f"no Video-LLM weights at {model!r} (need a directory written by save_pretrained with "
-                "config.json); pass --model with a Hugging Face id or a local model directory")
+    if not (path / "config.json").is_file():
+        raise WeightsNotFoundError(
+            f"no Video-LLM weights at {model!r} (need a directory written by save_pretrained with "
+            "config.json); pass --model with a Hugging Face id or a local model directory")
+    return path
+
+
+def ensure_videollm(model: str) -> None:
+    """The download step of a Video-LLM: make ``model`` local (a directory must hold config.json;
+    a hub id is downloaded on first use). Offline (``--offline``, ``HF_HUB_OFFLINE=1``) a missing
+    one raises :class:`WeightsNotFoundError` with the remedy."""
+    if looks_local(model):
+        local_folder(model)
         return
     from huggingface_hub import try_to_load_from_cache
 
@@ -104,6 +114,7 @@ class VideoLLM:
         self.processor, self.model = self._load()
 
     def _load(self):
+        ensure_videollm(self.model_id)  # first use downloads it
         self.family = model_family(self.model_id)  # before any of its code could be imported
         try:
             from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -179,11 +190,15 @@ def read_config(model: str) -> dict[str, Any]:
     """A checkpoint's ``config.json`` as data (never its code), from its folder or the HF cache."""
     import json
 
-    folder = Path(model).expanduser()
-    if not (folder / "config.json").is_file():  # a hub id: its cached snapshot (made local by check_weights)
-        from vtg.encoders.weights import ensure_hf_model
+    if looks_local(model):
+        folder = local_folder(model)
+    else:  # a hub id: its cached snapshot (ensure_videollm fetches it)
+        from vtg.encoders.weights import hf_cached_file, missing_hf_message
 
-        folder = Path(ensure_hf_model(model))
+        cached = hf_cached_file(model, "config.json")
+        if cached is None:
+            raise WeightsNotFoundError(missing_hf_message(model))
+        folder = Path(cached).parent
     path = folder / "config.json"
     try:
         if path.stat().st_size > 16 * 2**20:  # real ones are a few kB; never read a huge file whole
@@ -197,9 +212,8 @@ def read_config(model: str) -> dict[str, Any]:
 
 
 def model_family(model: str) -> Family:
-    """The :class:`~vtg.methods.videollm.families.Family` of ``model``, from its config alone
-    (made local first, as loading would), without loading any weights."""
-    check_weights(model)
+    """The :class:`~vtg.methods.videollm.families.Family` of ``model``, from its local config
+    alone, without loading any weights; never downloads (:func:`ensure_videollm` is that step)."""
     return family_of(read_config(model), repr(model))
 
 

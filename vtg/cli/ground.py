@@ -43,7 +43,7 @@ def ground_command(
 
     A model used for the first time is downloaded (size and progress on stderr) unless --offline;
     one over 1 GB asks first on a terminal (--yes skips the question).
-    Before long work a plan line (frames, model, device, estimated time) goes to stderr."""
+    Before long work the plan (models to download, frames, model, device, estimated time) goes to stderr."""
     from vtg.api import check_video_path
     from vtg.cli import preflight
     from vtg.outputs import check_output
@@ -61,18 +61,23 @@ def ground_command(
     fmt = pick_format(fmt, as_json, output)
     show_progress = sys.stderr.isatty() if progress is None else progress
     with changed(verify=verify or None, offline=offline or None):  # this command's part of the session
+        import vtg
+        from vtg import planning
+        from vtg.api import resolve_method
         from vtg.types import Query
         from vtg.video.source import VideoSource
 
-        Query.of(query, image)  # bad input fails before any download, in vtg.ground's order
-        path = VideoSource.of(video)  # checked once, probed at most once: preflight and ground share it
+        q = Query.of(query, image)  # bad input fails before any download, in vtg.ground's order
+        source = VideoSource.of(video)  # checked, probed and hashed once: the plan and ground share it
         if image is not None:
             check_video_path(image, what="image")
-        settings = preflight.prepare(method, options, path)  # before torch: download or fail fast
-        preflight.print_plan(path, settings, options.get("device"), verbose=show_progress)
-        import vtg
-
-        result = vtg.ground(path, query, image=image, method=method, top_k=top_k, progress=show_progress, **options)
+        runner = resolve_method(method, options)  # the one method object of this query
+        runner.check_query(q)
+        plan = runner.plan(source, q)  # before torch: what will run, what is missing
+        preflight.print_downloads(plan, verbose=show_progress)
+        planning.fetch_models(plan)  # the download step (or, offline, a one-line error)
+        preflight.print_work(plan, options.get("device"), verbose=show_progress)
+        result = vtg.ground(source, q, method=runner, top_k=top_k, progress=show_progress)
     emit([result], fmt, output, inputs=[video, image])
     if html is not None:
         from vtg.report import write_report

@@ -49,9 +49,11 @@ def index_command(
 
 
 def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress, library) -> None:
+    from vtg import planning
     from vtg.cli import preflight
     from vtg.errors import UsageError, VideoError, VtgError
     from vtg.features import video_features
+    from vtg.registry import load_method
     from vtg.video.source import VideoSource
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -61,19 +63,21 @@ def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_jso
         return index_library_command(videos, library, method=method, encoder=encoder, fps=fps, max_frames=max_frames,
                                      device=device, refresh=refresh, as_json=as_json, progress=show)
     failed = 0
+    runner = load_method(method) if encoder is None or fps is None else None  # one object for every video
     for video in videos:
         start = time.perf_counter()
         try:
-            source = VideoSource.of(video)  # checked once, probed at most once for the whole video
-            settings = _settings(method, source, encoder, fps, max_frames)
+            source = VideoSource.of(video)  # checked once, probed and hashed at most once for the whole video
+            settings = _settings(runner, source, encoder, fps, max_frames)
             if settings.get("encoder") is None:
                 raise UsageError(f"method {method!r} does not use a frame encoder; pass --encoder and --fps")
             if settings.get("fps") is None:
                 raise UsageError(f"method {method!r} chooses its frame rate per video; pass --fps "
                                  f"(encoder: {settings['encoder']})")
-            plan = preflight.Settings(settings["encoder"], settings.get("fps"), settings.get("max_frames"))
-            preflight.ensure_models(plan)  # before torch: download on first use, or fail at once offline
-            preflight.print_plan(source, plan, device, verbose=show)
+            plan = planning.feature_plan(method, source, settings)
+            preflight.print_downloads(plan, verbose=show)
+            planning.fetch_models(plan)  # before torch: download on first use, or fail at once offline
+            preflight.print_work(plan, device, verbose=show)
             feats = video_features(source, settings["encoder"], settings.get("fps"), max_frames=settings.get("max_frames"),
                                    progress=show, device=device, refresh=refresh)
         except VideoError as exc:  # this video is bad; model and usage errors stop the run
@@ -85,13 +89,11 @@ def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_jso
         raise VtgError(f"{failed} of {len(videos)} videos could not be indexed (see above)")
 
 
-def _settings(method: str, video: Path, encoder, fps, max_frames) -> dict:
-    settings: dict = {}
-    if encoder is None or fps is None:
-        from vtg.cli.preflight import method_settings
-
-        found = method_settings(method, {}, video, check=False)
-        settings.update(encoder=found.encoder, fps=found.fps, max_frames=found.max_frames)
+def _settings(runner, video, encoder, fps, max_frames) -> dict:
+    """The method's feature settings on ``video`` (when a flag leaves one open), flags winning."""
+    settings: dict = {"encoder": None, "fps": None, "max_frames": None}
+    if runner is not None:
+        settings.update(runner.feature_settings(video))
     given = {"encoder": encoder, "fps": fps, "max_frames": max_frames}
     settings.update({k: v for k, v in given.items() if v is not None})
     return settings

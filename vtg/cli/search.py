@@ -78,16 +78,17 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
                           max_frames: int | None, device: str, refresh: bool, as_json: bool, progress: bool) -> None:
     """``vtg index DIR... --library NAME``: one line per video as its fate is decided, then a summary.
     The encoder is made local first (downloaded on first use, or a one-line error offline)."""
-    from vtg.cli import preflight
+    from vtg import planning
     from vtg.errors import VtgError
     from vtg.library import library_folder, open_library
+    from vtg.registry import load_method
     from vtg.library.walk import resolve_roots
 
     resolve_roots([*folders])  # usage errors (missing folder, bad library name) before any download
     library_folder(library)
-    spec = encoder or preflight.method_settings(method, {}, None, check=False).encoder
+    spec = encoder or load_method(method).feature_settings(None).get("encoder")
     if spec:
-        preflight.ensure_models(preflight.Settings(spec, fps, max_frames))
+        planning.fetch_model(planning.encoder_need(spec))  # the download step, before any work
 
     def report(path: Path, status: str, detail: str) -> None:
         if as_json:  # ASCII escapes: what a terminal would not show, keeping the exact name

@@ -6,9 +6,12 @@
 >>> txt = enc.encode_texts(["a person opens a door"])    # float32 [1, D]
 >>> enc.similarity(img, txt)                             # cosine [N, 1]
 
-Spec strings are described in :mod:`vtg.encoders.specs`; weights are found only locally
-(:mod:`vtg.encoders.weights`), never downloaded on load. Heavy libraries load inside
-:func:`load_encoder`, so importing this package is cheap.
+Spec strings are described in :mod:`vtg.encoders.specs`. Weights come from the local caches or a
+path (:mod:`vtg.encoders.weights`); :func:`load_encoder` downloads missing ones on first use (its
+``ensure_weights`` step: size and progress on stderr; offline a one-line error), as whisper and
+transformers do. Front ends fetch before loading, in a step of its own
+(:func:`vtg.planning.fetch_models`); :func:`vtg.encoders.weights.find_weights` looks without
+downloading. Heavy libraries load inside :func:`load_encoder`, so importing this package is cheap.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ def load_encoder(spec: str | Encoder, device: str = "auto", half: bool | None = 
 
     ``device`` is ``auto`` (CUDA when present), ``cuda``, ``cuda:N`` or ``cpu``; ``half`` defaults
     to fp16 on CUDA and fp32 on the CPU. ``text_only`` loads just what encodes sentences (the text
-    tower) unless the full model is already loaded. Missing weights raise
-    :class:`vtg.errors.WeightsNotFoundError` saying how to fetch them.
+    tower) unless the full model is already loaded. Missing weights are downloaded first unless
+    offline, where they raise :class:`vtg.errors.WeightsNotFoundError` saying how to fetch them.
     """
     from vtg.engine import default_manager
 

@@ -146,7 +146,7 @@ def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     else:
         name = tok_name = _arch_name(parsed.architecture())
         kwargs.update(pretrained=parsed.source)
-    fp = weights.spec_fingerprint(parsed)
+    fp = weights.fetch_fingerprint(parsed)
     _check_size(parsed, name, kwargs, dtype)
     open_clip = _open_clip(parsed)
     try:
@@ -173,7 +173,7 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     from vtg.encoders import weights
     from vtg.encoders.clip_text import build_tower, clip_tokenizer, read_text_state, text_tower_config
 
-    fp = weights.spec_fingerprint(parsed)  # missing weights fail here, as a full load would
+    fp = weights.fetch_fingerprint(parsed)  # missing weights fail here, as a full load would
     found = _config_and_weights(parsed)
     cfg = text_tower_config(found[0]) if found else None
     if found is None or cfg is None:
@@ -225,6 +225,7 @@ def _config_and_weights(parsed: EncoderSpec) -> tuple[dict, str] | None:
     """(model config, weights file) as open_clip would resolve them for ``parsed``, or None."""
     from vtg.encoders import weights
     from vtg.encoders.clip_text import builtin_model_config
+
 
     if parsed.kind in ("dir", "hub"):
         folder = Path(weights.open_clip_hub_dir(parsed.source) if parsed.kind == "hub" else parsed.source)

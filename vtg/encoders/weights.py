@@ -104,8 +104,8 @@ def require_hf_model(repo_or_dir: str, is_local: bool, *, offline: bool | None =
                                    "as written by save_pretrained)")
     ensure_hf_model(repo_or_dir, offline=offline)
     found = hf_weights_cached(repo_or_dir)
-    if found is None:  # ensure_hf_model fetched it or raised
-        raise WeightsNotFoundError(f"{repo_or_dir!r} has no cached weights file")
+    if found is None:  # ensure_hf_model checked it; a cache emptied meanwhile says so plainly
+        raise WeightsNotFoundError(missing_hf_message(repo_or_dir))
     return found
 
 
@@ -276,10 +276,13 @@ def ensure_weights(spec, *, offline: bool | None = None) -> str:
 
     with offline_scope(offline):
         parsed = spec if isinstance(spec, EncoderSpec) else parse_spec(spec)
+        found = find_weights(parsed)
+        if found is not None:
+            return found
         if parsed.family != "open_clip":
             return require_hf_model(parsed.source, parsed.is_local)
-        if parsed.kind == "tag" and parsed.arch is not None and parsed.tag is not None:
-            return open_clip_tag_weights(parsed.arch, parsed.tag)[0]
+        if parsed.kind == "tag":
+            return open_clip_tag_weights(parsed.arch or "", parsed.tag or "")[0]  # a tag spec has both
         if parsed.kind == "hub":
             return open_clip_hub_dir(parsed.source)
         return parsed.source
@@ -302,11 +305,46 @@ def fingerprint(*paths: str | Path) -> str:
     return ";".join(parts)
 
 
-def spec_fingerprint(parsed) -> str:
-    """Fingerprint of the weight files a parsed spec resolves to (no model is loaded).
+def find_weights(spec) -> str | None:
+    """Local path of the weights an encoder spec loads, or None when they are not on this machine.
 
-    Missing weights are downloaded first, or raise WeightsNotFoundError offline, as loading would."""
-    path = Path(ensure_weights(parsed))
-    if path.is_dir():  # open_clip hub or local folder: its config and weights
+    Never downloads and never touches the network (the plan of a query asks it to say what must be
+    fetched); :func:`ensure_weights` is the step that fetches."""
+    from vtg.encoders.specs import EncoderSpec, parse_spec
+
+    parsed = spec if isinstance(spec, EncoderSpec) else parse_spec(spec)
+    if parsed.family != "open_clip":
+        if parsed.is_local:
+            path = Path(parsed.source)
+            return next((str(path / n) for n in HF_WEIGHT_FILES if (path / n).is_file()), None)
+        return hf_weights_cached(parsed.source)
+    if parsed.kind == "tag":
+        try:
+            return find_open_clip_tag_weights(open_clip_tag_config(parsed.arch or "", parsed.tag or ""))
+        except ModelError:  # an unknown tag: ensure_weights says which tags exist
+            return None
+    if parsed.kind == "hub":
+        return _cached_open_clip_hub_dir(parsed.source)
+    return parsed.source if Path(parsed.source).exists() else None
+
+
+def files_fingerprint(path: str | Path) -> str:
+    """:func:`fingerprint` of the weights at ``path`` (a file, or an open_clip folder: its
+    config and weights)."""
+    path = Path(path)
+    if path.is_dir():
         return fingerprint(*sorted(p for p in path.iterdir() if p.name.startswith("open_clip")))
     return fingerprint(path)
+
+
+def local_fingerprint(parsed) -> str | None:
+    """Fingerprint of the weight files a parsed spec resolves to on this machine, or None when
+    they are missing. Never downloads: a cache lookup with missing weights is simply a miss."""
+    found = find_weights(parsed)
+    return files_fingerprint(found) if found is not None else None
+
+
+def fetch_fingerprint(parsed) -> str:
+    """Make the weights local (downloaded on first use, or WeightsNotFoundError offline: the
+    :func:`ensure_weights` step), then fingerprint them. For loaders, which need them anyway."""
+    return files_fingerprint(ensure_weights(parsed))

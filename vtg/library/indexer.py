@@ -189,10 +189,10 @@ class _Session:
         if spec not in self.encoders:
             from vtg.encoders import load_encoder
             from vtg.encoders.specs import parse_spec
-            from vtg.encoders.weights import spec_fingerprint
+            from vtg.encoders.weights import fetch_fingerprint
 
             parsed = parse_spec(spec)
-            self.writer.claim_encoder(parsed.canonical, lambda: spec_fingerprint(parsed), new_weights=self.refresh)
+            self.writer.claim_encoder(parsed.canonical, lambda: fetch_fingerprint(parsed), new_weights=self.refresh)
             self.encoders[spec] = load_encoder(spec, device=self.device)
         return self.encoders[spec]
 

@@ -30,15 +30,23 @@ def load_backend(spec: str | None = "rules", url: str | None = None, *, device: 
     HTTP backend (default ``$VTG_LLM_TIMEOUT`` or 120), after which it falls back to the whole query.
     """
     text = (spec or "rules").strip()
-    kind, _, arg = text.partition(":")
-    kind = kind.lower()
-    if url and kind in ("rules", "openai"):
-        kind = "openai"
+    kind, arg = backend_kind(spec, url)
     from vtg.engine import default_manager
 
     return default_manager().get("llm-backend", (kind, arg, url, device, deadline),
                                  lambda: _make(kind, arg, url, device, text, deadline),
                                  label=text if not url else f"{text} at {url}")
+
+
+def backend_kind(spec: str | None, url: str | None = None) -> tuple[str, str]:
+    """``(kind, argument)`` of a backend spec: ``hf:Qwen/X`` is ``("hf", "Qwen/X")``; a ``url``
+    turns ``rules``/``openai`` into the HTTP backend. The one reading of ``--llm`` (a query's plan
+    names the chat model to fetch from it)."""
+    kind, _, arg = (spec or "rules").strip().partition(":")
+    kind = kind.lower()
+    if url and kind in ("rules", "openai"):
+        kind = "openai"
+    return kind, arg
 
 
 def _make(kind: str, arg: str, url: str | None, device: str, text: str, deadline: float | None = None):

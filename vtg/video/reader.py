@@ -17,7 +17,7 @@ import numpy as np
 from vtg.video.geometry import resized
 from vtg.video.limits import check_frame_count, check_held_bytes, check_pixels
 from vtg.video.limits import max_frames as max_frames_limit
-from vtg.video.sampling import check_request, target_times
+from vtg.video.sampling import check_request, expected_frames, target_times
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     # missing/bad files surface here, before the first next().
     info = VideoSource.of(path).info(backend)
     out_size = frame_size(info.width, info.height) if frame_size is not None else resized(info.width, info.height, size)
-    check_pixels(*out_size, info.path, "resized frames would be")
+    check_pixels(out_size[0], out_size[1], info.path, "resized frames would be")
     check_frame_count(planned_count(info, fps, max_frames), info.path,
                       f"sampling at {fps:g} fps" if fps is not None else "taking every frame")
     targets = target_times(info.duration, fps, max_frames, info.num_frames)
@@ -88,15 +88,16 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
 
 
 def planned_count(info, fps: float | None, max_frames: int | None) -> float:
-    """How many frames a request would sample, from the header alone (before any allocation)."""
+    """How many frames a request would sample, from the header alone (before any allocation): the
+    plan's count (:func:`vtg.video.sampling.expected_frames`, the one rule); a header without a
+    frame count is estimated from its rate, and a grid too long to count is infinite."""
     duration = max(0.0, float(info.duration or 0.0))
-    if fps is not None:
-        count = max(1.0, math.ceil(duration * fps - 1e-9)) if math.isfinite(duration * fps) else math.inf
-    elif info.num_frames is not None:
-        count = float(info.num_frames)
-    else:
+    if fps is not None and not math.isfinite(duration * fps):
+        return math.inf if max_frames is None else float(max_frames)
+    if fps is None and info.num_frames is None:
         count = duration * info.fps if info.fps else 0.0
-    return min(count, max_frames) if max_frames is not None else count
+        return min(count, max_frames) if max_frames is not None else count
+    return float(expected_frames(duration, fps, max_frames, info.num_frames) or 0)
 
 
 def _batches(reader, info, targets: np.ndarray | None, out_size: tuple[int, int], max_frames: int | None,

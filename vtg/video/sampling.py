@@ -65,6 +65,26 @@ def target_times(duration: float, fps: float | None, max_frames: int | None = No
     return np.arange(count, dtype=np.float64) / fps
 
 
+def expected_frames(duration: float, fps: float | None, max_frames: int | None = None,
+                    num_frames: int | None = None) -> int | None:
+    """How many frames sampling ``duration`` seconds at ``fps`` (capped at ``max_frames``) takes,
+    from the container's header alone: the length of :func:`target_times`'s grid, or for "every
+    frame" the header's ``num_frames``. None when the header does not say.
+
+    The one rule behind a query's plan (:mod:`vtg.planning`), the progress bar's total and the
+    plan line, so what is announced is what is decoded."""
+    duration = max(0.0, float(duration))
+    if fps is None:
+        if num_frames is None:
+            return max_frames if max_frames is not None and duration > 0.0 else None
+        return num_frames if max_frames is None else min(num_frames, max_frames)
+    wanted = duration * fps
+    if not math.isfinite(wanted):
+        return max_frames
+    count = max(1, math.ceil(wanted - 1e-9))
+    return count if max_frames is None else min(count, max_frames)
+
+
 def select_indices(frame_times: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """For sorted ``frame_times``, the index of the frame displayed at each target (vectorised rule)."""
     idx = np.searchsorted(np.asarray(frame_times, np.float64), np.asarray(targets) + EPS, side="right") - 1

@@ -3,7 +3,7 @@
 Grounding a query touches the video in several layers (the method's sampling plan, the feature
 cache, the decoder). Each used to check the path and probe the container again; passing a
 :class:`VideoSource` instead lets every layer share one existence check (when it is made) and
-one probe per backend (on first use). Probes are also remembered process-wide per file stamp
+one probe per backend (on first use) and one content hash. Probes are also remembered process-wide per file stamp
 (:mod:`vtg.filestamp`), so a loop of ``vtg.ground`` calls on one path probes it once, and an
 edited file is probed again. It behaves as a path (``os.fspath``, ``str``), so code
 that only needs the file name keeps working; :func:`vtg.video.probe`, :func:`vtg.video.iter_frames`
@@ -15,8 +15,11 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 from vtg.filestamp import StampedMemo
+
+T = TypeVar("T")
 
 #: Probe results of this process, per (file stamp, backend).
 PROBES = StampedMemo()
@@ -28,6 +31,7 @@ class VideoSource(os.PathLike):
     def __init__(self, path: Path):
         self.path = Path(path)
         self._infos: dict = {}
+        self._facts: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -53,6 +57,16 @@ class VideoSource(os.PathLike):
                 # keyed by the path too: the probe's VideoInfo names the path it was given
                 self._infos[backend] = PROBES.get(path, (str(path), backend), lambda: get_backend(backend).probe(path))
             return self._infos[backend]
+
+    def remembered(self, fact: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per source for ``fact`` (its content identity: the feature cache's
+        key), so a query's plan and its grounding hash the file once between them."""
+        with self._lock:
+            if fact in self._facts:
+                return self._facts[fact]
+        value = compute()
+        with self._lock:
+            return self._facts.setdefault(fact, value)
 
     def __fspath__(self) -> str:
         return os.fspath(self.path)
