@@ -233,7 +233,8 @@ def cpu_figures(root: Path, rounds: int, seconds: int = 120, busy: int = 2) -> d
     import open_clip
     import torch
 
-    from vtg.device import emulated_on_cpu, set_precision
+    from vtg.device import emulated_on_cpu
+    from vtg.settings import changed
     from vtg.encoders import load_encoder
     from vtg.encoders.testing import random_open_clip
 
@@ -241,11 +242,8 @@ def cpu_figures(root: Path, rounds: int, seconds: int = 120, busy: int = 2) -> d
     tiny = load_encoder(str(random_open_clip(root / "tiny")), device="cpu")
     vit_dir = str(random_open_clip(root / "vit-b-32", open_clip.get_model_config("ViT-B-32")))
     vit = load_encoder(vit_dir, device="cpu")
-    set_precision("bf16")  # vtg --precision bf16
-    try:
+    with changed(precision="bf16"):  # vtg --precision bf16
         vit_bf16 = load_encoder(vit_dir, device="cpu")
-    finally:
-        set_precision(None)
     for enc in (tiny, vit, vit_bf16):  # warm-up: allocators, kernels, page cache
         pipeline_index(video, enc, 0.2)
     decoded = decode_only(video, vit, 1.0)

@@ -46,9 +46,7 @@ def online(repos, tmp_path, monkeypatch):
         monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setenv("VTG_ASK_ABOVE_BYTES", "1000")  # the tiny model is "large" here
         clear_loaded()
-        hub.assume_yes(False)
         yield server
-        hub.assume_yes(False)
         clear_loaded()
 
 

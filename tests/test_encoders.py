@@ -199,14 +199,11 @@ def test_bad_frames_are_usage_errors(model_dirs):
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("precision", [None, "bf16"], ids=["default-fp16", "bf16"])
 def test_cuda_half_precision_agrees_with_cpu(model_dirs, frames, family, precision):
-    from vtg.device import set_precision
+    from vtg.settings import changed
 
     cpu = load_encoder(str(model_dirs[family]), device="cpu")
-    set_precision(precision)  # vtg --precision
-    try:
+    with changed(precision=precision):  # vtg --precision (None: the device's default)
         gpu = load_encoder(str(model_dirs[family]), device="cuda")
-    finally:
-        set_precision(None)
     assert str(gpu.dtype) == {None: "torch.float16", "bf16": "torch.bfloat16"}[precision]
     a, b = cpu.encode_images(frames), gpu.encode_images(frames)
     assert b.dtype == np.float32

@@ -824,24 +824,20 @@ def test_damaged_cached_arrays_are_recomputed_not_returned(clip, damage):
 
 
 def test_command_line_bounds_travel_to_ray_workers():
-    """Ray actors run in other processes: the driver's --frame-limit / --pixel-limit / --verify go
-    with them (fn_constructor_kwargs) instead of silently falling back to the defaults."""
-    from vtg.batch.ray_engine import GroundActor
-    from vtg.batch.records import process_settings
-    from vtg.features import set_verify, verify_enabled
-    from vtg.video.limits import max_frames, max_pixels, set_limits
+    """Ray actors run in other processes: the driver's settings (--frame-limit / --pixel-limit /
+    --verify) go with them, pickled, instead of silently falling back to the defaults."""
+    import pickle
 
-    set_limits(1234, 5678)
-    set_verify(True)
-    try:
-        settings = json.loads(json.dumps(process_settings()))  # what crosses the process boundary
-        set_limits(None, None)
-        set_verify(False)
-        GroundActor(top_k=1, settings=settings)
-        assert (max_frames(), max_pixels(), verify_enabled()) == (1234, 5678, True)
-    finally:
-        set_limits(None, None)
-        set_verify(False)
+    from vtg.batch.ray_engine import GroundActor
+    from vtg.features import verify_enabled
+    from vtg.settings import Settings
+    from vtg.video.limits import max_frames, max_pixels
+
+    settings = Settings.from_environment(max_frames=1234, max_pixels=5678, verify=True)
+    actor = GroundActor(top_k=1, settings=pickle.loads(pickle.dumps(settings)))  # what crosses the boundary
+    seen = actor.session.run(lambda: (max_frames(), max_pixels(), verify_enabled()))
+    assert seen == (1234, 5678, True)
+    assert (max_frames(), verify_enabled()) != (1234, True)  # the driver's own thread is untouched
 
 
 @pytest.mark.parametrize("fps,native", [(1e7, 30.0), (None, 1e9)], ids=["requested-fps", "header-fps"])

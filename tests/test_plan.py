@@ -24,7 +24,7 @@ def test_the_issue_example_ten_minutes_at_three_fps_on_a_cpu(monkeypatch):
 
 
 def test_long_cpu_work_points_at_bf16_where_the_cpu_has_bf16_units(monkeypatch):
-    from vtg.device import set_precision
+    from vtg.settings import changed
 
     monkeypatch.delenv("VTG_PRECISION", raising=False)
     monkeypatch.setattr("vtg.device.emulated_on_cpu", lambda precision, cpuinfo="": False)  # bf16 units
@@ -33,11 +33,8 @@ def test_long_cpu_work_points_at_bf16_where_the_cpu_has_bf16_units(monkeypatch):
     assert "cosine of 0.9999 of fp32" in lines[-1]
     assert not any("bf16" in line for line in plan.describe(30, 30.0, 1.0, "open_clip:ViT-B-32/openai", "cpu")[0])
     assert not any("bf16" in line for line in plan.describe(1845, 615.0, 3.0, "open_clip:ViT-B-32/openai", "cuda")[0])
-    set_precision("fp32")  # a precision the user chose: no hint
-    try:
+    with changed(precision="fp32"):  # a precision the user chose: no hint
         assert not any("bf16" in line for line in plan.describe(1845, 615.0, 3.0, "open_clip:ViT-B-32/openai", "cpu")[0])
-    finally:
-        set_precision(None)
     monkeypatch.setattr("vtg.device.emulated_on_cpu", lambda precision, cpuinfo="": True)  # emulated: no hint
     assert not any("bf16" in line for line in plan.describe(1845, 615.0, 3.0, "open_clip:ViT-B-32/openai", "cpu")[0])
 

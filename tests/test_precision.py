@@ -14,34 +14,36 @@ import numpy as np
 import pytest
 
 from vtg import device
-from vtg.batch.records import apply_settings, process_settings
 from vtg.cli import plan
 from vtg.cli.main import main
 from vtg.encoders import load_encoder, testing
 from vtg.engine import ModelManager
 from vtg.errors import UsageError
 from vtg.features import features_dir
+from vtg.settings import Settings, activate, changed, current_settings, deactivate
 
 
 @pytest.fixture(autouse=True)
-def _no_chosen_precision(monkeypatch):
+def choose(monkeypatch):
+    """``choose(name)`` makes ``name`` the precision for the rest of the test, as ``vtg --precision``
+    does for a run (None: back to the environment's)."""
     monkeypatch.delenv("VTG_PRECISION", raising=False)
-    device.set_precision(None)
-    yield
-    device.set_precision(None)
+    tokens = []
+    yield lambda name: tokens.append(activate(Settings.from_environment(precision=name)))
+    for token in reversed(tokens):
+        deactivate(token)
 
 
 def test_defaults_then_environment_then_flag(monkeypatch):
     assert device.encoder_precision("cpu") == "fp32" and device.encoder_precision("cuda:0") == "fp16"
     monkeypatch.setenv("VTG_PRECISION", "BF16 ")
     assert device.encoder_precision("cpu") == device.encoder_precision("cuda") == "bf16"
-    device.set_precision("fp32")
-    assert device.encoder_precision("cuda") == "fp32"
-    assert str(device.default_dtype("cpu")) == "torch.float32"
-    assert str(device.default_dtype("cpu", half=True)) == "torch.float16"  # an explicit half wins
+    with changed(precision="fp32"):  # the flag wins over the environment
+        assert device.encoder_precision("cuda") == "fp32"
+        assert str(device.default_dtype("cpu")) == "torch.float32"
+        assert str(device.default_dtype("cpu", half=True)) == "torch.float16"  # an explicit half wins
     with pytest.raises(UsageError, match=r"unknown precision 'half' \(--precision\); choose one of fp32, fp16, bf16"):
-        device.set_precision("half")
-    device.set_precision(None)
+        Settings.from_environment(precision="half")
     monkeypatch.setenv("VTG_PRECISION", "int8")
     with pytest.raises(UsageError, match=r"'int8' \(VTG_PRECISION\)"):
         device.encoder_precision("cpu")
@@ -70,7 +72,7 @@ FAMILIES = {
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_family_encodes_in_bf16_on_the_cpu_close_to_fp32(family, tmp_path):
+def test_every_family_encodes_in_bf16_on_the_cpu_close_to_fp32(choose, family, tmp_path):
     """Weights in bf16 (open_clip's and transformers' own mixed precision: LayerNorms, BLIP-2's
     Q-Former in fp32), features back as float32 arrays, cosine to fp32 >= 0.999 for frames, sentences
     and the text tower alone (measured 0.9999 for every family)."""
@@ -79,7 +81,7 @@ def test_every_family_encodes_in_bf16_on_the_cpu_close_to_fp32(family, tmp_path)
     texts = ["a person opens the door", "a dog runs"]
     out = {}
     for precision in ("fp32", "bf16"):
-        device.set_precision(precision)
+        choose(precision)
         full = load_encoder(spec, "cpu", manager=ModelManager())
         text_only = load_encoder(spec, "cpu", text_only=True, manager=ModelManager())
         out[precision] = (full.encode_images(frames), full.encode_texts(texts), text_only.encode_texts(texts))
@@ -114,7 +116,7 @@ def _record(name: str, encoder: str, count: int, seconds: float, computed: dict 
     (folder / f"{name}.json").write_text(json.dumps(meta))
 
 
-def test_the_plan_estimates_from_runs_made_the_same_way():
+def test_the_plan_estimates_from_runs_made_the_same_way(choose):
     spec = "open_clip:ViT-B-32/openai"
     _record("fp32", spec, 100, 50.0, {"device": "cpu", "precision": "fp32"})  # 2 frames/s
     _record("bf16", spec, 100, 10.0, {"device": "cpu", "precision": "bf16"})  # 10 frames/s
@@ -122,16 +124,16 @@ def test_the_plan_estimates_from_runs_made_the_same_way():
     _record("old", spec, 100, 25.0, None)  # written before vtg recorded it: the CPU's default, fp32
     assert plan.frames_per_second(spec, "cpu") == (pytest.approx(3.0), "from 2 earlier runs of this model here")
     assert plan.frames_per_second(spec, "cuda")[0] == pytest.approx(52.0)  # median of the GPU run and the old one
-    device.set_precision("bf16")
+    choose("bf16")
     assert plan.frames_per_second(spec, "cpu") == (pytest.approx(10.0), "from 1 earlier run of this model here")
     lines, _ = plan.describe(120, 120.0, 1.0, spec, "cpu")
     assert " with open_clip:ViT-B-32/openai on cpu (bf16); estimated 12 s" in lines[0]
 
 
-def test_the_table_estimate_counts_bf16_units_only_where_the_cpu_has_them(monkeypatch):
+def test_the_table_estimate_counts_bf16_units_only_where_the_cpu_has_them(choose, monkeypatch):
     spec = "open_clip:ViT-B-32/openai"
     fp32, _ = plan.frames_per_second(spec, "cpu")
-    device.set_precision("bf16")
+    choose("bf16")
     monkeypatch.setattr(device, "emulated_on_cpu", lambda precision: False)
     native, _ = plan.frames_per_second(spec, "cpu")
     monkeypatch.setattr(device, "emulated_on_cpu", lambda precision: True)
@@ -150,28 +152,31 @@ def test_cpu_flags_decide_whether_low_precision_is_emulated(tmp_path):
     assert not device.emulated_on_cpu("bf16", str(tmp_path / "missing"))  # unknown: no warning
 
 
-def test_emulated_precision_warns_once_per_load(monkeypatch, tmp_path, caplog):
+def test_emulated_precision_warns_once_per_load(choose, monkeypatch, tmp_path, caplog):
     spec = str(testing.random_open_clip(tmp_path / "oc"))
     monkeypatch.setattr(device, "emulated_on_cpu", lambda precision: precision == "bf16")
-    device.set_precision("bf16")
+    choose("bf16")
     manager = ModelManager()
     with caplog.at_level(logging.WARNING, logger="vtg.encoders.loading"):
         load_encoder(spec, "cpu", manager=manager)
         load_encoder(spec, "cpu", manager=manager)  # shared: loaded (and warned) once
     warnings = [r.getMessage() for r in caplog.records if r.name == "vtg.encoders.loading"]
     assert len(warnings) == 1 and "bf16 on this CPU is emulated" in warnings[0] and "--precision fp32" in warnings[0]
-    device.set_precision("fp32")
+    choose("fp32")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vtg.encoders.loading"):
         load_encoder(spec, "cpu", manager=ModelManager())
     assert not [r for r in caplog.records if r.name == "vtg.encoders.loading"]
 
 
-def test_batch_workers_in_other_processes_get_the_drivers_precision():
-    device.set_precision("bf16")
-    settings = json.loads(json.dumps(process_settings()))  # what crosses to a Ray actor
-    device.set_precision(None)
-    apply_settings(settings)
-    assert device.chosen_precision() == "bf16"
-    apply_settings({})
-    assert device.chosen_precision() is None
+def test_batch_workers_in_other_processes_get_the_drivers_precision(choose):
+    import pickle
+
+    from vtg.batch.ray_engine import GroundActor
+
+    choose("bf16")
+    shipped = pickle.loads(pickle.dumps(current_settings()))  # what crosses to a Ray actor
+    choose(None)
+    actor = GroundActor(settings=shipped)
+    assert device.encoder_precision("cpu") == "fp32"  # the driver's thread is untouched
+    assert actor.session.run(device.encoder_precision, "cpu") == "bf16"

@@ -14,8 +14,8 @@ from video_helpers import index_frame, read_index, stream_copy_cut, write_timed
 
 from conftest import write_video
 from test_cli_errors import assert_one_line_error, run_cli
-from vtg.batch.records import apply_settings, process_settings
 from vtg.errors import DependencyError, UnknownNameError
+from vtg.settings import Settings, changed, current_settings
 from vtg.video import available_backends, read_frames
 from vtg.video import backends
 
@@ -23,13 +23,6 @@ from vtg.video import backends
 def cuda_present() -> bool:
     torch = pytest.importorskip("torch")
     return torch.cuda.is_available()
-
-
-@pytest.fixture(autouse=True)
-def _no_chosen_decoder():
-    backends.set_decoder(None)
-    yield
-    backends.set_decoder(None)
 
 
 def test_listed_with_pyav_as_its_library():
@@ -49,25 +42,28 @@ def test_decoder_choice_comes_from_the_flag_then_the_environment(monkeypatch):
     assert backends.indexing_decoder() == "pyav"
     monkeypatch.setenv("VTG_DECODER", "nvdec")
     assert backends.indexing_decoder() == "nvdec"
-    backends.set_decoder("pyav")
-    assert backends.indexing_decoder() == "pyav"
-    backends.set_decoder(None)
+    with changed(decoder="pyav"):  # vtg --decoder pyav
+        assert backends.indexing_decoder() == "pyav"
     assert backends.indexing_decoder() == "nvdec"
     monkeypatch.setenv("VTG_DECODER", "ffmpeg-gpu")
     with pytest.raises(UnknownNameError, match="VTG_DECODER"):
         backends.indexing_decoder()
+    monkeypatch.delenv("VTG_DECODER")
     with pytest.raises(UnknownNameError, match="known: decord, nvdec, pyav, torchcodec"):
-        backends.set_decoder("cuda")
+        Settings.from_environment(decoder="cuda")
 
 
-def test_batch_workers_in_other_processes_get_the_drivers_decoder():
-    backends.set_decoder("nvdec")
-    settings = process_settings()
-    backends.set_decoder(None)
-    apply_settings(settings)  # what a Ray actor does with the driver's settings
-    assert backends.chosen_decoder() == "nvdec"
-    apply_settings({})
-    assert backends.chosen_decoder() is None
+def test_batch_workers_in_other_processes_get_the_drivers_decoder(monkeypatch):
+    import pickle
+
+    from vtg.batch.ray_engine import GroundActor
+
+    monkeypatch.delenv("VTG_DECODER", raising=False)
+    with changed(decoder="nvdec"):
+        shipped = pickle.loads(pickle.dumps(current_settings()))  # what a Ray actor receives
+    actor = GroundActor(settings=shipped)
+    assert actor.session.run(backends.indexing_decoder) == "nvdec"
+    assert backends.indexing_decoder() == "pyav"  # the driver's thread is untouched
 
 
 def test_indexing_uses_the_chosen_decoder(tmp_path, monkeypatch):

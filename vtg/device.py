@@ -3,9 +3,9 @@ encoders compute in (``vtg --precision``)."""
 
 from __future__ import annotations
 
-import os
 
 from vtg.errors import UsageError
+from vtg.settings import current_settings
 
 DEVICE_CHOICES = ("auto", "cuda", "cpu")
 
@@ -18,6 +18,8 @@ def resolve_device(spec: str | None = "auto") -> str:
     driver exists at all that is known without importing torch (:func:`vtg.options.check_device`).
     """
     spec = (spec or "auto").strip().lower()
+    if spec == "auto":  # a session may pin what "auto" means (Settings.device)
+        spec = current_settings().device
     if spec.startswith("cuda"):
         from vtg.options import check_device
 
@@ -40,35 +42,16 @@ PRECISIONS = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 #: CPU flags (``/proc/cpuinfo``) under which each low precision runs natively rather than emulated.
 NATIVE_CPU_FLAGS = {"bf16": ("avx512_bf16", "amx_bf16"), "fp16": ("avx512_fp16", "amx_fp16")}
 
-_chosen: dict[str, str | None] = {"precision": None}
-
-
-def set_precision(name: str | None) -> None:
-    """Encode with ``name`` (fp32, fp16, bf16) in this process; None: back to ``$VTG_PRECISION``,
-    else the device's default. UsageError for another name."""
-    if name is not None:
-        _check_precision(name, "--precision")
-    _chosen["precision"] = name
-
-
-def chosen_precision() -> str | None:
-    """What :func:`set_precision` set in this process (None: nothing), for workers in other processes."""
-    return _chosen["precision"]
-
-
 def encoder_precision(device: str) -> str:
-    """The precision encoders compute in on ``device``: :func:`set_precision`, else
-    ``$VTG_PRECISION``, else fp16 on CUDA and fp32 on the CPU.
+    """The precision encoders compute in on ``device``: the current session's ``--precision``
+    (:func:`vtg.settings.current_settings`), else ``$VTG_PRECISION``, else fp16 on CUDA and fp32 on the CPU.
 
     Why fp32 stays the CPU default although bf16 is much faster where the CPU has bf16 units
     (ViT-B/32 3.5x on this project's avx512_bf16 machine, cosine to fp32 >= 0.9999): features in
     bf16 carry about 3 significant digits, which is the user's trade to make, and on CPUs
     without those units bf16 is emulated and slower than fp32.
     """
-    if _chosen["precision"]:  # checked when set
-        return _chosen["precision"]
-    env = os.environ.get("VTG_PRECISION", "").strip().lower()
-    return _check_precision(env, "VTG_PRECISION") if env else default_precision(device)
+    return current_settings().precision or default_precision(device)
 
 
 def device_kind(device: str) -> str:
@@ -79,12 +62,6 @@ def device_kind(device: str) -> str:
 def default_precision(device: str) -> str:
     """fp16 on CUDA, fp32 on the CPU (where half precision is slow or emulated on most machines)."""
     return "fp16" if device_kind(device) == "cuda" else "fp32"
-
-
-def _check_precision(name: str, where: str) -> str:
-    if name not in PRECISIONS:
-        raise UsageError(f"unknown precision {name!r} ({where}); choose one of {', '.join(PRECISIONS)}")
-    return name
 
 
 def default_dtype(device: str, half: bool | None = None):

@@ -23,6 +23,8 @@ Heavy libraries are never imported here: memory is measured only if torch is alr
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import gc
 import logging
 import sys
@@ -245,13 +247,29 @@ def cuda_memory() -> dict | None:
             for i in range(torch.cuda.device_count())}
 
 
-#: Built at import: an empty manager costs two dicts and a lock.
+#: The process's shared manager (a cache of loaded models, not a run setting): the default
+#: session's, and every session's that does not bring its own. Built at import: an empty manager
+#: costs two dicts and a lock.
 _DEFAULT = ModelManager()
+#: The manager of the session active in this thread / asyncio task (:class:`vtg.session.Session`).
+_ACTIVE: contextvars.ContextVar[ModelManager | None] = contextvars.ContextVar("vtg_models", default=None)
 
 
 def default_manager() -> ModelManager:
-    """The process-wide manager that the CLI, batch, the server and ``vtg.ground`` share."""
-    return _DEFAULT
+    """The current session's manager: the one :func:`using_manager` made current in this
+    thread/task, else the process-wide one that the CLI, batch, the server and ``vtg.ground`` share."""
+    active = _ACTIVE.get()
+    return _DEFAULT if active is None else active
+
+
+@contextlib.contextmanager
+def using_manager(manager: ModelManager) -> Iterator[ModelManager]:
+    """``manager`` loads and holds the models of this thread/task for the block."""
+    token = _ACTIVE.set(manager)
+    try:
+        yield manager
+    finally:
+        _ACTIVE.reset(token)
 
 
 def release_models() -> int:
@@ -260,4 +278,4 @@ def release_models() -> int:
 
 
 __all__ = ["KINDS", "ModelInfo", "ModelManager", "TextEmbeddingCache", "cuda_memory", "default_manager",
-           "parameter_bytes", "release_models"]
+           "parameter_bytes", "release_models", "using_manager"]

@@ -46,12 +46,12 @@ from vtg.errors import UsageError, VtgError
 from vtg.fileio import is_file, load_array, read_regular_text
 from vtg.filestamp import StampedMemo
 from vtg.outputs import OutputError
+from vtg.settings import changed, current_settings
 from vtg.video.sampling import expected_frames
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 3  # 3: float16 .npy streamed + memory-mapped (1-2: float32 .npz, recomputed)
-_VERIFY = {"on": False}
 
 
 class CacheError(VtgError):
@@ -84,11 +84,10 @@ class Features:
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The vtg cache folder: ``cache_dir``, else ``$VTG_CACHE_DIR``, else ``~/.cache/vtg``."""
+    """The vtg cache folder: ``cache_dir``, else the current session's (``$VTG_CACHE_DIR``, else ``~/.cache/vtg``)."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    env = os.environ.get("VTG_CACHE_DIR")
-    return Path(env).expanduser() if env else Path("~/.cache/vtg").expanduser()
+    return current_settings().cache_dir
 
 
 def features_dir(cache_dir: str | Path | None = None) -> Path:
@@ -137,24 +136,16 @@ def file_identity(path: str | os.PathLike[str]) -> str:
 
 
 def verify_enabled() -> bool:
-    """Whether :func:`video_features` checks full content hashes by default in this process."""
-    return _VERIFY["on"]
-
-
-def set_verify(enabled: bool) -> None:
-    """Turn full-hash verification of cache entries on or off for this process (``--verify``)."""
-    _VERIFY["on"] = bool(enabled)
+    """Whether :func:`video_features` checks full content hashes by default: the current
+    session's ``--verify`` (:func:`vtg.settings.current_settings`)."""
+    return current_settings().verify
 
 
 @contextlib.contextmanager
 def verifying(enabled: bool = True) -> Iterator[None]:
-    """Within the block, :func:`video_features` checks entries against a full content hash."""
-    saved = _VERIFY["on"]
-    _VERIFY["on"] = bool(enabled) or saved
-    try:
+    """Within the block (this thread/task), :func:`video_features` checks entries against a full content hash."""
+    with changed(verify=bool(enabled) or verify_enabled()):
         yield
-    finally:
-        _VERIFY["on"] = saved
 
 
 def cache_key(content: str, encoder_spec: str, fingerprint: str, fps: float | None, max_frames: int | None) -> str:
@@ -187,7 +178,7 @@ def video_features(video: str | os.PathLike[str], encoder, fps: float | None, *,
 
     path = VideoSource.of(video)  # a source passed in was checked already: no second check
     _check_sampling(fps, max_frames)
-    verify = _VERIFY["on"] if verify is None else bool(verify)
+    verify = verify_enabled() if verify is None else bool(verify)
     spec, fingerprint = _encoder_identity(encoder)
     folder = features_dir(cache_dir)
     digest = full_hash(path) if verify else None

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from vtg.envvars import positive_number
-from vtg.errors import CheckpointError, ModelError, UsageError
+from vtg.errors import CheckpointError, ModelError
+from vtg.settings import current_settings
 
 GB = 1000**3
 #: Structural counts past which even a shape-only build is refused (each makes Python objects).
@@ -44,7 +44,6 @@ MAX_CONFIG_BYTES = 4 << 20
 MAX_HEADER_BYTES = 100 << 20  # the safetensors format's own limit on a header
 _DTYPE_BYTES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2,
                 "U16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I8": 1, "U8": 1, "BOOL": 1}
-_override: dict[str, float | None] = {"gb": None}
 
 
 class ModelTooLargeError(ModelError):
@@ -60,13 +59,6 @@ class Estimate:
     params: int
     bytes: int
     shapes: dict[str, tuple[int, ...]]  # state-dict name -> shape, for the weights cross-check
-
-
-def set_max_model_gb(value: float | None) -> None:
-    """``vtg --max-model-gb``: the ceiling for this process (None: back to the environment/default)."""
-    if value is not None and not (0 < value < float("inf")):
-        raise UsageError(f"--max-model-gb must be a positive number, got {value!r}")
-    _override["gb"] = value
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,17 +79,14 @@ def machine_bytes() -> int:
 
 
 def max_model_bytes() -> int:
-    """The ceiling: :func:`set_max_model_gb`, else ``$VTG_MAX_MODEL_GB``, else :func:`machine_bytes`."""
-    gb = _override["gb"] or positive_number("VTG_MAX_MODEL_GB", 0.0) or None
+    """The ceiling: the current session's ``--max-model-gb``, else ``$VTG_MAX_MODEL_GB``, else :func:`machine_bytes`."""
+    gb = current_settings().max_model_gb
     return int(gb * GB) if gb else machine_bytes()
 
 
 def _ceiling_source() -> str:
-    if _override["gb"]:
-        return "set by --max-model-gb"
-    if os.environ.get("VTG_MAX_MODEL_GB", "").strip():
-        return "set by VTG_MAX_MODEL_GB"
-    return "this machine's RAM plus GPU memory"
+    origin = current_settings().origin("max_model_gb")
+    return f"set by {origin}" if origin else "this machine's RAM plus GPU memory"
 
 
 def check_config_counts(config: Any, what: str) -> None:

@@ -13,6 +13,7 @@ at its next ``put``, so no thread keeps decoding a video nobody reads.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from typing import Callable, Generator, Iterable, Iterator, TypeVar
@@ -58,7 +59,8 @@ def threaded(source: Iterable[T], depth: int = 2, name: str = "vtg-stage") -> Ge
             if close is not None:
                 close()
 
-    worker = threading.Thread(target=run, name=name, daemon=True)
+    # in a copy of the consumer's context: the stage reads the same session's settings (limits, decoder)
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), name=name, daemon=True)
     worker.start()
     return _drain(items, stop, worker)
 

@@ -12,6 +12,7 @@ to ``sink`` in the main thread only, one at a time, in input order.
 
 from __future__ import annotations
 
+import contextvars
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -54,7 +55,8 @@ def run_method(method: Any, videos: "OrderedDict[Path, list[BatchItem]]", sink: 
 
         def submit() -> None:
             for video, video_items in order:
-                queued.append((video_items, pool.submit(prepare_video, method, video)))
+                # in a copy of this thread's context: the pool's threads run in the caller's session
+                queued.append((video_items, pool.submit(contextvars.copy_context().run, prepare_video, method, video)))
                 return
 
         try:

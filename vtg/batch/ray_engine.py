@@ -30,8 +30,10 @@ from typing import Any, Callable
 from vtg.batch.inputs import BatchItem
 from vtg.batch.local import group_items
 from vtg.batch.ray_reaper import watch_cluster
-from vtg.batch.records import apply_settings, error_record, method_spec, process_settings
+from vtg.batch.records import error_record, method_spec
 from vtg.errors import DependencyError
+from vtg.session import Session
+from vtg.settings import Settings, current_settings
 
 Sink = Callable[[dict[str, Any]], None]
 
@@ -93,15 +95,20 @@ def item_from_dict(d: dict[str, Any]) -> BatchItem:
 
 
 class GroundActor:
-    """Holds loaded methods (one per method class and options) and grounds one video per task."""
+    """Holds loaded methods (one per method class and options) and grounds one video per task,
+    in a session built from the driver's :class:`~vtg.settings.Settings` (pickled: every flag and
+    variable the driver was given, ``--offline`` and ``--verify`` included). The cache folder is
+    the one exception: a path of the driver's machine, so each worker keeps its own
+    (``$VTG_CACHE_DIR`` where it runs), as before."""
 
-    def __init__(self, top_k: int | None = None, settings: dict[str, Any] | None = None):
+    def __init__(self, top_k: int | None = None, settings: Settings | None = None):
         import threading
 
         self.top_k = top_k
+        here = Settings.from_environment()
+        self.session = Session(here if settings is None else settings.replace(cache_dir=here.cache_dir))
         self.methods: dict[str, Any] = {}
         self._lock = threading.Lock()  # two tasks run at once: load each method only once
-        apply_settings(settings or {})  # the driver's --frame-limit / --pixel-limit / --verify
 
     def method(self, spec: str, options: dict[str, Any]) -> Any:
         from vtg.batch.records import instantiate
@@ -113,6 +120,11 @@ class GroundActor:
             return self.methods[key]
 
     def run_task(self, task: dict[str, Any]) -> list[dict[str, Any]]:
+        """The records of one task, computed in this actor's session (in the calling thread only:
+        Ray runs two tasks of an actor at once, on two threads)."""
+        return self.session.run(self._run_task, task)
+
+    def _run_task(self, task: dict[str, Any]) -> list[dict[str, Any]]:
         from vtg.batch.records import prepare_video, run_video
 
         items = [item_from_dict(d) for d in task["items"]]
@@ -145,9 +157,11 @@ TASKS_PER_ACTOR = 2
 
 
 def run_ray(items: list[BatchItem], sink: Sink, *, workers: int = 1, top_k: int | None = None,
-            address: str | None = None, num_cpus: int | None = None, num_gpus: float | None = None) -> None:
+            address: str | None = None, num_cpus: int | None = None, num_gpus: float | None = None,
+            settings: Settings | None = None) -> None:
     """Run ``items`` on Ray; ``workers`` actors, each with ``num_gpus`` GPUs (default: 1 when the
-    cluster has GPUs, else one CPU per actor)."""
+    cluster has GPUs, else one CPU per actor), each running in a session of ``settings``
+    (default: the current session's)."""
     ray = import_ray()
     tasks = build_tasks(items, sink)
     if not tasks:
@@ -159,7 +173,7 @@ def run_ray(items: list[BatchItem], sink: Sink, *, workers: int = 1, top_k: int 
             num_gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         resources = {"num_gpus": num_gpus} if num_gpus > 0 else {"num_cpus": 1}
         actor_class = ray.remote(max_concurrency=TASKS_PER_ACTOR, **resources)(GroundActor)
-        settings = process_settings()
+        settings = settings if settings is not None else current_settings()
         actors = [actor_class.remote(top_k, settings) for _ in range(max(1, min(workers, len(tasks))))]
         for records in dispatch(ray, actors, tasks):
             for record in records:

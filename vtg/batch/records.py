@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from vtg.batch.inputs import BatchItem
+from vtg.errors import UsageError
 
 if TYPE_CHECKING:
     from vtg.video.source import VideoSource
@@ -47,30 +48,6 @@ def ok_record(item: BatchItem, result: Any, top_k: int | None) -> dict[str, Any]
     record["line"] = item.line
     json.dumps(record, allow_nan=False)  # fail here (-> error record), not in the journal
     return record
-
-
-def process_settings() -> dict[str, Any]:
-    """This process's command-line settings (frame/pixel ceilings, cache verification, decoder,
-    precision), for workers in other processes (Ray actors), which would otherwise run with the defaults."""
-    from vtg.device import chosen_precision
-    from vtg.features import verify_enabled
-    from vtg.video.backends import chosen_decoder
-    from vtg.video.limits import overrides
-
-    return {**overrides(), "verify": verify_enabled(), "decoder": chosen_decoder(),
-            "precision": chosen_precision()}
-
-
-def apply_settings(settings: dict[str, Any]) -> None:
-    from vtg.device import set_precision
-    from vtg.features import set_verify
-    from vtg.video.backends import set_decoder
-    from vtg.video.limits import set_limits
-
-    set_limits(settings.get("frames"), settings.get("pixels"))
-    set_verify(bool(settings.get("verify")))
-    set_decoder(settings.get("decoder"))
-    set_precision(settings.get("precision"))
 
 
 def method_spec(name: str) -> str:
@@ -125,6 +102,9 @@ def run_item(method: Any, item: BatchItem, top_k: int | None, video: "VideoSourc
 
     try:
         query = Query(text=item.text, image=item.image)
-        return ok_record(item, ground(video if video is not None else item.video, query, method=method), top_k)
+        source = video if video is not None else item.video
+        if source is None:  # read_items gives such a line its error; it never reaches an engine
+            raise UsageError(f"line {item.line}: no video")
+        return ok_record(item, ground(source, query, method=method), top_k)
     except Exception as exc:  # one bad line never stops the batch
         return error_record(item, exc)

@@ -26,6 +26,8 @@ from vtg.batch.records import error_record
 from vtg.batch.settings import plan_resume, settings_of
 from vtg.outputs import check_output
 from vtg.errors import UnknownNameError, VtgError
+from vtg.session import Session, current_session
+from vtg.settings import current_settings
 
 ENGINES = ("local", "ray")
 
@@ -85,12 +87,15 @@ def run_batch(input_path: str | Path, output: str | Path, *, engine: str = "loca
               options: dict[str, Any] | None = None, video_dir: str | Path | None = None, workers: int = 1,
               top_k: int | None = None, retry_errors: bool = False, fsync: bool = True,
               progress: bool = False, ray_address: str | None = None, ray_num_cpus: int | None = None,
-              ray_num_gpus: float | None = None, new_output: bool = False) -> BatchSummary:
+              ray_num_gpus: float | None = None, new_output: bool = False,
+              session: Session | None = None) -> BatchSummary:
     """Ground every line of ``input_path`` into ``output`` (JSONL), resuming a previous run.
 
     Returns the summary; ``summary.failed > 0`` means some lines have error records.
     ``new_output`` moves an existing output aside (``NAME.~N~``) instead of resuming it.
+    Every line runs in ``session`` (default: the current one; Ray workers get its settings).
     """
+    session = session if session is not None else current_session()
     if engine not in ENGINES:
         raise UnknownNameError("engine", engine, ENGINES)
     check_output(output, inputs=[input_path], what="-o")  # before reading anything
@@ -113,8 +118,9 @@ def run_batch(input_path: str | Path, output: str | Path, *, engine: str = "loca
                 if item.error is not None:
                     sink(error_record(item, item.error))
             runnable = [i for i in todo if i.error is None]
-            run_engine(engine, runnable, sink, workers=workers, top_k=top_k, ray_address=ray_address,
-                       ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus)
+            with session.active():
+                run_engine(engine, runnable, sink, workers=workers, top_k=top_k, ray_address=ray_address,
+                           ray_num_cpus=ray_num_cpus, ray_num_gpus=ray_num_gpus)
         finally:
             bar.close()
             summary.seconds = time.perf_counter() - start
@@ -165,7 +171,7 @@ def run_engine(engine: str, items: list[BatchItem], sink: Any, *, workers: int, 
         from vtg.batch.ray_engine import run_ray
 
         run_ray(items, sink, workers=workers, top_k=top_k, address=ray_address, num_cpus=ray_num_cpus,
-                num_gpus=ray_num_gpus)
+                num_gpus=ray_num_gpus, settings=current_settings())
     else:
         from vtg.batch.local import run_local
 

@@ -40,18 +40,18 @@ def batch_command(
     """Ground every line of INPUT.jsonl into OUTPUT; exits non-zero when any line failed."""
     from vtg.batch import run_batch
     from vtg.cli.options import check_method_options
-    from vtg.features import set_verify
+    from vtg.settings import changed
 
-    set_verify(verify)
     warn_oversubscribed(workers, engine)
     options = method_options(encoder=encoder, fps=fps, preset=preset, device=device)
     options.update(parse_key_values(option))
     check_method_options(method, options, known_only=True)  # out of range: one error now, not one per line
     show_progress = sys.stderr.isatty() if progress is None else progress
-    summary = run_batch(input_path, output, engine=engine, method=method, options=options, video_dir=video_dir,
-                        workers=workers, top_k=top_k, retry_errors=retry_errors, fsync=fsync,
-                        progress=show_progress, ray_address=ray_address, ray_num_gpus=ray_gpus,
-                        new_output=new_output)
+    with changed(verify=verify or None):  # the run's session, which the workers receive
+        summary = run_batch(input_path, output, engine=engine, method=method, options=options, video_dir=video_dir,
+                            workers=workers, top_k=top_k, retry_errors=retry_errors, fsync=fsync,
+                            progress=show_progress, ray_address=ray_address, ray_num_gpus=ray_gpus,
+                            new_output=new_output)
     for note in summary.notes():
         print(f"vtg: note: {note}", file=sys.stderr)
     print(f"vtg batch: {summary.text()} -> {output}", file=sys.stderr)

@@ -46,9 +46,8 @@ def ground_command(
     Before long work the plan (models to download, frames, model, device, estimated time) goes to stderr."""
     from vtg.api import check_video_path
     from vtg.cli import preflight
-    from vtg.encoders.weights import offline_scope
-    from vtg.features import set_verify
     from vtg.outputs import check_output
+    from vtg.settings import changed
 
     check_not_swapped(video, query)
     for target, what in ((output, "-o"), (html, "--html")):  # before loading or downloading a model
@@ -56,13 +55,12 @@ def ground_command(
             check_output(target, inputs=[video, image], what=what)
     if output is not None and html is not None and Path(output).absolute() == Path(html).absolute():
         raise UsageError(f"-o and --html both name {output}; give two files")
-    set_verify(verify)
     options = method_options(encoder=encoder, model=model, fps=fps, preset=preset, llm=llm,
                              llm_url=llm_url, device=device)
     options.update(parse_key_values(option))
     fmt = pick_format(fmt, as_json, output)
     show_progress = sys.stderr.isatty() if progress is None else progress
-    with offline_scope(offline):
+    with changed(verify=verify or None, offline=offline or None):  # this command's part of the session
         import vtg
         from vtg import planning
         from vtg.api import resolve_method

@@ -42,11 +42,9 @@ def index_command(
     """Decode and encode VIDEO... once so later queries skip both.
 
     A model used for the first time is downloaded unless --offline; a plan line goes to stderr."""
-    from vtg.encoders.weights import offline_scope
-    from vtg.features import set_verify
+    from vtg.settings import changed
 
-    set_verify(verify)
-    with offline_scope(offline):
+    with changed(verify=verify or None, offline=offline or None):  # this command's part of the session
         _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress, library)
 
 

@@ -7,13 +7,14 @@ and exit non-zero; a traceback is shown only with ``--debug`` or ``VTG_DEBUG=1``
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import logging
 import os
 import re
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -58,6 +59,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs (also after the command; "
                                                        "or $VTG_DEBUG=1)."),
     version: bool = typer.Option(False, "--version", help="Print vtg's version and exit.", is_eager=True,
@@ -83,27 +85,18 @@ def _root(
     yes: bool = typer.Option(False, "--yes", "-y",
                              help="Download a model over 1 GB without asking (on a terminal vtg asks first; or $VTG_YES=1)."),
 ) -> None:
-    from vtg.device import encoder_precision, set_precision
     from vtg.envvars import check_environment
-    from vtg.video.backends import indexing_decoder, set_decoder
-    from vtg.video.limits import set_limits
+    from vtg.session import Session
 
-    from vtg.encoders.hub import assume_yes
-
-    assume_yes(yes)
-    set_limits(frame_limit, pixel_limit)  # every run sets them afresh (in-process callers run many)
-    from vtg.encoders.listing import set_max_download_gb
-    from vtg.modelsize import set_max_model_gb
-
-    set_max_model_gb(max_model_gb)
-    set_max_download_gb(max_download_gb)
-    set_decoder(decoder)
-    indexing_decoder()  # a bad $VTG_DECODER fails here, before any model loads
-    set_precision(precision)
-    encoder_precision("cpu")  # and a bad $VTG_PRECISION
+    # The run's one session: flags over $VTG_* (each checked, before any model loads), current
+    # until click closes the root context, so an in-process caller's next run starts afresh.
+    session = Session.from_environment(max_frames=frame_limit, max_pixels=pixel_limit, decoder=decoder,
+                                       precision=precision, max_model_gb=max_model_gb,
+                                       max_download_gb=max_download_gb, assume_yes=yes or None)
     check_environment()  # every other $VTG_* value: typed and in range, before any work
-    if "vtg.features" in sys.modules:  # --verify of an earlier in-process run must not carry over
-        sys.modules["vtg.features"].set_verify(False)
+    scope = contextlib.ExitStack()
+    scope.enter_context(session.active())
+    ctx.call_on_close(scope.close)
     if debug:
         os.environ["VTG_DEBUG"] = "1"
         setup_logging()
@@ -179,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click.exceptions.* are handled below
         import click
 
-        aborts, click_errors = (click.exceptions.Abort,), (click.exceptions.ClickException,)
+        aborts: tuple[type[Any], ...] = (click.exceptions.Abort,)
+        click_errors: tuple[type[Any], ...] = (click.exceptions.ClickException,)
         try:  # recent typer raises the exceptions of its own vendored click copy
             from typer._click.exceptions import ClickException as TyperClickException
             from typer.exceptions import Abort as TyperAbort
@@ -240,7 +234,7 @@ def remedy_of(exc: VtgError) -> str:
     return f" ({remedy})" if remedy and remedy not in str(exc) else ""
 
 
-def describe_fault(exc: BaseException) -> str:
+def describe_fault(exc: OSError | MemoryError) -> str:
     """One line for an OSError (naming the path and what to do) or a MemoryError."""
     if isinstance(exc, MemoryError):
         return "out of memory; lower --fps / --frame-limit / --pixel-limit, or use a machine with more memory"

@@ -37,9 +37,6 @@ def overlay_command(
     frame_limit: Optional[float] = ranged(None, "--frame-limit", kind=float, check=ENV_VARS["VTG_MAX_FRAMES"].check, help="Refuse to sample more frames than this (default 200000 or $VTG_MAX_FRAMES; same as `vtg --frame-limit`)."),
 ) -> None:
     """Number the sampled frames of VIDEO (NumPro) for feeding to any Video-LLM."""
-    from vtg.fileio import atomic_write_text
-    from vtg.overlays.video import write_numbered_frames, write_numbered_video
-
     if output is None and frames_dir is None:
         raise UsageError("say where to write: -o numbered.mp4 and/or --frames-dir DIR")
     if fps <= 0:
@@ -54,10 +51,17 @@ def overlay_command(
         check_output(times, inputs=[video, output], what="--times")
     if frames_dir is not None:
         check_output_dir(frames_dir, inputs=[video], what="--frames-dir")
-    if frame_limit is not None:
-        from vtg.video.limits import max_pixels, set_limits
+    from vtg.video.limits import limits
 
-        set_limits(frame_limit, max_pixels())
+    with limits(frames=frame_limit):  # this command's --frame-limit, within the run's session
+        _write(video, output, frames_dir, times, fps, max_frames, size, out_fps)
+
+
+def _write(video: Path, output: Path | None, frames_dir: Path | None, times: Path | None, fps: float,
+           max_frames: int | None, size: int | None, out_fps: float | None) -> None:
+    from vtg.fileio import atomic_write_text
+    from vtg.overlays.video import write_numbered_frames, write_numbered_video
+
     written: list[float] = []
     if output is not None:
         written = write_numbered_video(video, output, fps, max_frames=max_frames, size=size, out_fps=out_fps)

@@ -79,11 +79,10 @@ def bf16_would_help(device: str) -> bool:
     """Whether to point at ``--precision bf16``: the CPU default (fp32) is in use because nothing
     chose a precision, and this CPU has bf16 units. Why a hint and not the default: see
     :func:`vtg.device.encoder_precision`."""
-    import os
+    from vtg.device import device_kind, emulated_on_cpu
+    from vtg.settings import current_settings
 
-    from vtg.device import chosen_precision, device_kind, emulated_on_cpu
-
-    return (device_kind(device) == "cpu" and chosen_precision() is None and not os.environ.get("VTG_PRECISION")
+    return (device_kind(device) == "cpu" and current_settings().precision is None  # --precision / $VTG_PRECISION
             and not emulated_on_cpu("bf16"))
 
 

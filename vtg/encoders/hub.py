@@ -28,6 +28,7 @@ from vtg.encoders import transfer
 from vtg.encoders.listing import Listing, RepoNotFoundError, check_download, deadline_seconds, fetch_listing
 from vtg.errors import WeightsNotFoundError
 from vtg.net import check_resolvable
+from vtg.settings import DEFAULT_ASK_ABOVE_BYTES, current_settings
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Files a loader never reads: other frameworks' weights, exports, pictures.
@@ -117,17 +118,11 @@ def download(repo_id: str, filenames: list[str] | None = None, *, cache_dir: str
 
 
 #: Downloads larger than this many bytes ask first on a terminal ($VTG_ASK_ABOVE_BYTES overrides).
-ASK_ABOVE_BYTES = 1_000_000_000
-_answers = {"yes": False}
+ASK_ABOVE_BYTES = DEFAULT_ASK_ABOVE_BYTES
 
 
 class DownloadDeclinedError(WeightsNotFoundError):
     """The user answered no to a large download."""
-
-
-def assume_yes(value: bool) -> None:
-    """``vtg --yes`` (or ``$VTG_YES=1``): download without asking, whatever the size."""
-    _answers["yes"] = bool(value)
 
 
 def confirm_download(repo_id: str, total: int, *, source: str | None = None) -> None:
@@ -135,9 +130,7 @@ def confirm_download(repo_id: str, total: int, *, source: str | None = None) -> 
     and stderr both TTYs): a first command should not silently start fetching many GB. Scripts
     (no TTY) and ``--yes`` go ahead, as whisper and transformers do; the size line says how much.
     ``source``: where a download that is not a hub model comes from (its URL)."""
-    from vtg.envvars import env_value
-
-    if total <= ask_above() or _answers["yes"] or env_value("VTG_YES", False):
+    if total <= ask_above() or current_settings().assume_yes:  # --yes or $VTG_YES
         return
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return
@@ -156,10 +149,8 @@ def confirm_download(repo_id: str, total: int, *, source: str | None = None) -> 
 
 
 def ask_above() -> int:
-    """The size above which :func:`confirm_download` asks: ``$VTG_ASK_ABOVE_BYTES``, else 1 GB."""
-    from vtg.envvars import positive_number
-
-    return int(positive_number("VTG_ASK_ABOVE_BYTES", ASK_ABOVE_BYTES))
+    """The size above which :func:`confirm_download` asks: the session's ``$VTG_ASK_ABOVE_BYTES``, else 1 GB."""
+    return current_settings().ask_above_bytes
 
 
 def bar_width() -> dict:

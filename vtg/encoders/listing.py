@@ -23,17 +23,14 @@ import re
 from dataclasses import dataclass
 
 from vtg.encoders.transfer import Deadline, DownloadRefusedError, RemoteFile
-from vtg.envvars import positive_number
-from vtg.errors import UsageError, WeightsNotFoundError
+from vtg.errors import WeightsNotFoundError
+from vtg.settings import DEFAULT_MAX_DOWNLOAD_GB, DEFAULT_MAX_FILE_GB, current_settings
 
 GB = 1000**3
-DEFAULT_MAX_FILE_GB = 50.0
-DEFAULT_MAX_DOWNLOAD_GB = 200.0
 BASE_DEADLINE_S = 600.0
 MIN_RATE = 1_000_000  # bytes per second a download must average past the base deadline
 MAX_LISTING_BYTES = 16 << 20  # the list of a 10,000-file repo is ~3 MB
 _HEX = {40: re.compile(r"[0-9a-f]{40}"), 64: re.compile(r"[0-9a-f]{64}")}
-_override: dict[str, float | None] = {"download": None}
 
 
 class RepoNotFoundError(WeightsNotFoundError):
@@ -49,24 +46,18 @@ class Listing:
     files: dict[str, RemoteFile]
 
 
-def set_max_download_gb(value: float | None) -> None:
-    """``vtg --max-download-gb``: the per-model download ceiling for this process (None: unset)."""
-    if value is not None and not (value > 0 and value < float("inf")):
-        raise UsageError(f"--max-download-gb must be a positive number, got {value!r}")
-    _override["download"] = value
-
-
 def max_download_bytes() -> float:
-    return (_override["download"] or positive_number("VTG_MAX_DOWNLOAD_GB", DEFAULT_MAX_DOWNLOAD_GB)) * GB
+    """The per-model download ceiling of the current session (``--max-download-gb``, ``$VTG_MAX_DOWNLOAD_GB``)."""
+    return current_settings().max_download_gb * GB
 
 
 def max_file_bytes() -> float:
-    return positive_number("VTG_MAX_FILE_GB", DEFAULT_MAX_FILE_GB) * GB
+    return current_settings().max_file_gb * GB
 
 
 def deadline_seconds(total_bytes: int) -> float:
     """The overall deadline of a download of ``total_bytes``: ``VTG_DOWNLOAD_DEADLINE`` or the default."""
-    return positive_number("VTG_DOWNLOAD_DEADLINE", BASE_DEADLINE_S + total_bytes / MIN_RATE)
+    return current_settings().download_deadline or BASE_DEADLINE_S + total_bytes / MIN_RATE
 
 
 def check_download(repo_id: str, files: list[RemoteFile], free_bytes: int | None) -> int:

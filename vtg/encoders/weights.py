@@ -16,24 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
 from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
+from vtg.settings import changed, current_settings
 
 HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                    "pytorch_model.bin.index.json")
 OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
-_OFFLINE_LOCK = threading.Lock()
-_forced_offline = 0  # > 0 while an ``offline()`` block is active (the CLI's --offline)
 
 
 def offline_mode() -> bool:
-    """Whether downloads are off: inside :func:`offline`, or ``HF_HUB_OFFLINE`` /
-    ``TRANSFORMERS_OFFLINE`` set to a true value (read now, not at import)."""
-    if _forced_offline:
+    """Whether downloads are off: the current session's ``--offline`` (:func:`offline`), or
+    ``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE`` set to a true value (read now, not at import:
+    huggingface_hub obeys them process-wide whatever a session says)."""
+    if current_settings().offline:
         return True
     return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
                for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
@@ -41,19 +40,13 @@ def offline_mode() -> bool:
 
 @contextlib.contextmanager
 def offline(enabled: bool = True):
-    """Within the block, missing weights are an error instead of a download (``--offline``).
-    Process-wide (threads included), as ``HF_HUB_OFFLINE`` is; ``enabled=False`` changes nothing."""
-    global _forced_offline
+    """Within the block, missing weights are an error instead of a download (``--offline``), in
+    this thread/task and the work it hands to pools with its context; ``enabled=False`` changes nothing."""
     if not enabled:
         yield
         return
-    with _OFFLINE_LOCK:
-        _forced_offline += 1
-    try:
+    with changed(offline=True):
         yield
-    finally:
-        with _OFFLINE_LOCK:
-            _forced_offline -= 1
 
 
 def _download_allowed(offline_flag: bool | None) -> bool:

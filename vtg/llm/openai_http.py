@@ -30,17 +30,16 @@ from vtg.errors import UsageError
 from vtg.llm.chat import ChatBackend, Deadline, TimedOut, Unreachable
 from vtg.llm.parse import AnswerError
 from vtg.net import resolve_within
+from vtg.settings import DEFAULT_LLM_TIMEOUT, current_settings
 
 MAX_RESPONSE = 4 << 20
 #: Overall seconds for one decomposition (all requests and attempts), unless configured.
-DEFAULT_DEADLINE = 120.0
+DEFAULT_DEADLINE = DEFAULT_LLM_TIMEOUT
 
 
 def default_deadline() -> float:
-    """``$VTG_LLM_TIMEOUT`` when set to a positive number, else :data:`DEFAULT_DEADLINE`."""
-    from vtg.envvars import positive_number
-
-    return positive_number("VTG_LLM_TIMEOUT", DEFAULT_DEADLINE)
+    """The current session's LLM deadline: ``$VTG_LLM_TIMEOUT``, else :data:`DEFAULT_DEADLINE`."""
+    return current_settings().llm_timeout
 
 
 class SocketWatch:

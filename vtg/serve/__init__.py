@@ -32,8 +32,8 @@ def build(config: ServeConfig):
     from vtg.serve.app import create_app
     from vtg.serve.service import Service
 
-    service = Service(config)
-    service.warm_up()
+    service = Service(config)  # in the current session (the CLI's: its flags apply to every request)
+    service.session.run(service.warm_up)
     return service, create_app(service)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 import time
 from typing import Any, AsyncIterator, Callable, TypeVar
@@ -90,5 +91,6 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
             loop.call_soon_threadsafe(deliver, *outcome)
 
-    threading.Thread(target=work, name="vtg-serve-work", daemon=True).start()
+    # in a copy of the request's context, so the thread sees the settings the request's task sees
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), name="vtg-serve-work", daemon=True).start()
     return await future

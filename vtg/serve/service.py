@@ -19,6 +19,7 @@ from vtg.serve.ids import load_id_key
 from vtg.serve.config import MAX_QUERY_CHARS, ServeConfig
 from vtg.serve.admission import Admission
 from vtg.serve.thumbs import ThumbnailCache
+from vtg.session import Session, current_session
 from vtg.types import Grounding
 
 log = logging.getLogger("vtg.serve")
@@ -53,16 +54,16 @@ def request_options(method, options: dict[str, Any]) -> dict[str, Any]:
 class Service:
     """The warm method, the catalog of served files, the open libraries and the thumbnails."""
 
-    def __init__(self, config: ServeConfig):
-        from vtg.registry import load_method
-
+    def __init__(self, config: ServeConfig, session: Session | None = None):
         self.config = config
+        #: Every request runs in this one session (default: the one current at start-up, the CLI's).
+        self.session = session if session is not None else current_session()
         self.catalog = Catalog(config.roots, load_id_key())
-        self.method = load_method(config.method, **config.method_options)
+        self.method = self.session.load_method(config.method, **config.method_options)
         self.slots = Admission(config.max_concurrent, config.queue, config.queue_wait)
         self.thumb_slots = Admission(max(2, config.max_concurrent), THUMB_QUEUE, THUMB_WAIT, "thumbnails")
         self.thumbs = ThumbnailCache(config.thumb_cache_entries)
-        self.libraries = {name: self._open_library(name) for name in config.libraries}
+        self.libraries = {name: self.session.run(self._open_library, name) for name in config.libraries}
 
     # -- start-up ---------------------------------------------------------------------------
     @staticmethod
@@ -96,12 +97,10 @@ class Service:
     def ground(self, video: str, query: str | None, image: str | None, top_k: int | None,
                options: dict[str, Any]) -> dict:
         """``vtg.ground`` on a served file with the warm method (the one path every front end takes)."""
-        import vtg
-
         entry = self.catalog.resolve(video)
         image_path = self.catalog.resolve_image(image) if image else None
-        result = vtg.ground(entry.path, check_query(query), image=image_path, method=self.method_for(options),
-                            top_k=top_k)
+        result = self.session.ground(entry.path, check_query(query), image=image_path,
+                                     method=self.method_for(options), top_k=top_k)
         return result_json(result, entry)
 
     def search(self, library: str | None, query: str | None, image: str | None, top: int,
@@ -112,12 +111,13 @@ class Service:
         image_path = self.catalog.resolve_image(image) if image else None
         if supports_feature_search(self.method):
             # the warm method (with this request's options) localises; the library dictates the encoder
-            results = search(lib, check_query(query), image=image_path, top=top, method=self.method_for(options))
+            results = self.session.run(search, lib, check_query(query), image=image_path, top=top,
+                                       method=self.method_for(options))
         else:  # the served method cannot localise on features: the one that indexed the library does
             if options:
                 raise UsageError(f"options apply to the served method {self.method.name!r}, which cannot search a "
                                  "library; this library is searched with the method that indexed it, as configured")
-            results = search(lib, check_query(query), image=image_path, top=top)
+            results = self.session.run(search, lib, check_query(query), image=image_path, top=top)
         return {"library": name, "results": [result_json(r, self.catalog.register_library_video(r.video))
                                              for r in results]}
 
@@ -133,7 +133,7 @@ class Service:
     def thumbnail(self, ident: str, t: float) -> bytes:
         """The JPEG (callers hold a :attr:`thumb_slots` slot)."""
         entry = self.catalog.get(ident)
-        return self.thumbs.get(entry.id, entry.path, t)
+        return self.session.run(self.thumbs.get, entry.id, entry.path, t)
 
     def videos(self) -> list[dict]:
         entries = self.catalog.list_roots()
@@ -145,7 +145,6 @@ class Service:
 
     def health(self) -> dict:
         import vtg
-        from vtg.engine import default_manager
 
         return {"status": "ok", "version": vtg.__version__, "method": self.config.method,
                 "libraries": list(self.libraries), "roots": len(self.config.roots),
@@ -154,7 +153,7 @@ class Service:
                 "request_options": allowed_request_options(self.method),
                 "max_query_chars": MAX_QUERY_CHARS,
                 "thumbnails": {"made": self.thumbs.made, "cached": len(self.thumbs)},
-                "models": default_manager().memory()}
+                "models": self.session.models.memory()}
 
 
 def check_query(query: str | None) -> str | None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from types import ModuleType
 
 from vtg.errors import UnknownNameError
+from vtg.settings import current_settings
 
 BACKENDS: dict[str, str] = {
     "pyav": "vtg.video.pyav_backend",
@@ -25,31 +25,11 @@ BACKENDS: dict[str, str] = {
 LIBRARIES = {"pyav": "av", "nvdec": "av"}
 
 
-#: The decoder of feature extraction (indexing) set for this process: ``vtg --decoder`` / :func:`set_decoder`.
-_chosen: dict[str, str | None] = {"decoder": None}
-
-
-def set_decoder(name: str | None) -> None:
-    """Decode for indexing with backend ``name`` in this process (None: back to ``$VTG_DECODER``,
-    else pyav). UnknownNameError for a name that is no backend."""
-    if name is not None and name not in BACKENDS:
-        raise UnknownNameError("decoder", str(name), list(BACKENDS))
-    _chosen["decoder"] = name
-
-
-def chosen_decoder() -> str | None:
-    """What :func:`set_decoder` set in this process (None: nothing), for workers in other processes."""
-    return _chosen["decoder"]
-
-
 def indexing_decoder() -> str:
-    """The backend that decodes for feature extraction: :func:`set_decoder`, else
-    ``$VTG_DECODER``, else ``pyav``. Frames from any backend are the same (tests check it), so
-    the feature cache does not depend on the choice."""
-    name = _chosen["decoder"] or os.environ.get("VTG_DECODER", "").strip() or "pyav"
-    if name not in BACKENDS:
-        raise UnknownNameError("decoder (VTG_DECODER)", name, list(BACKENDS))
-    return name
+    """The backend that decodes for feature extraction: the current session's ``--decoder``, else
+    ``$VTG_DECODER``, else ``pyav`` (:func:`vtg.settings.current_settings`). Frames from any
+    backend are the same (tests check it), so the feature cache does not depend on the choice."""
+    return current_settings().decoder
 
 
 def get_backend(name: str) -> ModuleType:

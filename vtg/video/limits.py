@@ -11,7 +11,9 @@ Defaults: :data:`DEFAULT_MAX_FRAMES` sampled frames per video (2.7 hours at 20 f
 keep every frame in memory (:func:`vtg.video.read_frames`, the Video-LLM methods) are also held
 to :data:`DEFAULT_MAX_HELD_BYTES` of frames (``VTG_MAX_FRAME_BYTES``). Raise them with
 ``vtg --frame-limit N`` / ``vtg --pixel-limit N`` (any command), ``VTG_MAX_FRAMES`` /
-``VTG_MAX_PIXELS`` in the environment, or :func:`set_limits` / :func:`limits` from Python.
+``VTG_MAX_PIXELS`` in the environment, or a :class:`vtg.session.Session` with ``max_frames`` /
+``max_pixels`` (or the :func:`limits` block) from Python. The ceilings are those of the current
+session (:func:`vtg.settings.current_settings`), so two sessions in one process keep their own.
 """
 
 from __future__ import annotations
@@ -20,17 +22,12 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from vtg.envvars import ENV_VARS, positive_number
 from vtg.errors import VideoError
-from vtg.options import check_value
+from vtg.settings import DEFAULT_MAX_FRAMES, DEFAULT_MAX_HELD_BYTES, DEFAULT_MAX_PIXELS, changed, current_settings
 
-DEFAULT_MAX_FRAMES = 200_000
-DEFAULT_MAX_PIXELS = 36_000_000
 #: Bytes of decoded frames :func:`vtg.video.read_frames` may hold at once (it keeps every frame;
 #: :func:`vtg.video.iter_frames` streams and needs no such bound).
 DEFAULT_MAX_HELD_BYTES = 8 << 30
-
-_override: dict[str, int | None] = {"frames": None, "pixels": None}
 
 
 class VideoTooLargeError(VideoError):
@@ -39,23 +36,19 @@ class VideoTooLargeError(VideoError):
     exit_code = 2
 
 
-def _env_limit(name: str, default: int) -> int:
-    return int(positive_number(name, default))
-
-
 def max_frames() -> int:
-    """Sampled frames allowed per video: :func:`set_limits`, else ``$VTG_MAX_FRAMES``, else the default."""
-    return _override["frames"] or _env_limit("VTG_MAX_FRAMES", DEFAULT_MAX_FRAMES)
+    """Sampled frames allowed per video: the session's ``--frame-limit``, else ``$VTG_MAX_FRAMES``, else the default."""
+    return current_settings().max_frames
 
 
 def max_pixels() -> int:
     """Pixels allowed per frame (decoded or resized): as :func:`max_frames`, ``$VTG_MAX_PIXELS``."""
-    return _override["pixels"] or _env_limit("VTG_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+    return current_settings().max_pixels
 
 
 def max_held_bytes() -> int:
-    """Bytes of frames held in memory at once by ``read_frames``: ``$VTG_MAX_FRAME_BYTES`` or 8 GiB."""
-    return _env_limit("VTG_MAX_FRAME_BYTES", DEFAULT_MAX_HELD_BYTES)
+    """Bytes of frames held in memory at once by ``read_frames``: the session's ``$VTG_MAX_FRAME_BYTES``, else 8 GiB."""
+    return current_settings().max_held_bytes
 
 
 def check_held_bytes(count: float, width: int, height: int, path: str | Path) -> None:
@@ -68,33 +61,11 @@ def check_held_bytes(count: float, width: int, height: int, path: str | Path) ->
             f"limit of {limit / 2**20:,.1f} MiB; sample fewer frames (fps, max_frames) or set VTG_MAX_FRAME_BYTES")
 
 
-def overrides() -> dict[str, int | None]:
-    """The ceilings :func:`set_limits` set in this process (``frames``, ``pixels``; None: not set)."""
-    return dict(_override)
-
-
-def _checked(value: float | int | None, flag: str, variable: str) -> int | None:
-    """``value`` in the range declared for ``variable`` (the flag's environment twin)."""
-    if value is None:
-        return None
-    return int(check_value(flag, value, int, ENV_VARS[variable].check))
-
-
-def set_limits(frames: float | int | None = None, pixels: float | int | None = None) -> None:
-    """Set the ceilings for this process (None: back to the environment / default)."""
-    _override["frames"] = _checked(frames, "--frame-limit", "VTG_MAX_FRAMES")
-    _override["pixels"] = _checked(pixels, "--pixel-limit", "VTG_MAX_PIXELS")
-
-
 @contextlib.contextmanager
 def limits(frames: float | int | None = None, pixels: float | int | None = None) -> Iterator[None]:
-    """The ceilings set for the duration of a ``with`` block (None keeps the current one)."""
-    saved = dict(_override)
-    set_limits(frames if frames is not None else saved["frames"], pixels if pixels is not None else saved["pixels"])
-    try:
+    """The ceilings set for the duration of a ``with`` block, in this thread/task (None keeps the current one)."""
+    with changed(max_frames=frames, max_pixels=pixels):
         yield
-    finally:
-        _override.update(saved)
 
 
 def check_frame_count(count: float, path: str | Path | None, why: str) -> None:

@@ -17,12 +17,13 @@ decoded from the start of the file instead, which is what sequential decoding wo
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -202,7 +203,8 @@ def decode_segments(path: Path, info: VideoInfo, targets: np.ndarray, out_size: 
 
     def submit() -> None:
         for lo, hi in upcoming:
-            pending.append(pool.submit(_segment, path, info, targets[lo:hi], out_size, lo > 0, threads, accel))
+            pending.append(pool.submit(contextvars.copy_context().run, _segment, path, info, targets[lo:hi], out_size,
+                                       lo > 0, threads, accel))  # the caller's session, in the pool's thread
             return
 
     try:
@@ -254,8 +256,10 @@ def decode_after_seek(path: Path, info: VideoInfo, targets: np.ndarray, out_size
 def _decode_segment(path: Path, info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], seek: bool,
                     threads: int, accel=None) -> Iterator[tuple[float, np.ndarray]]:
     convert = frame_converter(info, out_size)
+    container: Any
+    stream: Any  # PyAV's objects
     with open_decoder(path, threads, accel) as (container, stream):
-        frames = timed_frames(container, stream, path, info, targets)
+        frames: Any = timed_frames(container, stream, path, info, targets)  # a generator: closed below
         if seek:
             if stream.start_time is None:
                 raise _Reseek()
