@@ -143,7 +143,7 @@ class Refine(Method):
         line_options: ClassVar[frozenset[str]] = frozenset({
             "fps", "k", "margin", "min_margin", "max_window", "window_frames", "select", "top_k"})
 
-    def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+    def ground(self, video: VideoInput, query: Query, *, progress: bool = False) -> Grounding:
         query = Query.of(query)
         self.check_query(query)
         cfg = self.config  # typed and in range (vtg.options), checked when configured
@@ -180,7 +180,7 @@ class Refine(Method):
         model = self.video_llm().config.model
         return replace(fast, method=self.name).with_models(hub_or_local_need("video-llm", model))
 
-    def prepare(self, video: str | Path, *, progress: bool = False) -> None:
+    def prepare(self, video: VideoInput, *, progress: bool = False) -> None:
         self.fast_stage(video).prepare(video, progress=progress)
 
     def warm_up(self) -> None:

@@ -43,10 +43,10 @@ class Method(ABC):
         self.config = apply_options(base, options, owner=self.name)
 
     @abstractmethod
-    def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+    def ground(self, video: VideoInput, query: Query, *, progress: bool = False) -> Grounding:
         """Find when ``query`` happens in ``video``."""
 
-    def ground_many(self, video: str | Path, queries: list[Query], *, progress: bool = False) -> list[Grounding]:
+    def ground_many(self, video: VideoInput, queries: list[Query], *, progress: bool = False) -> list[Grounding]:
         """Every query of ``queries`` on one video, in order (``vtg.ground(video, [q1, q2, ...])``).
 
         Default: :meth:`ground` once per query on one shared :class:`vtg.video.VideoSource`.
@@ -57,7 +57,7 @@ class Method(ABC):
         source = cast(Path, VideoSource.of(video))  # os.PathLike, carrying its one probe and hash
         return [self.ground(source, q, progress=progress) for q in queries]
 
-    def prepare(self, video: str | Path, *, progress: bool = False) -> None:
+    def prepare(self, video: VideoInput, *, progress: bool = False) -> None:
         """Hook: decode and encode ``video`` ahead of ``ground`` (e.g. fill the feature cache).
 
         ``video`` may be a :class:`vtg.video.VideoSource` (checked and probed once, shared with

@@ -219,7 +219,9 @@ class Query:
         return self.text if self.text is not None else f"<image {name}>"
 
     @classmethod
-    def of(cls, query: "str | Query | None" = None, image: str | Path | None = None) -> "Query":
+    def of(cls, query: object = None, image: str | Path | None = None) -> "Query":
+        """A Query from what a caller passed: a sentence, a Query (returned as it is), or None with
+        ``image``; anything else is refused with a :class:`UsageError` naming its type."""
         if isinstance(query, Query):
             return query
         if query is not None and not isinstance(query, str):

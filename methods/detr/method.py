@@ -75,7 +75,7 @@ class DetrMethod(Method):
     score_meaning = ("the moment query's foreground probability (softmax over foreground/background, 0 to 1); "
                      "saliency: the network's per-clip score (unbounded).")
 
-    def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+    def ground(self, video: VideoInput, query: Query, *, progress: bool = False) -> Grounding:
         from vtg.device import resolve_device
 
         from ..univtg.features import text_tokens, video_input

@@ -128,10 +128,10 @@ class TFVTG(Method):
             "preset", "fps", "stride", "max_window_fraction", "mask_threshold", "rise_threshold", "nms_iou",
             "final_nms", "gamma", "dynamic_weight", "calibration", "top_k", "long_after"})
 
-    def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+    def ground(self, video: VideoInput, query: Query, *, progress: bool = False) -> Grounding:
         return self.ground_many(video, [query], progress=progress)[0]
 
-    def ground_many(self, video: str | Path, queries: list[Query], *, progress: bool = False) -> list[Grounding]:
+    def ground_many(self, video: VideoInput, queries: list[Query], *, progress: bool = False) -> list[Grounding]:
         """All ``queries`` on one video: features read once, and every sentence of every query
         (with the decomposition's rewrites and sub-events) through the text tower in one batch."""
         from vtg.encoders import load_encoder
@@ -230,7 +230,7 @@ class TFVTG(Method):
         return Grounding(query=query.label, video=str(path), duration=duration, moments=tuple(moments[:cfg.top_k]),
                          saliency=saliency, method=self.name, meta=meta)
 
-    def prepare(self, video: str | Path, *, progress: bool = False) -> None:
+    def prepare(self, video: VideoInput, *, progress: bool = False) -> None:
         """Fill the feature cache for ``video`` ahead of its queries (``vtg batch --workers``)."""
         from vtg.encoders import load_encoder
         from vtg.features import video_features

@@ -15,6 +15,7 @@ from the video with the SlowFast weights (``-O slowfast_weights=PATH``), or pass
 from __future__ import annotations
 
 import math
+import os
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ def centre_frame_indices(num_samples: int, duration: float, clip_len: float = 2.
     return np.minimum(2 * np.arange(n) + 1, max(0, num_samples - 1))
 
 
-def clip_frame_features(video: str | Path, enc, clip_len: float = 2.0, progress: bool = False, device: str = "auto"):
+def clip_frame_features(video: "str | os.PathLike[str]", enc, clip_len: float = 2.0, progress: bool = False, device: str = "auto"):
     """(features (L, D), frame times (L,), duration) of each clip's centre frame, via the feature cache.
     ``enc`` is an Encoder or a spec (then the model loads only when the cache misses)."""
     from vtg.features import video_features
@@ -106,7 +107,7 @@ def clip_frame_features(video: str | Path, enc, clip_len: float = 2.0, progress:
     return frames[idx], np.asarray(feats.times, np.float64)[idx], float(feats.duration)
 
 
-def video_input(video: str | Path, *, encoder: str = CLIP_ENCODER, device: str = "auto",
+def video_input(video: "str | os.PathLike[str]", *, encoder: str = CLIP_ENCODER, device: str = "auto",
                 clip_len: float = 2.0, slowfast: str | Path | np.ndarray | None = None,
                 progress: bool = False) -> VideoInput:
     """CLIP clip features of ``video`` (cached: the encoder loads only on a miss), preceded by

@@ -96,7 +96,7 @@ class UniVTG(Method):
                      "window; for summaries, the mean saliency of the chosen clips.")
     Config = UniVTGConfig
 
-    def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+    def ground(self, video: VideoInput, query: Query, *, progress: bool = False) -> Grounding:
         self.check_query(query)
         return self.ground_text(video, query.text, progress=progress)
 
@@ -143,7 +143,7 @@ class UniVTG(Method):
         runner = UniVTG(dataclasses.replace(self.config, summary_ratio=ratio))
         return runner.ground_text(video, query, progress=progress)
 
-    def ground_text(self, video: str | Path, text: str | None, *, progress: bool = False) -> Grounding:
+    def ground_text(self, video: VideoInput, text: str | None, *, progress: bool = False) -> Grounding:
         from vtg.device import resolve_device
 
         from .features import text_tokens, video_input

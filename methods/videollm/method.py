@@ -110,11 +110,11 @@ class VideoLLMMethod(Method):
         return check_reading(self.config.parse, self.name) == "strict"
 
     # -- shared path ------------------------------------------------------------------------
-    def sample(self, video: str | Path) -> Sampled:
+    def sample(self, video: VideoInput) -> Sampled:
         """Frames with their true times, sampled as the method's paper says (or selected)."""
         return self.sample_span(video)
 
-    def sample_span(self, video: str | Path, start: float = 0.0, end: float | None = None) -> Sampled:
+    def sample_span(self, video: VideoInput, start: float = 0.0, end: float | None = None) -> Sampled:
         """Frames of ``[start, end)`` under the method's own rule applied to that span's length
         (coarse-to-fine grounding shows a Video-LLM one window at a time), then the configured
         frame selection. ``Sampled.duration`` stays the whole video's."""
@@ -162,7 +162,7 @@ class VideoLLMMethod(Method):
         cfg = self.config
         return load_videollm(cfg.model, cfg.device, None if cfg.dtype == "auto" else cfg.dtype)
 
-    def ground(self, video: str | Path, query: Query, *, progress: bool = False) -> Grounding:
+    def ground(self, video: VideoInput, query: Query, *, progress: bool = False) -> Grounding:
         query = Query.of(query)
         self.check_query(query)
         self.strict()  # a bad -O parse= fails before any frame is decoded
@@ -197,7 +197,7 @@ class VideoLLMMethod(Method):
             return plan.with_models(encoder_need(cfg.select_encoder, "selection encoder"))
         return plan
 
-    def ground_frames(self, sampled: Sampled, query: str, *, video: str | Path = "") -> Grounding:
+    def ground_frames(self, sampled: Sampled, query: str, *, video: VideoInput = "") -> Grounding:
         """Ground ``query`` in already sampled frames (the part of :meth:`ground` after decoding)."""
         if len(sampled.times) == 0:
             raise VideoError(f"no frames could be sampled from {video or 'the video'}")

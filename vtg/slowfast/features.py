@@ -8,6 +8,7 @@ feature cache: a second query on the same video does not run SlowFast again.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from .weights import load_network
 BATCH_CLIPS = 8
 
 
-def extract(video: str | Path, net, *, device: str = "cpu", batch_clips: int = BATCH_CLIPS) -> np.ndarray:
+def extract(video: "str | os.PathLike[str]", net, *, device: str = "cpu", batch_clips: int = BATCH_CLIPS) -> np.ndarray:
     """(clips, 2304) float32 features of ``video`` with ``net`` (a :class:`SlowFastR50` in eval mode)."""
     import torch
 
@@ -60,7 +61,7 @@ def cache_dir() -> Path:
     return cache_root() / "slowfast"
 
 
-def cached_features(video: str | Path, weights: str | Path | None, *, device: str = "cpu") -> np.ndarray:
+def cached_features(video: "str | os.PathLike[str]", weights: str | Path | None, *, device: str = "cpu") -> np.ndarray:
     """:func:`extract` through a cache keyed by the video's content and the weights file's: the
     network loads only on a miss. Entries are plain ``.npy`` written atomically, read without pickles."""
     import hashlib
@@ -93,7 +94,7 @@ def cached_features(video: str | Path, weights: str | Path | None, *, device: st
     return feats
 
 
-def clip_slowfast(video: str | Path, precomputed: str | None, weights: str | None, device: str = "cpu"):
+def clip_slowfast(video: "str | os.PathLike[str]", precomputed: str | None, weights: str | None, device: str = "cpu"):
     """What a SlowFast+CLIP model's ``video_input`` gets: the user's precomputed features file when
     given (``-O slowfast=FILE``), else features computed here with ``weights`` (cached)."""
     if precomputed:
