@@ -38,13 +38,14 @@ import numpy as np
 
 from vtg.errors import UsageError
 from vtg.method import Method, option_names, supports_feature_search
-from vtg.types import Query
 from vtg.methods.tfvtg.method import as_path
 from vtg.methods.videollm.method import VideoLLMMethod
 from vtg.methods.videollm.selection import RULES
 from vtg.options import (Choice, DeviceName, FrameCount, Fps, PositiveSeconds, Range, Seconds,
                          TopK)
 from vtg.planning import Plan, VideoInput, hub_or_local_need
+from vtg.registry import load_method, method_class
+from vtg.types import Query
 from vtg.types import Grounding, Moment
 from vtg.video.source import VideoSource
 
@@ -191,8 +192,6 @@ class Refine(Method):
     def fast_stage(self, video: VideoInput | None) -> Method:
         """TFVTG (features cached, windows capped at ``max_window`` s on ``video``) or UniVTG with
         a model; ``video`` None: the stage as configured, without the cap."""
-        from vtg.registry import load_method, method_class
-
         cfg = self.config
         fast = cfg.fast.strip().lower() if cfg.fast != "auto" else ("univtg" if cfg.fast_model else DEFAULT_FAST)
         options: dict = {"device": cfg.device}
@@ -212,8 +211,6 @@ class Refine(Method):
         return method if video is None else _cap_windows(method, video, cfg.max_window)
 
     def video_llm(self) -> VideoLLMMethod:
-        from vtg.registry import load_method
-
         cfg = self.config
         options = {"device": cfg.device, "dtype": cfg.dtype, "frame_budget": cfg.window_frames,
                    "select": cfg.select}

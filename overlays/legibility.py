@@ -18,7 +18,9 @@ from typing import Iterable
 import numpy as np
 
 from vtg.errors import DependencyError
+from vtg.methods.videollm.frames import fit_frames
 from vtg.overlays.numbers import draw_number, font_size_for, number_box
+from vtg.video import read_frames
 
 
 @dataclass
@@ -78,9 +80,6 @@ def measure(videos: Iterable[str | Path], *, fps: float = 1.0, frames_per_video:
 
     Frame ``i`` of a video (sampled at ``fps``, at most ``frames_per_video``) carries ``offset + i``.
     """
-    from vtg.methods.videollm.frames import fit_frames
-    from vtg.video import read_frames
-
     result = Legibility()
     for video in videos:
         batch = read_frames(video, fps=fps, max_frames=frames_per_video)

@@ -18,6 +18,7 @@ import numpy as np
 
 from vtg.errors import VideoError
 from vtg.fileio import atomic_write_text
+from vtg.outputs import check_output, staged
 from vtg.overlays.numbers import draw_number
 
 
@@ -49,8 +50,6 @@ def write_numbered_video(video: str | Path, output: str | Path, fps: float | Non
     """
     import av
 
-    from vtg.outputs import staged
-
     output = Path(output)
     rate = Fraction(out_fps or fps or 25.0).limit_denominator(1001)
     times: list[float] = []
@@ -81,8 +80,6 @@ def write_numbered_frames(video: str | Path, out_dir: str | Path, fps: float | N
                           image_format: str = "png") -> list[float]:
     """Write numbered frames as ``frame_000000.png``... plus ``frames.json`` (index, file, time)."""
     from PIL import Image
-
-    from vtg.outputs import check_output
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

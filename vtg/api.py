@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence, overload
 
+from vtg.errors import UsageError
 from vtg.options import TopK, check_of, check_value
-from vtg.types import Grounding
+from vtg.types import Grounding, Query
 
 if TYPE_CHECKING:
     from vtg.method import Method
@@ -62,7 +63,6 @@ def ground(
     already configured (then ``options`` must be empty). ``top_k`` keeps the best moments.
     The video's path is checked once and the file probed at most once for the whole query.
     """
-    from vtg.types import Query
     from vtg.video.source import VideoSource
 
     if top_k is not None:
@@ -83,8 +83,6 @@ def _ground_many(video, queries: "Sequence[str | Query]", image, method, top_k: 
                  options: dict[str, Any]) -> list[Grounding]:
     """``ground`` with a list of queries: every query checked before any work, then one
     :meth:`~vtg.methods.Method.ground_many` call."""
-    from vtg.errors import UsageError
-    from vtg.types import Query
     from vtg.video.source import VideoSource
 
     if image is not None:
@@ -104,7 +102,6 @@ def _ground_many(video, queries: "Sequence[str | Query]", image, method, top_k: 
 
 def resolve_method(method: "str | Method", options: dict[str, Any]) -> "Method":
     """A method object from a registered name and its options, or the given object itself."""
-    from vtg.errors import UsageError
     from vtg.method import Method
     from vtg.registry import load_method
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 
 from vtg.errors import UsageError
+from vtg.options import check_device
 from vtg.settings import current_settings
 
 DEVICE_CHOICES = ("auto", "cuda", "cpu")
@@ -21,8 +22,6 @@ def resolve_device(spec: str | None = "auto") -> str:
     if spec == "auto":  # a session may pin what "auto" means (Settings.device)
         spec = current_settings().device
     if spec.startswith("cuda"):
-        from vtg.options import check_device
-
         check_device(spec)
     import torch
 

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vtg import fileio
 from vtg.fileio import atomic_write_text, load_array, read_regular_text
 
 DTYPE = np.float16
@@ -125,8 +126,6 @@ class EntryWriter:
         """Finish both arrays under temporary names, flush them to disk, then move them into place
         (sidecar: the caller). On an OSError nothing has been renamed; :meth:`abort` removes both."""
         import io
-
-        from vtg import fileio
 
         shape = (self.count, *(self.tail if self.tail is not None else tail))
         self.fh.seek(0)

@@ -42,12 +42,19 @@ from typing import Iterator
 
 import numpy as np
 
+from vtg.device import device_kind, precision_name
+from vtg.encoders import Encoder
+from vtg.encoders.fetch import local_fingerprint
+from vtg.encoders.specs import parse_spec
 from vtg.errors import UsageError, VtgError
-from vtg.fileio import is_file, load_array, read_regular_text
+from vtg.feature_store import DTYPE, EntryWriter, entry_bytes, finite_once, open_entry, paths
+from vtg.fileio import atomic_write_text, is_file, load_array, read_regular_text
 from vtg.filestamp import StampedMemo
 from vtg.outputs import OutputError
 from vtg.settings import changed, current_settings
+from vtg.video.backends import indexing_decoder
 from vtg.video.sampling import expected_frames
+from vtg.video.source import VideoSource
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +181,6 @@ def video_features(video: str | os.PathLike[str], encoder, fps: float | None, *,
     :class:`vtg.video.VideoSource`, whose existence check and probe are reused.
     """
     from vtg.encoders import Encoder, load_encoder
-    from vtg.video.source import VideoSource
 
     path = VideoSource.of(video)  # a source passed in was checked already: no second check
     _check_sampling(fps, max_frames)
@@ -191,8 +197,6 @@ def video_features(video: str | os.PathLike[str], encoder, fps: float | None, *,
     fingerprint = enc.fingerprint
     key = video_key(path, spec, fingerprint, fps, max_frames)
     if backend is None:
-        from vtg.video.backends import indexing_decoder
-
         backend = indexing_decoder()
     return _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder, key,
                                dict(video=str(path), weights=fingerprint, sha256=digest))
@@ -242,8 +246,6 @@ def _compute_into_cache(path, enc, fps, max_frames, progress, backend, folder: P
 
 
 def _writer(folder: Path, key: str, path: Path):
-    from vtg.feature_store import EntryWriter
-
     try:
         return EntryWriter(folder, key)
     except OSError as exc:
@@ -264,8 +266,6 @@ def _give_up(writer, exc: OSError, path: Path, folder: Path) -> list:
 def _drop_unfinished(folder: Path, key: str) -> None:
     """Arrays whose sidecar could not be written are no entry: remove them, unless an earlier
     sidecar of the same key still stands (its entry is complete: same key, same arrays)."""
-    from vtg.feature_store import paths
-
     feats_path, times_path, meta_path = paths(folder, key)
     if is_file(meta_path):
         return
@@ -299,9 +299,6 @@ def compute_features(path: str | os.PathLike[str], encoder, fps: float | None, *
     """Decode and encode without the cache, as a pipeline of stages (:mod:`vtg.pipeline`);
     ``workers`` parallel decoders for long videos (default: one per usable core, at most 16); ``backend``
     as in :func:`video_features`."""
-    from vtg.video.backends import indexing_decoder
-    from vtg.video.source import VideoSource
-
     source = VideoSource.of(path)
     backend = backend or indexing_decoder()
     info = source.info(backend)
@@ -340,10 +337,6 @@ def _check_sampling(fps, max_frames) -> None:
 def _encoder_identity(encoder) -> tuple[str, str | None]:
     """(canonical spec, weights fingerprint) without loading the model when given a spec; the
     fingerprint is None when the weights are not on this machine (never downloaded here)."""
-    from vtg.encoders import Encoder
-    from vtg.encoders.specs import parse_spec
-    from vtg.encoders.fetch import local_fingerprint
-
     if isinstance(encoder, Encoder):
         return encoder.spec, encoder.fingerprint
     parsed = parse_spec(encoder)
@@ -374,8 +367,6 @@ def _load(folder: Path, key: str, digest: str | None = None) -> Features | None:
     """A complete, consistent cache entry, or None (missing, damaged or — when ``digest`` is given —
     unverified entries are recomputed). Features come back memory-mapped (float16), from the
     entry's own file or from the library shard it is stored in (:mod:`vtg.feature_store`)."""
-    from vtg.feature_store import paths
-
     feats_path, _, meta_path = paths(folder, key)
     for attempt in (0, 1):
         try:
@@ -396,8 +387,6 @@ def _load(folder: Path, key: str, digest: str | None = None) -> Features | None:
 
 def _read_entry(folder: Path, key: str, digest: str | None, text: str) -> Features | None:
     """The entry whose sidecar reads ``text``; raises on anything inconsistent (see :func:`_load`)."""
-    from vtg.feature_store import finite_once, open_entry
-
     meta = json.loads(text)
     if digest is not None and meta.get("sha256") != digest:
         log.info("feature cache entry %s does not record this file's SHA-256; recomputing", folder / key)
@@ -434,17 +423,12 @@ def computed_on(enc) -> dict:
     plan line's time estimate takes only earlier runs made the same way, since bf16 on a CPU with
     bf16 units encodes 3.5x faster than fp32 and a GPU far faster again. Not part of the cache
     key: the features agree to float16 storage precision either way."""
-    from vtg.device import device_kind, precision_name
-
     return {"device": device_kind(enc.device), "precision": precision_name(enc.dtype)}
 
 
 def _write_sidecar(folder: Path, key: str, encoder: str, fps, max_frames, duration: float, count: int,
                    tail: tuple[int, ...], seconds: float, facts: dict) -> dict:
     """The entry's JSON, written last (atomically): from now on the entry exists."""
-    from vtg.feature_store import DTYPE
-    from vtg.fileio import atomic_write_text
-
     meta = {"version": CACHE_VERSION, "key": key, "video": facts["video"], "encoder": encoder,
             "weights": facts["weights"], "fps": fps, "max_frames": max_frames, "duration": duration,
             "count": int(count), "shape": [int(count), *[int(d) for d in tail]], "dtype": np.dtype(DTYPE).name,
@@ -459,8 +443,6 @@ def _write_sidecar(folder: Path, key: str, encoder: str, fps, max_frames, durati
 
 def list_cached(cache_dir: str | Path | None = None) -> list[dict]:
     """Sidecars of the cached feature entries (for ``vtg models`` and housekeeping)."""
-    from vtg.feature_store import entry_bytes
-
     out = []
     for meta_path in sorted(features_dir(cache_dir).glob("*.json")):
         try:

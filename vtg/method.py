@@ -23,6 +23,7 @@ from vtg.errors import EmptyQueryError, UsageError
 from vtg.options import apply_options, field_specs, option_problem
 from vtg.planning import Plan, VideoInput, feature_plan
 from vtg.types import Grounding, Moment, Query
+from vtg.video.source import VideoSource
 
 
 class Method(ABC):
@@ -52,8 +53,6 @@ class Method(ABC):
         Default: :meth:`ground` once per query on one shared :class:`vtg.video.VideoSource`.
         Methods that can share work between queries (encode all sentences in one text batch)
         override it; the results must equal those of single :meth:`ground` calls."""
-        from vtg.video.source import VideoSource
-
         source = cast(Path, VideoSource.of(video))  # os.PathLike, carrying its one probe and hash
         return [self.ground(source, q, progress=progress) for q in queries]
 
@@ -111,8 +110,6 @@ class Method(ABC):
         weights are checked first (:meth:`check_weights`), so a missing ``--model`` folder fails
         before anything else. Default: the cached features :meth:`feature_settings` names;
         methods with models of their own add them (:meth:`Plan.with_models`)."""
-        from vtg.video.source import VideoSource
-
         source = VideoSource.of(video)
         self.check_weights()
         return feature_plan(self.name, source, self.feature_settings(source))

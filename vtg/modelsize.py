@@ -33,6 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from vtg.encoders.base import skipped_weight_init
+from vtg.encoders.listing import unsafe_name
+from vtg.encoders.weights import hf_cached_file
 from vtg.errors import CheckpointError, ModelError
 from vtg.settings import current_settings
 
@@ -160,8 +163,6 @@ def estimate(build: Callable[[], Any], dtype: Any, what: str) -> Estimate:
     (floating tensors; integer buffers keep their own size)."""
     import torch
 
-    from vtg.encoders.base import skipped_weight_init
-
     try:
         with torch.device("meta"), skipped_weight_init(), _quiet_root_logger(), _meta_arithmetic():
             module = build()
@@ -234,7 +235,6 @@ def _local_folder(source: str | Path) -> Path:
     path = Path(source).expanduser()
     if path.is_dir():
         return path
-    from vtg.encoders.weights import hf_cached_file
 
     config = hf_cached_file(str(source), "config.json")
     if config is None:
@@ -259,7 +259,6 @@ def _weight_files(folder: Path, what: str) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if not index.is_file():
         return []
-    from vtg.encoders.listing import unsafe_name
 
     table = _read_json(index, what)
     weight_map = table.get("weight_map") if isinstance(table, dict) else None

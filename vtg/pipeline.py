@@ -27,6 +27,8 @@ from typing import Iterator
 import numpy as np
 
 from vtg import stages
+from vtg.video import FrameBatch
+from vtg.video.source import VideoSource
 
 #: Batches waiting between two stages.
 DEPTH = 2
@@ -40,7 +42,6 @@ def encoded_batches(video, encoder, fps: float | None, *, max_frames: int | None
     """``(times [n], features [n, ...])`` per batch of sampled frames of ``video`` (a path or a
     :class:`~vtg.video.source.VideoSource`, probed once), in time order."""
     from vtg.video import iter_frames
-    from vtg.video.source import VideoSource
 
     path = VideoSource.of(video)
     info = path.info(backend)
@@ -70,8 +71,6 @@ def _pinned(batches):
     """Frame batches as page-locked host tensors, so the upload to the GPU runs asynchronously
     (frames already on the GPU, from the torchcodec backend, pass through)."""
     import torch
-
-    from vtg.video import FrameBatch
 
     for fb in batches:
         frames = fb.frames if isinstance(fb.frames, torch.Tensor) else torch.from_numpy(fb.frames)

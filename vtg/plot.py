@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 from vtg.drawing import (CURVE_COLOUR, DEFAULT_MOMENTS, SHADE_OPACITY, TOP_COLOUR, TRUTH_COLOUR, TRUTH_HEIGHT,
                          LANE_HEIGHT, SaliencyDrawing, moment_colour, saliency_drawing, seconds_label, tick_step)
+from vtg.errors import UsageError
+from vtg.outputs import staged
 from vtg.types import Grounding
 
 __all__ = ["DEFAULT_MOMENTS", "TOP_COLOUR", "draw_grounding", "moment_colour", "picture_format", "plot_grounding",
@@ -30,8 +32,6 @@ def _pyplot():
 def picture_format(output: str | Path) -> str:
     """The image format ``output``'s suffix asks for (png without a suffix); a suffix matplotlib
     cannot write is a :class:`~vtg.errors.UsageError` listing the ones it can, before any drawing."""
-    from vtg.errors import UsageError
-
     fmt = Path(output).suffix.lstrip(".").lower() or "png"
     plt = _pyplot()
     supported = plt.figure().canvas.get_supported_filetypes()
@@ -59,7 +59,6 @@ def plot_grounding(result: Grounding, output: str | Path, *, top_k: int = DEFAUL
     try:
         draw_grounding(ax, result, top_k=top_k, ground_truth=ground_truth, title=title)
         fig.tight_layout()
-        from vtg.outputs import staged
 
         with staged(output, what="picture") as tmp:  # never a half-written picture under its name
             fig.savefig(tmp, format=fmt)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
 from vtg import api
 from vtg.engine import ModelManager, default_manager, using_manager
+from vtg.registry import load_method
 from vtg.settings import Settings, current_settings, using
 
 if TYPE_CHECKING:
@@ -83,8 +84,6 @@ class Session:
     def load_method(self, name: str, **options: Any) -> "Method":
         """A configured method (models load lazily, into this session's manager, when it runs
         inside :meth:`active` or through :meth:`ground`)."""
-        from vtg.registry import load_method  # on use: the CLI builds a session for every command
-
         with self.active():
             return load_method(name, **options)
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vtg.errors import EmptyQueryError, UsageError
+from vtg.errors import EmptyQueryError, ModelError, UsageError
 from vtg.record import rounded, write_record
 
 
@@ -141,8 +141,6 @@ class Grounding:
         """Raise :class:`~vtg.errors.ModelError` when the duration or the saliency curve holds NaN or
         an infinity (a model with NaN weights, features of a damaged cache): such a result is not
         an answer, and JSON has no NaN, so it must never reach a file as ``NaN``."""
-        from vtg.errors import ModelError
-
         bad = [name for name, values in (("duration", np.asarray([self.duration])),
                                          ("saliency times", self.saliency.times),
                                          ("saliency scores", self.saliency.scores))

@@ -14,6 +14,7 @@ from typing import ClassVar, Iterable
 
 from vtg import jsonl
 from vtg.errors import UnknownNameError
+from vtg.registry import score_meaning
 from vtg.timefmt import hms, srt_time
 from vtg.types import Grounding
 
@@ -240,8 +241,6 @@ def video_label(video: str, results: list[Grounding]) -> str:
 def score_notes(results: list[Grounding]) -> list[str]:
     """One line per method among ``results`` saying what its moment scores mean (a table's
     footnote: a bare "-0.4" or "1.000" says nothing about how good a moment is)."""
-    from vtg.registry import score_meaning
-
     notes = []
     for method in dict.fromkeys(r.method for r in results if r.moments):
         meaning = score_meaning(method)

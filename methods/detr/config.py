@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vtg.errors import CheckpointError
+from vtg.fileio import atomic_write_text
 
 TEF_DIM = 2
 SLOWFAST_DIM = 2304
@@ -51,8 +52,6 @@ class DetrConfig:
     source: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
-        from vtg.fileio import atomic_write_text
-
         atomic_write_text(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
 
     @classmethod

@@ -16,14 +16,15 @@ from typing import Annotated, Any, ClassVar
 
 import numpy as np
 
+from vtg.engine import default_manager
 from vtg.errors import UsageError
 from vtg.method import Method
+from vtg.options import SCORING, DeviceName, Range, TopK
 from vtg.planning import Plan, VideoInput, local_need
 from vtg.types import Query
-from vtg.options import SCORING, DeviceName, Range, TopK
 from vtg.types import Grounding, Moment, Saliency
-
-from ..univtg.features import CLIP_ENCODER, clip_sample_rate
+from ..univtg.data import with_tef
+from ..univtg.features import CLIP_ENCODER, clip_sample_rate, text_tokens, video_input
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,6 @@ class DetrMethodConfig:
 
 def loaded_model(family: str, model_dir: str | None, device: str):
     """(network, config), shared per process through the model manager."""
-    from vtg.engine import default_manager
-
     from .weights import load_model, resolve_model_dir
 
     path = resolve_model_dir(model_dir, family)
@@ -78,8 +77,6 @@ class DetrMethod(Method):
     def ground(self, video: VideoInput, query: Query, *, progress: bool = False) -> Grounding:
         from vtg.device import resolve_device
 
-        from ..univtg.features import text_tokens, video_input
-
         self.check_query(query)
         device = resolve_device(self.config.device)
         net, cfg = loaded_model(self.family, self.config.model, device)
@@ -107,7 +104,6 @@ class DetrMethod(Method):
         """(moments, per-clip saliency, number of windows): one pass when the video fits the model's
         training length (the authors' decoding exactly), else overlapping windows of that length,
         each with its own temporal endpoint feature, moments merged and saliency averaged."""
-        from ..univtg.data import with_tef
         from .decode import clip_windows, decode_windows, merge_windows
 
         n, clip_len = len(vi.clips), cfg.clip_length

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from vtg.errors import CheckpointError, WeightsNotFoundError
-
-from ..univtg.weights import load_state
+from vtg.outputs import check_output_dir
 from .config import DetrConfig
+from ..univtg.weights import load_state
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -49,7 +49,6 @@ def save_model(net, cfg: DetrConfig, out_dir: str | Path) -> Path:
     from safetensors.torch import save
 
     from vtg.fileio import atomic_write_bytes
-    from vtg.outputs import check_output_dir
 
     out = check_output_dir(out_dir, what="model folder")
     out.mkdir(parents=True, exist_ok=True)

@@ -16,17 +16,18 @@ from typing import Annotated, ClassVar, cast
 import numpy as np
 
 from vtg.errors import UsageError, VideoError
-from vtg.llm import backend_kind
+from vtg.llm import backend_kind, decompose
 from vtg.method import Localised, Method
-from vtg.planning import Plan, VideoInput, hub_or_local_need
-from vtg.types import Query
 from vtg.methods.tfvtg import calibration
 from vtg.methods.tfvtg.encoded import TFVTGQuery, similarity_to_image
-from vtg.options import SCORING, IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
 from vtg.methods.tfvtg.fusion import fuse
 from vtg.methods.tfvtg.localizer import propose
 from vtg.methods.tfvtg.presets import LONG_VIDEO_SECONDS, auto_preset, get_preset, window_lengths
+from vtg.options import SCORING, IoU, DeviceName, Fps, Fraction, PositiveSeconds, Range, Timeout, TopK
+from vtg.planning import Plan, VideoInput, hub_or_local_need
+from vtg.types import Query
 from vtg.types import Grounding, Moment, Saliency
+from vtg.video import load_image
 from vtg.video.source import VideoSource
 
 DEFAULT_ENCODER = "blip2:Salesforce/blip2-itm-vit-g-coco"
@@ -192,8 +193,6 @@ class TFVTG(Method):
         calibration.check(cfg.calibration)
         calib = calibration.resolve(cfg.calibration, encoder.family, query.image is not None)
         if query.image is not None:
-            from vtg.video import load_image
-
             ref = encoder.encode_images(load_image(query.image)[None])
             return TFVTGQuery(query.label, ref, None, calib, encoder.similarity, True)
         plan = self.decompose(query.text or "", None)  # check_query: a text when there is no image
@@ -290,8 +289,6 @@ class TFVTG(Method):
 
     def decompose(self, text: str, video_id: str | None):
         """The LLM decomposition, before any decoding, so a misconfigured backend fails early."""
-        from vtg.llm import decompose
-
         cfg = self.config
         return decompose(text, cfg.llm, url=cfg.llm_url, video_id=video_id, device=cfg.device,
                          deadline=cfg.llm_timeout)
@@ -348,8 +345,6 @@ def video_duration(video: VideoInput) -> float:
 
 def image_similarity(encoder, features: np.ndarray, image: Path) -> np.ndarray:
     """Cosine of every frame to an example image (BLIP-2: mean token-wise cosine over the queries)."""
-    from vtg.video import load_image
-
     ref = encoder.encode_images(load_image(image)[None])[0]
     return similarity_to_image(features, ref)
 

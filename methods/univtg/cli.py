@@ -10,10 +10,12 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import FLAG_CHECKS, ranged
+from vtg.api import check_video_path
+from vtg.cli.options import FLAG_CHECKS, emit, parse_key_values, pick_format, ranged
 from vtg.errors import UsageError
 from vtg.method import MethodCommand
 from vtg.options import MAX_TOP, Range
+from vtg.registry import load_method
 
 
 def cli_commands() -> list[MethodCommand]:
@@ -140,7 +142,6 @@ def pseudo_label_command(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """CLIP-teacher pseudo labels (point / interval / curve) for pre-training UniVTG."""
-    from vtg.api import check_video_path
     from .pseudo_labels import pseudo_label_videos, read_vocabulary
 
     if (vocabulary is None) == (concepts is None):
@@ -170,10 +171,6 @@ def summarize_command(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
     """Highlights / video summary with UniVTG: the top clips by saliency, merged into intervals."""
-    from vtg.api import check_video_path
-    from vtg.cli.options import emit, parse_key_values, pick_format
-    from vtg.registry import load_method
-
     from .method import UniVTG
 
     from vtg.outputs import check_output

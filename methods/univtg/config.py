@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vtg.errors import CheckpointError
+from vtg.fileio import atomic_write_text
 
 CLIP_DIM = 512  # CLIP ViT-B/32 image embedding and text width
 SLOWFAST_DIM = 2304  # SlowFast R50 (slow 2048 + fast 256) pooled per clip
@@ -129,8 +130,6 @@ class ModelConfig:
             raise CheckpointError(f"cannot read UniVTG config {path}: {exc}") from None
 
     def save(self, path: str | Path) -> None:
-        from vtg.fileio import atomic_write_text
-
         atomic_write_text(path, self.to_json() + "\n")
 
 

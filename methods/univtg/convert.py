@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vtg.envvars import positive_number
 from vtg.errors import CheckpointError
-
 from .config import TEF_DIM, ModelConfig, from_official_options
+from .weights import load_state, save_model
 
 _STORAGE_DTYPES = {
     "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
@@ -51,8 +52,6 @@ _MAX_DIMS = 16
 
 
 def default_max_bytes() -> int:
-    from vtg.envvars import positive_number
-
     return int(positive_number("VTG_MAX_CHECKPOINT_BYTES", DEFAULT_MAX_BYTES))
 
 
@@ -318,7 +317,6 @@ def convert_checkpoint(ckpt_path: str | Path, out_dir: str | Path | None = None,
 
     ``max_bytes``: ceiling on the bytes the checkpoint may make us allocate (see the module docs)."""
     from .model import UniVTGModel
-    from .weights import load_state, save_model
 
     ckpt_path = Path(ckpt_path).expanduser()
     ckpt = read_checkpoint(ckpt_path, max_bytes)

@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from vtg.errors import DataError
-
 from .config import SLOWFAST_DIM
-from .data import l2_normalise
+from .data import Sample, check_sample, curve_from_record, l2_normalise
 
 CLIP_ENCODER = "ViT-B-32/openai"
 _DAMAGE = (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
@@ -187,8 +186,6 @@ class FeatureSource:
 
 def build_samples(records, source: FeatureSource, progress: bool = False):
     """Annotation records -> :class:`Sample` list, loading each video's features once."""
-    from .data import Sample, check_sample, curve_from_record
-
     videos: dict[str, tuple[np.ndarray, float | None]] = {}
     samples: list[Sample] = []
     items = records

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vtg.errors import UsageError
 from vtg.types import Moment
 
 NMS_IOU = 0.7
@@ -118,8 +119,6 @@ def summarize(saliency: np.ndarray, duration: float, ratio: float, clip_len: flo
     ``vtg export --reel`` can cut them (sorted by time for a reel).
     """
     if not 0.0 < ratio <= 1.0:
-        from vtg.errors import UsageError
-
         raise UsageError(f"summary ratio must be in (0, 1], got {ratio}")
     sal = np.asarray(saliency, dtype=np.float64).reshape(-1)
     n = sal.size

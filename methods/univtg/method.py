@@ -16,14 +16,17 @@ from typing import Annotated, ClassVar
 import numpy as np
 
 from vtg.determinism import fixed_threads
+from vtg.engine import default_manager
 from vtg.errors import UsageError
 from vtg.method import Method
+from vtg.options import SCORING, DeviceName, IoU, Range, TopK
 from vtg.planning import Plan, VideoInput, local_need
 from vtg.types import Query
-from vtg.options import SCORING, DeviceName, IoU, Range, TopK
 from vtg.types import Grounding, Saliency
-
-from .features import CLIP_ENCODER, clip_sample_rate
+from .config import ModelConfig
+from .data import with_tef
+from .features import CLIP_ENCODER, clip_sample_rate, text_tokens, video_input
+from .inference import clip_centres, clip_saliency, decode_moments, summarize
 
 @dataclass(frozen=True)
 class UniVTGConfig:
@@ -53,8 +56,6 @@ class UniVTGConfig:
 
 def loaded_model(model_dir: str | None, device: str):
     """(network, config) for ``model_dir`` on ``device``, shared per process through the model manager."""
-    from vtg.engine import default_manager
-
     from .weights import load_model, resolve_model_dir
 
     path = resolve_model_dir(model_dir)
@@ -74,8 +75,6 @@ class HeadOutputs:
 def run_model(net, video: np.ndarray, text: np.ndarray, device: str) -> HeadOutputs:
     """One forward pass on a single (video clips without TEF, text tokens) pair."""
     import torch
-
-    from .data import with_tef
 
     src_vid = torch.from_numpy(with_tef(video))[None].to(device)
     src_txt = torch.from_numpy(np.ascontiguousarray(text, dtype=np.float32))[None].to(device)
@@ -104,7 +103,6 @@ class UniVTG(Method):
         """The encoder and rate ``ground`` reads from the feature cache (two frames per clip, 1 fps for
         the 2-s clips of every released model, of which the clip-centre ones are used), so ``vtg index
         --method univtg`` fills exactly that. Only the model's ``config.json`` is read, not its weights."""
-        from .config import ModelConfig
         from .weights import CONFIG_FILE, resolve_model_dir
 
         clip_len = ModelConfig.load(resolve_model_dir(self.config.model) / CONFIG_FILE).clip_length \
@@ -146,8 +144,6 @@ class UniVTG(Method):
     def ground_text(self, video: VideoInput, text: str | None, *, progress: bool = False) -> Grounding:
         from vtg.device import resolve_device
 
-        from .features import text_tokens, video_input
-
         cfg_m = self.config
         device = resolve_device(cfg_m.device)
         net, cfg = loaded_model(cfg_m.model, device)
@@ -165,8 +161,6 @@ class UniVTG(Method):
     def to_grounding(self, heads: HeadOutputs, cfg, video, query: str, duration: float,
                      meta: dict | None = None) -> Grounding:
         """Decode head outputs into a :class:`Grounding` (moments or a summary, plus saliency)."""
-        from .inference import clip_centres, clip_saliency, decode_moments, summarize
-
         n = len(heads.fg)
         sal = clip_saliency(heads.cosine, heads.fg)
         meta = dict(meta or {}, clip_length=cfg.clip_length, clips=n, timestamp=cfg.timestamp,

@@ -24,7 +24,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from vtg import jsonl
 from vtg.errors import DataError, UsageError
+from .features import clip_frame_features
 
 LABEL_KINDS = ("point", "interval", "curve")
 BIN = 0.05
@@ -120,9 +122,6 @@ def pseudo_label_videos(videos: Sequence[str | Path], vocabulary: Sequence[str],
                         kinds: Iterable[str] = ("interval",), clip_len: float = 2.0, progress: bool = False) -> int:
     """Label ``videos`` with the CLIP teacher and write JSONL to ``out_path``; returns the record count."""
     from vtg.encoders import load_encoder
-    from vtg import jsonl
-
-    from .features import clip_frame_features
 
     if not vocabulary:
         raise UsageError("the concept vocabulary is empty")

@@ -25,11 +25,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 
+from vtg.device import resolve_device
 from vtg.errors import CheckpointError, UsageError, VtgError
-
+from vtg.eval import evaluate
 from .config import ModelConfig
 from .data import Sample, collate, ground_truth_records, to_device
+from .inference import clip_saliency, decode_moments
 from .losses import LossWeights, compute_losses
+from .weights import load_model, save_model
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,6 @@ def predict(model, samples: Sequence[Sample], cfg: ModelConfig, device: str, bat
     """QVHighlights-form predictions (ranked windows + per-clip saliency) for labelled samples."""
     import torch
 
-    from .inference import clip_saliency, decode_moments
-
     model.eval()
     preds = []
     with torch.no_grad():
@@ -89,8 +90,6 @@ def predict(model, samples: Sequence[Sample], cfg: ModelConfig, device: str, bat
 
 def evaluate_predictions(preds: list[dict], gts: list[dict]) -> Mapping[str, float | None]:
     """The metrics of ``vtg eval`` (vtg.eval is part of vtg, so always there)."""
-    from vtg.eval import evaluate
-
     return dict(evaluate(preds, gts))
 
 
@@ -101,10 +100,7 @@ class Trainer:
                  init_from: str | Path | None = None, resume: bool = False):
         import torch
 
-        from vtg.device import resolve_device
-
         from .model import UniVTGModel
-        from .weights import load_model
 
         self.opts, self.out = opts, Path(out_dir)
         self.device = resolve_device(opts.device)
@@ -158,8 +154,6 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
     def fit(self, train: Sequence[Sample], val: Sequence[Sample] | None = None,
             log: Callable[[str], None] | None = None) -> dict[str, Any]:
-        from .weights import save_model
-
         if not train:
             raise UsageError("no training samples")
         log = log or (lambda s: None)
@@ -197,8 +191,6 @@ class Trainer:
 
         from vtg.fileio import atomic_write_bytes, atomic_write_text
 
-        from .weights import save_model
-
         last = self.out / "last"
         save_model(self.model, self.cfg, last)
         tensors, meta = optimizer_to_flat(self.optim.state_dict())
@@ -209,8 +201,6 @@ class Trainer:
 
     def _load_last(self) -> None:
         from safetensors.torch import load_file
-
-        from .weights import load_model
 
         last = self.out / "last"
         try:

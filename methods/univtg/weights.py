@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vtg.errors import CheckpointError, UsageError, WeightsNotFoundError
-
+from vtg.encoders.specs import parse_spec
+from vtg.errors import CheckpointError, UsageError, VtgError, WeightsNotFoundError
+from vtg.modelsize import check_module
+from vtg.outputs import check_output_dir
 from .config import ModelConfig
 
 WEIGHTS_FILE = "model.safetensors"
@@ -28,7 +30,6 @@ def save_model(model, cfg: ModelConfig, out_dir: str | Path, filename: str = WEI
     from safetensors.torch import save
 
     from vtg.fileio import atomic_write_bytes
-    from vtg.outputs import check_output_dir
 
     out = check_output_dir(out_dir, what="model folder")  # a file there: one line, not FileExistsError
     out.mkdir(parents=True, exist_ok=True)
@@ -61,8 +62,6 @@ def load_model(model_dir: str | Path, device: str = "cpu", filename: str = WEIGH
     path = resolve_model_dir(model_dir)
     cfg = ModelConfig.load(path / CONFIG_FILE)
     import torch
-
-    from vtg.modelsize import check_module
 
     check_module(lambda: UniVTGModel(cfg), torch.float32, f"UniVTG model {path}", [path / filename])
     try:
@@ -131,8 +130,6 @@ def choose_encoder(explicit: str | None, model_dir: str | Path | None, default: 
 def _same_encoder(a: str, b: str) -> bool:
     if a.strip() == b.strip():
         return True
-    from vtg.encoders.specs import parse_spec
-    from vtg.errors import VtgError
 
     try:
         return parse_spec(a).canonical == parse_spec(b).canonical

@@ -44,8 +44,6 @@ VTIMELLM_FRAMES = 100
 def parse_timechat(text: str, duration: float | None = None) -> list[Moment]:
     """Moments from a TimeChat answer ("12.0 - 30.5 seconds", several events allowed), clamped
     to ``[0, duration]`` when it is given; ``[]`` when the answer names no interval."""
-    from vtg.methods.videollm.parsing import seconds_answer
-
     return seconds_answer(text, duration)
 
 

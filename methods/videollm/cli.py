@@ -25,13 +25,15 @@ from typing import Any, Optional
 import typer
 
 from vtg import jsonl
-from vtg.errors import DataError, UsageError
+from vtg.api import check_video_path
+from vtg.cli.options import emit
+from vtg.errors import DataError, UnknownNameError, UsageError
+from vtg.method import MethodCommand
+from vtg.types import Grounding, Moment, Saliency
 
 
 def cli_commands() -> list:
     """Mounted by the CLI through the method registry's command hook (the ``vtg.commands`` entry points)."""
-    from vtg.method import MethodCommand
-
     return [MethodCommand(("parse",), parse_command)]
 
 
@@ -43,9 +45,7 @@ def parse_command(
                                 "(timechat, vtgllm, vtimellm, numpro): first interval only, its quirks included."),
 ) -> None:
     """Turn raw Video-LLM answers into vtg predictions (for vtg eval / vtg export)."""
-    from vtg.cli.options import emit
     from .answers import FORMATS, STRICT_FORMATS, check_reading
-    from vtg.errors import UnknownNameError
 
     fmt = answer_format.strip().lower()
     if fmt not in FORMATS:
@@ -85,8 +85,6 @@ def reading_summary(results: list, fmt: str) -> str:
 def _lines(path: Path):
     """Numbered non-empty lines by vtg's one JSON Lines rule (:mod:`vtg.jsonl`, as ``vtg batch``
     reads its input: ``\n`` only, BOM dropped)."""
-    from vtg.api import check_video_path
-
     return jsonl.lines(check_video_path(path, what="answers file"))
 
 
@@ -96,7 +94,6 @@ def grounding_of(record: Any, answer_format: str, *, strict: bool = False):
     Both readings run (each linear in the answer) so ``meta["lenient_only"]`` can say when only
     the lenient one found an interval. No saliency is written: the answer gives none."""
     from .answers import STRICT_FORMATS, parse_answer
-    from vtg.types import Grounding, Moment, Saliency
 
     if not isinstance(record, dict):
         raise DataError("not a JSON object")

@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vtg.methods.videollm.selection import pixel_signatures
+from vtg.video.geometry import resized
+from vtg.video.limits import VideoTooLargeError, max_held_bytes
+from vtg.video.sampling import target_times
+from vtg.video.source import VideoSource
+
 #: Qwen2-VL: 14 px patches merged 2x2, so one visual token covers 28x28 pixels.
 TOKEN_PIXELS = 28
 
@@ -84,8 +90,6 @@ def span_targets(start: float, end: float, fps: float | None, max_frames: int | 
     """A method's sampling rule applied to the span ``[start, end)`` instead of the whole video:
     the same grid :func:`vtg.video.sampling.target_times` plans for a video of that length, shifted
     to ``start``. "Every frame" (``fps`` None within ``max_frames``) uses the native rate."""
-    from vtg.video.sampling import target_times
-
     length = max(0.0, float(end) - float(start))
     native = native_fps if native_fps and native_fps > 0 else 30.0
     grid = target_times(length, fps, max_frames, max(1, int(round(min(length * native, 2 ** 62)))))
@@ -100,8 +104,6 @@ def iter_frames_at(video, targets: np.ndarray, *, size: int | None = None,
     in one sequential pass that stops after the last target; ``time`` is the frame's own
     presentation time. A frame serving several targets comes once."""
     from vtg.video.backends import get_backend
-    from vtg.video.geometry import resized
-    from vtg.video.source import VideoSource
 
     targets = np.sort(np.asarray(targets, np.float64))
     if targets.size == 0:
@@ -122,8 +124,6 @@ def iter_frames_at(video, targets: np.ndarray, *, size: int | None = None,
 
 def frames_at(video, targets: np.ndarray, duration: float, *, size: int | None = None) -> Sampled:
     """:class:`Sampled` frames displayed at ``targets`` (duplicates dropped), true times kept."""
-    from vtg.video.limits import VideoTooLargeError, max_held_bytes
-
     times, frames, held, limit = [], [], 0, max_held_bytes()
     for time, rgb in iter_frames_at(video, targets, size=size):
         held += rgb.nbytes
@@ -141,8 +141,6 @@ def candidate_signatures(video, info, start: float, end: float, fps: float, enco
     """True times and per-frame signatures of the candidate frames of ``[start, end)`` at ``fps``:
     image features from the feature cache when ``encoder`` is given, else 32x32 pixel thumbnails
     (float16, 6 KiB a frame) computed while streaming, so an hour of candidates stays small."""
-    from vtg.methods.videollm.selection import pixel_signatures
-
     if encoder:
         from vtg.encoders import load_encoder
         from vtg.features import video_features

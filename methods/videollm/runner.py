@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vtg.engine import default_manager
 from vtg.errors import ModelError, UsageError, WeightsNotFoundError
 from vtg.methods.videollm.families import Family, family_of
 from vtg.methods.videollm.parts import Image, Part, Video
@@ -197,7 +198,6 @@ def load_videollm(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str |
     """A :class:`VideoLLM` shared per (model, device, dtype) through the model manager, so repeated
     queries load it once (:func:`vtg.engine.release_models` frees it)."""
     from vtg.device import resolve_device
-    from vtg.engine import default_manager
 
     dev = resolve_device(device)
     return default_manager().get("video-llm", (str(model), dev, dtype or "auto"),

@@ -38,9 +38,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vtg import jsonl
-from vtg.errors import DataError
+from vtg.errors import DataError, VtgError
 from vtg.eval import formats
 from vtg.eval.formats import Annotation
+from vtg.fileio import is_file
+from vtg.method import line_option_problem
+from vtg.registry import method_class
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv")
 
@@ -102,8 +105,6 @@ class VideoDirectory:
 def find_result_video(recorded: str | Path, vid: str, video_dir: Path | None) -> Path | None:
     """The video of a result: its file name or its ``vid`` inside ``video_dir``, else the recorded
     path itself; None when none exists. Shared by ``vtg export`` and ``vtg report``."""
-    from vtg.fileio import is_file
-
     own = Path(recorded).expanduser()
     if video_dir is not None:
         candidate = Path(video_dir) / own.name
@@ -226,9 +227,6 @@ def untrusted_option_problem(method: str, options: dict[str, Any]) -> str | None
     credentials, model paths or devices. An unknown method is left to fail when it is loaded."""
     if not options:
         return None
-    from vtg.errors import VtgError
-    from vtg.registry import method_class
-    from vtg.method import line_option_problem
 
     try:
         cls = method_class(method)

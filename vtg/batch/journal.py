@@ -41,12 +41,13 @@ import stat
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from vtg import jsonl
 from vtg.batch.inputs import qid_key
 from vtg.errors import (DataError, DependencyError, FFmpegError, LLMError, ModelError, UsageError, VideoError,
                         VtgError)
-from vtg import jsonl
 from vtg.fileio import atomic_write_bytes
 from vtg.outputs import OutputError, WriteError, check_output, same_file
+from vtg.predictions import check_prediction
 
 MARKER = "vtg_batch"
 FORMAT = 1
@@ -104,8 +105,6 @@ def recorded_kind(record: dict[str, Any]) -> str:
 
 def _why_not_record(record: Any) -> str | None:
     """None when ``record`` is one vtg batch writes (now or earlier), else what is wrong."""
-    from vtg.predictions import check_prediction
-
     if not isinstance(record, dict):
         return f"a JSON {type(record).__name__}, not an object"
     qid, line, status = record.get("qid"), record.get("line"), record.get("status")

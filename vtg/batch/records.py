@@ -16,16 +16,19 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from vtg.api import ground
 from vtg.batch.inputs import BatchItem
+from vtg.batch.journal import error_kind
 from vtg.errors import UsageError
+from vtg.registry import method_class
+from vtg.types import Query
+from vtg.video.source import VideoSource
 
 if TYPE_CHECKING:
     from vtg.video.source import VideoSource
 
 
 def error_record(item: BatchItem, reason: str | BaseException) -> dict[str, Any]:
-    from vtg.batch.journal import error_kind
-
     kind = error_kind(reason)  # input / environment / internal: decides whether a resume reruns it
     if isinstance(reason, BaseException):
         reason = f"{type(reason).__name__}: {reason}"
@@ -53,8 +56,6 @@ def ok_record(item: BatchItem, result: Any, top_k: int | None) -> dict[str, Any]
 def method_spec(name: str) -> str:
     """``"module:Class"`` of a registered method, resolved on the driver so remote workers
     (which import vtg afresh) run exactly the class the driver would."""
-    from vtg.registry import method_class
-
     cls = method_class(name)
     return f"{cls.__module__}:{cls.__qualname__}"
 
@@ -74,8 +75,6 @@ def prepare_video(method: Any, video: Path) -> "VideoSource | Exception":
     share, or the failure instead of raising, so a missing or corrupt video fails all its lines
     once, without being decoded again for each of its queries.
     """
-    from vtg.video.source import VideoSource
-
     try:
         source = VideoSource.of(video)
         method.prepare(source, progress=False)
@@ -97,9 +96,6 @@ def run_video(method: Any, items: list[BatchItem], top_k: int | None,
 def run_item(method: Any, item: BatchItem, top_k: int | None, video: "VideoSource | None" = None) -> dict[str, Any]:
     """Ground one item through :func:`vtg.ground` (the path the CLI and the server take); any
     exception becomes an error record so the batch carries on."""
-    from vtg.api import ground
-    from vtg.types import Query
-
     try:
         query = Query(text=item.text, image=item.image)
         source = video if video is not None else item.video

@@ -22,10 +22,12 @@ from typing import Any
 
 from vtg.batch.inputs import BatchItem, qid_key, read_items
 from vtg.batch.journal import FORMAT, MARKER, Journal
+from vtg.batch.local import run_local
+from vtg.batch.ray_engine import run_ray
 from vtg.batch.records import error_record
 from vtg.batch.settings import plan_resume, settings_of
-from vtg.outputs import check_output
 from vtg.errors import UnknownNameError, VtgError
+from vtg.outputs import check_output
 from vtg.session import Session, current_session
 from vtg.settings import current_settings
 
@@ -168,13 +170,9 @@ def run_engine(engine: str, items: list[BatchItem], sink: Any, *, workers: int, 
     if not items:
         return
     if engine == "ray":
-        from vtg.batch.ray_engine import run_ray
-
         run_ray(items, sink, workers=workers, top_k=top_k, address=ray_address, num_cpus=ray_num_cpus,
                 num_gpus=ray_num_gpus, settings=current_settings())
     else:
-        from vtg.batch.local import run_local
-
         run_local(items, sink, workers=workers, top_k=top_k)
 
 

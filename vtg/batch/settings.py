@@ -28,6 +28,8 @@ from typing import Any
 from vtg.batch.inputs import BatchItem, qid_key
 from vtg.batch.journal import MARKER, recorded_kind
 from vtg.errors import UsageError
+from vtg.options import coerce_value
+from vtg.registry import method_class
 
 #: Options that do not change a result: where and how fast it is computed, or which server runs
 #: the same named LLM (the model itself is the ``llm`` option, which does count).
@@ -52,7 +54,6 @@ def _typed(method: str, key: str, value: Any) -> Any:
     hint = _config_hints(method).get(key)
     if hint is None or not isinstance(value, str):
         return value
-    from vtg.options import coerce_value
 
     try:
         return coerce_value(value, hint, key)
@@ -63,8 +64,6 @@ def _typed(method: str, key: str, value: Any) -> Any:
 @functools.lru_cache(maxsize=64)
 def _config_hints(method: str) -> dict[str, Any]:
     try:
-        from vtg.registry import method_class
-
         return typing.get_type_hints(method_class(method).Config)
     except Exception:  # unknown method, a missing optional dependency: keep values as given
         return {}

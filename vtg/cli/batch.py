@@ -8,8 +8,9 @@ from typing import List, Optional
 
 import typer
 
-from vtg.cli.options import fps_flag, method_flag, method_options, parse_key_values, ranged
+from vtg.cli.options import check_method_options, fps_flag, method_flag, method_options, parse_key_values, ranged
 from vtg.options import MAX_TOP
+from vtg.settings import changed
 
 
 def register(app: typer.Typer) -> None:
@@ -39,8 +40,6 @@ def batch_command(
 ) -> None:
     """Ground every line of INPUT.jsonl into OUTPUT; exits non-zero when any line failed."""
     from vtg.batch import run_batch
-    from vtg.cli.options import check_method_options
-    from vtg.settings import changed
 
     warn_oversubscribed(workers, engine)
     options = method_options(encoder=encoder, fps=fps, preset=preset, device=device)

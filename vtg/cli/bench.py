@@ -13,6 +13,10 @@ from typing import List, Optional
 
 import typer
 
+from vtg.cli.options import parse_key_values
+from vtg.errors import UsageError
+from vtg.registry import method_class
+
 
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench_command)
@@ -32,13 +36,10 @@ def bench_command(
 ) -> None:
     """Run METHOD on a benchmark, score it, and print it beside the published figures."""
     from vtg.batch import run_batch
-    from vtg.cli.options import parse_key_values
-    from vtg.errors import UsageError
     from vtg.eval import evaluate, load_ground_truth, read_predictions
     from vtg.eval.bench import BENCHMARK_METRICS, comparison, detect_benchmark, detect_split, format_comparison, preset_options
     from vtg.eval.formats import read_durations_csv
     from vtg.eval.published import published_for
-    from vtg.registry import method_class
 
     cls = method_class(method)
     gt = load_ground_truth(annotations, read_durations_csv(durations) if durations is not None else None)

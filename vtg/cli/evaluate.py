@@ -9,6 +9,9 @@ from typing import Optional
 
 import typer
 
+from vtg.errors import DataError
+from vtg.fileio import atomic_write_text
+
 
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
@@ -26,7 +29,6 @@ def eval_command(
     """Score PREDICTIONS against GROUND_TRUTH: R1/R5@IoU, mIoU, mAP, and highlight mAP / HIT@1."""
     from vtg.eval import evaluate, load_ground_truth, read_predictions
     from vtg.eval.summary import format_table
-    from vtg.fileio import atomic_write_text
     from vtg.outputs import check_output
 
     if output is not None:  # before reading: `-o GT` must fail with GT untouched
@@ -54,7 +56,6 @@ def check_matches(preds, gt: list[dict], predictions: Path, ground_truth: Path) 
     """Nothing matched is an error (the wrong pair of files scores 0 everywhere and would pass a
     script unnoticed); ground-truth queries without a prediction are a warning (they score 0).
     Failed batch records count as matched here: they have their own note."""
-    from vtg.errors import DataError
     from vtg.eval.evaluate import match_predictions
 
     matched = sum(p is not None for p in match_predictions([*preds.records, *preds.errors], gt))

@@ -8,9 +8,15 @@ from typing import List, Optional
 
 import typer
 
+import vtg
+from vtg import planning
+from vtg.api import check_video_path, resolve_method
 from vtg.cli.options import emit, format_flag, method_flag, method_options, parse_key_values, pick_format, ranged
+from vtg.errors import UsageError, VideoNotFoundError
 from vtg.options import MAX_TOP
-from vtg.errors import UsageError
+from vtg.settings import changed
+from vtg.types import Query
+from vtg.video.source import VideoSource
 
 
 def register(app: typer.Typer) -> None:
@@ -44,10 +50,8 @@ def ground_command(
     A model used for the first time is downloaded (size and progress on stderr) unless --offline;
     one over 1 GB asks first on a terminal (--yes skips the question).
     Before long work the plan (models to download, frames, model, device, estimated time) goes to stderr."""
-    from vtg.api import check_video_path
     from vtg.cli import preflight
     from vtg.outputs import check_output
-    from vtg.settings import changed
 
     check_not_swapped(video, query)
     for target, what in ((output, "-o"), (html, "--html")):  # before loading or downloading a model
@@ -61,11 +65,6 @@ def ground_command(
     fmt = pick_format(fmt, as_json, output)
     show_progress = sys.stderr.isatty() if progress is None else progress
     with changed(verify=verify or None, offline=offline or None):  # this command's part of the session
-        import vtg
-        from vtg import planning
-        from vtg.api import resolve_method
-        from vtg.types import Query
-        from vtg.video.source import VideoSource
 
         q = Query.of(query, image)  # bad input fails before any download, in vtg.ground's order
         source = VideoSource.of(video)  # checked, probed and hashed once: the plan and ground share it
@@ -89,8 +88,6 @@ def ground_command(
 def check_not_swapped(video: Path, query: str | None) -> None:
     """``vtg ground "person sits" video.mp4``: the "video" does not exist but the query names a
     file, so say so instead of a bare "video not found: person sits"."""
-    from vtg.errors import VideoNotFoundError
-
     try:
         swapped = bool(query) and not video.exists() and Path(str(query)).is_file()
     except (OSError, ValueError):  # a query too long or odd to be a path is a query

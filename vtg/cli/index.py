@@ -16,9 +16,14 @@ from typing import List, Optional
 
 import typer
 
-from vtg import jsonl
+from vtg import jsonl, planning
 from vtg.cli.options import FLAG_CHECKS, fps_flag, ranged
+from vtg.cli.search import index_library_command
+from vtg.errors import UsageError, VideoError, VtgError
 from vtg.options import FrameCount, check_of
+from vtg.registry import load_method
+from vtg.settings import changed
+from vtg.video.source import VideoSource
 
 
 def register(app: typer.Typer) -> None:
@@ -42,24 +47,16 @@ def index_command(
     """Decode and encode VIDEO... once so later queries skip both.
 
     A model used for the first time is downloaded unless --offline; a plan line goes to stderr."""
-    from vtg.settings import changed
-
     with changed(verify=verify or None, offline=offline or None):  # this command's part of the session
         _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress, library)
 
 
 def _index_all(videos, method, encoder, fps, max_frames, device, refresh, as_json, progress, library) -> None:
-    from vtg import planning
     from vtg.cli import preflight
-    from vtg.errors import UsageError, VideoError, VtgError
     from vtg.features import video_features
-    from vtg.registry import load_method
-    from vtg.video.source import VideoSource
 
     show = sys.stderr.isatty() if progress is None else progress
     if library is not None:
-        from vtg.cli.search import index_library_command
-
         return index_library_command(videos, library, method=method, encoder=encoder, fps=fps, max_frames=max_frames,
                                      device=device, refresh=refresh, as_json=as_json, progress=show)
     failed = 0

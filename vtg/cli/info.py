@@ -6,6 +6,10 @@ import dataclasses
 
 import typer
 
+from vtg.options import describe_options
+from vtg.registry import list_methods
+from vtg.writers import terminal_width
+
 
 def register(app: typer.Typer) -> None:
     app.command("methods")(methods_command)
@@ -16,10 +20,6 @@ def methods_command(
 ) -> None:
     """List the grounding methods."""
     import textwrap
-
-    from vtg.registry import list_methods
-    from vtg.options import describe_options
-    from vtg.writers import terminal_width
 
     width = terminal_width()  # wrap under the name column instead of letting the terminal break words
     for cls in list_methods():

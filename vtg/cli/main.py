@@ -18,6 +18,9 @@ from typing import Any, Optional
 
 import typer
 
+from vtg import __version__
+from vtg.cli.metavars import readable
+from vtg.envvars import check_environment
 from vtg.errors import VtgError
 
 COMMAND_MODULES = [
@@ -51,8 +54,6 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from vtg import __version__
-
         typer.echo(f"vtg {__version__}")
         raise typer.Exit()
 
@@ -85,7 +86,6 @@ def _root(
     yes: bool = typer.Option(False, "--yes", "-y",
                              help="Download a model over 1 GB without asking (on a terminal vtg asks first; or $VTG_YES=1)."),
 ) -> None:
-    from vtg.envvars import check_environment
     from vtg.session import Session
 
     # The run's one session: flags over $VTG_* (each checked, before any model loads), current
@@ -108,8 +108,6 @@ for _name in COMMAND_MODULES:
 
 def command():
     """The click command tree of :data:`app`, with readable metavars (:mod:`vtg.cli.metavars`)."""
-    from vtg.cli.metavars import readable
-
     return readable(typer.main.get_command(app))
 
 

@@ -13,6 +13,8 @@ import textwrap
 
 import typer
 
+from vtg.writers import terminal_width
+
 models_app = typer.Typer(help="List known models and whether they are cached; download them.",
                          invoke_without_command=True, no_args_is_help=False)
 
@@ -32,7 +34,6 @@ def models_command(
     from vtg.encoders import list_encoders
     from vtg.encoders.weights import hf_cache_dir, open_clip_url_cache_dir
     from vtg.features import features_dir, list_cached
-    from vtg.writers import terminal_width
 
     statuses = list_encoders()
     if as_json:

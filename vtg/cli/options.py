@@ -9,8 +9,11 @@ from typing import Any, Callable
 import typer
 
 from vtg.errors import UsageError
-from vtg.options import Check, Fps, Range, check_device, check_of, check_value
+from vtg.fileio import atomic_write_text
+from vtg.options import Check, Fps, Range, apply_options, check_device, check_of, check_value
+from vtg.registry import method_class
 from vtg.types import Grounding
+from vtg.writers import WRITERS, render
 
 #: Flags that become method options, declared once for ``ground``, ``serve`` and ``search``:
 #: name -> (parameter declarations, help).
@@ -83,9 +86,6 @@ def check_method_options(method: str, options: dict[str, Any], *, known_only: bo
     do not change results, vtg.batch.settings)."""
     import dataclasses
 
-    from vtg.registry import method_class
-    from vtg.options import apply_options
-
     cls = method_class(method)
     if known_only and dataclasses.is_dataclass(cls.Config):
         names = {f.name for f in dataclasses.fields(cls.Config)}
@@ -94,8 +94,6 @@ def check_method_options(method: str, options: dict[str, Any], *, known_only: bo
 
 
 def format_flag() -> Any:
-    from vtg.writers import WRITERS
-
     return typer.Option(None, "--format", "-f", help=f"Output format: {', '.join(WRITERS)}.")
 
 
@@ -112,8 +110,6 @@ def parse_key_values(pairs: list[str] | None) -> dict[str, Any]:
 
 def pick_format(fmt: str | None, as_json: bool, output: Path | None) -> str:
     """Explicit --format wins; --json means json; else guess from the output suffix; else a table."""
-    from vtg.writers import WRITERS
-
     if fmt:
         return fmt
     if as_json:
@@ -128,8 +124,6 @@ def pick_format(fmt: str | None, as_json: bool, output: Path | None) -> str:
 def emit(results: list[Grounding], fmt: str, output: Path | None, inputs: list | None = None) -> None:
     """Render with the chosen writer and write atomically to ``output`` or print to stdout.
     ``output`` is checked against ``inputs`` again (commands check it before their work too)."""
-    from vtg.writers import render
-
     if output is not None:
         from vtg.outputs import check_output
 
@@ -140,6 +134,5 @@ def emit(results: list[Grounding], fmt: str, output: Path | None, inputs: list |
     if output is None:
         sys.stdout.write(text)
         return
-    from vtg.fileio import atomic_write_text
 
     atomic_write_text(output, text)

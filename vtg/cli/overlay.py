@@ -16,9 +16,10 @@ import typer
 
 from vtg.cli.options import fps_flag, ranged
 from vtg.envvars import ENV_VARS
-from vtg.options import FrameCount, Fps, check_of
-
 from vtg.errors import UsageError
+from vtg.fileio import atomic_write_text
+from vtg.options import FrameCount, Fps, check_of
+from vtg.video.limits import limits
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +52,6 @@ def overlay_command(
         check_output(times, inputs=[video, output], what="--times")
     if frames_dir is not None:
         check_output_dir(frames_dir, inputs=[video], what="--frames-dir")
-    from vtg.video.limits import limits
 
     with limits(frames=frame_limit):  # this command's --frame-limit, within the run's session
         _write(video, output, frames_dir, times, fps, max_frames, size, out_fps)
@@ -59,7 +59,6 @@ def overlay_command(
 
 def _write(video: Path, output: Path | None, frames_dir: Path | None, times: Path | None, fps: float,
            max_frames: int | None, size: int | None, out_fps: float | None) -> None:
-    from vtg.fileio import atomic_write_text
     from vtg.overlays.video import write_numbered_frames, write_numbered_video
 
     written: list[float] = []

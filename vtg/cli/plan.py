@@ -23,6 +23,13 @@ import math
 import re
 import statistics
 
+from vtg.device import default_precision, encoder_precision
+from vtg.encoders.specs import parse_spec
+from vtg.errors import VtgError
+from vtg.features import features_dir
+from vtg.fileio import read_regular_text
+from vtg.settings import current_settings
+
 #: Image-tower GFLOPs per 224-px frame, matched against the lower-cased canonical spec in order.
 GFLOPS = (
     (r"blip2|vit-g|vitg|giant|eva", 268.0),
@@ -50,8 +57,6 @@ FPS_CHOICES = (2.0, 1.0, 0.5, 0.25, 0.1)
 def describe(frames: int | None, duration: float, fps: float | None, encoder: str,
              device: str) -> tuple[list[str], bool]:
     """(lines to print, whether the estimate is long) for sampling ``frames`` of a video."""
-    from vtg.device import default_precision, encoder_precision
-
     rate, source = frames_per_second(encoder, device)
     count = f"{frames:,} frames" if frames is not None else "every frame"
     sampling = f"{fps:g} fps over {clock(duration)}" if fps is not None else f"all of {clock(duration)}"
@@ -80,7 +85,6 @@ def bf16_would_help(device: str) -> bool:
     chose a precision, and this CPU has bf16 units. Why a hint and not the default: see
     :func:`vtg.device.encoder_precision`."""
     from vtg.device import device_kind, emulated_on_cpu
-    from vtg.settings import current_settings
 
     return (device_kind(device) == "cpu" and current_settings().precision is None  # --precision / $VTG_PRECISION
             and not emulated_on_cpu("bf16"))
@@ -117,11 +121,6 @@ def measured_rate(encoder: str, cache_dir=None, limit: int = 20, computed: dict 
     """Median frames/s of this machine's recent feature-cache entries for ``encoder`` (canonical),
     only those computed as ``computed`` says (device kind and precision) when given; entries
     written before vtg recorded that count as computed in the device's default precision."""
-    from vtg.encoders.specs import parse_spec
-    from vtg.errors import VtgError
-    from vtg.features import features_dir
-    from vtg.fileio import read_regular_text
-
     try:
         canonical = parse_spec(encoder).canonical
     except VtgError:
@@ -145,8 +144,6 @@ def measured_rate(encoder: str, cache_dir=None, limit: int = 20, computed: dict 
 
 
 def _made_as(meta: dict, computed: dict | None) -> bool:
-    from vtg.device import default_precision
-
     if computed is None:
         return True
     made = meta.get("computed")

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from vtg.cli.options import ranged
+from vtg.errors import UsageError
 from vtg.options import MAX_TOP
 
 
@@ -17,8 +18,6 @@ def register(app: typer.Typer) -> None:
 
 def parse_window(text: str) -> tuple[float, float]:
     """``"24.3-30.4"`` or ``"24.3,30.4"`` -> ``(24.3, 30.4)``."""
-    from vtg.errors import UsageError
-
     for sep in (",", "-", ":"):
         a, found, b = text.partition(sep)
         if found:

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import sys
 
+from vtg.cli.plan import describe
+from vtg.device import resolve_device
+from vtg.encoders.weights import offline_mode
 from vtg.planning import Plan
 
 
 def print_downloads(plan: Plan, *, verbose: bool) -> None:
     """Before the download step: one line per model the plan is missing (with ``verbose``).
     Offline nothing is said: the step's one-line error is the whole answer."""
-    from vtg.encoders.weights import offline_mode
-
     if not verbose or offline_mode():
         return
     for m in plan.missing:
@@ -34,8 +35,6 @@ def print_downloads(plan: Plan, *, verbose: bool) -> None:
 def work_lines(plan: Plan, device: str | None) -> tuple[list[str], bool]:
     """(lines to print, whether the estimate is long) for the frames to decode and encode; none
     when the method reads no cached features or they are cached already (no work)."""
-    from vtg.cli.plan import describe
-
     if not plan.encoder or plan.features_cached:
         return [], False
     return describe(plan.frames, plan.duration, plan.fps, plan.encoder, resolved_device(device))
@@ -51,6 +50,4 @@ def print_work(plan: Plan, device: str | None, *, verbose: bool) -> None:
 
 
 def resolved_device(device: str | None) -> str:
-    from vtg.device import resolve_device
-
     return resolve_device(device or "auto")

@@ -12,9 +12,11 @@ from typing import List, Optional
 
 import typer
 
-from vtg import jsonl
+from vtg import jsonl, planning
 from vtg.cli.options import emit, format_flag, method_flag, method_options, parse_key_values, pick_format, ranged
+from vtg.errors import UsageError, VtgError
 from vtg.options import MAX_TOP
+from vtg.registry import load_method
 
 
 def register(app: typer.Typer) -> None:
@@ -59,7 +61,6 @@ def ann_index_command(
 ) -> None:
     """Build, update, re-train (--rebuild) or --remove a library's approximate index (faiss); `vtg index`
     keeps it up to date on its own once the library is big enough."""
-    from vtg.errors import UsageError
     from vtg.library import ann, open_library
 
     with open_library(library) as lib, lib.exclusive():
@@ -78,10 +79,7 @@ def index_library_command(folders: List[Path], library: str, *, method: str, enc
                           max_frames: int | None, device: str, refresh: bool, as_json: bool, progress: bool) -> None:
     """``vtg index DIR... --library NAME``: one line per video as its fate is decided, then a summary.
     The encoder is made local first (downloaded on first use, or a one-line error offline)."""
-    from vtg import planning
-    from vtg.errors import VtgError
     from vtg.library import library_folder, open_library
-    from vtg.registry import load_method
     from vtg.library.walk import resolve_roots
 
     resolve_roots([*folders])  # usage errors (missing folder, bad library name) before any download

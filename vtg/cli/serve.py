@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from vtg.cli.options import check_method_options, method_flag, method_options, parse_key_values, ranged
+from vtg.errors import UsageError
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -42,7 +43,6 @@ def serve_command(
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level: critical, error, warning, info, debug."),
 ) -> None:
     """Serve grounding and library search over HTTP, with a web page at http://HOST:PORT/."""
-    from vtg.errors import UsageError
     from vtg.serve import ServeConfig, run
 
     if log_level not in LOG_LEVELS:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from vtg.encoders.base import Encoder, l2_normalize
+from vtg.encoders.hf_clip import load_hf_parts, load_text_parts
 from vtg.encoders.preprocess import for_hf_processor
 from vtg.encoders.specs import EncoderSpec
 
@@ -90,8 +91,6 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
         return own
     from transformers import Blip2TextModelWithProjection
 
-    from vtg.encoders.hf_clip import load_text_parts
-
     model, tokenizer, fingerprint = load_text_parts(parsed, Blip2TextModelWithProjection, dtype, device)
     enc = Blip2Encoder(parsed.canonical, model, None, tokenizer, device, dtype, fingerprint)
     enc.text_only = True
@@ -100,8 +99,6 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
 
 def load(parsed: EncoderSpec, device: str, dtype) -> Blip2Encoder:
     from transformers import Blip2ForImageTextRetrieval
-
-    from vtg.encoders.hf_clip import load_hf_parts
 
     model, image_processor, tokenizer, fingerprint = load_hf_parts(
         parsed, Blip2ForImageTextRetrieval, dtype, device)

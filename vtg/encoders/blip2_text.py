@@ -20,10 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vtg.encoders import weights
 from vtg.encoders.base import Encoder, l2_normalize
+from vtg.encoders.hf_text import (build_tower, open_tokenizer, read_json_object, read_text_state, single_safetensors,
+                                  special_token)
 from vtg.encoders.hf_text_model import ACTIVATIONS, activation
 from vtg.encoders.specs import EncoderSpec
 from vtg.errors import CheckpointError
+from vtg.modelsize import check_module
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,6 @@ def same_as_rebuilt_bert(tok_config: dict, folder: Path) -> bool:
     """Whether ``tokenizer.json`` is what transformers' BertTokenizer builds from ``tok_config``:
     BERT's normaliser with the configured lower-casing, accent stripping and CJK handling, BERT's
     pre-tokeniser and a WordPiece model with the ``##`` continuation prefix."""
-    from vtg.encoders.hf_text import read_json_object
-
     data = read_json_object(folder / "tokenizer.json") or {}
     norm, pre, model = (data.get(k) or {} for k in ("normalizer", "pre_tokenizer", "model"))
     return (isinstance(norm, dict) and norm.get("type") == "BertNormalizer" and norm.get("clean_text") is True
@@ -163,8 +165,6 @@ class Blip2TextTower(nn.Module):
 def text_setup(folder: Path) -> dict | None:
     """The tower's config and tokenizer settings for the checkpoint in ``folder``, or None when
     this module does not reproduce it (transformers then loads the text model)."""
-    from vtg.encoders.hf_text import read_json_object, special_token
-
     config = read_json_object(folder / "config.json")
     tok_config = read_json_object(folder / "tokenizer_config.json")
     if config is None or tok_config is None or config.get("model_type") != "blip-2":
@@ -208,10 +208,6 @@ def load_text(parsed: EncoderSpec, device: str, dtype, max_tokens: int) -> Encod
 
     ``max_tokens`` is the caller's truncation length (vtg.encoders.blip2 passes the reference
     setup's), so this module needs nothing from the transformers-based one that loads it."""
-    from vtg.encoders import weights
-    from vtg.encoders.hf_text import build_tower, open_tokenizer, read_text_state, single_safetensors
-    from vtg.modelsize import check_module
-
     weight_file = single_safetensors(parsed)
     setup = text_setup(weight_file.parent) if weight_file is not None else None
     if weight_file is None or setup is None:

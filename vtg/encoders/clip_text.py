@@ -25,6 +25,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from vtg.encoders.base import skipped_weight_init
 from vtg.errors import CheckpointError
 
 #: Text-config fields and the values this tower implements (open_clip's defaults).
@@ -76,7 +77,6 @@ def build_tower(cfg: dict, state: dict, device: str, dtype):
     """The text tower with ``state``'s weights assigned (no random initialisation ever runs)."""
     import torch
 
-    from vtg.encoders.base import skipped_weight_init
     from vtg.encoders.clip_text_model import ClipTextTower
 
     with torch.device("meta"), skipped_weight_init():

@@ -16,9 +16,12 @@ from typing import Any
 import numpy as np
 
 from vtg.determinism import fixed_threads
+from vtg.encoders import hf_text, weights
 from vtg.encoders.base import Encoder, as_texts, l2_normalize, pooled
 from vtg.encoders.preprocess import for_hf_processor
 from vtg.encoders.specs import EncoderSpec
+from vtg.errors import CheckpointError
+from vtg.modelsize import check_transformers_model
 
 
 class HFClipEncoder(Encoder):
@@ -114,8 +117,6 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder:
     """Only the text side: vtg's own tower (:mod:`vtg.encoders.hf_text`, no transformers import)
     when it reproduces the checkpoint, else ``CLIPTextModelWithProjection`` / ``SiglipTextModel``
     from the full checkpoint (the vision weights are never read into memory either way)."""
-    from vtg.encoders import hf_text
-
     own = hf_text.load_text(parsed, device, dtype)
     if own is not None:
         return own
@@ -140,13 +141,8 @@ def load_hf_parts(parsed: EncoderSpec, model_cls, dtype, device: str):
     first use unless offline, before transformers is imported), then loaded with
     ``local_files_only``; a directory that exists but cannot be read becomes a CheckpointError.
     """
-    from vtg.encoders import weights
-    from vtg.errors import CheckpointError
-
     weight_file = weights.require_hf_model(parsed.source, parsed.is_local)
     from transformers import AutoImageProcessor, AutoTokenizer
-
-    from vtg.modelsize import check_transformers_model
 
     check_transformers_model(os.path.dirname(weight_file), model_cls, dtype, what=parsed.canonical)
 
@@ -171,10 +167,6 @@ def load_text_parts(parsed: EncoderSpec, model_cls, dtype, device: str):
     """
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
-
-    from vtg.encoders import weights
-    from vtg.errors import CheckpointError
-    from vtg.modelsize import check_transformers_model
 
     weight_file = weights.require_hf_model(parsed.source, parsed.is_local)
     common = dict(local_files_only=True, cache_dir=str(weights.hf_cache_dir()))
@@ -206,8 +198,6 @@ def _text_config(source: str, model_cls, common: dict):
         return None
     from transformers import CLIPConfig, CLIPTextConfig
 
-    from vtg.errors import CheckpointError
-
     try:
         full = CLIPConfig.from_pretrained(source, **common)
     except Exception as exc:  # an untrusted config.json: transformers' validators raise their own types
@@ -222,8 +212,6 @@ def _text_config(source: str, model_cls, common: dict):
 
 def load(parsed: EncoderSpec, device: str, dtype) -> HFClipEncoder:
     from transformers import CLIPModel, SiglipModel
-
-    from vtg.encoders import weights
 
     model_cls, enc_cls = (SiglipModel, HFSiglipEncoder) if parsed.family == "hf-siglip" else (CLIPModel, HFClipEncoder)
     model, image_processor, tokenizer, fingerprint = load_hf_parts(parsed, model_cls, dtype, device)

@@ -28,9 +28,11 @@ from typing import Any
 import numpy as np
 
 from vtg.determinism import fixed_threads
-from vtg.encoders.base import Encoder, as_texts, l2_normalize
+from vtg.encoders import weights
+from vtg.encoders.base import Encoder, as_texts, l2_normalize, skipped_weight_init
 from vtg.encoders.specs import EncoderSpec
 from vtg.errors import CheckpointError
+from vtg.modelsize import check_module
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +160,6 @@ def build_tower(factory, cfg: dict, state: dict, device: str, dtype):
     when a text weight is missing or of another shape (never a random initialisation)."""
     import torch
 
-    from vtg.encoders.base import skipped_weight_init
-
     with torch.device("meta"), skipped_weight_init():
         tower = factory(cfg)
     names = tower.state_dict()
@@ -215,17 +215,12 @@ class HFSiglipTextEncoder(HFTextEncoder):
 
 def single_safetensors(parsed: EncoderSpec) -> Path | None:
     """The checkpoint's weights file when it is one ``model.safetensors`` (what the own towers read)."""
-    from vtg.encoders import weights
-
     weight_file = Path(weights.require_hf_model(parsed.source, parsed.is_local))
     return weight_file if ENABLED and weight_file.name == "model.safetensors" else None
 
 
 def load_text(parsed: EncoderSpec, device: str, dtype) -> Encoder | None:
     """The text encoder of ``parsed`` built here, or None when this module does not reproduce it."""
-    from vtg.encoders import weights
-    from vtg.modelsize import check_module
-
     weight_file = single_safetensors(parsed)
     if weight_file is None:
         return None

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from vtg.encoders import transfer
 from vtg.encoders.listing import Listing, RepoNotFoundError, check_download, deadline_seconds, fetch_listing
+from vtg.envvars import positive_number
 from vtg.errors import WeightsNotFoundError
 from vtg.net import check_resolvable
 from vtg.settings import DEFAULT_ASK_ABOVE_BYTES, current_settings
@@ -45,8 +46,6 @@ def endpoint() -> str:
 
 def request_timeout() -> float:
     """Seconds allowed for a metadata request: ``HF_HUB_ETAG_TIMEOUT``, else 10."""
-    from vtg.envvars import positive_number
-
     return max(0.5, positive_number("HF_HUB_ETAG_TIMEOUT", 10.0))
 
 

@@ -22,9 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from vtg.determinism import fixed_threads
-from vtg.encoders.base import Encoder, l2_normalize, skipped_weight_init
+from vtg.device import precision_name
+from vtg.encoders import weights
+from vtg.encoders.base import Encoder, as_texts, l2_normalize, skipped_weight_init
+from vtg.encoders.clip_text import build_tower, builtin_model_config, clip_tokenizer, read_text_state, text_tower_config
+from vtg.encoders.fetch import fetch_fingerprint
+from vtg.encoders.open_clip_import import import_open_clip, needs_full_import
+from vtg.encoders.preprocess import for_open_clip
 from vtg.encoders.specs import EncoderSpec
 from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
+from vtg.modelsize import check_config_counts, check_module
 
 
 class OpenClipEncoder(Encoder):
@@ -33,8 +40,6 @@ class OpenClipEncoder(Encoder):
     def __init__(self, spec: str, model, preprocess, tokenizer, device: str, dtype, dim: int, fingerprint: str):
         """``model`` is an open_clip model, or a :class:`~vtg.encoders.clip_text_model.ClipTextTower`
         (text-only, ``preprocess`` None)."""
-        from vtg.encoders.preprocess import for_open_clip
-
         super().__init__(spec, device, dtype, dim, fingerprint=fingerprint)
         self.model, self.preprocess = model, preprocess
         self._tokenizer = tokenizer
@@ -69,8 +74,6 @@ class OpenClipEncoder(Encoder):
         the query representation Moment-DETR/UniVTG use (Lin et al. 2023, Sec. 4).
         """
         import torch
-
-        from vtg.encoders.base import as_texts
 
         texts = as_texts(texts)
         if not texts:
@@ -127,10 +130,6 @@ def _token_lengths(model, tokens) -> list[int]:
 
 def load(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     """Build the model, its validation transform and tokenizer from local files only."""
-    from vtg.device import precision_name
-    from vtg.encoders import weights
-    from vtg.encoders.fetch import fetch_fingerprint
-
     # open_clip's "fp16"/"bf16" (vtg's names too): OpenAI's mixed precision, LayerNorms in float32
     kwargs: dict = dict(precision=precision_name(dtype), device=device, pretrained_text=False, weights_only=True)
     if parsed.kind == "tag":
@@ -171,17 +170,12 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
     models, no vision weights read, no random initialisation. Models whose text side that module
     does not reproduce (custom or HF text towers, other tokenizers, TorchScript checkpoints) load
     in full through :func:`load`, which encodes text just the same."""
-    from vtg.encoders import weights
-    from vtg.encoders.clip_text import build_tower, clip_tokenizer, read_text_state, text_tower_config
-    from vtg.encoders.fetch import fetch_fingerprint
-
     fp = fetch_fingerprint(parsed)  # missing weights fail here, as a full load would
     found = _config_and_weights(parsed)
     cfg = text_tower_config(found[0]) if found else None
     if found is None or cfg is None:
         return load(parsed, device, dtype)
     from vtg.encoders.clip_text_model import ClipTextTower
-    from vtg.modelsize import check_module
 
     check_module(lambda: ClipTextTower(**cfg), dtype, f"the text tower of {parsed.canonical}", [found[1]])
     try:
@@ -197,8 +191,6 @@ def load_text(parsed: EncoderSpec, device: str, dtype) -> OpenClipEncoder:
 def _check_size(parsed: EncoderSpec, name: str, kwargs: dict, dtype) -> None:
     """The model's size from its config, built on the meta device, against the ceiling; the
     weights' tensor shapes against it (:mod:`vtg.modelsize`), before open_clip reads any weight."""
-    from vtg.modelsize import check_config_counts, check_module
-
     found = _config_and_weights(parsed)
     open_clip = _open_clip(parsed)
     if found is not None:
@@ -217,17 +209,12 @@ def _check_size(parsed: EncoderSpec, name: str, kwargs: dict, dtype) -> None:
 def _open_clip(parsed: EncoderSpec):
     """The open_clip module, imported without transformers, timm and torchvision's model zoo when
     the model needs none of them (:mod:`vtg.encoders.open_clip_import`: seconds of start-up)."""
-    from vtg.encoders.open_clip_import import import_open_clip, needs_full_import
-
     found = _config_and_weights(parsed)
     return import_open_clip(light=not needs_full_import(found[0] if found else None))
 
 
 def _config_and_weights(parsed: EncoderSpec) -> tuple[dict, str] | None:
     """(model config, weights file) as open_clip would resolve them for ``parsed``, or None."""
-    from vtg.encoders import weights
-    from vtg.encoders.clip_text import builtin_model_config
-
 
     if parsed.kind in ("dir", "hub"):
         folder = Path(weights.open_clip_hub_dir(parsed.source) if parsed.kind == "hub" else parsed.source)
@@ -273,7 +260,6 @@ def _arch_name(arch: str) -> str:
     """A built-in architecture name, or a model-config JSON registered under a unique name."""
     if not arch.endswith(".json"):
         return arch
-    from vtg.encoders.open_clip_import import import_open_clip, needs_full_import
 
     try:
         cfg = json.loads(Path(arch).read_text())

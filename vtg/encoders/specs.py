@@ -24,7 +24,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from vtg.errors import UnknownNameError, UsageError
+from vtg.encoders import hub, weights
+from vtg.encoders.open_clip_table import is_architecture
+from vtg.encoders.registry import KNOWN_MODELS
+from vtg.encoders.weights import hf_cached_file
+from vtg.errors import UnknownNameError, UsageError, WeightsNotFoundError
 
 FAMILIES = ("open_clip", "hf-clip", "hf-siglip", "blip2")
 DEFAULT_BLIP2 = "Salesforce/blip2-itm-vit-g-coco"
@@ -81,7 +85,6 @@ def parse_spec(spec: str) -> EncoderSpec:
     if not isinstance(spec, str) or not spec.strip():
         raise UsageError("the encoder spec is empty; e.g. --encoder ViT-B-32/openai (see `vtg models`)")
     text = spec.strip()
-    from vtg.encoders.registry import KNOWN_MODELS
 
     entry = KNOWN_MODELS.get(text)
     if entry is not None:
@@ -121,8 +124,6 @@ def _parse_open_clip(rest: str) -> EncoderSpec:
         arch, _, weights = rest.partition("@")
         wpath = Path(weights).expanduser()
         if not wpath.is_file():
-            from vtg.errors import WeightsNotFoundError
-
             raise WeightsNotFoundError(f"open_clip weights file not found: {weights} (spec open_clip:{rest})")
         arch = arch.strip()
         if arch.endswith(".json"):
@@ -167,7 +168,6 @@ def _parse_bare(text: str, original: str) -> EncoderSpec:
     remote = _family_of_remote_hub_id(text)
     if remote is not None:
         return EncoderSpec(remote, text, kind="hub")
-    from vtg.encoders.registry import KNOWN_MODELS
 
     known = [n for n, e in KNOWN_MODELS.items() if e.spec]
     raise UnknownNameError("encoder", original, known + ["open_clip:<arch>/<tag>", "hf-clip:<id>",
@@ -190,7 +190,6 @@ def _family_of_cached_hub_id(text: str) -> str | None:
     """A bare ``org/name`` already in the local HF cache: read its config for the family."""
     if text.count("/") != 1:
         return None
-    from vtg.encoders.weights import hf_cached_file
 
     config = hf_cached_file(text, "config.json")
     return _family_from_config(Path(config)) if config else None
@@ -199,13 +198,9 @@ def _family_of_cached_hub_id(text: str) -> str | None:
 def _family_of_remote_hub_id(text: str) -> str | None:
     """A bare ``org/name`` not cached yet: its family from the hub's ``config.json`` (first use),
     or None when downloads are off or no such repo exists (then the name is reported unknown)."""
-    from vtg.encoders import hub, weights
-
     if text.count("/") != 1:
         return None
     if weights.offline_mode():
-        from vtg.errors import WeightsNotFoundError
-
         raise WeightsNotFoundError(hub.offline_message(text) + " (or, if it is not a hub model, see `vtg models` "
                                    "for the encoder names vtg knows)")
     try:
@@ -220,6 +215,4 @@ def _family_of_remote_hub_id(text: str) -> str | None:
 
 
 def _is_open_clip_arch(arch: str) -> bool:
-    from vtg.encoders.open_clip_table import is_architecture
-
     return is_architecture(arch)

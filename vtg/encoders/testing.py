@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from vtg.encoders.clip_text import ClipTokenizer, byte_symbols, open_clip_package_dir
+
 WORDS = ("a person opens the door closes walks runs sits down stands up red green blue car dog cat "
          "man woman video frame kitchen table picks phone").split()
 
@@ -122,8 +124,6 @@ def clip_bpe_tokenizer(out: str | Path):
     import gzip
 
     from transformers import CLIPTokenizer
-
-    from vtg.encoders.clip_text import ClipTokenizer, byte_symbols, open_clip_package_dir
 
     folder = open_clip_package_dir()
     if folder is None:

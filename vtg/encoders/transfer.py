@@ -33,6 +33,7 @@ from urllib.parse import quote, urlsplit
 
 from vtg.envvars import positive_number
 from vtg.errors import WeightsNotFoundError
+from vtg.fileio import atomic_write_text
 
 #: Transient failures (stall, dropped connection, short body) resumed with a Range request.
 RETRIES = 3
@@ -106,8 +107,6 @@ def fetch_into_cache(repo_id: str, commit: str, remote: RemoteFile, cache_dir: s
     refs = storage / "refs" / "main"
     refs.parent.mkdir(parents=True, exist_ok=True)
     if not refs.is_file() or refs.read_text().strip() != commit:
-        from vtg.fileio import atomic_write_text
-
         atomic_write_text(refs, commit)  # readers never see it half written
     return pointer
 

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vtg.encoders import hub, open_clip_table
 from vtg.errors import CheckpointError, ModelError, WeightsNotFoundError
 from vtg.settings import changed, current_settings
 
@@ -118,7 +119,6 @@ def ensure_hf_model(repo_id: str, *, offline: bool | None = None) -> str:
         return os.path.dirname(found)
     if not _download_allowed(offline):
         raise WeightsNotFoundError(missing_hf_message(repo_id) + _offline_note())
-    from vtg.encoders import hub
 
     hub.download(repo_id, cache_dir=hf_cache_dir())
     found = hf_weights_cached(repo_id)
@@ -159,7 +159,6 @@ def open_clip_tag_weights(arch: str, tag: str, *, offline: bool | None = None) -
     if not repo:
         raise WeightsNotFoundError(f"open_clip {arch}/{tag} has no Hugging Face hub entry to download from; "
                                    f"pass a local file as open_clip:{arch}@/path/to/weights")
-    from vtg.encoders import hub
 
     listing = hub.repo_files(repo)
     name = next((n for n in names if n in listing.files), None)
@@ -171,8 +170,6 @@ def open_clip_tag_weights(arch: str, tag: str, *, offline: bool | None = None) -
 
 def open_clip_tag_config(arch: str, tag: str) -> dict:
     """open_clip's pretrained config of (arch, tag), read without importing torch."""
-    from vtg.encoders import open_clip_table
-
     cfg = open_clip_table.pretrained_cfg(arch, tag)
     if not cfg:
         tags = open_clip_table.pretrained_tags(arch)
@@ -223,7 +220,6 @@ def open_clip_hub_dir(repo_id: str, *, offline: bool | None = None) -> str:
     if not _download_allowed(offline):
         raise WeightsNotFoundError(missing_hf_message(repo_id).replace("save_pretrained", "open_clip")
                                    + _offline_note())
-    from vtg.encoders import hub
 
     hub.download(repo_id, cache_dir=hf_cache_dir())
     folder = cached_open_clip_hub_dir(repo_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from vtg.writers import terminal_width
+
 
 def _cell(value: Any) -> str:
     if value is None:
@@ -69,7 +71,6 @@ def format_table(metrics: dict, *, by_length: bool = False, errors: int = 0) -> 
     from rich.console import Console
 
     buf = io.StringIO()
-    from vtg.writers import terminal_width
 
     console = Console(file=buf, width=terminal_width(110), force_terminal=False, color_system=None)
     line = f"{metrics.get('queries', 0)} queries"

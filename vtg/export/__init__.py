@@ -16,11 +16,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from vtg.batch.inputs import find_result_video
 from vtg.errors import DataError, UsageError, VideoNotFoundError
+from vtg.eval.loaders import read_groundings
 from vtg.export import ffmpeg as ff
 from vtg.export.frames import frame_window, source_info
-from vtg.outputs import check_output, check_output_dir, staged, temporary_sibling
 from vtg.export.naming import DEFAULT_REEL_TEMPLATE, DEFAULT_TEMPLATE, render_name, unique_name
+from vtg.outputs import check_output, check_output_dir, staged, temporary_sibling
 from vtg.types import Grounding
 
 
@@ -47,8 +49,6 @@ class ExportedClip:
 def load_results(path: str | Path) -> list[Grounding]:
     """Results from a ``vtg ground`` JSON file (object or list) or a predictions JSONL, through
     the shared record validator (one line naming the file, line and field on bad records)."""
-    from vtg.eval.loaders import read_groundings
-
     if not Path(path).is_file():
         raise DataError(f"results file not found: {path}")
     return read_groundings(path)
@@ -56,8 +56,6 @@ def load_results(path: str | Path) -> list[Grounding]:
 
 def find_video(result: Grounding, video_dir: Path | None) -> Path:
     """The source file: the result's own path, or its file name / vid inside ``video_dir``."""
-    from vtg.batch.inputs import find_result_video
-
     found = find_result_video(result.video, result.vid, video_dir)
     if found is not None:
         return found

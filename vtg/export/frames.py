@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vtg.errors import CorruptVideoError, NotAVideoError, VideoNotFoundError
+from vtg.video.limits import check_pixels
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,6 @@ def open_source(path: Path):
 
 
 def source_info(path: Path) -> SourceInfo:
-    from vtg.video.limits import check_pixels
-
     container = open_source(path)
     with container:
         vs = container.streams.video[0]

@@ -52,6 +52,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from vtg.errors import DataError
+from vtg.fileio import read_regular_text
 from vtg.halfdot import dot_scores
 
 log = logging.getLogger(__name__)
@@ -161,8 +162,6 @@ def _is_index_name(name: str) -> bool:
 
 
 def read_state(library_folder: Path) -> State | None:
-    from vtg.fileio import read_regular_text
-
     path = library_folder / FOLDER / CURRENT
     if not os.path.lexists(path):
         return None

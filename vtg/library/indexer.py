@@ -27,10 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vtg.errors import VideoError
+from vtg.encoders.fetch import fetch_fingerprint
+from vtg.encoders.specs import parse_spec
+from vtg.errors import UsageError, VideoError
+from vtg.library import ann
 from vtg.library.manifest import METHOD_SETTING, path_bytes
 from vtg.library.walk import inside, walk
 from vtg.method import supports_feature_search
+from vtg.registry import load_method
+from vtg.video.source import VideoSource
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +71,6 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
                   shard_bytes: int | None = None, **options) -> IndexSummary:
     """Index ``roots`` into ``library``; see the module docstring. Encoder or usage errors stop the
     run at once (they would fail every video the same way); video errors are recorded per row."""
-    from vtg.registry import load_method
-
     start = time.perf_counter()
     summary = IndexSummary(library.name)
 
@@ -113,8 +116,6 @@ def index_library(library, roots: list[Path], *, encoder: str | None = None, fps
 def _update_ann(library) -> str:
     """Bring the approximate index up to date (:func:`vtg.library.ann.update`); a one-line account
     of what it did, or a note when a big library would benefit from faiss."""
-    from vtg.library import ann
-
     done = ann.update(library)
     if done.action == "skipped":
         frames = sum(s.rows for s in library.view().shards)
@@ -147,7 +148,6 @@ class _Session:
     def run(self, path: Path, st, row, refresh: bool) -> tuple[str, str, int]:
         """Bring one video up to date: ``(status, detail, frames encoded)``."""
         from vtg.features import content_hash, video_features
-        from vtg.video.source import VideoSource
 
         try:
             key = content_hash(path)
@@ -173,8 +173,6 @@ class _Session:
         return "indexed", f"{len(feats)} frames [{shape}] at {feats.fps} fps, {feats.duration:.1f} s", len(feats)
 
     def _settings(self, path) -> dict:
-        from vtg.errors import UsageError
-
         settings = {} if {"encoder", "fps"} <= set(self.overrides) else dict(self.method.feature_settings(path))
         settings.update(self.overrides)
         if settings.get("encoder") is None:
@@ -188,8 +186,6 @@ class _Session:
         """The loaded encoder for ``spec``, checked against the library's before anything is encoded."""
         if spec not in self.encoders:
             from vtg.encoders import load_encoder
-            from vtg.encoders.specs import parse_spec
-            from vtg.encoders.fetch import fetch_fingerprint
 
             parsed = parse_spec(spec)
             self.writer.claim_encoder(parsed.canonical, lambda: fetch_fingerprint(parsed), new_weights=self.refresh)

@@ -29,6 +29,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vtg.errors import DataError
+from vtg.fileio import require_regular
+
 SCHEMA_VERSION = 2
 
 #: The setting naming the method whose feature settings indexed the library (the default method
@@ -108,9 +111,6 @@ def _video(row) -> VideoRow:
 def _check_files(path: Path, create: bool) -> None:
     """Refuse a manifest (or its WAL, shared-memory or rollback journal) that is not a regular
     file: SQLite would open a FIFO planted there and wait on it forever."""
-    from vtg.errors import DataError
-    from vtg.fileio import require_regular
-
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:
             require_regular(f"{path}{suffix}", missing_ok=create or bool(suffix))
@@ -151,8 +151,6 @@ class Manifest:
         if schema == "1":
             schema = self._add_feature_entries()
         if schema != str(SCHEMA_VERSION):
-            from vtg.errors import DataError
-
             raise DataError(f"library manifest {path} has schema {schema!r}; this vtg reads {SCHEMA_VERSION}")
 
     def close(self) -> None:

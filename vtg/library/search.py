@@ -40,8 +40,11 @@ from typing import Any
 
 import numpy as np
 
+from vtg.encoders.specs import parse_spec
 from vtg.errors import UsageError, VtgError
+from vtg.library import ann
 from vtg.library.manifest import METHOD_SETTING
+from vtg.library.store import Library, open_library
 from vtg.method import EncodedQuery, FeatureLocaliser, supports_feature_search
 from vtg.registry import method_class, registered_methods
 from vtg.types import Grounding, Moment, Query, Saliency
@@ -57,8 +60,6 @@ def search(library, query: str | None = None, *, image: Path | str | None = None
     ``options`` configure a method given by name.
     ``approximate`` takes candidate videos from the library's approximate index when it is big
     enough to have one (:mod:`vtg.library.ann`); otherwise every frame is scanned."""
-    from vtg.library.store import Library, open_library
-
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
         raise UsageError(f"top must be a positive integer, got {top!r}")
     for name, value in (("candidates", candidates), ("per_video", per_video)):
@@ -139,8 +140,6 @@ def approximate_index(folder: Path, view):
     """The library's approximate index when the library is big enough to use one
     (:data:`vtg.library.ann.MIN_FRAMES` frames of single-vector features), else None. A big
     library without faiss is scanned exactly, with a one-line note saying what would help."""
-    from vtg.library import ann
-
     frames = sum(s.rows for s in view.shards)
     if frames < ann.MIN_FRAMES or any(len(s.shape) != 1 for s in view.shards):
         return None
@@ -238,8 +237,6 @@ def _without_encoder(lib, options: dict[str, Any]) -> dict[str, Any]:
     options = dict(options)
     asked = options.pop("encoder", None)
     if asked is not None and lib.encoder is not None:
-        from vtg.encoders.specs import parse_spec
-
         if parse_spec(asked).canonical != lib.encoder:
             raise UsageError(f"library {lib.name!r} was built with {lib.encoder}, not {asked}; "
                              "search it without --encoder or index another library")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vtg.errors import DataError
+from vtg.fileio import load_array
 
 DTYPE = np.dtype("<f2")
 TIMES_DTYPE = np.dtype("<f8")
@@ -94,8 +95,6 @@ def open_times(folder: Path, name: str, rows: int) -> np.ndarray:
 
 
 def _map(path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-    from vtg.fileio import load_array
-
     try:
         return load_array(path, dtype, shape)
     except (OSError, ValueError) as exc:

@@ -35,7 +35,9 @@ import numpy as np
 
 from vtg.errors import DataError, UsageError, VtgError
 from vtg.feature_store import link_to_shard
+from vtg.features import cache_root
 from vtg.library import shards
+from vtg.library.indexer import index_library
 from vtg.library.manifest import Manifest, ShardRow, VideoRow
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 def library_folder(name_or_path: str | Path) -> Path:
     """Where the library called ``name_or_path`` lives (see the module docstring)."""
-    from vtg.features import cache_root
-
     text = os.fspath(name_or_path)
     if os.sep in text or (os.altsep and os.altsep in text) or text in (".", "..") or text.startswith("~"):
         return Path(text).expanduser().absolute()
@@ -193,8 +193,6 @@ class Library:
     def index(self, roots: list[Path], *, encoder: str | None = None, fps: float | None = None,
               method: str, progress: bool = False, **options):
         """Index the videos under ``roots`` (see :func:`vtg.library.indexer.index_library`)."""
-        from vtg.library.indexer import index_library
-
         return index_library(self, roots, encoder=encoder, fps=fps, method=method, progress=progress, **options)
 
     def compact(self, writer: "ShardWriter", min_live: float = 0.5) -> int:

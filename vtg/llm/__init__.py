@@ -14,6 +14,7 @@ falls back to the whole query with a warning.
 
 from __future__ import annotations
 
+from vtg.engine import default_manager
 from vtg.errors import UnknownNameError, UsageError
 from vtg.llm.parse import AnswerError, extract_json, from_object, parse_answer
 from vtg.llm.types import RELATIONSHIPS, Decomposition, SubEvent
@@ -31,7 +32,6 @@ def load_backend(spec: str | None = "rules", url: str | None = None, *, device: 
     """
     text = (spec or "rules").strip()
     kind, arg = backend_kind(spec, url)
-    from vtg.engine import default_manager
 
     return default_manager().get("llm-backend", (kind, arg, url, device, deadline),
                                  lambda: _make(kind, arg, url, device, text, deadline),
@@ -81,8 +81,6 @@ def _make(kind: str, arg: str, url: str | None, device: str, text: str, deadline
 
 def clear_backends() -> None:
     """Forget loaded backends (models, files)."""
-    from vtg.engine import default_manager
-
     default_manager().release("llm-backend")
     default_manager().release("chat-model")
 

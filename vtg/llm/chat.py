@@ -19,7 +19,7 @@ import math
 import threading
 import time
 
-from vtg.errors import LLMError, VtgError
+from vtg.errors import LLMError, UsageError, VtgError
 from vtg.llm import prompt
 from vtg.llm.parse import AnswerError, parse_answer
 from vtg.llm.types import Decomposition
@@ -60,8 +60,6 @@ def check_deadline(seconds: float | None) -> float | None:
     except (TypeError, ValueError):
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        from vtg.errors import UsageError
-
         raise UsageError(f"the LLM deadline must be a positive number of seconds, got {seconds!r}")
     return value
 

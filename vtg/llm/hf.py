@@ -11,14 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vtg.device import resolve_device
+from vtg.encoders.weights import ensure_hf_model, quiet_transformers
+from vtg.engine import default_manager
 from vtg.errors import DependencyError, WeightsNotFoundError
 from vtg.llm.chat import ChatBackend
+from vtg.modelsize import check_transformers_model
 
 def load_chat_model(model: str, device: str):
     """(tokenizer, model), shared per process through the model manager."""
-    from vtg.device import resolve_device
-    from vtg.engine import default_manager
-
     dev = resolve_device(device)
     return default_manager().get("chat-model", (model, dev), lambda: _load(model, dev), label=f"{model} ({dev})")
 
@@ -28,10 +29,8 @@ def _load(model: str, dev: str):
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError:
         raise DependencyError("the hf LLM backend", "transformers") from None
-    from vtg.encoders.weights import quiet_transformers
 
     source = local_chat_model(model)
-    from vtg.modelsize import check_transformers_model
 
     check_transformers_model(source, AutoModelForCausalLM, None, what=f"chat model {model}")
     quiet_transformers()
@@ -59,7 +58,6 @@ def local_chat_model(model: str) -> str:
         raise WeightsNotFoundError(
             f"no chat model at {model!r} (need a directory written by save_pretrained); for a Hugging Face "
             "id, first use downloads it, or fetch it ahead with `hf download ID`")
-    from vtg.encoders.weights import ensure_hf_model
 
     try:
         return ensure_hf_model(model)

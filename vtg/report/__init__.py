@@ -11,9 +11,10 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
+from vtg.batch.inputs import find_result_video
+from vtg.drawing import DEFAULT_MOMENTS
 from vtg.fileio import atomic_write_text
 from vtg.outputs import check_output, check_output_dir
-from vtg.drawing import DEFAULT_MOMENTS
 from vtg.report.data import ground_truth_index, read_groundings, windows_for
 from vtg.report.page import FAVICON_LINK, STYLE, render_page, video_source
 from vtg.types import Grounding
@@ -36,8 +37,6 @@ def write_report(results: list[Grounding], video: str | Path, page: str | Path, 
 
 def find_video(result: Grounding, video_dir: Path | None) -> Path | None:
     """The video file of ``result``: a file named after it in ``video_dir``, else its recorded path."""
-    from vtg.batch.inputs import find_result_video
-
     return find_result_video(result.video, result.vid, video_dir)
 
 

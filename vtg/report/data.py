@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vtg.batch.inputs import VIDEO_EXTENSIONS
 from vtg.errors import DataError
+from vtg.eval.loaders import load_ground_truth, read_groundings as read
 from vtg.types import Grounding
 
 
 def read_groundings(path: str | Path) -> list[Grounding]:
     """Every successful result in a ``vtg ground --json`` file or a Grounding JSONL, each record
     checked by the shared validator (:mod:`vtg.predictions`)."""
-    from vtg.eval.loaders import read_groundings as read
-
     check_results_file(path)
     return read(path)
 
@@ -35,8 +35,6 @@ def check_results_file(path: str | Path) -> None:
     except UnicodeDecodeError as exc:
         binary = exc.start < len(head) - 4  # not just a character cut at the 4096-byte edge
     if binary:
-        from vtg.batch.inputs import VIDEO_EXTENSIONS
-
         hint = " (this looks like a video: run `vtg ground VIDEO QUERY --json -o result.json` first)" \
             if Path(path).suffix.lower() in VIDEO_EXTENSIONS else ""
         raise DataError(f"{path} is a binary file; {EXPECTED}{hint}")
@@ -57,8 +55,6 @@ def pick_record(path: str | Path, qid: str | None = None) -> Grounding:
 
 def find_ground_truth(path: str | Path, result: Grounding) -> list[tuple[float, float]]:
     """Ground-truth windows for ``result`` from an annotation file (by qid, else vid + query)."""
-    from vtg.eval.loaders import load_ground_truth
-
     records = load_ground_truth(path)
     for g in records:
         if result.qid is not None and str(g["qid"]) == str(result.qid):
@@ -71,8 +67,6 @@ def find_ground_truth(path: str | Path, result: Grounding) -> list[tuple[float, 
 
 def ground_truth_index(path: str | Path) -> dict[str, list[tuple[float, float]]]:
     """``{qid as text: windows}`` plus ``{"vid\\tquery": windows}`` for matching many results."""
-    from vtg.eval.loaders import load_ground_truth
-
     index: dict[str, list[tuple[float, float]]] = {}
     for g in load_ground_truth(path):
         windows = [tuple(w) for w in g["relevant_windows"]]

@@ -15,11 +15,12 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from vtg.fileio import is_file
-from vtg.types import Grounding
-from vtg.timefmt import hms, span
 from vtg.drawing import DEFAULT_MOMENTS, moment_colour
+from vtg.fileio import is_file
 from vtg.report.svg import saliency_svg
+from vtg.timefmt import hms, span
+from vtg.types import Grounding
+from vtg.writers import overlap_note, score_notes
 
 EMBED_LIMIT = 20 * 1024 * 1024  # bytes; larger videos are always linked
 EMBED_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ogv")
@@ -108,8 +109,6 @@ def moment_list(result: Grounding, drawn: int | None = DEFAULT_MOMENTS) -> str:
 
 def score_note(results: list[Grounding]) -> str:
     """What the scores in the moment lists mean, once per method on the page."""
-    from vtg.writers import score_notes
-
     notes = score_notes(results)
     return "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
 
@@ -123,7 +122,6 @@ def query_section(result: Grounding, index: int, ground_truth=(), *, top_k: int 
     if gt_text:
         meta += f" · ground truth {esc(gt_text)}"
     curve = saliency_svg(result, ground_truth, top_k=top_k, svg_id=f"curve{index}")
-    from vtg.writers import overlap_note
 
     overlap = overlap_note(result)  # near-duplicate moments, said as the table says it
     note = f'<p class="note">{esc(overlap)}</p>' if overlap else ""

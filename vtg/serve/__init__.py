@@ -15,6 +15,9 @@ import signal
 
 from vtg.errors import DependencyError, VtgError
 from vtg.serve.config import ServeConfig
+from vtg.serve.logs import install_redaction
+from vtg.serve.memory import limit_malloc_arenas
+from vtg.serve.service import Service
 
 #: Seconds requests in flight may take to finish once the server is told to stop.
 GRACE = 10
@@ -30,7 +33,6 @@ def build(config: ServeConfig):
     except ImportError as exc:
         raise DependencyError("vtg serve", exc.name or "fastapi", "serve") from None
     from vtg.serve.app import create_app
-    from vtg.serve.service import Service
 
     service = Service(config)  # in the current session (the CLI's: its flags apply to every request)
     service.session.run(service.warm_up)
@@ -49,8 +51,6 @@ def run(config: ServeConfig, *, log_level: str = "info", ready=None) -> None:
     """
     import uvicorn
 
-    from vtg.serve.logs import install_redaction
-    from vtg.serve.memory import limit_malloc_arenas
     from vtg.serve.protocol import ensure_descriptors, protocol_class
 
     limit_malloc_arenas()  # before the decoders' and servers' threads exist

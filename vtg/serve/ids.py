@@ -21,13 +21,13 @@ import secrets
 import stat
 from pathlib import Path
 
+from vtg.features import cache_root
+
 log = logging.getLogger("vtg.serve")
 KEY_BYTES = 32
 
 
 def key_path(cache_dir: str | Path | None = None) -> Path:
-    from vtg.features import cache_root
-
     return cache_root(cache_dir) / "serve" / "id-key"
 
 

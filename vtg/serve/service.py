@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import vtg
 from vtg.errors import UsageError
-from vtg.method import supports_feature_search
-from vtg.serve.catalog import Catalog, Entry
-from vtg.serve.ids import load_id_key
-from vtg.serve.config import MAX_QUERY_CHARS, ServeConfig
+from vtg.library import open_library, search
+from vtg.method import request_options as declared, supports_feature_search
 from vtg.serve.admission import Admission
+from vtg.serve.catalog import Catalog, Entry
+from vtg.serve.config import MAX_QUERY_CHARS, ServeConfig
+from vtg.serve.ids import load_id_key
 from vtg.serve.thumbs import ThumbnailCache
 from vtg.session import Session, current_session
 from vtg.types import Grounding
@@ -34,8 +36,6 @@ def allowed_request_options(method) -> list[str]:
     (:func:`vtg.method.request_options`: scoring parameters a batch line may also set): they change
     how moments are scored, never which model, device, file or endpoint is used (the operator's
     choice, fixed at start-up)."""
-    from vtg.method import request_options as declared
-
     return sorted(declared(type(method.config)))
 
 
@@ -68,8 +68,6 @@ class Service:
     # -- start-up ---------------------------------------------------------------------------
     @staticmethod
     def _open_library(name: str):
-        from vtg.library import open_library
-
         return open_library(name)
 
     def warm_up(self) -> None:
@@ -105,8 +103,6 @@ class Service:
 
     def search(self, library: str | None, query: str | None, image: str | None, top: int,
                options: dict[str, Any]) -> dict:
-        from vtg.library import search
-
         name, lib = self.library(library)
         image_path = self.catalog.resolve_image(image) if image else None
         if supports_feature_search(self.method):
@@ -144,8 +140,6 @@ class Service:
         return [{"id": e.id, "name": e.name, "url": f"/videos/{e.id}"} for e in unique.values()]
 
     def health(self) -> dict:
-        import vtg
-
         return {"status": "ok", "version": vtg.__version__, "method": self.config.method,
                 "libraries": list(self.libraries), "roots": len(self.config.roots),
                 "busy": self.slots.busy, "max_concurrent": self.slots.size,

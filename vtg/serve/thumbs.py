@@ -21,6 +21,9 @@ import numpy as np
 
 from vtg.errors import UsageError, VideoError
 from vtg.serve import memory
+from vtg.video.geometry import resized
+from vtg.video.info import probe
+from vtg.video.pyav_backend import seek_decode
 
 WIDTH = 320
 #: FFmpeg threads per thumbnail decoder: two decode a frame about twice as fast as one (14 vs 27
@@ -39,10 +42,6 @@ def check_time(t: float) -> float:
 def frame_jpeg(path: Path, t: float, width: int = WIDTH) -> bytes:
     """The frame displayed at ``t`` seconds (clamped to the video), at most ``width`` px wide."""
     from PIL import Image
-
-    from vtg.video.geometry import resized
-    from vtg.video.info import probe
-    from vtg.video.pyav_backend import seek_decode
 
     info = probe(path)
     last = max(0.0, info.duration - 1.0 / max(info.fps, 1.0))

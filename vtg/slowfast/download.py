@@ -24,8 +24,12 @@ import os
 import sys
 from pathlib import Path
 
+from vtg.encoders.hub import bar_width, confirm_download, human_size
+from vtg.encoders.listing import deadline_seconds
+from vtg.encoders.transfer import Deadline, DownloadRefusedError, read_timeout, write_bounded
+from vtg.encoders.weights import offline_mode
 from vtg.errors import CheckpointError, WeightsNotFoundError
-
+from vtg.fileio import atomic_write_text
 from . import weights as sfw
 from .weights import check_recorded, sidecar
 
@@ -41,8 +45,6 @@ def ensure_release(target: Path | None = None, *, url: str | None = None,
     """The release at ``target`` (default :func:`~vtg.slowfast.weights.default_weights`), downloaded
     from ``url`` (default :data:`~vtg.slowfast.weights.RELEASE_URL`) when absent and downloads are on.
     ``arch`` = (width, blocks per stage) the file must fit (default the R50's)."""
-    from vtg.encoders.weights import offline_mode
-
     target = Path(target) if target is not None else sfw.default_weights()
     url = url or sfw.RELEASE_URL
     if target.is_file():
@@ -66,7 +68,6 @@ def download_release(url: str, target: Path, *, arch: tuple[int, tuple[int, ...]
             raise CheckpointError(f"the file downloaded from {url} has sha256 {digest[:12]}..., not the "
                                   f"release's {expected[:12]}...; nothing was kept")
         verify_structure(partial, arch)
-        from vtg.fileio import atomic_write_text
 
         atomic_write_text(sidecar(target), digest + "\n")
         os.replace(partial, target)
@@ -88,10 +89,6 @@ def _stream(url: str, partial: Path, target: Path) -> str:
     """The body of ``url`` into ``partial``, bounded by its declared length; returns its sha256."""
     import httpx2
     from tqdm import tqdm
-
-    from vtg.encoders.hub import bar_width, confirm_download, human_size
-    from vtg.encoders.listing import deadline_seconds
-    from vtg.encoders.transfer import Deadline, read_timeout, write_bounded
 
     digest = hashlib.sha256()
     got, total = 0, 0
@@ -128,8 +125,6 @@ def _stream(url: str, partial: Path, target: Path) -> str:
 
 def _declared_size(response, url: str) -> int:
     """The status and ``Content-Length``, checked before any byte of the body is read."""
-    from vtg.encoders.transfer import DownloadRefusedError
-
     if response.status_code >= 400:
         raise WeightsNotFoundError(f"{url}: the server answered HTTP {response.status_code} to the download")
     length = (response.headers.get("Content-Length") or "").strip()

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vtg.features import cache_root, file_identity
 from . import SLOWFAST_DIM
+from .download import ensure_release
 from .sampling import CLIP_FRAMES, SIZE, TARGET_FPS, centre_crop, network_inputs, padded_clips
 from .weights import load_network
 
@@ -56,8 +58,6 @@ def extract(video: "str | os.PathLike[str]", net, *, device: str = "cpu", batch_
 
 
 def cache_dir() -> Path:
-    from vtg.features import cache_root
-
     return cache_root() / "slowfast"
 
 
@@ -68,7 +68,6 @@ def cached_features(video: "str | os.PathLike[str]", weights: str | Path | None,
     import io
     import json
 
-    from vtg.features import file_identity
     from vtg.fileio import atomic_write_bytes, load_array
 
     if not weights or not Path(weights).expanduser().is_file():
@@ -100,7 +99,5 @@ def clip_slowfast(video: "str | os.PathLike[str]", precomputed: str | None, weig
     if precomputed:
         return precomputed
     if not weights:
-        from .download import ensure_release
-
         weights = str(ensure_release())  # the default location; downloaded there on first use
     return cached_features(video, weights, device=device)

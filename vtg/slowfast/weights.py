@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vtg.errors import CheckpointError, WeightsNotFoundError
+from vtg.features import cache_root, full_hash
 
 RELEASE_URL = "https://dl.fbaipublicfiles.com/pyslowfast/model_zoo/kinetics400/SLOWFAST_8x8_R50.pkl"
 MAX_BYTES = 1 << 30  # the release is ~270 MB
@@ -176,8 +177,6 @@ def _shape_of(state: dict) -> tuple[int, tuple[int, ...]]:
 
 def default_weights() -> Path:
     """Where vtg looks for the release when no path is given: ``<vtg cache>/weights/SLOWFAST_8x8_R50.pkl``."""
-    from vtg.features import cache_root
-
     return cache_root() / "weights" / "SLOWFAST_8x8_R50.pkl"
 
 
@@ -193,7 +192,6 @@ def check_recorded(path: Path) -> None:
         return  # a file the user put there: vtg never recorded (or changes) it
     with open(record, "rb") as f:
         expected = f.read(200).decode("ascii", errors="replace").strip().lower()  # a sha256 line, bounded
-    from vtg.features import full_hash
 
     if full_hash(path) != expected:
         raise CheckpointError(f"{path} changed since vtg downloaded it (its sha256 no longer matches {record.name}); "

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from vtg.errors import UsageError, VideoNotFoundError
+from vtg.video.limits import check_pixels
 
 
 def load_image(path) -> np.ndarray:
@@ -19,8 +20,6 @@ def load_image(path) -> np.ndarray:
     header declares more pixels than the ceiling (checked before decoding, see vtg.video.limits).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
-
-    from vtg.video.limits import check_pixels
 
     p = Path(path).expanduser()
     if not p.exists():

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from vtg.video.source import VideoSource
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -51,8 +53,6 @@ def probe(path, backend: str = "pyav") -> VideoInfo:
     Raises VideoNotFoundError, NotAVideoError (empty, text, image, audio-only), CorruptVideoError,
     UnsupportedVideoError, or UnknownNameError for an unknown backend.
     """
-    from vtg.video.source import VideoSource
-
     if isinstance(path, VideoSource):  # checked once already; probed once per backend
         return path.info(backend)
     from vtg.video.backends import get_backend

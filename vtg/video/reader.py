@@ -18,6 +18,7 @@ from vtg.video.geometry import resized
 from vtg.video.limits import check_frame_count, check_held_bytes, check_pixels
 from vtg.video.limits import max_frames as max_frames_limit
 from vtg.video.sampling import check_request, expected_frames, target_times
+from vtg.video.source import VideoSource
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,6 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     when that part is reached).
     """
     from vtg.video.backends import get_backend
-    from vtg.video.source import VideoSource
 
     check_request(fps, max_frames, size, batch_size)
     reader = get_backend(backend)
@@ -145,8 +145,6 @@ def read_frames(path, fps: float | None = None, *, max_frames: int | None = None
                 backend: str = "pyav", workers: int | None = None) -> FrameBatch:
     """All sampled frames in one :class:`FrameBatch` (see :func:`iter_frames`); refused up front when
     they would take more memory than :func:`vtg.video.limits.max_held_bytes`."""
-    from vtg.video.source import VideoSource
-
     check_request(fps, max_frames, size)
     source = VideoSource.of(path)  # one check and one probe, shared with iter_frames
     info = source.info(backend)

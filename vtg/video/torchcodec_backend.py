@@ -27,6 +27,7 @@ import numpy as np
 
 from vtg.errors import CorruptVideoError, DependencyError, UnsupportedVideoError
 from vtg.video import pyav_backend
+from vtg.video.decord_backend import check_edit_list
 from vtg.video.files import open_container, video_stream
 from vtg.video.info import VideoInfo
 from vtg.video.sampling import select_indices
@@ -45,8 +46,6 @@ def _torchcodec():
 
 def probe(path: Path) -> VideoInfo:
     """PyAV's probe, after checking torchcodec is importable and the file has no hiding edit list."""
-    from vtg.video.decord_backend import check_edit_list
-
     _torchcodec()
     try:
         check_edit_list(path)

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vtg.methods.videollm.frames import resize_frames, smart_resize
 from vtg.methods.videollm.parts import Image, Part, Video
 
 #: Frame times reach the processors as integer frame indices over a rate: milliseconds keep them exact.
@@ -77,8 +78,6 @@ class Family:
     def fit_frames(self, processor: Any, frames: np.ndarray, max_pixels: int) -> np.ndarray:
         """Frames as the model will see them: on the token grid within ``max_pixels`` each, or at
         the family's fixed input size (``max_pixels`` cannot change what a fixed-size model sees)."""
-        from vtg.methods.videollm.frames import resize_frames, smart_resize
-
         if len(frames) == 0:
             return frames
         if self.token_side is None:
