@@ -416,3 +416,23 @@ def test_a_sentence_search_loads_only_the_text_tower(folder, clip_dir, tmp_path)
     assert [key[-1] for _, key in manager.loaded("encoder")] == ["text"]
     assert search(lib, image=green_png(tmp_path), device="cpu")          # an image needs the image tower
     assert [key[-1] for _, key in manager.loaded("encoder")] == ["full"]
+
+
+def test_a_library_from_before_methods_were_recorded_searches_as_then(folder, clip_dir, tmp_path, capsys):
+    """A library built by an older vtg records no indexing method; `vtg search` keeps searching it
+    with the method every search used then (said on stderr) instead of asking for --method."""
+    import sqlite3
+
+    from vtg.cli.search import LEGACY_LIBRARY_METHOD
+    from vtg.library.manifest import METHOD_SETTING
+
+    lib = tmp_path / "old"
+    index(lib, [folder], clip_dir)
+    with sqlite3.connect(lib / "manifest.sqlite") as db:
+        db.execute("DELETE FROM settings WHERE key = ?", (METHOD_SETTING,))
+    capsys.readouterr()
+    assert main(["search", "a person opens the door", "--library", str(lib), "--device", "cpu", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"searching with {LEGACY_LIBRARY_METHOD}" in captured.err and "internal error" not in captured.err
+    results = json.loads(captured.out)
+    assert results and all(r["method"] == LEGACY_LIBRARY_METHOD for r in results)
