@@ -30,7 +30,7 @@ import import_graph as graph  # noqa: E402
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("vtg.errors", "vtg.options", "vtg.types", "vtg.record", "vtg.envvars", "vtg.outputs", "vtg.fileio",
               "vtg.jsonl", "vtg.timefmt", "vtg.filestamp", "vtg.net", "vtg.device", "vtg.determinism", "vtg.stages",
-              "vtg.predictions", "vtg.feature_store", "vtg.halfdot", "vtg.engine", "vtg.settings")),
+              "vtg.predictions", "vtg.feature_store", "vtg.halfdot", "vtg.contextvalue", "vtg.engine", "vtg.settings")),
     ("media and models", ("vtg.video", "vtg.encoders", "vtg.modelsize", "vtg.llm")),
     ("contract and features", ("vtg.planning", "vtg.method", "vtg.registry", "vtg.features", "vtg.pipeline",
                                "vtg.slowfast", "vtg.writers", "vtg.drawing", "vtg.plot")),

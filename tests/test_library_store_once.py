@@ -29,21 +29,12 @@ from vtg.library import open_library
 from vtg.library.manifest import Manifest
 from vtg.library.scan import scan
 
-from test_library import green_png, scenes_video
+from test_library import folder, green_png, scenes_video  # noqa: F401  (folder: the same three clips, a fixture)
 
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
     return tiny_hf_clip(tmp_path_factory.mktemp("store-once-clip"))
-
-
-@pytest.fixture
-def folder(tmp_path):
-    root = tmp_path / "footage"
-    scenes_video(root / "three.mp4", [((200, 30, 30), 4.0, 1), ((30, 200, 30), 4.0, 2), ((30, 30, 200), 4.0, 0)])
-    scenes_video(root / "sub" / "blue.mp4", [((30, 30, 200), 6.0, 0), ((200, 200, 30), 3.0, 1)])
-    scenes_video(root / "sub" / "grey.mp4", [((120, 120, 120), 5.0, 0)])
-    return root
 
 
 @pytest.fixture

@@ -35,6 +35,8 @@ from typing import Any, Callable, Hashable, Iterator, TypeVar
 
 import numpy as np
 
+from vtg.contextvalue import bound
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -265,11 +267,8 @@ def default_manager() -> ModelManager:
 @contextlib.contextmanager
 def using_manager(manager: ModelManager) -> Iterator[ModelManager]:
     """``manager`` loads and holds the models of this thread/task for the block."""
-    token = _ACTIVE.set(manager)
-    try:
+    with bound(_ACTIVE, manager):
         yield manager
-    finally:
-        _ACTIVE.reset(token)
 
 
 def release_models() -> int:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator
 
+from vtg.contextvalue import bound
 from vtg.envvars import ENV_VARS, env_value
 from vtg.errors import UnknownNameError, UsageError
 from vtg.options import Choice, check_value
@@ -229,11 +230,8 @@ def current_settings() -> Settings:
 @contextlib.contextmanager
 def using(settings: Settings) -> Iterator[Settings]:
     """``settings`` are the current ones for the block, in this thread/task only."""
-    token = _ACTIVE.set(settings)
-    try:
+    with bound(_ACTIVE, settings):
         yield settings
-    finally:
-        _ACTIVE.reset(token)
 
 
 @contextlib.contextmanager
