@@ -36,6 +36,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def fsync_path(path: str | Path) -> None:
+    """Flush ``path`` (a file, or a folder: after a rename in it, so the new name survives a crash)
+    to disk by path, for writers that rename temporaries into place."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temporary name must fit the 255-byte limit even when ``path``'s own name nearly fills it.

@@ -52,7 +52,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from vtg.errors import DataError
-from vtg.fileio import read_regular_text
+from vtg.fileio import fsync_path, read_regular_text
 from vtg.halfdot import dot_scores
 
 log = logging.getLogger(__name__)
@@ -349,7 +349,7 @@ def _commit(faiss, library_folder: Path, index, state: State) -> None:
     committed = False
     try:
         faiss.write_index(index, os.fspath(tmp))
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, final)
         committed = _write_durably(folder / CURRENT, state.to_json())
     finally:
@@ -371,18 +371,11 @@ def _write_durably(path: Path, text: str) -> bool:
     finally:
         tmp.unlink(missing_ok=True)
     try:
-        _fsync(path.parent)
+        fsync_path(path.parent)
     except OSError:  # renamed already: the new description is the current one
         pass
     return True
 
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def sweep(library_folder: Path) -> list[str]:

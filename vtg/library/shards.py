@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vtg.errors import DataError
-from vtg.fileio import load_array
+from vtg.fileio import fsync_path, load_array
 
 DTYPE = np.dtype("<f2")
 TIMES_DTYPE = np.dtype("<f8")
@@ -73,7 +73,7 @@ def write(folder: Path, features: np.ndarray, times: np.ndarray) -> ShardFile:
                 os.fsync(fh.fileno())
         for (final, _), tmp in zip(pairs, written):
             os.replace(tmp, final)
-        _fsync_dir(folder)
+        fsync_path(folder)
     except BaseException:
         for (final, _), tmp in zip(pairs, written):
             tmp.unlink(missing_ok=True)
@@ -131,10 +131,3 @@ def sweep(folder: Path, registered: set[str]) -> list[str]:
 def _is_shard_name(stem: str) -> bool:
     return len(stem) == 32 and all(c in "0123456789abcdef" for c in stem)
 
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
