@@ -345,6 +345,7 @@ def test_empty_search_reports_on_stderr(tmp_path, capsys):
     assert main(["search", "red", "--library", str(tmp_path / "lib"), "--json"]) == 0
     captured = capsys.readouterr()
     assert "no moment found" in captured.err and json.loads(captured.out) == []
+    assert "does not record the method" not in captured.err  # a new, empty library is not an old one
 
 
 def test_sampled_frames_match_the_stored_times(folder, clip_dir, tmp_path):

@@ -42,14 +42,15 @@ def search_command(
     output: Optional[Path] = method_flag("output"),
 ) -> None:
     """Rank the moments of every video in a library for QUERY (or --image)."""
-    from vtg.library import search
+    from vtg.library import open_library, search
 
     options = method_options(llm=llm, llm_url=llm_url, device=device)
     options.update(parse_key_values(option))
     fmt = pick_format(fmt, as_json, output)
-    method = method or recorded_or_legacy_method(library)
-    results = search(library, query, image=image, top=top, method=method, candidates=candidates, per_video=per_video,
-                     approximate=approximate, **options)
+    with open_library(library) as lib:
+        method = method or legacy_method(lib)
+        results = search(lib, query, image=image, top=top, method=method, candidates=candidates, per_video=per_video,
+                         approximate=approximate, **options)
     if not results:
         typer.echo(f"vtg search: no moment found in library {library!r}", err=True)
     emit(results, fmt, output)
@@ -60,17 +61,16 @@ def search_command(
 LEGACY_LIBRARY_METHOD = "tfvtg"
 
 
-def recorded_or_legacy_method(library: str) -> str | None:
-    """None when the library records its indexing method (search uses it); for a library built
-    before methods were recorded, :data:`LEGACY_LIBRARY_METHOD`, said on stderr, so such a library
-    keeps searching as it did instead of asking for ``--method``."""
-    from vtg.library import open_library
+def legacy_method(lib) -> str | None:
+    """None when the open library ``lib`` records its indexing method (search uses it) or holds no
+    video yet (no encoder recorded: nothing to search); for a library built before methods were
+    recorded, :data:`LEGACY_LIBRARY_METHOD`, said on stderr, so such a library keeps searching as it
+    did instead of asking for ``--method``."""
     from vtg.library.manifest import METHOD_SETTING
 
-    with open_library(library) as lib:
-        if lib.manifest.setting(METHOD_SETTING):
-            return None
-    typer.echo(f"vtg search: library {library!r} does not record the method that indexed it (built by an older "
+    if lib.manifest.setting(METHOD_SETTING) or lib.encoder is None:
+        return None
+    typer.echo(f"vtg search: library {lib.name!r} does not record the method that indexed it (built by an older "
                f"vtg); searching with {LEGACY_LIBRARY_METHOD}, as then (choose another with --method)", err=True)
     return LEGACY_LIBRARY_METHOD
 
