@@ -112,7 +112,7 @@ def hub_or_local_need(role: str, model: str) -> ModelNeed:
     """A transformers model named by a hub id (fetched from the hub) or a local folder (must exist)."""
     from vtg.encoders.weights import hf_weights_cached
 
-    if not is_hub_id(model):
+    if looks_local(model):
         path = Path(model).expanduser()
         return ModelNeed(role, model, "local", path.exists(), str(path), bytes_on_disk(str(path)))
     found = hf_weights_cached(model)
@@ -126,10 +126,10 @@ def local_need(role: str, path: str | Path) -> ModelNeed:
     return ModelNeed(role, str(path), "local", p.exists(), str(p), bytes_on_disk(str(p)))
 
 
-def is_hub_id(model: str) -> bool:
-    """``org/name`` that is not a local path (UniVTG's --model is a folder; Video-LLMs take ids)."""
-    return (model.count("/") == 1 and not model.startswith(("/", ".", "~"))
-            and not Path(model).expanduser().exists())
+def looks_local(model: str) -> bool:
+    """Whether a model name is a local path rather than a hub id (``org/name``): the one rule the
+    plan and the loaders (the Video-LLM runner, ``--llm hf:``) share, so a plan says what runs."""
+    return model.startswith((".", "/", "~")) or Path(model).expanduser().exists() or model.count("/") > 1
 
 
 def bytes_on_disk(path: str | None) -> int | None:

@@ -22,9 +22,9 @@ from vtg.methods.videollm.families import FAMILIES
 from vtg.methods.videollm.frames import Sampled, candidate_signatures, frames_at, sample_video, span_targets
 from vtg.methods.videollm.selection import RULES, check_rule, select
 from vtg.methods.videollm.runner import (DEFAULT_MODEL, Part, VideoLLM, ensure_videollm, load_videollm, local_folder,
-                                         looks_local, model_family)
+                                         model_family)
 from vtg.options import Choice, DeviceName, FrameCount, Fps, Range
-from vtg.planning import Plan, VideoInput, encoder_need, hub_or_local_need
+from vtg.planning import Plan, VideoInput, encoder_need, hub_or_local_need, looks_local
 from vtg.types import Grounding, Moment, Saliency
 from vtg.video.sampling import expected_frames
 from vtg.video.source import VideoSource

@@ -23,6 +23,7 @@ from vtg.engine import default_manager
 from vtg.errors import ModelError, UsageError, WeightsNotFoundError
 from vtg.methods.videollm.families import Family, family_of
 from vtg.methods.videollm.parts import Image, Part, Video
+from vtg.planning import looks_local
 
 DEFAULT_MODEL = "Qwen/Qwen2-VL-7B-Instruct"
 
@@ -42,11 +43,6 @@ def resolve_dtype(device: str, dtype: str | None):
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
-
-
-def looks_local(model: str) -> bool:
-    """Whether ``--model`` names a directory rather than a hub id."""
-    return model.startswith((".", "/", "~")) or Path(model).expanduser().exists() or model.count("/") > 1
 
 
 def local_folder(model: str) -> Path:
