@@ -1,7 +1,8 @@
 """Exact scan vs the approximate index (vtg.library.ann) at 10 / 100 / 1,000 / 10,000 hours.
 
     python benchmarks/bench_ann.py --folder /work/ann_bench                   # 10 / 100 / 1,000 h
-    python benchmarks/bench_ann.py --folder /work/ann_bench --hours 10000 --rounds 1 --exact-queries 2
+    python benchmarks/bench_ann.py --folder /work/ann_bench --hours 1000 10000 --queries 50 --rounds 3 \
+        --exact-queries 2 --settings 0:0 0:16384:128 32:16384:64    # docs/library.md's table (~20 min)
 
 Libraries are synthetic but clustered like real video features (benchmarks/synthetic_library.py:
 videos are random walks around centres grouped by topic; iid noise would make recall
@@ -12,8 +13,9 @@ meaningless), 1 fps, 512-d, written through the library's shard writer. Per size
 * ``exact ms``: the exact scan (:func:`vtg.library.scan.scan`) as a search runs it (torch loaded),
   median over ``--exact-queries`` x ``--rounds``;
 * ``ann ms``: candidate videos from the index (one-thread faiss search of ``DEFAULT_SEGMENTS``
-  segments of 16 frames + exact re-scoring of their frames on the memory-mapped shards), median over every query
-  and round;
+  segments of 16 frames + exact re-scoring of the chosen videos' frames on the memory-mapped
+  shards), median over every query and round, per ``--settings`` entry ``NPROBE:SEGMENTS:VIDEOS``
+  (0: the default; ``0:0`` is what a search runs);
 * ``recall@20``: mean over ``--queries`` queries of |exact top-20 videos & approximate top-20| / 20,
   where a video's score is its best frame's similarity (what picks the videos a search localises);
   the exact side comes from one multi-query pass over every frame;

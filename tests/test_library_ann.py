@@ -115,11 +115,8 @@ class FakeEncoder:
     spec = "synthetic"
 
 
-def test_the_index_is_used_only_when_asked_for(big, monkeypatch):
-    update(big)
-    q = query(4)
-    monkeypatch.setattr(search_module, "_encoder", lambda *a, **k: FakeEncoder())
-    monkeypatch.setattr(TFVTG, "encode_query", lambda self, query, encoder: prepared_query(q))
+def counting_scans(monkeypatch) -> list[int]:
+    """Frames of every exact scan from now on."""
     scanned: list[int] = []
     real_scan = scan
 
@@ -129,12 +126,70 @@ def test_the_index_is_used_only_when_asked_for(big, monkeypatch):
         return best, stats
 
     monkeypatch.setattr("vtg.library.scan.scan", counting_scan)
-    approx = search_module.search(big, "anything", top=5, method="tfvtg", device="cpu", approximate=True)
+    return scanned
+
+
+def fake_query(monkeypatch, q: np.ndarray) -> None:
+    monkeypatch.setattr(search_module, "_encoder", lambda *a, **k: FakeEncoder())
+    monkeypatch.setattr(TFVTG, "encode_query", lambda self, query, encoder: prepared_query(q))
+
+
+def test_the_index_serves_big_libraries_by_default_and_exact_scans(big, monkeypatch):
+    update(big)
+    fake_query(monkeypatch, query(4))
+    scanned = counting_scans(monkeypatch)
+    approx = search_module.search(big, "anything", top=5, method="tfvtg", device="cpu")  # the default
     assert scanned == []  # every shard is covered by the index: nothing scanned exactly
-    exact = search_module.search(big, "anything", top=5, method="tfvtg", device="cpu")  # the default scans
+    exact = search_module.search(big, "anything", top=5, method="tfvtg", device="cpu", approximate=False)
     assert scanned == [12_000]
     assert approx and exact and approx[0].video == exact[0].video
     assert approx[0].moments == exact[0].moments  # re-ranked exactly: the same localiser input
+
+
+def test_the_cli_takes_exact_and_approximate(big, monkeypatch, capsys):
+    from vtg.cli.main import main
+
+    fake_query(monkeypatch, query(5))
+    assert main(["ann-index", "--library", str(big)]) == 0
+    assert "approximate index built" in capsys.readouterr().out
+    scanned = counting_scans(monkeypatch)
+    assert main(["search", "anything", "--library", str(big), "--top", "3", "--device", "cpu"]) == 0
+    assert main(["search", "anything", "--library", str(big), "--top", "3", "--device", "cpu", "--exact"]) == 0
+    monkeypatch.setattr(ann, "MIN_FRAMES", 10 ** 9)  # below the threshold: scanned unless asked
+    assert main(["search", "anything", "--library", str(big), "--top", "3", "--device", "cpu"]) == 0
+    assert main(["search", "anything", "--library", str(big), "--top", "3", "--device", "cpu", "--approximate"]) == 0
+    assert scanned == [12_000, 12_000]
+    assert "internal error" not in capsys.readouterr().err
+
+
+def test_an_index_with_an_earlier_vtgs_coarse_codes_is_not_used_by_default_and_is_retrained(big, monkeypatch, capsys):
+    coarse = {"m": DIM // 8}  # the first release's 8-d sub-vectors
+    assert update(big, params=coarse).action == "built"
+    state = ann.read_state(big)
+    assert state is not None and state.params["m"] == DIM // 8 and "8 dimensions" in ann.outdated(state)
+    fake_query(monkeypatch, query(6))
+    monkeypatch.setattr(search_module, "_noted", set())
+    scanned = counting_scans(monkeypatch)
+    assert search_module.search(big, "anything", top=5, method="tfvtg", device="cpu")
+    assert scanned == [12_000]
+    err = capsys.readouterr().err
+    assert err.count("vtg: note:") == 1 and "outdated" in err and "--rebuild" in err
+    assert search_module.search(big, "anything", top=5, method="tfvtg", device="cpu", approximate=True)
+    assert scanned == [12_000]  # asked for: used as it is
+    again = update(big)  # the next update re-trains with this vtg's codes
+    assert again.action == "rebuilt" and "8 dimensions" in again.reason
+    state = ann.read_state(big)
+    assert state is not None and state.params["m"] == DIM // ann.code_dims(DIM) and ann.outdated(state) == ""
+
+
+def test_asking_for_an_index_a_library_lacks_scans_with_a_note(big, monkeypatch, capsys):
+    fake_query(monkeypatch, query(7))
+    monkeypatch.setattr(search_module, "_noted", set())
+    scanned = counting_scans(monkeypatch)
+    assert search_module.search(big, "anything", top=5, method="tfvtg", device="cpu", approximate=True)
+    assert scanned == [12_000]
+    err = capsys.readouterr().err
+    assert err.count("vtg: note:") == 1 and "vtg ann-index --library" in err
 
 
 def test_incremental_add_equals_a_rebuild(big, tmp_path):
@@ -171,6 +226,7 @@ def test_incremental_add_equals_a_rebuild(big, tmp_path):
 
 
 def test_dropped_shards_leave_the_index_and_drift_asks_for_a_rebuild(big):
+    add_videos(big, clustered_videos(300, seed=14), first=300)  # 24,000 frames: 16,000 left after the drop
     first = update(big)
     with open_library(big) as lib:
         victims = [v.id for v in lib.view().videos[:200]]
@@ -258,11 +314,56 @@ def test_a_library_without_faiss_still_searches(big, monkeypatch, capsys):
     monkeypatch.setattr(builtins, "__import__", no_faiss)
     assert ann.load_faiss() is None
     assert update(big).action == "skipped"
-    q = query(11)
-    monkeypatch.setattr(search_module, "_encoder", lambda *a, **k: FakeEncoder())
-    monkeypatch.setattr(TFVTG, "encode_query", lambda self, query, encoder: prepared_query(q))
+    fake_query(monkeypatch, query(11))
     monkeypatch.setattr(search_module, "_noted", set())
-    hits = search_module.search(big, "anything", top=5, method="tfvtg", device="cpu", approximate=True)
+    hits = search_module.search(big, "anything", top=5, method="tfvtg", device="cpu")
     assert hits
     err = capsys.readouterr().err
     assert err.count("vtg: note:") == 1 and "vtg[ann]" in err and "internal error" not in err
+
+
+def test_too_few_frames_to_train_are_skipped_and_a_shrunk_library_loses_its_index(tmp_path, big, capsys):
+    from vtg.cli.main import main
+
+    tiny = tmp_path / "tiny"
+    add_videos(tiny, clustered_videos(5, seed=12))  # 200 frames: 13 segments, fewer than 16 centroids
+    assert main(["ann-index", "--library", str(tiny)]) == 0
+    out = capsys.readouterr()
+    assert "skipped" in out.out and ann.read_state(tiny) is None and "WARNING" not in out.out + out.err
+    assert update(big).action == "built" and ann.read_state(big) is not None
+    with open_library(big) as lib:
+        lib.manifest.drop([v.id for v in lib.view().videos[:260]])  # 40 videos, 1,600 frames left
+    with open_library(big) as lib, lib.exclusive():
+        done = ann.update(lib, rebuild=True)
+    assert done.action == "removed" and "too few" in done.reason and ann.read_state(big) is None
+
+
+def test_the_lists_have_enough_entries_to_train(tmp_path, capfd):
+    assert ann.parameters(750, DIM) == {"nlist": 16, "m": DIM // 2, "nbits": 4}
+    assert ann.parameters(2250, 512)["nlist"] == 32  # 57 fit: the power of two below
+    assert ann.parameters(2_256_477, 512) == {"nlist": 64, "m": 256, "nbits": 4}
+    assert ann.parameters(100, 513)["m"] == 513  # odd: 1-d codes
+    folder = tmp_path / "lib"
+    add_videos(folder, clustered_videos(60, seed=13, frames=170))  # 10,200 frames: 660 segments
+    assert update(folder, min_frames=0).action == "built"
+    assert "WARNING" not in capfd.readouterr().out
+
+
+def test_searches_share_one_read_of_the_index_until_an_update_commits_a_new_one(big, monkeypatch):
+    first = update(big)
+    reads: list[str] = []
+    real_read = faiss.read_index
+    monkeypatch.setattr(faiss, "read_index", lambda path, *a: reads.append(Path(path).name) or real_read(path, *a))
+    fake_query(monkeypatch, query(15))
+    for _ in range(3):
+        assert search_module.search(big, "anything", top=5, method="tfvtg", device="cpu")
+    assert len(reads) <= 1  # the index this process opened first is the one kept (none read: kept earlier)
+    shared = ann.open_index(big)
+    assert shared is not None and shared.index is ann.open_index(big).index
+    add_videos(big, clustered_videos(30, seed=16), first=300)
+    done = update(big)  # modifies a private copy, commits a new file
+    assert done.action == "updated" and shared.index.ntotal == first.entries < done.entries  # untouched
+    reads.clear()
+    after = ann.open_index(big)
+    assert after is not None and after.index.ntotal == done.entries and reads == [after.state.file]
+    assert search_module.search(big, "anything", top=5, method="tfvtg", device="cpu") and len(reads) == 1

@@ -63,6 +63,23 @@ def test_a_model_that_needs_transformers_after_a_light_import_gets_a_full_open_c
     assert got == {"light_without_hf": True, "full_has_hf": True, "again": True}
 
 
+def test_a_light_import_leaves_the_uploader_and_the_hub_client_out_until_it_is_called():
+    got = _run("""
+        import json, sys
+        from vtg.encoders.open_clip_import import import_open_clip
+        oc = import_open_clip(light=True)
+        before = sorted(m for m in ("open_clip.push_to_hf_hub", "huggingface_hub.hf_api", "httpx") if m in sys.modules)
+        try:
+            oc.push_pretrained_to_hf_hub()  # missing arguments: the real function says so
+        except TypeError as exc:
+            error = str(exc)
+        real = sys.modules["open_clip.push_to_hf_hub"]
+        print(json.dumps({"before": before, "error": error, "rebound": oc.push_to_hf_hub is real.push_to_hf_hub
+                          and oc.push_pretrained_to_hf_hub is real.push_pretrained_to_hf_hub}))
+    """)
+    assert got["before"] == [] and "push_pretrained_to_hf_hub()" in got["error"] and got["rebound"]
+
+
 def test_the_meta_size_check_counts_what_the_real_build_holds():
     """The size check answers meta arithmetic and random factories itself (no compiler stack):
     its parameter count and shapes are the real model's."""

@@ -171,19 +171,10 @@ def test_key_frame_times_are_read_from_packets(tmp_path):
     assert segments.key_frame_times(path, [0.0, 2.5, 3.0, 9.95]) == [0.0, 2.0, 3.0, 9.0]
 
 
-def test_decoders_are_sized_from_the_cores_free_now(monkeypatch):
-    """/proc/loadavg's running count (the reader included) decides how many segment decoders run."""
+def test_one_decoder_per_usable_core_whatever_the_load(monkeypatch):
+    """The scheduler shares cores among runnable threads: fewer decoders under load only get less."""
     from vtg.video import segments
 
-    monkeypatch.setattr(segments, "usable_cores", lambda: 8)
-    monkeypatch.setattr(segments.os, "cpu_count", lambda: 8)
-    reads = lambda running: (lambda: f"3.10 2.00 1.00 {running}/400 1234\n")  # noqa: E731
-    assert segments.default_workers(reads(1)) == 8  # only the reader runs: every core
-    assert segments.default_workers(reads(4)) == 5  # three others runnable
-    assert segments.default_workers(reads(30)) == 1  # oversubscribed: one decoder
-    assert segments.default_workers(lambda: None) == 8  # unreadable: every usable core
-    assert segments.default_workers(lambda: "garbage") == 8
-    monkeypatch.setattr(segments.os, "cpu_count", lambda: 32)  # 8 of 32 CPUs: a quarter of the others' tasks
-    assert segments.default_workers(reads(17)) == 4
-    counts = iter(["0 0 0 9/9 1", "0 0 0 2/9 1", "0 0 0 3/9 1"])
-    assert segments.runnable_elsewhere(read=lambda: next(counts)) == 2.0  # the median of three reads
+    for cores, expected in ((1, 1), (2, 2), (8, 8), (64, segments.MAX_WORKERS)):
+        monkeypatch.setattr(segments, "usable_cores", lambda cores=cores: cores)
+        assert segments.default_workers() == expected

@@ -10,7 +10,11 @@ So when the model's config names neither a transformers text tower (``hf_model_n
 vision tower (``timm_model_name``), open_clip is imported with transformers and timm reported
 absent (open_clip's own ``try: import ... except ImportError`` then leaves them out) and with
 stand-in ``torchvision`` / ``torchvision.ops`` packages whose ``__init__`` is skipped, so only the
-submodules open_clip asks for load, from torchvision's own files. The stand-ins, the ``ops``
+submodules open_clip asks for load, from torchvision's own files. The Hugging Face hub client is
+reported absent too when nothing imported it yet (open_clip then leaves out its hub downloads,
+which vtg never asks for: vtg fetches weights itself and hands open_clip local files), and open_clip's
+uploader (``open_clip.push_to_hf_hub``) is replaced by two functions that import it when called:
+both imported the hub client's HTTP stack, ~0.15 s of ``vtg index``'s start-up. The stand-ins, the ``ops``
 submodules and the "absent" marks are taken out of ``sys.modules`` right after, so a later ``import torchvision`` or
 ``import transformers`` anywhere in the process imports the real packages as usual. A later
 model that does need a transformers or timm tower re-imports open_clip in full
@@ -29,6 +33,8 @@ from typing import Any
 
 #: Packages open_clip imports only for towers that a light import leaves out.
 _OPTIONAL = ("transformers", "timm")
+#: Packages a light import reports absent unless they are imported already (see the docstring).
+_LEFT_OUT_IF_NEW = ("huggingface_hub",)
 _LOCK = threading.Lock()
 _light_loaded = False  # open_clip in sys.modules came from a light import
 
@@ -71,13 +77,16 @@ def _light_import() -> Any:
     root = list(spec.submodule_search_locations)[0]
     stand_ins = {name: _package_stand_in(name, os.path.join(root, *name.split(".")[1:]))
                  for name in ("torchvision", "torchvision.ops")}
+    uploader = _uploader_stand_in()
+    stand_ins[uploader.__name__] = uploader
     sys.modules.update(stand_ins)
-    for name in _OPTIONAL:
+    absent = (*_OPTIONAL, *(name for name in _LEFT_OUT_IF_NEW if name not in sys.modules))
+    for name in absent:
         sys.modules[name] = None  # type: ignore[assignment]  # None: "import transformers" raises ImportError
     try:
         return importlib.import_module("open_clip")
     finally:
-        for name in _OPTIONAL:
+        for name in absent:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
         for name, module in stand_ins.items():
@@ -87,6 +96,33 @@ def _light_import() -> Any:
         # those loaded under the stand-in go (open_clip keeps its reference to ``misc``; a later
         # import loads them again); torchvision's own __init__ binds ``transforms`` and ``utils``.
         _forget("torchvision.ops")
+
+
+#: What ``open_clip/__init__.py`` takes from ``open_clip.push_to_hf_hub``.
+_UPLOADER = "open_clip.push_to_hf_hub"
+_UPLOADER_NAMES = ("push_to_hf_hub", "push_pretrained_to_hf_hub")
+
+
+def _uploader_stand_in() -> types.ModuleType:
+    """A module whose functions import open_clip's real uploader when first called (and put its
+    functions back on the package, where importing the submodule rebinds the name to it)."""
+    module = types.ModuleType(_UPLOADER)
+
+    def forwarder(name: str):
+        def call(*args: Any, **kwargs: Any) -> Any:
+            real = importlib.import_module(_UPLOADER)
+            package = sys.modules.get("open_clip")
+            for each in _UPLOADER_NAMES:
+                if package is not None:
+                    setattr(package, each, getattr(real, each))
+            return getattr(real, name)(*args, **kwargs)
+
+        call.__name__ = call.__qualname__ = name
+        return call
+
+    for name in _UPLOADER_NAMES:
+        setattr(module, name, forwarder(name))
+    return module
 
 
 def _package_stand_in(name: str, folder: str) -> types.ModuleType:

@@ -4,8 +4,9 @@ Why: the exact scan (:mod:`vtg.library.scan`) reads every stored frame, 2 bytes 
 10,000 hours (36 M frames at 1 fps, 512-d: 34 GiB of float16) the shards no longer fit in a small
 machine's RAM and every search reads them from disk. An inverted file with product-quantised codes
 (Jégou, Douze & Schmid, "Product quantization for nearest neighbor search", TPAMI 2011: IVF-ADC)
-keeps ~40 bytes per 16 frames in memory (64 four-bit codes of 8-d sub-vectors, plus an 8-byte id) and
-visits only the ``nprobe`` lists nearest the query.
+keeps 136 bytes per 16 frames in memory at 512-d (256 four-bit codes of 2-d sub-vectors, plus an
+8-byte id: 8.5 bytes per frame, 306 MB at 10,000 h) and, by default, scans every list's codes
+(see :func:`default_nprobe`).
 
 An entry summarises :data:`SEGMENT` consecutive rows (their mean, see there). How search uses it
 (:func:`candidate_scores`): the index proposes ``segments`` candidate segments; the ``videos``
@@ -39,7 +40,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import threading
 import uuid
@@ -76,13 +76,9 @@ DEFAULT_SEGMENTS = 16384
 #: the candidate segments misses a video's best frame when it sits in a segment whose mean is
 #: unremarkable (clustered 100-h library: recall@20 of videos 0.77-0.87 whatever the candidate
 #: count); a whole video is one contiguous read, and the localiser reads the best ones anyway.
-DEFAULT_VIDEOS = 64
-#: Fraction of the inverted lists a query visits (at least :data:`MIN_NPROBE`). A half: the 20
-#: best *videos* (not frames) must be among the candidates, and the 20th is far from the query
-#: (clustered 100-h library, 128 lists: recall@20 of videos 0.86 visiting 32 lists, 0.99 all).
-#: Half of the 4-bit codes (40 bytes per 16 frames) is still ~1/800 of the bytes an exact scan reads.
-NPROBE_FRACTION = 1 / 2
-MIN_NPROBE = 8
+#: 128, not 64: at 10,000 h recall@20 0.993 against 0.965 (worst query 0.95 against 0.85), for
+#: ~0.6-0.8 s instead of ~0.3 s when the videos are read from disk (benchmarks/bench_ann.py).
+DEFAULT_VIDEOS = 128
 #: The index is rebuilt (re-trained) when this fraction of its entries belongs to dead shards, or
 #: when it was trained on fewer than this fraction of the frames it now holds.
 MAX_DEAD = 0.3
@@ -91,6 +87,10 @@ MIN_TRAINED = 0.1
 SEARCH_THREADS = 1
 ADD_ROWS = 1 << 16
 TRAIN_SEGMENTS = 1 << 14
+#: faiss's k-means wants 39 training points per centroid; with fewer it warns on stdout (and with
+#: fewer points than centroids it fails). The product quantiser has 16 centroids per sub-vector.
+POINTS_PER_CENTROID = 39
+MIN_ENTRIES = 16 * POINTS_PER_CENTROID
 _faiss_lock = threading.Lock()
 
 
@@ -108,18 +108,44 @@ def frame_id(shard: int, rows: np.ndarray) -> np.ndarray:
 
 
 def parameters(entries: int, dim: int) -> dict:
-    """Index shape for ``entries`` segments of ``dim``: ~sqrt(N) inverted lists, a power of two from
-    16 to 256 (adding a frame costs one distance per list: beyond 256 the coarse assignment
-    dominates a 2-core build, 30 us per frame at 256), and 4-bit product-quantiser codes of 8
-    dimensions each, 4 bytes per 8 dimensions ("fast scan": codes are compared in SIMD registers,
-    and the exact re-ranking makes up for their coarseness)."""
-    nlist = int(min(256, max(16, 2 ** round(math.log2(max(1.0, math.sqrt(entries)))))))
-    m = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m >= 1 and dim % m == 0)
-    return {"nlist": nlist, "m": m, "nbits": 4}
+    """Index shape for ``entries`` segments of ``dim``: inverted lists, a power of two up to 64 with
+    enough entries to train each (every list is visited, :func:`default_nprobe`: more lists only
+    add per-list work; 64 and 256 lists gave the same recall at 10,000 h), and 4-bit
+    product-quantiser codes of :func:`code_dims` dimensions each ("fast scan": compared 32 codes at
+    a time in SIMD registers)."""
+    fit = max(1, min(64, entries // POINTS_PER_CENTROID))
+    return {"nlist": 1 << (fit.bit_length() - 1), "m": dim // code_dims(dim), "nbits": 4}
+
+
+def code_dims(dim: int) -> int:
+    """Dimensions per 4-bit code: 2 (1 when ``dim`` is odd). Measured on the clustered 10,000-h
+    library (benchmarks/bench_ann.py, 50 queries, every list visited, 64 videos re-scored):
+    recall@20 of videos 0.64 with 8-d sub-vectors (this module's first codes, 2.5 bytes per frame),
+    0.98 with 2-d ones; at 1,000 h 4-d ones reached 0.80 (exact segment means: 1.00). The best
+    videos are decided by differences of ~0.01 in cosine, which coarser codes blur."""
+    return 2 if dim % 2 == 0 else 1
 
 
 def default_nprobe(nlist: int) -> int:
-    return min(nlist, max(MIN_NPROBE, int(nlist * NPROBE_FRACTION)))
+    """Every list (a search's ``nprobe`` can ask for fewer). The 20 best *videos* are wanted, and most of them are far from the query (a sentence is not near any frame: the
+    20th best video of the clustered 10,000-h library scores ~0.14 where its source frame scores
+    ~0.55), so the lists nearest the query miss them: with 8-bit scalar codes, visiting half of 256
+    lists found 0.91 of them at 1,000 h, visiting all 1.00. What keeps the scan cheap is the
+    codes: all of them are 8.5 bytes per frame, 1/120 of the bytes an exact scan reads, and 4-bit
+    fast-scan codes are compared 32 at a time in SIMD registers (15-20 ms for 2.3 M entries on one
+    thread). The lists still pay: each entry's code is its residual to the list's centroid (finer
+    than coding the vector), and a dead shard's entries leave by one id-range removal."""
+    return nlist
+
+
+def outdated(state: "State") -> str:
+    """Why an index built by an earlier vtg should not serve a default search (empty: it may):
+    coarser codes than :func:`code_dims` gives, whose recall was measured too low (above)."""
+    m = int(state.params.get("m", 0))
+    if m and state.dim // m > code_dims(state.dim):
+        return (f"its codes cover {state.dim // m} dimensions each (an earlier vtg's; recall@20 0.64 at 10,000 h), "
+                f"this vtg's {code_dims(state.dim)}")
+    return ""
 
 
 @dataclass
@@ -189,13 +215,33 @@ class AnnIndex:
         return scores[0], ids[0]
 
 
-def open_index(library_folder: Path, *, nprobe: int | None = None, segments: int | None = None) -> AnnIndex | None:
-    """The library's current index, or None when it has none or faiss is not installed."""
+#: The index last opened for searching, per library folder: (its file name, the faiss object).
+#: A process that searches one library again (``vtg serve``, a Python loop) reads the file once
+#: (306 MB at 10,000 h: 0.08 s from the page cache, up to 0.9 s from disk); an update commits a
+#: new file name, so the next search reads the new file. Updates never use these shared objects.
+_opened: dict[str, tuple[str, Any]] = {}
+_opened_lock = threading.Lock()
+
+
+def open_index(library_folder: Path, *, nprobe: int | None = None, segments: int | None = None,
+               fresh: bool = False) -> AnnIndex | None:
+    """The library's current index, or None when it has none or faiss is not installed.
+    ``fresh``: a private copy read from the file (to modify), not the one searches share."""
     faiss = load_faiss()
     state = read_state(library_folder)
     if faiss is None or state is None:
         return None
-    path = library_folder / FOLDER / state.file
+    key = os.fspath(Path(library_folder).absolute())
+    with _opened_lock:
+        name, index = _opened.get(key, ("", None))
+        if fresh or name != state.file:
+            index = _read_index(faiss, library_folder / FOLDER / state.file, state)
+            if not fresh:
+                _opened[key] = (state.file, index)
+    return AnnIndex(index, state, int(nprobe or default_nprobe(int(state.params["nlist"]))), int(segments or DEFAULT_SEGMENTS))
+
+
+def _read_index(faiss, path: Path, state: State) -> Any:
     try:
         index = faiss.read_index(os.fspath(path))
     except RuntimeError as exc:
@@ -204,7 +250,7 @@ def open_index(library_folder: Path, *, nprobe: int | None = None, segments: int
     if index.d != state.dim or index.ntotal != state.entries:
         raise DataError(f"approximate index {path} does not match its description; "
                         "rebuild it with `vtg ann-index --library NAME --rebuild`")
-    return AnnIndex(index, state, int(nprobe or default_nprobe(int(state.params["nlist"]))), int(segments or DEFAULT_SEGMENTS))
+    return index
 
 
 @contextmanager
@@ -224,7 +270,7 @@ def _threads(faiss, count: int | None) -> Iterator[None]:
 class UpdateReport:
     """What :func:`update` did."""
 
-    action: str                  # "built", "rebuilt", "updated", "unchanged", "skipped"
+    action: str                  # "built", "rebuilt", "updated", "unchanged", "skipped", "removed"
     added: int = 0
     removed: int = 0
     entries: int = 0
@@ -238,7 +284,7 @@ def needs_rebuild(state: State, live_frames: int) -> str:
         return f"{state.dead} of its entries were removed with their shards"
     if state.trained_on < MIN_TRAINED * live_frames:
         return f"trained on {state.trained_on} frames, the library has {live_frames}"
-    return ""
+    return outdated(state)
 
 
 def update(library, *, rebuild: bool = False, min_frames: int | None = None, params: dict | None = None) -> UpdateReport:
@@ -255,10 +301,14 @@ def update(library, *, rebuild: bool = False, min_frames: int | None = None, par
     live = {s.id: s for s in view.shards}
     frames = sum(s.rows for s in view.shards)
     state = read_state(library.folder)
-    min_frames = MIN_FRAMES if min_frames is None else min_frames
+    trainable = MIN_ENTRIES * SEGMENT
+    min_frames = max(trainable, MIN_FRAMES if min_frames is None else min_frames)
     if state is None and frames < min_frames:
         return UpdateReport("skipped", reason=f"{frames} frames, below the threshold of {min_frames}")
     why = "asked" if rebuild else ("" if state is None else needs_rebuild(state, frames))
+    if (state is None or why) and frames < trainable:  # shrunk below what trains an index: scanned
+        remove(library.folder)
+        return UpdateReport("removed", reason=f"{frames} frames are too few to train an index (it needs {trainable})")
     if state is None or why:
         report = _build(faiss, library, view, params, frames)
         report.action = "built" if state is None else "rebuilt"
@@ -286,7 +336,7 @@ def _add_and_remove(faiss, library, view, state: State, live: dict) -> UpdateRep
     fresh = [sid for sid in live if state.shards.get(sid) != live[sid].name]
     if not stale and not fresh:
         return UpdateReport("unchanged", entries=state.entries)
-    index = open_index(library.folder)
+    index = open_index(library.folder, fresh=True)
     assert index is not None
     removed = 0
     with _threads(faiss, None):
@@ -432,22 +482,30 @@ def candidate_scores(view, direction: np.ndarray, ann: AnnIndex, scan_score) -> 
     shard_of, first_of = ids >> 32, ids & 0xFFFFFFFF
     members = {sid: sorted(by_shard[sid], key=lambda v: v.row_start) for sid in by_shard}
     chosen = _pick_videos(shard_of, first_of, members, covered, ann.videos)
-    q = np.asarray(direction, np.float32)
-    rescored = 0
-    by_shard_chosen: dict[int, list] = {}
-    for sid, index in chosen:
-        by_shard_chosen.setdefault(sid, []).append(members[sid][index])
-    for sid, videos in by_shard_chosen.items():
-        # one product per shard over its chosen videos' rows (exact, on the stored features): a
-        # large block takes the scan's float16 product, many per-video blocks would widen each
-        feats = view.features[sid]
-        block = np.concatenate([feats[v.row_start:v.row_start + v.frames] for v in videos])
-        scores = np.asarray(dot_scores(block, q), np.float32)
-        bounds = np.cumsum([0] + [v.frames for v in videos[:-1]])
-        for video, peak in zip(videos, np.maximum.reduceat(scores, bounds).tolist()):
-            best[video.id] = float(peak)
-        rescored += len(block)
+    picked = sorted(((sid, members[sid][index]) for sid, index in chosen), key=lambda p: (p[0], p[1].row_start))
+    rescored = _rescore(view, picked, direction, best)
     return best, {"ann_candidates": int(len(ids)), "rescored": rescored, "scanned_shards": len(rest)}
+
+
+def _rescore(view, picked: list, direction: np.ndarray, best: dict[int, float]) -> int:
+    """Set ``best[video id]`` to the exact best frame score of every ``(shard id, video)`` in
+    ``picked`` (in shard and row order: sequential reads); returns the frames scored. The videos'
+    rows are copied once into one float16 block and scored by one product: per-shard or per-video
+    products were each too small for the float16 product and widened to float32 instead (1,000 h
+    in the page cache: 500 ms a query, more than the exact scan's 166 ms)."""
+    if not picked:
+        return 0
+    first = view.features[picked[0][0]]
+    block = np.empty((sum(v.frames for _, v in picked), first.shape[1]), first.dtype)
+    pos = 0
+    for sid, video in picked:
+        block[pos:pos + video.frames] = view.features[sid][video.row_start:video.row_start + video.frames]
+        pos += video.frames
+    scores = np.asarray(dot_scores(block, np.asarray(direction, np.float32)), np.float32)
+    bounds = np.cumsum([0] + [v.frames for _, v in picked[:-1]])
+    for (_, video), peak in zip(picked, np.maximum.reduceat(scores, bounds).tolist()):
+        best[video.id] = float(peak)
+    return pos
 
 
 def _pick_videos(shard_of: np.ndarray, first_of: np.ndarray, members: dict, covered: set,

@@ -7,11 +7,12 @@ manifest records); the library itself names no method.
 1. The method encodes the query once with the library's encoder (``encode_query``; a sentence
    loads only the text tower).
 2. An exact scan (:mod:`vtg.library.scan`) scores every frame of every video and keeps each
-   video's best frame similarity. With ``approximate=True`` (``--approximate``), libraries of
-   :data:`vtg.library.ann.MIN_FRAMES` frames or more with an approximate index (faiss) take their
-   candidate videos from it instead, re-scored exactly over all their frames (:mod:`vtg.library.ann`).
-   It is opt-in: on a clustered synthetic 10,000-h library its recall@20 of videos against the
-   exact scan was 0.50 at the default setting (docs/library.md), short of what a default needs.
+   video's best frame similarity. Libraries of :data:`vtg.library.ann.MIN_FRAMES` frames or more
+   with an approximate index (faiss) take their candidate videos from it instead, re-scored exactly
+   over all their frames (:mod:`vtg.library.ann`; recall@20 of videos against the exact scan 0.98
+   on a clustered synthetic 10,000-h library, docs/library.md). ``approximate=False``
+   (``--exact``) always scans; ``approximate=True`` (``--approximate``) uses an index whatever the
+   library's size (``vtg ann-index`` builds one below the threshold).
 3. The ``candidates`` videos with the best frames (default: twice the videos the list can span,
    ``2 * ceil(top / per_video)``, at least 10) are read back one at a time and the method's
    ``localise`` places the boundaries on their stored features (TFVTG: the same window scoring
@@ -53,13 +54,14 @@ from vtg.writers import ranked_moments
 
 def search(library, query: str | None = None, *, image: Path | str | None = None, top: int = 20,
            method: str | FeatureLocaliser | None = None, candidates: int | None = None, per_video: int = 3,
-           approximate: bool = False, **options) -> list[Grounding]:
+           approximate: bool | None = None, **options) -> list[Grounding]:
     """The ``top`` best moments of the library for ``query`` (text) or ``image`` (query by example),
     grouped per video (see the module docstring). ``method``: a method name or instance with the
     :class:`~vtg.method.FeatureLocaliser` capability; None: the method that indexed the library.
     ``options`` configure a method given by name.
-    ``approximate`` takes candidate videos from the library's approximate index when it is big
-    enough to have one (:mod:`vtg.library.ann`); otherwise every frame is scanned."""
+    ``approximate``: None takes candidate videos from the library's approximate index when the
+    library is big enough to use one (:mod:`vtg.library.ann`), else scans every frame; False
+    always scans; True uses the index whatever the library's size."""
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
         raise UsageError(f"top must be a positive integer, got {top!r}")
     for name, value in (("candidates", candidates), ("per_video", per_video)):
@@ -85,14 +87,14 @@ def default_candidates(top: int, per_video: int) -> int:
 
 
 def _search(lib, q: Query, top: int, candidates: int, per_video: int, method: str | FeatureLocaliser | None,
-            options: dict, approximate: bool) -> list[Grounding]:
+            options: dict, approximate: bool | None) -> list[Grounding]:
     view = lib.view()
     if not view.videos and method is None:
         return []  # nothing indexed: no method recorded yet, and nothing to find
     localiser = feature_localiser(lib, method, options)
     if not view.videos:
         return []
-    index = approximate_index(lib.folder, view) if approximate else None
+    index = None if approximate is False else approximate_index(lib.folder, view, asked=bool(approximate))
     encoder = _encoder(lib, getattr(getattr(localiser, "config", None), "device", "auto"), text_only=q.image is None)
     encoded = localiser.encode_query(q, encoder)
     return rank(view, localiser, encoded, top=top, candidates=candidates, per_video=per_video, library=lib.name,
@@ -136,16 +138,29 @@ def capable_methods() -> list[str]:
     return names
 
 
-def approximate_index(folder: Path, view):
-    """The library's approximate index when the library is big enough to use one
-    (:data:`vtg.library.ann.MIN_FRAMES` frames of single-vector features), else None. A big
-    library without faiss is scanned exactly, with a one-line note saying what would help."""
+def approximate_index(folder: Path, view, *, asked: bool = False):
+    """The library's approximate index when a search should use it, else None (every frame is
+    scanned). By default (``asked`` False) only for a library of :data:`vtg.library.ann.MIN_FRAMES`
+    frames or more whose index is not :func:`~vtg.library.ann.outdated`; ``asked``: any index it
+    has. Token features (BLIP-2) have none. A big library without faiss, or one whose index is
+    missing or outdated, is scanned with a one-line note saying what would help."""
     frames = sum(s.rows for s in view.shards)
-    if frames < ann.MIN_FRAMES or any(len(s.shape) != 1 for s in view.shards):
+    if any(len(s.shape) != 1 for s in view.shards) or (frames < ann.MIN_FRAMES and not asked):
         return None
     if ann.load_faiss() is None:
         _note_once(f"library of {frames:,} frames scanned exactly; `pip install 'vtg[ann]'` (faiss) adds an "
                    "approximate index that searches it without reading every frame")
+        return None
+    state = ann.read_state(folder)
+    if state is None:
+        if asked:
+            _note_once(f"library {folder.name} has no approximate index, so every frame is scanned; "
+                       f"`vtg ann-index --library {folder.name}` builds one")
+        return None
+    why = ann.outdated(state)
+    if why and not asked:
+        _note_once(f"library {folder.name} scanned exactly: its approximate index is outdated ({why}); "
+                   f"`vtg ann-index --library {folder.name} --rebuild` (or the next `vtg index`) re-trains it")
         return None
     return ann.open_index(folder)
 

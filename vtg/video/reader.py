@@ -62,7 +62,7 @@ def iter_frames(path, fps: float | None = None, *, max_frames: int | None = None
     instead, picks the output size from the display size (an encoder's
     :meth:`~vtg.encoders.Encoder.decode_size`: frames shrunk toward the model's input inside the
     decoder's colour conversion). ``workers`` decoders run in parallel on long videos (default:
-    one per core free now, up to 16, :func:`vtg.video.segments.default_workers`; 1 = one decoder with
+    one per usable core, up to 16, :func:`vtg.video.segments.default_workers`; 1 = one decoder with
     FFmpeg's own threads); the frames are the same either way. ``path`` may be a
     :class:`~vtg.video.source.VideoSource` (probed once for the whole query). Batches already
     yielded stay valid if a later part of the file turns out damaged (CorruptVideoError is raised

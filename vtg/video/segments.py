@@ -67,63 +67,27 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def runnable_elsewhere(samples: int = 3, read=None) -> float:
-    """Tasks runnable on this machine besides the calling thread, now: the median of a few reads of
-    ``/proc/loadavg``'s running count (its 4th field, ``running/total``, counts the reader itself);
-    0 where it cannot be read (not Linux). The instantaneous count, not the 1-minute average: that
-    one still holds this process's own decoders of the previous video for a minute."""
-    import statistics
-    import time
-
-    read = read or _read_loadavg
-    counts = []
-    for k in range(samples):
-        text = read()
-        try:
-            counts.append(max(0, int(text.split()[3].split("/")[0]) - 1))
-        except (AttributeError, IndexError, ValueError):
-            return 0.0
-        if k + 1 < samples:
-            time.sleep(0.002)
-    return float(statistics.median(counts))
-
-
-def _read_loadavg() -> str | None:
-    try:
-        with open("/proc/loadavg", encoding="ascii") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def available_cores(read=None) -> int:
-    """Usable cores not taken by other runnable tasks right now (at least 1). The count is the
-    whole machine's, so where this process may use only some of its CPUs (a cpuset) the others'
-    tasks are counted in that proportion."""
-    cores = usable_cores()
-    elsewhere = runnable_elsewhere(read=read) * cores / max(cores, os.cpu_count() or cores)
-    return max(1, min(cores, int(cores - elsewhere + 0.5)))
-
-
-def default_workers(read=None) -> int:
-    """Decoders to run at once on a long video: one per core that is free now, one codec thread each.
+def default_workers() -> int:
+    """Decoders to run at once on a long video: one per usable core, one codec thread each.
 
     Why not FFmpeg's own frame threads: they keep only a few pictures in flight and wait on each
     other's reference pictures, and once the pictures no target shows are skipped
     (:mod:`vtg.video.skipping`) little is left for them to share. Measured on 2 cores
     (bench_index.py, 2-minute 360p H.264 at 1 fps, medians of 5): one decoder with FFmpeg's
     threads 0.91 s, one with a single thread 0.91 s, two one-thread segment decoders 0.59 s.
-    Why free cores and not all of them (issue 22): where other processes keep the cores busy, the
-    decoders only contend with them and with this process's own encoder thread for the
-    interpreter's lock: indexing with the tiny encoder at load ~10 on 2 cores took 0.75x a plain
-    single-threaded PyAV decode of every frame with two decoders, 0.42x with one (medians of 5);
-    at load ~5 the two were even (two runs: one decoder 0.92x / 0.76x, two 0.74x / 0.73x).
+    Why every core even when other processes keep them busy (issue 22): the scheduler shares the
+    cores among runnable threads, so fewer decoders only means a smaller share. Indexing with the
+    tiny encoder against a plain single-threaded PyAV decode of every frame (60-s 360p clip,
+    2 cores, medians of 5): beside 1 / 2 / 4 / 8 spinning processes, two decoders 0.72x / 0.68x /
+    0.46x / 0.42x, one decoder 0.90x / 1.17x / 0.92x / 0.97x; beside a running test suite (load
+    4-5), 0.60-0.62x against 0.98-1.03x. (Sizing decoders by the cores free at the start, as
+    before, chose one decoder at every such load.)
     Videos too short to split (:func:`plan`) keep one decoder with FFmpeg's threads. At most
     :data:`MAX_WORKERS`: each decoder's per-packet Python work takes the interpreter's lock, so many
     more threads would queue on it (not measured beyond 2 cores here; cores beyond go to FFmpeg's
     threads, ``cores / decoders`` per decoder).
     """
-    return min(MAX_WORKERS, available_cores(read))
+    return min(MAX_WORKERS, usable_cores())
 
 
 def plan(info: VideoInfo, targets: np.ndarray, out_size: tuple[int, int], workers: int) -> list[tuple[int, int]]:
@@ -196,7 +160,7 @@ def decode_segments(path: Path, info: VideoInfo, targets: np.ndarray, out_size: 
         yield from sequential_decode(path, info, targets, out_size, accel)
         return
     # codec threads per decoder: the cores shared out, so decoders do not oversubscribe them
-    threads = decoding.CODEC_THREADS or max(1, available_cores() // min(workers, len(ranges)))
+    threads = decoding.CODEC_THREADS or max(1, usable_cores() // min(workers, len(ranges)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vtg-decode")
     pending: deque[Future] = deque()
     upcoming = iter(ranges)
