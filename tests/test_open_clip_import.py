@@ -63,21 +63,28 @@ def test_a_model_that_needs_transformers_after_a_light_import_gets_a_full_open_c
     assert got == {"light_without_hf": True, "full_has_hf": True, "again": True}
 
 
-def test_a_light_import_leaves_the_uploader_and_the_hub_client_out_until_it_is_called():
+def test_a_light_import_defers_the_uploader_the_tokenizer_and_the_hub_client_until_called():
     got = _run("""
         import json, sys
         from vtg.encoders.open_clip_import import import_open_clip
+        watched = ("open_clip.push_to_hf_hub", "open_clip.tokenizer", "ftfy", "huggingface_hub.hf_api", "httpx")
         oc = import_open_clip(light=True)
-        before = sorted(m for m in ("open_clip.push_to_hf_hub", "huggingface_hub.hf_api", "httpx") if m in sys.modules)
+        before = sorted(m for m in watched if m in sys.modules)
+        context = oc.factory.DEFAULT_CONTEXT_LENGTH
+        tokens = oc.get_tokenizer("ViT-B-32")(["a dog"])  # builds the real tokenizer
+        real = sys.modules["open_clip.tokenizer"]
+        rebound = (oc.SimpleTokenizer is real.SimpleTokenizer and oc.factory.SimpleTokenizer is real.SimpleTokenizer
+                   and oc.tokenize is real.tokenize and oc.factory.DEFAULT_CONTEXT_LENGTH == real.DEFAULT_CONTEXT_LENGTH)
         try:
             oc.push_pretrained_to_hf_hub()  # missing arguments: the real function says so
         except TypeError as exc:
             error = str(exc)
-        real = sys.modules["open_clip.push_to_hf_hub"]
-        print(json.dumps({"before": before, "error": error, "rebound": oc.push_to_hf_hub is real.push_to_hf_hub
-                          and oc.push_pretrained_to_hf_hub is real.push_pretrained_to_hf_hub}))
+        uploader = sys.modules["open_clip.push_to_hf_hub"]
+        print(json.dumps({"before": before, "context": context, "shape": list(tokens.shape), "rebound": rebound,
+                          "error": error, "uploader": oc.push_to_hf_hub is uploader.push_to_hf_hub}))
     """)
-    assert got["before"] == [] and "push_pretrained_to_hf_hub()" in got["error"] and got["rebound"]
+    assert got["before"] == [] and got["context"] == 77 and got["shape"] == [1, 77] and got["rebound"]
+    assert "push_pretrained_to_hf_hub()" in got["error"] and got["uploader"]
 
 
 def test_the_meta_size_check_counts_what_the_real_build_holds():

@@ -12,9 +12,14 @@ absent (open_clip's own ``try: import ... except ImportError`` then leaves them 
 stand-in ``torchvision`` / ``torchvision.ops`` packages whose ``__init__`` is skipped, so only the
 submodules open_clip asks for load, from torchvision's own files. The Hugging Face hub client is
 reported absent too when nothing imported it yet (open_clip then leaves out its hub downloads,
-which vtg never asks for: vtg fetches weights itself and hands open_clip local files), and open_clip's
-uploader (``open_clip.push_to_hf_hub``) is replaced by two functions that import it when called:
-both imported the hub client's HTTP stack, ~0.15 s of ``vtg index``'s start-up. The stand-ins, the ``ops``
+which vtg never asks for: vtg fetches weights itself and hands open_clip local files). Two of
+open_clip's modules that building an image tower never uses are deferred (:func:`_deferred`): its
+uploader (``open_clip.push_to_hf_hub``, which imported the hub client's HTTP stack: with the hub,
+~0.15 s of ``vtg index``'s start-up) and its tokenizer module (``open_clip.tokenizer``, which builds
+a BPE tokenizer at import and imports ftfy: ~0.15 s), each replaced by functions that import the
+real module when first called and put the real objects back where open_clip took the names. Until
+then ``open_clip.SimpleTokenizer`` and the other tokenizer classes are such functions (calling them
+works; ``isinstance`` against them does not). The stand-ins, the ``ops``
 submodules and the "absent" marks are taken out of ``sys.modules`` right after, so a later ``import torchvision`` or
 ``import transformers`` anywhere in the process imports the real packages as usual. A later
 model that does need a transformers or timm tower re-imports open_clip in full
@@ -26,6 +31,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import threading
 import types
@@ -77,8 +83,11 @@ def _light_import() -> Any:
     root = list(spec.submodule_search_locations)[0]
     stand_ins = {name: _package_stand_in(name, os.path.join(root, *name.split(".")[1:]))
                  for name in ("torchvision", "torchvision.ops")}
-    uploader = _uploader_stand_in()
-    stand_ins[uploader.__name__] = uploader
+    package = importlib.util.find_spec("open_clip")
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("open_clip not found")
+    folder = list(package.submodule_search_locations)[0]
+    stand_ins.update({name: _deferred(name, folder) for name in _DEFERRED})
     sys.modules.update(stand_ins)
     absent = (*_OPTIONAL, *(name for name in _LEFT_OUT_IF_NEW if name not in sys.modules))
     for name in absent:
@@ -98,30 +107,50 @@ def _light_import() -> Any:
         _forget("torchvision.ops")
 
 
-#: What ``open_clip/__init__.py`` takes from ``open_clip.push_to_hf_hub``.
-_UPLOADER = "open_clip.push_to_hf_hub"
-_UPLOADER_NAMES = ("push_to_hf_hub", "push_pretrained_to_hf_hub")
+#: open_clip modules a light import defers: the names other open_clip modules import from each.
+_DEFERRED = {
+    "open_clip.push_to_hf_hub": ("push_to_hf_hub", "push_pretrained_to_hf_hub"),
+    "open_clip.tokenizer": ("HFTokenizer", "SimpleTokenizer", "SigLipTokenizer", "tokenize", "decode"),
+}
+#: Integer constants taken from a deferred module, read from its source without running it.
+_DEFERRED_CONSTANTS = {"open_clip.tokenizer": ("DEFAULT_CONTEXT_LENGTH",)}
 
 
-def _uploader_stand_in() -> types.ModuleType:
-    """A module whose functions import open_clip's real uploader when first called (and put its
-    functions back on the package, where importing the submodule rebinds the name to it)."""
-    module = types.ModuleType(_UPLOADER)
+def _deferred(name: str, folder: str) -> types.ModuleType:
+    """A stand-in for open_clip's module ``name`` (see the module docstring): its functions and
+    classes are functions that import the real module on first call, rebind the names wherever
+    an open_clip module holds a stand-in function, and call the real object; its integer
+    constants are read from the source file (a ValueError when one is missing: the caller then
+    imports open_clip plainly)."""
+    module = types.ModuleType(name)
+    source = ""
+    if _DEFERRED_CONSTANTS.get(name):
+        with open(os.path.join(folder, name.rsplit(".", 1)[1] + ".py"), encoding="utf-8") as fh:
+            source = fh.read()
+    for constant in _DEFERRED_CONSTANTS.get(name, ()):
+        found = re.search(rf"^{constant}\s*=\s*(\d+)\b", source, re.MULTILINE)
+        if found is None:
+            raise ValueError(f"{constant} not found in {name}")
+        setattr(module, constant, int(found.group(1)))
+    stand_ins: dict[str, Any] = {}
 
-    def forwarder(name: str):
+    def forwarder(attr: str):
         def call(*args: Any, **kwargs: Any) -> Any:
-            real = importlib.import_module(_UPLOADER)
-            package = sys.modules.get("open_clip")
-            for each in _UPLOADER_NAMES:
-                if package is not None:
-                    setattr(package, each, getattr(real, each))
-            return getattr(real, name)(*args, **kwargs)
+            # who holds a stand-in, found before the import (which binds the package's attribute
+            # of the module's own name, ``open_clip.push_to_hf_hub``, to the module itself)
+            holders = [(m, each) for n, m in list(sys.modules.items()) if n == "open_clip" or n.startswith("open_clip.")
+                       for each, stand_in in stand_ins.items() if getattr(m, each, None) is stand_in]
+            real = importlib.import_module(name)
+            for holder, each in holders:
+                setattr(holder, each, getattr(real, each))
+            return getattr(real, attr)(*args, **kwargs)
 
-        call.__name__ = call.__qualname__ = name
+        call.__name__ = call.__qualname__ = attr
         return call
 
-    for name in _UPLOADER_NAMES:
-        setattr(module, name, forwarder(name))
+    for attr in _DEFERRED[name]:
+        stand_ins[attr] = forwarder(attr)
+        setattr(module, attr, stand_ins[attr])
     return module
 
 
