@@ -32,7 +32,7 @@ def search_command(
     method: Optional[str] = typer.Option(None, "--method", "-m", help="Method placing the boundaries (one that localises on frame features; default: the one that indexed the library)."),
     per_video: int = ranged(3, "--per-video", high=MAX_TOP, help="At most this many moments of one video in the list."),
     candidates: Optional[int] = ranged(None, "--candidates", high=100_000, help="Videos localised after the scan (default: twice the videos the list can span, at least 10)."),
-    approximate: Optional[bool] = typer.Option(None, "--approximate/--exact", help="Candidate videos from the library's approximate index (faiss), or from an exact scan of every frame. Default: the index for libraries of 2 M frames or more that have one (recall@20 0.98 at 10,000 h, docs/library.md), else the scan."),
+    approximate: Optional[bool] = typer.Option(None, "--approximate/--exact", help="Candidate videos from the library's approximate index (faiss), or from an exact scan of every frame. Default: the index for libraries of 2 M frames or more that have one (recall@20 0.99 at 10,000 h, docs/library.md), else the scan."),
     llm: Optional[str] = method_flag("llm"),
     llm_url: Optional[str] = method_flag("llm_url"),
     device: Optional[str] = method_flag("device"),

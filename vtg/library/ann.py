@@ -121,20 +121,21 @@ def code_dims(dim: int) -> int:
     """Dimensions per 4-bit code: 2 (1 when ``dim`` is odd). Measured on the clustered 10,000-h
     library (benchmarks/bench_ann.py, 50 queries, every list visited, 64 videos re-scored):
     recall@20 of videos 0.64 with 8-d sub-vectors (this module's first codes, 2.5 bytes per frame),
-    0.98 with 2-d ones; at 1,000 h 4-d ones reached 0.80 (exact segment means: 1.00). The best
-    videos are decided by differences of ~0.01 in cosine, which coarser codes blur."""
+    0.965-0.982 with 2-d ones (two runs); at 1,000 h 4-d ones reached 0.80 (exact segment means:
+    1.00). The best videos are decided by differences of ~0.01 in cosine, which coarser codes blur."""
     return 2 if dim % 2 == 0 else 1
 
 
 def default_nprobe(nlist: int) -> int:
-    """Every list (a search's ``nprobe`` can ask for fewer). The 20 best *videos* are wanted, and most of them are far from the query (a sentence is not near any frame: the
-    20th best video of the clustered 10,000-h library scores ~0.14 where its source frame scores
-    ~0.55), so the lists nearest the query miss them: with 8-bit scalar codes, visiting half of 256
-    lists found 0.91 of them at 1,000 h, visiting all 1.00. What keeps the scan cheap is the
-    codes: all of them are 8.5 bytes per frame, 1/120 of the bytes an exact scan reads, and 4-bit
-    fast-scan codes are compared 32 at a time in SIMD registers (15-20 ms for 2.3 M entries on one
-    thread). The lists still pay: each entry's code is its residual to the list's centroid (finer
-    than coding the vector), and a dead shard's entries leave by one id-range removal."""
+    """Every list (a search's ``nprobe`` can ask for fewer). The 20 best *videos* are wanted,
+    and most of them are far from the query (a sentence is not near any frame: on the clustered
+    1,000-h library the 20th best video scores ~0.14 where the query's source frame scores ~0.55),
+    so the lists nearest the query miss them: with 8-bit scalar codes, visiting half of 256 lists
+    found 0.91 of them at 1,000 h, visiting all 1.00. What keeps the scan cheap is the codes: 8.5
+    bytes per frame, 1/120 of the bytes an exact scan reads, and 4-bit fast-scan codes compared 32
+    at a time in SIMD registers (15-20 ms for 2.3 M entries on one thread). The lists still pay:
+    each entry's code is its residual to the list's centroid (finer than coding the vector), and
+    a dead shard's entries leave by one id-range removal."""
     return nlist
 
 
@@ -224,11 +225,12 @@ _opened_lock = threading.Lock()
 
 
 def open_index(library_folder: Path, *, nprobe: int | None = None, segments: int | None = None,
-               fresh: bool = False) -> AnnIndex | None:
+               fresh: bool = False, state: State | None = None) -> AnnIndex | None:
     """The library's current index, or None when it has none or faiss is not installed.
-    ``fresh``: a private copy read from the file (to modify), not the one searches share."""
+    ``fresh``: a private copy read from the file (to modify), not the one searches share.
+    ``state``: the description the caller has just read (:func:`read_state`), not read again."""
     faiss = load_faiss()
-    state = read_state(library_folder)
+    state = state or read_state(library_folder)
     if faiss is None or state is None:
         return None
     key = os.fspath(Path(library_folder).absolute())

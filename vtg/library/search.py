@@ -9,7 +9,7 @@ manifest records); the library itself names no method.
 2. An exact scan (:mod:`vtg.library.scan`) scores every frame of every video and keeps each
    video's best frame similarity. Libraries of :data:`vtg.library.ann.MIN_FRAMES` frames or more
    with an approximate index (faiss) take their candidate videos from it instead, re-scored exactly
-   over all their frames (:mod:`vtg.library.ann`; recall@20 of videos against the exact scan 0.98
+   over all their frames (:mod:`vtg.library.ann`; recall@20 of videos against the exact scan 0.99
    on a clustered synthetic 10,000-h library, docs/library.md). ``approximate=False``
    (``--exact``) always scans; ``approximate=True`` (``--approximate``) uses an index whatever the
    library's size (``vtg ann-index`` builds one below the threshold).
@@ -162,7 +162,7 @@ def approximate_index(folder: Path, view, *, asked: bool = False):
         _note_once(f"library {folder.name} scanned exactly: its approximate index is outdated ({why}); "
                    f"`vtg ann-index --library {folder.name} --rebuild` (or the next `vtg index`) re-trains it")
         return None
-    return ann.open_index(folder)
+    return ann.open_index(folder, state=state)
 
 
 _noted: set[str] = set()
